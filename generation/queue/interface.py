@@ -1,0 +1,215 @@
+"""The job queue as the bot sees it: submit, watch, cancel, inspect. No torch, no Discord.
+
+`LocalJobQueue` (in-process asyncio, one GPU worker) is the default implementation; a distributed
+backend implements the same `JobQueue` Protocol and the bot does not change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+from generation.request import VideoRequest
+from generation.results import Timings, VideoResult
+
+
+class JobStatus(StrEnum):
+    """Life cycle of a job: queued → running → one of the three terminal states."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def terminal(self) -> bool:
+        """True for succeeded, failed and cancelled."""
+        return self in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """What to run and for whom.
+
+    `owner_id` is the fairness key (one user); `group_id` groups owners for stats (a guild).
+    `context` is opaque to the queue and persisted with the job: the bot keeps there what it needs to
+    deliver the result after a restart (channel, message ids, ...).
+    """
+
+    request: VideoRequest
+    owner_id: str
+    group_id: str = ""
+    context: str = ""
+
+
+@dataclass(frozen=True)
+class JobInfo:
+    """A snapshot of one job.
+
+    `position` is 1-based among waiting jobs in the order the fair scheduler will run them, 0 while
+    running, None once terminal. `eta_s` estimates the seconds from now until the job finishes
+    (None when terminal or when nothing is known yet).
+    """
+
+    job_id: str
+    spec: JobSpec
+    status: JobStatus
+    position: int | None
+    eta_s: float | None
+    submitted_at: float
+    started_at: float | None = None
+    finished_at: float | None = None
+    attempts: int = 0
+    seed: int | None = None
+    error: str | None = None
+    cancelled_by: str | None = None
+    video_path: str | None = None
+    timings: Timings | None = None
+
+
+@dataclass(frozen=True)
+class JobQueued:
+    """A job entered the queue or its place changed (also sent for jobs re-queued after a restart)."""
+
+    job_id: str
+    position: int
+    eta_s: float | None
+    recovered: bool = False
+
+
+@dataclass(frozen=True)
+class JobStarted:
+    """The worker picked the job up (possibly in a batch of `batch_size` same-shape jobs)."""
+
+    job_id: str
+    batch_size: int
+    eta_s: float | None
+
+
+@dataclass(frozen=True)
+class JobProgress:
+    """One denoising step finished."""
+
+    job_id: str
+    step: int
+    total: int
+    elapsed_s: float
+
+
+@dataclass(frozen=True)
+class JobFinished:
+    """The MP4 is on disk."""
+
+    job_id: str
+    result: VideoResult
+
+
+@dataclass(frozen=True)
+class JobFailed:
+    """The job failed; `reason` is written for the end user."""
+
+    job_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class JobCancelled:
+    """The job was cancelled by `by` (an owner id, a moderator id, or "admin"/"shutdown")."""
+
+    job_id: str
+    by: str
+
+
+JobEvent = JobQueued | JobStarted | JobProgress | JobFinished | JobFailed | JobCancelled
+
+
+@dataclass(frozen=True)
+class QueueStats:
+    """Counters for `/stats` and metrics."""
+
+    waiting: int
+    running: int
+    succeeded: int
+    failed: int
+    cancelled: int
+    mean_job_s: float | None
+    paused: bool
+    gpu_memory_bytes: int | None
+
+
+class JobHandle(Protocol):
+    """Returned by `submit`: the job's id and first snapshot, its own event stream, and cancel."""
+
+    @property
+    def info(self) -> JobInfo:
+        """The snapshot taken at submission (position and ETA then)."""
+        ...
+
+    def events(self) -> AsyncIterator[JobEvent]:
+        """This job's events from submission on; ends after its terminal event."""
+        ...
+
+    async def cancel(self, by: str) -> JobInfo:
+        """Cancel this job (see `JobQueue.cancel`)."""
+        ...
+
+
+class JobQueue(Protocol):
+    """A fair, bounded, durable queue in front of one GPU worker."""
+
+    async def start(self) -> list[JobInfo]:
+        """Open storage, re-queue jobs left by a previous run and start the worker; return those jobs."""
+        ...
+
+    async def close(self) -> None:
+        """Stop accepting, let the running job finish (bounded by the grace period), persist the rest."""
+        ...
+
+    async def submit(self, spec: JobSpec) -> JobHandle:
+        """Queue a job.
+
+        Raises `QueueFullError`, `UserQueueLimitError`, `QueuePausedError` or `QueueClosedError`.
+        """
+        ...
+
+    async def cancel(self, job_id: str, by: str) -> JobInfo:
+        """Cancel a queued job at once, or a running one at its next step. Raises `JobNotFoundError`.
+
+        Cancelling a job that already ended changes nothing and returns its snapshot.
+        """
+        ...
+
+    async def get(self, job_id: str) -> JobInfo:
+        """The job's current snapshot, from memory or history. Raises `JobNotFoundError`."""
+        ...
+
+    async def active(self) -> list[JobInfo]:
+        """Running jobs first, then waiting jobs in the order they will run."""
+        ...
+
+    def subscribe(self) -> AsyncIterator[JobEvent]:
+        """Every job's events from now on, in order, until the queue closes."""
+        ...
+
+    async def pause(self) -> None:
+        """Stop starting new jobs (the running one finishes); submissions are refused while paused."""
+        ...
+
+    async def resume(self) -> None:
+        """Undo `pause`."""
+        ...
+
+    async def clear(self, by: str) -> list[JobInfo]:
+        """Cancel every waiting job (not the running one); return what was cancelled."""
+        ...
+
+    async def history(self, owner_id: str | None = None, limit: int = 10) -> list[JobInfo]:
+        """Recently finished jobs, newest first, optionally of one owner."""
+        ...
+
+    async def stats(self) -> QueueStats:
+        """Counters since the database was created."""
+        ...

@@ -1,0 +1,22 @@
+"""Queue settings: caps, batching, time limits and where jobs are persisted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class QueueSettings(BaseSettings):
+    """Settings of the job queue that the single GPU worker consumes."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    queue_max_jobs: int = Field(100, ge=1, description="jobs waiting across all users before refusing")
+    queue_max_per_user: int = Field(3, ge=1, description="jobs one user may have waiting or running")
+    job_timeout_s: float = Field(600.0, gt=0, description="a running job is failed after this long")
+    job_max_attempts: int = Field(3, ge=1, description="crashes during one job before it is failed")
+    shutdown_grace_s: float = Field(60.0, ge=0, description="how long shutdown waits for the running job")
+    database_path: Path = Field(Path("videobot.sqlite3"), description="SQLite file for jobs and history")
+    eta_window: int = Field(20, ge=1, description="recent jobs averaged for ETAs")

@@ -1,0 +1,94 @@
+"""The typed, validated request for one video: what the user asked for, nothing about who asked."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Final
+
+from generation.errors import InvalidRequestError
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """An inclusive numeric range with a default, shared by validation and the bot's option ranges."""
+
+    minimum: float
+    maximum: float
+    default: float
+
+    def check(self, field: str, value: float) -> None:
+        """Raise `InvalidRequestError` naming `field` when `value` is outside the range."""
+        if not self.minimum <= value <= self.maximum:
+            raise InvalidRequestError(field, value, f"between {_fmt(self.minimum)} and {_fmt(self.maximum)}")
+
+
+def _fmt(number: float) -> str:
+    return str(int(number)) if float(number).is_integer() else str(number)
+
+
+MAX_PROMPT_CHARS: Final = 1000
+MAX_SEED: Final = 2**32 - 1
+SIZE_MULTIPLE: Final = 8
+
+STEPS: Final = Bounds(1, 150, 25)
+FRAMES: Final = Bounds(1, 64, 16)
+GUIDANCE: Final = Bounds(0.0, 30.0, 9.0)
+FPS: Final = Bounds(1, 60, 8)
+SIZE: Final = Bounds(64, 1024, 256)
+
+
+@dataclass(frozen=True)
+class VideoRequest:
+    """One text-to-video request; construction validates every field.
+
+    `seed=None` means "draw one": the generator picks a seed and reports it back, so every result can
+    be reproduced. Width and height must be multiples of 8 (the VAE downsamples by 8).
+    """
+
+    prompt: str
+    negative_prompt: str = ""
+    seed: int | None = None
+    steps: int = int(STEPS.default)
+    num_frames: int = int(FRAMES.default)
+    guidance_scale: float = GUIDANCE.default
+    fps: int = int(FPS.default)
+    width: int = int(SIZE.default)
+    height: int = int(SIZE.default)
+
+    def __post_init__(self) -> None:
+        prompt = " ".join(self.prompt.split())
+        negative = " ".join(self.negative_prompt.split())
+        object.__setattr__(self, "prompt", prompt)
+        object.__setattr__(self, "negative_prompt", negative)
+        if not prompt:
+            raise InvalidRequestError("prompt", self.prompt, "some text describing the video")
+        for name, text in (("prompt", prompt), ("negative_prompt", negative)):
+            if len(text) > MAX_PROMPT_CHARS:
+                raise InvalidRequestError(
+                    name, f"{text[:20]}… ({len(text)} characters)", f"at most {MAX_PROMPT_CHARS} characters"
+                )
+        if self.seed is not None and not 0 <= self.seed <= MAX_SEED:
+            raise InvalidRequestError("seed", self.seed, f"between 0 and {MAX_SEED}")
+        STEPS.check("steps", self.steps)
+        FRAMES.check("num_frames", self.num_frames)
+        GUIDANCE.check("guidance_scale", self.guidance_scale)
+        FPS.check("fps", self.fps)
+        for name, size in (("width", self.width), ("height", self.height)):
+            SIZE.check(name, size)
+            if size % SIZE_MULTIPLE:
+                raise InvalidRequestError(name, size, f"a multiple of {SIZE_MULTIPLE}")
+
+    def with_seed(self, seed: int | None) -> VideoRequest:
+        """The same request with another seed (`None` draws a new one): what "re-roll" submits."""
+        return dataclasses.replace(self, seed=seed)
+
+    @property
+    def shape(self) -> tuple[int, int, int, int, float]:
+        """Requests with equal shapes can share one batched pipeline call."""
+        return (self.width, self.height, self.num_frames, self.steps, self.guidance_scale)
+
+    @property
+    def cost(self) -> int:
+        """Relative compute cost (frames × steps × pixels / 256²), used for ETAs."""
+        return self.num_frames * self.steps * max(1, (self.width * self.height) // (256 * 256))

@@ -1,0 +1,54 @@
+"""The dependency rules of the architecture, checked on the real import graph."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _modules_loaded_by(statement: str) -> set[str]:
+    code = f"import sys; {statement}; print('\\n'.join(sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    return set(out.stdout.split())
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "import bot.settings",
+        "import generation.request, generation.queue.interface, generation.errors",
+    ],
+)
+def test_bot_side_imports_load_neither_torch_nor_diffusers(statement: str) -> None:
+    loaded = _modules_loaded_by(statement)
+    assert "torch" not in loaded
+    assert "diffusers" not in loaded
+
+
+def _imported_roots(path: Path) -> set[str]:
+    roots: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            roots.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            roots.add(node.module.split(".")[0])
+    return roots
+
+
+def _offenders(package: str, forbidden: set[str]) -> dict[str, set[str]]:
+    found = {str(p.relative_to(ROOT)): _imported_roots(p) & forbidden for p in (ROOT / package).rglob("*.py")}
+    return {path: roots for path, roots in found.items() if roots}
+
+
+def test_generation_never_imports_discord_or_bot() -> None:
+    assert _offenders("generation", {"discord", "bot"}) == {}
+
+
+def test_bot_never_imports_torch_or_diffusers_directly() -> None:
+    assert _offenders("bot", {"torch", "diffusers", "transformers", "accelerate"}) == {}

@@ -1,0 +1,52 @@
+"""VideoRequest validates every field at construction and names what is allowed."""
+
+from __future__ import annotations
+
+import pytest
+
+from generation.errors import InvalidRequestError
+from generation.request import VideoRequest
+
+
+def test_defaults_follow_the_seed_recipe() -> None:
+    request = VideoRequest("Spiderman is surfing")
+    assert (request.steps, request.width, request.height, request.seed) == (25, 256, 256, None)
+
+
+def test_whitespace_in_prompts_is_collapsed() -> None:
+    assert VideoRequest("  Spiderman \n is   surfing ").prompt == "Spiderman is surfing"
+
+
+@pytest.mark.parametrize(
+    ("field", "kwargs", "message"),
+    [
+        ("prompt", {"prompt": "   "}, "prompt must be some text describing the video"),
+        ("prompt", {"prompt": "x" * 1001}, "prompt must be at most 1000 characters"),
+        ("steps", {"steps": 0}, "steps must be between 1 and 150 (got 0)"),
+        ("steps", {"steps": 151}, "steps must be between 1 and 150 (got 151)"),
+        ("num_frames", {"num_frames": 65}, "num_frames must be between 1 and 64 (got 65)"),
+        ("guidance_scale", {"guidance_scale": 31.0}, "guidance_scale must be between 0 and 30 (got 31.0)"),
+        ("fps", {"fps": 0}, "fps must be between 1 and 60 (got 0)"),
+        ("width", {"width": 260}, "width must be a multiple of 8 (got 260)"),
+        ("height", {"height": 2048}, "height must be between 64 and 1024 (got 2048)"),
+        ("seed", {"seed": -1}, "seed must be between 0 and 4294967295 (got -1)"),
+    ],
+)
+def test_out_of_range_fields_are_refused_with_the_allowed_range(
+    field: str, kwargs: dict[str, object], message: str
+) -> None:
+    arguments: dict[str, object] = {"prompt": "a cat", **kwargs}
+    with pytest.raises(InvalidRequestError) as caught:
+        VideoRequest(**arguments)  # type: ignore[arg-type]
+    assert caught.value.field == field
+    assert str(caught.value).startswith(message)
+
+
+def test_with_seed_keeps_everything_else() -> None:
+    request = VideoRequest("a cat", steps=10, seed=1)
+    assert request.with_seed(2) == VideoRequest("a cat", steps=10, seed=2)
+
+
+def test_requests_of_equal_shape_can_batch() -> None:
+    assert VideoRequest("a cat", seed=1).shape == VideoRequest("a dog", seed=2).shape
+    assert VideoRequest("a cat").shape != VideoRequest("a cat", num_frames=8).shape
