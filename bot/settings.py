@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
@@ -23,6 +23,9 @@ class Settings(EngineSettings, QueueSettings):
         default_factory=list, description="guilds to sync commands to instantly (global sync otherwise)"
     )
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
+    log_format: Literal["text", "json"] = Field("text", description="json for log collectors")
+    health_port: int | None = Field(None, ge=1, le=65535, description="serve /healthz and /metrics here")
+    health_host: str = Field("0.0.0.0", description="interface for the health server")
 
     @field_validator("discord_guild_ids", mode="before")
     @classmethod
