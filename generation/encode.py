@@ -1,0 +1,187 @@
+"""Frames to an MP4 every Discord client plays inline, and re-encoding it to fit an upload limit.
+
+Output is always H.264 (libx264), yuv420p, even dimensions, BT.709-tagged and `+faststart` (the index at
+the front, so playback starts before the download ends). Everything runs in-process through PyAV: no
+ffmpeg subprocess, no torch. Each call owns its own containers, so the functions are thread-safe; they
+block, so call them off the event loop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable
+from fractions import Fraction
+from pathlib import Path
+from typing import Final
+
+import av
+import numpy as np
+import numpy.typing as npt
+from av.video.frame import VideoFrame
+from av.video.reformatter import Colorspace, Interpolation
+
+from generation.errors import DoesNotFitError, EncodeError
+from generation.results import VideoFile
+
+log = logging.getLogger(__name__)
+
+# Our frames are tagged BT.709 whatever their size: players guess BT.601 for small untagged video and
+# BT.709 for HD, so an untagged clip changes colour when someone upscales it past 720 lines.
+_COLOUR_TAGS: Final = {"color_primaries": 1, "color_trc": 1, "colorspace": 1}  # 1 = BT.709 in ffmpeg
+_X264_PRESET: Final = "medium"
+# Share of the budget given to the video stream: the rest covers the MP4 index and x264's overshoot.
+_BUDGET_MARGIN: Final = 0.92
+_CONTAINER_OVERHEAD_BYTES: Final = 4096
+_PER_FRAME_OVERHEAD_BYTES: Final = 32
+_MIN_BITRATE: Final = 16_000
+_SHRINK_STEPS: Final = (1.0, 0.75, 0.5, 0.35, 0.25)
+_MIN_SIDE: Final = 16
+
+
+def encode_mp4(
+    frames: npt.NDArray[np.uint8], fps: int, path: Path, *, scale: float = 1.0, crf: int = 18
+) -> VideoFile:
+    """Encode RGB frames shaped (T, H, W, 3) to an H.264 MP4 at `path`, written atomically.
+
+    `scale` resizes with Lanczos before encoding (upscaling sharpens less than players do). An odd
+    width or height loses its last column or row, because yuv420p needs even sizes. `crf` is x264's
+    constant quality (lower is better; 18 is visually lossless). Blocking.
+    """
+    if frames.ndim != 4 or frames.shape[3] != 3 or frames.dtype != np.uint8:
+        raise EncodeError(
+            f"frames must be uint8 shaped (frames, height, width, 3), got {frames.dtype} {frames.shape}"
+        )
+    count, height, width = frames.shape[:3]
+    if count == 0 or height < 2 or width < 2:
+        raise EncodeError(f"cannot encode {count} frames of {width}×{height}")
+    if fps < 1:
+        raise EncodeError(f"fps must be at least 1, got {fps}")
+    out_width, out_height = _even(width * scale), _even(height * scale)
+    source = (VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24") for frame in frames)
+    _write(source, fps, path, out_width, out_height, {"crf": str(crf)})
+    return probe(path)
+
+
+def fit_to_budget(source: Path, budget_bytes: int, dest: Path) -> VideoFile:
+    """Return `source` as an MP4 at `dest` no larger than `budget_bytes` (Discord's upload limit).
+
+    A file that fits is copied as is. Otherwise it is re-encoded at the bitrate the budget allows for
+    its duration, and if x264 cannot get that small at full size, at smaller sizes in steps. Raises
+    `DoesNotFitError` when even the smallest attempt is too big. Blocking.
+    """
+    original = probe(source)
+    if original.size_bytes <= budget_bytes:
+        if source.resolve() != dest.resolve():
+            _atomic_copy(source, dest)
+        return probe(dest)
+    duration_s = original.num_frames / original.fps
+    payload = budget_bytes * _BUDGET_MARGIN - _CONTAINER_OVERHEAD_BYTES
+    payload -= _PER_FRAME_OVERHEAD_BYTES * original.num_frames
+    budget_bitrate = max(_MIN_BITRATE, int(payload * 8 / duration_s))
+    smallest = original.size_bytes
+    for factor in _SHRINK_STEPS:
+        width, height = _even(original.width * factor), _even(original.height * factor)
+        if factor < 1.0 and min(width, height) < _MIN_SIDE:
+            break
+        # x264's one-pass rate control overshoots on short clips; one retry with the bitrate corrected by
+        # the overshoot usually lands it. A size where even that fails is too detailed (x264 is at its
+        # coarsest quantiser), so the next try is smaller, starting again from the budget's bitrate.
+        bitrate = budget_bitrate
+        for _ in range(2):
+            attempt = _encode_attempt(source, original.fps, dest, width, height, bitrate)
+            smallest = min(smallest, attempt.size_bytes)
+            if attempt.size_bytes <= budget_bytes:
+                log.info(
+                    "fitted %s into %d of %d bytes at %dx%d",
+                    source.name,
+                    attempt.size_bytes,
+                    budget_bytes,
+                    width,
+                    height,
+                )
+                return attempt
+            attempt.path.unlink()
+            bitrate = max(_MIN_BITRATE, int(bitrate * budget_bytes / attempt.size_bytes * _BUDGET_MARGIN))
+    raise DoesNotFitError(budget_bytes, smallest)
+
+
+def probe(path: Path) -> VideoFile:
+    """Read size, dimensions, frame count and frame rate of the first video stream of `path`."""
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            count = stream.frames or sum(1 for packet in container.demux(stream) if packet.size)
+            rate = stream.average_rate or stream.guessed_rate or Fraction(0)
+            return VideoFile(
+                path=path,
+                size_bytes=path.stat().st_size,
+                width=stream.codec_context.width,
+                height=stream.codec_context.height,
+                num_frames=count,
+                fps=round(rate),
+            )
+    except (av.FFmpegError, IndexError, OSError) as exc:
+        raise EncodeError(f"cannot read video {path.name}: {exc}") from exc
+
+
+def _encode_attempt(source: Path, fps: int, dest: Path, width: int, height: int, bitrate: int) -> VideoFile:
+    with av.open(str(source)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        options = {"b": str(bitrate), "maxrate": str(bitrate), "bufsize": str(bitrate)}
+        _write(container.decode(stream), fps, dest, width, height, options)
+    return probe(dest)
+
+
+def _write(
+    frames: Iterable[VideoFrame], fps: int, path: Path, width: int, height: int, options: dict[str, str]
+) -> None:
+    """Encode `frames` (any size or pixel format) to `path` via a temporary file in the same folder."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp_name = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".mp4", dir=path.parent)
+    os.close(handle)
+    temp = Path(temp_name)
+    try:
+        # faststart rewrites the file after the last packet, so it needs a real, seekable file.
+        with av.open(str(temp), "w", format="mp4", options={"movflags": "+faststart"}) as container:
+            stream = container.add_stream("libx264", rate=fps, options={"preset": _X264_PRESET, **options})
+            stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+            for name, value in _COLOUR_TAGS.items():
+                setattr(stream.codec_context, name, value)
+            for index, frame in enumerate(frames):
+                out = frame.reformat(
+                    width=width,
+                    height=height,
+                    format="yuv420p",
+                    dst_colorspace=Colorspace.ITU709,
+                    interpolation=Interpolation.LANCZOS,
+                )
+                out.pts, out.time_base = index, Fraction(1, fps)
+                container.mux(stream.encode(out))
+            container.mux(stream.encode(None))
+        temp.replace(path)
+    except av.FFmpegError as exc:
+        raise EncodeError(f"could not encode {path.name}: {exc}") from exc
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            temp.unlink()
+
+
+def _atomic_copy(source: Path, dest: Path) -> None:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp_name = tempfile.mkstemp(prefix=f".{dest.stem}-", suffix=".mp4", dir=dest.parent)
+    os.close(handle)
+    try:
+        shutil.copyfile(source, temp_name)
+        Path(temp_name).replace(dest)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            Path(temp_name).unlink()
+
+
+def _even(size: float) -> int:
+    return max(2, round(size) // 2 * 2)
