@@ -1,0 +1,122 @@
+"""`FakeGenerator`: the `VideoGenerator` Protocol without a model, for queue and bot tests.
+
+It behaves like the real engine at the seam: blocking, one progress call per step, the cancel token
+checked between steps, seeds drawn for requests without one, one clip per request in order. Prompts
+steer failures: "FAIL" raises `GenerationError` and "OOM" raises `OutOfMemoryError` half-way through
+the steps (after some progress, as on a GPU), the latter only for batches of at least `oom_min_batch`
+so the queue's retry-smaller path can be tested.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from generation.errors import GenerationError, OutOfMemoryError
+from generation.protocol import CancelToken, ProgressCallback
+from generation.request import MAX_SEED, VideoRequest
+from generation.results import GeneratedClip, Timings
+
+FAKE_MEMORY_BYTES = 1 << 30
+
+
+class FakeGenerator:
+    """A deterministic stand-in for the diffusion generator; records every batch it was given."""
+
+    def __init__(
+        self,
+        *,
+        step_delay_s: float = 0.001,
+        max_batch_size: int = 4,
+        oom_min_batch: int = 1,
+        load_delay_s: float = 0.0,
+        rng_seed: int = 0,
+    ) -> None:
+        self.step_delay_s = step_delay_s
+        self.oom_min_batch = oom_min_batch
+        self.load_delay_s = load_delay_s
+        self.calls: list[list[VideoRequest]] = []
+        self.loads = 0
+        self._max_batch_size = max_batch_size
+        self._loaded = False
+        self._rng = random.Random(rng_seed)
+        # The queue promises one generate at a time; this catches it if it ever breaks that promise.
+        self._busy = threading.Lock()
+
+    @property
+    def max_batch_size(self) -> int:
+        """How many same-shape requests one `generate` call accepts."""
+        return self._max_batch_size
+
+    def memory_in_use(self) -> int | None:
+        """A fixed figure, as if the model were resident on an accelerator."""
+        return FAKE_MEMORY_BYTES
+
+    def load(self) -> float:
+        """Pretend to load the model once; later calls cost nothing."""
+        if self._loaded:
+            return 0.0
+        time.sleep(self.load_delay_s)
+        self._loaded = True
+        self.loads += 1
+        return self.load_delay_s
+
+    def generate(
+        self,
+        requests: Sequence[VideoRequest],
+        on_progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> list[GeneratedClip]:
+        """Sleep `step_delay_s` per step, reporting progress; frames are a pure function of the seed."""
+        if not self._busy.acquire(blocking=False):
+            raise AssertionError("FakeGenerator.generate called concurrently")
+        try:
+            return self._generate(list(requests), on_progress, cancel)
+        finally:
+            self._busy.release()
+
+    def _generate(
+        self,
+        requests: list[VideoRequest],
+        on_progress: ProgressCallback | None,
+        cancel: CancelToken | None,
+    ) -> list[GeneratedClip]:
+        self.calls.append(requests)
+        if len({request.shape for request in requests}) != 1:
+            raise AssertionError(f"batch mixes shapes: {[request.shape for request in requests]}")
+        seeds = [self._rng.randint(0, MAX_SEED) if r.seed is None else r.seed for r in requests]
+        steps = requests[0].steps
+        fail_at = steps // 2
+        started = time.perf_counter()
+        for step in range(1, steps + 1):
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            if step > fail_at:
+                self._raise_if_asked(requests)
+            time.sleep(self.step_delay_s)
+            if on_progress is not None:
+                on_progress(step, steps)
+        denoise_s = time.perf_counter() - started
+        return [
+            GeneratedClip(request, seed, fake_frames(request, seed), Timings(denoise_s=denoise_s))
+            for request, seed in zip(requests, seeds, strict=True)
+        ]
+
+    def _raise_if_asked(self, requests: list[VideoRequest]) -> None:
+        prompts = [request.prompt for request in requests]
+        if any("OOM" in prompt for prompt in prompts) and len(requests) >= self.oom_min_batch:
+            raise OutOfMemoryError(f"the GPU ran out of memory for a batch of {len(requests)}")
+        if any("FAIL" in prompt for prompt in prompts):
+            raise GenerationError("the fake generator was asked to fail")
+
+
+def fake_frames(request: VideoRequest, seed: int) -> npt.NDArray[np.uint8]:
+    """Frames shaped (num_frames, height, width, 3) whose values depend only on the seed and frame index."""
+    frames = np.empty((request.num_frames, request.height, request.width, 3), dtype=np.uint8)
+    frames[:] = ((seed + np.arange(request.num_frames)) % 256).astype(np.uint8)[:, None, None, None]
+    return frames
