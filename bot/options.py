@@ -1,0 +1,275 @@
+"""The options of /video as the user sees them, and how they merge into one validated `VideoRequest`.
+
+Precedence, highest first: explicit slash options > flags inside the prompt > channel defaults > server
+defaults > deployment defaults > the engine's defaults (clamped into this server's limits). Every error
+names the option as the user typed it (`frames`, `guidance`, `size`), never the engine's field name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Final
+
+from bot.errors import InvalidOptionError, OptionConflictError
+from generation.errors import InvalidRequestError
+from generation.request import FPS, FRAMES, GUIDANCE, SIZE, SIZE_MULTIPLE, STEPS, Bounds, VideoRequest
+
+#: The user-facing name of each `VideoRequest` field: slash options and flags use these names.
+OPTION_NAMES: Final = {
+    "prompt": "prompt",
+    "negative_prompt": "negative",
+    "seed": "seed",
+    "steps": "steps",
+    "num_frames": "frames",
+    "guidance_scale": "guidance",
+    "fps": "fps",
+    "width": "size",
+    "height": "size",
+}
+
+
+@dataclass(frozen=True)
+class VideoSize:
+    """One output size the model handles well; `name` is the Discord choice value, `label` its text."""
+
+    name: str
+    width: int
+    height: int
+
+    def __post_init__(self) -> None:
+        for side in (self.width, self.height):
+            if side % SIZE_MULTIPLE or not SIZE.minimum <= side <= SIZE.maximum:
+                raise ValueError(f"size {self.name} has a side of {side}: not a multiple of {SIZE_MULTIPLE}")
+
+    @property
+    def label(self) -> str:
+        """What a user reads in the size menu, e.g. "landscape 320×192"."""
+        return f"{self.name} {self.width}×{self.height}"
+
+    @property
+    def ratio(self) -> float:
+        """Width over height."""
+        return self.width / self.height
+
+
+#: Sizes the seed model (256² native) renders without falling apart; the first is the default.
+SIZES: Final = (
+    VideoSize("square", 256, 256),
+    VideoSize("landscape", 320, 192),
+    VideoSize("portrait", 192, 320),
+    VideoSize("wide", 448, 256),
+    VideoSize("tall", 256, 448),
+)
+
+
+def size_named(name: str, sizes: Sequence[VideoSize] = SIZES) -> VideoSize:
+    """The size whose `name` is `name` (a Discord choice value); `InvalidOptionError` if there is none."""
+    for size in sizes:
+        if size.name == name:
+            return size
+    raise InvalidOptionError("size", repr(name), _one_of(sizes))
+
+
+@dataclass(frozen=True)
+class AspectRatio:
+    """A requested shape such as 16:9, resolved against a server's sizes only when the request is built."""
+
+    width: float
+    height: float
+
+    def __post_init__(self) -> None:
+        if not (self.width > 0 and self.height > 0 and math.isfinite(self.width / self.height)):
+            raise ValueError(f"an aspect ratio needs two positive numbers, got {self}")
+
+    def __str__(self) -> str:
+        return f"{_fmt(self.width)}:{_fmt(self.height)}"
+
+    def nearest(self, sizes: Sequence[VideoSize]) -> VideoSize:
+        """The size closest in shape; compared on a log scale so 2:1 and 1:2 are equally far from 1:1."""
+        wanted = math.log(self.width / self.height)
+        return min(sizes, key=lambda size: abs(math.log(size.ratio) - wanted))
+
+
+@dataclass(frozen=True, kw_only=True)
+class _OptionValues:
+    negative_prompt: str | None = None
+    seed: int | None = None
+    steps: int | None = None
+    num_frames: int | None = None
+    guidance_scale: float | None = None
+    fps: int | None = None
+    width: int | None = None
+    height: int | None = None
+
+    def __post_init__(self) -> None:
+        # A size is one choice; half of one would silently pair with another source's other half.
+        if (self.width is None) != (self.height is None):
+            raise ValueError("width and height must be given together")
+
+
+@dataclass(frozen=True, kw_only=True)
+class OptionOverrides(_OptionValues):
+    """Options given for one request (slash options or prompt flags); `None` means "not given"."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChannelDefaults(_OptionValues):
+    """Defaults an admin set for one scope; `scope` names it in messages ("channel", "server", ...)."""
+
+    scope: str = "channel"
+
+
+@dataclass(frozen=True)
+class ParsedPrompt:
+    """A prompt with its flags taken out: the text for the model and the options the flags set.
+
+    `aspect` is kept unresolved because the size it maps to depends on the server's allowed sizes.
+    """
+
+    prompt: str
+    overrides: OptionOverrides = field(default_factory=OptionOverrides)
+    aspect: AspectRatio | None = None
+
+    def __post_init__(self) -> None:
+        if self.aspect is not None and self.overrides.width is not None:
+            raise ValueError("a prompt sets either an aspect ratio or a size, not both")
+
+
+@dataclass(frozen=True, kw_only=True)
+class RequestLimits:
+    """This deployment's limits, at most the engine's hard bounds; built from settings at start-up."""
+
+    max_steps: int = 50
+    max_frames: int = 32
+    max_guidance: float = 20.0
+    max_fps: int = 24
+    sizes: tuple[VideoSize, ...] = SIZES
+
+    def __post_init__(self) -> None:
+        for name, value, engine in (
+            ("max_steps", self.max_steps, STEPS),
+            ("max_frames", self.max_frames, FRAMES),
+            ("max_guidance", self.max_guidance, GUIDANCE),
+            ("max_fps", self.max_fps, FPS),
+        ):
+            if not engine.minimum <= value <= engine.maximum:
+                raise ValueError(f"{name} must be between {engine.minimum} and {engine.maximum}, got {value}")
+        if not self.sizes:
+            raise ValueError("at least one size must be allowed")
+
+
+_FIELDS: Final = tuple(option.name for option in dataclasses.fields(_OptionValues))
+
+
+def build_request(
+    prompt: ParsedPrompt,
+    explicit: OptionOverrides,
+    defaults: Sequence[ChannelDefaults],
+    limits: RequestLimits,
+) -> VideoRequest:
+    """Merge every source of options into one validated request.
+
+    `defaults` is ordered most specific first (thread or channel, then server, then deployment-wide).
+    Raises `OptionConflictError` when a slash option and a prompt flag disagree, and
+    `InvalidOptionError` (user-facing names) when a value is outside this server's limits or the engine's.
+    """
+    flags = prompt.overrides
+    if prompt.aspect is not None:
+        nearest = prompt.aspect.nearest(limits.sizes)
+        flags = dataclasses.replace(flags, width=nearest.width, height=nearest.height)
+    _check_agreement(explicit, flags, prompt.aspect)
+    merged, notes = _merge((explicit, flags, *defaults))
+    width, height = _allowed_size(merged, notes, limits.sizes)
+    try:
+        return VideoRequest(
+            prompt=prompt.prompt,
+            negative_prompt=merged.negative_prompt or "",
+            seed=merged.seed,
+            steps=int(_within("steps", merged.steps, STEPS, limits.max_steps, notes)),
+            num_frames=int(_within("num_frames", merged.num_frames, FRAMES, limits.max_frames, notes)),
+            guidance_scale=_within(
+                "guidance_scale", merged.guidance_scale, GUIDANCE, limits.max_guidance, notes
+            ),
+            fps=int(_within("fps", merged.fps, FPS, limits.max_fps, notes)),
+            width=width,
+            height=height,
+        )
+    except InvalidRequestError as err:
+        option = OPTION_NAMES.get(err.field, err.field)
+        raise InvalidOptionError(
+            option, _show(err.value), err.allowed, note=notes.get(err.field, "")
+        ) from err
+
+
+def _check_agreement(explicit: OptionOverrides, flags: OptionOverrides, aspect: AspectRatio | None) -> None:
+    for name in _FIELDS:
+        slash, flag = getattr(explicit, name), getattr(flags, name)
+        if slash is None or flag is None or slash == flag:
+            continue
+        if name in ("width", "height"):
+            said = f"{flags.width}×{flags.height}"
+            raise OptionConflictError(
+                "size",
+                f"{explicit.width}×{explicit.height}",
+                f"-ar {aspect} ({said})" if aspect is not None else said,
+            )
+        raise OptionConflictError(OPTION_NAMES[name], _show(slash), _show(flag))
+
+
+def _merge(sources: Sequence[_OptionValues]) -> tuple[OptionOverrides, dict[str, str]]:
+    """The first value given for each field, and for those taken from defaults, a note saying whose."""
+    chosen: dict[str, object] = {}
+    notes: dict[str, str] = {}
+    for name in _FIELDS:
+        for source in sources:
+            value = getattr(source, name)
+            if value is not None:
+                chosen[name] = value
+                if isinstance(source, ChannelDefaults):
+                    notes[name] = f"from the {source.scope} defaults, which an admin can change"
+                break
+    return OptionOverrides(**chosen), notes  # type: ignore[arg-type]
+
+
+def _within(name: str, value: float | None, engine: Bounds, maximum: float, notes: dict[str, str]) -> float:
+    """`value`, or the engine default clamped to this server's maximum when nothing set it."""
+    if value is None:
+        return min(engine.default, maximum)
+    if not engine.minimum <= value <= maximum:
+        raise InvalidOptionError(
+            OPTION_NAMES[name],
+            _show(value),
+            f"between {_fmt(engine.minimum)} and {_fmt(maximum)} on this server",
+            note=notes.get(name, ""),
+        )
+    return value
+
+
+def _allowed_size(
+    merged: OptionOverrides, notes: dict[str, str], sizes: Sequence[VideoSize]
+) -> tuple[int, int]:
+    if merged.width is None or merged.height is None:
+        return sizes[0].width, sizes[0].height
+    if all((size.width, size.height) != (merged.width, merged.height) for size in sizes):
+        raise InvalidOptionError(
+            "size",
+            f"{merged.width}×{merged.height}",
+            f"{_one_of(sizes)} on this server",
+            note=notes.get("width", ""),
+        )
+    return merged.width, merged.height
+
+
+def _one_of(sizes: Sequence[VideoSize]) -> str:
+    return "one of " + ", ".join(size.label for size in sizes)
+
+
+def _show(value: object) -> str:
+    return _fmt(value) if isinstance(value, int | float) else repr(value)
+
+
+def _fmt(number: float) -> str:
+    return str(int(number)) if float(number).is_integer() else str(number)
