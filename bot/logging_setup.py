@@ -1,0 +1,200 @@
+"""Logging, configured in one place: readable text for operators or JSON lines for log collectors.
+
+Every handler gets a redaction filter: the secrets passed in (the bot token) and anything shaped like a
+Discord bot token are replaced by `[REDACTED]` in the message, its arguments, the `extra=` fields and
+the exception text, before any formatter sees the record. Call `configure_logging` once, first thing
+in `main()`, and start discord.py with `bot.start()` (not `bot.run()`, which installs its own handler
+unless given `log_handler=None`).
+
+Fields for one job event go in `extra=`, e.g.
+`log.info("job finished", extra={"job_id": job.id, "user_id": user.id, "timings": result.timings})`:
+text mode appends them as `key=value`, JSON mode as top-level keys.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import re
+import sys
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Literal
+
+REDACTED = "[REDACTED]"
+
+# Discord bot tokens are three base64url parts: the user id, a timestamp and an HMAC.
+DISCORD_TOKEN_PATTERN = re.compile(r"(?<![\w-])[\w-]{20,}\.[\w-]{6,}\.[\w-]{25,}(?![\w-])", re.ASCII)
+
+# Attributes every LogRecord has; anything else on a record came from `extra=`.
+_RECORD_ATTRIBUTES = frozenset(
+    vars(logging.LogRecord("", 0, "", 0, "", None, None)).keys() | {"message", "asctime", "taskName"}
+)
+
+Redact = Callable[[str], str]
+
+
+def make_redactor(secrets: Sequence[str]) -> Redact:
+    """A function that replaces each secret, and each token-shaped string, with `[REDACTED]`."""
+    # Longest first, so a secret that contains another is replaced whole.
+    known = sorted({secret for secret in secrets if secret}, key=len, reverse=True)
+
+    def redact(text: str) -> str:
+        for secret in known:
+            text = text.replace(secret, REDACTED)
+        return DISCORD_TOKEN_PATTERN.sub(REDACTED, text)
+
+    return redact
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrites each record in place so that no later handler or formatter can see a secret."""
+
+    def __init__(self, redact: Redact) -> None:
+        super().__init__()
+        self._redact = redact
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Redact and let the record through."""
+        record.msg = self._redact(_message(record))
+        record.args = None
+        for key, value in _extras(record).items():
+            setattr(record, key, _scrub(value, self._redact))
+        if record.exc_info:
+            # Render the traceback now, redacted, and drop the live exception so nothing re-renders it.
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+            record.exc_info = None
+        if record.exc_text:
+            record.exc_text = self._redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self._redact(record.stack_info)
+        return True
+
+
+class TextFormatter(logging.Formatter):
+    """`2026-01-02 03:04:05,678 INFO     bot.queue: job finished  job_id=abc user_id=42`, then tracebacks."""
+
+    def __init__(self, redact: Redact) -> None:
+        super().__init__()
+        self._redact = redact
+
+    def format(self, record: logging.LogRecord) -> str:
+        """One line per record, plus the traceback or stack lines below it."""
+        line = f"{self.formatTime(record)} {record.levelname:<8} {record.name}: {_message(record)}"
+        extras = _extras(record)
+        if extras:
+            line += "  " + " ".join(f"{key}={_text(value)}" for key, value in extras.items())
+        for block in (_exception_text(self, record), record.stack_info):
+            if block:
+                line += "\n" + block
+        return self._redact(line)
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, the `extra=` fields, exc_info, stack_info."""
+
+    def __init__(self, redact: Redact) -> None:
+        super().__init__()
+        self._redact = redact
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Serialise the record; values JSON cannot hold are written as their `str()`."""
+        entry: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": _message(record),
+        }
+        entry |= {key: _plain(value) for key, value in _extras(record).items() if key not in entry}
+        exception = _exception_text(self, record)
+        if exception:
+            entry["exc_info"] = exception
+        if record.stack_info:
+            entry["stack_info"] = record.stack_info
+        return self._redact(json.dumps(entry, default=str, ensure_ascii=False))
+
+
+def configure_logging(level: str, fmt: Literal["text", "json"], secrets: Sequence[str]) -> None:
+    """Send every logger's records to stderr at `level`, as text or JSON lines, with `secrets` redacted.
+
+    The redaction filter also goes on handlers configured before (by libraries or a previous call), and
+    uncaught exceptions are logged through it instead of printed raw. Calling it again replaces the
+    previous configuration. Raises `ValueError` for an unknown level.
+    """
+    numeric = logging.getLevelNamesMapping().get(level.upper())
+    if numeric is None:
+        raise ValueError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR (got {level!r})")
+    redact = make_redactor(secrets)
+    root = logging.getLogger()
+    for handler in [handler for handler in root.handlers if isinstance(handler, _BotHandler)]:
+        root.removeHandler(handler)
+    handler = _BotHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter(redact) if fmt == "json" else TextFormatter(redact))
+    root.addHandler(handler)
+    root.setLevel(numeric)
+    loggers = [
+        root,
+        *(item for item in logging.root.manager.loggerDict.values() if isinstance(item, logging.Logger)),
+    ]
+    for logger in loggers:
+        for each in logger.handlers:
+            for old in [old for old in each.filters if isinstance(old, RedactingFilter)]:
+                each.removeFilter(old)
+            each.addFilter(RedactingFilter(redact))
+    sys.excepthook = _log_uncaught
+
+
+class _BotHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """The handler `configure_logging` installs, told apart so a second call can replace it."""
+
+
+def _log_uncaught(kind: type[BaseException], error: BaseException, traceback: TracebackType | None) -> None:
+    logging.getLogger("bot").critical("uncaught exception", exc_info=(kind, error, traceback))
+
+
+def _message(record: logging.LogRecord) -> str:
+    try:
+        return record.getMessage()
+    except (TypeError, ValueError):
+        # A format string that does not match its arguments must still be logged, not lost.
+        return f"{record.msg!s} {record.args!r}"
+
+
+def _extras(record: logging.LogRecord) -> dict[str, object]:
+    return {key: value for key, value in vars(record).items() if key not in _RECORD_ATTRIBUTES}
+
+
+def _exception_text(formatter: logging.Formatter, record: logging.LogRecord) -> str | None:
+    if record.exc_info and not record.exc_text:
+        record.exc_text = formatter.formatException(record.exc_info)
+    return record.exc_text
+
+
+def _plain(value: object) -> object:
+    """`value` as JSON-ready data: dataclasses become dicts, containers are walked, the rest stays."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {field.name: _plain(getattr(value, field.name)) for field in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _scrub(value: object, redact: Redact) -> object:
+    plain = _plain(value)
+    if isinstance(plain, str):
+        return redact(plain)
+    if isinstance(plain, dict):
+        return {redact(key): _scrub(item, redact) for key, item in plain.items()}
+    if isinstance(plain, list):
+        return [_scrub(item, redact) for item in plain]
+    if isinstance(plain, bool | int | float) or plain is None:
+        return plain
+    return redact(str(plain))
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else json.dumps(_plain(value), default=str)
