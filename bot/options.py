@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from bot.errors import InvalidOptionError, OptionConflictError
+from bot.sanitize import display_prompt
 from generation.errors import InvalidRequestError
 from generation.request import FPS, FRAMES, GUIDANCE, SIZE, SIZE_MULTIPLE, STEPS, Bounds, VideoRequest
 
@@ -29,6 +30,7 @@ OPTION_NAMES: Final = {
     "width": "size",
     "height": "size",
 }
+_SHOWN_TEXT_CHARS: Final = 40
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,7 @@ def size_named(name: str, sizes: Sequence[VideoSize] = SIZES) -> VideoSize:
     for size in sizes:
         if size.name == name:
             return size
-    raise InvalidOptionError("size", repr(name), _one_of(sizes))
+    raise InvalidOptionError("size", _show(name), _one_of(sizes))
 
 
 @dataclass(frozen=True)
@@ -268,7 +270,10 @@ def _one_of(sizes: Sequence[VideoSize]) -> str:
 
 
 def _show(value: object) -> str:
-    return _fmt(value) if isinstance(value, int | float) else repr(value)
+    """A value as error messages show it: numbers plainly, text quoted, escaped and shortened."""
+    if isinstance(value, int | float):
+        return _fmt(value)
+    return f"“{display_prompt(str(value), _SHOWN_TEXT_CHARS)}”"
 
 
 def _fmt(number: float) -> str:
