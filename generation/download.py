@@ -16,6 +16,7 @@ import re
 import sys
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from huggingface_hub import HfApi, constants, snapshot_download
@@ -96,26 +97,48 @@ def is_local_folder(model_id: str) -> bool:
     return model_id.startswith(("/", ".", "~")) or Path(model_id).is_dir()
 
 
+@dataclass(frozen=True)
+class ModelProblem:
+    """Why the engine cannot get its model, and what the operator should do about it."""
+
+    message: str
+    fix: str
+
+    def __str__(self) -> str:
+        return f"{self.message} Fix: {self.fix}."
+
+
 def cached_model_path(model_id: str, *, revision: str | None = None, cache_dir: Path | None = None) -> Path:
     """The snapshot folder of a complete pipeline already in the cache, without any network access.
 
     Raises `ModelLoadError` naming the model, what is missing and how to fix it.
     """
+    folder, problem = _look_in_cache(model_id, revision, cache_dir)
+    if problem is not None:
+        raise ModelLoadError(str(problem))
+    return folder
+
+
+def _look_in_cache(
+    model_id: str, revision: str | None, cache_dir: Path | None
+) -> tuple[Path, ModelProblem | None]:
     cache = cache_dir or Path(constants.HF_HUB_CACHE)
     try:
         folder = Path(snapshot_download(model_id, revision=revision, cache_dir=cache, local_files_only=True))
-    except (LocalEntryNotFoundError, HFValidationError) as error:
-        raise ModelLoadError(
-            f"Model {model_id!r} is not in the Hugging Face cache at {cache} and downloads are off "
-            f"(HF_HUB_OFFLINE=1). Fix: {FIX_HINT}."
-        ) from error
+    except (LocalEntryNotFoundError, HFValidationError):
+        message = (
+            f"Model {model_id!r} is not in the Hugging Face cache at {cache} "
+            "and downloads are off (HF_HUB_OFFLINE=1)."
+        )
+        return cache, ModelProblem(message, FIX_HINT)
     missing = missing_parts(folder)
     if missing:
-        raise ModelLoadError(
-            f"Model {model_id!r} is incomplete in the Hugging Face cache at {cache}: missing "
-            f"{', '.join(missing)}. Fix: {FIX_HINT}."
+        message = (
+            f"Model {model_id!r} is incomplete in the Hugging Face cache at {cache}: "
+            f"missing {', '.join(missing)}."
         )
-    return folder
+        return folder, ModelProblem(message, FIX_HINT)
+    return folder, None
 
 
 def download_model(
@@ -149,10 +172,10 @@ def download_model(
     return folder
 
 
-def check_model_available(
+def find_model_problem(
     settings: EngineSettings, *, cache_dir: Path | None = None, offline: bool | None = None
-) -> str | None:
-    """None when the engine can get its model, else a message naming the model and the fix.
+) -> ModelProblem | None:
+    """None when the engine can get its model, else what is wrong and the fix.
 
     A local folder must hold a complete pipeline. A Hub model must be complete in the cache only when
     downloads are off (`offline`, by default `HF_HUB_OFFLINE`); online, the engine fetches it at first load.
@@ -163,17 +186,21 @@ def check_model_available(
         missing = missing_parts(folder) if folder.is_dir() else ["the folder itself"]
         if not missing:
             return None
-        return (
-            f"MODEL_ID={model_id!r} is a local folder but is missing {', '.join(missing)}. Fix: point "
-            "MODEL_ID at a folder saved with `pipeline.save_pretrained()`, or at a Hugging Face model id."
+        return ModelProblem(
+            f"MODEL_ID={model_id!r} is a local folder but is missing {', '.join(missing)}.",
+            "point MODEL_ID at a folder saved with `pipeline.save_pretrained()` or at a Hub model id",
         )
     if not (constants.is_offline_mode() if offline is None else offline):
         return None
-    try:
-        cached_model_path(model_id, cache_dir=cache_dir)
-    except ModelLoadError as error:
-        return str(error)
-    return None
+    return _look_in_cache(model_id, None, cache_dir)[1]
+
+
+def check_model_available(
+    settings: EngineSettings, *, cache_dir: Path | None = None, offline: bool | None = None
+) -> str | None:
+    """None when the engine can get its model, else one message naming the model and the fix."""
+    problem = find_model_problem(settings, cache_dir=cache_dir, offline=offline)
+    return None if problem is None else str(problem)
 
 
 def _parser() -> argparse.ArgumentParser:
