@@ -6,9 +6,10 @@ Blocklist entries come from settings, one per entry:
 - anything else is a word or phrase matched as whole words after folding both sides the same way:
   NFKC, case-folded, accents dropped, leetspeak digits and symbols read as letters (0→o 1→i 3→e 4→a
   5→s 7→t @→a $→s, only inside tokens that have a letter, so "455" stays a number), punctuation read as
-  a word break, and three or more single characters in a row read as one word as well ("s.e.x",
-  "s e x"). Whole words only, so an entry is never found inside a longer word ("Scunthorpe", "Essex");
-  list plural forms separately or use a regex.
+  a word break. Whole words only, so an entry is never found inside a longer word ("Scunthorpe",
+  "Essex"); list plural forms separately or use a regex. The one exception: three or more single
+  characters in a row ("s.e.x", "s e x", "s.3.x") spell something with no word breaks to go by, so an
+  entry is looked for anywhere inside what they spell.
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ class BlockMatch:
 class _Rule:
     entry: str
     pattern: re.Pattern[str]
-    on_folded_words: bool
+    # The entry's folded words for word entries, matched on folded text; None for regexes.
+    words: str | None
 
 
 @dataclass(frozen=True)
@@ -67,12 +69,12 @@ class Blocklist:
                     raise ValueError(
                         f"blocklist entry {entry!r} is not a valid regular expression: {err}"
                     ) from err
-                rules.append(_Rule(entry, pattern, on_folded_words=False))
+                rules.append(_Rule(entry, pattern, words=None))
                 continue
             words = " ".join(_words(entry))
             if not words:
                 raise ValueError(f"blocklist entry {entry!r} has no letters or digits to match")
-            rules.append(_Rule(entry, re.compile(rf"(?<!\S){re.escape(words)}(?!\S)"), on_folded_words=True))
+            rules.append(_Rule(entry, re.compile(rf"(?<!\S){re.escape(words)}(?!\S)"), words))
         return cls(tuple(rules))
 
     def match(self, prompt: str, negative_prompt: str = "") -> BlockMatch | None:
@@ -80,11 +82,16 @@ class Blocklist:
         for field, text in (("prompt", prompt), ("negative prompt", negative_prompt)):
             nfkc = unicodedata.normalize("NFKC", text)
             words = _words(text)
-            folded = (" ".join(words), " ".join(_join_spelled_out(words)))
+            folded = " ".join(words)
+            runs = _spelled_out(words)
             for rule in self.rules:
-                for candidate in folded if rule.on_folded_words else (nfkc,):
-                    if found := rule.pattern.search(candidate):
+                if rule.words is None:
+                    if found := rule.pattern.search(nfkc):
                         return BlockMatch(rule.entry, field, found[0])
+                elif found := rule.pattern.search(folded):
+                    return BlockMatch(rule.entry, field, found[0])
+                elif any(rule.words.replace(" ", "") in run for run in runs):
+                    return BlockMatch(rule.entry, field, rule.words)
         return None
 
 
@@ -99,19 +106,22 @@ def _words(text: str) -> list[str]:
     return words
 
 
-def _join_spelled_out(words: list[str]) -> list[str]:
-    """Read runs of single characters ("s", "e", "x") as the word they spell."""
-    joined: list[str] = []
+def _spelled_out(words: list[str]) -> list[str]:
+    """Runs of single characters ("s", "e", "x") joined up.
+
+    A run has no word breaks of its own ("a s e x" is "a" then "sex"), so entries are looked for
+    anywhere inside it rather than as whole words.
+    """
+    runs: list[str] = []
     run: list[str] = []
     for word in [*words, ""]:
         if len(word) == 1:
             run.append(word)
             continue
-        joined.extend(["".join(run)] if len(run) >= _SPELLED_OUT_MIN else run)
+        if len(run) >= _SPELLED_OUT_MIN:
+            runs.append("".join(run))
         run = []
-        if word:
-            joined.append(word)
-    return joined
+    return runs
 
 
 class Cooldown:
@@ -125,6 +135,10 @@ class Cooldown:
             raise ValueError(f"cooldown seconds must be at least 0, got {seconds}")
         self._seconds = seconds
         self._last: dict[int, float] = {}
+
+    def __len__(self) -> int:
+        """How many users are remembered: at most those recorded within `seconds` of the latest record."""
+        return len(self._last)
 
     def check(self, user_id: int, now: float) -> float | None:
         """Seconds `user_id` must still wait, or `None` if they may start a video now."""
