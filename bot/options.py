@@ -18,10 +18,10 @@ from bot.sanitize import display_prompt
 from generation.errors import InvalidRequestError
 from generation.request import FPS, FRAMES, GUIDANCE, SIZE, SIZE_MULTIPLE, STEPS, Bounds, VideoRequest
 
-#: The user-facing name of each `VideoRequest` field: slash options and flags use these names.
+#: The name users see for each `VideoRequest` field: the /video option of that name, in every message.
 OPTION_NAMES: Final = {
     "prompt": "prompt",
-    "negative_prompt": "negative",
+    "negative_prompt": "negative_prompt",
     "seed": "seed",
     "steps": "steps",
     "num_frames": "frames",
@@ -192,8 +192,8 @@ def build_request(
             seed=merged.seed,
             steps=int(_within("steps", merged.steps, STEPS, limits.max_steps, notes)),
             num_frames=int(_within("num_frames", merged.num_frames, FRAMES, limits.max_frames, notes)),
-            guidance_scale=_within(
-                "guidance_scale", merged.guidance_scale, GUIDANCE, limits.max_guidance, notes
+            guidance_scale=float(
+                _within("guidance_scale", merged.guidance_scale, GUIDANCE, limits.max_guidance, notes)
             ),
             fps=int(_within("fps", merged.fps, FPS, limits.max_fps, notes)),
             width=width,

@@ -43,7 +43,7 @@ class _Flag:
     names: tuple[str, ...]
     key: str
     allowed: str
-    parse: Callable[[str], Any | None]
+    parse: Callable[[str], Any]  # returns None when the raw value is not of its kind
     is_text: bool = False
 
     @property

@@ -98,7 +98,7 @@ def test_the_first_allowed_size_is_the_default_size() -> None:
         (
             OptionOverrides(negative_prompt="ugly"),
             "-neg blurry",
-            "the negative option says “ugly” but the prompt says",
+            "the negative_prompt option says “ugly” but the prompt says",
         ),
         (OptionOverrides(seed=1), "-seed 2", "seed is set twice"),
         (OptionOverrides(fps=8), "-fps 12", "fps is set twice"),
@@ -197,7 +197,7 @@ def test_a_default_beyond_the_limits_says_it_came_from_the_defaults() -> None:
         (
             "a cat",
             OptionOverrides(negative_prompt="x" * 1001),
-            "negative must be at most 1000 characters (got “xx",
+            "negative_prompt must be at most 1000 characters (got “xx",
         ),
     ],
 )
