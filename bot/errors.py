@@ -1,13 +1,14 @@
 """Every error the bot side raises on purpose about what a user typed, in one place.
 
     VideoBotError                   generation.errors; `str(err)` is safe to show to the user verbatim
-    └── BotInputError               the user's input cannot become a request; the message says how to fix it
-        ├── PromptFlagError         a flag inside the prompt is unknown, repeated or has a bad value
-        ├── OptionConflictError     a slash option and an in-prompt flag set one option to different values
-        └── InvalidOptionError      an option is outside this server's limits or the engine's bounds
+    ├── BotInputError               the user's input cannot become a request; the message says how to fix it
+    │   ├── PromptFlagError         a flag inside the prompt is unknown, repeated or has a bad value
+    │   ├── OptionConflictError     a slash option and an in-prompt flag set one option to different values
+    │   └── InvalidOptionError      an option is outside this server's limits or the engine's bounds
+    └── RefusedError                a rule refused the request (channel, role, DMs, blocklist, cooldown)
 
-Refusals that are not mistakes (a channel where the bot is off, a cooldown, a blocked word) are not
-exceptions: `bot.moderation` returns them as `Refusal` records for the caller to send.
+`bot.moderation` returns refusals as `Refusal` records (pure rules); `bot.gatekeeper` raises them as
+`RefusedError` so the central error handler sends them like every other expected error.
 """
 
 from __future__ import annotations
@@ -43,3 +44,7 @@ class InvalidOptionError(BotInputError, ValueError):
         self.allowed = allowed
         suffix = f" {note}" if note else ""
         super().__init__(f"{option} must be {allowed} (got {value}{suffix})")
+
+
+class RefusedError(VideoBotError):
+    """A request was refused by a rule; the message says which and what to do."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
@@ -9,6 +10,8 @@ from pydantic_settings import NoDecode, SettingsConfigDict
 
 from generation.config import EngineSettings
 from generation.queue.settings import QueueSettings
+
+DEFAULT_SIZES = ("square:256x256", "landscape:320x192", "portrait:192x320", "wide:448x256", "tall:256x448")
 
 
 class Settings(EngineSettings, QueueSettings):
@@ -22,14 +25,78 @@ class Settings(EngineSettings, QueueSettings):
     discord_guild_ids: Annotated[list[int], NoDecode] = Field(
         default_factory=list, description="guilds to sync commands to instantly (global sync otherwise)"
     )
+    status_edit_interval_s: float = Field(
+        1.5, gt=0, description="minimum seconds between edits of one status"
+    )
+    status_edits_per_second: float = Field(4.0, gt=0, description="status edits per second across all jobs")
+    max_steps: int = Field(50, ge=1, le=150, description="most denoising steps a user may ask for")
+    max_frames: int = Field(32, ge=1, le=64, description="most frames a user may ask for")
+    max_guidance: float = Field(20.0, ge=0, le=30, description="highest guidance a user may ask for")
+    max_fps: int = Field(24, ge=1, le=60, description="highest fps a user may ask for")
+    video_sizes: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(DEFAULT_SIZES), description="name:WIDTHxHEIGHT choices, first is default"
+    )
+    allowed_channel_ids: Annotated[list[int], NoDecode] = Field(
+        default_factory=list,
+        description="channels (or parent channels of threads) where /video works; empty = all",
+    )
+    allowed_role_ids: Annotated[list[int], NoDecode] = Field(
+        default_factory=list, description="roles allowed to use /video; empty = everyone"
+    )
+    admin_role_ids: Annotated[list[int], NoDecode] = Field(
+        default_factory=list, description="roles that may use /videoadmin besides Manage Server"
+    )
+    allow_dms: bool = Field(False, description="accept /video in direct messages")
+    blocklist: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="words or phrases, comma-separated or a JSON list; re:PATTERN = regex",
+    )
+    blocklist_mode: Literal["refuse_everywhere", "refuse_outside_nsfw"] = Field(
+        "refuse_outside_nsfw", description="where blocklisted prompts are refused"
+    )
+    cooldown_s: float = Field(0.0, ge=0, description="seconds a user waits between /video requests")
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
     log_format: Literal["text", "json"] = Field("text", description="json for log collectors")
     health_port: int | None = Field(None, ge=1, le=65535, description="serve /healthz and /metrics here")
     health_host: str = Field("0.0.0.0", description="interface for the health server")
 
-    @field_validator("discord_guild_ids", mode="before")
+    @field_validator(
+        "discord_guild_ids", "allowed_channel_ids", "allowed_role_ids", "admin_role_ids", mode="before"
+    )
     @classmethod
     def _split_ids(cls, value: object) -> object:
         if isinstance(value, str):
             return [int(part) for part in value.replace(" ", "").split(",") if part]
         return value
+
+    @field_validator("video_sizes", "blocklist", mode="before")
+    @classmethod
+    def _split_list(cls, value: object) -> object:
+        # A JSON list lets a blocklist regex contain commas (re:a{1,3}).
+        if isinstance(value, str) and value.lstrip().startswith("["):
+            return json.loads(value)
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("video_sizes")
+    @classmethod
+    def _check_sizes(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            parse_size(entry)
+        if not value:
+            raise ValueError("at least one size is needed")
+        return value
+
+    def parsed_sizes(self) -> list[tuple[str, int, int]]:
+        """`video_sizes` as (name, width, height)."""
+        return [parse_size(entry) for entry in self.video_sizes]
+
+
+def parse_size(entry: str) -> tuple[str, int, int]:
+    """`"name:WxH"` → (name, W, H); raises ValueError naming the entry when malformed."""
+    name, _, dims = entry.partition(":")
+    width, _, height = dims.lower().partition("x")
+    if not (name and width.isdigit() and height.isdigit()):
+        raise ValueError(f"size {entry!r} must look like name:WIDTHxHEIGHT, e.g. square:256x256")
+    return name, int(width), int(height)

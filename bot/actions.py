@@ -1,0 +1,142 @@
+"""What users can do to jobs: submit, re-roll, remix, inspect, cancel, delete.
+
+Slash commands and buttons both land here, so a button after a restart behaves exactly like the
+command it mirrors: the job is looked up by the id in the button, and the same checks apply.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import discord
+
+from bot import render
+from bot.error_handler import reply_ephemeral, report_error
+from bot.options import ChannelDefaults, OptionOverrides, ParsedPrompt, build_request
+from bot.prompt_flags import parse_prompt_flags
+from bot.sanitize import display_prompt
+from bot.views import RemixModal
+from generation.errors import JobNotFoundError
+from generation.queue.interface import JobInfo
+from generation.request import VideoRequest
+
+if TYPE_CHECKING:
+    from bot.client import VideoBot
+
+log = logging.getLogger(__name__)
+
+
+def prompt_with_flags(request: VideoRequest) -> str:
+    """The prompt followed by flags that reproduce every other setting except the seed."""
+    return (
+        f"{request.prompt} -steps {request.steps} -frames {request.num_frames} -fps {request.fps} "
+        f"-gs {request.guidance_scale:g} -size {request.width}x{request.height}"
+    )
+
+
+class JobActions:
+    """Entry points shared by commands, buttons and forms."""
+
+    def __init__(self, bot: VideoBot) -> None:
+        self._bot = bot
+
+    async def submit_new(
+        self, interaction: discord.Interaction[Any], parsed: ParsedPrompt, explicit: OptionOverrides
+    ) -> None:
+        """Validate a new request from the user and queue it."""
+        defaults = await self._bot.channel_defaults.lookup(interaction.guild_id, interaction.channel_id)
+        deployment = ChannelDefaults(scope="deployment", steps=self._bot.settings.default_steps)
+        request = build_request(parsed, explicit, [*defaults, deployment], self._bot.request_limits)
+        await self._admit_and_submit(interaction, request)
+
+    async def _admit_and_submit(self, interaction: discord.Interaction[Any], request: VideoRequest) -> None:
+        self._bot.gatekeeper.admit(interaction, request)
+        await self._bot.submitter.submit(interaction, request)
+        self._bot.gatekeeper.record(interaction)
+
+    async def on_button(self, action: str, job_id: str, interaction: discord.Interaction[Any]) -> None:
+        """A button on a status or result message was clicked."""
+        try:
+            info = await self._bot.queue.get(job_id)
+            if action == "cancel":
+                await self._cancel(interaction, info)
+            elif action == "delete":
+                await self._delete(interaction, info)
+            elif action == "info":
+                await interaction.response.send_message(embed=self._info_embed(info), ephemeral=True)
+            elif action == "reroll":
+                await self._admit_and_submit(interaction, info.spec.request.with_seed(None))
+            elif action == "remix":
+                request = info.spec.request
+                await interaction.response.send_modal(
+                    RemixModal(job_id, prompt_with_flags(request), request.negative_prompt)
+                )
+        except JobNotFoundError:
+            await reply_ephemeral(interaction, "That job is no longer known to the bot.")
+        except Exception as error:
+            await report_error(interaction, error)
+
+    async def on_remix_submit(
+        self, interaction: discord.Interaction[Any], prompt: str, negative: str
+    ) -> None:
+        """The remix form came back: parse it like a `/video` prompt and queue it."""
+        try:
+            explicit = OptionOverrides(negative_prompt=negative or None)
+            await self.submit_new(interaction, parse_prompt_flags(prompt), explicit)
+        except Exception as error:
+            await report_error(interaction, error)
+
+    async def cancel_mine(self, interaction: discord.Interaction[Any]) -> list[JobInfo]:
+        """Cancel every waiting or running job of the user; return what was cancelled."""
+        user = str(interaction.user.id)
+        mine = [info for info in await self._bot.queue.active() if info.spec.owner_id == user]
+        return [await self._bot.queue.cancel(info.job_id, by=user) for info in mine]
+
+    def _may_manage(self, interaction: discord.Interaction[Any], info: JobInfo) -> bool:
+        return info.spec.owner_id == str(interaction.user.id) or self._bot.gatekeeper.is_moderator(
+            interaction
+        )
+
+    async def _cancel(self, interaction: discord.Interaction[Any], info: JobInfo) -> None:
+        if not self._may_manage(interaction, info):
+            await reply_ephemeral(
+                interaction, "Only the person who asked for this video or a moderator can cancel it."
+            )
+            return
+        if info.status.terminal:
+            await reply_ephemeral(interaction, f"This job already ended ({info.status.value}).")
+            return
+        await self._bot.queue.cancel(info.job_id, by=str(interaction.user.id))
+        log.info("cancel requested job_id=%s by user_id=%s", info.job_id, interaction.user.id)
+        await reply_ephemeral(
+            interaction, "Cancelled." if info.status.value == "queued" else "Stopping it now."
+        )
+
+    async def _delete(self, interaction: discord.Interaction[Any], info: JobInfo) -> None:
+        if not self._may_manage(interaction, info):
+            await reply_ephemeral(
+                interaction, "Only the person who asked for this video or a moderator can delete it."
+            )
+            return
+        await interaction.response.send_message("Deleted.", ephemeral=True)
+        if interaction.message is not None:
+            await interaction.message.delete()
+        log.info("result deleted job_id=%s by user_id=%s", info.job_id, interaction.user.id)
+
+    def _info_embed(self, info: JobInfo) -> discord.Embed:
+        request = info.spec.request
+        embed = discord.Embed(title="Video settings", description=display_prompt(request.prompt, 1500))
+        embed.add_field(name="Negative prompt", value=display_prompt(request.negative_prompt or "—", 1000))
+        embed.add_field(name="Settings", value=render.settings_text(request, info.seed), inline=False)
+        embed.add_field(name="Status", value=info.status.value)
+        embed.add_field(name="Requested by", value=f"<@{info.spec.owner_id}>")
+        if info.timings is not None:
+            embed.add_field(
+                name="Timings",
+                value=f"denoise {info.timings.denoise_s:.1f} s · decode {info.timings.decode_s:.1f} s · "
+                f"encode {info.timings.encode_s:.1f} s",
+                inline=False,
+            )
+        embed.set_footer(text=f"job {info.job_id}")
+        return embed

@@ -1,0 +1,75 @@
+"""Per-server and per-channel defaults that admins set with `/videoadmin defaults`, kept in SQLite."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import aiosqlite
+
+from bot.options import ChannelDefaults
+
+SERVER_WIDE = 0
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS channel_defaults (
+    guild_id INTEGER NOT NULL,
+    channel_id INTEGER NOT NULL,
+    options TEXT NOT NULL,
+    PRIMARY KEY (guild_id, channel_id)
+)
+"""
+
+
+class ChannelDefaultsStore:
+    """Reads and writes defaults; lookups are cached because every `/video` asks."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._cache: dict[tuple[int, int], ChannelDefaults | None] = {}
+
+    async def open(self) -> None:
+        """Create the table if needed."""
+        async with aiosqlite.connect(self._path) as db:
+            await db.execute(_SCHEMA)
+            await db.commit()
+
+    async def lookup(self, guild_id: int | None, channel_id: int | None) -> list[ChannelDefaults]:
+        """Defaults that apply in a channel, most specific first (channel, then server)."""
+        if guild_id is None:
+            return []
+        scopes = [channel_id, SERVER_WIDE] if channel_id else [SERVER_WIDE]
+        found = [await self._get(guild_id, scope) for scope in scopes]
+        return [defaults for defaults in found if defaults is not None]
+
+    async def set(self, guild_id: int, channel_id: int, defaults: ChannelDefaults) -> None:
+        """Replace the defaults of one channel (or the server with `SERVER_WIDE`)."""
+        values = {k: v for k, v in dataclasses.asdict(defaults).items() if v is not None and k != "scope"}
+        async with aiosqlite.connect(self._path) as db:
+            if values:
+                await db.execute(
+                    "INSERT OR REPLACE INTO channel_defaults VALUES (?, ?, ?)",
+                    (guild_id, channel_id, json.dumps(values)),
+                )
+            else:
+                await db.execute(
+                    "DELETE FROM channel_defaults WHERE guild_id = ? AND channel_id = ?",
+                    (guild_id, channel_id),
+                )
+            await db.commit()
+        self._cache.pop((guild_id, channel_id), None)
+
+    async def _get(self, guild_id: int, channel_id: int) -> ChannelDefaults | None:
+        key = (guild_id, channel_id)
+        if key not in self._cache:
+            async with (
+                aiosqlite.connect(self._path) as db,
+                db.execute(
+                    "SELECT options FROM channel_defaults WHERE guild_id = ? AND channel_id = ?", key
+                ) as cursor,
+            ):
+                row = await cursor.fetchone()
+            scope = "server" if channel_id == SERVER_WIDE else "channel"
+            self._cache[key] = ChannelDefaults(scope=scope, **json.loads(row[0])) if row else None
+        return self._cache[key]

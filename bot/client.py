@@ -1,0 +1,149 @@
+"""The bot: a discord.py `commands.Bot` that owns the queue's Discord side."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import discord
+from discord.ext import commands
+
+from bot.actions import JobActions
+from bot.channel_defaults import ChannelDefaultsStore
+from bot.error_handler import on_app_command_error
+from bot.gatekeeper import Gatekeeper
+from bot.job_context import JobContext
+from bot.options import RequestLimits, VideoSize
+from bot.settings import Settings
+from bot.status_message import EditLimiter, StatusMessage
+from bot.submission import Submitter
+from bot.tracker import JobTracker
+from bot.views import JobButton
+from generation.queue.interface import JobEvent, JobInfo, JobQueue
+
+log = logging.getLogger(__name__)
+
+
+class VideoBot(commands.Bot):
+    """Slash commands in front of a `JobQueue`; one `JobTracker` task per live job."""
+
+    def __init__(self, settings: Settings, queue: JobQueue, **options: Any) -> None:
+        intents = discord.Intents.none()
+        intents.guilds = True
+        super().__init__(
+            command_prefix=commands.when_mentioned, intents=intents, help_command=None, **options
+        )
+        self.settings = settings
+        self.queue = queue
+        self.request_limits = RequestLimits(
+            max_steps=settings.max_steps,
+            max_frames=settings.max_frames,
+            max_guidance=settings.max_guidance,
+            max_fps=settings.max_fps,
+            sizes=tuple(VideoSize(name, width, height) for name, width, height in settings.parsed_sizes()),
+        )
+        self.gatekeeper = Gatekeeper(settings)
+        self.channel_defaults = ChannelDefaultsStore(settings.database_path)
+        self.limiter = EditLimiter(per_second=settings.status_edits_per_second, burst=10)
+        self.submitter = Submitter(self)
+        self.actions = JobActions(self)
+        self.trackers: dict[str, JobTracker] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._routes: dict[str, asyncio.Queue[JobEvent]] = {}
+
+    async def setup_hook(self) -> None:
+        """Load commands, recover the queue, start following jobs and sync commands."""
+        from bot.cogs.admin import AdminCog
+        from bot.cogs.queue_commands import QueueCog
+        from bot.cogs.video import VideoCog
+
+        self.tree.on_error = on_app_command_error  # type: ignore[method-assign]
+        self.add_dynamic_items(JobButton)
+        await self.add_cog(VideoCog(self))
+        await self.add_cog(QueueCog(self))
+        await self.add_cog(AdminCog(self))
+        await self.channel_defaults.open()
+        events = self.queue.subscribe()
+        recovered = await self.queue.start()
+        self._spawn(self._route_events(events), "event-router")
+        for info in recovered:
+            self._follow_recovered(info)
+        await self._sync_commands()
+
+    async def _sync_commands(self) -> None:
+        if self.settings.discord_guild_ids:
+            for guild_id in self.settings.discord_guild_ids:
+                guild = discord.Object(guild_id)
+                self.tree.copy_global_to(guild=guild)
+                synced = await self.tree.sync(guild=guild)
+                log.info("synced %d commands to guild_id=%s", len(synced), guild_id)
+        else:
+            synced = await self.tree.sync()
+            log.info("synced %d global commands (may take up to an hour to appear)", len(synced))
+
+    def start_tracking(self, tracker: JobTracker, events: AsyncIterator[JobEvent]) -> None:
+        """Follow a job until its outcome is shown to the user."""
+        self.trackers[tracker.job_id] = tracker
+
+        async def follow() -> None:
+            try:
+                await tracker.follow(events)
+            finally:
+                self.trackers.pop(tracker.job_id, None)
+
+        self._spawn(follow(), f"job-{tracker.job_id}")
+
+    def _follow_recovered(self, info: JobInfo) -> None:
+        """Jobs re-queued after a restart: tell the user in the channel and follow them from there."""
+        context = JobContext.loads(info.spec.context)
+        route: asyncio.Queue[JobEvent] = asyncio.Queue()
+        self._routes[info.job_id] = route
+        tracker = JobTracker(
+            self,
+            info.job_id,
+            info.spec.request,
+            StatusMessage(self, context),
+            limiter=self.limiter,
+            edit_interval_s=self.settings.status_edit_interval_s,
+        )
+
+        async def events() -> AsyncIterator[JobEvent]:
+            while True:
+                yield await route.get()
+
+        async def announce_then_follow() -> None:
+            try:
+                await tracker.announce_recovered(info)
+                await tracker.follow(events())
+            finally:
+                self._routes.pop(info.job_id, None)
+                self.trackers.pop(info.job_id, None)
+
+        self.trackers[info.job_id] = tracker
+        self._spawn(announce_then_follow(), f"recovered-{info.job_id}")
+
+    async def _route_events(self, events: AsyncIterator[JobEvent]) -> None:
+        async for event in events:
+            route = self._routes.get(event.job_id)
+            if route is not None:
+                route.put_nowait(event)
+
+    def _spawn(self, coroutine: Any, name: str) -> None:
+        task: asyncio.Task[None] = asyncio.create_task(coroutine, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background task %s crashed", task.get_name(), exc_info=task.exception())
+
+    async def close(self) -> None:
+        """Stop taking jobs, let the queue persist its work, then disconnect."""
+        await self.queue.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await super().close()

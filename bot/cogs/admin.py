@@ -1,0 +1,130 @@
+"""`/videoadmin`: pause, resume, clear, stats and defaults, for Manage Server or the admin role."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.channel_defaults import SERVER_WIDE
+from bot.options import ChannelDefaults, size_named
+
+if TYPE_CHECKING:
+    from bot.client import VideoBot
+
+
+class NotAdminError(app_commands.CheckFailure):
+    """The caller has neither Manage Server nor the configured admin role."""
+
+
+class AdminCog(commands.GroupCog, group_name="videoadmin", group_description="Video bot administration"):
+    """Queue control and per-channel defaults."""
+
+    def __init__(self, bot: VideoBot) -> None:
+        self.bot = bot
+        super().__init__()
+
+    async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
+        """Only admins pass; everyone else gets a specific ephemeral refusal."""
+        if not self.bot.gatekeeper.is_admin(interaction):
+            raise NotAdminError("Only members with Manage Server or the bot admin role can use /videoadmin.")
+        return True
+
+    @app_commands.command(name="pause", description="Stop starting new videos (the running one finishes)")
+    async def pause(self, interaction: discord.Interaction[Any]) -> None:
+        """Pause the queue."""
+        await self.bot.queue.pause()
+        await interaction.response.send_message(
+            "Queue paused. `/videoadmin resume` starts it again.", ephemeral=True
+        )
+
+    @app_commands.command(name="resume", description="Start videos again")
+    async def resume(self, interaction: discord.Interaction[Any]) -> None:
+        """Resume the queue."""
+        await self.bot.queue.resume()
+        await interaction.response.send_message("Queue resumed.", ephemeral=True)
+
+    @app_commands.command(name="clear", description="Cancel every waiting video (not the running one)")
+    async def clear(self, interaction: discord.Interaction[Any]) -> None:
+        """Cancel all waiting jobs."""
+        cleared = await self.bot.queue.clear(by=str(interaction.user.id))
+        await interaction.response.send_message(f"Cleared {len(cleared)} waiting video(s).", ephemeral=True)
+
+    @app_commands.command(name="stats", description="Jobs done, failures, time per video, GPU memory")
+    async def stats(self, interaction: discord.Interaction[Any]) -> None:
+        """Show counters."""
+        stats = await self.bot.queue.stats()
+        embed = discord.Embed(title="Video bot stats")
+        embed.add_field(name="Done", value=str(stats.succeeded))
+        embed.add_field(name="Failed", value=str(stats.failed))
+        embed.add_field(name="Cancelled", value=str(stats.cancelled))
+        embed.add_field(name="Waiting", value=str(stats.waiting))
+        embed.add_field(name="Running", value=str(stats.running))
+        embed.add_field(name="Mean time per video", value=_seconds(stats.mean_job_s))
+        memory = "no GPU" if stats.gpu_memory_bytes is None else f"{stats.gpu_memory_bytes / 2**30:.2f} GiB"
+        embed.add_field(name="GPU memory in use", value=memory)
+        embed.add_field(name="Paused", value="yes" if stats.paused else "no")
+        await interaction.response.send_message(embed=embed, ephemeral=True)
+
+    @app_commands.command(
+        name="defaults", description="Set default options for this channel or the whole server"
+    )
+    @app_commands.describe(
+        scope="This channel only, or every channel of the server",
+        steps="Default denoising steps",
+        frames="Default number of frames",
+        guidance="Default guidance",
+        fps="Default frames per second",
+        size="Default size name",
+        negative_prompt="Default negative prompt",
+        reset="Remove the defaults of this scope",
+    )
+    @app_commands.choices(
+        scope=[
+            app_commands.Choice(name="this channel", value="channel"),
+            app_commands.Choice(name="server", value="server"),
+        ]
+    )
+    async def defaults(
+        self,
+        interaction: discord.Interaction[Any],
+        scope: str,
+        steps: int | None = None,
+        frames: int | None = None,
+        guidance: float | None = None,
+        fps: int | None = None,
+        size: str | None = None,
+        negative_prompt: str | None = None,
+        reset: bool = False,
+    ) -> None:
+        """Store defaults; they are still checked against this deployment's limits at each `/video`."""
+        if interaction.guild_id is None or interaction.channel_id is None:
+            await interaction.response.send_message(
+                "Defaults apply to servers, not direct messages.", ephemeral=True
+            )
+            return
+        chosen = size_named(size, self.bot.request_limits.sizes) if size else None
+        values = ChannelDefaults(
+            scope=scope,
+            steps=steps,
+            num_frames=frames,
+            guidance_scale=guidance,
+            fps=fps,
+            width=chosen.width if chosen else None,
+            height=chosen.height if chosen else None,
+            negative_prompt=negative_prompt,
+        )
+        channel = interaction.channel_id if scope == "channel" else SERVER_WIDE
+        await self.bot.channel_defaults.set(
+            interaction.guild_id, channel, ChannelDefaults() if reset else values
+        )
+        where = "this channel" if scope == "channel" else "this server"
+        await interaction.response.send_message(
+            f"Defaults for {where} {'removed' if reset else 'saved'}.", ephemeral=True
+        )
+
+
+def _seconds(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f} s"

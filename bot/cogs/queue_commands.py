@@ -1,0 +1,79 @@
+"""`/queue`, `/cancel` and `/history`: where everyone stands, and your own jobs."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot import render
+from bot.sanitize import display_prompt
+from generation.queue.interface import JobInfo, JobStatus
+
+if TYPE_CHECKING:
+    from bot.client import VideoBot
+
+SHOWN = 15
+SHORT_PROMPT = 60
+
+
+def queue_line(info: JobInfo) -> str:
+    """One line of `/queue`: place, owner, short prompt and ETA."""
+    place = "▶️ now" if info.status is JobStatus.RUNNING else f"#{info.position}"
+    eta = f" · ready {render.relative_time(info.eta_s)}" if info.eta_s is not None else ""
+    return (
+        f"{place} · <@{info.spec.owner_id}> · {display_prompt(info.spec.request.prompt, SHORT_PROMPT)}{eta}"
+    )
+
+
+def history_line(info: JobInfo) -> str:
+    """One line of `/history`."""
+    when = f"<t:{int(info.finished_at or info.submitted_at)}:R>"
+    seed = f" · seed {info.seed}" if info.seed is not None else ""
+    return f"{when} · {info.status.value}{seed} · {display_prompt(info.spec.request.prompt, SHORT_PROMPT)}"
+
+
+class QueueCog(commands.Cog):
+    """Looking at the queue and managing your own jobs."""
+
+    def __init__(self, bot: VideoBot) -> None:
+        self.bot = bot
+
+    @app_commands.command(
+        name="queue", description="Show who is waiting for a video and when it will be ready"
+    )
+    async def queue(self, interaction: discord.Interaction[Any]) -> None:
+        """List running and waiting jobs in the order they will run."""
+        active = await self.bot.queue.active()
+        if not active:
+            text = "The queue is empty: a new `/video` starts right away."
+        else:
+            lines = [queue_line(info) for info in active[:SHOWN]]
+            if len(active) > SHOWN:
+                lines.append(f"… and {len(active) - SHOWN} more")
+            text = "\n".join(lines)
+        embed = discord.Embed(title=f"Queue ({len(active)})", description=text)
+        stats = await self.bot.queue.stats()
+        if stats.paused:
+            embed.set_footer(text="Paused by an admin: new videos are not being started.")
+        await interaction.response.send_message(embed=embed, ephemeral=True)
+
+    @app_commands.command(name="cancel", description="Cancel all of your waiting and running videos")
+    async def cancel(self, interaction: discord.Interaction[Any]) -> None:
+        """Cancel the caller's jobs."""
+        cancelled = await self.bot.actions.cancel_mine(interaction)
+        if not cancelled:
+            await interaction.response.send_message("You have no videos waiting or running.", ephemeral=True)
+            return
+        await interaction.response.send_message(f"Cancelled {len(cancelled)} video(s).", ephemeral=True)
+
+    @app_commands.command(name="history", description="Your recent videos")
+    async def history(self, interaction: discord.Interaction[Any]) -> None:
+        """List the caller's recently finished jobs."""
+        jobs = await self.bot.queue.history(owner_id=str(interaction.user.id), limit=10)
+        text = "\n".join(history_line(info) for info in jobs) or "You have no finished videos yet."
+        await interaction.response.send_message(
+            embed=discord.Embed(title="Your recent videos", description=text), ephemeral=True
+        )

@@ -1,0 +1,73 @@
+"""`/video`: options with Discord-native ranges and choices, validated before anything is queued.
+
+The command is built when the cog loads because its ranges come from this deployment's settings;
+this module therefore keeps real (not postponed) annotations, which discord.py reads to build options.
+"""
+
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.options import OptionOverrides, size_named
+from bot.prompt_flags import parse_prompt_flags
+from generation.request import MAX_PROMPT_CHARS, MAX_SEED
+
+if TYPE_CHECKING:
+    from bot.client import VideoBot
+
+
+def build_video_command(bot: "VideoBot") -> app_commands.Command[Any, Any, None]:
+    """The `/video` command with this deployment's limits as option ranges."""
+    limits = bot.request_limits
+    size_choices = [app_commands.Choice(name=size.label, value=size.name) for size in limits.sizes]
+
+    @app_commands.command(name="video", description="Turn a prompt into a short video")
+    @app_commands.describe(
+        prompt='What should happen in the video (flags like -seed 42 -neg "blurry" work here too)',
+        negative_prompt="What the video should avoid",
+        seed="Same seed + same settings = same video (random when empty)",
+        steps="Denoising steps: more is slower and often cleaner",
+        frames="Number of frames (length = frames / fps)",
+        guidance="How strictly to follow the prompt",
+        fps="Frames per second of the MP4",
+        size="Output size",
+    )
+    @app_commands.choices(size=size_choices)
+    async def video(
+        interaction: discord.Interaction[Any],
+        prompt: app_commands.Range[str, 1, MAX_PROMPT_CHARS],
+        negative_prompt: app_commands.Range[str, 1, MAX_PROMPT_CHARS] | None = None,
+        seed: app_commands.Range[int, 0, MAX_SEED] | None = None,
+        steps: app_commands.Range[int, 1, limits.max_steps] | None = None,
+        frames: app_commands.Range[int, 1, limits.max_frames] | None = None,
+        guidance: app_commands.Range[float, 0.0, limits.max_guidance] | None = None,
+        fps: app_commands.Range[int, 1, limits.max_fps] | None = None,
+        size: str | None = None,
+    ) -> None:
+        chosen = size_named(size, limits.sizes) if size is not None else None
+        explicit = OptionOverrides(
+            negative_prompt=negative_prompt,
+            seed=seed,
+            steps=steps,
+            num_frames=frames,
+            guidance_scale=guidance,
+            fps=fps,
+            width=chosen.width if chosen else None,
+            height=chosen.height if chosen else None,
+        )
+        await bot.actions.submit_new(interaction, parse_prompt_flags(prompt), explicit)
+
+    return video
+
+
+class VideoCog(commands.Cog):
+    """Making videos."""
+
+    def __init__(self, bot: "VideoBot") -> None:
+        self.bot = bot
+
+    async def cog_load(self) -> None:
+        """Register `/video` with ranges from settings."""
+        self.bot.tree.add_command(build_video_command(self.bot))

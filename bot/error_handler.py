@@ -1,0 +1,74 @@
+"""The one place that turns errors into replies: expected ones verbatim, the rest generically.
+
+Expected errors (`VideoBotError` and subclasses, missing permissions, failed checks) are written for
+users and sent as they are, ephemerally. Anything else is a bug: it is logged with the command, user and
+guild, and the user gets a short generic message with a reference to find the log line.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Any
+
+import discord
+from discord import app_commands
+
+from bot.submission import MissingPermissionsError
+from generation.errors import VideoBotError
+
+log = logging.getLogger(__name__)
+
+EXPECTED = (VideoBotError, MissingPermissionsError)
+
+
+async def reply_ephemeral(interaction: discord.Interaction[Any], message: str) -> None:
+    """Answer only the user who acted, whether or not the interaction was answered already."""
+    message = message[:2000]
+    try:
+        if interaction.response.is_done():
+            await interaction.followup.send(
+                message, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+            )
+        else:
+            await interaction.response.send_message(
+                message, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+            )
+    except discord.HTTPException:
+        log.warning("could not send an error reply to user_id=%s", interaction.user.id)
+
+
+async def report_error(interaction: discord.Interaction[Any], error: BaseException) -> None:
+    """Tell the user what went wrong; log unexpected errors with a reference."""
+    if isinstance(error, EXPECTED):
+        await reply_ephemeral(interaction, str(error))
+        return
+    if isinstance(error, app_commands.MissingPermissions):
+        await reply_ephemeral(
+            interaction, "You need the Manage Server permission (or the bot admin role) for this."
+        )
+        return
+    if isinstance(error, app_commands.CheckFailure):
+        await reply_ephemeral(interaction, str(error) or "You can't use this command here.")
+        return
+    reference = secrets.token_hex(4)
+    command = interaction.command.qualified_name if interaction.command else interaction.data
+    log.error(
+        "unexpected error ref=%s command=%s user_id=%s guild_id=%s",
+        reference,
+        command,
+        interaction.user.id,
+        interaction.guild_id,
+        exc_info=error,
+    )
+    await reply_ephemeral(
+        interaction, f"Something went wrong on my side (reference `{reference}`). Please try again."
+    )
+
+
+async def on_app_command_error(
+    interaction: discord.Interaction[Any], error: app_commands.AppCommandError
+) -> None:
+    """`CommandTree.on_error`: unwrap the command's own exception and report it."""
+    original = error.original if isinstance(error, app_commands.CommandInvokeError) else error
+    await report_error(interaction, original)

@@ -1,0 +1,90 @@
+"""Who may queue what, where, and how often: the moderation rules applied to a live interaction."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import discord
+
+from bot.errors import RefusedError
+from bot.moderation import (
+    AccessContext,
+    AccessPolicy,
+    Blocklist,
+    BlocklistMode,
+    Cooldown,
+    check_access,
+    cooldown_refusal,
+    is_admin,
+)
+from bot.settings import Settings
+from generation.request import VideoRequest
+
+log = logging.getLogger(__name__)
+audit = logging.getLogger("videobot.audit")
+
+
+class Gatekeeper:
+    """Applies channel, role, DM, blocklist and cooldown rules before anything is queued."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.policy = AccessPolicy(
+            allowed_channel_ids=frozenset(settings.allowed_channel_ids),
+            allowed_role_ids=frozenset(settings.allowed_role_ids),
+            allow_dms=settings.allow_dms,
+            admin_role_ids=frozenset(settings.admin_role_ids),
+            blocklist_mode=BlocklistMode(settings.blocklist_mode),
+        )
+        self.blocklist = Blocklist.from_entries(settings.blocklist)
+        self.cooldown = Cooldown(settings.cooldown_s)
+
+    def admit(self, interaction: discord.Interaction[Any], request: VideoRequest) -> None:
+        """Raise `RefusedError` if this user may not queue `request` here, now."""
+        context = access_context(interaction)
+        blocked = self.blocklist.match(request.prompt, request.negative_prompt)
+        refusal = check_access(context, self.policy, blocked=blocked)
+        if refusal is None and not is_admin(context, self.policy):
+            remaining = self.cooldown.check(interaction.user.id, time.monotonic())
+            if remaining is not None:
+                refusal = cooldown_refusal(remaining)
+        if refusal is not None:
+            audit.info(
+                "request refused reason=%s user_id=%s guild_id=%s channel_id=%s prompt=%r",
+                refusal.reason.value,
+                interaction.user.id,
+                interaction.guild_id,
+                interaction.channel_id,
+                request.prompt,
+            )
+            raise RefusedError(refusal.message)
+
+    def record(self, interaction: discord.Interaction[Any]) -> None:
+        """Start the user's cooldown (after a job was accepted)."""
+        self.cooldown.record(interaction.user.id, time.monotonic())
+
+    def is_admin(self, interaction: discord.Interaction[Any]) -> bool:
+        """Manage Server or one of the configured admin roles."""
+        return is_admin(access_context(interaction), self.policy)
+
+    def is_moderator(self, interaction: discord.Interaction[Any]) -> bool:
+        """Admins, and members who may manage messages in the channel."""
+        return self.is_admin(interaction) or interaction.permissions.manage_messages
+
+
+def access_context(interaction: discord.Interaction[Any]) -> AccessContext:
+    """The facts about an interaction that the access rules look at."""
+    channel = interaction.channel
+    parent_id = getattr(channel, "parent_id", None)
+    nsfw = bool(getattr(channel, "is_nsfw", lambda: False)())
+    user = interaction.user
+    roles = frozenset(role.id for role in user.roles) if isinstance(user, discord.Member) else frozenset()
+    return AccessContext(
+        guild_id=interaction.guild_id,
+        channel_id=interaction.channel_id or 0,
+        parent_channel_id=parent_id,
+        channel_is_nsfw=nsfw,
+        role_ids=roles,
+        can_manage_guild=interaction.permissions.manage_guild,
+    )

@@ -1,0 +1,42 @@
+"""Where a job came from and where its result goes: stored with the job so it survives a restart."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, replace
+from typing import Self
+
+# Discord lets an interaction token act for 15 minutes; stop relying on it a little earlier so an
+# upload that starts just before the deadline does not fail half-way.
+TOKEN_SAFE_LIFETIME_S = 14 * 60
+
+
+@dataclass(frozen=True)
+class JobContext:
+    """The Discord side of a job, opaque to the queue (kept in `JobSpec.context`)."""
+
+    user_id: int
+    channel_id: int
+    guild_id: int | None
+    application_id: int
+    interaction_token: str
+    interaction_created_at: float
+    attachment_size_limit: int
+    status_message_id: int | None = None
+
+    def token_usable(self, now: float) -> bool:
+        """True while the interaction token can still be trusted to edit and follow up."""
+        return now - self.interaction_created_at < TOKEN_SAFE_LIFETIME_S
+
+    def with_status_message(self, message_id: int) -> JobContext:
+        """The same context, now knowing which message shows the job's status."""
+        return replace(self, status_message_id=message_id)
+
+    def dumps(self) -> str:
+        """Serialise for `JobSpec.context`."""
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def loads(cls, text: str) -> Self:
+        """Parse what `dumps` wrote."""
+        return cls(**json.loads(text))

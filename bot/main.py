@@ -1,0 +1,48 @@
+"""Start-up: settings, logging, the queue and the bot, wired once and shut down cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from bot.client import VideoBot
+from bot.endpoints import point_discord_at
+from bot.logging_setup import configure_logging
+from bot.settings import Settings
+from bot.startup_checks import check_startup, format_problems, load_settings_or_explain
+from generation.backend import create_local_queue
+
+log = logging.getLogger(__name__)
+
+
+async def main(settings: Settings) -> None:
+    """Run the bot until SIGINT/SIGTERM, then stop taking jobs and let the running one finish."""
+    point_discord_at(settings.discord_api_url, settings.discord_gateway_url)
+    queue = create_local_queue(settings, settings)
+    async with VideoBot(settings, queue) as bot:
+        loop = asyncio.get_running_loop()
+        stopping = asyncio.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stopping.set)
+        runner = asyncio.create_task(bot.start(settings.discord_token.get_secret_value()))
+        stopper = asyncio.create_task(stopping.wait())
+        done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        if stopper in done:
+            log.info("shutdown requested; finishing the running job and saving the queue")
+            await bot.close()
+        stopper.cancel()
+        await runner
+
+
+def run() -> None:
+    """Console entry point (`videobot`, `python -m bot`)."""
+    settings = load_settings_or_explain()
+    configure_logging(settings.log_level, settings.log_format, [settings.discord_token.get_secret_value()])
+    problems = check_startup(settings)
+    if problems:
+        report = format_problems(problems)
+        if any(problem.fatal for problem in problems):
+            raise SystemExit(report)
+        log.warning("%s", report)
+    asyncio.run(main(settings))

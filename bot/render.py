@@ -1,0 +1,112 @@
+"""How a job looks in Discord at each stage: one embed per state, always safe to echo."""
+
+from __future__ import annotations
+
+import time
+
+import discord
+
+from bot.sanitize import display_prompt
+from generation.request import VideoRequest
+from generation.results import VideoResult
+
+COLOUR_QUEUED = discord.Colour.light_grey()
+COLOUR_RUNNING = discord.Colour.blurple()
+COLOUR_DONE = discord.Colour.green()
+COLOUR_FAILED = discord.Colour.red()
+COLOUR_CANCELLED = discord.Colour.dark_grey()
+
+PROMPT_LIMIT = 600
+BAR_WIDTH = 20
+
+
+def progress_bar(step: int, total: int, width: int = BAR_WIDTH) -> str:
+    """A text bar such as `▰▰▰▱▱▱ 50%`, clamped to [0, total]."""
+    fraction = 0.0 if total <= 0 else min(max(step / total, 0.0), 1.0)
+    filled = round(fraction * width)
+    return f"{'▰' * filled}{'▱' * (width - filled)} {fraction:.0%}"
+
+
+def relative_time(seconds_from_now: float, now: float | None = None) -> str:
+    """A Discord timestamp that every client renders in its own words ("in 2 minutes")."""
+    at = (time.time() if now is None else now) + max(seconds_from_now, 0.0)
+    return f"<t:{int(at)}:R>"
+
+
+def settings_text(request: VideoRequest, seed: int | None) -> str:
+    """The settings that reproduce a video, one compact line."""
+    seed_text = "random" if seed is None else str(seed)
+    return (
+        f"seed {seed_text} · {request.steps} steps · {request.num_frames} frames @ {request.fps} fps · "
+        f"{request.width}×{request.height} · guidance {request.guidance_scale:g}"
+    )
+
+
+def _base(title: str, colour: discord.Colour, request: VideoRequest, user_id: int) -> discord.Embed:
+    embed = discord.Embed(
+        title=title, colour=colour, description=display_prompt(request.prompt, PROMPT_LIMIT)
+    )
+    embed.add_field(name="Requested by", value=f"<@{user_id}>", inline=True)
+    if request.negative_prompt:
+        embed.add_field(
+            name="Negative prompt", value=display_prompt(request.negative_prompt, 300), inline=False
+        )
+    return embed
+
+
+def queued_embed(
+    request: VideoRequest, user_id: int, position: int, eta_s: float | None, *, recovered: bool = False
+) -> discord.Embed:
+    """Waiting in line: position and, when known, when it should be done."""
+    embed = _base("⏳ Queued", COLOUR_QUEUED, request, user_id)
+    embed.add_field(name="Position", value=f"#{position}", inline=True)
+    embed.add_field(
+        name="Ready", value=relative_time(eta_s) if eta_s is not None else "estimating…", inline=True
+    )
+    embed.set_footer(text=settings_text(request, request.seed))
+    if recovered:
+        embed.title = "⏳ Queued again after a restart"
+    return embed
+
+
+def running_embed(
+    request: VideoRequest, user_id: int, step: int, total: int, elapsed_s: float, eta_s: float | None = None
+) -> discord.Embed:
+    """Generating: a progress bar, step i/n and the time so far."""
+    embed = _base("🎬 Generating", COLOUR_RUNNING, request, user_id)
+    embed.add_field(name="Progress", value=f"{progress_bar(step, total)}\nstep {step}/{total}", inline=False)
+    embed.add_field(name="Elapsed", value=f"{elapsed_s:.0f} s", inline=True)
+    if eta_s is not None:
+        embed.add_field(name="Ready", value=relative_time(eta_s), inline=True)
+    embed.set_footer(text=settings_text(request, request.seed))
+    return embed
+
+
+def finished_embed(result: VideoResult, user_id: int, elapsed_s: float) -> discord.Embed:
+    """Done: everything needed to reproduce the video."""
+    embed = _base("✅ Done", COLOUR_DONE, result.request, user_id)
+    embed.add_field(name="Seed", value=str(result.seed), inline=True)
+    embed.add_field(name="Time", value=f"{elapsed_s:.0f} s", inline=True)
+    embed.set_footer(text=settings_text(result.request, result.seed))
+    return embed
+
+
+def failed_embed(request: VideoRequest, user_id: int, reason: str) -> discord.Embed:
+    """Failed: the reason, written for the user."""
+    embed = _base("⚠️ Failed", COLOUR_FAILED, request, user_id)
+    embed.add_field(name="Reason", value=display_prompt(reason, 1000), inline=False)
+    embed.set_footer(text=settings_text(request, request.seed))
+    return embed
+
+
+def cancelled_embed(request: VideoRequest, user_id: int, by: str) -> discord.Embed:
+    """Cancelled, and by whom."""
+    embed = _base("🚫 Cancelled", COLOUR_CANCELLED, request, user_id)
+    embed.add_field(name="Cancelled by", value=_who(by, user_id), inline=True)
+    return embed
+
+
+def _who(by: str, user_id: int) -> str:
+    if by.isdigit():
+        return "you" if int(by) == user_id else f"<@{by}>"
+    return by

@@ -1,0 +1,138 @@
+"""Turning a validated request into a queued job with a live status message.
+
+Used by `/video`, the Re-roll button and the Remix form alike, so every path applies the same checks,
+the same fairness and the same 3-second acknowledgement.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+import discord
+
+from bot import render
+from bot.job_context import JobContext
+from bot.status_message import StatusMessage
+from bot.tracker import JobTracker
+from bot.views import status_view
+from generation.queue.interface import JobHandle, JobSpec
+from generation.request import VideoRequest
+
+if TYPE_CHECKING:
+    from bot.client import VideoBot
+
+log = logging.getLogger(__name__)
+audit = logging.getLogger("videobot.audit")
+
+NEEDED_PERMISSIONS = discord.Permissions(send_messages=True, attach_files=True, embed_links=True)
+
+
+class MissingPermissionsError(Exception):
+    """The bot lacks a channel permission it needs to deliver (checked before queuing)."""
+
+    def __init__(self, missing: list[str]) -> None:
+        self.missing = missing
+        names = ", ".join(name.replace("_", " ").title() for name in missing)
+        super().__init__(
+            f"I can't post videos here: I'm missing the {names} permission in this channel. "
+            "Ask a server admin to grant it, or use another channel."
+        )
+
+
+def missing_permissions(interaction: discord.Interaction[Any]) -> list[str]:
+    """Channel permissions the bot needs for fallback delivery but lacks (none needed in DMs)."""
+    if interaction.guild_id is None:
+        return []
+    have = interaction.app_permissions
+    return [name for name, needed in NEEDED_PERMISSIONS if needed and not getattr(have, name)]
+
+
+class Submitter:
+    """Queues jobs for interactions and starts their trackers."""
+
+    def __init__(self, bot: VideoBot) -> None:
+        self._bot = bot
+
+    async def submit(self, interaction: discord.Interaction[Any], request: VideoRequest) -> str:
+        """Queue `request` for the interaction's user and answer with the status message; return the job id.
+
+        Raises the queue's refusals (`QueueError` subclasses) and `MissingPermissionsError` before
+        anything is sent, so the caller can answer with an ephemeral error instead.
+        """
+        missing = missing_permissions(interaction)
+        if missing:
+            raise MissingPermissionsError(missing)
+        context = JobContext(
+            user_id=interaction.user.id,
+            channel_id=_channel_id(interaction),
+            guild_id=interaction.guild_id,
+            application_id=interaction.application_id,
+            interaction_token=interaction.token,
+            interaction_created_at=interaction.created_at.timestamp(),
+            attachment_size_limit=interaction.filesize_limit,
+        )
+        spec = JobSpec(
+            request=request,
+            owner_id=str(interaction.user.id),
+            group_id=str(interaction.guild_id or ""),
+            context=context.dumps(),
+        )
+        handle = await self._bot.queue.submit(spec)
+        info = handle.info
+        job_id = info.job_id
+        audit.info(
+            "job submitted job_id=%s user_id=%s guild_id=%s channel_id=%s prompt=%r negative=%r",
+            job_id,
+            context.user_id,
+            context.guild_id,
+            context.channel_id,
+            request.prompt,
+            request.negative_prompt,
+        )
+        tracker = JobTracker(
+            self._bot,
+            job_id,
+            request,
+            StatusMessage(self._bot, context),
+            limiter=self._bot.limiter,
+            edit_interval_s=self._bot.settings.status_edit_interval_s,
+        )
+        self._bot.start_tracking(tracker, handle.events())
+        embed = render.queued_embed(request, context.user_id, info.position or 1, info.eta_s)
+        try:
+            response = await interaction.response.send_message(
+                embed=embed, view=status_view(job_id), allowed_mentions=discord.AllowedMentions.none()
+            )
+        except discord.HTTPException:
+            # The user never saw an acknowledgement: take the job back rather than run it unannounced.
+            log.exception("could not acknowledge job_id=%s; cancelling it", job_id)
+            await self._cancel_quietly(handle)
+            raise
+        message_id = response.message_id
+        if message_id is None:
+            message_id = (await interaction.original_response()).id
+        tracker.attach(message_id)
+        log.info(
+            "job queued job_id=%s user_id=%s guild_id=%s position=%s ack_ms=%.0f",
+            job_id,
+            context.user_id,
+            context.guild_id,
+            info.position,
+            (time.time() - context.interaction_created_at) * 1000,
+        )
+        return job_id
+
+    async def _cancel_quietly(self, handle: JobHandle) -> None:
+        try:
+            await asyncio.shield(handle.cancel(by="system"))
+        except Exception:
+            log.exception("could not cancel unacknowledged job_id=%s", handle.info.job_id)
+
+
+def _channel_id(interaction: discord.Interaction[Any]) -> int:
+    if interaction.channel_id is None:
+        raise RuntimeError("interaction without a channel")
+    return interaction.channel_id

@@ -1,0 +1,208 @@
+"""Follows one job's events and keeps its status message current, then delivers the outcome.
+
+Progress arrives many times a second; edits go out at most once per `edit_interval_s` per message and
+through the shared `EditLimiter`, always showing the newest state. Terminal states are never dropped:
+they are shown (or the video uploaded) after any pending edit, and a failure to tell the user is
+reported in the channel as a last resort.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import discord
+
+from bot import render
+from bot.delivery import DEFAULT_UPLOAD_LIMIT, deliver, with_retries
+from bot.status_message import EditLimiter, StatusMessage
+from bot.views import result_view, status_view
+from generation.errors import DoesNotFitError
+from generation.queue.interface import (
+    JobCancelled,
+    JobEvent,
+    JobFailed,
+    JobFinished,
+    JobInfo,
+    JobProgress,
+    JobQueued,
+    JobStarted,
+)
+from generation.request import VideoRequest
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class _Render:
+    embed: discord.Embed
+    view: discord.ui.View | None
+
+
+class JobTracker:
+    """The Discord face of one job, from queued to delivered."""
+
+    def __init__(
+        self,
+        client: discord.Client,
+        job_id: str,
+        request: VideoRequest,
+        status: StatusMessage,
+        *,
+        limiter: EditLimiter,
+        edit_interval_s: float,
+    ) -> None:
+        self.job_id = job_id
+        self.request = request
+        self.status = status
+        self._client = client
+        self._limiter = limiter
+        self._interval = edit_interval_s
+        self._pending: _Render | None = None
+        self._wake = asyncio.Event()
+        self._attached = asyncio.Event()
+        self._last_edit = 0.0
+        self._started_at: float | None = None
+        self._submitted_at = time.monotonic()
+        self.edits_sent = 0
+        if status.message_id is not None:
+            self._attached.set()
+
+    def attach(self, message_id: int) -> None:
+        """The status message exists now; edits may start."""
+        self.status.attach(message_id)
+        self._attached.set()
+
+    async def announce_recovered(self, info: JobInfo) -> None:
+        """After a restart: tell the requester in the channel that the job is back in line.
+
+        The old status message (if any) is retired, since its interaction token has likely expired.
+        """
+        previous = self.status.message_id
+        embed = render.queued_embed(
+            self.request, self.status.context.user_id, info.position or 1, info.eta_s, recovered=True
+        )
+        try:
+            await self.status.post_in_channel(
+                content=f"<@{self.status.context.user_id}> I restarted; your video is back in the queue.",
+                embed=embed,
+                view=status_view(self.job_id),
+            )
+        except discord.HTTPException:
+            log.exception("could not announce recovered job_id=%s", self.job_id)
+            return
+        self._attached.set()
+        if previous is not None:
+            await self.status.delete_message(previous)
+
+    async def follow(self, events: AsyncIterator[JobEvent]) -> None:
+        """Consume the job's events until its terminal one, then show the outcome."""
+        editor = asyncio.create_task(self._edit_loop(), name=f"status-edits-{self.job_id}")
+        terminal: JobEvent | None = None
+        try:
+            async for event in events:
+                if isinstance(event, JobFinished | JobFailed | JobCancelled):
+                    terminal = event
+                    break
+                self._show(self._render(event))
+        finally:
+            editor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await editor
+        if terminal is not None:
+            await self._attached.wait()
+            await self._finish(terminal)
+
+    def _render(self, event: JobEvent) -> _Render:
+        user_id = self.status.context.user_id
+        if isinstance(event, JobQueued):
+            embed = render.queued_embed(
+                self.request, user_id, event.position, event.eta_s, recovered=event.recovered
+            )
+            return _Render(embed, status_view(self.job_id))
+        if isinstance(event, JobStarted):
+            self._started_at = time.monotonic()
+            return _Render(
+                render.running_embed(self.request, user_id, 0, self.request.steps, 0.0, event.eta_s),
+                status_view(self.job_id),
+            )
+        assert isinstance(event, JobProgress)
+        embed = render.running_embed(self.request, user_id, event.step, event.total, event.elapsed_s)
+        return _Render(embed, status_view(self.job_id))
+
+    def _show(self, state: _Render) -> None:
+        self._pending = state
+        self._wake.set()
+
+    async def _edit_loop(self) -> None:
+        await self._attached.wait()
+        while True:
+            await self._wake.wait()
+            delay = self._last_edit + self._interval - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            self._wake.clear()
+            state, self._pending = self._pending, None
+            if state is None:
+                continue
+            await self._limiter.acquire()
+            self._last_edit = time.monotonic()
+            try:
+                await self.status.edit(embed=state.embed, view=state.view)
+                self.edits_sent += 1
+            except discord.HTTPException as error:
+                # Live status is best effort; the terminal state is retried separately.
+                log.warning("status edit failed job_id=%s status=%s", self.job_id, error.status)
+
+    async def _finish(self, event: JobEvent) -> None:
+        user_id = self.status.context.user_id
+        elapsed = time.monotonic() - self._submitted_at
+        try:
+            if isinstance(event, JobFinished):
+                embed = render.finished_embed(event.result, user_id, elapsed)
+                try:
+                    await deliver(
+                        self.status,
+                        event.result,
+                        embed=embed,
+                        view=result_view(self.job_id),
+                        channel_upload_limit=self._channel_upload_limit(),
+                    )
+                    log.info("delivered job_id=%s user_id=%s elapsed_s=%.1f", self.job_id, user_id, elapsed)
+                    return
+                except DoesNotFitError as error:
+                    await self._final_edit(render.failed_embed(self.request, user_id, str(error)))
+                    return
+            elif isinstance(event, JobFailed):
+                await self._final_edit(render.failed_embed(self.request, user_id, event.reason))
+            elif isinstance(event, JobCancelled):
+                await self._final_edit(render.cancelled_embed(self.request, user_id, event.by))
+        except Exception:
+            log.exception("could not tell the user about job_id=%s; trying a channel message", self.job_id)
+            await self._last_resort(event)
+
+    async def _final_edit(self, embed: discord.Embed) -> None:
+        await with_retries(
+            lambda: self.status.edit(embed=embed, view=None), "final status edit", (1.0, 2.0, 4.0)
+        )
+
+    async def _last_resort(self, event: JobEvent) -> None:
+        reason = (
+            event.reason if isinstance(event, JobFailed) else "the result could not be uploaded to Discord"
+        )
+        embed = render.failed_embed(self.request, self.status.context.user_id, reason)
+        try:
+            await self.status.post_in_channel(
+                content=f"<@{self.status.context.user_id}>", embed=embed, view=None
+            )
+        except discord.HTTPException:
+            log.exception("job_id=%s ended but the user could not be told", self.job_id)
+
+    def _channel_upload_limit(self) -> int:
+        guild_id = self.status.context.guild_id
+        guild = self._client.get_guild(guild_id) if guild_id is not None else None
+        return guild.filesize_limit if guild is not None else DEFAULT_UPLOAD_LIMIT
