@@ -1,0 +1,124 @@
+"""Fault injection: make Discord misbehave on purpose, the ways it does in production.
+
+REST faults match a route by method and OpenAPI path template (e.g. `"POST"`,
+`"/webhooks/{webhook_id}/{webhook_token}"`) and apply to the next N matching requests. Gateway faults
+act at once on the live socket.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .gateway import Gateway
+
+
+class FaultKind(enum.Enum):
+    """What a REST fault does to a matching request."""
+
+    SERVER_ERROR = "server error"
+    RATE_LIMIT = "rate limit"
+    DELAY = "delay"
+
+
+@dataclass
+class Fault:
+    """One armed fault; `remaining` counts down as matching requests hit it."""
+
+    kind: FaultKind
+    method: str
+    route: str
+    remaining: int
+    status: int = 500
+    retry_after: float = 0.0
+    is_global: bool = False
+    delay: float = 0.0
+
+
+@dataclass(frozen=True)
+class FaultReply:
+    """What the emulator answers instead of serving the request."""
+
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str]
+
+
+class Faults:
+    """The faults armed on one emulator."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self._gateway = gateway
+        self.armed: list[Fault] = []
+
+    def fail(self, method: str, route: str, *, status: int = 500, times: int = 1) -> Fault:
+        """Answer the next `times` matching requests with a 5xx (discord.py retries 500/502/504/524)."""
+        if status < 500:
+            raise ValueError("fail() injects server errors; use rate_limit() for 429")
+        return self._arm(Fault(FaultKind.SERVER_ERROR, method.upper(), route, times, status=status))
+
+    def rate_limit(
+        self, method: str, route: str, *, retry_after: float = 0.1, is_global: bool = False, times: int = 1
+    ) -> Fault:
+        """Answer the next `times` matching requests with a 429 as Discord sends it."""
+        fault = Fault(
+            FaultKind.RATE_LIMIT,
+            method.upper(),
+            route,
+            times,
+            status=429,
+            retry_after=retry_after,
+            is_global=is_global,
+        )
+        return self._arm(fault)
+
+    def delay(self, method: str, route: str, *, seconds: float, times: int = 1) -> Fault:
+        """Hold the next `times` matching requests for `seconds` before serving them (a slow upload)."""
+        return self._arm(Fault(FaultKind.DELAY, method.upper(), route, times, delay=seconds))
+
+    async def close_gateway(self, *, invalidate_session: bool = False, code: int = 4000) -> None:
+        """Drop the bot's gateway socket. It resumes (and gets missed events replayed) unless the
+        session is invalidated, in which case it is told to identify again."""
+        await self._gateway.disconnect(code=code, invalidate_session=invalidate_session)
+
+    def take(self, method: str, route: str) -> Fault | None:
+        """The fault that applies to this request, counting it down; None to serve normally."""
+        for fault in self.armed:
+            if fault.remaining > 0 and fault.method == method and fault.route == route:
+                fault.remaining -= 1
+                return fault
+        return None
+
+    def _arm(self, fault: Fault) -> Fault:
+        self.armed.append(fault)
+        return fault
+
+
+def fault_reply(fault: Fault) -> FaultReply:
+    """Discord's response for a server-error or rate-limit fault."""
+    if fault.kind is FaultKind.SERVER_ERROR:
+        return FaultReply(fault.status, {"message": "500: Internal Server Error", "code": 0}, {})
+    scope = "global" if fault.is_global else "user"
+    headers = {
+        # discord.py treats a 429 without `Via` as a Cloudflare ban and gives up.
+        "Via": "1.1 google",
+        "Retry-After": str(max(1, round(fault.retry_after))),
+        "X-RateLimit-Limit": "5",
+        "X-RateLimit-Remaining": "0",
+        "X-RateLimit-Reset": f"{time.time() + fault.retry_after:.3f}",
+        "X-RateLimit-Reset-After": f"{fault.retry_after:.3f}",
+        "X-RateLimit-Bucket": f"emulated-{abs(hash((fault.method, fault.route))):x}",
+        "X-RateLimit-Scope": scope,
+    }
+    if fault.is_global:
+        headers["X-RateLimit-Global"] = "true"
+    body = {
+        "message": "You are being rate limited.",
+        "code": 0,
+        "retry_after": fault.retry_after,
+        "global": fault.is_global,
+    }
+    return FaultReply(429, body, headers)

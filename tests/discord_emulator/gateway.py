@@ -1,0 +1,203 @@
+"""The emulated gateway: one bot session over a plain-JSON WebSocket.
+
+discord.py asks for `compress=zlib-stream`, but it only inflates binary frames, so text frames are
+answered uncompressed. Dispatches carry increasing sequence numbers and are kept for the session's
+life, so a client that reconnects with RESUME gets what it missed, then RESUMED; a session that was
+invalidated gets INVALID_SESSION and must IDENTIFY again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import json
+import logging
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from .payloads import guild_json, me_json, member_json
+from .state import EmulatorState
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_INTERVAL_MS = 41_250
+
+
+class Op(enum.IntEnum):
+    """Gateway opcodes."""
+
+    DISPATCH = 0
+    HEARTBEAT = 1
+    IDENTIFY = 2
+    PRESENCE_UPDATE = 3
+    RESUME = 6
+    RECONNECT = 7
+    REQUEST_GUILD_MEMBERS = 8
+    INVALID_SESSION = 9
+    HELLO = 10
+    HEARTBEAT_ACK = 11
+
+
+class Close(enum.IntEnum):
+    """Close codes the emulator uses."""
+
+    UNKNOWN_ERROR = 4000
+    AUTHENTICATION_FAILED = 4004
+
+
+@dataclass(frozen=True)
+class Dispatch:
+    """One event sent (or queued) on the session, as the client sees it."""
+
+    seq: int
+    event: str
+    data: dict[str, Any]
+
+
+class Gateway:
+    """Serves `/gateway` and sends events to the connected bot."""
+
+    def __init__(self, state: EmulatorState) -> None:
+        self._state = state
+        self.url = ""
+        self.session_id: str | None = None
+        self.dispatches: list[Dispatch] = []
+        self.ready = False
+        self.identify_count = 0
+        self.resume_count = 0
+        self.intents: int | None = None
+        self._socket: web.WebSocketResponse | None = None
+        self._send_lock = asyncio.Lock()
+
+    @property
+    def connected(self) -> bool:
+        """Whether a session is live on an open socket."""
+        return self._socket is not None and not self._socket.closed
+
+    async def handle(self, request: web.Request) -> web.WebSocketResponse:
+        """The aiohttp handler for `GET /gateway` (the WebSocket upgrade)."""
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        await ws.send_str(json.dumps({"op": Op.HELLO, "d": {"heartbeat_interval": HEARTBEAT_INTERVAL_MS}}))
+        try:
+            async for frame in ws:
+                if frame.type is not WSMsgType.TEXT:
+                    continue
+                await self._receive(ws, json.loads(frame.data))
+        finally:
+            if self._socket is ws:
+                self._socket = None
+                self._state.notify()
+        return ws
+
+    async def dispatch(self, event: str, data: dict[str, Any]) -> Dispatch:
+        """Send an event on the session, or keep it for RESUME while the bot is disconnected."""
+        if self.session_id is None:
+            raise RuntimeError(f"cannot dispatch {event}: the bot has not identified yet")
+        async with self._send_lock:
+            dispatch = Dispatch(seq=len(self.dispatches) + 1, event=event, data=data)
+            self.dispatches.append(dispatch)
+            if self.connected:
+                await self._send(dispatch)
+        return dispatch
+
+    async def disconnect(self, *, code: int = Close.UNKNOWN_ERROR, invalidate_session: bool = False) -> None:
+        """Drop the socket as Discord does on a gateway restart; the client reconnects and resumes,
+        or, with `invalidate_session`, is told to identify afresh."""
+        if invalidate_session:
+            self.session_id = None
+            self.ready = False
+        socket = self._socket
+        self._socket = None
+        if socket is not None:
+            await socket.close(code=code, message=b"emulated disconnect")
+        self._state.notify()
+
+    async def shutdown(self) -> None:
+        """Close the socket for good (the emulator is stopping)."""
+        socket, self._socket = self._socket, None
+        if socket is not None:
+            await socket.close(code=1001, message=b"emulator stopped")
+
+    async def _receive(self, ws: web.WebSocketResponse, payload: dict[str, Any]) -> None:
+        op = payload.get("op")
+        data: Any = payload.get("d")
+        if op == Op.HEARTBEAT:
+            await ws.send_str(json.dumps({"op": Op.HEARTBEAT_ACK}))
+        elif op == Op.IDENTIFY:
+            await self._identify(ws, data)
+        elif op == Op.RESUME:
+            await self._resume(ws, data)
+        elif op == Op.REQUEST_GUILD_MEMBERS:
+            await self._send_members(data)
+        elif op != Op.PRESENCE_UPDATE:
+            log.warning("gateway: ignoring op %s", op)
+
+    async def _identify(self, ws: web.WebSocketResponse, data: dict[str, Any]) -> None:
+        if data.get("token") != self._state.bot_token:
+            await ws.close(code=Close.AUTHENTICATION_FAILED, message=b"Authentication failed.")
+            return
+        self.identify_count += 1
+        self.intents = data.get("intents")
+        self.session_id = secrets.token_hex(16)
+        self.dispatches = []
+        self._socket = ws
+        state = self._state
+        await self.dispatch(
+            "READY",
+            {
+                "v": 10,
+                "user": me_json(state.bot_user),
+                "guilds": [{"id": str(guild_id), "unavailable": True} for guild_id in state.guilds],
+                "session_id": self.session_id,
+                "session_type": "normal",
+                "resume_gateway_url": self.url,
+                "application": {"id": str(state.application_id), "flags": 0},
+                "private_channels": [],
+                "relationships": [],
+                "presences": [],
+                "geo_ordered_rtc_regions": [],
+                "_trace": ["emulator"],
+            },
+        )
+        for guild in list(state.guilds.values()):
+            await self.dispatch("GUILD_CREATE", guild_json(guild, state.clock.utcnow().isoformat()))
+        self.ready = True
+        state.notify()
+
+    async def _resume(self, ws: web.WebSocketResponse, data: dict[str, Any]) -> None:
+        if data.get("token") != self._state.bot_token:
+            await ws.close(code=Close.AUTHENTICATION_FAILED, message=b"Authentication failed.")
+            return
+        if self.session_id is None or data.get("session_id") != self.session_id:
+            await ws.send_str(json.dumps({"op": Op.INVALID_SESSION, "d": False}))
+            return
+        seen = data.get("seq") or 0
+        async with self._send_lock:
+            self._socket = ws
+            for dispatch in self.dispatches:
+                if dispatch.seq > seen:
+                    await self._send(dispatch)
+        self.resume_count += 1
+        await self.dispatch("RESUMED", {"_trace": ["emulator"]})
+        self._state.notify()
+
+    async def _send_members(self, data: dict[str, Any]) -> None:
+        guild = self._state.guilds.get(int(data["guild_id"]))
+        members = [member_json(m) for m in guild.members.values()] if guild else []
+        chunk = {"guild_id": data["guild_id"], "members": members, "chunk_index": 0, "chunk_count": 1}
+        if "nonce" in data:
+            chunk["nonce"] = data["nonce"]
+        await self.dispatch("GUILD_MEMBERS_CHUNK", chunk)
+
+    async def _send(self, dispatch: Dispatch) -> None:
+        assert self._socket is not None
+        frame = {"op": Op.DISPATCH, "s": dispatch.seq, "t": dispatch.event, "d": dispatch.data}
+        try:
+            await self._socket.send_str(json.dumps(frame))
+        except ConnectionError:
+            # The client went away mid-send; the dispatch stays queued for its RESUME.
+            self._socket = None

@@ -1,0 +1,134 @@
+"""Checks request and response bodies against Discord's OpenAPI 3.1 description.
+
+OpenAPI 3.1 schemas are JSON Schema 2020-12, so the whole document is registered once as a
+`referencing` resource and each operation's schema is validated through a `$ref` into it; the spec's
+own `#/components/...` references then resolve against that document. Validators are built lazily
+and cached per JSON pointer, because building one walks the schema and the suite makes thousands of
+requests.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
+from referencing import Registry
+from referencing.jsonschema import DRAFT202012
+
+DEFAULT_SPEC_PATH = Path(__file__).with_name("openapi.json")
+_SPEC_URI = "urn:discord:openapi"
+_REQUEST_SPEC_URI = "urn:discord:openapi:requests"
+
+
+@dataclass(frozen=True)
+class SchemaProblem:
+    """One way a body failed its schema: where in the body, and what the schema wanted."""
+
+    path: str
+    message: str
+    location: tuple[str | int, ...] = ()
+
+
+def _pointer_escape(token: str) -> str:
+    return token.replace("~", "~0").replace("/", "~1")
+
+
+class OpenAPISpec:
+    """Discord's API description: operations by path template, and body validation."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        with (path or DEFAULT_SPEC_PATH).open(encoding="utf-8") as handle:
+            self._document: dict[str, Any] = json.load(handle)
+        # Discord accepts snowflakes in request bodies as JSON integers too (discord.py sends
+        # `attachments[].id` that way) though the spec only allows strings; responses stay strict.
+        lenient = copy.deepcopy(self._document)
+        strict_snowflake = lenient["components"]["schemas"]["SnowflakeType"]
+        lenient["components"]["schemas"]["SnowflakeType"] = {
+            "anyOf": [strict_snowflake, {"type": "integer", "minimum": 0}]
+        }
+        self._registry: Registry[Any] = Registry().with_resources(
+            [
+                (_SPEC_URI, DRAFT202012.create_resource(self._document)),
+                (_REQUEST_SPEC_URI, DRAFT202012.create_resource(lenient)),
+            ]
+        )
+        self._validators: dict[str, Draft202012Validator] = {}
+
+    def has_operation(self, method: str, template: str) -> bool:
+        """Whether the spec describes `method` on `template` (a path like `/channels/{channel_id}`)."""
+        return method.lower() in self._document["paths"].get(template, {})
+
+    def request_problems(self, method: str, template: str, body: Any) -> list[SchemaProblem]:
+        """Problems with a JSON request body (or a multipart `payload_json`) for this operation."""
+        operation = self._document["paths"][template][method.lower()]
+        request_body = operation.get("requestBody")
+        if request_body is None or body is None:
+            if body is None and request_body is not None and request_body.get("required"):
+                return [SchemaProblem("", f"{method} {template} needs a JSON body")]
+            if body is not None:
+                return [SchemaProblem("", f"{method} {template} takes no body")]
+            return []
+        if "application/json" not in request_body["content"]:
+            return [SchemaProblem("", f"{method} {template} takes no JSON body")]
+        pointer = "/".join(
+            [
+                "#/paths",
+                _pointer_escape(template),
+                method.lower(),
+                "requestBody/content/application~1json/schema",
+            ]
+        )
+        return list(self._problems(_REQUEST_SPEC_URI + pointer, body))
+
+    def response_problems(self, method: str, template: str, status: int, body: Any) -> list[SchemaProblem]:
+        """Problems with a response body the emulator is about to send for this operation."""
+        responses = self._document["paths"][template][method.lower()]["responses"]
+        key = str(status) if str(status) in responses else f"{str(status)[0]}XX"
+        if key not in responses:
+            return [SchemaProblem("", f"status {status} is not a documented response of {method} {template}")]
+        response = responses[key]
+        pointer = "/".join(["#/paths", _pointer_escape(template), method.lower(), "responses", key])
+        if "$ref" in response:
+            pointer = response["$ref"]
+            response = self._resolve(pointer)
+        if "application/json" not in response.get("content", {}):
+            if body is None:
+                return []
+            return [SchemaProblem("", f"status {status} of {method} {template} has no body in the spec")]
+        if body is None:
+            return [SchemaProblem("", f"status {status} of {method} {template} needs a JSON body")]
+        return list(self._problems(_SPEC_URI + pointer + "/content/application~1json/schema", body))
+
+    def _resolve(self, pointer: str) -> dict[str, Any]:
+        node: Any = self._document
+        for token in pointer.removeprefix("#/").split("/"):
+            node = node[token.replace("~1", "/").replace("~0", "~")]
+        return dict(node)
+
+    def _problems(self, uri: str, body: Any) -> Iterator[SchemaProblem]:
+        validator = self._validators.get(uri)
+        if validator is None:
+            validator = Draft202012Validator({"$ref": uri}, registry=self._registry)
+            self._validators[uri] = validator
+        for error in validator.iter_errors(body):
+            # A failed union only says "not valid under any"; the closest branch's error says why.
+            cause = best_match(error.context) if error.context else error
+            yield SchemaProblem(cause.json_path, _short(cause.message), tuple(cause.absolute_path))
+
+
+def _short(message: str) -> str:
+    # Messages quote the offending value, which may be a whole message body.
+    return message if len(message) <= 300 else message[:300] + "…"
+
+
+@cache
+def load_spec(path: Path | None = None) -> OpenAPISpec:
+    """The parsed spec, shared by every emulator in the process (parsing 1 MB of JSON per test adds up)."""
+    return OpenAPISpec(path)

@@ -1,0 +1,160 @@
+"""How every REST request is served: parse, authenticate, inject faults, validate, handle, validate the
+reply, send, record.
+
+Replies are rendered with Content-Type exactly `application/json` (discord.py compares the header
+verbatim; aiohttp's json_response appends a charset). Emulator bugs are answered 400, never 5xx,
+because discord.py retries 5xx with back-off and a test would hang instead of failing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from .faults import FaultKind, Faults, fault_reply
+from .models import RecordedFile, RecordedRequest, Violation, ViolationKind
+from .multipart import BadBody, RequestBody, read_body
+from .openapi import OpenAPISpec, SchemaProblem
+from .protocol import Call, DiscordError, ErrorCode, Reply
+from .rest import Handler
+from .state import EmulatorState
+
+log = logging.getLogger(__name__)
+
+API_PREFIX = "/api/v10"
+# Routes addressed by an interaction token; everything else needs `Authorization: Bot <token>`.
+_TOKEN_ROUTES = ("/interactions/", "/webhooks/")
+
+
+class Pipeline:
+    """Turns route handlers into aiohttp handlers that do the shared work around them."""
+
+    def __init__(self, state: EmulatorState, spec: OpenAPISpec, faults: Faults) -> None:
+        self._state = state
+        self._spec = spec
+        self._faults = faults
+
+    def endpoint(
+        self, route: str, handler: Handler
+    ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        """The aiohttp handler for `handler`, served at the spec path template `route`."""
+
+        async def serve(request: web.Request) -> web.StreamResponse:
+            return await self._serve(request, route, handler)
+
+        return serve
+
+    async def unknown_route(self, request: web.Request) -> web.StreamResponse:
+        """Anything not emulated: Discord's 404 (and a record, so a test can see what was missing)."""
+        await request.read()
+        self._violation(ViolationKind.RULE, request, "route not emulated (real Discord may serve it)")
+        reply = Reply(404, {"message": "404: Not Found", "code": 0})
+        return await self._send(request, None, RequestBody(json=None), reply)
+
+    async def _serve(self, request: web.Request, route: str, handler: Handler) -> web.StreamResponse:
+        try:
+            body = await read_body(request)
+        except BadBody as exc:
+            reply = DiscordError(400, ErrorCode.INVALID_JSON, str(exc)).reply()
+            return await self._send(request, route, RequestBody(json=None), reply)
+        fault = self._faults.take(request.method, route)
+        if fault is not None and fault.kind is FaultKind.DELAY:
+            await asyncio.sleep(fault.delay)
+        elif fault is not None:
+            injected = fault_reply(fault)
+            return await self._send(
+                request, route, body, Reply(injected.status, injected.body, injected.headers)
+            )
+        self._state.in_flight += 1
+        try:
+            reply = await self._handle(request, route, body, handler)
+            return await self._send(request, route, body, reply)
+        finally:
+            self._state.in_flight -= 1
+            self._state.notify()
+
+    async def _handle(self, request: web.Request, route: str, body: RequestBody, handler: Handler) -> Reply:
+        authorized = request.headers.get("Authorization") == f"Bot {self._state.bot_token}"
+        if not route.startswith(_TOKEN_ROUTES) and not authorized:
+            return Reply(401, {"message": "401: Unauthorized", "code": 0})
+        if self._spec.has_operation(request.method, route):
+            problems = self._spec.request_problems(request.method, route, body.json)
+            if problems:
+                for problem in problems:
+                    self._violation(
+                        ViolationKind.REQUEST_SCHEMA, request, f"{problem.path}: {problem.message}"
+                    )
+                return DiscordError(
+                    400, ErrorCode.INVALID_FORM_BODY, "Invalid Form Body", _form_errors(problems)
+                ).reply()
+        call = Call(
+            method=request.method,
+            path=request.path,
+            route=route,
+            params=dict(request.match_info),
+            query=dict(request.query),
+            body=body.json,
+            uploads=body.uploads,
+        )
+        try:
+            return await handler(call)
+        except DiscordError as exc:
+            return exc.reply()
+        except Exception as exc:
+            log.exception("emulator bug serving %s %s", request.method, request.path)
+            self._violation(ViolationKind.RULE, request, f"emulator bug: {exc!r}")
+            return Reply(400, {"message": f"emulator bug: {exc!r}", "code": 0})
+
+    async def _send(
+        self, request: web.Request, route: str | None, body: RequestBody, reply: Reply
+    ) -> web.StreamResponse:
+        if route is not None and self._spec.has_operation(request.method, route):
+            for problem in self._spec.response_problems(request.method, route, reply.status, reply.body):
+                detail = f"{reply.status} {problem.path}: {problem.message}"
+                self._violation(ViolationKind.RESPONSE_SCHEMA, request, detail)
+        response = web.Response(status=reply.status, headers=reply.headers)
+        if reply.body is not None:
+            response.body = json.dumps(reply.body).encode()
+            response.headers["Content-Type"] = "application/json"
+        await response.prepare(request)
+        await response.write_eof()
+        self._state.requests.append(
+            RecordedRequest(
+                method=request.method,
+                path=request.path.removeprefix(API_PREFIX),
+                route=route,
+                query=dict(request.query),
+                status=reply.status,
+                body=body.json,
+                files=tuple(
+                    RecordedFile(u.field, u.filename, u.content_type, len(u.data)) for u in body.uploads
+                ),
+                at=self._state.clock.now(),
+            )
+        )
+        if reply.after_sent is not None:
+            await reply.after_sent()
+        return response
+
+    def _violation(self, kind: ViolationKind, request: web.Request, detail: str) -> None:
+        self._state.violations.append(
+            Violation(kind, request.method, request.path.removeprefix(API_PREFIX), detail)
+        )
+
+
+def _form_errors(problems: list[SchemaProblem]) -> dict[str, Any]:
+    """Discord's nested `errors` object: one `_errors` list at each offending field."""
+    errors: dict[str, Any] = {}
+    for problem in problems:
+        node = errors
+        for key in problem.location:
+            node = node.setdefault(str(key), {})
+        node.setdefault("_errors", []).append(
+            {"code": int(ErrorCode.INVALID_FORM_BODY), "message": problem.message}
+        )
+    return errors

@@ -1,0 +1,360 @@
+"""`DiscordEmulator`: the local Discord a real discord.py client logs in to, and the API tests drive."""
+
+# The waits take `timeout=` like asyncio.wait_for, so tests read plainly.
+# ruff: noqa: ASYNC109
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Callable, Coroutine, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from .commands import slash_command_data
+from .faults import Faults
+from .gateway import Gateway
+from .interaction_routes import InteractionRoutes
+from .mentions import Pings, pings
+from .models import (
+    DEFAULT_ATTACHMENT_LIMIT,
+    INTERACTION_TOKEN_LIFETIME,
+    Channel,
+    Clock,
+    Guild,
+    Interaction,
+    InteractionType,
+    Member,
+    Message,
+    RecordedRequest,
+    Role,
+    User,
+    Violation,
+)
+from .openapi import load_spec
+from .payloads import channel_json, guild_json, interaction_json, member_json, role_json
+from .pipeline import API_PREFIX, Pipeline
+from .rest import RestRoutes
+from .state import EmulatorState
+
+RESPONSE_DEADLINE = 3.0
+# Like a person, a test cannot act on a message in the instant it appears; the pause also lets
+# discord.py finish handling the HTTP reply (e.g. registering a view) before the click arrives.
+REACTION_DELAY = 0.05
+
+
+class DiscordEmulator:
+    """A local Discord: REST at `api_url`, gateway at `gateway_url`, state and driving API for tests."""
+
+    def __init__(self, openapi_path: Path | None = None) -> None:
+        self._state = EmulatorState()
+        self.gateway = Gateway(self._state)
+        self.faults = Faults(self.gateway)
+        self.response_deadline: float | None = RESPONSE_DEADLINE
+        self.reaction_delay = REACTION_DELAY
+        self._pipeline = Pipeline(self._state, load_spec(openapi_path), self.faults)
+        self._runner: web.AppRunner | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.api_url = ""
+        self.gateway_url = ""
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Serve on 127.0.0.1 at a free port."""
+        app = web.Application(client_max_size=1024 * 2**20)
+        app.router.add_get("/gateway", self.gateway.handle)
+        for method, route, handler in [
+            *RestRoutes(self._state, self.gateway).table(),
+            *self._interaction_routes(),
+        ]:
+            app.router.add_route(method, API_PREFIX + route, self._pipeline.endpoint(route, handler))
+        app.router.add_route("*", "/{tail:.*}", self._pipeline.unknown_route)
+        self._runner = web.AppRunner(app, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = self._runner.addresses[0][1]
+        self.api_url = f"http://127.0.0.1:{port}{API_PREFIX}"
+        self.gateway_url = f"ws://127.0.0.1:{port}/gateway"
+        self.gateway.url = self.gateway_url
+
+    async def stop(self) -> None:
+        """Close the gateway and the server."""
+        for task in list(self._tasks):
+            await task
+        await self.gateway.shutdown()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    def _interaction_routes(self) -> list[tuple[str, str, Any]]:
+        return InteractionRoutes(self._state, self.gateway).table()
+
+    # -- identity and records -------------------------------------------------------------------
+
+    @property
+    def application_id(self) -> int:
+        """The bot's application id (also its user id)."""
+        return self._state.application_id
+
+    @property
+    def bot_token(self) -> str:
+        """The token the bot must log in with."""
+        return self._state.bot_token
+
+    @property
+    def bot_user(self) -> User:
+        """The bot's user."""
+        return self._state.bot_user
+
+    @property
+    def clock(self) -> Clock:
+        """The emulator's clock; `clock.advance(s)` ages interactions without waiting."""
+        return self._state.clock
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """Every REST request the bot made, in order."""
+        return self._state.requests
+
+    @property
+    def violations(self) -> list[Violation]:
+        """OpenAPI and Discord-rule breaches found so far (the fixture fails the test on any)."""
+        return self._state.violations
+
+    @property
+    def interactions(self) -> list[Interaction]:
+        """Every interaction sent to the bot, in order."""
+        return list(self._state.interactions.values())
+
+    # -- building the world ---------------------------------------------------------------------
+
+    def add_guild(self, name: str = "g", attachment_size_limit: int = DEFAULT_ATTACHMENT_LIMIT) -> Guild:
+        """A guild the bot is in (sent as GUILD_CREATE if the bot is already connected)."""
+        guild = self._state.add_guild(name, attachment_size_limit)
+        self._dispatch_if_ready("GUILD_CREATE", lambda: guild_json(guild, self.clock.utcnow().isoformat()))
+        return guild
+
+    def add_channel(
+        self, guild: Guild, name: str = "general", nsfw: bool = False, bot_permissions: int | None = None
+    ) -> Channel:
+        """A text channel; `bot_permissions` (None = full text permissions) become `app_permissions`."""
+        channel = self._state.add_channel(guild, name, nsfw=nsfw, bot_permissions=bot_permissions)
+        self._dispatch_if_ready("CHANNEL_CREATE", lambda: channel_json(channel, len(guild.channels) - 1))
+        return channel
+
+    def add_dm_channel(self, user: User) -> Channel:
+        """The DM channel between `user` and the bot."""
+        return self._state.add_dm_channel(user)
+
+    def add_user(self, username: str) -> User:
+        """A new (human) account."""
+        return self._state.add_user(username)
+
+    def add_role(self, guild: Guild, name: str, permissions: int = 0) -> Role:
+        """A role in `guild`."""
+        role = self._state.add_role(guild, name, permissions)
+        self._dispatch_if_ready(
+            "GUILD_ROLE_CREATE", lambda: {"guild_id": str(guild.id), "role": role_json(role)}
+        )
+        return role
+
+    def add_member(
+        self, guild: Guild, user: User, roles: Iterable[Role] = (), permissions: int | None = None
+    ) -> Member:
+        """Make `user` a member; `permissions` fixes their permissions (else: derived from roles)."""
+        member = self._state.add_member(guild, user, roles, permissions)
+        self._dispatch_if_ready(
+            "GUILD_MEMBER_ADD", lambda: {"guild_id": str(guild.id), **member_json(member)}
+        )
+        return member
+
+    def commands(self, guild: Guild | None = None) -> list[dict[str, Any]]:
+        """The commands the bot synced: global ones, or those of `guild`."""
+        if guild is None:
+            return list(self._state.global_commands)
+        return list(self._state.guild_commands.get(guild.id, []))
+
+    # -- observing ------------------------------------------------------------------------------
+
+    async def wait_until_ready(self, timeout: float = 10.0) -> None:
+        """Until the bot identified and every GUILD_CREATE was sent."""
+        await self.wait_for(lambda: self.gateway.ready and self.gateway.connected, timeout=timeout)
+
+    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+        """Until `predicate()` holds, re-checked whenever the emulator's state changes."""
+        await self._state.wait_for(predicate, timeout=timeout)
+
+    async def wait_for_message(
+        self,
+        channel_id: int | None = None,
+        predicate: Callable[[Message], bool] = lambda message: True,
+        timeout: float = 10.0,
+    ) -> Message:
+        """The first visible message (in `channel_id`, if given) matching `predicate`."""
+        found: list[Message] = []
+
+        def match() -> bool:
+            for message in self._state.messages.values():
+                if not message.deleted and channel_id in (None, message.channel_id) and predicate(message):
+                    found.append(message)
+                    return True
+            return False
+
+        await self.wait_for(match, timeout=timeout)
+        return found[0]
+
+    def messages(self, channel: Channel) -> list[Message]:
+        """The channel's messages that are not deleted, oldest first (ephemeral ones included)."""
+        return self._state.visible_messages(channel.id)
+
+    def pings(self, message: Message) -> Pings:
+        """Who `message` notifies."""
+        channel = self._state.channels[message.channel_id]
+        return pings(message, self._state.guild_of(channel), channel.app_permissions)
+
+    def abort_waits(self, reason: str) -> None:
+        """Fail every current and later wait at once (used when the bot logged an error)."""
+        self._state.abort_waits(reason)
+
+    def expire_interaction(self, interaction: Interaction) -> None:
+        """End the interaction's token life now, as if 15 minutes had passed."""
+        interaction.expires_at = self.clock.now()
+
+    # -- acting as a user -----------------------------------------------------------------------
+
+    async def invoke_slash(
+        self, user: User, channel: Channel, command: str, options: Mapping[str, Any] | None = None
+    ) -> Interaction:
+        """Run `/command` (e.g. `"video"` or `"admin pause"`) as `user`, like the Discord client would."""
+        guild = self._state.guild_of(channel)
+        data = slash_command_data(self._state.commands_for(channel.guild_id), guild, command, options or {})
+        return await self._interact(InteractionType.APPLICATION_COMMAND, user, channel, data, None)
+
+    async def click_button(self, user: User, message: Message, custom_id: str) -> Interaction:
+        """Press the button `custom_id` on `message`."""
+        component = self._component(message, custom_id)
+        if component.get("type") != 2 or component.get("disabled"):
+            raise ValueError(f"{custom_id!r} is not an enabled button on message {message.id}")
+        data = {"custom_id": custom_id, "component_type": 2, "id": component["id"]}
+        return await self._on_message(InteractionType.MESSAGE_COMPONENT, user, message, data)
+
+    async def select(self, user: User, message: Message, custom_id: str, values: list[str]) -> Interaction:
+        """Pick `values` in the string select `custom_id` on `message`."""
+        component = self._component(message, custom_id)
+        offered = [option["value"] for option in component.get("options", [])]
+        if component.get("type") != 3 or component.get("disabled") or not set(values) <= set(offered):
+            raise ValueError(f"cannot pick {values} in {custom_id!r} (offers {offered})")
+        data = {"custom_id": custom_id, "component_type": 3, "id": component["id"], "values": values}
+        return await self._on_message(InteractionType.MESSAGE_COMPONENT, user, message, data)
+
+    async def submit_modal(
+        self, user: User, interaction: Interaction, custom_id: str, values: Mapping[str, str]
+    ) -> Interaction:
+        """Fill in and submit the modal the bot answered `interaction` with."""
+        modal = interaction.modal
+        if modal is None or modal.get("custom_id") != custom_id:
+            raise ValueError(f"interaction {interaction.id} was not answered with modal {custom_id!r}")
+        components = _filled(modal.get("components", []), values)
+        data = {"custom_id": custom_id, "components": components}
+        shown_at = interaction.callbacks[-1].at
+        await asyncio.sleep(max(0.0, shown_at + self.reaction_delay - self.clock.now()))
+        return await self._interact(
+            InteractionType.MODAL_SUBMIT, user, interaction.channel, data, interaction.message
+        )
+
+    async def _on_message(
+        self, kind: InteractionType, user: User, message: Message, data: dict[str, Any]
+    ) -> Interaction:
+        if message.deleted:
+            raise ValueError(f"message {message.id} is deleted")
+        await asyncio.sleep(max(0.0, message.changed_at + self.reaction_delay - self.clock.now()))
+        channel = self._state.channels[message.channel_id]
+        return await self._interact(kind, user, channel, data, message)
+
+    async def _interact(
+        self,
+        kind: InteractionType,
+        user: User,
+        channel: Channel,
+        data: dict[str, Any],
+        message: Message | None,
+    ) -> Interaction:
+        guild = self._state.guild_of(channel)
+        if guild is not None and user.id not in guild.members:
+            raise ValueError(f"{user.username} is not a member of {guild.name}; add_member() first")
+        now = self.clock.now()
+        interaction = Interaction(
+            id=self._state.ids.next(),
+            token=secrets.token_urlsafe(48),
+            type=kind,
+            user=user,
+            channel=channel,
+            data=data,
+            created_at=now,
+            respond_by=None if self.response_deadline is None else now + self.response_deadline,
+            expires_at=now + INTERACTION_TOKEN_LIFETIME,
+            message=message,
+            _state=self._state,
+        )
+        self._state.interactions[interaction.id] = interaction
+        await self.gateway.dispatch("INTERACTION_CREATE", interaction_json(interaction, self._state))
+        return interaction
+
+    def _component(self, message: Message, custom_id: str) -> dict[str, Any]:
+        for component in _walk(message.components):
+            if component.get("custom_id") == custom_id:
+                return component
+        raise ValueError(f"message {message.id} has no component {custom_id!r}")
+
+    def _dispatch_if_ready(self, event: str, payload: Callable[[], dict[str, Any]]) -> None:
+        if self.gateway.session_id is None:
+            return
+        self._spawn(self.gateway.dispatch(event, payload()))
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+def _walk(components: list[dict[str, Any]]) -> Iterable[dict[str, Any]]:
+    for component in components:
+        yield component
+        yield from _walk(component.get("components", []))
+        if "component" in component:
+            yield from _walk([component["component"]])
+
+
+def _filled(components: list[dict[str, Any]], values: Mapping[str, str]) -> list[dict[str, Any]]:
+    """The modal's layout as the client submits it: rows and labels kept, each input with its value."""
+    unknown = set(values) - {c.get("custom_id") for c in _walk(components)}
+    if unknown:
+        raise ValueError(f"the modal has no inputs {sorted(unknown)}")
+    submitted = []
+    for component in components:
+        if component["type"] == 1:
+            submitted.append(
+                {
+                    "type": 1,
+                    "id": component.get("id", 0),
+                    "components": _filled(component["components"], values),
+                }
+            )
+        elif component["type"] == 18:
+            inner = _filled([component["component"]], values)[0]
+            submitted.append({"type": 18, "id": component.get("id", 0), "component": inner})
+        elif component.get("custom_id") is not None:
+            value = values.get(component["custom_id"], component.get("value", ""))
+            submitted.append(
+                {
+                    "type": component["type"],
+                    "id": component.get("id", 0),
+                    "custom_id": component["custom_id"],
+                    "value": value,
+                }
+            )
+    return submitted

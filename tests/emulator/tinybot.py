@@ -1,0 +1,89 @@
+"""A small real discord.py bot that uses each Discord feature the emulator has to get right."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+VIDEO_BYTES = bytes(range(256)) * 64
+
+
+class PickView(discord.ui.View):
+    """A button that rewrites its message, naming who pressed it."""
+
+    @discord.ui.button(label="OK", custom_id="ok", style=discord.ButtonStyle.primary)
+    async def ok(self, interaction: discord.Interaction, button: discord.ui.Button[PickView]) -> None:
+        """Replace the message text and drop the button."""
+        await interaction.response.edit_message(content=f"clicked by {interaction.user.name}", view=None)
+
+
+class AskModal(discord.ui.Modal, title="Ask"):
+    """One text input; the submission is echoed back."""
+
+    answer: discord.ui.TextInput[AskModal] = discord.ui.TextInput(label="Answer", custom_id="answer")
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        """Echo the answer."""
+        await interaction.response.send_message(f"you said {self.answer.value}")
+
+
+class TinyBot(commands.Bot):
+    """Syncs its commands to `guild_id` (and globally) at start-up; remembers each interaction."""
+
+    def __init__(self, guild_id: int, *, work_seconds: float = 0.0) -> None:
+        super().__init__(command_prefix="!", intents=discord.Intents.default(), guild_ready_timeout=0.05)
+        self.guild_id = guild_id
+        self.work_seconds = work_seconds
+        self.seen: list[discord.Interaction] = []
+        self.tree.add_command(_commands_for(self), guild=discord.Object(guild_id))
+        self.tree.add_command(_ping)
+
+    async def setup_hook(self) -> None:
+        """Sync guild commands, then global ones."""
+        await self.tree.sync(guild=discord.Object(self.guild_id))
+        await self.tree.sync()
+
+
+@app_commands.command(name="ping", description="Global liveness check")
+async def _ping(interaction: discord.Interaction) -> None:
+    await interaction.response.send_message("pong", ephemeral=True)
+
+
+def _commands_for(bot: TinyBot) -> app_commands.Group:
+    group = app_commands.Group(name="t", description="emulator proofs")
+
+    @group.command(description="Reply with text")
+    async def echo(interaction: discord.Interaction, text: str, times: int = 1) -> None:
+        bot.seen.append(interaction)
+        await asyncio.sleep(bot.work_seconds)
+        await interaction.response.send_message(text * times)
+
+    @group.command(description="Defer, then follow up with a file")
+    async def render(interaction: discord.Interaction, prompt: str, ephemeral: bool = False) -> None:
+        bot.seen.append(interaction)
+        await interaction.response.defer(thinking=True, ephemeral=ephemeral)
+        file = discord.File(io.BytesIO(VIDEO_BYTES), filename="video.mp4")
+        await interaction.followup.send(f"done: {prompt}", file=file)
+
+    @group.command(description="Post in the channel")
+    async def post(interaction: discord.Interaction, text: str) -> None:
+        bot.seen.append(interaction)
+        assert isinstance(interaction.channel, discord.TextChannel)
+        await interaction.channel.send(text)
+        await interaction.response.send_message("posted", ephemeral=True)
+
+    @group.command(description="Offer a button")
+    async def pick(interaction: discord.Interaction) -> None:
+        bot.seen.append(interaction)
+        await interaction.response.send_message("pick one", view=PickView())
+
+    @group.command(description="Ask with a modal")
+    async def ask(interaction: discord.Interaction) -> None:
+        bot.seen.append(interaction)
+        await interaction.response.send_modal(AskModal())
+
+    return group
