@@ -1,0 +1,68 @@
+# syntax=docker/dockerfile:1
+#
+# The video bot on one NVIDIA GPU. Build: `docker compose build`; see docs/deploy.md.
+#
+# Base: python slim rather than nvidia/cuda. Linux torch wheels carry their CUDA runtime, cuBLAS and
+# cuDNN as pip packages, and the NVIDIA Container Toolkit mounts the host's driver at run time, so a
+# CUDA base image would only add a second, unused copy of those libraries (several GB).
+# torch comes from PyPI by default: torch 2.15's Linux wheel is built for CUDA 13 and needs an NVIDIA
+# driver >= 580. For an older driver pick a CUDA 12 build instead, e.g.
+#   --build-arg TORCH_INDEX_URL=https://download.pytorch.org/whl/cu126
+# Never a "+cpu" build: that is the test environment's torch, not the image's.
+
+ARG PYTHON_VERSION=3.12
+
+FROM python:${PYTHON_VERSION}-slim-bookworm AS wheel
+WORKDIR /src
+COPY pyproject.toml ./
+COPY bot/ bot/
+COPY generation/ generation/
+RUN pip wheel --no-cache-dir --no-deps --wheel-dir /dist .
+
+FROM python:${PYTHON_VERSION}-slim-bookworm
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    VIRTUAL_ENV=/opt/venv \
+    PATH=/opt/venv/bin:$PATH
+RUN python -m venv /opt/venv
+
+# Layers from the slowest-changing down: torch (GBs), the other dependencies, then our code.
+ARG TORCH_VERSION=2.15.0
+ARG TORCH_INDEX_URL=https://pypi.org/simple
+RUN pip install --no-cache-dir --index-url "${TORCH_INDEX_URL}" "torch==${TORCH_VERSION}"
+
+COPY pyproject.toml /tmp/pyproject.toml
+RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('/tmp/pyproject.toml', 'rb'))['project']['dependencies']))" \
+        > /tmp/requirements.txt \
+    && pip install --no-cache-dir -r /tmp/requirements.txt \
+    && rm /tmp/pyproject.toml /tmp/requirements.txt
+
+# Installed as a wheel (not editable, no source tree in the image): the code that runs is the code built.
+COPY --from=wheel /dist/ /tmp/dist/
+RUN pip install --no-cache-dir --no-deps /tmp/dist/*.whl && rm -rf /tmp/dist
+
+# /data is a volume for the SQLite database and the finished videos, /data/hf a second one for the
+# model cache (tens of GB, safe to drop). Created here so that new volumes inherit this ownership.
+RUN useradd --no-log-init --create-home --uid 10001 --user-group videobot \
+    && mkdir -p /data/hf /data/outputs \
+    && chown -R videobot:videobot /data
+ENV HF_HOME=/data/hf \
+    DATABASE_PATH=/data/videobot.sqlite3 \
+    OUTPUT_DIR=/data/outputs \
+    HEALTH_PORT=8080 \
+    NVIDIA_DRIVER_CAPABILITIES=compute,utility
+USER 10001:10001
+WORKDIR /data
+
+# Optional: bake the model into the image for hosts without Hub access
+# (`docker compose build --build-arg PRELOAD_MODEL=damo-vilab/text-to-video-ms-1.7b`).
+ARG PRELOAD_MODEL=
+RUN if [ -n "${PRELOAD_MODEL}" ]; then python -m generation download --model "${PRELOAD_MODEL}"; fi
+
+EXPOSE 8080
+# Model loading (and a first download) can take minutes; failures in that window do not count.
+HEALTHCHECK --interval=30s --timeout=10s --start-period=10m --retries=3 CMD ["python", "-m", "bot.healthcheck"]
+
+# CMD, not ENTRYPOINT: `docker compose run --rm bot python -m generation download` must replace it.
+CMD ["videobot"]
