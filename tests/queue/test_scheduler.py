@@ -168,7 +168,7 @@ class FairLineMachine(RuleBasedStateMachine):
         assert 1 <= len(batch) <= max_size
         assert {t.shape for t in batch} == {promised[0].shape}
         if len(batch) < max_size and len(promised) > len(batch):
-            assert promised[len(batch)].shape != promised[0].shape, "a batch takes every same-shape job it may"
+            assert promised[len(batch)].shape != promised[0].shape, "the batch stopped short"
         for started in batch:
             owner = started.owner_id
             for other, counts in self.overtaken.items():
@@ -198,9 +198,10 @@ class FairLineMachine(RuleBasedStateMachine):
 
     @invariant()
     def each_owners_jobs_keep_their_order(self) -> None:
-        for owner, jobs in self.submitted.items():
-            run_or_waiting = [j for j in self.started + [t.job_id for t in self.scheduler.order()] if j in jobs]
-            assert run_or_waiting == [j for j in jobs if j not in self.cancelled]
+        started_or_waiting = self.started + [t.job_id for t in self.scheduler.order()]
+        for jobs in self.submitted.values():
+            kept = [j for j in jobs if j not in self.cancelled]
+            assert [j for j in started_or_waiting if j in jobs] == kept
 
     @invariant()
     def no_kth_plus_one_job_ahead_of_anothers_kth(self) -> None:
