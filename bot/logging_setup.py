@@ -21,7 +21,7 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Literal
+from typing import Literal, TextIO
 
 REDACTED = "[REDACTED]"
 
@@ -146,7 +146,7 @@ def configure_logging(level: str, fmt: Literal["text", "json"], secrets: Sequenc
     sys.excepthook = _log_uncaught
 
 
-class _BotHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class _BotHandler(logging.StreamHandler[TextIO]):
     """The handler `configure_logging` installs, told apart so a second call can replace it."""
 
 
