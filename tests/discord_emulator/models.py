@@ -247,6 +247,7 @@ class Interaction:
     message: Message | None = None
     callbacks: list[InteractionCallback] = field(default_factory=list)
     modal: dict[str, Any] | None = None
+    trigger: Interaction | None = None
     original: Message | None = None
     followups: list[Message] = field(default_factory=list)
     _state: EmulatorState | None = field(default=None, repr=False, compare=False)

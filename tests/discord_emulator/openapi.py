@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft202012Validator
-from jsonschema.exceptions import best_match
+from jsonschema.exceptions import ValidationError
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
@@ -118,9 +118,16 @@ class OpenAPISpec:
             validator = Draft202012Validator({"$ref": uri}, registry=self._registry)
             self._validators[uri] = validator
         for error in validator.iter_errors(body):
-            # A failed union only says "not valid under any"; the closest branch's error says why.
-            cause = best_match(error.context) if error.context else error
+            cause = _deepest(error)
             yield SchemaProblem(cause.json_path, _short(cause.message), tuple(cause.absolute_path))
+
+
+def _deepest(error: ValidationError) -> ValidationError:
+    """The most specific cause: a failed union only says "not valid under any", and the branch
+    that got furthest into the body is the one that was meant."""
+    if not error.context:
+        return error
+    return max((_deepest(cause) for cause in error.context), key=lambda cause: len(cause.absolute_path))
 
 
 def _short(message: str) -> str:

@@ -9,7 +9,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from .models import Attachment, Channel, ChannelType, Guild, Interaction, Member, Message, Role, User
+from .models import (
+    Attachment,
+    Channel,
+    ChannelType,
+    Guild,
+    Interaction,
+    InteractionType,
+    Member,
+    Message,
+    Role,
+    User,
+)
 from .state import EmulatorState
 
 CDN = "https://cdn.discordapp.com"
@@ -224,12 +235,22 @@ def message_json(message: Message, state: EmulatorState) -> dict[str, Any]:
         data["webhook_id"] = str(message.webhook_id)
         data["application_id"] = str(state.application_id)
     if interaction is not None:
-        data["interaction_metadata"] = {
-            "id": str(interaction.id),
-            "type": int(interaction.type),
-            "user": user_json(interaction.user),
-            "authorizing_integration_owners": {"0": str(channel.guild_id or 0)},
-        }
+        data["interaction_metadata"] = interaction_metadata_json(interaction)
+    return data
+
+
+def interaction_metadata_json(interaction: Interaction) -> dict[str, Any]:
+    """What a message says about the interaction it answers (the fields differ per type)."""
+    data: dict[str, Any] = {
+        "id": str(interaction.id),
+        "type": int(interaction.type),
+        "user": user_json(interaction.user),
+        "authorizing_integration_owners": {"0": str(interaction.channel.guild_id or 0)},
+    }
+    if interaction.type is InteractionType.MESSAGE_COMPONENT and interaction.message is not None:
+        data["interacted_message_id"] = str(interaction.message.id)
+    if interaction.type is InteractionType.MODAL_SUBMIT and interaction.trigger is not None:
+        data["triggering_interaction_metadata"] = interaction_metadata_json(interaction.trigger)
     return data
 
 

@@ -263,7 +263,7 @@ class DiscordEmulator:
         shown_at = interaction.callbacks[-1].at
         await asyncio.sleep(max(0.0, shown_at + self.reaction_delay - self.clock.now()))
         return await self._interact(
-            InteractionType.MODAL_SUBMIT, user, interaction.channel, data, interaction.message
+            InteractionType.MODAL_SUBMIT, user, interaction.channel, data, interaction.message, interaction
         )
 
     async def _on_message(
@@ -282,6 +282,7 @@ class DiscordEmulator:
         channel: Channel,
         data: dict[str, Any],
         message: Message | None,
+        trigger: Interaction | None = None,
     ) -> Interaction:
         guild = self._state.guild_of(channel)
         if guild is not None and user.id not in guild.members:
@@ -298,6 +299,7 @@ class DiscordEmulator:
             respond_by=None if self.response_deadline is None else now + self.response_deadline,
             expires_at=now + INTERACTION_TOKEN_LIFETIME,
             message=message,
+            trigger=trigger,
             _state=self._state,
         )
         self._state.interactions[interaction.id] = interaction

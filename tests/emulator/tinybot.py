@@ -26,6 +26,9 @@ class AskModal(discord.ui.Modal, title="Ask"):
 
     answer: discord.ui.TextInput[AskModal] = discord.ui.TextInput(label="Answer", custom_id="answer")
 
+    def __init__(self) -> None:
+        super().__init__(custom_id="ask")
+
     async def on_submit(self, interaction: discord.Interaction) -> None:
         """Echo the answer."""
         await interaction.response.send_message(f"you said {self.answer.value}")
