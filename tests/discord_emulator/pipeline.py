@@ -94,7 +94,7 @@ class Pipeline:
                 ).reply()
         call = Call(
             method=request.method,
-            path=request.path,
+            path=request.path.removeprefix(API_PREFIX),
             route=route,
             params=dict(request.match_info),
             query=dict(request.query),

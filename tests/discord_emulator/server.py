@@ -220,6 +220,10 @@ class DiscordEmulator:
         """Fail every current and later wait at once (used when the bot logged an error)."""
         self._state.abort_waits(reason)
 
+    def allow_waits(self) -> None:
+        """Let waits work again after `abort_waits` (the test claimed the error it expected)."""
+        self._state.allow_waits()
+
     def expire_interaction(self, interaction: Interaction) -> None:
         """End the interaction's token life now, as if 15 minutes had passed."""
         interaction.expires_at = self.clock.now()

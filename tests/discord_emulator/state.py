@@ -73,6 +73,10 @@ class EmulatorState:
             self._abort_reason = reason
         self.notify()
 
+    def allow_waits(self) -> None:
+        """Undo `abort_waits` (the test claimed the error it provoked)."""
+        self._abort_reason = None
+
     async def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
         """Return once `predicate()` is true, re-checking it on every state change."""
         try:
