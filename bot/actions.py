@@ -77,9 +77,7 @@ class JobActions:
         except Exception as error:
             await report_error(interaction, error)
 
-    async def on_remix_submit(
-        self, interaction: discord.Interaction[Any], prompt: str, negative: str
-    ) -> None:
+    async def on_remix_submit(self, interaction: discord.Interaction[Any], prompt: str, negative: str) -> None:
         """The remix form came back: parse it like a `/video` prompt and queue it."""
         try:
             explicit = OptionOverrides(negative_prompt=negative or None)
@@ -94,30 +92,22 @@ class JobActions:
         return [await self._bot.queue.cancel(info.job_id, by=user) for info in mine]
 
     def _may_manage(self, interaction: discord.Interaction[Any], info: JobInfo) -> bool:
-        return info.spec.owner_id == str(interaction.user.id) or self._bot.gatekeeper.is_moderator(
-            interaction
-        )
+        return info.spec.owner_id == str(interaction.user.id) or self._bot.gatekeeper.is_moderator(interaction)
 
     async def _cancel(self, interaction: discord.Interaction[Any], info: JobInfo) -> None:
         if not self._may_manage(interaction, info):
-            await reply_ephemeral(
-                interaction, "Only the person who asked for this video or a moderator can cancel it."
-            )
+            await reply_ephemeral(interaction, "Only the person who asked for this video or a moderator can cancel it.")
             return
         if info.status.terminal:
             await reply_ephemeral(interaction, f"This job already ended ({info.status.value}).")
             return
         await self._bot.queue.cancel(info.job_id, by=str(interaction.user.id))
         log.info("cancel requested job_id=%s by user_id=%s", info.job_id, interaction.user.id)
-        await reply_ephemeral(
-            interaction, "Cancelled." if info.status.value == "queued" else "Stopping it now."
-        )
+        await reply_ephemeral(interaction, "Cancelled." if info.status.value == "queued" else "Stopping it now.")
 
     async def _delete(self, interaction: discord.Interaction[Any], info: JobInfo) -> None:
         if not self._may_manage(interaction, info):
-            await reply_ephemeral(
-                interaction, "Only the person who asked for this video or a moderator can delete it."
-            )
+            await reply_ephemeral(interaction, "Only the person who asked for this video or a moderator can delete it.")
             return
         await interaction.response.send_message("Deleted.", ephemeral=True)
         if interaction.message is not None:

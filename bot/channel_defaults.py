@@ -65,9 +65,7 @@ class ChannelDefaultsStore:
         if key not in self._cache:
             async with (
                 aiosqlite.connect(self._path) as db,
-                db.execute(
-                    "SELECT options FROM channel_defaults WHERE guild_id = ? AND channel_id = ?", key
-                ) as cursor,
+                db.execute("SELECT options FROM channel_defaults WHERE guild_id = ? AND channel_id = ?", key) as cursor,
             ):
                 row = await cursor.fetchone()
             scope = "server" if channel_id == SERVER_WIDE else "channel"

@@ -32,9 +32,7 @@ class VideoBot(commands.Bot):
     def __init__(self, settings: Settings, queue: JobQueue, **options: Any) -> None:
         intents = discord.Intents.none()
         intents.guilds = True
-        super().__init__(
-            command_prefix=commands.when_mentioned, intents=intents, help_command=None, **options
-        )
+        super().__init__(command_prefix=commands.when_mentioned, intents=intents, help_command=None, **options)
         self.settings = settings
         self.queue = queue
         self.request_limits = RequestLimits(

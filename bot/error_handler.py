@@ -27,9 +27,7 @@ async def reply_ephemeral(interaction: discord.Interaction[Any], message: str) -
     message = message[:2000]
     try:
         if interaction.response.is_done():
-            await interaction.followup.send(
-                message, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
-            )
+            await interaction.followup.send(message, ephemeral=True, allowed_mentions=discord.AllowedMentions.none())
         else:
             await interaction.response.send_message(
                 message, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
@@ -44,9 +42,7 @@ async def report_error(interaction: discord.Interaction[Any], error: BaseExcepti
         await reply_ephemeral(interaction, str(error))
         return
     if isinstance(error, app_commands.MissingPermissions):
-        await reply_ephemeral(
-            interaction, "You need the Manage Server permission (or the bot admin role) for this."
-        )
+        await reply_ephemeral(interaction, "You need the Manage Server permission (or the bot admin role) for this.")
         return
     if isinstance(error, app_commands.CheckFailure):
         await reply_ephemeral(interaction, str(error) or "You can't use this command here.")
@@ -61,14 +57,10 @@ async def report_error(interaction: discord.Interaction[Any], error: BaseExcepti
         interaction.guild_id,
         exc_info=error,
     )
-    await reply_ephemeral(
-        interaction, f"Something went wrong on my side (reference `{reference}`). Please try again."
-    )
+    await reply_ephemeral(interaction, f"Something went wrong on my side (reference `{reference}`). Please try again.")
 
 
-async def on_app_command_error(
-    interaction: discord.Interaction[Any], error: app_commands.AppCommandError
-) -> None:
+async def on_app_command_error(interaction: discord.Interaction[Any], error: app_commands.AppCommandError) -> None:
     """`CommandTree.on_error`: unwrap the command's own exception and report it."""
     original = error.original if isinstance(error, app_commands.CommandInvokeError) else error
     await report_error(interaction, original)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 
 from bot.client import VideoBot
 from bot.endpoints import point_discord_at
 from bot.logging_setup import configure_logging
 from bot.settings import Settings
-from bot.startup_checks import check_startup, format_problems, load_settings_or_explain
+from bot.startup_checks import StartupCheckFailed, check_startup, format_problems, load_settings_or_explain
 from generation.backend import create_local_queue
 
 log = logging.getLogger(__name__)
@@ -37,8 +38,12 @@ async def main(settings: Settings) -> None:
 
 def run() -> None:
     """Console entry point (`videobot`, `python -m bot`)."""
-    settings = load_settings_or_explain()
-    configure_logging(settings.log_level, settings.log_format, [settings.discord_token.get_secret_value()])
+    try:
+        settings = load_settings_or_explain()
+    except StartupCheckFailed as error:
+        raise SystemExit(str(error)) from None
+    secrets = [settings.discord_token.get_secret_value(), os.environ.get("HF_TOKEN", "")]
+    configure_logging(settings.log_level, settings.log_format, [secret for secret in secrets if secret])
     problems = check_startup(settings)
     if problems:
         report = format_problems(problems)

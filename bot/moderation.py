@@ -66,9 +66,7 @@ class Blocklist:
                 try:
                     pattern = re.compile(entry.removeprefix(_REGEX_PREFIX), re.IGNORECASE)
                 except re.error as err:
-                    raise ValueError(
-                        f"blocklist entry {entry!r} is not a valid regular expression: {err}"
-                    ) from err
+                    raise ValueError(f"blocklist entry {entry!r} is not a valid regular expression: {err}") from err
                 rules.append(_Rule(entry, pattern, words=None))
                 continue
             words = " ".join(_words(entry))
@@ -213,9 +211,7 @@ def is_admin(ctx: AccessContext, policy: AccessPolicy) -> bool:
     return ctx.guild_id is not None and (ctx.can_manage_guild or bool(ctx.role_ids & policy.admin_role_ids))
 
 
-def check_access(
-    ctx: AccessContext, policy: AccessPolicy, *, blocked: BlockMatch | None = None
-) -> Refusal | None:
+def check_access(ctx: AccessContext, policy: AccessPolicy, *, blocked: BlockMatch | None = None) -> Refusal | None:
     """The first reason to refuse this request, or `None` to go ahead.
 
     Checked in order: DMs, channel, role (admins need none), then `blocked`, the prompt's blocklist

@@ -201,9 +201,7 @@ def build_request(
         )
     except InvalidRequestError as err:
         option = OPTION_NAMES.get(err.field, err.field)
-        raise InvalidOptionError(
-            option, _show(err.value), err.allowed, note=notes.get(err.field, "")
-        ) from err
+        raise InvalidOptionError(option, _show(err.value), err.allowed, note=notes.get(err.field, "")) from err
 
 
 def _check_agreement(explicit: OptionOverrides, flags: OptionOverrides, aspect: AspectRatio | None) -> None:
@@ -250,9 +248,7 @@ def _within(name: str, value: float | None, engine: Bounds, maximum: float, note
     return value
 
 
-def _allowed_size(
-    merged: OptionOverrides, notes: dict[str, str], sizes: Sequence[VideoSize]
-) -> tuple[int, int]:
+def _allowed_size(merged: OptionOverrides, notes: dict[str, str], sizes: Sequence[VideoSize]) -> tuple[int, int]:
     if merged.width is None or merged.height is None:
         return sizes[0].width, sizes[0].height
     if all((size.width, size.height) != (merged.width, merged.height) for size in sizes):

@@ -143,9 +143,7 @@ def _read_value(text: str, start: int, flag: _Flag, written: str) -> tuple[str, 
         closers = _OPENING_QUOTES[text[start]]
         end = next((i for i in range(start + 1, len(text)) if text[i] in closers), None)
         if end is None:
-            raise PromptFlagError(
-                f"the value of {written} opens a quote ({text[start]}) that is never closed"
-            )
+            raise PromptFlagError(f"the value of {written} opens a quote ({text[start]}) that is never closed")
         return text[start + 1 : end].strip(), end + 1
     following = _next_flag(text, start)
     if flag.is_text:

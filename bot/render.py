@@ -43,14 +43,10 @@ def settings_text(request: VideoRequest, seed: int | None) -> str:
 
 
 def _base(title: str, colour: discord.Colour, request: VideoRequest, user_id: int) -> discord.Embed:
-    embed = discord.Embed(
-        title=title, colour=colour, description=display_prompt(request.prompt, PROMPT_LIMIT)
-    )
+    embed = discord.Embed(title=title, colour=colour, description=display_prompt(request.prompt, PROMPT_LIMIT))
     embed.add_field(name="Requested by", value=f"<@{user_id}>", inline=True)
     if request.negative_prompt:
-        embed.add_field(
-            name="Negative prompt", value=display_prompt(request.negative_prompt, 300), inline=False
-        )
+        embed.add_field(name="Negative prompt", value=display_prompt(request.negative_prompt, 300), inline=False)
     return embed
 
 
@@ -60,9 +56,7 @@ def queued_embed(
     """Waiting in line: position and, when known, when it should be done."""
     embed = _base("⏳ Queued", COLOUR_QUEUED, request, user_id)
     embed.add_field(name="Position", value=f"#{position}", inline=True)
-    embed.add_field(
-        name="Ready", value=relative_time(eta_s) if eta_s is not None else "estimating…", inline=True
-    )
+    embed.add_field(name="Ready", value=relative_time(eta_s) if eta_s is not None else "estimating…", inline=True)
     embed.set_footer(text=settings_text(request, request.seed))
     if recovered:
         embed.title = "⏳ Queued again after a restart"

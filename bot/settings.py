@@ -25,9 +25,7 @@ class Settings(EngineSettings, QueueSettings):
     discord_guild_ids: Annotated[list[int], NoDecode] = Field(
         default_factory=list, description="guilds to sync commands to instantly (global sync otherwise)"
     )
-    status_edit_interval_s: float = Field(
-        1.5, gt=0, description="minimum seconds between edits of one status"
-    )
+    status_edit_interval_s: float = Field(1.5, gt=0, description="minimum seconds between edits of one status")
     status_edits_per_second: float = Field(4.0, gt=0, description="status edits per second across all jobs")
     max_steps: int = Field(50, ge=1, le=150, description="most denoising steps a user may ask for")
     max_frames: int = Field(32, ge=1, le=64, description="most frames a user may ask for")
@@ -60,14 +58,18 @@ class Settings(EngineSettings, QueueSettings):
     health_port: int | None = Field(None, ge=1, le=65535, description="serve /healthz and /metrics here")
     health_host: str = Field("0.0.0.0", description="interface for the health server")
 
-    @field_validator(
-        "discord_guild_ids", "allowed_channel_ids", "allowed_role_ids", "admin_role_ids", mode="before"
-    )
+    @field_validator("discord_guild_ids", "allowed_channel_ids", "allowed_role_ids", "admin_role_ids", mode="before")
     @classmethod
     def _split_ids(cls, value: object) -> object:
         if isinstance(value, str):
             return [int(part) for part in value.replace(" ", "").split(",") if part]
         return value
+
+    @field_validator("health_port", mode="before")
+    @classmethod
+    def _empty_port_is_off(cls, value: object) -> object:
+        # HEALTH_PORT= in .env turns the server off even where the image sets a port.
+        return None if value == "" else value
 
     @field_validator("video_sizes", "blocklist", mode="before")
     @classmethod

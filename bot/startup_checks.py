@@ -161,9 +161,7 @@ def _check_token(token: SecretStr) -> list[StartupProblem]:
     else:
         why = "a bot token has three dot-separated parts; an application id or client secret does not"
     return [
-        StartupProblem(
-            "DISCORD_TOKEN", f"DISCORD_TOKEN does not look like a bot token: {why}.", TOKEN_FIX, fatal=True
-        )
+        StartupProblem("DISCORD_TOKEN", f"DISCORD_TOKEN does not look like a bot token: {why}.", TOKEN_FIX, fatal=True)
     ]
 
 
@@ -184,16 +182,10 @@ def _check_gpu(device: str, gpu: GpuEnvironment) -> list[StartupProblem]:
     if device == "cpu":
         return []
     explicit = device.startswith("cuda")
-    consequence = (
-        "the engine cannot start" if explicit else "generation falls back to the CPU (minutes per video)"
-    )
+    consequence = "the engine cannot start" if explicit else "generation falls back to the CPU (minutes per video)"
     if gpu.torch_version is None:
         message = f"torch is not installed, so this process cannot generate videos (DEVICE={device})."
-        return [
-            StartupProblem(
-                "DEVICE", message, "use the Docker image, or install torch with CUDA", fatal=explicit
-            )
-        ]
+        return [StartupProblem("DEVICE", message, "use the Docker image, or install torch with CUDA", fatal=explicit)]
     if "+cpu" in gpu.torch_version:
         message = f"torch {gpu.torch_version} is a CPU-only build; {consequence}."
         fix = "install a CUDA build of torch (the Docker image has one), or set DEVICE=cpu"

@@ -150,9 +150,7 @@ class StatusMessage:
             log.warning("could not delete old status message %s", message_id, extra=self._log())
 
     def _webhook(self) -> discord.Webhook:
-        return discord.Webhook.partial(
-            self.context.application_id, self.context.interaction_token, client=self._client
-        )
+        return discord.Webhook.partial(self.context.application_id, self.context.interaction_token, client=self._client)
 
     def _log(self) -> dict[str, object]:
         return {"user_id": self.context.user_id, "guild_id": self.context.guild_id}

@@ -120,9 +120,7 @@ class JobTracker:
     def _render(self, event: JobEvent) -> _Render:
         user_id = self.status.context.user_id
         if isinstance(event, JobQueued):
-            embed = render.queued_embed(
-                self.request, user_id, event.position, event.eta_s, recovered=event.recovered
-            )
+            embed = render.queued_embed(self.request, user_id, event.position, event.eta_s, recovered=event.recovered)
             return _Render(embed, status_view(self.job_id))
         if isinstance(event, JobStarted):
             self._started_at = time.monotonic()
@@ -186,19 +184,13 @@ class JobTracker:
             await self._last_resort(event)
 
     async def _final_edit(self, embed: discord.Embed) -> None:
-        await with_retries(
-            lambda: self.status.edit(embed=embed, view=None), "final status edit", (1.0, 2.0, 4.0)
-        )
+        await with_retries(lambda: self.status.edit(embed=embed, view=None), "final status edit", (1.0, 2.0, 4.0))
 
     async def _last_resort(self, event: JobEvent) -> None:
-        reason = (
-            event.reason if isinstance(event, JobFailed) else "the result could not be uploaded to Discord"
-        )
+        reason = event.reason if isinstance(event, JobFailed) else "the result could not be uploaded to Discord"
         embed = render.failed_embed(self.request, self.status.context.user_id, reason)
         try:
-            await self.status.post_in_channel(
-                content=f"<@{self.status.context.user_id}>", embed=embed, view=None
-            )
+            await self.status.post_in_channel(content=f"<@{self.status.context.user_id}>", embed=embed, view=None)
         except discord.HTTPException:
             log.exception("job_id=%s ended but the user could not be told", self.job_id)
 

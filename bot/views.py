@@ -27,9 +27,7 @@ class JobButton(
 
     def __init__(self, action: str, job_id: str) -> None:
         label, emoji, style = ACTIONS[action]
-        super().__init__(
-            discord.ui.Button(label=label, emoji=emoji, style=style, custom_id=f"job:{action}:{job_id}")
-        )
+        super().__init__(discord.ui.Button(label=label, emoji=emoji, style=style, custom_id=f"job:{action}:{job_id}"))
         self.action = action
         self.job_id = job_id
 
@@ -67,12 +65,17 @@ class RemixModal(discord.ui.Modal, title="Remix this video"):
     """A form pre-filled with the prompt (settings as flags) to edit and resubmit."""
 
     prompt: discord.ui.TextInput[Self] = discord.ui.TextInput(
-        label="Prompt (flags such as -steps 30 -seed 7 work here)",
+        custom_id="prompt",
+        label="Prompt (flags like -steps 30 work here)",
         style=discord.TextStyle.paragraph,
         max_length=1000,
     )
     negative_prompt: discord.ui.TextInput[Self] = discord.ui.TextInput(
-        label="Negative prompt", style=discord.TextStyle.paragraph, required=False, max_length=1000
+        custom_id="negative_prompt",
+        label="Negative prompt",
+        style=discord.TextStyle.paragraph,
+        required=False,
+        max_length=1000,
     )
 
     def __init__(self, job_id: str, prompt_with_flags: str, negative_prompt: str) -> None:

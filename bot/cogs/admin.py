@@ -36,9 +36,7 @@ class AdminCog(commands.GroupCog, group_name="videoadmin", group_description="Vi
     async def pause(self, interaction: discord.Interaction[Any]) -> None:
         """Pause the queue."""
         await self.bot.queue.pause()
-        await interaction.response.send_message(
-            "Queue paused. `/videoadmin resume` starts it again.", ephemeral=True
-        )
+        await interaction.response.send_message("Queue paused. `/videoadmin resume` starts it again.", ephemeral=True)
 
     @app_commands.command(name="resume", description="Start videos again")
     async def resume(self, interaction: discord.Interaction[Any]) -> None:
@@ -68,9 +66,7 @@ class AdminCog(commands.GroupCog, group_name="videoadmin", group_description="Vi
         embed.add_field(name="Paused", value="yes" if stats.paused else "no")
         await interaction.response.send_message(embed=embed, ephemeral=True)
 
-    @app_commands.command(
-        name="defaults", description="Set default options for this channel or the whole server"
-    )
+    @app_commands.command(name="defaults", description="Set default options for this channel or the whole server")
     @app_commands.describe(
         scope="This channel only, or every channel of the server",
         steps="Default denoising steps",
@@ -101,9 +97,7 @@ class AdminCog(commands.GroupCog, group_name="videoadmin", group_description="Vi
     ) -> None:
         """Store defaults; they are still checked against this deployment's limits at each `/video`."""
         if interaction.guild_id is None or interaction.channel_id is None:
-            await interaction.response.send_message(
-                "Defaults apply to servers, not direct messages.", ephemeral=True
-            )
+            await interaction.response.send_message("Defaults apply to servers, not direct messages.", ephemeral=True)
             return
         chosen = size_named(size, self.bot.request_limits.sizes) if size else None
         values = ChannelDefaults(
@@ -117,9 +111,7 @@ class AdminCog(commands.GroupCog, group_name="videoadmin", group_description="Vi
             negative_prompt=negative_prompt,
         )
         channel = interaction.channel_id if scope == "channel" else SERVER_WIDE
-        await self.bot.channel_defaults.set(
-            interaction.guild_id, channel, ChannelDefaults() if reset else values
-        )
+        await self.bot.channel_defaults.set(interaction.guild_id, channel, ChannelDefaults() if reset else values)
         where = "this channel" if scope == "channel" else "this server"
         await interaction.response.send_message(
             f"Defaults for {where} {'removed' if reset else 'saved'}.", ephemeral=True

@@ -23,9 +23,7 @@ def queue_line(info: JobInfo) -> str:
     """One line of `/queue`: place, owner, short prompt and ETA."""
     place = "▶️ now" if info.status is JobStatus.RUNNING else f"#{info.position}"
     eta = f" · ready {render.relative_time(info.eta_s)}" if info.eta_s is not None else ""
-    return (
-        f"{place} · <@{info.spec.owner_id}> · {display_prompt(info.spec.request.prompt, SHORT_PROMPT)}{eta}"
-    )
+    return f"{place} · <@{info.spec.owner_id}> · {display_prompt(info.spec.request.prompt, SHORT_PROMPT)}{eta}"
 
 
 def history_line(info: JobInfo) -> str:
@@ -41,9 +39,7 @@ class QueueCog(commands.Cog):
     def __init__(self, bot: VideoBot) -> None:
         self.bot = bot
 
-    @app_commands.command(
-        name="queue", description="Show who is waiting for a video and when it will be ready"
-    )
+    @app_commands.command(name="queue", description="Show who is waiting for a video and when it will be ready")
     async def queue(self, interaction: discord.Interaction[Any]) -> None:
         """List running and waiting jobs in the order they will run."""
         active = await self.bot.queue.active()

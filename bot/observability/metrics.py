@@ -89,9 +89,7 @@ class Metrics:
         registry = self.registry
         self._waiting = Gauge("videobot_queue_waiting_jobs", "Jobs waiting in the queue", registry=registry)
         self._running = Gauge("videobot_queue_running_jobs", "Jobs on the GPU now", registry=registry)
-        self._paused = Gauge(
-            "videobot_queue_paused", "1 while an admin has paused the queue", registry=registry
-        )
+        self._paused = Gauge("videobot_queue_paused", "1 while an admin has paused the queue", registry=registry)
         self._gpu_memory = Gauge(
             "videobot_gpu_memory_bytes", "GPU memory held by the engine (NaN when unknown)", registry=registry
         )
@@ -123,9 +121,7 @@ class Metrics:
             ["status", "route"],
             registry=registry,
         )
-        self._gateway = Gauge(
-            "videobot_gateway_connected", "1 while the gateway is connected", registry=registry
-        )
+        self._gateway = Gauge("videobot_gateway_connected", "1 while the gateway is connected", registry=registry)
         self._worker = Gauge("videobot_worker_alive", "1 while the GPU worker runs", registry=registry)
         self._model = Gauge("videobot_model_loaded", "1 once the pipeline is loaded", registry=registry)
         # Series that exist from the start read 0 instead of missing, so rate() works from the first job.

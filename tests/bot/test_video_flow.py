@@ -1,33 +1,140 @@
-"""`/video` end to end: the real bot, the real queue, the emulator, and a generator."""
+"""`/video` end to end: the real bot and queue, the Discord emulator, and a generator behind them."""
 
 from __future__ import annotations
 
-import io
+import asyncio
+import time
 
-import av
-
-from tests.fixtures.bot import StartBot
-
-
-def decode(data: bytes) -> tuple[str, str, int, int, int]:
-    """(codec, pix_fmt, frames, width, height) of an MP4."""
-    with av.open(io.BytesIO(data)) as container:
-        stream = container.streams.video[0]
-        frames = sum(1 for _ in container.decode(stream))
-        return stream.codec_context.name, stream.codec_context.pix_fmt, frames, stream.width, stream.height
+from generation.protocol import VideoGenerator
+from tests.discord_emulator import DiscordEmulator
+from tests.fakes.generator import FakeGenerator
+from tests.fixtures.bot import StartBot, decode_mp4, embed_text, finished
 
 
-async def test_video_command_replies_with_the_mp4(start_bot: StartBot) -> None:
+async def test_video_with_the_tiny_pipeline_replies_with_a_playable_mp4(
+    start_bot: StartBot, tiny_generator: VideoGenerator
+) -> None:
+    running = await start_bot(tiny_generator)
+
+    interaction = await running.emulator.invoke_slash(
+        running.alice, running.channel, "video", {"prompt": "Spiderman is surfing", "frames": 8, "steps": 3}
+    )
+
+    await finished(running.emulator, interaction, within=60)
+    message = interaction.original
+    assert message is not None
+    assert decode_mp4(message.attachments[0].data) == ("h264", "yuv420p", 8, 64, 64)
+    text = embed_text(message)
+    assert "Spiderman is surfing" in text
+    assert "3 steps · 8 frames" in text
+    assert "seed " in text
+    assert "seed random" not in text
+
+
+async def test_the_command_is_acknowledged_within_discords_three_seconds(start_bot: StartBot) -> None:
+    running = await start_bot(FakeGenerator(step_delay_s=0.05))
+
+    interaction = await running.emulator.invoke_slash(running.alice, running.channel, "video", {"prompt": "a cat"})
+
+    callback = await interaction.wait_for_response()
+    assert callback.at - interaction.created_at < 3.0
+    assert "Queued" in embed_text(interaction.original)
+
+
+async def test_five_users_in_two_guilds_each_get_their_own_video_in_submission_order(
+    start_bot: StartBot, discord_emulator: DiscordEmulator
+) -> None:
+    second_guild = discord_emulator.add_guild("Skate club")
+    second_channel = discord_emulator.add_channel(second_guild, "clips")
+    running = await start_bot(FakeGenerator(step_delay_s=0.005), guilds=[second_guild])
+    users = [running.alice, running.bob, *(discord_emulator.add_user(name) for name in ("cy", "di", "ed"))]
+    for user in users[2:]:
+        discord_emulator.add_member(running.guild, user)
+    for user in users[3:]:
+        discord_emulator.add_member(second_guild, user)
+    places = [running.channel, running.channel, running.channel, second_channel, second_channel]
+
+    interactions = await asyncio.gather(
+        *(
+            discord_emulator.invoke_slash(user, channel, "video", {"prompt": f"video for {user.username}"})
+            for user, channel in zip(users, places, strict=True)
+        )
+    )
+
+    await asyncio.gather(*(finished(discord_emulator, interaction) for interaction in interactions))
+    for user, interaction in zip(users, interactions, strict=True):
+        message = interaction.original
+        assert message is not None
+        assert message.channel_id == interaction.channel.id
+        assert f"video for {user.username}" in embed_text(message)
+        assert len(message.attachments) == 1
+    # Five different users: round-robin is first come, first served, in the order the queue took them.
+    accepted = sorted(await running.queue.history(limit=10), key=lambda info: info.submitted_at)
+    generated = [call[0].prompt for call in running.generator.calls]  # type: ignore[attr-defined]
+    assert generated == [info.spec.request.prompt for info in accepted]
+
+
+async def test_a_failed_generation_is_reported_and_the_next_job_still_runs(start_bot: StartBot) -> None:
     running = await start_bot()
     emulator = running.emulator
 
-    interaction = await emulator.invoke_slash(
-        running.alice, running.channel, "video", {"prompt": "Spiderman is surfing", "frames": 8}
-    )
+    failing = await emulator.invoke_slash(running.alice, running.channel, "video", {"prompt": "FAIL please"})
+    fine = await emulator.invoke_slash(running.bob, running.channel, "video", {"prompt": "a calm sea"})
 
-    await interaction.wait_for_response()
-    await emulator.wait_for(lambda: bool(interaction.original and interaction.original.attachments))
-    message = interaction.original
-    assert message is not None
-    assert decode(message.attachments[0].data) == ("h264", "yuv420p", 8, 64, 64)
-    assert "Spiderman is surfing" in message.embeds[0]["description"]
+    await finished(running.emulator, fine)
+    await emulator.wait_for(lambda: "Failed" in embed_text(failing.original))
+    assert failing.original is not None
+    assert not failing.original.attachments
+    assert "Reason" in embed_text(failing.original)
+
+
+async def test_the_reply_arrives_although_the_gateway_dropped_mid_generation(start_bot: StartBot) -> None:
+    running = await start_bot(FakeGenerator(step_delay_s=0.02))
+    emulator = running.emulator
+    interaction = await emulator.invoke_slash(running.alice, running.channel, "video", {"prompt": "a storm"})
+    await emulator.wait_for(lambda: "Generating" in embed_text(interaction.original))
+
+    await emulator.faults.close_gateway()
+
+    await finished(running.emulator, interaction)
+    await emulator.wait_for(lambda: emulator.gateway.connected)
+    assert emulator.gateway.resume_count + emulator.gateway.identify_count >= 2
+
+
+async def test_the_event_loop_never_stalls_during_a_generation(
+    start_bot: StartBot, tiny_generator: VideoGenerator
+) -> None:
+    running = await start_bot(tiny_generator)
+    lags: list[float] = []
+    stop = asyncio.Event()
+
+    async def measure() -> None:
+        while not stop.is_set():
+            before = time.perf_counter()
+            await asyncio.sleep(0.01)
+            lags.append(time.perf_counter() - before - 0.01)
+
+    probe = asyncio.create_task(measure())
+    interaction = await running.emulator.invoke_slash(
+        running.alice, running.channel, "video", {"prompt": "a lighthouse", "frames": 16, "steps": 6}
+    )
+    await finished(running.emulator, interaction, within=60)
+    stop.set()
+    await probe
+
+    # Discord drops a bot whose heartbeat is late; a second of lag is far inside that but flags any
+    # blocking call on the loop (a generation or an encode takes longer than that).
+    assert max(lags) < 1.0
+
+
+async def test_a_prompt_that_mentions_everyone_pings_nobody(start_bot: StartBot) -> None:
+    running = await start_bot()
+    emulator = running.emulator
+    prompt = f"@everyone @here <@{running.bob.id}> party"
+
+    interaction = await emulator.invoke_slash(running.alice, running.channel, "video", {"prompt": prompt})
+
+    await finished(running.emulator, interaction)
+    assert interaction.original is not None
+    for message in [interaction.original, *emulator.messages(running.channel)]:
+        assert not emulator.pings(message).anyone

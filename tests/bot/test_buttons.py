@@ -1,0 +1,141 @@
+"""Buttons on status and result messages: who may press them, what they do, and that they survive restarts."""
+
+from __future__ import annotations
+
+from tests.discord_emulator import Message
+from tests.fakes.generator import FakeGenerator
+from tests.fixtures.bot import RunningBot, StartBot, button_ids, embed_text, ephemeral_reply, finished
+
+
+async def a_finished_video(running: RunningBot, prompt: str = "a red kite -seed 5 -steps 3") -> Message:
+    interaction = await running.emulator.invoke_slash(running.alice, running.channel, "video", {"prompt": prompt})
+    return await finished(running.emulator, interaction)
+
+
+def button(message: Message, action: str) -> str:
+    return next(custom_id for custom_id in button_ids(message) if custom_id.startswith(f"job:{action}:"))
+
+
+async def test_a_finished_video_offers_reroll_remix_info_and_delete(start_bot: StartBot) -> None:
+    running = await start_bot()
+
+    message = await a_finished_video(running)
+
+    assert [custom_id.split(":")[1] for custom_id in button_ids(message)] == [
+        "reroll",
+        "remix",
+        "info",
+        "delete",
+    ]
+
+
+async def test_reroll_keeps_the_settings_and_draws_a_new_seed_for_whoever_clicked(
+    start_bot: StartBot,
+) -> None:
+    running = await start_bot()
+    message = await a_finished_video(running)
+
+    click = await running.emulator.click_button(running.bob, message, button(message, "reroll"))
+
+    rerolled = await finished(running.emulator, click)
+    first, second = (call[0] for call in running.generator.calls)  # type: ignore[attr-defined]
+    assert second.seed != first.seed
+    assert second.with_seed(None) == first.with_seed(None)
+    assert f"<@{running.bob.id}>" in embed_text(rerolled)
+
+
+async def test_info_shows_the_full_settings_only_to_the_clicker(start_bot: StartBot) -> None:
+    running = await start_bot()
+    message = await a_finished_video(running)
+
+    click = await running.emulator.click_button(running.bob, message, button(message, "info"))
+
+    reply = await ephemeral_reply(click)
+    callback = await click.wait_for_response()
+    assert callback.data is not None
+    fields = {field["name"]: field["value"] for field in callback.data["embeds"][0]["fields"]}
+    assert "a red kite" in reply
+    assert "seed 5 · 3 steps" in fields["Settings"]
+
+
+async def test_remix_opens_a_prefilled_form_and_queues_the_edited_prompt(start_bot: StartBot) -> None:
+    running = await start_bot()
+    message = await a_finished_video(running)
+
+    click = await running.emulator.click_button(running.alice, message, button(message, "remix"))
+    await click.wait_for_response()
+    assert click.modal is not None
+    prefilled = click.modal["components"][0]["components"][0]["value"]
+    assert prefilled.startswith("a red kite -steps 3")
+    submit = await running.emulator.submit_modal(
+        running.alice,
+        click,
+        click.modal["custom_id"],
+        {"prompt": "a blue kite -steps 2", "negative_prompt": "rain"},
+    )
+
+    await finished(running.emulator, submit)
+    remixed = running.generator.calls[1][0]  # type: ignore[attr-defined]
+    assert (remixed.prompt, remixed.steps, remixed.negative_prompt) == ("a blue kite", 2, "rain")
+
+
+async def test_only_the_requester_or_a_moderator_can_delete(start_bot: StartBot) -> None:
+    running = await start_bot()
+    message = await a_finished_video(running)
+
+    refused = await running.emulator.click_button(running.bob, message, button(message, "delete"))
+    assert "Only the person who asked" in await ephemeral_reply(refused)
+    assert not message.deleted
+
+    moderator = running.emulator.add_user("mod")
+    running.emulator.add_member(running.guild, moderator, permissions=1 << 13)  # Manage Messages
+    deleted = await running.emulator.click_button(moderator, message, button(message, "delete"))
+    await ephemeral_reply(deleted)
+    await running.emulator.wait_for(lambda: message.deleted)
+
+
+async def test_cancel_while_queued_removes_the_job_at_once(start_bot: StartBot) -> None:
+    running = await start_bot(FakeGenerator(step_delay_s=0.1))
+    emulator = running.emulator
+    first = await emulator.invoke_slash(running.alice, running.channel, "video", {"prompt": "long one -steps 20"})
+    second = await emulator.invoke_slash(running.bob, running.channel, "video", {"prompt": "waiting one"})
+    await second.wait_for_response()
+    status = second.original
+    assert status is not None
+
+    refused = await emulator.click_button(running.alice, status, button(status, "cancel"))
+    assert "Only the person who asked" in await ephemeral_reply(refused)
+    cancel = await emulator.click_button(running.bob, status, button(status, "cancel"))
+
+    assert await ephemeral_reply(cancel) == "Cancelled."
+    await emulator.wait_for(lambda: "Cancelled" in embed_text(second.original))
+    await finished(emulator, first)
+    assert [call[0].prompt for call in running.generator.calls] == ["long one"]  # type: ignore[attr-defined]
+
+
+async def test_cancel_while_running_stops_at_the_next_step_and_frees_the_worker(start_bot: StartBot) -> None:
+    running = await start_bot(FakeGenerator(step_delay_s=0.05))
+    emulator = running.emulator
+    first = await emulator.invoke_slash(running.alice, running.channel, "video", {"prompt": "slow -steps 40"})
+    await emulator.wait_for(lambda: "Generating" in embed_text(first.original))
+    second = await emulator.invoke_slash(running.bob, running.channel, "video", {"prompt": "next -steps 2"})
+    status = first.original
+    assert status is not None
+
+    await emulator.click_button(running.alice, status, button(status, "cancel"))
+
+    await emulator.wait_for(lambda: "Cancelled" in embed_text(first.original))
+    await finished(emulator, second)
+    assert not first.original.attachments  # type: ignore[union-attr]
+
+
+async def test_buttons_keep_working_after_a_restart(start_bot: StartBot) -> None:
+    running = await start_bot()
+    message = await a_finished_video(running)
+    await running.bot.close()
+
+    restarted = await start_bot()
+    click = await restarted.emulator.click_button(running.bob, message, button(message, "reroll"))
+
+    await finished(restarted.emulator, click)
+    assert restarted.generator.calls[0][0].prompt == "a red kite"  # type: ignore[attr-defined]
