@@ -157,9 +157,7 @@ class DiscordEmulator:
     def add_role(self, guild: Guild, name: str, permissions: int = 0) -> Role:
         """A role in `guild`."""
         role = self._state.add_role(guild, name, permissions)
-        self._dispatch_if_ready(
-            "GUILD_ROLE_CREATE", lambda: {"guild_id": str(guild.id), "role": role_json(role)}
-        )
+        self._dispatch_if_ready("GUILD_ROLE_CREATE", lambda: {"guild_id": str(guild.id), "role": role_json(role)})
         return role
 
     def add_member(
@@ -167,9 +165,7 @@ class DiscordEmulator:
     ) -> Member:
         """Make `user` a member; `permissions` fixes their permissions (else: derived from roles)."""
         member = self._state.add_member(guild, user, roles, permissions)
-        self._dispatch_if_ready(
-            "GUILD_MEMBER_ADD", lambda: {"guild_id": str(guild.id), **member_json(member)}
-        )
+        self._dispatch_if_ready("GUILD_MEMBER_ADD", lambda: {"guild_id": str(guild.id), **member_json(member)})
         return member
 
     def commands(self, guild: Guild | None = None) -> list[dict[str, Any]]:
@@ -340,6 +336,10 @@ def _filled(components: list[dict[str, Any]], values: Mapping[str, str]) -> list
     unknown = set(values) - {c.get("custom_id") for c in _walk(components)}
     if unknown:
         raise ValueError(f"the modal has no inputs {sorted(unknown)}")
+    return _fill(components, values)
+
+
+def _fill(components: list[dict[str, Any]], values: Mapping[str, str]) -> list[dict[str, Any]]:
     submitted = []
     for component in components:
         if component["type"] == 1:
@@ -347,11 +347,11 @@ def _filled(components: list[dict[str, Any]], values: Mapping[str, str]) -> list
                 {
                     "type": 1,
                     "id": component.get("id", 0),
-                    "components": _filled(component["components"], values),
+                    "components": _fill(component["components"], values),
                 }
             )
         elif component["type"] == 18:
-            inner = _filled([component["component"]], values)[0]
+            inner = _fill([component["component"]], values)[0]
             submitted.append({"type": 18, "id": component.get("id", 0), "component": inner})
         elif component.get("custom_id") is not None:
             value = values.get(component["custom_id"], component.get("value", ""))
