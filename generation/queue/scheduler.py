@@ -2,24 +2,27 @@
 
 Pure and synchronous (no asyncio, no I/O, no clock), so its guarantees can be checked by property tests.
 
-Owners with waiting jobs form a ring. The worker takes the first waiting job of the owner at the front
-of the ring, and that owner moves to the back if it still has jobs waiting; an owner with nothing left
-leaves the ring and joins at the back when it submits again. Hence:
+Jobs run in rounds: every owner gets at most one job per round, and an owner's jobs fill consecutive
+rounds. A new owner's first job joins the current round; an owner who already started a job this round
+(even one that is still running) waits for the next, so a user's second job waits behind everyone's
+first. Within a round, owners go in the order they were last served (owners not served yet first, in
+order of arrival), which makes it a true rotation:
 
 * each owner's jobs run in the order they were submitted;
-* while an owner has a job waiting, no other owner starts two jobs before it starts one, so a user's
-  second job waits behind everyone's first;
-* `order()` lists the waiting jobs exactly in the order the worker will take them, if nothing else
-  arrives: round k holds the k-th waiting job of every owner, owners in ring order.
+* while an owner has a job waiting, no other owner starts two jobs before it starts one;
+* `order()` lists the waiting jobs exactly in the order the worker will take them if nothing else
+  arrives (it replays the rotation the worker will follow).
 
-Batches are cut from the front of that order only: a batch is the longest run of consecutive same-shape
-jobs at the head, so batching never lets a job start before one that was ahead of it. (Batching any
-same-shape job among the next few would batch more when shapes are mixed, but could start a user's
-second job before another user's first.)
+Cancelling a waiting job moves its owner's later jobs up a round each. Batches are cut from the front
+of the order only: a batch is the longest run of consecutive same-shape jobs at the head, so batching
+never lets a job start before one that was ahead of it. (Batching any same-shape job among the next
+few would batch more when shapes are mixed, but could start a user's second job before another user's
+first.)
 """
 
 from __future__ import annotations
 
+import heapq
 from collections import Counter, deque
 from collections.abc import Hashable, Iterator
 from dataclasses import dataclass
@@ -38,17 +41,30 @@ class Ticket:
     cost: float = 1.0
 
 
+class _OwnerLine:
+    """One owner's waiting jobs: the head runs in round `base`, the next in `base + 1`, and so on."""
+
+    __slots__ = ("base", "jobs", "stamp")
+
+    def __init__(self, base: int, stamp: int) -> None:
+        self.base = base
+        self.stamp = stamp  # rank within a round: lower goes first; renewed each time the owner is served
+        self.jobs: deque[Ticket] = deque()
+
+
 class FairScheduler:
     """Waiting and running jobs with per-owner and global caps; see the module docstring for the order."""
 
     def __init__(self, max_waiting: int, max_per_owner: int) -> None:
         self.max_waiting = max_waiting
         self.max_per_owner = max_per_owner
-        # Insertion order of this dict is the ring: the front owner runs next.
-        self._ring: dict[str, deque[Ticket]] = {}
+        self._lines: dict[str, _OwnerLine] = {}  # owners with jobs waiting
         self._waiting: dict[str, Ticket] = {}
         self._running: dict[str, Ticket] = {}
         self._per_owner: Counter[str] = Counter()
+        self._round = 0  # the round of the job started last
+        self._served: dict[str, int] = {}  # owner -> round of its last start, only for this round
+        self._stamps = 0
 
     @property
     def waiting_count(self) -> int:
@@ -92,25 +108,30 @@ class FairScheduler:
             raise ValueError(f"job {ticket.job_id} is already scheduled")
         if enforce_caps:
             self.check_admission(ticket.owner_id)
-        self._ring.setdefault(ticket.owner_id, deque()).append(ticket)
+        line = self._lines.get(ticket.owner_id)
+        if line is None:
+            # Served this round already (maybe still running): wait for the next one.
+            base = self._served[ticket.owner_id] + 1 if ticket.owner_id in self._served else self._round
+            line = self._lines[ticket.owner_id] = _OwnerLine(base, self._next_stamp())
+        line.jobs.append(ticket)
         self._waiting[ticket.job_id] = ticket
         self._per_owner[ticket.owner_id] += 1
 
     def remove(self, job_id: str) -> Ticket:
         """Take a waiting job out of the line (cancellation). Raises `KeyError` if it is not waiting."""
         ticket = self._waiting.pop(job_id)
-        jobs = self._ring[ticket.owner_id]
-        jobs.remove(ticket)
-        if not jobs:
-            del self._ring[ticket.owner_id]
+        line = self._lines[ticket.owner_id]
+        line.jobs.remove(ticket)
+        if not line.jobs:
+            del self._lines[ticket.owner_id]
         self._release(ticket.owner_id)
         return ticket
 
     def head(self) -> Ticket | None:
         """The job the worker takes next, or None when nothing waits."""
-        for jobs in self._ring.values():
-            return jobs[0]
-        return None
+        if not self._lines:
+            return None
+        return min(self._lines.values(), key=lambda line: (line.base, line.stamp)).jobs[0]
 
     def pop_batch(self, max_size: int = 1) -> list[Ticket]:
         """Hand the worker the head job plus up to `max_size - 1` directly following jobs of its shape.
@@ -118,16 +139,13 @@ class FairScheduler:
         The jobs move from waiting to running; they keep counting against their owners' caps until
         `finish`. Returns an empty list when nothing waits.
         """
-        head = self.head()
-        if head is None:
-            return []
-        batch = []
+        batch: list[Ticket] = []
         for ticket in islice(self._iter_order(), max(1, max_size)):
-            if ticket.shape != head.shape:
+            if batch and ticket.shape != batch[0].shape:
                 break
             batch.append(ticket)
         for ticket in batch:
-            self._take_front(ticket)
+            self._take_head(ticket)
         return batch
 
     def finish(self, job_id: str) -> Ticket:
@@ -141,24 +159,39 @@ class FairScheduler:
         return list(self._iter_order())
 
     def _iter_order(self) -> Iterator[Ticket]:
-        lines = list(self._ring.values())
-        depth = 0
-        while lines:
-            for jobs in lines:
-                yield jobs[depth]
-            depth += 1
-            lines = [jobs for jobs in lines if len(jobs) > depth]
+        # Replays what `_take_head` will do: take the lowest (round, stamp), give the owner a new stamp.
+        stamps = self._stamps
+        heap = [(line.base, line.stamp, owner, 0) for owner, line in self._lines.items()]
+        heapq.heapify(heap)
+        while heap:
+            round_, _, owner, index = heapq.heappop(heap)
+            jobs = self._lines[owner].jobs
+            yield jobs[index]
+            if index + 1 < len(jobs):
+                stamps += 1
+                heapq.heappush(heap, (round_ + 1, stamps, owner, index + 1))
 
-    def _take_front(self, ticket: Ticket) -> None:
-        # The batch is a prefix of the order, so each ticket is the first job of the front owner.
+    def _take_head(self, ticket: Ticket) -> None:
         owner = ticket.owner_id
-        jobs = self._ring.pop(owner)
-        if jobs.popleft() is not ticket:
+        line = self._lines[owner]
+        if line.jobs[0] is not ticket or self.head() is not ticket:
             raise AssertionError(f"job {ticket.job_id} is not at the head of the line")
-        if jobs:
-            self._ring[owner] = jobs
+        line.jobs.popleft()
+        if line.base > self._round:
+            self._round = line.base
+            self._served = {}
+        self._served[owner] = line.base
+        if line.jobs:
+            line.base += 1
+            line.stamp = self._next_stamp()
+        else:
+            del self._lines[owner]
         del self._waiting[ticket.job_id]
         self._running[ticket.job_id] = ticket
+
+    def _next_stamp(self) -> int:
+        self._stamps += 1
+        return self._stamps
 
     def _release(self, owner_id: str) -> None:
         self._per_owner[owner_id] -= 1

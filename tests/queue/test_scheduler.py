@@ -53,6 +53,27 @@ def test_owner_served_just_now_goes_behind_owners_still_waiting() -> None:
     assert line(scheduler) == ["b1", "a2", "b2"]
 
 
+def test_a_running_job_counts_as_its_owners_turn() -> None:
+    scheduler = FairScheduler(max_waiting=10, max_per_owner=5)
+    scheduler.push(ticket("a1"))
+    scheduler.pop_batch()  # a1 is running
+    scheduler.push(ticket("a2"))
+    scheduler.push(ticket("a3"))
+
+    scheduler.push(ticket("b1"))
+
+    assert line(scheduler) == ["b1", "a2", "a3"]
+
+
+def test_within_a_round_owners_go_in_the_order_they_were_last_served() -> None:
+    scheduler = FairScheduler(max_waiting=10, max_per_owner=5)
+    for job_id in ["b1", "a1", "b2", "a2"]:
+        scheduler.push(ticket(job_id))
+    assert [t.job_id for t in scheduler.pop_batch()] == ["b1"]
+
+    assert line(scheduler) == ["a1", "b2", "a2"]
+
+
 def test_cancelling_a_job_moves_its_owners_later_jobs_up() -> None:
     scheduler = FairScheduler(max_waiting=10, max_per_owner=5)
     for job_id in ["a1", "a2", "b1", "b2"]:
