@@ -1,0 +1,295 @@
+"""`LocalJobQueue`: the in-process `JobQueue` — fair line, SQLite store and one GPU worker task.
+
+The event loop owns all state (`Ledger`); the one worker task (`Worker`) takes batches from the fair
+line (`FairScheduler`) and runs the blocking work on one dedicated thread (`GpuThread`), so the event
+loop never blocks. Every state change is committed to SQLite (`JobStore`) before it is announced.
+
+Shutdown: `close()` refuses new jobs, gives the running call `shutdown_grace_s`, then interrupts it and
+saves its jobs as queued, so they run again on the next `start()` without counting as a crash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import Final
+
+from generation.config import EngineSettings
+from generation.errors import JobNotFoundError, QueueClosedError, QueuePausedError
+from generation.protocol import VideoGenerator
+from generation.queue.eta import EtaEstimator
+from generation.queue.events import EventHub, JobEventLog
+from generation.queue.gpu import Encoder, GpuThread, mp4_encoder
+from generation.queue.interface import (
+    JobCancelled,
+    JobEvent,
+    JobFailed,
+    JobHandle,
+    JobInfo,
+    JobSpec,
+    JobStatus,
+    QueueStats,
+)
+from generation.queue.ledger import Ledger
+from generation.queue.run import finished
+from generation.queue.scheduler import FairScheduler, Ticket
+from generation.queue.settings import QueueSettings
+from generation.queue.store import JobStore
+from generation.queue.worker import Worker
+
+log = logging.getLogger(__name__)
+
+DEFAULT_EVENT_BUFFER: Final = 10_000
+"""Events a `subscribe()` stream may fall behind before it is disconnected (see `events`)."""
+
+_STOP_WAIT_S: Final = 30.0
+"""How long shutdown waits for an interrupted call to reach its next step before abandoning the thread."""
+
+
+class LocalJobQueue:
+    """A fair, bounded, durable queue in front of one GPU worker, all in this process.
+
+    `encoder` writes a clip to an MP4 (default: `generation.encode.encode_mp4` at `engine.output_scale`);
+    `clock` gives wall-clock seconds for timestamps and ETAs; `event_buffer` bounds each subscriber.
+    Batches hold up to `min(engine.max_batch_size, generator.max_batch_size)` jobs. Call `start()` first.
+    """
+
+    def __init__(
+        self,
+        settings: QueueSettings,
+        engine: EngineSettings,
+        generator: VideoGenerator,
+        *,
+        encoder: Encoder | None = None,
+        clock: Callable[[], float] = time.time,
+        event_buffer: int = DEFAULT_EVENT_BUFFER,
+    ) -> None:
+        self._settings = settings
+        self._generator = generator
+        scheduler = FairScheduler(settings.queue_max_jobs, settings.queue_max_per_user)
+        store = JobStore(settings.database_path)
+        eta = EtaEstimator(settings.eta_window)
+        self._ledger = Ledger(scheduler, store, eta, EventHub(event_buffer), clock)
+        self._gpu = GpuThread(generator, encoder or mp4_encoder(engine))
+        self._worker = Worker(
+            self._ledger,
+            self._gpu,
+            batch_size=max(1, min(engine.max_batch_size, generator.max_batch_size)),
+            timeout_s=settings.job_timeout_s,
+            output_dir=engine.output_dir,
+        )
+        self._worker_task: asyncio.Task[None] | None = None
+        self._closing: asyncio.Task[None] | None = None
+
+    async def start(self) -> list[JobInfo]:
+        """Open the database, re-queue what a previous run left and start the worker.
+
+        Returns the jobs found, in submission order: re-queued ones (announced as
+        `JobQueued(recovered=True)`) and ones failed for having crashed the worker `job_max_attempts`
+        times (announced as `JobFailed`). Subscribe before calling this to hear those events.
+        """
+        if self._worker_task is not None or self._closing is not None:
+            raise RuntimeError("LocalJobQueue.start() may be called once, before close()")
+        ledger, store, max_crashes = self._ledger, self._ledger.store, self._settings.job_max_attempts
+        await store.open()
+        for success in await store.recent_successes(self._settings.eta_window):
+            request, timings = success.info.spec.request, success.info.timings
+            if timings is not None:
+                cost = request.cost * (success.batch_size or 1)
+                ledger.eta.record(request.shape, cost, timings.total_s - timings.load_s)
+        leftovers = await store.requeue_interrupted()
+        now = ledger.clock()
+        crashed = [
+            finished(job.info, now, JobStatus.FAILED, error=_crash_reason(job.crashes))
+            for job in leftovers
+            if job.crashes >= max_crashes
+        ]
+        await ledger.settle([(info, JobFailed(info.job_id, info.error or "")) for info in crashed])
+        for job in leftovers:
+            if job.crashes < max_crashes:
+                ledger.jobs[job.info.job_id] = job.info
+                ledger.scheduler.push(_ticket(job.info.job_id, job.info.spec), enforce_caps=False)
+        ledger.reposition(recovered=True)
+        self._worker_task = asyncio.create_task(self._worker.serve(), name="job-queue-worker")
+        line = ledger.line()
+        log.info("queue started recovered=%d failed_after_crashes=%d", len(line), len(crashed))
+        found = {info.job_id: info for info in crashed} | {
+            job_id: ledger.snapshot(job_id, line) for job_id in line
+        }
+        return [found[job.info.job_id] for job in leftovers]
+
+    async def close(self) -> None:
+        """Refuse new jobs, give the running call `shutdown_grace_s`, save the rest; idempotent."""
+        if self._closing is None:
+            self._closing = asyncio.create_task(self._shut_down(), name="job-queue-close")
+        await asyncio.shield(self._closing)
+
+    async def submit(self, spec: JobSpec) -> JobHandle:
+        """Queue a job; see `JobQueue.submit` for what it refuses."""
+        if self._closing is not None or self._worker_task is None:
+            raise QueueClosedError("the video queue is not running right now; try again in a minute")
+        if self._worker.paused:
+            raise QueuePausedError("video generation is paused by an admin; try again later")
+        ledger = self._ledger
+        job_id = uuid.uuid4().hex[:12]
+        ledger.scheduler.push(_ticket(job_id, spec))
+        info = JobInfo(
+            job_id=job_id,
+            spec=spec,
+            status=JobStatus.QUEUED,
+            position=None,
+            eta_s=None,
+            submitted_at=ledger.clock(),
+        )
+        ledger.jobs[job_id] = info
+        events = ledger.logs[job_id] = JobEventLog()
+        ledger.reposition()
+        log.info(
+            "job queued id=%s owner=%s group=%s position=%s",
+            job_id, spec.owner_id, spec.group_id, ledger.position(job_id),
+        )  # fmt: skip
+        self._worker.wake()
+        try:
+            await ledger.store.save([info])
+        except Exception:
+            log.exception("could not save job id=%s", job_id)
+            if ledger.scheduler.is_waiting(job_id):
+                ledger.scheduler.remove(job_id)
+                ledger.conclude(info, JobFailed(job_id, "the job could not be saved"))
+            raise
+        snapshot = ledger.snapshot(job_id) if job_id in ledger.jobs else info
+        return _Handle(self, snapshot, events)
+
+    async def cancel(self, job_id: str, by: str) -> JobInfo:
+        """Cancel a waiting job now or a running one at its next step; an ended job is left as it is."""
+        ledger = self._ledger
+        if ledger.scheduler.is_waiting(job_id):
+            ledger.scheduler.remove(job_id)
+            info = finished(ledger.jobs[job_id], ledger.clock(), JobStatus.CANCELLED, cancelled_by=by)
+            await ledger.settle([(info, JobCancelled(job_id, by))])
+            return info
+        run = ledger.run
+        if run is not None and job_id in run.live:
+            return await self._worker.cancel_running(run, job_id, by)
+        return await self.get(job_id)
+
+    async def get(self, job_id: str) -> JobInfo:
+        """The job's snapshot, from memory while it is active, from the database after."""
+        if job_id in self._ledger.jobs:
+            return self._ledger.snapshot(job_id)
+        stored = await self._ledger.store.get(job_id)
+        if stored is None:
+            raise JobNotFoundError(f"there is no job with id {job_id!r}")
+        return stored.info
+
+    async def active(self) -> list[JobInfo]:
+        """Running jobs first, then waiting ones in the order they will run."""
+        line = self._ledger.line()
+        running = [job_id for job_id in self._ledger.jobs if job_id not in line]
+        return [self._ledger.snapshot(job_id, line) for job_id in (*running, *line)]
+
+    def subscribe(self) -> AsyncIterator[JobEvent]:
+        """Every event from now on; a subscriber that lags too far is disconnected (see `events`)."""
+        return self._ledger.hub.subscribe()
+
+    async def pause(self) -> None:
+        """Stop starting jobs and refuse submissions; the running call finishes."""
+        self._worker.paused = True
+        log.info("queue paused")
+
+    async def resume(self) -> None:
+        """Start jobs and accept submissions again."""
+        self._worker.paused = False
+        self._worker.wake()
+        log.info("queue resumed")
+
+    async def clear(self, by: str) -> list[JobInfo]:
+        """Cancel every waiting job (the running call goes on); return them in the order they were."""
+        ledger = self._ledger
+        now = ledger.clock()
+        cancelled = []
+        for ticket in ledger.scheduler.order():
+            ledger.scheduler.remove(ticket.job_id)
+            info = finished(ledger.jobs[ticket.job_id], now, JobStatus.CANCELLED, cancelled_by=by)
+            cancelled.append((info, JobCancelled(ticket.job_id, by)))
+        await ledger.settle(cancelled)
+        log.info("queue cleared by=%s cancelled=%d", by, len(cancelled))
+        return [info for info, _ in cancelled]
+
+    async def history(self, owner_id: str | None = None, limit: int = 10) -> list[JobInfo]:
+        """Ended jobs, newest first, optionally only one owner's."""
+        return [job.info for job in await self._ledger.store.history(owner_id, limit)]
+
+    async def stats(self) -> QueueStats:
+        """Outcome counts since the database was created, plus the live line and GPU memory."""
+        ledger = self._ledger
+        counts, mean_job_s = await ledger.store.outcomes()
+        return QueueStats(
+            waiting=ledger.scheduler.waiting_count,
+            running=len(ledger.run.live) if ledger.run is not None else 0,
+            succeeded=counts[JobStatus.SUCCEEDED],
+            failed=counts[JobStatus.FAILED],
+            cancelled=counts[JobStatus.CANCELLED],
+            mean_job_s=mean_job_s,
+            paused=self._worker.paused,
+            gpu_memory_bytes=self._generator.memory_in_use(),
+        )
+
+    async def _shut_down(self) -> None:
+        self._worker.stop()
+        task = self._worker_task
+        if task is not None:
+            done, _ = await asyncio.wait({task}, timeout=self._settings.shutdown_grace_s)
+            if not done:
+                log.warning(
+                    "shutdown: interrupting the running call after %g s", self._settings.shutdown_grace_s
+                )
+                self._worker.interrupt()
+                done, _ = await asyncio.wait({task}, timeout=_STOP_WAIT_S)
+            if not done:
+                # The generator ignores its token: abandon its thread, but keep its jobs for the next start.
+                log.error("shutdown: the GPU thread did not stop within %g s; abandoning it", _STOP_WAIT_S)
+                run = self._ledger.run
+                task.cancel()
+                if run is not None:
+                    await self._worker.put_back(run, list(run.live))
+        self._gpu.shutdown()
+        await self._ledger.store.close()
+        for events in self._ledger.logs.values():
+            events.close()
+        self._ledger.logs.clear()
+        self._ledger.hub.close()
+        log.info("queue closed waiting=%d", self._ledger.scheduler.waiting_count)
+
+
+class _Handle:
+    """What `submit` returns: the first snapshot, this job's event stream and a shortcut to cancel."""
+
+    def __init__(self, queue: LocalJobQueue, info: JobInfo, events: JobEventLog) -> None:
+        self._queue = queue
+        self._info = info
+        self._events = events
+
+    @property
+    def info(self) -> JobInfo:
+        """The snapshot taken at submission."""
+        return self._info
+
+    def events(self) -> AsyncIterator[JobEvent]:
+        """This job's events from submission on, ending after its terminal event."""
+        return self._events.stream()
+
+    async def cancel(self, by: str) -> JobInfo:
+        """Cancel this job (see `LocalJobQueue.cancel`)."""
+        return await self._queue.cancel(self._info.job_id, by)
+
+
+def _ticket(job_id: str, spec: JobSpec) -> Ticket:
+    return Ticket(job_id, spec.owner_id, spec.request.shape, spec.request.cost)
+
+
+def _crash_reason(crashes: int) -> str:
+    return f"this prompt crashed the worker {crashes} times, so it will not be run again"

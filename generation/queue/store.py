@@ -1,0 +1,257 @@
+"""Jobs in SQLite: every state a job passes through, so a restart loses nothing and history survives.
+
+One row per job, upserted whole on each change. The connection lives on one dedicated thread; writes
+are group-committed: whatever was saved while the previous transaction was committing goes into the
+next one, and every `save` returns only once its rows are committed. Under load (a burst of
+submissions, a batch finishing) that is one transaction for many rows; when idle it is one each.
+The database runs in WAL mode with `synchronous=NORMAL`: a crash of the process loses nothing
+committed; a power cut may lose the last transactions, which is fine for a job queue.
+
+A job found `running` when the store is opened was interrupted by a crash: `requeue_interrupted`
+counts that crash on the row (`crashes`) so the queue can stop re-running a prompt that kills the
+worker. A job put back by a graceful shutdown is saved as `queued` and costs no crash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import sqlite3
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final, TypeVar
+
+from generation.queue.interface import JobInfo, JobSpec, JobStatus
+from generation.request import VideoRequest
+from generation.results import Timings
+
+_T = TypeVar("_T")
+
+_SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS jobs (
+    seq          INTEGER PRIMARY KEY AUTOINCREMENT,  -- submission order
+    job_id       TEXT NOT NULL UNIQUE,
+    owner_id     TEXT NOT NULL,
+    group_id     TEXT NOT NULL,
+    context      TEXT NOT NULL,
+    request      TEXT NOT NULL,                      -- VideoRequest fields as JSON
+    status       TEXT NOT NULL,
+    submitted_at REAL NOT NULL,
+    started_at   REAL,
+    finished_at  REAL,
+    attempts     INTEGER NOT NULL DEFAULT 0,         -- runs started (saved before each run)
+    crashes      INTEGER NOT NULL DEFAULT 0,         -- restarts that found the job running
+    seed         INTEGER,
+    error        TEXT,
+    cancelled_by TEXT,
+    video_path   TEXT,
+    batch_size   INTEGER,
+    load_s       REAL,
+    denoise_s    REAL,
+    decode_s     REAL,
+    encode_s     REAL
+);
+CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (status, seq);
+CREATE INDEX IF NOT EXISTS jobs_by_finish ON jobs (finished_at);
+CREATE INDEX IF NOT EXISTS jobs_by_owner ON jobs (owner_id, finished_at);
+"""
+
+_COLUMNS: Final = (
+    "job_id", "owner_id", "group_id", "context", "request", "status", "submitted_at", "started_at",
+    "finished_at", "attempts", "seed", "error", "cancelled_by", "video_path", "batch_size",
+    "load_s", "denoise_s", "decode_s", "encode_s",
+)  # fmt: skip
+# What a save may change: everything but the identity, the spec and the crash count.
+_MUTABLE: Final = _COLUMNS[5:]
+_UPSERT: Final = (
+    f"INSERT INTO jobs ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))}) "
+    f"ON CONFLICT (job_id) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in _MUTABLE)}"
+)
+_SELECT: Final = f"SELECT {', '.join(_COLUMNS)}, crashes FROM jobs"
+_TERMINAL: Final = tuple(status.value for status in JobStatus if status.terminal)
+
+
+@dataclass(frozen=True)
+class StoredJob:
+    """A job as read back from the database, with the number of crashes it went through."""
+
+    info: JobInfo
+    crashes: int
+    batch_size: int | None
+
+
+class JobStore:
+    """The `jobs` table behind an asyncio API; see the module docstring for the write policy."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="job-store")
+        self._conn: sqlite3.Connection | None = None
+        self._rows: list[tuple[Any, ...]] = []
+        self._committed: asyncio.Future[None] | None = None
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def open(self) -> None:
+        """Create the file and table if needed."""
+        await self._call(self._open)
+
+    async def close(self) -> None:
+        """Commit what is pending and close the connection; idempotent."""
+        if self._flusher is not None:
+            await asyncio.shield(self._flusher)
+        if self._conn is not None:
+            await self._call(self._conn.close)
+            self._conn = None
+        self._thread.shutdown(wait=False)
+
+    async def save(self, jobs: Sequence[JobInfo], *, batch_size: int | None = None) -> None:
+        """Insert or update `jobs` (spec and crash count are kept); returns once committed."""
+        if not jobs:
+            return
+        self._rows.extend(_row(info, batch_size) for info in jobs)
+        if self._committed is None:
+            self._committed = asyncio.get_running_loop().create_future()
+        committed = self._committed
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush(), name="job-store-flush")
+        await asyncio.shield(committed)
+
+    async def get(self, job_id: str) -> StoredJob | None:
+        """The job with that id, or None."""
+        rows = await self._query(f"{_SELECT} WHERE job_id = ?", (job_id,))
+        return rows[0] if rows else None
+
+    async def history(self, owner_id: str | None, limit: int) -> list[StoredJob]:
+        """Finished jobs, most recent first, optionally only `owner_id`'s."""
+        finished = f"status IN ({', '.join('?' * len(_TERMINAL))})"
+        newest_first = "ORDER BY finished_at DESC, seq DESC LIMIT ?"
+        if owner_id is None:
+            return await self._query(f"{_SELECT} WHERE {finished} {newest_first}", (*_TERMINAL, limit))
+        sql = f"{_SELECT} WHERE owner_id = ? AND {finished} {newest_first}"
+        return await self._query(sql, (owner_id, *_TERMINAL, limit))
+
+    async def recent_successes(self, limit: int) -> list[StoredJob]:
+        """The last `limit` succeeded jobs, most recently submitted first (to seed the ETA estimator)."""
+        sql = f"{_SELECT} WHERE status = ? ORDER BY seq DESC LIMIT ?"
+        return await self._query(sql, (JobStatus.SUCCEEDED.value, limit))
+
+    async def requeue_interrupted(self) -> list[StoredJob]:
+        """Count a crash on every job left `running`, make it `queued`; return all queued, oldest first."""
+        await self._call(self._requeue_interrupted)
+        return await self._query(f"{_SELECT} WHERE status = ? ORDER BY seq", (JobStatus.QUEUED.value,))
+
+    async def outcomes(self) -> tuple[dict[JobStatus, int], float | None]:
+        """Jobs per terminal status, and the mean seconds from start to finish of succeeded jobs."""
+        return await self._call(self._outcomes)
+
+    # Everything below runs on the store's thread.
+
+    def _open(self) -> None:
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA busy_timeout = 5000")
+        conn.executescript(_SCHEMA)
+        self._conn = conn
+
+    def _write(self, rows: list[tuple[Any, ...]]) -> None:
+        conn = self._connection()
+        with _transaction(conn):
+            conn.executemany(_UPSERT, rows)
+
+    def _requeue_interrupted(self) -> None:
+        conn = self._connection()
+        with _transaction(conn):
+            conn.execute(
+                "UPDATE jobs SET status = ?, crashes = crashes + 1, started_at = NULL WHERE status = ?",
+                (JobStatus.QUEUED.value, JobStatus.RUNNING.value),
+            )
+
+    def _outcomes(self) -> tuple[dict[JobStatus, int], float | None]:
+        conn = self._connection()
+        counts = dict(conn.execute("SELECT status, COUNT(*) FROM jobs GROUP BY status").fetchall())
+        (mean,) = conn.execute(
+            "SELECT AVG(finished_at - started_at) FROM jobs WHERE status = ?", (JobStatus.SUCCEEDED.value,)
+        ).fetchone()
+        return {status: counts.get(status.value, 0) for status in JobStatus if status.terminal}, mean
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise RuntimeError("the job store is not open")
+        return self._conn
+
+    # Back on the event loop.
+
+    async def _flush(self) -> None:
+        while self._rows:
+            rows, self._rows = self._rows, []
+            committed, self._committed = self._committed, None
+            assert committed is not None
+            try:
+                await self._call(self._write, rows)
+            except Exception as error:  # every waiter of this transaction gets the error
+                committed.set_exception(error)
+            else:
+                committed.set_result(None)
+
+    async def _query(self, sql: str, params: tuple[Any, ...]) -> list[StoredJob]:
+        def fetch() -> list[StoredJob]:
+            return [_stored(row) for row in self._connection().execute(sql, params).fetchall()]
+
+        return await self._call(fetch)
+
+    async def _call(self, function: Callable[..., _T], *args: Any) -> _T:
+        return await asyncio.get_running_loop().run_in_executor(self._thread, function, *args)
+
+
+@contextmanager
+def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """BEGIN IMMEDIATE … COMMIT, rolled back on error (the connection runs in autocommit mode)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def _row(info: JobInfo, batch_size: int | None) -> tuple[Any, ...]:
+    spec, timings = info.spec, info.timings or Timings()
+    request = json.dumps(dataclasses.asdict(spec.request), separators=(",", ":"))
+    return (
+        info.job_id, spec.owner_id, spec.group_id, spec.context, request, info.status.value,
+        info.submitted_at, info.started_at, info.finished_at, info.attempts, info.seed, info.error,
+        info.cancelled_by, info.video_path, batch_size,
+        timings.load_s, timings.denoise_s, timings.decode_s, timings.encode_s,
+    )  # fmt: skip
+
+
+def _stored(row: tuple[Any, ...]) -> StoredJob:
+    (job_id, owner_id, group_id, context, request, status, submitted_at, started_at, finished_at,
+     attempts, seed, error, cancelled_by, video_path, batch_size, load_s, denoise_s, decode_s, encode_s,
+     crashes) = row  # fmt: skip
+    spec = JobSpec(VideoRequest(**json.loads(request)), owner_id, group_id, context)
+    timings = Timings(load_s, denoise_s, decode_s, encode_s) if status == JobStatus.SUCCEEDED else None
+    info = JobInfo(
+        job_id=job_id,
+        spec=spec,
+        status=JobStatus(status),
+        position=None,
+        eta_s=None,
+        submitted_at=submitted_at,
+        started_at=started_at,
+        finished_at=finished_at,
+        attempts=attempts,
+        seed=seed,
+        error=error,
+        cancelled_by=cancelled_by,
+        video_path=video_path,
+        timings=timings,
+    )
+    return StoredJob(info, crashes, batch_size)

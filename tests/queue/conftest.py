@@ -1,0 +1,102 @@
+"""Building blocks for queue tests: small requests, a stub encoder, and queues that close themselves."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from generation.config import EngineSettings
+from generation.queue.interface import JobEvent, JobHandle, JobSpec
+from generation.queue.local import LocalJobQueue
+from generation.queue.settings import QueueSettings
+from generation.request import VideoRequest
+from generation.results import GeneratedClip, VideoFile
+from tests.fakes.generator import FakeGenerator
+
+MakeQueue = Callable[..., Awaitable[LocalJobQueue]]
+EventT = TypeVar("EventT")
+
+
+def request(prompt: str = "a cat surfing", **fields: Any) -> VideoRequest:
+    """A request small enough for the fake generator to turn around in milliseconds."""
+    defaults: dict[str, Any] = {"width": 64, "height": 64, "num_frames": 2, "steps": 3}
+    return VideoRequest(prompt, **(defaults | fields))
+
+
+def spec(owner: str, prompt: str = "a cat surfing", **fields: Any) -> JobSpec:
+    """A job of `owner` in guild "g1"."""
+    return JobSpec(request(prompt, **fields), owner_id=owner, group_id="g1", context=f"ctx-{owner}")
+
+
+def stub_encoder(clip: GeneratedClip, path: Path) -> VideoFile:
+    """Writes the frames' bytes instead of an MP4: the queue only needs a file and its description."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(clip.frames.tobytes()[:64])
+    frames, height, width = clip.frames.shape[:3]
+    return VideoFile(path, path.stat().st_size, width, height, frames, clip.request.fps)
+
+
+async def events_of(handle: JobHandle) -> list[JobEvent]:
+    """Every event of the job, up to and including its terminal one."""
+    return [event async for event in handle.events()]
+
+
+async def first(handle: JobHandle, kind: type[EventT]) -> EventT:
+    """Wait for the job's first event of `kind`."""
+    async for event in handle.events():
+        if isinstance(event, kind):
+            return event
+    raise AssertionError(f"job {handle.info.job_id} ended without a {kind.__name__}")
+
+
+async def take(stream: AsyncIterator[JobEvent], count: int) -> list[JobEvent]:
+    """The next `count` events of `stream`."""
+    return [await anext(stream) for _ in range(count)]
+
+
+@pytest.fixture
+def queue_settings(tmp_path: Path) -> QueueSettings:
+    """Small caps, short limits, a database in the test's folder."""
+    return QueueSettings(
+        database_path=tmp_path / "jobs.sqlite3",
+        queue_max_jobs=20,
+        queue_max_per_user=5,
+        job_timeout_s=10.0,
+        shutdown_grace_s=5.0,
+        job_max_attempts=3,
+        eta_window=20,
+    )
+
+
+@pytest.fixture
+def engine_settings(tmp_path: Path) -> EngineSettings:
+    """Engine settings that only matter to the queue: where videos go and the batch size."""
+    return EngineSettings(output_dir=tmp_path / "videos", max_batch_size=1)
+
+
+@pytest.fixture
+async def make_queue(
+    queue_settings: QueueSettings, engine_settings: EngineSettings
+) -> AsyncIterator[MakeQueue]:
+    """Start a `LocalJobQueue` on the fake generator; every queue made is closed after the test."""
+    queues: list[LocalJobQueue] = []
+
+    async def make(
+        generator: FakeGenerator | None = None, *, batch_size: int = 1, **settings: Any
+    ) -> LocalJobQueue:
+        queue = LocalJobQueue(
+            queue_settings.model_copy(update=settings),
+            engine_settings.model_copy(update={"max_batch_size": batch_size}),
+            generator or FakeGenerator(),
+            encoder=stub_encoder,
+        )
+        queues.append(queue)
+        await queue.start()
+        return queue
+
+    yield make
+    for queue in queues:
+        await queue.close()

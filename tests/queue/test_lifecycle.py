@@ -1,0 +1,171 @@
+"""A job's life in the local queue: events, places in line, ETAs, snapshots, history and refusals."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from generation.errors import JobNotFoundError, QueueClosedError, QueueFullError, UserQueueLimitError
+from generation.queue.interface import (
+    JobFinished,
+    JobProgress,
+    JobQueued,
+    JobStarted,
+    JobStatus,
+)
+from tests.fakes.generator import FAKE_MEMORY_BYTES, FakeGenerator
+from tests.queue.conftest import MakeQueue, events_of, spec
+from tests.queue.conftest import first as first_event
+
+pytestmark = pytest.mark.timeout(30)
+
+
+async def test_a_jobs_events_run_queued_started_progress_finished(make_queue: MakeQueue) -> None:
+    queue = await make_queue()
+
+    handle = await queue.submit(spec("ann", steps=3))
+    events = await events_of(handle)
+
+    assert events[0] == JobQueued(handle.info.job_id, position=1, eta_s=None)
+    assert [type(e) for e in events[1:]] == [JobStarted, JobProgress, JobProgress, JobProgress, JobFinished]
+    assert [(e.step, e.total) for e in events if isinstance(e, JobProgress)] == [(1, 3), (2, 3), (3, 3)]
+
+
+async def test_finished_job_has_its_video_seed_and_timings(make_queue: MakeQueue) -> None:
+    queue = await make_queue()
+
+    handle = await queue.submit(spec("ann", seed=1234))
+    finished = (await events_of(handle))[-1]
+
+    assert isinstance(finished, JobFinished)
+    assert finished.result.seed == 1234
+    assert finished.result.video.path.read_bytes()
+    assert finished.result.timings.denoise_s > 0
+    info = await queue.get(handle.info.job_id)
+    assert info.status is JobStatus.SUCCEEDED
+    assert info.video_path == str(finished.result.video.path)
+    assert info.attempts == 1
+
+
+async def test_subscribers_get_every_event_in_order(make_queue: MakeQueue) -> None:
+    queue = await make_queue()
+    everything = queue.subscribe()
+
+    handles = [await queue.submit(spec(owner)) for owner in ("ann", "bob")]
+    per_job = {h.info.job_id: await events_of(h) for h in handles}
+    await queue.close()
+    seen = [event async for event in everything]
+
+    for job_id, events in per_job.items():
+        assert [e for e in seen if e.job_id == job_id] == events
+
+
+async def test_positions_move_up_and_etas_shrink_as_the_line_moves(make_queue: MakeQueue) -> None:
+    queue = await make_queue(FakeGenerator(step_delay_s=0.02))
+    await queue.submit(spec("ann"))
+    waiting = [await queue.submit(spec(owner)) for owner in ("bob", "cat", "dan")]
+
+    last = await events_of(waiting[-1])
+
+    moves = [e for e in last if isinstance(e, JobQueued)]
+    assert [e.position for e in moves] == [3, 2, 1]
+    assert moves[0].eta_s is None  # nothing had finished yet
+    etas = [e.eta_s or 0.0 for e in moves[1:]]
+    assert etas[0] > etas[1] > 0
+
+
+async def test_submission_snapshot_reports_the_place_in_line(make_queue: MakeQueue) -> None:
+    queue = await make_queue(FakeGenerator(step_delay_s=0.05))
+    await queue.submit(spec("ann"))
+
+    second = await queue.submit(spec("ann"))
+    third = await queue.submit(spec("bob"))
+
+    assert (second.info.status, second.info.position) == (JobStatus.QUEUED, 1)
+    assert third.info.position == 1  # bob's first job goes ahead of ann's second
+    assert (await queue.get(second.info.job_id)).position == 2
+
+
+async def test_active_lists_running_then_waiting_in_run_order(make_queue: MakeQueue) -> None:
+    queue = await make_queue(FakeGenerator(step_delay_s=0.05))
+    first = await queue.submit(spec("ann"))
+    second = await queue.submit(spec("ann"))
+    third = await queue.submit(spec("bob"))
+    await first_event(first, JobStarted)
+
+    active = await queue.active()
+
+    assert [(i.job_id, i.status, i.position) for i in active] == [
+        (first.info.job_id, JobStatus.RUNNING, 0),
+        (third.info.job_id, JobStatus.QUEUED, 1),
+        (second.info.job_id, JobStatus.QUEUED, 2),
+    ]
+
+
+async def test_history_and_stats_count_outcomes(make_queue: MakeQueue) -> None:
+    queue = await make_queue()
+    done = [await queue.submit(spec("ann")), await queue.submit(spec("bob")), await queue.submit(spec("ann"))]
+    failing = await queue.submit(spec("bob", prompt="please FAIL"))
+    for handle in (*done, failing):
+        await events_of(handle)
+
+    stats = await queue.stats()
+    anns = await queue.history("ann")
+
+    assert (stats.succeeded, stats.failed, stats.cancelled, stats.waiting, stats.running) == (3, 1, 0, 0, 0)
+    assert (stats.mean_job_s or 0.0) > 0
+    assert stats.gpu_memory_bytes == FAKE_MEMORY_BYTES
+    assert [i.job_id for i in anns] == [done[2].info.job_id, done[0].info.job_id]
+    assert len(await queue.history(limit=2)) == 2
+
+
+async def test_owner_over_the_cap_is_refused_with_the_limit_named(make_queue: MakeQueue) -> None:
+    queue = await make_queue(FakeGenerator(step_delay_s=0.05), queue_max_per_user=2)
+    await queue.submit(spec("ann"))
+    await queue.submit(spec("ann"))
+
+    with pytest.raises(UserQueueLimitError, match=r"limit: 2"):
+        await queue.submit(spec("ann"))
+    await queue.submit(spec("bob"))
+
+
+async def test_full_queue_refuses_with_the_limit_named(make_queue: MakeQueue) -> None:
+    queue = await make_queue(FakeGenerator(step_delay_s=0.05), queue_max_jobs=2)
+    for owner in ("ann", "bob", "cat"):  # ann's runs, two wait
+        await queue.submit(spec(owner))
+
+    with pytest.raises(QueueFullError, match=r"limit: 2"):
+        await queue.submit(spec("dan"))
+
+
+async def test_closed_queue_refuses_new_jobs(make_queue: MakeQueue) -> None:
+    queue = await make_queue()
+    await queue.close()
+
+    with pytest.raises(QueueClosedError):
+        await queue.submit(spec("ann"))
+
+
+async def test_unknown_job_is_not_found(make_queue: MakeQueue) -> None:
+    queue = await make_queue()
+
+    with pytest.raises(JobNotFoundError):
+        await queue.get("nope")
+    with pytest.raises(JobNotFoundError):
+        await queue.cancel("nope", by="ann")
+
+
+async def test_one_log_line_per_job_event(make_queue: MakeQueue, caplog: pytest.LogCaptureFixture) -> None:
+    queue = await make_queue()
+    caplog.set_level(logging.INFO, logger="generation.queue")
+
+    handle = await queue.submit(spec("ann"))
+    await events_of(handle)
+
+    job_id = handle.info.job_id
+    lines = [r.getMessage() for r in caplog.records if f"id={job_id}" in r.getMessage()]
+    assert [line.split(" id=")[0] for line in lines] == ["job queued", "job started", "job succeeded"]
+    assert "owner=ann group=g1 batch=1" in lines[1]
+    assert "wait_s=" in lines[2]
+    assert "run_s=" in lines[2]
