@@ -35,7 +35,8 @@ Driving API (all on `DiscordEmulator`; `await` marks coroutines):
   `rate_limit(method, route, retry_after=0.1, is_global=False, times=1)`,
   `delay(method, route, seconds=..., times=1)`, `await close_gateway(invalidate_session=False)`.
   `route` is the OpenAPI path template, e.g. `"/channels/{channel_id}/messages"`.
-- gateway state (`emulator.gateway`): `identify_count`, `resume_count`, `connected`, `dispatches`.
+- gateway state (`emulator.gateway`): `identify_count`, `resume_count`, `connected`, `intents`,
+  `dispatches` and `replayed` (lists of `Dispatch(seq, event, data)`).
 
 Violations (spec mismatches both ways, a late or repeated interaction response, a route the emulator
 does not serve, an emulator bug) are recorded, never raised into the bot; the `discord_emulator`

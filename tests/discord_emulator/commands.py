@@ -84,9 +84,7 @@ def _options(
     return built
 
 
-def _value(
-    option: dict[str, Any], value: Any, guild: Guild | None, resolved: dict[str, dict[str, Any]]
-) -> Any:
+def _value(option: dict[str, Any], value: Any, guild: Guild | None, resolved: dict[str, dict[str, Any]]) -> Any:
     kind = OptionType(option["type"])
     name = option["name"]
     if kind is OptionType.STRING:

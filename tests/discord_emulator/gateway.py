@@ -68,6 +68,7 @@ class Gateway:
         self.ready = False
         self.identify_count = 0
         self.resume_count = 0
+        self.replayed: list[Dispatch] = []
         self.intents: int | None = None
         self._socket: web.WebSocketResponse | None = None
         self._send_lock = asyncio.Lock()
@@ -180,6 +181,7 @@ class Gateway:
             self._socket = ws
             for dispatch in self.dispatches:
                 if dispatch.seq > seen:
+                    self.replayed.append(dispatch)
                     await self._send(dispatch)
         self.resume_count += 1
         await self.dispatch("RESUMED", {"_trace": ["emulator"]})

@@ -66,9 +66,7 @@ class InteractionRoutes:
         kind = int(body.get("type", 0))
         if interaction.responded:
             self._rule(call, f"interaction {interaction.id} was acknowledged twice")
-            raise DiscordError(
-                400, ErrorCode.ALREADY_ACKNOWLEDGED, "Interaction has already been acknowledged."
-            )
+            raise DiscordError(400, ErrorCode.ALREADY_ACKNOWLEDGED, "Interaction has already been acknowledged.")
         if interaction.respond_by is not None and now > interaction.respond_by:
             late = now - interaction.created_at
             self._rule(call, f"interaction {interaction.id} answered after {late:.2f}s, past the deadline")
@@ -130,13 +128,9 @@ class InteractionRoutes:
         self._state.delete_message(message)
         return Reply(204, after_sent=announcer(self._gateway, self._state, "MESSAGE_DELETE", message))
 
-    def _respond(
-        self, interaction: Interaction, kind: int, data: dict[str, Any], call: Call
-    ) -> Message | None:
+    def _respond(self, interaction: Interaction, kind: int, data: dict[str, Any], call: Call) -> Message | None:
         state = self._state
-        on_message = (
-            interaction.type is not InteractionType.APPLICATION_COMMAND and interaction.message is not None
-        )
+        on_message = interaction.type is not InteractionType.APPLICATION_COMMAND and interaction.message is not None
         if kind == CallbackType.CHANNEL_MESSAGE:
             require_content(data, call.uploads)
             uploads = stored_uploads(state, call.uploads, self._limit(interaction))

@@ -63,9 +63,7 @@ async def _read_multipart(request: web.Request) -> RequestBody:
         data = await part.read()
         if part.filename is not None:
             content_type = part.headers.get("Content-Type")
-            uploads.append(
-                Upload(field=name, filename=part.filename, content_type=content_type, data=bytes(data))
-            )
+            uploads.append(Upload(field=name, filename=part.filename, content_type=content_type, data=bytes(data)))
         elif name == "payload_json":
             try:
                 document = json.loads(data)

@@ -60,9 +60,7 @@ class ErrorCode(enum.IntEnum):
 class DiscordError(Exception):
     """Raised by a handler to answer with Discord's error body."""
 
-    def __init__(
-        self, status: int, code: ErrorCode, message: str, errors: dict[str, Any] | None = None
-    ) -> None:
+    def __init__(self, status: int, code: ErrorCode, message: str, errors: dict[str, Any] | None = None) -> None:
         super().__init__(f"{status} {code.name}: {message}")
         self.status = status
         self.code = code

@@ -31,22 +31,17 @@ def stored_uploads(state: EmulatorState, uploads: tuple[Upload, ...], limit: int
         if len(upload.data) > limit:
             raise DiscordError(413, ErrorCode.REQUEST_ENTITY_TOO_LARGE, "Request entity too large")
     return [
-        Attachment(id=state.ids.next(), filename=u.filename, content_type=u.detected_type, data=u.data)
-        for u in uploads
+        Attachment(id=state.ids.next(), filename=u.filename, content_type=u.detected_type, data=u.data) for u in uploads
     ]
 
 
 def require_content(body: dict[str, Any], uploads: tuple[Upload, ...]) -> None:
     """Discord refuses a new message with nothing to show."""
-    if not (
-        body.get("content") or body.get("embeds") or body.get("components") or uploads or body.get("poll")
-    ):
+    if not (body.get("content") or body.get("embeds") or body.get("components") or uploads or body.get("poll")):
         raise DiscordError(400, ErrorCode.CANNOT_SEND_EMPTY_MESSAGE, "Cannot send an empty message")
 
 
-def announcer(
-    gateway: Gateway, state: EmulatorState, event: str, message: Message
-) -> Callable[[], Awaitable[None]]:
+def announcer(gateway: Gateway, state: EmulatorState, event: str, message: Message) -> Callable[[], Awaitable[None]]:
     """A callback that tells the bot's gateway about its own message, as Discord does for visible ones."""
 
     async def announce() -> None:

@@ -91,9 +91,7 @@ class EmulatorState:
                     await waiter
         except TimeoutError:
             recent = "\n  ".join(f"{r.method} {r.path} -> {r.status}" for r in self.requests[-8:])
-            raise TimeoutError(
-                f"condition not met within {timeout}s; last requests:\n  {recent or '(none)'}"
-            ) from None
+            raise TimeoutError(f"condition not met within {timeout}s; last requests:\n  {recent or '(none)'}") from None
 
     # -- the world -----------------------------------------------------------------------------
 
@@ -147,9 +145,7 @@ class EmulatorState:
 
     def add_member(self, guild: Guild, user: User, roles: Iterable[Role], permissions: int | None) -> Member:
         """Make `user` a member of `guild` (replacing an earlier membership)."""
-        member = Member(
-            user=user, guild_id=guild.id, roles=tuple(role.id for role in roles), permissions=permissions
-        )
+        member = Member(user=user, guild_id=guild.id, roles=tuple(role.id for role in roles), permissions=permissions)
         guild.members[user.id] = member
         return member
 
@@ -220,9 +216,7 @@ class EmulatorState:
         """Messages in a channel that are not deleted, oldest first."""
         return [m for m in self.messages.values() if m.channel_id == channel_id and not m.deleted]
 
-    def _apply(
-        self, message: Message, body: dict[str, Any], uploads: list[Attachment], *, creating: bool
-    ) -> None:
+    def _apply(self, message: Message, body: dict[str, Any], uploads: list[Attachment], *, creating: bool) -> None:
         if "content" in body or creating:
             message.content = body.get("content") or ""
         if "embeds" in body or creating:

@@ -21,9 +21,7 @@ async def _echo(world: World) -> discord.Interaction:
     return world.bot.seen[-1]
 
 
-async def test_late_first_response_gets_unknown_interaction(
-    world: World, discord_errors: DiscordErrorLog
-) -> None:
+async def test_late_first_response_gets_unknown_interaction(world: World, discord_errors: DiscordErrorLog) -> None:
     world.emulator.response_deadline = 0.2
     world.bot.work_seconds = 0.3
     interaction = await world.emulator.invoke_slash(world.alice, world.channel, "t echo", {"text": "late"})
@@ -83,9 +81,7 @@ async def test_interaction_reports_the_guild_upload_limit(discord_emulator: Disc
     discord_emulator.add_member(guild, alice)
     bot = TinyBot(guild.id)
     async with connected(bot, discord_emulator):
-        await (
-            await discord_emulator.invoke_slash(alice, channel, "t echo", {"text": "x"})
-        ).wait_for_response()
+        await (await discord_emulator.invoke_slash(alice, channel, "t echo", {"text": "x"})).wait_for_response()
         assert bot.seen[-1].filesize_limit == 1024
 
 

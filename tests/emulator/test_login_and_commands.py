@@ -26,9 +26,7 @@ async def test_slash_command_reply_is_recorded(discord_emulator: DiscordEmulator
     alice = discord_emulator.add_user("alice")
     discord_emulator.add_member(guild, alice)
     async with connected(TinyBot(guild.id), discord_emulator):
-        interaction = await discord_emulator.invoke_slash(
-            alice, channel, "t echo", {"text": "hi", "times": 2}
-        )
+        interaction = await discord_emulator.invoke_slash(alice, channel, "t echo", {"text": "hi", "times": 2})
         await interaction.wait_for_response()
     assert interaction.original is not None
     assert interaction.original.content == "hihi"
@@ -41,9 +39,7 @@ async def test_defer_then_follow_up_with_file(discord_emulator: DiscordEmulator)
     discord_emulator.add_member(guild, alice)
     async with connected(TinyBot(guild.id), discord_emulator):
         interaction = await discord_emulator.invoke_slash(alice, channel, "t render", {"prompt": "surf"})
-        await discord_emulator.wait_for(
-            lambda: interaction.original is not None and not interaction.original.loading
-        )
+        await discord_emulator.wait_for(lambda: interaction.original is not None and not interaction.original.loading)
     assert interaction.original is not None
     assert interaction.original.content == "done: surf"
     assert interaction.original.attachments[0].data == VIDEO_BYTES

@@ -45,6 +45,10 @@ class TinyBot(commands.Bot):
         self.tree.add_command(_commands_for(self), guild=discord.Object(guild_id))
         self.tree.add_command(_ping)
 
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        """Re-identify at once: discord.py waits 5 s here to respect Discord's identify rate limit,
+        which the emulator does not impose."""
+
     async def setup_hook(self) -> None:
         """Sync guild commands, then global ones."""
         await self.tree.sync(guild=discord.Object(self.guild_id))
