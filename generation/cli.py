@@ -92,9 +92,7 @@ def _generate(settings: EngineSettings, request: VideoRequest, output: Path | No
         f"load {load_s:.2f} s, denoise {clip.timings.denoise_s:.2f} s, decode {clip.timings.decode_s:.2f} s, "
         f"encode {encode_s:.2f} s"
     )
-    print(
-        f"wrote {video.path} ({video.width}×{video.height}, {video.num_frames} frames, {video.size_bytes} B)"
-    )
+    print(f"wrote {video.path} ({video.width}×{video.height}, {video.num_frames} frames, {video.size_bytes} B)")
     return 0
 
 
@@ -137,9 +135,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Generate one video from a text prompt (`python -m generation download` fetches models).",
     )
     parser.add_argument("prompt", help="what the video shows")
-    parser.add_argument(
-        "-o", "--output", type=Path, help="MP4 to write (default: OUTPUT_DIR/<prompt>-<seed>.mp4)"
-    )
+    parser.add_argument("-o", "--output", type=Path, help="MP4 to write (default: OUTPUT_DIR/<prompt>-<seed>.mp4)")
     parser.add_argument("--model", help="hub id or local folder of the pipeline (default: MODEL_ID setting)")
     parser.add_argument("--steps", type=int, help="denoising steps (default: DEFAULT_STEPS setting)")
     parser.add_argument("--frames", type=int, default=int(FRAMES.default), help="number of frames")
@@ -148,9 +144,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--width", type=int, default=int(SIZE.default), help="width in pixels")
     parser.add_argument("--fps", type=int, default=int(FPS.default), help="frames per second of the MP4")
     parser.add_argument("--negative-prompt", default="", help="what the video should not show")
-    parser.add_argument(
-        "--guidance", type=float, default=GUIDANCE.default, help="classifier-free guidance scale"
-    )
+    parser.add_argument("--guidance", type=float, default=GUIDANCE.default, help="classifier-free guidance scale")
     parser.add_argument("--offload", choices=[mode.value for mode in OffloadMode], help="CPU offload mode")
     parser.add_argument("--device", help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--dtype", choices=["float16", "bfloat16", "float32"], help="weight precision")

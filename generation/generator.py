@@ -78,10 +78,7 @@ class DiffusersGenerator:
         loaded, load_s = self._ensure_loaded()
         cancel = cancel or CancelToken()
         cancel.raise_if_cancelled()
-        seeds = [
-            request.seed if request.seed is not None else secrets.randbelow(MAX_SEED + 1)
-            for request in requests
-        ]
+        seeds = [request.seed if request.seed is not None else secrets.randbelow(MAX_SEED + 1) for request in requests]
         hook = _StepHook(loaded, requests[0].steps, on_progress, cancel)
         started = time.perf_counter()
         try:
@@ -113,9 +110,7 @@ class DiffusersGenerator:
         denoised = hook.last_step_at or finished
         timings = Timings(load_s=load_s, denoise_s=denoised - started, decode_s=finished - denoised)
         return [
-            GeneratedClip(
-                request=request, seed=seed, frames=to_uint8_video(output.frames[index]), timings=timings
-            )
+            GeneratedClip(request=request, seed=seed, frames=to_uint8_video(output.frames[index]), timings=timings)
             for index, (request, seed) in enumerate(zip(requests, seeds, strict=True))
         ]
 
@@ -173,13 +168,9 @@ class _StepHook:
 
 def to_uint8_video(video: Any) -> npt.NDArray[np.uint8]:
     """One pipeline output video (frames as floats in [0, 1], uint8, or PIL images) as uint8 (T, H, W, 3)."""
-    frames = (
-        np.stack([np.asarray(frame) for frame in video]) if isinstance(video, list) else np.asarray(video)
-    )
+    frames = np.stack([np.asarray(frame) for frame in video]) if isinstance(video, list) else np.asarray(video)
     if frames.ndim != 4:
-        raise GenerationError(
-            f"the pipeline returned frames shaped {frames.shape}, expected (frames, H, W, C)"
-        )
+        raise GenerationError(f"the pipeline returned frames shaped {frames.shape}, expected (frames, H, W, C)")
     if frames.dtype != np.uint8:
         frames = (np.clip(frames, 0.0, 1.0) * 255).round().astype(np.uint8)
     if frames.shape[-1] == 1:

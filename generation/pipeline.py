@@ -63,9 +63,7 @@ class LoadedPipeline:
 def resolve_device(settings: EngineSettings) -> tuple[torch.device, torch.dtype]:
     """The device and dtype to run on: CUDA when asked for (or `auto`) and present, else CPU in float32."""
     if settings.torch_dtype not in _DTYPES:
-        raise ModelLoadError(
-            f"torch_dtype must be one of {', '.join(_DTYPES)} (got {settings.torch_dtype!r})"
-        )
+        raise ModelLoadError(f"torch_dtype must be one of {', '.join(_DTYPES)} (got {settings.torch_dtype!r})")
     wanted = settings.device.strip().lower()
     if wanted == "auto":
         wanted = "cuda" if torch.cuda.is_available() else "cpu"
@@ -98,9 +96,7 @@ def load_pipeline(settings: EngineSettings) -> LoadedPipeline:
     return dataclasses.replace(loaded, load_s=load_s)
 
 
-def prepare_pipeline(
-    pipe: Any, settings: EngineSettings, device: torch.device, dtype: torch.dtype
-) -> LoadedPipeline:
+def prepare_pipeline(pipe: Any, settings: EngineSettings, device: torch.device, dtype: torch.dtype) -> LoadedPipeline:
     """Swap in DPM-Solver++, place `pipe` on `device`, enable VAE slicing and compile, per `settings`.
 
     For pipelines built some other way than `load_pipeline` (the benchmark's random-weight model):
@@ -157,9 +153,7 @@ def _from_pretrained_variant(location: str, variant: str | None, dtype: torch.dt
         # diffusers refuses a variant that has no weight files instead of falling back by itself.
         if variant is None or "variant" not in str(exc):
             raise
-    log.warning(
-        "model %s has no %s weights; loading the default ones (set MODEL_VARIANT= to skip)", location, variant
-    )
+    log.warning("model %s has no %s weights; loading the default ones (set MODEL_VARIANT= to skip)", location, variant)
     return DiffusionPipeline.from_pretrained(location, dtype=dtype)  # type: ignore[no-untyped-call]
 
 

@@ -27,9 +27,7 @@ def build_tiny_wan_pipeline(path: Path) -> Path:
     from transformers import PreTrainedTokenizerFast, UMT5Config, UMT5EncoderModel
 
     words = ["<pad>", "</s>", "<unk>", *string.ascii_lowercase]
-    characters = Tokenizer(
-        models.WordLevel({word: index for index, word in enumerate(words)}, unk_token="<unk>")
-    )
+    characters = Tokenizer(models.WordLevel({word: index for index, word in enumerate(words)}, unk_token="<unk>"))
     characters.pre_tokenizer = pre_tokenizers.Split("", "isolated")
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=characters, pad_token="<pad>", eos_token="</s>", unk_token="<unk>"
@@ -50,9 +48,7 @@ def build_tiny_wan_pipeline(path: Path) -> Path:
         qk_norm="rms_norm_across_heads", rope_max_seq_len=32,
     )  # fmt: skip
     # Wan 2.1's own scheduler configuration: flow matching, which DPM-Solver must not replace.
-    scheduler = UniPCMultistepScheduler(
-        prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=3.0
-    )
+    scheduler = UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=3.0)
     WanPipeline(
         tokenizer=tokenizer, text_encoder=text_encoder, vae=vae, transformer=transformer, scheduler=scheduler
     ).save_pretrained(path)

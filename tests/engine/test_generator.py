@@ -196,10 +196,7 @@ def test_a_step_end_callback_pipeline_cancels_through_its_interrupt_flag(
         tiny_wan_generator.generate([_request(num_frames=WAN_FRAMES, steps=3)], on_progress, token)
 
     assert seen == [1]
-    assert (
-        tiny_wan_generator.generate([_request(num_frames=WAN_FRAMES, steps=2)])[0].frames.shape[0]
-        == WAN_FRAMES
-    )
+    assert tiny_wan_generator.generate([_request(num_frames=WAN_FRAMES, steps=2)])[0].frames.shape[0] == WAN_FRAMES
 
 
 def test_a_step_end_callback_pipeline_is_reproducible_from_the_seed(
