@@ -9,6 +9,7 @@ block, so call them off the event loop.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import shutil
@@ -75,7 +76,9 @@ def fit_to_budget(source: Path, budget_bytes: int, dest: Path) -> VideoFile:
         if source.resolve() != dest.resolve():
             _atomic_copy(source, dest)
         return probe(dest)
-    duration_s = original.num_frames / original.fps
+    duration_s = original.num_frames / max(1, original.fps)
+    # Attempts go to a side file, so `dest` may be `source` itself and a failed fit leaves both untouched.
+    scratch = dest.with_name(f".{dest.stem}-fitting{dest.suffix}")
     payload = budget_bytes * _BUDGET_MARGIN - _CONTAINER_OVERHEAD_BYTES
     payload -= _PER_FRAME_OVERHEAD_BYTES * original.num_frames
     budget_bitrate = max(_MIN_BITRATE, int(payload * 8 / duration_s))
@@ -89,9 +92,10 @@ def fit_to_budget(source: Path, budget_bytes: int, dest: Path) -> VideoFile:
         # coarsest quantiser), so the next try is smaller, starting again from the budget's bitrate.
         bitrate = budget_bitrate
         for _ in range(2):
-            attempt = _encode_attempt(source, original.fps, dest, width, height, bitrate)
+            attempt = _encode_attempt(source, original.fps, scratch, width, height, bitrate)
             smallest = min(smallest, attempt.size_bytes)
             if attempt.size_bytes <= budget_bytes:
+                scratch.replace(dest)
                 log.info(
                     "fitted %s into %d of %d bytes at %dx%d",
                     source.name,
@@ -100,8 +104,8 @@ def fit_to_budget(source: Path, budget_bytes: int, dest: Path) -> VideoFile:
                     width,
                     height,
                 )
-                return attempt
-            attempt.path.unlink()
+                return dataclasses.replace(attempt, path=dest)
+            scratch.unlink()
             bitrate = max(_MIN_BITRATE, int(bitrate * budget_bytes / attempt.size_bytes * _BUDGET_MARGIN))
     raise DoesNotFitError(budget_bytes, smallest)
 

@@ -94,6 +94,16 @@ def test_a_file_over_the_budget_is_reencoded_below_it(tmp_path: Path) -> None:
     assert len(_decoded(fitted.path)) == 32
 
 
+def test_a_file_can_be_fitted_in_place(tmp_path: Path) -> None:
+    source = encode_mp4(_noise(16, 128), 8, tmp_path / "noisy.mp4", crf=0)
+    budget = source.size_bytes // 4
+
+    fitted = fit_to_budget(source.path, budget, source.path)
+
+    assert probe(source.path).size_bytes == fitted.size_bytes <= budget
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["noisy.mp4"]
+
+
 def test_an_impossible_budget_raises_does_not_fit_and_leaves_no_file(tmp_path: Path) -> None:
     source = encode_mp4(_noise(16, 128), 8, tmp_path / "noisy.mp4", crf=0)
 
@@ -101,7 +111,7 @@ def test_an_impossible_budget_raises_does_not_fit_and_leaves_no_file(tmp_path: P
         fit_to_budget(source.path, 2_000, tmp_path / "out.mp4")
 
     assert caught.value.smallest_bytes > 2_000
-    assert not (tmp_path / "out.mp4").exists()
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["noisy.mp4"]
 
 
 def test_probe_rejects_a_file_that_is_not_a_video(tmp_path: Path) -> None:
