@@ -25,9 +25,7 @@ OPEN = AccessPolicy()
 BLOCKED = BlockMatch("sex", "prompt", "sex")
 
 
-def _reason(
-    ctx: AccessContext, policy: AccessPolicy, blocked: BlockMatch | None = None
-) -> RefusalReason | None:
+def _reason(ctx: AccessContext, policy: AccessPolicy, blocked: BlockMatch | None = None) -> RefusalReason | None:
     refusal = check_access(ctx, policy, blocked=blocked)
     return refusal.reason if refusal else None
 
@@ -48,9 +46,7 @@ def test_dms_may_be_allowed() -> None:
 
 
 def test_dms_ignore_channel_and_role_rules() -> None:
-    policy = AccessPolicy(
-        allow_dms=True, allowed_channel_ids=frozenset({ART}), allowed_role_ids=frozenset({MOD})
-    )
+    policy = AccessPolicy(allow_dms=True, allowed_channel_ids=frozenset({ART}), allowed_role_ids=frozenset({MOD}))
     assert check_access(IN_DM, policy) is None
 
 
@@ -59,9 +55,7 @@ def test_dms_ignore_channel_and_role_rules() -> None:
     [(ART, None, True), (MEMES, None, False), (THREAD, ART, True), (THREAD, MEMES, False)],
     ids=["listed", "not-listed", "thread-in-listed", "thread-in-not-listed"],
 )
-def test_only_listed_channels_and_their_threads_are_allowed(
-    channel: int, parent: int | None, allowed: bool
-) -> None:
+def test_only_listed_channels_and_their_threads_are_allowed(channel: int, parent: int | None, allowed: bool) -> None:
     ctx = dataclasses.replace(IN_ART, channel_id=channel, parent_channel_id=parent)
     expected = None if allowed else RefusalReason.CHANNEL_NOT_ALLOWED
     assert _reason(ctx, AccessPolicy(allowed_channel_ids=frozenset({ART}))) is expected
@@ -83,9 +77,7 @@ def test_a_long_channel_list_is_shortened() -> None:
 
 def test_the_channel_rule_binds_admins_too() -> None:
     ctx = dataclasses.replace(IN_ART, channel_id=MEMES, can_manage_guild=True)
-    assert (
-        _reason(ctx, AccessPolicy(allowed_channel_ids=frozenset({ART}))) is RefusalReason.CHANNEL_NOT_ALLOWED
-    )
+    assert _reason(ctx, AccessPolicy(allowed_channel_ids=frozenset({ART}))) is RefusalReason.CHANNEL_NOT_ALLOWED
 
 
 def test_users_without_an_allowed_role_are_refused_with_the_roles_named() -> None:
@@ -161,8 +153,7 @@ def test_blocklisted_prompts_are_refused_in_dms_which_are_never_age_restricted()
         ),
         (
             BlocklistMode.REFUSE_EVERYWHERE,
-            "Your negative prompt contains “nude”, which is not allowed on this server. "
-            "Rephrase it and try again.",
+            "Your negative prompt contains “nude”, which is not allowed on this server. Rephrase it and try again.",
         ),
     ],
 )
@@ -183,8 +174,7 @@ def test_the_blocked_term_is_echoed_without_mentions_or_markdown() -> None:
 def test_where_and_who_are_checked_before_what() -> None:
     ctx = dataclasses.replace(IN_ART, channel_id=MEMES)
     assert (
-        _reason(ctx, AccessPolicy(allowed_channel_ids=frozenset({ART})), BLOCKED)
-        is RefusalReason.CHANNEL_NOT_ALLOWED
+        _reason(ctx, AccessPolicy(allowed_channel_ids=frozenset({ART})), BLOCKED) is RefusalReason.CHANNEL_NOT_ALLOWED
     )
 
 

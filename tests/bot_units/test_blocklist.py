@@ -33,9 +33,7 @@ BLOCKLIST = Blocklist.from_entries(["sex", "cock", "blood bath", "re:nud(e|ity)"
         ("unter", "Ünter"),
     ],
 )
-def test_blocked_terms_are_found_through_case_unicode_leetspeak_and_separators(
-    prompt: str, entry: str
-) -> None:
+def test_blocked_terms_are_found_through_case_unicode_leetspeak_and_separators(prompt: str, entry: str) -> None:
     found = BLOCKLIST.match(prompt)
     assert found is not None
     assert found.entry == entry

@@ -32,9 +32,7 @@ def _build(
     return build_request(parse_prompt_flags(text), explicit, defaults, limits)
 
 
-def _message(
-    text: str = "a cat", explicit: OptionOverrides = NONE, defaults: tuple[ChannelDefaults, ...] = ()
-) -> str:
+def _message(text: str = "a cat", explicit: OptionOverrides = NONE, defaults: tuple[ChannelDefaults, ...] = ()) -> str:
     with pytest.raises((InvalidOptionError, OptionConflictError)) as caught:
         _build(text, explicit, defaults)
     return str(caught.value)
@@ -184,8 +182,7 @@ def test_values_beyond_this_servers_limits_are_refused_with_the_users_option_nam
 def test_a_default_beyond_the_limits_says_it_came_from_the_defaults() -> None:
     message = _message(defaults=(ChannelDefaults(steps=80, scope="server"),))
     assert message == (
-        "steps must be between 1 and 50 on this server "
-        "(got 80 from the server defaults, which an admin can change)"
+        "steps must be between 1 and 50 on this server (got 80 from the server defaults, which an admin can change)"
     )
 
 

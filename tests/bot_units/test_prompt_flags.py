@@ -94,10 +94,7 @@ def test_an_unquoted_negative_prompt_runs_to_the_next_flag() -> None:
 
 
 def test_an_unquoted_negative_prompt_at_the_end_runs_to_the_end() -> None:
-    assert (
-        parse_prompt_flags("a cat -neg blurry, low quality").overrides.negative_prompt
-        == "blurry, low quality"
-    )
+    assert parse_prompt_flags("a cat -neg blurry, low quality").overrides.negative_prompt == "blurry, low quality"
 
 
 def test_flags_may_stand_anywhere_in_the_prompt() -> None:
@@ -209,6 +206,4 @@ def test_values_echoed_in_errors_are_escaped_and_mention_nobody() -> None:
 
 
 def test_the_flag_list_names_each_flag_and_its_long_form() -> None:
-    assert (
-        known_flags() == "-neg/--negative, -seed, -steps, -frames, -gs/--guidance, -fps, -ar/--aspect, -size"
-    )
+    assert known_flags() == "-neg/--negative, -seed, -steps, -frames, -gs/--guidance, -fps, -ar/--aspect, -size"

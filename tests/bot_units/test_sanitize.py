@@ -63,9 +63,7 @@ def test_output_never_holds_unescaped_markdown_even_where_it_was_cut(text: str, 
 
 
 @given(texts, limits)
-def test_output_never_holds_control_characters_bidi_overrides_or_lone_surrogates(
-    text: str, limit: int
-) -> None:
+def test_output_never_holds_control_characters_bidi_overrides_or_lone_surrogates(text: str, limit: int) -> None:
     for output in (display_prompt(text, limit), plain_text(text, limit)):
         output.encode("utf-8")
         assert not re.search(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]", output)

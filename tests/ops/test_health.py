@@ -83,9 +83,7 @@ async def test_healthz_answers_200_with_every_check_when_all_pass(http: aiohttp.
     assert body["failed"] == []
 
 
-async def test_healthz_answers_503_naming_the_failed_check(
-    http: aiohttp.ClientSession, probe: FakeProbe
-) -> None:
+async def test_healthz_answers_503_naming_the_failed_check(http: aiohttp.ClientSession, probe: FakeProbe) -> None:
     probe.model = False
 
     async with http.get("/healthz") as response:
@@ -167,9 +165,7 @@ async def test_the_image_healthcheck_passes_against_a_healthy_bot(server: Health
     assert await _run_healthcheck(server.port) == 0
 
 
-async def test_the_image_healthcheck_fails_against_an_unhealthy_bot(
-    server: HealthServer, probe: FakeProbe
-) -> None:
+async def test_the_image_healthcheck_fails_against_an_unhealthy_bot(server: HealthServer, probe: FakeProbe) -> None:
     probe.gateway = False
 
     assert await _run_healthcheck(server.port) == 1

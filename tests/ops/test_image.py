@@ -143,11 +143,7 @@ def test_the_model_can_be_preloaded_at_build_time() -> None:
 
 
 def test_the_build_context_leaves_out_the_env_file_and_local_state() -> None:
-    patterns = [
-        line
-        for line in (ROOT / ".dockerignore").read_text().splitlines()
-        if line and not line.startswith("#")
-    ]
+    patterns = [line for line in (ROOT / ".dockerignore").read_text().splitlines() if line and not line.startswith("#")]
 
     assert patterns[0] == "*"
     assert not [pattern for pattern in patterns if pattern.startswith("!.")]
@@ -192,9 +188,7 @@ def test_metrics_port_mapping_is_offered_commented_out() -> None:
 
 
 def test_the_image_python_meets_requires_python() -> None:
-    image_python = next(
-        args for name, args in instructions() if name == "ARG" and args.startswith("PYTHON_VERSION")
-    )
+    image_python = next(args for name, args in instructions() if name == "ARG" and args.startswith("PYTHON_VERSION"))
     required = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
 
     version = tuple(int(part) for part in image_python.split("=")[1].split("."))

@@ -55,17 +55,11 @@ TIMINGS = Timings(load_s=1.0, denoise_s=8.0, decode_s=2.0, encode_s=1.0)
 
 def finished(job_id: str, timings: Timings = TIMINGS) -> JobFinished:
     request = VideoRequest(prompt="a cat surfing")
-    video = VideoFile(
-        path=Path("/data/outputs/a.mp4"), size_bytes=1, width=256, height=256, num_frames=16, fps=8
-    )
-    return JobFinished(
-        job_id=job_id, result=VideoResult(request=request, seed=7, video=video, timings=timings)
-    )
+    video = VideoFile(path=Path("/data/outputs/a.mp4"), size_bytes=1, width=256, height=256, num_frames=16, fps=8)
+    return JobFinished(job_id=job_id, result=VideoResult(request=request, seed=7, video=video, timings=timings))
 
 
-def test_a_finished_job_counts_as_succeeded_with_its_wait_and_duration(
-    metrics: Metrics, clock: Clock
-) -> None:
+def test_a_finished_job_counts_as_succeeded_with_its_wait_and_duration(metrics: Metrics, clock: Clock) -> None:
     metrics.observe(JobQueued("j1", position=1, eta_s=None))
     clock.now += 30
     metrics.observe(JobStarted("j1", batch_size=1, eta_s=None))
@@ -200,12 +194,7 @@ def test_discord_errors_are_counted_by_status_and_route_bucket(metrics: Metrics)
     metrics.record_discord_error(429, "POST /api/v10/channels/123456789012345678/messages")
     metrics.record_discord_error(429, "POST /api/v10/channels/876543210987654321/messages")
 
-    assert (
-        value(
-            metrics, "videobot_discord_api_errors_total", status="429", route="POST /channels/{id}/messages"
-        )
-        == 2
-    )
+    assert value(metrics, "videobot_discord_api_errors_total", status="429", route="POST /channels/{id}/messages") == 2
 
 
 class _Response:

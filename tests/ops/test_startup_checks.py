@@ -42,9 +42,7 @@ def settings(tmp_path: Path, **overrides: Any) -> Settings:
     return Settings(_env_file=None, **(values | overrides))
 
 
-def problems(
-    config: Settings, gpu: GpuEnvironment = GPU, tmp_path: Path | None = None
-) -> list[StartupProblem]:
+def problems(config: Settings, gpu: GpuEnvironment = GPU, tmp_path: Path | None = None) -> list[StartupProblem]:
     return check_startup(config, gpu=gpu, hf_cache=tmp_path, hf_offline=False)
 
 
@@ -104,9 +102,7 @@ def test_cuda_visible_devices_hiding_every_gpu_is_named(tmp_path: Path) -> None:
 
 
 def test_a_cpu_only_torch_build_is_a_warning(tmp_path: Path) -> None:
-    cpu_torch = GpuEnvironment(
-        torch_version="2.13.0+cpu", nvidia_devices=("nvidia0",), cuda_visible_devices=None
-    )
+    cpu_torch = GpuEnvironment(torch_version="2.13.0+cpu", nvidia_devices=("nvidia0",), cuda_visible_devices=None)
 
     problem = only(problems(settings(tmp_path), gpu=cpu_torch))
 
@@ -204,9 +200,7 @@ def test_an_invalid_setting_names_the_variable_the_value_and_what_it_is_for(
 
     problem = only(list(failure.value.problems))
     assert problem.setting == "HEALTH_PORT"
-    assert problem.message.startswith(
-        "HEALTH_PORT='99999' is invalid: Input should be less than or equal to 65535"
-    )
+    assert problem.message.startswith("HEALTH_PORT='99999' is invalid: Input should be less than or equal to 65535")
     assert "serve /healthz and /metrics here" in problem.fix
     assert TOKEN not in str(failure.value)
 

@@ -1,0 +1,102 @@
+"""Getting the video to the user: under the upload limit, past the token's life, through Discord errors."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from generation.protocol import CancelToken, ProgressCallback
+from generation.request import VideoRequest
+from generation.results import GeneratedClip
+from tests.discord_emulator import DiscordEmulator
+from tests.fakes.generator import FakeGenerator
+from tests.fixtures.bot import StartBot, decode_mp4, embed_text, ephemeral_reply, finished, has_video
+
+MiB = 2**20
+WEBHOOK_MESSAGE = "/webhooks/{webhook_id}/{webhook_token}/messages/{message_id}"
+VIEW, SEND, EMBED, ATTACH, HISTORY = 1 << 10, 1 << 11, 1 << 14, 1 << 15, 1 << 16
+
+
+class NoiseGenerator(FakeGenerator):
+    """Frames of pure noise: the worst case for a video encoder, so the MP4 comes out huge."""
+
+    def generate(
+        self,
+        requests: Sequence[VideoRequest],
+        on_progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> list[GeneratedClip]:
+        clips = super().generate(requests, on_progress, cancel)
+        rng = np.random.default_rng(0)
+        return [
+            GeneratedClip(
+                clip.request, clip.seed, rng.integers(0, 256, clip.frames.shape, dtype=np.uint8), clip.timings
+            )
+            for clip in clips
+        ]
+
+
+async def test_a_20_mib_video_is_re_encoded_to_fit_a_10_mib_guild(start_bot: StartBot) -> None:
+    running = await start_bot(NoiseGenerator(), max_frames=64, video_sizes=["big:704x704"])
+    assert running.guild.attachment_size_limit == 10 * MiB
+    interaction = await running.emulator.invoke_slash(
+        running.alice, running.channel, "video", {"prompt": "static -steps 1 -frames 64"}
+    )
+
+    message = await finished(running.emulator, interaction, within=120)
+
+    produced = max(path.stat().st_size for path in running.settings.output_dir.glob("*.mp4"))
+    assert produced > 20 * MiB
+    uploaded = message.attachments[0].data
+    assert len(uploaded) <= 10 * MiB
+    codec, pix_fmt, frames, _, _ = decode_mp4(uploaded)
+    assert (codec, pix_fmt, frames) == ("h264", "yuv420p", 64)
+
+
+async def test_an_expired_token_falls_back_to_a_channel_message_that_pings_only_the_requester(
+    start_bot: StartBot,
+) -> None:
+    running = await start_bot(FakeGenerator(step_delay_s=0.05))
+    emulator = running.emulator
+    interaction = await emulator.invoke_slash(running.alice, running.channel, "video", {"prompt": "late -steps 10"})
+    await interaction.wait_for_response()
+
+    emulator.expire_interaction(interaction)
+
+    posted = await emulator.wait_for_message(channel_id=running.channel.id, predicate=has_video, timeout=20)
+    assert posted.interaction_id is None
+    assert f"<@{running.alice.id}>" in posted.content
+    pings = emulator.pings(posted)
+    assert pings.users == frozenset({running.alice.id})
+    assert not pings.everyone
+    assert not pings.roles
+    await emulator.wait_for(lambda: interaction.original is None or interaction.original.deleted)
+
+
+async def test_uploads_survive_a_server_error_and_a_rate_limit(start_bot: StartBot) -> None:
+    running = await start_bot()
+    emulator = running.emulator
+    emulator.faults.rate_limit("PATCH", WEBHOOK_MESSAGE, retry_after=0.2, times=2)
+    emulator.faults.fail("PATCH", WEBHOOK_MESSAGE, status=502, times=1)
+
+    interaction = await emulator.invoke_slash(running.alice, running.channel, "video", {"prompt": "stubborn"})
+
+    await finished(emulator, interaction, within=30)
+    statuses = [r.status for r in emulator.requests if r.method == "PATCH" and r.route == WEBHOOK_MESSAGE]
+    assert 429 in statuses
+    assert 502 in statuses
+
+
+async def test_a_channel_where_the_bot_cannot_attach_files_is_refused_up_front(
+    start_bot: StartBot, discord_emulator: DiscordEmulator
+) -> None:
+    running = await start_bot()
+    no_files = discord_emulator.add_channel(running.guild, "no-files", bot_permissions=VIEW | SEND | EMBED | HISTORY)
+
+    interaction = await discord_emulator.invoke_slash(running.alice, no_files, "video", {"prompt": "a cat"})
+
+    reply = await ephemeral_reply(interaction)
+    assert "Attach Files" in reply
+    assert await running.queue.active() == []
+    assert "Queued" not in embed_text(interaction.original)
