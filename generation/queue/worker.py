@@ -164,6 +164,8 @@ class Worker:
         )
         # The thread stops at its next step; nothing else may use the GPU before it has.
         await asyncio.wait({future})
+        if not future.cancelled():
+            future.exception()  # what the late call raised is moot; retrieving it keeps asyncio quiet
         raise timeout
 
     def _on_progress(self, run: Run, attempt: Attempt, step: int, total: int) -> None:

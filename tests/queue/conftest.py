@@ -9,7 +9,17 @@ from typing import Any, TypeVar
 import pytest
 
 from generation.config import EngineSettings
-from generation.queue.interface import JobEvent, JobHandle, JobSpec
+from generation.queue.gpu import Encoder
+from generation.queue.interface import (
+    JobCancelled,
+    JobEvent,
+    JobFailed,
+    JobFinished,
+    JobHandle,
+    JobInfo,
+    JobSpec,
+    JobStatus,
+)
 from generation.queue.local import LocalJobQueue
 from generation.queue.settings import QueueSettings
 from generation.request import VideoRequest
@@ -52,9 +62,18 @@ async def first(handle: JobHandle, kind: type[EventT]) -> EventT:
     raise AssertionError(f"job {handle.info.job_id} ended without a {kind.__name__}")
 
 
-async def take(stream: AsyncIterator[JobEvent], count: int) -> list[JobEvent]:
-    """The next `count` events of `stream`."""
-    return [await anext(stream) for _ in range(count)]
+async def start_and_drain(queue: LocalJobQueue) -> tuple[list[JobInfo], list[JobEvent]]:
+    """Start `queue`; return what it recovered and every event until each recovered job has ended."""
+    stream = queue.subscribe()
+    found = await queue.start()
+    pending = {info.job_id for info in found if info.status is JobStatus.QUEUED}
+    seen: list[JobEvent] = []
+    while pending:
+        event = await anext(stream)
+        seen.append(event)
+        if isinstance(event, JobFinished | JobFailed | JobCancelled):
+            pending.discard(event.job_id)
+    return found, seen
 
 
 @pytest.fixture
@@ -85,16 +104,22 @@ async def make_queue(
     queues: list[LocalJobQueue] = []
 
     async def make(
-        generator: FakeGenerator | None = None, *, batch_size: int = 1, **settings: Any
+        generator: FakeGenerator | None = None,
+        *,
+        batch_size: int = 1,
+        encoder: Encoder = stub_encoder,
+        start: bool = True,
+        **settings: Any,
     ) -> LocalJobQueue:
         queue = LocalJobQueue(
             queue_settings.model_copy(update=settings),
             engine_settings.model_copy(update={"max_batch_size": batch_size}),
             generator or FakeGenerator(),
-            encoder=stub_encoder,
+            encoder=encoder,
         )
         queues.append(queue)
-        await queue.start()
+        if start:
+            await queue.start()
         return queue
 
     yield make

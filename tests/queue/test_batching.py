@@ -1,0 +1,79 @@
+"""Same-shape jobs at the head of the line share one generate call; nobody is overtaken for it."""
+
+from __future__ import annotations
+
+import pytest
+
+from generation.queue.interface import JobFinished, JobStarted, JobStatus
+from tests.fakes.generator import FakeGenerator
+from tests.queue.conftest import MakeQueue, events_of, first, spec
+
+pytestmark = pytest.mark.timeout(30)
+
+
+async def test_batches_are_runs_of_same_shape_jobs_in_fair_order(make_queue: MakeQueue) -> None:
+    generator = FakeGenerator(step_delay_s=0.02)
+    queue = await make_queue(generator, batch_size=4)
+    blocker = await queue.submit(spec("zed", prompt="zed"))
+    await first(blocker, JobStarted)
+    handles = [
+        await queue.submit(spec("ann", prompt="ann 1")),
+        await queue.submit(spec("bob", prompt="bob 1")),
+        await queue.submit(spec("cat", prompt="cat 1", width=128)),
+        await queue.submit(spec("dan", prompt="dan 1")),
+        await queue.submit(spec("ann", prompt="ann 2")),
+    ]
+
+    for handle in handles:
+        await events_of(handle)
+
+    assert [[r.prompt for r in call] for call in generator.calls] == [
+        ["zed"],
+        ["ann 1", "bob 1"],
+        ["cat 1"],
+        ["dan 1", "ann 2"],
+    ]
+
+
+async def test_each_job_of_a_batch_gets_its_own_seed_and_video(make_queue: MakeQueue) -> None:
+    queue = await make_queue(FakeGenerator(step_delay_s=0.02), batch_size=4)
+    blocker = await queue.submit(spec("zed"))
+    await first(blocker, JobStarted)
+    handles = [await queue.submit(spec(owner)) for owner in ("ann", "bob", "cat")]
+
+    finished = [(await events_of(handle))[-1] for handle in handles]
+
+    assert all(isinstance(e, JobFinished) for e in finished)
+    results = [e.result for e in finished if isinstance(e, JobFinished)]
+    assert len({r.seed for r in results}) == 3
+    assert len({r.video.path for r in results}) == 3
+    starts = [await first(handle, JobStarted) for handle in handles]
+    assert {s.batch_size for s in starts} == {3}
+
+
+async def test_cancelling_one_job_of_a_batch_leaves_the_others_running(make_queue: MakeQueue) -> None:
+    generator = FakeGenerator(step_delay_s=0.02)
+    queue = await make_queue(generator, batch_size=2)
+    blocker = await queue.submit(spec("zed"))
+    await first(blocker, JobStarted)
+    leaving = await queue.submit(spec("ann", steps=20))
+    staying = await queue.submit(spec("bob", steps=20))
+    await first(leaving, JobStarted)
+
+    info = await leaving.cancel(by="ann")
+
+    assert (info.status, info.cancelled_by) == (JobStatus.CANCELLED, "ann")
+    assert isinstance((await events_of(staying))[-1], JobFinished)
+    assert not (await queue.get(leaving.info.job_id)).video_path
+    assert [len(call) for call in generator.calls] == [1, 2]
+
+
+async def test_batch_size_defaults_to_one(make_queue: MakeQueue) -> None:
+    generator = FakeGenerator(step_delay_s=0.02)
+    queue = await make_queue(generator)
+    handles = [await queue.submit(spec(owner)) for owner in ("ann", "bob", "cat")]
+
+    for handle in handles:
+        await events_of(handle)
+
+    assert [len(call) for call in generator.calls] == [1, 1, 1]

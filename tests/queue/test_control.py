@@ -1,0 +1,126 @@
+"""Cancelling, pausing, clearing and closing the local queue."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from generation.errors import QueuePausedError
+from generation.queue.interface import (
+    JobCancelled,
+    JobFinished,
+    JobProgress,
+    JobQueued,
+    JobStarted,
+    JobStatus,
+)
+from tests.fakes.generator import FakeGenerator
+from tests.queue.conftest import MakeQueue, events_of, first, spec, start_and_drain
+
+pytestmark = pytest.mark.timeout(30)
+
+
+async def test_cancelling_a_waiting_job_removes_it_and_moves_the_line_up(make_queue: MakeQueue) -> None:
+    queue = await make_queue(FakeGenerator(step_delay_s=0.02))
+    await queue.submit(spec("ann"))
+    doomed = await queue.submit(spec("bob"))
+    behind = await queue.submit(spec("cat"))
+
+    info = await doomed.cancel(by="bob")
+
+    assert (info.status, info.cancelled_by) == (JobStatus.CANCELLED, "bob")
+    assert (await events_of(doomed))[-1] == JobCancelled(doomed.info.job_id, by="bob")
+    moves = [e.position for e in await events_of(behind) if isinstance(e, JobQueued)]
+    assert moves == [2, 1]
+    assert (await queue.get(doomed.info.job_id)).status is JobStatus.CANCELLED
+
+
+async def test_cancelling_a_running_job_stops_it_at_the_next_step(make_queue: MakeQueue) -> None:
+    generator = FakeGenerator(step_delay_s=0.02)
+    queue = await make_queue(generator)
+    running = await queue.submit(spec("ann", steps=100))
+    following = await queue.submit(spec("bob"))
+    await first(running, JobProgress)
+
+    info = await queue.cancel(running.info.job_id, by="mod")
+
+    assert (info.status, info.cancelled_by) == (JobStatus.RUNNING, "mod")  # stops at the next step
+    events = await events_of(running)
+    assert events[-1] == JobCancelled(running.info.job_id, by="mod")
+    assert sum(isinstance(e, JobProgress) for e in events) < 10
+    assert isinstance((await events_of(following))[-1], JobFinished)
+    assert (await queue.get(running.info.job_id)).status is JobStatus.CANCELLED
+
+
+async def test_cancelling_an_ended_job_changes_nothing(make_queue: MakeQueue) -> None:
+    queue = await make_queue()
+    handle = await queue.submit(spec("ann"))
+    await events_of(handle)
+
+    info = await handle.cancel(by="ann")
+
+    assert (info.status, info.cancelled_by) == (JobStatus.SUCCEEDED, None)
+
+
+async def test_paused_queue_starts_nothing_and_refuses_jobs_until_resumed(make_queue: MakeQueue) -> None:
+    queue = await make_queue(FakeGenerator(step_delay_s=0.02))
+    running = await queue.submit(spec("ann"))
+    waiting = await queue.submit(spec("bob"))
+
+    await queue.pause()
+    await events_of(running)
+    await asyncio.sleep(0.1)
+
+    assert (await queue.get(waiting.info.job_id)).status is JobStatus.QUEUED
+    assert (await queue.stats()).paused
+    with pytest.raises(QueuePausedError):
+        await queue.submit(spec("cat"))
+    await queue.resume()
+    assert isinstance((await events_of(waiting))[-1], JobFinished)
+
+
+async def test_clear_cancels_every_waiting_job_but_not_the_running_one(make_queue: MakeQueue) -> None:
+    queue = await make_queue(FakeGenerator(step_delay_s=0.02))
+    running = await queue.submit(spec("ann"))
+    waiting = [await queue.submit(spec(owner)) for owner in ("bob", "cat", "ann")]
+    await first(running, JobStarted)
+
+    cleared = await queue.clear(by="admin")
+
+    assert [i.job_id for i in cleared] == [h.info.job_id for h in waiting]
+    assert {(i.status, i.cancelled_by) for i in cleared} == {(JobStatus.CANCELLED, "admin")}
+    assert isinstance((await events_of(running))[-1], JobFinished)
+    assert (await queue.stats()).cancelled == 3
+
+
+async def test_close_lets_the_running_job_finish_and_keeps_the_rest(make_queue: MakeQueue) -> None:
+    queue = await make_queue(FakeGenerator(step_delay_s=0.02))
+    running = await queue.submit(spec("ann"))
+    waiting = await queue.submit(spec("bob"))
+    await first(running, JobStarted)
+
+    await asyncio.gather(queue.close(), queue.close())
+
+    assert isinstance((await events_of(running))[-1], JobFinished)
+    assert [type(e) for e in await events_of(waiting)] == [JobQueued]  # the stream ends, job kept
+    _, events = await start_and_drain(await make_queue(start=False))
+    assert JobFinished in {type(e) for e in events if e.job_id == waiting.info.job_id}
+
+
+async def test_close_past_the_grace_period_puts_the_running_job_back_without_a_crash(
+    make_queue: MakeQueue,
+) -> None:
+    queue = await make_queue(FakeGenerator(step_delay_s=0.02), shutdown_grace_s=0.05)
+    running = await queue.submit(spec("ann", steps=100))
+    await first(running, JobProgress)
+
+    await queue.close()
+
+    assert not any(isinstance(e, JobFinished | JobCancelled) for e in await events_of(running))
+    # One allowed attempt: had the interruption counted as a crash, the job would now be failed.
+    again = await make_queue(job_max_attempts=1, start=False)
+    found, events = await start_and_drain(again)
+    assert [(i.job_id, i.status) for i in found] == [(running.info.job_id, JobStatus.QUEUED)]
+    assert isinstance(events[-1], JobFinished)
+    assert (await again.get(running.info.job_id)).attempts == 2
