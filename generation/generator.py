@@ -82,28 +82,7 @@ class DiffusersGenerator:
         seeds = [request.seed if request.seed is not None else secrets.randbelow(MAX_SEED + 1) for request in requests]
         hook = _StepHook(loaded, requests[0].steps, on_progress, cancel)
         started = time.perf_counter()
-        out_of_memory: torch.cuda.OutOfMemoryError | None = None
-        try:
-            output = loaded.pipe(**_call_arguments(requests, seeds), **hook.arguments())
-        except GenerationError:
-            # Cancelled from the legacy callback, or a watchdog's error from `on_progress`: the pipeline
-            # was unwound mid-loop and never reached its own cleanup.
-            loaded.pipe.maybe_free_model_hooks()
-            log.info("generation stopped after %d of %d steps", hook.steps_done, requests[0].steps)
-            raise
-        except torch.cuda.OutOfMemoryError as exc:
-            # Its traceback holds the pipeline's frames and with them their CUDA tensors: drop it, and
-            # free memory only once this block has let go of the exception too.
-            out_of_memory = exc.with_traceback(None)
-        except Exception as exc:
-            raise GenerationError(f"generation failed: {type(exc).__name__}: {_first_line(exc)}") from exc
-        if out_of_memory is not None:
-            _release_memory(loaded)
-            first = requests[0]
-            raise OutOfMemoryError(
-                f"the GPU ran out of memory for {len(requests)} × {first.num_frames} frames at "
-                f"{first.width}×{first.height}; try fewer frames or a smaller size"
-            ) from out_of_memory
+        output = _call_pipeline(loaded, requests, seeds, hook)
         finished = time.perf_counter()
         if cancel.cancelled and loaded.callback_style is CallbackStyle.STEP_END:
             # The pipeline honoured `_interrupt` by skipping the remaining steps and returned normally.
@@ -124,6 +103,36 @@ class DiffusersGenerator:
             return self._loaded, 0.0
         self._loaded = load_pipeline(self._settings)
         return self._loaded, self._loaded.load_s
+
+
+def _call_pipeline(
+    loaded: LoadedPipeline, requests: Sequence[VideoRequest], seeds: Sequence[int], hook: _StepHook
+) -> Any:
+    """Run the pipeline once; translate what it raises into our errors, leaving it usable."""
+    out_of_memory: torch.cuda.OutOfMemoryError | None = None
+    try:
+        return loaded.pipe(**_call_arguments(requests, seeds), **hook.arguments())
+    except GenerationError:
+        # Cancelled from the legacy callback, or a watchdog's error from `on_progress`: the pipeline was
+        # unwound mid-loop and never reached its own cleanup.
+        loaded.pipe.maybe_free_model_hooks()
+        log.info("generation stopped after %d of %d steps", hook.steps_done, requests[0].steps)
+        raise
+    except torch.cuda.OutOfMemoryError as exc:
+        # Its traceback holds the pipeline's frames and with them their CUDA tensors: drop it, and free
+        # memory only once this block has let go of the exception too.
+        out_of_memory = exc.with_traceback(None)
+    except Exception as exc:
+        raise GenerationError(f"generation failed: {type(exc).__name__}: {_first_line(exc)}") from exc
+    loaded.pipe.maybe_free_model_hooks()
+    gc.collect()  # tensors caught in reference cycles of the unwound call
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    first = requests[0]
+    raise OutOfMemoryError(
+        f"the GPU ran out of memory for {len(requests)} × {first.num_frames} frames at "
+        f"{first.width}×{first.height}; try fewer frames or a smaller size"
+    ) from out_of_memory
 
 
 class _StepHook:
@@ -181,13 +190,6 @@ def to_uint8_video(video: Any) -> npt.NDArray[np.uint8]:
     if frames.shape[-1] == 1:
         frames = np.repeat(frames, 3, axis=-1)
     return np.ascontiguousarray(frames[..., :3])
-
-
-def _release_memory(loaded: LoadedPipeline) -> None:
-    loaded.pipe.maybe_free_model_hooks()
-    gc.collect()  # tensors caught in reference cycles of the unwound call
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
 
 
 def _call_arguments(requests: Sequence[VideoRequest], seeds: Sequence[int]) -> dict[str, Any]:
