@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 import pytest
 
 from generation.config import EngineSettings
+from generation.protocol import VideoGenerator
 from generation.queue.gpu import Encoder
 from generation.queue.interface import (
     JobCancelled,
@@ -104,7 +105,7 @@ async def make_queue(
     queues: list[LocalJobQueue] = []
 
     async def make(
-        generator: FakeGenerator | None = None,
+        generator: VideoGenerator | None = None,
         *,
         batch_size: int = 1,
         encoder: Encoder = stub_encoder,
