@@ -25,6 +25,8 @@ from generation.queue.interface import JobEvent, JobInfo, JobQueue
 
 log = logging.getLogger(__name__)
 
+DELIVERY_GRACE_S = 30.0
+
 
 class VideoBot(commands.Bot):
     """Slash commands in front of a `JobQueue`; one `JobTracker` task per live job."""
@@ -139,8 +141,13 @@ class VideoBot(commands.Bot):
             log.error("background task %s crashed", task.get_name(), exc_info=task.exception())
 
     async def close(self) -> None:
-        """Stop taking jobs, let the queue persist its work, then disconnect."""
+        """Stop taking jobs, let the running job finish and reach its user, persist the rest, disconnect."""
         await self.queue.close()
+        # Closing the queue ends every job's event stream: trackers of finished jobs deliver, the others
+        # return. Give deliveries a bounded moment before cutting the connection.
+        trackers = [task for task in self._tasks if task.get_name().startswith(("job-", "recovered-"))]
+        if trackers:
+            await asyncio.wait(trackers, timeout=DELIVERY_GRACE_S)
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

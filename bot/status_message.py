@@ -56,7 +56,9 @@ class StatusMessage:
     def __init__(self, client: discord.Client, context: JobContext) -> None:
         self._client = client
         self.context = context
-        self._token_failed = False
+        # Once the job is shown in a plain channel message (fallback, restart) the interaction webhook
+        # cannot edit it any more, whatever the token's age.
+        self._via_channel = False
 
     @property
     def message_id(self) -> int | None:
@@ -69,7 +71,7 @@ class StatusMessage:
 
     def token_usable(self) -> bool:
         """True while edits may go through the interaction webhook."""
-        return not self._token_failed and self.context.token_usable(time.time())
+        return not self._via_channel and self.context.token_usable(time.time())
 
     async def edit(
         self,
@@ -105,7 +107,7 @@ class StatusMessage:
                 if error.code not in TOKEN_GONE_CODES and error.status not in (401, 404):
                     raise
                 log.info("interaction token no longer usable", extra=self._log())
-                self._token_failed = True
+                self._via_channel = True
                 if not channel_fallback:
                     raise TokenGoneError from error
         channel = self._client.get_partial_messageable(self.context.channel_id)
@@ -137,6 +139,7 @@ class StatusMessage:
             allowed_mentions=mentions,
         )
         self.attach(message.id)
+        self._via_channel = True
         return message
 
     async def delete_message(self, message_id: int) -> None:

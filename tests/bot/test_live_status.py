@@ -1,0 +1,84 @@
+"""The status message: position and ETA while queued, a progress bar while generating, edited in place."""
+
+from __future__ import annotations
+
+import itertools
+import re
+
+from tests.discord_emulator import Message
+from tests.fakes.generator import FakeGenerator
+from tests.fixtures.bot import StartBot, embed_text, finished
+
+
+def progress_steps(message: Message) -> list[int]:
+    steps = []
+    for edit in message.edits:
+        text = " ".join(f"{f['value']}" for embed in edit.embeds for f in embed.get("fields", []))
+        found = re.search(r"step (\d+)/40", text)
+        if found:
+            steps.append(int(found.group(1)))
+    return steps
+
+
+async def test_progress_edits_arrive_in_order_and_are_throttled(start_bot: StartBot) -> None:
+    running = await start_bot(FakeGenerator(step_delay_s=0.025), status_edit_interval_s=0.25)
+
+    interaction = await running.emulator.invoke_slash(
+        running.alice, running.channel, "video", {"prompt": "a slow pan -steps 40"}
+    )
+
+    message = await finished(running.emulator, interaction)
+    steps = progress_steps(message)
+    assert 2 <= len(steps) < 10  # about 1 s of 40 steps, shown at most every 0.25 s
+    assert steps == sorted(steps)
+    moments = [edit.at for edit in message.edits]
+    gaps = [(later - earlier).total_seconds() for earlier, later in itertools.pairwise(moments)]
+    assert min(gaps[:-1]) >= 0.2  # the final result is sent at once; live edits keep their distance
+
+
+async def test_a_waiting_job_shows_its_position_and_ready_time_and_moves_up(start_bot: StartBot) -> None:
+    running = await start_bot(FakeGenerator(step_delay_s=0.02))
+    emulator = running.emulator
+    warm_up = await emulator.invoke_slash(running.bob, running.channel, "video", {"prompt": "warm-up -steps 2"})
+    await finished(emulator, warm_up)  # ETAs come from the durations of recent jobs
+    first = await emulator.invoke_slash(running.alice, running.channel, "video", {"prompt": "first -steps 20"})
+    await emulator.wait_for(lambda: "Generating" in embed_text(first.original))
+    second = await emulator.invoke_slash(running.bob, running.channel, "video", {"prompt": "second -steps 5"})
+
+    await second.wait_for_response()
+    queued = embed_text(second.original)
+    assert "Position: #1" in queued
+    assert re.search(r"Ready: <t:\d+:R>", queued)
+    await emulator.wait_for(lambda: "Generating" in embed_text(second.original))
+
+
+async def test_a_restart_requeues_pending_jobs_and_tells_their_users(start_bot: StartBot) -> None:
+    running = await start_bot(FakeGenerator(step_delay_s=0.5), shutdown_grace_s=0)
+    emulator = running.emulator
+    first = await emulator.invoke_slash(running.alice, running.channel, "video", {"prompt": "interrupted -steps 30"})
+    await emulator.wait_for(lambda: "Generating" in embed_text(first.original))
+    waiting = await emulator.invoke_slash(running.bob, running.channel, "video", {"prompt": "still waiting"})
+    await waiting.wait_for_response()
+    await running.bot.close()  # no grace: the running job is put back in line, not finished
+
+    await start_bot(FakeGenerator())
+
+    for user, prompt in ((running.alice, "interrupted"), (running.bob, "still waiting")):
+        delivered = await emulator.wait_for_message(
+            channel_id=running.channel.id,
+            predicate=lambda m, p=prompt: p in embed_text(m) and bool(m.attachments),
+            timeout=20,
+        )
+        assert f"<@{user.id}>" in delivered.content
+
+
+async def test_a_job_that_finishes_during_shutdown_still_reaches_its_user(start_bot: StartBot) -> None:
+    running = await start_bot(FakeGenerator(step_delay_s=0.02), shutdown_grace_s=30)
+    emulator = running.emulator
+    interaction = await emulator.invoke_slash(running.alice, running.channel, "video", {"prompt": "last -steps 30"})
+    await emulator.wait_for(lambda: "Generating" in embed_text(interaction.original))
+
+    await running.bot.close()
+
+    assert interaction.original is not None
+    assert interaction.original.attachments
