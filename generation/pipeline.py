@@ -97,7 +97,7 @@ def load_pipeline(settings: EngineSettings) -> LoadedPipeline:
 
 
 def prepare_pipeline(pipe: Any, settings: EngineSettings, device: torch.device, dtype: torch.dtype) -> LoadedPipeline:
-    """Swap in DPM-Solver++, place `pipe` on `device`, enable VAE slicing and compile, per `settings`.
+    """Swap in DPM-Solver++ (noise-predicting models), place `pipe` on `device`, slice the VAE, compile.
 
     For pipelines built some other way than `load_pipeline` (the benchmark's random-weight model):
     `pipe` must already hold its weights in `dtype`. Offloading needs a GPU (accelerate raises without

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import av
@@ -119,3 +121,11 @@ def test_probe_rejects_a_file_that_is_not_a_video(tmp_path: Path) -> None:
 
     with pytest.raises(EncodeError, match=r"notes\.mp4"):
         probe(tmp_path / "notes.mp4")
+
+
+def test_importing_the_encoder_loads_neither_torch_nor_diffusers() -> None:
+    # The bot imports this module to fit videos under the upload limit, and may run without torch.
+    code = "import sys, generation.encode; print('torch' in sys.modules or 'diffusers' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+
+    assert done.stdout.strip() == "False"
