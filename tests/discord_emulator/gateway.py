@@ -72,6 +72,8 @@ class Gateway:
         self.intents: int | None = None
         self._socket: web.WebSocketResponse | None = None
         self._send_lock = asyncio.Lock()
+        # How many of `dispatches` the client has been sent on its current stream.
+        self._delivered = 0
 
     @property
     def connected(self) -> bool:
@@ -94,15 +96,25 @@ class Gateway:
                 self._state.notify()
         return ws
 
-    async def dispatch(self, event: str, data: dict[str, Any]) -> Dispatch:
-        """Send an event on the session, or keep it for RESUME while the bot is disconnected."""
+    def enqueue(self, event: str, data: dict[str, Any]) -> Dispatch:
+        """Give an event its sequence number now; `flush` sends it. Events reach the bot in the order
+        they were enqueued, even when sent from different tasks."""
         if self.session_id is None:
             raise RuntimeError(f"cannot dispatch {event}: the bot has not identified yet")
+        dispatch = Dispatch(seq=len(self.dispatches) + 1, event=event, data=data)
+        self.dispatches.append(dispatch)
+        return dispatch
+
+    async def flush(self) -> None:
+        """Send every event the bot has not had yet; while it is disconnected they wait for RESUME."""
         async with self._send_lock:
-            dispatch = Dispatch(seq=len(self.dispatches) + 1, event=event, data=data)
-            self.dispatches.append(dispatch)
-            if self.connected:
-                await self._send(dispatch)
+            while self.connected and self._delivered < len(self.dispatches):
+                await self._send(self.dispatches[self._delivered])
+
+    async def dispatch(self, event: str, data: dict[str, Any]) -> Dispatch:
+        """Enqueue an event and send what is pending."""
+        dispatch = self.enqueue(event, data)
+        await self.flush()
         return dispatch
 
     async def disconnect(self, *, code: int = Close.UNKNOWN_ERROR, invalidate_session: bool = False) -> None:
@@ -145,6 +157,7 @@ class Gateway:
         self.intents = data.get("intents")
         self.session_id = secrets.token_hex(16)
         self.dispatches = []
+        self._delivered = 0
         self._socket = ws
         state = self._state
         await self.dispatch(
@@ -179,10 +192,8 @@ class Gateway:
         seen = data.get("seq") or 0
         async with self._send_lock:
             self._socket = ws
-            for dispatch in self.dispatches:
-                if dispatch.seq > seen:
-                    self.replayed.append(dispatch)
-                    await self._send(dispatch)
+            self._delivered = seen
+            self.replayed.extend(self.dispatches[seen:])
         self.resume_count += 1
         await self.dispatch("RESUMED", {"_trace": ["emulator"]})
         self._state.notify()
@@ -203,3 +214,5 @@ class Gateway:
         except ConnectionError:
             # The client went away mid-send; the dispatch stays queued for its RESUME.
             self._socket = None
+        else:
+            self._delivered += 1

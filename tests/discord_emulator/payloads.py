@@ -142,9 +142,11 @@ def channel_json(channel: Channel, position: int = 0) -> dict[str, Any]:
     }
 
 
-def guild_json(guild: Guild, joined_at: str) -> dict[str, Any]:
-    """The full guild of a GUILD_CREATE dispatch."""
-    return {
+def guild_json(guild: Guild, joined_at: str, *, joined_now: bool = False) -> dict[str, Any]:
+    """The full guild of a GUILD_CREATE dispatch. One that fills in an unavailable guild from READY
+    says `unavailable: false`; one for a guild the bot just joined leaves it out (discord.py tells
+    `on_guild_available` from `on_guild_join` by this)."""
+    data: dict[str, Any] = {
         "id": str(guild.id),
         "name": guild.name,
         "icon": None,
@@ -188,6 +190,9 @@ def guild_json(guild: Guild, joined_at: str) -> dict[str, Any]:
         "guild_scheduled_events": [],
         "soundboard_sounds": [],
     }
+    if joined_now:
+        del data["unavailable"]
+    return data
 
 
 def attachment_json(attachment: Attachment, channel_id: int) -> dict[str, Any]:

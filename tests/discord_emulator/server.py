@@ -14,6 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from .commands import slash_command_data
+from .components import filled_modal, find_component
 from .faults import Faults
 from .gateway import Gateway
 from .interaction_routes import InteractionRoutes
@@ -135,7 +136,9 @@ class DiscordEmulator:
     def add_guild(self, name: str = "g", attachment_size_limit: int = DEFAULT_ATTACHMENT_LIMIT) -> Guild:
         """A guild the bot is in (sent as GUILD_CREATE if the bot is already connected)."""
         guild = self._state.add_guild(name, attachment_size_limit)
-        self._dispatch_if_ready("GUILD_CREATE", lambda: guild_json(guild, self.clock.utcnow().isoformat()))
+        self._dispatch_if_ready(
+            "GUILD_CREATE", lambda: guild_json(guild, self.clock.utcnow().isoformat(), joined_now=True)
+        )
         return guild
 
     def add_channel(
@@ -258,7 +261,7 @@ class DiscordEmulator:
         modal = interaction.modal
         if modal is None or modal.get("custom_id") != custom_id:
             raise ValueError(f"interaction {interaction.id} was not answered with modal {custom_id!r}")
-        components = _filled(modal.get("components", []), values)
+        components = filled_modal(modal.get("components", []), values)
         data = {"custom_id": custom_id, "components": components}
         shown_at = interaction.callbacks[-1].at
         await asyncio.sleep(max(0.0, shown_at + self.reaction_delay - self.clock.now()))
@@ -307,60 +310,19 @@ class DiscordEmulator:
         return interaction
 
     def _component(self, message: Message, custom_id: str) -> dict[str, Any]:
-        for component in _walk(message.components):
-            if component.get("custom_id") == custom_id:
-                return component
-        raise ValueError(f"message {message.id} has no component {custom_id!r}")
+        component = find_component(message.components, custom_id)
+        if component is None:
+            raise ValueError(f"message {message.id} has no component {custom_id!r}")
+        return component
 
     def _dispatch_if_ready(self, event: str, payload: Callable[[], dict[str, Any]]) -> None:
         if self.gateway.session_id is None:
             return
-        self._spawn(self.gateway.dispatch(event, payload()))
+        # Sequenced now, so a user action that follows is dispatched after it, as on Discord.
+        self.gateway.enqueue(event, payload())
+        self._spawn(self.gateway.flush())
 
     def _spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-
-def _walk(components: list[dict[str, Any]]) -> Iterable[dict[str, Any]]:
-    for component in components:
-        yield component
-        yield from _walk(component.get("components", []))
-        if "component" in component:
-            yield from _walk([component["component"]])
-
-
-def _filled(components: list[dict[str, Any]], values: Mapping[str, str]) -> list[dict[str, Any]]:
-    """The modal's layout as the client submits it: rows and labels kept, each input with its value."""
-    unknown = set(values) - {c.get("custom_id") for c in _walk(components)}
-    if unknown:
-        raise ValueError(f"the modal has no inputs {sorted(unknown)}")
-    return _fill(components, values)
-
-
-def _fill(components: list[dict[str, Any]], values: Mapping[str, str]) -> list[dict[str, Any]]:
-    submitted = []
-    for component in components:
-        if component["type"] == 1:
-            submitted.append(
-                {
-                    "type": 1,
-                    "id": component.get("id", 0),
-                    "components": _fill(component["components"], values),
-                }
-            )
-        elif component["type"] == 18:
-            inner = _fill([component["component"]], values)[0]
-            submitted.append({"type": 18, "id": component.get("id", 0), "component": inner})
-        elif component.get("custom_id") is not None:
-            value = values.get(component["custom_id"], component.get("value", ""))
-            submitted.append(
-                {
-                    "type": component["type"],
-                    "id": component.get("id", 0),
-                    "custom_id": component["custom_id"],
-                    "value": value,
-                }
-            )
-    return submitted

@@ -14,6 +14,7 @@ import secrets
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from .components import stored_components, without_nulls
 from .models import (
     DEFAULT_ATTACHMENT_LIMIT,
     LOADING,
@@ -220,9 +221,9 @@ class EmulatorState:
         if "content" in body or creating:
             message.content = body.get("content") or ""
         if "embeds" in body or creating:
-            message.embeds = [{"type": "rich", **embed} for embed in body.get("embeds") or []]
+            message.embeds = [{"type": "rich", **without_nulls(embed)} for embed in body.get("embeds") or []]
         if "components" in body or creating:
-            message.components = _with_component_ids(body.get("components") or [])
+            message.components = stored_components(body.get("components") or [])
         if body.get("flags") is not None:
             message.flags = int(body["flags"])
         if "allowed_mentions" in body:
@@ -256,16 +257,3 @@ def _attachments_after(
                 )
             )
     return kept
-
-
-def _with_component_ids(components: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Number components depth-first from 1 where the bot gave no `id`, as Discord does."""
-    counter = iter(range(1, 10_000))
-
-    def number(component: dict[str, Any]) -> dict[str, Any]:
-        numbered = {**component, "id": component.get("id") or next(counter)}
-        if "components" in component:
-            numbered["components"] = [number(child) for child in component["components"]]
-        return numbered
-
-    return [number(component) for component in components]

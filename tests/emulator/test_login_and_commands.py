@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from tests.discord_emulator import DiscordEmulator
@@ -102,3 +104,23 @@ async def test_slash_options_must_match_the_synced_command(discord_emulator: Dis
     async with connected(TinyBot(guild.id), discord_emulator):
         with pytest.raises(ValueError, match="takes an integer"):
             await discord_emulator.invoke_slash(alice, channel, "t echo", {"text": "x", "times": "2"})
+
+
+async def test_guild_added_after_login_arrives_as_guild_create(discord_emulator: DiscordEmulator) -> None:
+    home = discord_emulator.add_guild("home")
+    bot = TinyBot(home.id)
+    async with connected(bot, discord_emulator):
+        joined = asyncio.create_task(bot.wait_for("guild_join", timeout=5))
+        later = discord_emulator.add_guild("later")
+        guild = await joined
+    assert guild.id == later.id
+
+
+async def test_channel_added_after_login_arrives_as_channel_create(discord_emulator: DiscordEmulator) -> None:
+    home = discord_emulator.add_guild("home")
+    bot = TinyBot(home.id)
+    async with connected(bot, discord_emulator):
+        created = asyncio.create_task(bot.wait_for("guild_channel_create", timeout=5))
+        channel = discord_emulator.add_channel(home, "late")
+        seen = await created
+    assert (seen.id, seen.name) == (channel.id, "late")
