@@ -13,19 +13,33 @@ estimator from the history in its database at start-up, so this only holds on a 
 from __future__ import annotations
 
 from collections import OrderedDict, deque
-from collections.abc import Hashable, Iterable
-from dataclasses import dataclass
+from collections.abc import Hashable
 from typing import Final
 
 _MAX_SHAPES: Final = 64
 
 
-@dataclass(frozen=True)
-class Sample:
-    """One finished run: its total cost and how many seconds it took (model loading excluded)."""
+class _Window:
+    """The last `size` (cost, seconds) samples with their sums, so an estimate costs O(1)."""
 
-    cost: float
-    seconds: float
+    __slots__ = ("cost", "samples", "seconds")
+
+    def __init__(self, size: int) -> None:
+        self.samples: deque[tuple[float, float]] = deque(maxlen=size)
+        self.cost = 0.0
+        self.seconds = 0.0
+
+    def add(self, cost: float, seconds: float) -> None:
+        if len(self.samples) == self.samples.maxlen:
+            old_cost, old_seconds = self.samples[0]
+            self.cost -= old_cost
+            self.seconds -= old_seconds
+        self.samples.append((cost, seconds))
+        self.cost += cost
+        self.seconds += seconds
+
+    def rate(self) -> float | None:
+        return self.seconds / self.cost if self.samples else None
 
 
 class EtaEstimator:
@@ -33,29 +47,29 @@ class EtaEstimator:
 
     def __init__(self, window: int) -> None:
         self._window = window
-        self._overall: deque[Sample] = deque(maxlen=window)
+        self._overall = _Window(window)
         # Least recently seen shapes are forgotten first, so odd one-off sizes do not pile up.
-        self._by_shape: OrderedDict[Hashable, deque[Sample]] = OrderedDict()
+        self._by_shape: OrderedDict[Hashable, _Window] = OrderedDict()
 
     def record(self, shape: Hashable, cost: float, seconds: float) -> None:
         """Learn from a run of `shape` with total `cost` that took `seconds`."""
         if cost <= 0 or seconds < 0:
             return
-        sample = Sample(cost, seconds)
-        self._overall.append(sample)
-        samples = self._by_shape.pop(shape, None) or deque(maxlen=self._window)
-        samples.append(sample)
+        self._overall.add(cost, seconds)
+        samples = self._by_shape.pop(shape, None) or _Window(self._window)
+        samples.add(cost, seconds)
         self._by_shape[shape] = samples
         while len(self._by_shape) > _MAX_SHAPES:
             self._by_shape.popitem(last=False)
 
     def estimate(self, shape: Hashable, cost: float) -> float | None:
         """Seconds a job of `shape` and `cost` should take, or None before anything was recorded."""
-        samples = self._by_shape.get(shape) or self._overall
-        if not samples:
-            return None
-        total_cost = sum(sample.cost for sample in samples)
-        return cost * sum(sample.seconds for sample in samples) / total_cost
+        rate = self.rate(shape)
+        return None if rate is None else cost * rate
+
+    def rate(self, shape: Hashable) -> float | None:
+        """Seconds per cost unit for `shape`, or None before anything was recorded."""
+        return (self._by_shape.get(shape) or self._overall).rate()
 
     def remaining(
         self, shape: Hashable, cost: float, elapsed_s: float, step: int = 0, total_steps: int = 0
@@ -69,13 +83,3 @@ class EtaEstimator:
             return max(0.0, elapsed_s / step * (total_steps - step))
         expected = self.estimate(shape, cost)
         return None if expected is None else max(0.0, expected - elapsed_s)
-
-
-def running_totals(start_s: float | None, durations: Iterable[float | None]) -> list[float | None]:
-    """Cumulative sums of `durations` after `start_s`; None from the first unknown value on."""
-    totals: list[float | None] = []
-    total = start_s
-    for duration in durations:
-        total = None if total is None or duration is None else total + duration
-        totals.append(total)
-    return totals

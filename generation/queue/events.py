@@ -92,7 +92,8 @@ class EventHub:
 
     def __init__(self, buffer_size: int) -> None:
         self._buffer_size = buffer_size
-        self._subscribers: weakref.WeakSet[_Subscription] = weakref.WeakSet()
+        # Weak, so a subscriber that drops its stream is forgotten without telling anyone.
+        self._subscribers: dict[int, weakref.ref[_Subscription]] = {}
         self._closed = False
 
     def subscribe(self) -> AsyncIterator[JobEvent]:
@@ -101,21 +102,25 @@ class EventHub:
         if self._closed:
             subscription.close()
         else:
-            self._subscribers.add(subscription)
+            key = id(subscription)
+            self._subscribers[key] = weakref.ref(subscription, lambda _: self._subscribers.pop(key, None))
         return subscription
 
     def publish(self, event: JobEvent) -> None:
         """Hand `event` to every subscriber; never blocks."""
-        for subscription in list(self._subscribers):
-            if not subscription.push(event):
-                self._subscribers.discard(subscription)
+        for key, ref in list(self._subscribers.items()):
+            subscription = ref()
+            if subscription is not None and not subscription.push(event):
+                del self._subscribers[key]
                 log.warning("event subscriber disconnected: more than %d events behind", self._buffer_size)
 
     def close(self) -> None:
         """End every stream after what it holds; later subscribers get an empty stream."""
         self._closed = True
-        for subscription in list(self._subscribers):
-            subscription.close()
+        for ref in self._subscribers.values():
+            subscription = ref()
+            if subscription is not None:
+                subscription.close()
         self._subscribers.clear()
 
 

@@ -65,6 +65,7 @@ class FairScheduler:
         self._round = 0  # the round of the job started last
         self._served: dict[str, int] = {}  # owner -> round of its last start, only for this round
         self._stamps = 0
+        self.version = 0  # changes whenever the set or order of waiting jobs may have changed
 
     @property
     def waiting_count(self) -> int:
@@ -114,12 +115,14 @@ class FairScheduler:
             base = self._served[ticket.owner_id] + 1 if ticket.owner_id in self._served else self._round
             line = self._lines[ticket.owner_id] = _OwnerLine(base, self._next_stamp())
         line.jobs.append(ticket)
+        self.version += 1
         self._waiting[ticket.job_id] = ticket
         self._per_owner[ticket.owner_id] += 1
 
     def remove(self, job_id: str) -> Ticket:
         """Take a waiting job out of the line (cancellation). Raises `KeyError` if it is not waiting."""
         ticket = self._waiting.pop(job_id)
+        self.version += 1
         line = self._lines[ticket.owner_id]
         line.jobs.remove(ticket)
         if not line.jobs:
@@ -177,6 +180,7 @@ class FairScheduler:
         if line.jobs[0] is not ticket or self.head() is not ticket:
             raise AssertionError(f"job {ticket.job_id} is not at the head of the line")
         line.jobs.popleft()
+        self.version += 1
         if line.base > self._round:
             self._round = line.base
             self._served = {}

@@ -55,9 +55,10 @@ CREATE TABLE IF NOT EXISTS jobs (
     decode_s     REAL,
     encode_s     REAL
 );
-CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (status, seq);
-CREATE INDEX IF NOT EXISTS jobs_by_finish ON jobs (finished_at);
-CREATE INDEX IF NOT EXISTS jobs_by_owner ON jobs (owner_id, finished_at);
+-- Few indexes, and ones that rarely change: every commit pays for each (status changes twice per job,
+-- so it is not indexed; the start-up and /stats queries that filter on it scan instead).
+CREATE INDEX IF NOT EXISTS jobs_by_owner ON jobs (owner_id, seq);
+CREATE INDEX IF NOT EXISTS jobs_by_finish ON jobs (finished_at) WHERE finished_at IS NOT NULL;
 """
 
 _COLUMNS: Final = (
@@ -110,15 +111,21 @@ class JobStore:
 
     async def save(self, jobs: Sequence[JobInfo], *, batch_size: int | None = None) -> None:
         """Insert or update `jobs` (spec and crash count are kept); returns once committed."""
-        if not jobs:
-            return
+        if jobs:
+            await asyncio.shield(self.save_soon(jobs, batch_size=batch_size))
+
+    def save_soon(self, jobs: Sequence[JobInfo], *, batch_size: int | None = None) -> asyncio.Future[None]:
+        """Queue `jobs` for the next transaction; the future resolves (or fails) once it is committed.
+
+        Futures resolve in the order their saves were queued, so callbacks see commits in order.
+        """
         self._rows.extend(_row(info, batch_size) for info in jobs)
         if self._committed is None:
             self._committed = asyncio.get_running_loop().create_future()
         committed = self._committed
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush(), name="job-store-flush")
-        await asyncio.shield(committed)
+        return committed
 
     async def get(self, job_id: str) -> StoredJob | None:
         """The job with that id, or None."""
@@ -127,7 +134,7 @@ class JobStore:
 
     async def history(self, owner_id: str | None, limit: int) -> list[StoredJob]:
         """Finished jobs, most recent first, optionally only `owner_id`'s."""
-        finished = f"status IN ({', '.join('?' * len(_TERMINAL))})"
+        finished = f"finished_at IS NOT NULL AND status IN ({', '.join('?' * len(_TERMINAL))})"
         newest_first = "ORDER BY finished_at DESC, seq DESC LIMIT ?"
         if owner_id is None:
             return await self._query(f"{_SELECT} WHERE {finished} {newest_first}", (*_TERMINAL, limit))

@@ -204,7 +204,8 @@ class Worker:
                 succeeded.append((info, JobFinished(job_id, result)))
             else:
                 ended.append((job_id, JobStatus.FAILED, clip.reason if clip else "the video was not encoded"))
-        await ledger.settle(succeeded, batch_size=len(attempt.members))
+        if succeeded:
+            ledger.settle_soon(succeeded, batch_size=len(attempt.members))
         await ledger.end_running(run, ended)
 
     async def _after_error(self, run: Run, attempt: Attempt, error: Exception) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from generation.queue.eta import EtaEstimator, running_totals
+from generation.queue.eta import EtaEstimator
 
 
 def test_nothing_is_estimated_before_a_run_is_known() -> None:
@@ -41,9 +41,3 @@ def test_a_running_job_is_extrapolated_from_its_own_pace_once_a_step_is_done() -
 
     assert eta.remaining("s", cost=1, elapsed_s=2.0, step=1, total_steps=5) == pytest.approx(8.0)
     assert eta.remaining("s", cost=1, elapsed_s=30.0) == pytest.approx(70.0)
-
-
-def test_line_etas_add_up_and_stay_unknown_after_an_unknown() -> None:
-    assert running_totals(1.0, [2.0, 3.0]) == [3.0, 6.0]
-    assert running_totals(1.0, [2.0, None, 3.0]) == [3.0, None, None]
-    assert running_totals(None, [2.0]) == [None]
