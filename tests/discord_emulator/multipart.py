@@ -76,9 +76,24 @@ async def _read_multipart(request: web.Request) -> RequestBody:
     return RequestBody(json=document, uploads=tuple(uploads), multipart=True)
 
 
-def upload_index(upload: Upload) -> int | None:
-    """The n of a `files[n]` field (how `attachments[].id` refers to new uploads), else None."""
-    if upload.field.startswith("files[") and upload.field.endswith("]"):
-        inner = upload.field[len("files[") : -1]
-        return int(inner) if inner.isdigit() else None
-    return None
+# Snowflakes carry a timestamp in their high bits, so an id this small can only be an upload index.
+_LARGEST_UPLOAD_INDEX = 1 << 22
+
+
+def dangling_file_references(body: RequestBody) -> list[str]:
+    """`attachments[].id` entries that point at an upload index with no `files[n]` part."""
+    document = body.json
+    if not isinstance(document, dict):
+        return []
+    listed = document.get("attachments")
+    if not isinstance(listed, list):
+        data = document.get("data")
+        listed = data.get("attachments") if isinstance(data, dict) else None
+    uploaded = {upload.field for upload in body.uploads}
+    problems = []
+    for position, entry in enumerate(listed or []):
+        ref = entry.get("id") if isinstance(entry, dict) else None
+        index = int(ref) if isinstance(ref, int | str) and str(ref).isdigit() else None
+        if index is not None and index < _LARGEST_UPLOAD_INDEX and f"files[{index}]" not in uploaded:
+            problems.append(f"attachments[{position}].id {index} refers to no uploaded files[{index}]")
+    return problems

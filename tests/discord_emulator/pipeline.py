@@ -18,7 +18,7 @@ from aiohttp import web
 
 from .faults import FaultKind, Faults, fault_reply
 from .models import RecordedFile, RecordedRequest, Violation, ViolationKind
-from .multipart import BadBody, RequestBody, read_body
+from .multipart import BadBody, RequestBody, dangling_file_references, read_body
 from .openapi import OpenAPISpec, SchemaProblem
 from .protocol import Call, DiscordError, ErrorCode, Reply
 from .rest import Handler
@@ -86,6 +86,11 @@ class Pipeline:
                 return DiscordError(
                     400, ErrorCode.INVALID_FORM_BODY, "Invalid Form Body", _form_errors(problems)
                 ).reply()
+        dangling = dangling_file_references(body)
+        for detail in dangling:
+            self._violation(ViolationKind.REQUEST_SCHEMA, request, detail)
+        if dangling:
+            return DiscordError(400, ErrorCode.INVALID_FORM_BODY, "Invalid Form Body").reply()
         call = Call(
             method=request.method,
             path=request.path.removeprefix(API_PREFIX),

@@ -69,7 +69,7 @@ class DiscordEmulator:
         app.router.add_get("/gateway", self.gateway.handle)
         for method, route, handler in [
             *RestRoutes(self._state, self.gateway).table(),
-            *self._interaction_routes(),
+            *InteractionRoutes(self._state, self.gateway).table(),
         ]:
             app.router.add_route(method, API_PREFIX + route, self._pipeline.endpoint(route, handler))
         app.router.add_route("*", "/{tail:.*}", self._pipeline.unknown_route)
@@ -90,9 +90,6 @@ class DiscordEmulator:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-
-    def _interaction_routes(self) -> list[tuple[str, str, Any]]:
-        return InteractionRoutes(self._state, self.gateway).table()
 
     # -- identity and records -------------------------------------------------------------------
 

@@ -60,3 +60,34 @@ def test_requests_may_send_snowflakes_as_integers() -> None:
     spec = load_spec()
     body = {"content": "x", "attachments": [{"id": 0, "filename": "a.mp4"}]}
     assert spec.request_problems("POST", "/channels/{channel_id}/messages", body) == []
+
+
+async def test_attachment_pointing_at_no_uploaded_file_is_a_violation(discord_emulator: DiscordEmulator) -> None:
+    guild = discord_emulator.add_guild("home")
+    channel = discord_emulator.add_channel(guild)
+    form = aiohttp.FormData(quote_fields=False)
+    form.add_field("payload_json", '{"content": "x", "attachments": [{"id": 1, "filename": "a.mp4"}]}')
+    form.add_field("files[0]", b"data", filename="a.mp4")
+    headers = {"Authorization": f"Bot {discord_emulator.bot_token}"}
+    url = f"{discord_emulator.api_url}/channels/{channel.id}/messages"
+    async with aiohttp.ClientSession() as session, session.post(url, data=form, headers=headers) as response:
+        assert response.status == 400
+    assert "files[1]" in discord_emulator.violations[0].detail
+    discord_emulator.violations.clear()
+
+
+async def test_multipart_payload_json_and_files_are_recorded(discord_emulator: DiscordEmulator) -> None:
+    guild = discord_emulator.add_guild("home")
+    channel = discord_emulator.add_channel(guild)
+    form = aiohttp.FormData(quote_fields=False)
+    form.add_field("payload_json", '{"content": "clip", "attachments": [{"id": 0, "filename": "a.mp4"}]}')
+    form.add_field("files[0]", b"12345", filename="a.mp4", content_type="application/octet-stream")
+    headers = {"Authorization": f"Bot {discord_emulator.bot_token}"}
+    url = f"{discord_emulator.api_url}/channels/{channel.id}/messages"
+    async with aiohttp.ClientSession() as session, session.post(url, data=form, headers=headers) as response:
+        assert response.status == 200
+    [request] = discord_emulator.requests
+    assert request.body["content"] == "clip"
+    assert [(f.field, f.filename, f.size) for f in request.files] == [("files[0]", "a.mp4", 5)]
+    [message] = discord_emulator.messages(channel)
+    assert (message.attachments[0].data, message.attachments[0].content_type) == (b"12345", "video/mp4")
