@@ -76,6 +76,21 @@ class GpuThread:
         self._generator = generator
         self._encoder = encoder
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gpu-worker")
+        # Written by the GPU thread only; a bool is read atomically by health checks on the loop.
+        self.load_failed = False
+
+    def load(self) -> asyncio.Future[float]:
+        """Load the model ahead of the first job (on the GPU thread); the future gives the seconds."""
+        return asyncio.get_running_loop().run_in_executor(self._thread, self._load)
+
+    def _load(self) -> float:
+        try:
+            seconds = self._generator.load()
+        except BaseException:
+            self.load_failed = True
+            raise
+        self.load_failed = False
+        return seconds
 
     def run(
         self,
@@ -100,7 +115,7 @@ class GpuThread:
                 token.cancel()
 
         def work() -> BatchOutcome:
-            load_s = self._generator.load()
+            load_s = self._load()
             started = time.perf_counter()
             clips = self._generator.generate(requests, progress, token)
             outcomes = [

@@ -15,6 +15,7 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from typing import Final
 
 from generation.config import EngineSettings
@@ -32,6 +33,7 @@ from generation.queue.interface import (
     JobSpec,
     JobStatus,
     QueueStats,
+    WorkerHealth,
 )
 from generation.queue.ledger import Ledger
 from generation.queue.run import finished
@@ -218,6 +220,23 @@ class LocalJobQueue:
         await ledger.settle(cancelled)
         log.info("queue cleared by=%s cancelled=%d", by, len(cancelled))
         return [info for info, _ in cancelled]
+
+    async def update_context(self, job_id: str, context: str) -> None:
+        """Replace the job's `JobSpec.context` and persist it. Raises `JobNotFoundError`."""
+        ledger = self._ledger
+        for infos in (ledger.jobs, ledger.run.infos if ledger.run is not None else {}):
+            if job_id in infos:
+                info = infos[job_id]
+                infos[job_id] = replace(info, spec=replace(info.spec, context=context))
+        if not await ledger.store.update_context(job_id, context):
+            raise JobNotFoundError(f"there is no job with id {job_id!r}")
+
+    def health(self) -> WorkerHealth:
+        """The worker task runs (idle counts), and the model is loaded or still loading (not failed)."""
+        task = self._worker_task
+        return WorkerHealth(
+            worker_alive=task is not None and not task.done(), model_ready=not self._gpu.load_failed
+        )
 
     async def history(self, owner_id: str | None = None, limit: int = 10) -> list[JobInfo]:
         """Ended jobs, newest first, optionally only one owner's."""

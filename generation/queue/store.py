@@ -141,6 +141,19 @@ class JobStore:
         sql = f"{_SELECT} WHERE owner_id = ? AND {finished} {newest_first}"
         return await self._query(sql, (owner_id, *_TERMINAL, limit))
 
+    async def update_context(self, job_id: str, context: str) -> bool:
+        """Replace a job's opaque context; False if there is no such job."""
+
+        def update() -> bool:
+            conn = self._connection()
+            with _transaction(conn):
+                changed = conn.execute(
+                    "UPDATE jobs SET context = ? WHERE job_id = ?", (context, job_id)
+                ).rowcount
+            return bool(changed)
+
+        return await self._call(update)
+
     async def recent_successes(self, limit: int) -> list[StoredJob]:
         """The last `limit` succeeded jobs, most recently submitted first (to seed the ETA estimator)."""
         sql = f"{_SELECT} WHERE status = ? ORDER BY seq DESC LIMIT ?"

@@ -69,7 +69,15 @@ class Worker:
                 run.attempt.token.cancel()
 
     async def serve(self) -> None:
-        """The worker loop; returns after `stop()` once the running batch has ended."""
+        """The worker loop; returns after `stop()` once the running batch has ended.
+
+        Loads the model first, so the first job does not pay for it; if that fails, each job tries
+        again (and fails with the loading error until the model loads).
+        """
+        try:
+            log.info("model loaded load_s=%.1f", await self._gpu.load())
+        except Exception:
+            log.exception("model load failed; jobs will retry it")
         ledger = self._ledger
         while (batch := await self._next_batch()) is not None:
             run = ledger.run = Run(batch, {ticket.job_id: ledger.jobs[ticket.job_id] for ticket in batch})

@@ -6,13 +6,21 @@ import logging
 
 import pytest
 
-from generation.errors import JobNotFoundError, QueueClosedError, QueueFullError, UserQueueLimitError
+from generation.errors import (
+    JobNotFoundError,
+    ModelLoadError,
+    QueueClosedError,
+    QueueFullError,
+    UserQueueLimitError,
+)
 from generation.queue.interface import (
+    JobFailed,
     JobFinished,
     JobProgress,
     JobQueued,
     JobStarted,
     JobStatus,
+    WorkerHealth,
 )
 from tests.fakes.generator import FAKE_MEMORY_BYTES, FakeGenerator
 from tests.queue.conftest import MakeQueue, events_of, spec
@@ -169,3 +177,40 @@ async def test_one_log_line_per_job_event(make_queue: MakeQueue, caplog: pytest.
     assert "owner=ann group=g1 batch=1" in lines[1]
     assert "wait_s=" in lines[2]
     assert "run_s=" in lines[2]
+
+
+async def test_context_can_be_replaced_and_is_kept_in_history(make_queue: MakeQueue) -> None:
+    queue = await make_queue()
+    handle = await queue.submit(spec("ann"))
+
+    await queue.update_context(handle.info.job_id, "channel=1 message=2")
+    await events_of(handle)
+
+    (ended,) = await queue.history("ann")
+    assert ended.spec.context == "channel=1 message=2"
+    with pytest.raises(JobNotFoundError):
+        await queue.update_context("nope", "x")
+
+
+async def test_health_reports_the_worker_alive_until_closed(make_queue: MakeQueue) -> None:
+    queue = await make_queue()
+
+    assert queue.health() == WorkerHealth(worker_alive=True, model_ready=True)
+    await queue.close()
+    assert not queue.health().worker_alive
+
+
+class UnloadableGenerator(FakeGenerator):
+    """A model that cannot be loaded (bad id, missing files)."""
+
+    def load(self) -> float:
+        raise ModelLoadError("no model at 'nowhere'")
+
+
+async def test_a_model_that_cannot_load_is_reported_and_its_jobs_fail_with_why(make_queue: MakeQueue) -> None:
+    queue = await make_queue(UnloadableGenerator())
+
+    failed = (await events_of(await queue.submit(spec("ann"))))[-1]
+
+    assert failed == JobFailed(failed.job_id, "no model at 'nowhere'")
+    assert queue.health() == WorkerHealth(worker_alive=True, model_ready=False)
