@@ -15,6 +15,7 @@ from bot.channel_defaults import ChannelDefaultsStore
 from bot.error_handler import on_app_command_error
 from bot.gatekeeper import Gatekeeper
 from bot.job_context import JobContext
+from bot.observability import HealthServer, Metrics, start_health_server
 from bot.options import RequestLimits, VideoSize
 from bot.settings import Settings
 from bot.status_message import EditLimiter, StatusMessage
@@ -22,6 +23,7 @@ from bot.submission import Submitter
 from bot.tracker import JobTracker
 from bot.views import JobButton
 from generation.queue.interface import JobEvent, JobInfo, JobQueue
+from generation.request import VideoRequest
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,8 @@ class VideoBot(commands.Bot):
         self.trackers: dict[str, JobTracker] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._routes: dict[str, asyncio.Queue[JobEvent]] = {}
+        self.metrics = Metrics()
+        self._health_server: HealthServer | None = None
 
     async def setup_hook(self) -> None:
         """Load commands, recover the queue, start following jobs and sync commands."""
@@ -66,8 +70,15 @@ class VideoBot(commands.Bot):
         await self.add_cog(AdminCog(self))
         await self.channel_defaults.open()
         events = self.queue.subscribe()
+        metric_events = self.queue.subscribe()
         recovered = await self.queue.start()
         self._spawn(self._route_events(events), "event-router")
+        self._spawn(self.metrics.consume(metric_events), "metrics")
+        if self.settings.health_port is not None:
+            self._health_server = await start_health_server(
+                self.settings.health_host, self.settings.health_port, self, self.metrics, stats=self.queue.stats
+            )
+            log.info("serving /healthz and /metrics on port %s", self._health_server.port)
         for info in recovered:
             self._follow_recovered(info)
         await self._sync_commands()
@@ -82,6 +93,34 @@ class VideoBot(commands.Bot):
         else:
             synced = await self.tree.sync()
             log.info("synced %d global commands (may take up to an hour to appear)", len(synced))
+
+    def gateway_connected(self) -> bool:
+        """Health probe: logged in, ready and with an open gateway connection."""
+        return self.is_ready() and not self.is_closed() and self.ws is not None and self.ws.open
+
+    def worker_alive(self) -> bool:
+        """Health probe: the queue's GPU worker is running."""
+        return self.queue.health().worker_alive
+
+    def model_loaded(self) -> bool:
+        """Health probe: the model is in memory (or still loading at start-up, which is not a failure)."""
+        return self.queue.health().model_ready
+
+    def record_discord_error(self, error: discord.HTTPException) -> None:
+        """Count a failed Discord call for /metrics."""
+        self.metrics.record_http_exception(error)
+
+    def new_tracker(self, job_id: str, request: VideoRequest, context: JobContext) -> JobTracker:
+        """A tracker for one job, wired to this bot's limiter, throttle and error metrics."""
+        return JobTracker(
+            self,
+            job_id,
+            request,
+            StatusMessage(self, context),
+            limiter=self.limiter,
+            edit_interval_s=self.settings.status_edit_interval_s,
+            on_discord_error=self.record_discord_error,
+        )
 
     def start_tracking(self, tracker: JobTracker, events: AsyncIterator[JobEvent]) -> None:
         """Follow a job until its outcome is shown to the user."""
@@ -100,14 +139,7 @@ class VideoBot(commands.Bot):
         context = JobContext.loads(info.spec.context)
         route: asyncio.Queue[JobEvent] = asyncio.Queue()
         self._routes[info.job_id] = route
-        tracker = JobTracker(
-            self,
-            info.job_id,
-            info.spec.request,
-            StatusMessage(self, context),
-            limiter=self.limiter,
-            edit_interval_s=self.settings.status_edit_interval_s,
-        )
+        tracker = self.new_tracker(info.job_id, info.spec.request, context)
 
         async def events() -> AsyncIterator[JobEvent]:
             while True:
@@ -142,6 +174,8 @@ class VideoBot(commands.Bot):
 
     async def close(self) -> None:
         """Stop taking jobs, let the running job finish and reach its user, persist the rest, disconnect."""
+        if self._health_server is not None:
+            await self._health_server.stop()
         await self.queue.close()
         # Closing the queue ends every job's event stream: trackers of finished jobs deliver, the others
         # return. Give deliveries a bounded moment before cutting the connection.

@@ -15,8 +15,6 @@ import discord
 
 from bot import render
 from bot.job_context import JobContext
-from bot.status_message import StatusMessage
-from bot.tracker import JobTracker
 from bot.views import status_view
 from generation.queue.interface import JobHandle, JobSpec
 from generation.request import VideoRequest
@@ -83,6 +81,7 @@ class Submitter:
         handle = await self._bot.queue.submit(spec)
         info = handle.info
         job_id = info.job_id
+        who = {"job_id": job_id, "user_id": context.user_id, "guild_id": context.guild_id}
         audit.info(
             "job submitted job_id=%s user_id=%s guild_id=%s channel_id=%s prompt=%r negative=%r",
             job_id,
@@ -91,15 +90,9 @@ class Submitter:
             context.channel_id,
             request.prompt,
             request.negative_prompt,
+            extra={**who, "channel_id": context.channel_id},
         )
-        tracker = JobTracker(
-            self._bot,
-            job_id,
-            request,
-            StatusMessage(self._bot, context),
-            limiter=self._bot.limiter,
-            edit_interval_s=self._bot.settings.status_edit_interval_s,
-        )
+        tracker = self._bot.new_tracker(job_id, request, context)
         self._bot.start_tracking(tracker, handle.events())
         embed = render.queued_embed(request, context.user_id, info.position or 1, info.eta_s)
         try:
@@ -115,13 +108,15 @@ class Submitter:
         if message_id is None:
             message_id = (await interaction.original_response()).id
         tracker.attach(message_id)
+        ack_ms = (time.time() - context.interaction_created_at) * 1000
         log.info(
             "job queued job_id=%s user_id=%s guild_id=%s position=%s ack_ms=%.0f",
             job_id,
             context.user_id,
             context.guild_id,
             info.position,
-            (time.time() - context.interaction_created_at) * 1000,
+            ack_ms,
+            extra={**who, "position": info.position, "ack_ms": round(ack_ms)},
         )
         return job_id
 

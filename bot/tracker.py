@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import discord
@@ -55,6 +55,7 @@ class JobTracker:
         *,
         limiter: EditLimiter,
         edit_interval_s: float,
+        on_discord_error: Callable[[discord.HTTPException], None],
     ) -> None:
         self.job_id = job_id
         self.request = request
@@ -62,6 +63,7 @@ class JobTracker:
         self._client = client
         self._limiter = limiter
         self._interval = edit_interval_s
+        self._on_discord_error = on_discord_error
         self._pending: _Render | None = None
         self._wake = asyncio.Event()
         self._attached = asyncio.Event()
@@ -154,6 +156,7 @@ class JobTracker:
                 self.edits_sent += 1
             except discord.HTTPException as error:
                 # Live status is best effort; the terminal state is retried separately.
+                self._on_discord_error(error)
                 log.warning("status edit failed job_id=%s status=%s", self.job_id, error.status)
 
     async def _finish(self, event: JobEvent) -> None:
@@ -170,7 +173,20 @@ class JobTracker:
                         view=result_view(self.job_id),
                         channel_upload_limit=self._channel_upload_limit(),
                     )
-                    log.info("delivered job_id=%s user_id=%s elapsed_s=%.1f", self.job_id, user_id, elapsed)
+                    log.info(
+                        "delivered job_id=%s user_id=%s elapsed_s=%.1f",
+                        self.job_id,
+                        user_id,
+                        elapsed,
+                        extra={
+                            "job_id": self.job_id,
+                            "user_id": user_id,
+                            "guild_id": self.status.context.guild_id,
+                            "elapsed_s": round(elapsed, 2),
+                            "denoise_s": round(event.result.timings.denoise_s, 2),
+                            "encode_s": round(event.result.timings.encode_s, 2),
+                        },
+                    )
                     return
                 except DoesNotFitError as error:
                     await self._final_edit(render.failed_embed(self.request, user_id, str(error)))
@@ -179,7 +195,9 @@ class JobTracker:
                 await self._final_edit(render.failed_embed(self.request, user_id, event.reason))
             elif isinstance(event, JobCancelled):
                 await self._final_edit(render.cancelled_embed(self.request, user_id, event.by))
-        except Exception:
+        except Exception as error:
+            if isinstance(error, discord.HTTPException):
+                self._on_discord_error(error)
             log.exception("could not tell the user about job_id=%s; trying a channel message", self.job_id)
             await self._last_resort(event)
 

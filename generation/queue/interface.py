@@ -140,6 +140,14 @@ class QueueStats:
     gpu_memory_bytes: int | None
 
 
+@dataclass(frozen=True)
+class WorkerHealth:
+    """Liveness for health checks: the worker loop runs, and the model is loaded or still loading."""
+
+    worker_alive: bool
+    model_ready: bool
+
+
 class JobHandle(Protocol):
     """Returned by `submit`: the job's id and first snapshot, its own event stream, and cancel."""
 
@@ -212,4 +220,15 @@ class JobQueue(Protocol):
 
     async def stats(self) -> QueueStats:
         """Counters since the database was created."""
+        ...
+
+    def health(self) -> WorkerHealth:
+        """Whether the worker is alive and its model usable; cheap, for frequent health checks."""
+        ...
+
+    async def update_context(self, job_id: str, context: str) -> None:
+        """Replace a job's opaque `JobSpec.context` and persist it (e.g. once its status message exists).
+
+        Raises `JobNotFoundError`.
+        """
         ...
