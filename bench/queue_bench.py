@@ -90,9 +90,7 @@ async def overhead(jobs: int, owners: int, folder: Path) -> None:
     await queue.close()
     all_events = await subscriber
     done = per_owner * owners
-    print(
-        f"(a) queue overhead: {done} jobs, {owners} owners (line ~{owners} deep), no-op generate and encode"
-    )
+    print(f"(a) queue overhead: {done} jobs, {owners} owners (line ~{owners} deep), no-op generate and encode")
     print(f"    total {elapsed:.2f} s = {elapsed / done * 1e6:.0f} µs per job")
     events = sum(per_job_events) / done
     print(f"    events: {events:.1f} per job stream, {all_events} to the global subscriber")
@@ -157,9 +155,7 @@ async def batching(folder: Path, jobs: int, repeats: int) -> None:
 
 def main() -> None:
     """Run both parts and print their figures."""
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--jobs", type=int, default=10_000)
     parser.add_argument("--owners", type=int, nargs="+", default=[10, 100], help="line depths for part (a)")
     parser.add_argument("--batch-jobs", type=int, default=8)

@@ -29,9 +29,7 @@ from generation.errors import ModelLoadError
 _FOREIGN_WEIGHT_SUFFIXES = frozenset({".pth", ".pt", ".ckpt", ".msgpack", ".h5", ".onnx", ".pb", ".gguf"})
 
 # `diffusion_pytorch_model.fp16.safetensors`, `model.fp16-00001-of-00002.safetensors`, `pytorch_model.bin`
-_WEIGHT_FILE = re.compile(
-    r"^(?P<stem>[^.]+?)(?:\.(?P<variant>\w+))?(?:-\d{5}-of-\d{5})?\.(?P<ext>safetensors|bin)$"
-)
+_WEIGHT_FILE = re.compile(r"^(?P<stem>[^.]+?)(?:\.(?P<variant>\w+))?(?:-\d{5}-of-\d{5})?\.(?P<ext>safetensors|bin)$")
 
 FIX_HINT = (
     "run `python -m generation download` with network access "
@@ -50,9 +48,7 @@ def select_files(repo_files: Iterable[str], variant: str | None) -> list[str]:
     """
     chosen: list[str] = []
     # folder -> (variant, extension) -> files of that weight set (several when sharded)
-    weights: defaultdict[str, defaultdict[tuple[str | None, str], list[str]]] = defaultdict(
-        lambda: defaultdict(list)
-    )
+    weights: defaultdict[str, defaultdict[tuple[str | None, str], list[str]]] = defaultdict(lambda: defaultdict(list))
     for name in repo_files:
         path = PurePosixPath(name)
         if len(path.parts) > 2 or path.suffix in _FOREIGN_WEIGHT_SUFFIXES:
@@ -119,23 +115,19 @@ def cached_model_path(model_id: str, *, revision: str | None = None, cache_dir: 
     return folder
 
 
-def _look_in_cache(
-    model_id: str, revision: str | None, cache_dir: Path | None
-) -> tuple[Path, ModelProblem | None]:
+def _look_in_cache(model_id: str, revision: str | None, cache_dir: Path | None) -> tuple[Path, ModelProblem | None]:
     cache = cache_dir or Path(constants.HF_HUB_CACHE)
     try:
         folder = Path(snapshot_download(model_id, revision=revision, cache_dir=cache, local_files_only=True))
     except (LocalEntryNotFoundError, HFValidationError):
         message = (
-            f"Model {model_id!r} is not in the Hugging Face cache at {cache} "
-            "and downloads are off (HF_HUB_OFFLINE=1)."
+            f"Model {model_id!r} is not in the Hugging Face cache at {cache} and downloads are off (HF_HUB_OFFLINE=1)."
         )
         return cache, ModelProblem(message, FIX_HINT)
     missing = missing_parts(folder)
     if missing:
         message = (
-            f"Model {model_id!r} is incomplete in the Hugging Face cache at {cache}: "
-            f"missing {', '.join(missing)}."
+            f"Model {model_id!r} is incomplete in the Hugging Face cache at {cache}: missing {', '.join(missing)}."
         )
         return folder, ModelProblem(message, FIX_HINT)
     return folder, None

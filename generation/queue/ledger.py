@@ -119,9 +119,7 @@ class Ledger:
             return replace(info, position=0, eta_s=self.running_remaining())
         return info
 
-    async def settle(
-        self, settled: Sequence[tuple[JobInfo, JobEvent]], *, batch_size: int | None = None
-    ) -> None:
+    async def settle(self, settled: Sequence[tuple[JobInfo, JobEvent]], *, batch_size: int | None = None) -> None:
         """Commit terminal states, then announce them and everyone's new places in line."""
         if settled:
             with contextlib.suppress(Exception):  # logged by the announcement

@@ -118,9 +118,7 @@ class LocalJobQueue:
         self._worker_task = asyncio.create_task(self._worker.serve(), name="job-queue-worker")
         line = ledger.line()
         log.info("queue started recovered=%d failed_after_crashes=%d", len(line), len(crashed))
-        found = {info.job_id: info for info in crashed} | {
-            job_id: ledger.snapshot(job_id, line) for job_id in line
-        }
+        found = {info.job_id: info for info in crashed} | {job_id: ledger.snapshot(job_id, line) for job_id in line}
         return [found[job.info.job_id] for job in leftovers]
 
     async def close(self) -> None:
@@ -234,9 +232,7 @@ class LocalJobQueue:
     def health(self) -> WorkerHealth:
         """The worker task runs (idle counts), and the model is loaded or still loading (not failed)."""
         task = self._worker_task
-        return WorkerHealth(
-            worker_alive=task is not None and not task.done(), model_ready=not self._gpu.load_failed
-        )
+        return WorkerHealth(worker_alive=task is not None and not task.done(), model_ready=not self._gpu.load_failed)
 
     async def history(self, owner_id: str | None = None, limit: int = 10) -> list[JobInfo]:
         """Ended jobs, newest first, optionally only one owner's."""
@@ -263,9 +259,7 @@ class LocalJobQueue:
         if task is not None:
             done, _ = await asyncio.wait({task}, timeout=self._settings.shutdown_grace_s)
             if not done:
-                log.warning(
-                    "shutdown: interrupting the running call after %g s", self._settings.shutdown_grace_s
-                )
+                log.warning("shutdown: interrupting the running call after %g s", self._settings.shutdown_grace_s)
                 self._worker.interrupt()
                 done, _ = await asyncio.wait({task}, timeout=_STOP_WAIT_S)
             if not done:

@@ -147,9 +147,7 @@ class JobStore:
         def update() -> bool:
             conn = self._connection()
             with _transaction(conn):
-                changed = conn.execute(
-                    "UPDATE jobs SET context = ? WHERE job_id = ?", (context, job_id)
-                ).rowcount
+                changed = conn.execute("UPDATE jobs SET context = ? WHERE job_id = ?", (context, job_id)).rowcount
             return bool(changed)
 
         return await self._call(update)

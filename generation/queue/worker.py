@@ -38,9 +38,7 @@ _BUG_REASON = "something went wrong on our side while making this video; it has 
 class Worker:
     """Runs what the fair line hands it, one batch at a time, until stopped."""
 
-    def __init__(
-        self, ledger: Ledger, gpu: GpuThread, *, batch_size: int, timeout_s: float, output_dir: Path
-    ) -> None:
+    def __init__(self, ledger: Ledger, gpu: GpuThread, *, batch_size: int, timeout_s: float, output_dir: Path) -> None:
         self._ledger = ledger
         self._gpu = gpu
         self._batch_size = batch_size
@@ -161,15 +159,11 @@ class Worker:
         done, _ = await asyncio.wait({future}, timeout=self._timeout_s)
         if done:
             return future.result()
-        timeout = GenerationTimeout(
-            f"the video took longer than the {self._timeout_s:g} s limit and was stopped"
-        )
+        timeout = GenerationTimeout(f"the video took longer than the {self._timeout_s:g} s limit and was stopped")
         attempt.timed_out = True
         attempt.token.cancel()
         log.warning("watchdog: call over %g s jobs=%s", self._timeout_s, ",".join(attempt.members))
-        await self._ledger.end_running(
-            run, [(job_id, JobStatus.FAILED, str(timeout)) for job_id in attempt.members]
-        )
+        await self._ledger.end_running(run, [(job_id, JobStatus.FAILED, str(timeout)) for job_id in attempt.members])
         # The thread stops at its next step; nothing else may use the GPU before it has.
         await asyncio.wait({future})
         if not future.cancelled():
@@ -240,9 +234,7 @@ class Worker:
     async def _fail_leftovers(self, run: Run) -> None:
         """After a bug in the worker: fail what the batch still holds, and never raise."""
         try:
-            await self._ledger.end_running(
-                run, [(job_id, JobStatus.FAILED, _BUG_REASON) for job_id in run.live]
-            )
+            await self._ledger.end_running(run, [(job_id, JobStatus.FAILED, _BUG_REASON) for job_id in run.live])
         except Exception:
             log.exception("could not fail jobs=%s after a worker error", ",".join(run.live))
 

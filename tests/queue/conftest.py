@@ -98,9 +98,7 @@ def engine_settings(tmp_path: Path) -> EngineSettings:
 
 
 @pytest.fixture
-async def make_queue(
-    queue_settings: QueueSettings, engine_settings: EngineSettings
-) -> AsyncIterator[MakeQueue]:
+async def make_queue(queue_settings: QueueSettings, engine_settings: EngineSettings) -> AsyncIterator[MakeQueue]:
     """Start a `LocalJobQueue` on the fake generator; every queue made is closed after the test."""
     queues: list[LocalJobQueue] = []
 

@@ -39,9 +39,7 @@ async def crash_while_running(settings: QueueSettings, videos: Path, *jobs: str)
 async def test_pending_jobs_survive_a_crash_and_run_in_their_original_order(
     make_queue: MakeQueue, queue_settings: QueueSettings, tmp_path: Path
 ) -> None:
-    crashed = await crash_while_running(
-        queue_settings, tmp_path, "ann:one", "bob:two", "cat:three", "ann:four"
-    )
+    crashed = await crash_while_running(queue_settings, tmp_path, "ann:one", "bob:two", "cat:three", "ann:four")
     queue = await make_queue(start=False)
 
     found, events = await start_and_drain(queue)

@@ -50,9 +50,7 @@ class UNetOutOfMemory:
 
 
 @pytest.fixture
-def batching_generator(
-    tiny_generator: DiffusersGenerator, tiny_engine_settings: EngineSettings
-) -> DiffusersGenerator:
+def batching_generator(tiny_generator: DiffusersGenerator, tiny_engine_settings: EngineSettings) -> DiffusersGenerator:
     """The session's loaded tiny pipeline behind a generator that accepts batches of 2."""
     from generation.generator import DiffusersGenerator
 
