@@ -120,6 +120,7 @@ class VideoBot(commands.Bot):
             limiter=self.limiter,
             edit_interval_s=self.settings.status_edit_interval_s,
             on_discord_error=self.record_discord_error,
+            save_context=lambda context: self.queue.update_context(job_id, context.dumps()),
         )
 
     def start_tracking(self, tracker: JobTracker, events: AsyncIterator[JobEvent]) -> None:

@@ -107,7 +107,7 @@ class Submitter:
         message_id = response.message_id
         if message_id is None:
             message_id = (await interaction.original_response()).id
-        tracker.attach(message_id)
+        await tracker.attach(message_id)
         ack_ms = (time.time() - context.interaction_created_at) * 1000
         log.info(
             "job queued job_id=%s user_id=%s guild_id=%s position=%s ack_ms=%.0f",

@@ -12,13 +12,14 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import discord
 
 from bot import render
 from bot.delivery import DEFAULT_UPLOAD_LIMIT, deliver, with_retries
+from bot.job_context import JobContext
 from bot.status_message import EditLimiter, StatusMessage
 from bot.views import result_view, status_view
 from generation.errors import DoesNotFitError
@@ -56,6 +57,7 @@ class JobTracker:
         limiter: EditLimiter,
         edit_interval_s: float,
         on_discord_error: Callable[[discord.HTTPException], None],
+        save_context: Callable[[JobContext], Awaitable[None]],
     ) -> None:
         self.job_id = job_id
         self.request = request
@@ -64,6 +66,7 @@ class JobTracker:
         self._limiter = limiter
         self._interval = edit_interval_s
         self._on_discord_error = on_discord_error
+        self._save_context = save_context
         self._pending: _Render | None = None
         self._wake = asyncio.Event()
         self._attached = asyncio.Event()
@@ -74,10 +77,18 @@ class JobTracker:
         if status.message_id is not None:
             self._attached.set()
 
-    def attach(self, message_id: int) -> None:
-        """The status message exists now; edits may start."""
+    async def attach(self, message_id: int) -> None:
+        """The status message exists now: edits may start, and a restart will know where it is."""
         self.status.attach(message_id)
         self._attached.set()
+        await self._remember_message()
+
+    async def _remember_message(self) -> None:
+        try:
+            await self._save_context(self.status.context)
+        except Exception:
+            # The job still runs and is delivered; only a restart would not find this message.
+            log.exception("could not save the status message of job_id=%s", self.job_id)
 
     async def announce_recovered(self, info: JobInfo) -> None:
         """After a restart: tell the requester in the channel that the job is back in line.
@@ -98,6 +109,7 @@ class JobTracker:
             log.exception("could not announce recovered job_id=%s", self.job_id)
             return
         self._attached.set()
+        await self._remember_message()
         if previous is not None:
             await self.status.delete_message(previous)
 

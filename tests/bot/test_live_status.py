@@ -63,6 +63,9 @@ async def test_a_restart_requeues_pending_jobs_and_tells_their_users(start_bot: 
 
     await start_bot(FakeGenerator())
 
+    for old in (first.original, waiting.original):
+        assert old is not None
+        await emulator.wait_for(lambda old=old: old.deleted)  # the stale status messages are retired
     for user, prompt in ((running.alice, "interrupted"), (running.bob, "still waiting")):
         delivered = await emulator.wait_for_message(
             channel_id=running.channel.id,
