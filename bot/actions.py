@@ -51,9 +51,12 @@ class JobActions:
         await self._admit_and_submit(interaction, request)
 
     async def _admit_and_submit(self, interaction: discord.Interaction[Any], request: VideoRequest) -> None:
-        self._bot.gatekeeper.admit(interaction, request)
-        await self._bot.submitter.submit(interaction, request)
-        self._bot.gatekeeper.record(interaction)
+        admission = self._bot.gatekeeper.admit(interaction, request)
+        try:
+            await self._bot.submitter.submit(interaction, request)
+        except BaseException:
+            admission.withdraw()
+            raise
 
     async def on_button(self, action: str, job_id: str, interaction: discord.Interaction[Any]) -> None:
         """A button on a status or result message was clicked."""

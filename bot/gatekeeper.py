@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import discord
@@ -40,13 +41,19 @@ class Gatekeeper:
         self.blocklist = Blocklist.from_entries(settings.blocklist)
         self.cooldown = Cooldown(settings.cooldown_s)
 
-    def admit(self, interaction: discord.Interaction[Any], request: VideoRequest) -> None:
-        """Raise `RefusedError` if this user may not queue `request` here, now."""
+    def admit(self, interaction: discord.Interaction[Any], request: VideoRequest) -> Admission:
+        """Raise `RefusedError` if this user may not queue `request` here, now; else start their cooldown.
+
+        The cooldown starts here, before any await, so two quick requests cannot both pass; call
+        `Admission.withdraw()` if the job is not accepted after all.
+        """
         context = access_context(interaction)
         blocked = self.blocklist.match(request.prompt, request.negative_prompt)
         refusal = check_access(context, self.policy, blocked=blocked)
-        if refusal is None and not is_admin(context, self.policy):
-            remaining = self.cooldown.check(interaction.user.id, time.monotonic())
+        now = time.monotonic()
+        exempt = is_admin(context, self.policy)
+        if refusal is None and not exempt:
+            remaining = self.cooldown.check(interaction.user.id, now)
             if remaining is not None:
                 refusal = cooldown_refusal(remaining)
         if refusal is not None:
@@ -59,10 +66,9 @@ class Gatekeeper:
                 request.prompt,
             )
             raise RefusedError(refusal.message)
-
-    def record(self, interaction: discord.Interaction[Any]) -> None:
-        """Start the user's cooldown (after a job was accepted)."""
-        self.cooldown.record(interaction.user.id, time.monotonic())
+        if not exempt:
+            self.cooldown.record(interaction.user.id, now)
+        return Admission(self.cooldown, interaction.user.id, now)
 
     def is_admin(self, interaction: discord.Interaction[Any]) -> bool:
         """Manage Server or one of the configured admin roles."""
@@ -71,6 +77,19 @@ class Gatekeeper:
     def is_moderator(self, interaction: discord.Interaction[Any]) -> bool:
         """Admins, and members who may manage messages in the channel."""
         return self.is_admin(interaction) or interaction.permissions.manage_messages
+
+
+@dataclass(frozen=True)
+class Admission:
+    """A request that passed the rules; its cooldown has started."""
+
+    cooldown: Cooldown
+    user_id: int
+    at: float
+
+    def withdraw(self) -> None:
+        """The job was not queued after all: give the user their cooldown back."""
+        self.cooldown.forget(self.user_id, self.at)
 
 
 def access_context(interaction: discord.Interaction[Any]) -> AccessContext:

@@ -153,6 +153,11 @@ class Cooldown:
         if self._seconds:
             self._last[user_id] = now
 
+    def forget(self, user_id: int, recorded_at: float) -> None:
+        """Undo the `record` made at `recorded_at` (the request it was for was not accepted after all)."""
+        if self._last.get(user_id) == recorded_at:
+            del self._last[user_id]
+
 
 class BlocklistMode(StrEnum):
     """Where prompts that match the blocklist are refused."""

@@ -95,9 +95,10 @@ async def test_only_the_requester_or_a_moderator_can_delete(start_bot: StartBot)
 
 
 async def test_cancel_while_queued_removes_the_job_at_once(start_bot: StartBot) -> None:
-    running = await start_bot(FakeGenerator(step_delay_s=0.1))
+    running = await start_bot(FakeGenerator(step_delay_s=0.2))
     emulator = running.emulator
-    first = await emulator.invoke_slash(running.alice, running.channel, "video", {"prompt": "long one -steps 20"})
+    first = await emulator.invoke_slash(running.alice, running.channel, "video", {"prompt": "long one -steps 50"})
+    await emulator.wait_for(lambda: "Generating" in embed_text(first.original))
     second = await emulator.invoke_slash(running.bob, running.channel, "video", {"prompt": "waiting one"})
     await second.wait_for_response()
     status = second.original
@@ -109,7 +110,7 @@ async def test_cancel_while_queued_removes_the_job_at_once(start_bot: StartBot) 
 
     assert await ephemeral_reply(cancel) == "Cancelled."
     await emulator.wait_for(lambda: "Cancelled" in embed_text(second.original))
-    await finished(emulator, first)
+    assert [info.spec.request.prompt for info in await running.queue.active()] == ["long one"]
     assert [call[0].prompt for call in running.generator.calls] == ["long one"]  # type: ignore[attr-defined]
 
 

@@ -54,3 +54,22 @@ def test_expired_users_are_forgotten_when_another_is_recorded() -> None:
 def test_a_negative_cooldown_is_a_configuration_error() -> None:
     with pytest.raises(ValueError, match="at least 0"):
         Cooldown(-1)
+
+
+def test_forgetting_a_withdrawn_record_lets_the_user_go_again() -> None:
+    cooldown = Cooldown(60)
+    cooldown.record(1, now=100.0)
+
+    cooldown.forget(1, recorded_at=100.0)
+
+    assert cooldown.check(1, now=101.0) is None
+
+
+def test_forgetting_an_older_record_keeps_the_newer_one() -> None:
+    cooldown = Cooldown(60)
+    cooldown.record(1, now=100.0)
+    cooldown.record(1, now=170.0)
+
+    cooldown.forget(1, recorded_at=100.0)
+
+    assert cooldown.check(1, now=171.0) == 59.0
