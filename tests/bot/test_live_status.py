@@ -33,7 +33,8 @@ async def test_progress_edits_arrive_in_order_and_are_throttled(start_bot: Start
     assert steps == sorted(steps)
     moments = [edit.at for edit in message.edits]
     gaps = [(later - earlier).total_seconds() for earlier, later in itertools.pairwise(moments)]
-    assert min(gaps[:-1]) >= 0.2  # the final result is sent at once; live edits keep their distance
+    # Sent at least 0.25 s apart; arrivals may bunch a little under load. The final result goes at once.
+    assert min(gaps[:-1]) >= 0.15
 
 
 async def test_a_waiting_job_shows_its_position_and_ready_time_and_moves_up(start_bot: StartBot) -> None:
