@@ -42,11 +42,11 @@ async def test_the_command_is_acknowledged_within_discords_three_seconds(start_b
 
 
 async def test_five_users_in_two_guilds_each_get_their_own_video_in_submission_order(
-    start_bot: StartBot, discord_emulator: DiscordEmulator
+    start_bot: StartBot, discord_emulator: DiscordEmulator, tiny_generator: VideoGenerator
 ) -> None:
     second_guild = discord_emulator.add_guild("Skate club")
     second_channel = discord_emulator.add_channel(second_guild, "clips")
-    running = await start_bot(FakeGenerator(step_delay_s=0.005), guilds=[second_guild])
+    running = await start_bot(tiny_generator, guilds=[second_guild])
     users = [running.alice, running.bob, *(discord_emulator.add_user(name) for name in ("cy", "di", "ed"))]
     for user in users[2:]:
         discord_emulator.add_member(running.guild, user)
@@ -56,22 +56,27 @@ async def test_five_users_in_two_guilds_each_get_their_own_video_in_submission_o
 
     interactions = await asyncio.gather(
         *(
-            discord_emulator.invoke_slash(user, channel, "video", {"prompt": f"video for {user.username}"})
+            discord_emulator.invoke_slash(
+                user, channel, "video", {"prompt": f"video for {user.username}", "steps": 2, "frames": 4}
+            )
             for user, channel in zip(users, places, strict=True)
         )
     )
 
-    await asyncio.gather(*(finished(discord_emulator, interaction) for interaction in interactions))
+    await asyncio.gather(*(finished(discord_emulator, interaction, within=60) for interaction in interactions))
     for user, interaction in zip(users, interactions, strict=True):
         message = interaction.original
         assert message is not None
         assert message.channel_id == interaction.channel.id
         assert f"video for {user.username}" in embed_text(message)
         assert len(message.attachments) == 1
+        assert decode_mp4(message.attachments[0].data)[2] == 4
     # Five different users: round-robin is first come, first served, in the order the queue took them.
-    accepted = sorted(await running.queue.history(limit=10), key=lambda info: info.submitted_at)
-    generated = [call[0].prompt for call in running.generator.calls]  # type: ignore[attr-defined]
-    assert generated == [info.spec.request.prompt for info in accepted]
+    jobs = await running.queue.history(limit=10)
+    by_submission = [info.job_id for info in sorted(jobs, key=lambda info: info.submitted_at)]
+    by_start = [info.job_id for info in sorted(jobs, key=lambda info: info.started_at or 0.0)]
+    assert len(jobs) == 5
+    assert by_start == by_submission
 
 
 async def test_a_failed_generation_is_reported_and_the_next_job_still_runs(start_bot: StartBot) -> None:
