@@ -18,7 +18,7 @@ from bot.prompt_flags import parse_prompt_flags
 from bot.sanitize import display_prompt
 from bot.views import RemixModal
 from generation.errors import JobNotFoundError
-from generation.queue.interface import JobInfo
+from generation.queue.interface import JobInfo, JobStatus
 from generation.request import VideoRequest
 
 if TYPE_CHECKING:
@@ -106,7 +106,7 @@ class JobActions:
             return
         await self._bot.queue.cancel(info.job_id, by=str(interaction.user.id))
         log.info("cancel requested job_id=%s by user_id=%s", info.job_id, interaction.user.id)
-        await reply_ephemeral(interaction, "Cancelled." if info.status.value == "queued" else "Stopping it now.")
+        await reply_ephemeral(interaction, "Cancelled." if info.status is JobStatus.QUEUED else "Stopping it now.")
 
     async def _delete(self, interaction: discord.Interaction[Any], info: JobInfo) -> None:
         if not self._may_manage(interaction, info):

@@ -54,6 +54,7 @@ class VideoBot(commands.Bot):
         self.trackers: dict[str, JobTracker] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._routes: dict[str, asyncio.Queue[JobEvent]] = {}
+        self._following: dict[str, asyncio.Task[None]] = {}
         self.metrics = Metrics()
         self._health_server: HealthServer | None = None
 
@@ -132,12 +133,28 @@ class VideoBot(commands.Bot):
                 await tracker.follow(events)
             finally:
                 self.trackers.pop(tracker.job_id, None)
+                self._following.pop(tracker.job_id, None)
 
-        self._spawn(follow(), f"job-{tracker.job_id}")
+        self._following[tracker.job_id] = self._spawn(follow(), f"job-{tracker.job_id}")
+
+    def stop_tracking(self, job_id: str) -> None:
+        """Abandon a job's tracker (its status message was never created)."""
+        task = self._following.pop(job_id, None)
+        if task is not None:
+            task.cancel()
 
     def _follow_recovered(self, info: JobInfo) -> None:
-        """Jobs re-queued after a restart: tell the user in the channel and follow them from there."""
-        context = JobContext.loads(info.spec.context)
+        """Jobs found after a restart: tell their users in the channel, and follow the re-queued ones."""
+        try:
+            context = JobContext.loads(info.spec.context)
+        except (ValueError, TypeError):
+            log.error("job_id=%s has no usable Discord context; its result cannot be delivered", info.job_id)
+            return
+        if info.status.terminal:
+            # Failed while recovering (it crashed the worker too often): say so, there is nothing to follow.
+            tracker = self.new_tracker(info.job_id, info.spec.request, context)
+            self._spawn(tracker.announce_failed_after_restart(info.error or "it failed"), f"failed-{info.job_id}")
+            return
         route: asyncio.Queue[JobEvent] = asyncio.Queue()
         self._routes[info.job_id] = route
         tracker = self.new_tracker(info.job_id, info.spec.request, context)
@@ -163,10 +180,11 @@ class VideoBot(commands.Bot):
             if route is not None:
                 route.put_nowait(event)
 
-    def _spawn(self, coroutine: Any, name: str) -> None:
+    def _spawn(self, coroutine: Any, name: str) -> asyncio.Task[None]:
         task: asyncio.Task[None] = asyncio.create_task(coroutine, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
+        return task
 
     def _task_done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
@@ -180,7 +198,7 @@ class VideoBot(commands.Bot):
         await self.queue.close()
         # Closing the queue ends every job's event stream: trackers of finished jobs deliver, the others
         # return. Give deliveries a bounded moment before cutting the connection.
-        trackers = [task for task in self._tasks if task.get_name().startswith(("job-", "recovered-"))]
+        trackers = [task for task in self._tasks if task.get_name().startswith(("job-", "recovered-", "failed-"))]
         if trackers:
             await asyncio.wait(trackers, timeout=DELIVERY_GRACE_S)
         for task in list(self._tasks):

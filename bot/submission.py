@@ -102,6 +102,7 @@ class Submitter:
         except discord.HTTPException:
             # The user never saw an acknowledgement: take the job back rather than run it unannounced.
             log.exception("could not acknowledge job_id=%s; cancelling it", job_id)
+            self._bot.stop_tracking(job_id)
             await self._cancel_quietly(handle)
             raise
         message_id = response.message_id

@@ -113,6 +113,19 @@ class JobTracker:
         if previous is not None:
             await self.status.delete_message(previous)
 
+    async def announce_failed_after_restart(self, reason: str) -> None:
+        """After a restart: the job will not run again; tell the requester why, in the channel."""
+        previous = self.status.message_id
+        embed = render.failed_embed(self.request, self.status.context.user_id, reason)
+        try:
+            await self.status.post_in_channel(content=f"<@{self.status.context.user_id}>", embed=embed, view=None)
+        except discord.HTTPException as error:
+            self._on_discord_error(error)
+            log.exception("could not report failed job_id=%s after a restart", self.job_id)
+            return
+        if previous is not None:
+            await self.status.delete_message(previous)
+
     async def follow(self, events: AsyncIterator[JobEvent]) -> None:
         """Consume the job's events until its terminal one, then show the outcome."""
         editor = asyncio.create_task(self._edit_loop(), name=f"status-edits-{self.job_id}")

@@ -86,3 +86,26 @@ async def test_a_job_that_finishes_during_shutdown_still_reaches_its_user(start_
 
     assert interaction.original is not None
     assert interaction.original.attachments
+
+
+async def test_a_job_that_crashed_the_worker_is_reported_failed_after_restart(start_bot: StartBot) -> None:
+    running = await start_bot(FakeGenerator(step_delay_s=0.2), job_max_attempts=1)
+    emulator = running.emulator
+    doomed = await emulator.invoke_slash(running.alice, running.channel, "video", {"prompt": "doomed -steps 15"})
+    await emulator.wait_for(lambda: "Generating" in embed_text(doomed.original))
+
+    async def die() -> None:
+        # The process dies mid-job: no graceful close, so the job is still "running" in SQLite.
+        worker = running.queue._worker_task
+        assert worker is not None
+        worker.cancel()
+
+    running.queue.close = die  # type: ignore[method-assign]
+    await running.bot.close()
+    await start_bot(FakeGenerator(), job_max_attempts=1)
+
+    report = await emulator.wait_for_message(
+        channel_id=running.channel.id, predicate=lambda m: "Failed" in embed_text(m) and "doomed" in embed_text(m)
+    )
+    assert report.content == f"<@{running.alice.id}>"
+    assert "crashed the worker" in embed_text(report)
