@@ -27,8 +27,6 @@ from generation.request import VideoRequest
 
 log = logging.getLogger(__name__)
 
-DELIVERY_GRACE_S = 30.0
-
 
 class VideoBot(commands.Bot):
     """Slash commands in front of a `JobQueue`; one `JobTracker` task per live job."""
@@ -197,10 +195,10 @@ class VideoBot(commands.Bot):
             await self._health_server.stop()
         await self.queue.close()
         # Closing the queue ends every job's event stream: trackers of finished jobs deliver, the others
-        # return. Give deliveries a bounded moment before cutting the connection.
+        # return. Deliveries get the same bounded grace as the running job before the connection goes.
         trackers = [task for task in self._tasks if task.get_name().startswith(("job-", "recovered-", "failed-"))]
         if trackers:
-            await asyncio.wait(trackers, timeout=DELIVERY_GRACE_S)
+            await asyncio.wait(trackers, timeout=max(self.settings.shutdown_grace_s, 1.0))
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -17,6 +17,8 @@ class QueueSettings(BaseSettings):
     queue_max_per_user: int = Field(3, ge=1, description="jobs one user may have waiting or running")
     job_timeout_s: float = Field(600.0, gt=0, description="a running job is failed after this long")
     job_max_attempts: int = Field(3, ge=1, description="crashes during one job before it is failed")
-    shutdown_grace_s: float = Field(60.0, ge=0, description="how long shutdown waits for the running job")
+    shutdown_grace_s: float = Field(
+        60.0, ge=0, description="how long shutdown waits for the running job, then for its delivery"
+    )
     database_path: Path = Field(Path("videobot.sqlite3"), description="SQLite file for jobs and history")
     eta_window: int = Field(20, ge=1, description="recent jobs averaged for ETAs")
