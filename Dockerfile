@@ -5,8 +5,9 @@
 # Base: python slim rather than nvidia/cuda. Linux torch wheels carry their CUDA runtime, cuBLAS and
 # cuDNN as pip packages, and the NVIDIA Container Toolkit mounts the host's driver at run time, so a
 # CUDA base image would only add a second, unused copy of those libraries (several GB).
-# torch comes from PyPI by default: torch 2.15's Linux wheel is built for CUDA 13 and needs an NVIDIA
-# driver >= 580. For an older driver pick a CUDA 12 build instead, e.g.
+# torch comes from PyPI by default, at the version the test suite proves with diffusers 0.42 (2.13.0);
+# PyPI's Linux wheel is a CUDA build whose driver requirement follows its CUDA version. For an older
+# driver pick a build for an older CUDA instead, e.g.
 #   --build-arg TORCH_INDEX_URL=https://download.pytorch.org/whl/cu126
 # Never a "+cpu" build: that is the test environment's torch, not the image's.
 
@@ -28,7 +29,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 RUN python -m venv /opt/venv
 
 # Layers from the slowest-changing down: torch (GBs), the other dependencies, then our code.
-ARG TORCH_VERSION=2.15.0
+ARG TORCH_VERSION=2.13.0
 ARG TORCH_INDEX_URL=https://pypi.org/simple
 RUN pip install --no-cache-dir --index-url "${TORCH_INDEX_URL}" "torch==${TORCH_VERSION}"
 
