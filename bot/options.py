@@ -11,7 +11,7 @@ import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, Self
 
 from bot.errors import InvalidOptionError, OptionConflictError
 from bot.sanitize import display_prompt
@@ -110,6 +110,32 @@ class _OptionValues:
         # A size is one choice; half of one would silently pair with another source's other half.
         if (self.width is None) != (self.height is None):
             raise ValueError("width and height must be given together")
+
+    @classmethod
+    def from_options(
+        cls,
+        *,
+        negative_prompt: str | None = None,
+        seed: int | None = None,
+        steps: int | None = None,
+        frames: int | None = None,
+        guidance: float | None = None,
+        fps: int | None = None,
+        size: VideoSize | None = None,
+        **extra: str,
+    ) -> Self:
+        """Build from options as users name them (`frames`, `guidance`, a `size` choice)."""
+        return cls(
+            negative_prompt=negative_prompt,
+            seed=seed,
+            steps=steps,
+            num_frames=frames,
+            guidance_scale=guidance,
+            fps=fps,
+            width=size.width if size else None,
+            height=size.height if size else None,
+            **extra,
+        )
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -99,15 +99,13 @@ class AdminCog(commands.GroupCog, group_name="videoadmin", group_description="Vi
         if interaction.guild_id is None or interaction.channel_id is None:
             await interaction.response.send_message("Defaults apply to servers, not direct messages.", ephemeral=True)
             return
-        chosen = size_named(size, self.bot.request_limits.sizes) if size else None
-        values = ChannelDefaults(
+        values = ChannelDefaults.from_options(
             scope=scope,
             steps=steps,
-            num_frames=frames,
-            guidance_scale=guidance,
+            frames=frames,
+            guidance=guidance,
             fps=fps,
-            width=chosen.width if chosen else None,
-            height=chosen.height if chosen else None,
+            size=size_named(size, self.bot.request_limits.sizes) if size else None,
             negative_prompt=negative_prompt,
         )
         channel = interaction.channel_id if scope == "channel" else SERVER_WIDE

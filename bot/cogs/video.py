@@ -46,16 +46,14 @@ def build_video_command(bot: "VideoBot") -> app_commands.Command[Any, Any, None]
         fps: app_commands.Range[int, 1, limits.max_fps] | None = None,
         size: str | None = None,
     ) -> None:
-        chosen = size_named(size, limits.sizes) if size is not None else None
-        explicit = OptionOverrides(
+        explicit = OptionOverrides.from_options(
             negative_prompt=negative_prompt,
             seed=seed,
             steps=steps,
-            num_frames=frames,
-            guidance_scale=guidance,
+            frames=frames,
+            guidance=guidance,
             fps=fps,
-            width=chosen.width if chosen else None,
-            height=chosen.height if chosen else None,
+            size=size_named(size, limits.sizes) if size is not None else None,
         )
         await bot.actions.submit_new(interaction, parse_prompt_flags(prompt), explicit)
 

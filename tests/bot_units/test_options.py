@@ -246,3 +246,11 @@ def test_width_and_height_are_given_together_or_not_at_all() -> None:
 def test_server_limits_must_lie_within_the_engines_bounds(limits: dict[str, object]) -> None:
     with pytest.raises(ValueError, match=r"must be|at least one size"):
         RequestLimits(**limits)  # type: ignore[arg-type]
+
+
+def test_options_as_users_name_them_map_onto_request_fields() -> None:
+    size = size_named("landscape")
+
+    built = OptionOverrides.from_options(frames=24, guidance=7.5, size=size, seed=3)
+
+    assert built == OptionOverrides(num_frames=24, guidance_scale=7.5, width=320, height=192, seed=3)
