@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from typing import Any
 
 import discord
@@ -49,7 +49,6 @@ class VideoBot(commands.Bot):
         self.limiter = EditLimiter(per_second=settings.status_edits_per_second, burst=10)
         self.submitter = Submitter(self)
         self.actions = JobActions(self)
-        self.trackers: dict[str, JobTracker] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._routes: dict[str, asyncio.Queue[JobEvent]] = {}
         self._following: dict[str, asyncio.Task[None]] = {}
@@ -124,22 +123,25 @@ class VideoBot(commands.Bot):
 
     def start_tracking(self, tracker: JobTracker, events: AsyncIterator[JobEvent]) -> None:
         """Follow a job until its outcome is shown to the user."""
-        self.trackers[tracker.job_id] = tracker
-
-        async def follow() -> None:
-            try:
-                await tracker.follow(events)
-            finally:
-                self.trackers.pop(tracker.job_id, None)
-                self._following.pop(tracker.job_id, None)
-
-        self._following[tracker.job_id] = self._spawn(follow(), f"job-{tracker.job_id}")
+        self._track(tracker.job_id, tracker.follow(events))
 
     def stop_tracking(self, job_id: str) -> None:
         """Abandon a job's tracker (its status message was never created)."""
         task = self._following.pop(job_id, None)
         if task is not None:
             task.cancel()
+
+    def _track(self, job_id: str, work: Coroutine[Any, Any, None]) -> None:
+        """Run one job's Discord side as a task that shutdown waits for (bounded) before disconnecting."""
+
+        async def tracked() -> None:
+            try:
+                await work
+            finally:
+                self._following.pop(job_id, None)
+                self._routes.pop(job_id, None)
+
+        self._following[job_id] = self._spawn(tracked(), f"job-{job_id}")
 
     def _follow_recovered(self, info: JobInfo) -> None:
         """Jobs found after a restart: tell their users in the channel, and follow the re-queued ones."""
@@ -148,29 +150,23 @@ class VideoBot(commands.Bot):
         except (ValueError, TypeError):
             log.error("job_id=%s has no usable Discord context; its result cannot be delivered", info.job_id)
             return
+        tracker = self.new_tracker(info.job_id, info.spec.request, context)
         if info.status.terminal:
             # Failed while recovering (it crashed the worker too often): say so, there is nothing to follow.
-            tracker = self.new_tracker(info.job_id, info.spec.request, context)
-            self._spawn(tracker.announce_failed_after_restart(info.error or "it failed"), f"failed-{info.job_id}")
+            self._track(info.job_id, tracker.announce_failed_after_restart(info.error or "it failed"))
             return
         route: asyncio.Queue[JobEvent] = asyncio.Queue()
         self._routes[info.job_id] = route
-        tracker = self.new_tracker(info.job_id, info.spec.request, context)
 
         async def events() -> AsyncIterator[JobEvent]:
             while True:
                 yield await route.get()
 
         async def announce_then_follow() -> None:
-            try:
-                await tracker.announce_recovered(info)
-                await tracker.follow(events())
-            finally:
-                self._routes.pop(info.job_id, None)
-                self.trackers.pop(info.job_id, None)
+            await tracker.announce_recovered(info)
+            await tracker.follow(events())
 
-        self.trackers[info.job_id] = tracker
-        self._spawn(announce_then_follow(), f"recovered-{info.job_id}")
+        self._track(info.job_id, announce_then_follow())
 
     async def _route_events(self, events: AsyncIterator[JobEvent]) -> None:
         async for event in events:
@@ -196,9 +192,8 @@ class VideoBot(commands.Bot):
         await self.queue.close()
         # Closing the queue ends every job's event stream: trackers of finished jobs deliver, the others
         # return. Deliveries get the same bounded grace as the running job before the connection goes.
-        trackers = [task for task in self._tasks if task.get_name().startswith(("job-", "recovered-", "failed-"))]
-        if trackers:
-            await asyncio.wait(trackers, timeout=max(self.settings.shutdown_grace_s, 1.0))
+        if self._following:
+            await asyncio.wait(list(self._following.values()), timeout=max(self.settings.shutdown_grace_s, 1.0))
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

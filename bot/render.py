@@ -27,9 +27,9 @@ def progress_bar(step: int, total: int, width: int = BAR_WIDTH) -> str:
     return f"{'▰' * filled}{'▱' * (width - filled)} {fraction:.0%}"
 
 
-def relative_time(seconds_from_now: float, now: float | None = None) -> str:
+def relative_time(seconds_from_now: float) -> str:
     """A Discord timestamp that every client renders in its own words ("in 2 minutes")."""
-    at = (time.time() if now is None else now) + max(seconds_from_now, 0.0)
+    at = time.time() + max(seconds_from_now, 0.0)
     return f"<t:{int(at)}:R>"
 
 

@@ -71,9 +71,7 @@ class JobTracker:
         self._wake = asyncio.Event()
         self._attached = asyncio.Event()
         self._last_edit = 0.0
-        self._started_at: float | None = None
         self._submitted_at = time.monotonic()
-        self.edits_sent = 0
         if status.message_id is not None:
             self._attached.set()
 
@@ -150,7 +148,6 @@ class JobTracker:
             embed = render.queued_embed(self.request, user_id, event.position, event.eta_s, recovered=event.recovered)
             return _Render(embed, status_view(self.job_id))
         if isinstance(event, JobStarted):
-            self._started_at = time.monotonic()
             return _Render(
                 render.running_embed(self.request, user_id, 0, self.request.steps, 0.0, event.eta_s),
                 status_view(self.job_id),
@@ -178,7 +175,6 @@ class JobTracker:
             self._last_edit = time.monotonic()
             try:
                 await self.status.edit(embed=state.embed, view=state.view)
-                self.edits_sent += 1
             except discord.HTTPException as error:
                 # Live status is best effort; the terminal state is retried separately.
                 self._on_discord_error(error)
