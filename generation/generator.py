@@ -84,10 +84,6 @@ class DiffusersGenerator:
         started = time.perf_counter()
         output = _call_pipeline(loaded, requests, seeds, hook)
         finished = time.perf_counter()
-        if cancel.cancelled and loaded.callback_style is CallbackStyle.STEP_END:
-            # The pipeline honoured `_interrupt` by skipping the remaining steps and returned normally.
-            log.info("generation cancelled after %d of %d steps", hook.steps_done, requests[0].steps)
-            raise GenerationCancelled("cancelled")
         # The last step's callback marks where denoising ends and VAE decoding begins, for every pipeline
         # with a callback: decoding inside the pipeline's own call keeps each pipeline's latent
         # post-processing (Wan and LTX denormalise and unpack latents differently) out of our code.
@@ -113,7 +109,7 @@ def _call_pipeline(
     try:
         return loaded.pipe(**_call_arguments(requests, seeds), **hook.arguments())
     except GenerationError:
-        # Cancelled from the legacy callback, or a watchdog's error from `on_progress`: the pipeline was
+        # Cancelled from a step callback, or a watchdog's error from `on_progress`: the pipeline was
         # unwound mid-loop and never reached its own cleanup.
         loaded.pipe.maybe_free_model_hooks()
         log.info("generation stopped after %d of %d steps", hook.steps_done, requests[0].steps)
@@ -160,14 +156,15 @@ class _StepHook:
 
     def _on_legacy_step(self, step: int, timestep: Any, latents: Any) -> None:
         self._step_done(self._steps)
-        # The legacy loop has no interrupt flag; raising here unwinds it, and the caller frees hooks.
+        # Raising unwinds the pipeline's loop; the caller frees the offload hooks.
         self._cancel.raise_if_cancelled()
 
     def _on_step_end(self, pipe: Any, step: int, timestep: Any, tensors: dict[str, Any]) -> dict[str, Any]:
         # Schedulers of order 2 run more timesteps than requested steps; the pipeline counts them.
         self._step_done(int(getattr(pipe, "num_timesteps", None) or self._steps))
-        if self._cancel.cancelled:
-            pipe._interrupt = True
+        # Raising rather than setting the pipeline's `_interrupt` flag: an interrupted Wan or LTX call
+        # still VAE-decodes the half-denoised latents, seconds of GPU time for a video nobody wants.
+        self._cancel.raise_if_cancelled()
         return tensors
 
     def _step_done(self, total: int) -> None:

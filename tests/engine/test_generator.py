@@ -190,16 +190,24 @@ def test_a_step_end_callback_pipeline_reports_every_step(tiny_wan_generator: Dif
     assert clip.frames.dtype == np.uint8
 
 
-def test_a_step_end_callback_pipeline_cancels_through_its_interrupt_flag(
+def test_a_step_end_callback_pipeline_stops_at_the_cancelled_step_without_decoding(
     tiny_wan_generator: DiffusersGenerator,
 ) -> None:
     token = CancelToken()
     seen, on_progress = _cancel_at(1, token)
+    tiny_wan_generator.load()
+    assert tiny_wan_generator.pipeline is not None
+    decodes: list[object] = []
+    hook = tiny_wan_generator.pipeline.pipe.vae.decoder.register_forward_hook(lambda *_: decodes.append(None))
 
-    with pytest.raises(GenerationCancelled):
-        tiny_wan_generator.generate([_request(num_frames=WAN_FRAMES, steps=3)], on_progress, token)
+    try:
+        with pytest.raises(GenerationCancelled):
+            tiny_wan_generator.generate([_request(num_frames=WAN_FRAMES, steps=3)], on_progress, token)
+    finally:
+        hook.remove()
 
     assert seen == [1]
+    assert decodes == []
     assert tiny_wan_generator.generate([_request(num_frames=WAN_FRAMES, steps=2)])[0].frames.shape[0] == WAN_FRAMES
 
 
