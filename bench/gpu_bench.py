@@ -51,25 +51,47 @@ from generation.request import GUIDANCE, VideoRequest
 log = logging.getLogger(__name__)
 
 
-def run_benchmark(options: BenchOptions) -> BenchReport:
-    """Build the model once, measure each selected configuration on it, and return the report. Blocking."""
+def run_benchmark(options: BenchOptions, on_update: Callable[[BenchReport], None] | None = None) -> BenchReport:
+    """Build the model once, measure each selected configuration on it, and return the report. Blocking.
+
+    `on_update` gets the report so far after each configuration (`complete` false until the last), so a
+    run cut short, by a time limit or a crash in a later configuration, keeps what it measured.
+    """
     tiny = options.tiny
     device, dtype = resolve_device(
         EngineSettings(device="cpu" if tiny else "auto", torch_dtype="float32" if tiny else "float16")
     )
+    peak, peak_source = _peak(device, options.peak_tflops)
+    created = datetime.now(UTC).isoformat(timespec="seconds")
     with tempfile.TemporaryDirectory() as folder:
         pipe, model = _build(options, device, dtype, Path(folder))
+        environment = _environment(device, dtype, peak, peak_source)
         flops = _flop_counter(pipe, options)
         selected = [config for config in CONFIGS if config.name in options.configs]
+        if not selected:
+            raise ValueError("no configuration selected")
         results: list[ConfigResult] = []
         for config in selected:
-            result = measure(pipe, config, options, device, dtype, flops)
+            result = _with_tflops(measure(pipe, config, options, device, dtype, flops), options.steps, peak)
             results.append(result)
             note = f", {result.per_video_s:.2f} s per video" if result.per_video_s else f" ({result.reason})"
             print(f"  {config.name}: {result.status}{note}", flush=True)
-    peak, peak_source = _peak(device, options.peak_tflops)
-    final = with_speedups([_with_tflops(r, options.steps, peak) for r in results], BASELINE)
-    environment = Environment(
+            report = BenchReport(
+                SCHEMA_VERSION,
+                created,
+                environment,
+                _workload(pipe, model, options),  # after `measure`: the engine swaps the scheduler
+                BASELINE,
+                with_speedups(results, BASELINE),
+                complete=len(results) == len(selected),
+            )
+            if on_update is not None:
+                on_update(report)
+    return report
+
+
+def _environment(device: torch.device, dtype: torch.dtype, peak: float | None, peak_source: str) -> Environment:
+    return Environment(
         gpu_name=torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({platform.machine()})",
         device=str(device),
         dtype=str(dtype).removeprefix("torch."),
@@ -80,7 +102,10 @@ def run_benchmark(options: BenchOptions) -> BenchReport:
         peak_tflops=peak,
         peak_tflops_source=peak_source,
     )
-    workload = Workload(
+
+
+def _workload(pipe: Any, model: str, options: BenchOptions) -> Workload:
+    return Workload(
         model=model,
         tiny=options.tiny,
         parameters=parameter_counts(pipe),
@@ -92,8 +117,6 @@ def run_benchmark(options: BenchOptions) -> BenchReport:
         runs=options.runs,
         scheduler=type(pipe.scheduler).__name__,
     )
-    created = datetime.now(UTC).isoformat(timespec="seconds")
-    return BenchReport(SCHEMA_VERSION, created, environment, workload, BASELINE, final)
 
 
 def _build(options: BenchOptions, device: torch.device, dtype: torch.dtype, folder: Path) -> tuple[Any, str]:
@@ -194,11 +217,11 @@ def _given(value: int | None, default: int) -> int:
 def main(argv: Sequence[str] | None = None) -> BenchReport:
     """Run the benchmark from the command line: print the table and write the JSON when `--out` is given."""
     options = parse_options(argv)
-    report = run_benchmark(options)
+    out = options.out
+    report = run_benchmark(options, on_update=None if out is None else lambda partial: partial.write_json(out))
     print(format_table(report))
-    if options.out is not None:
-        report.write_json(options.out)
-        print(f"wrote {options.out}")
+    if out is not None:
+        print(f"wrote {out}")
     return report
 
 

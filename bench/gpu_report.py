@@ -107,11 +107,18 @@ class BenchReport:
     workload: Workload
     baseline: str
     configs: tuple[ConfigResult, ...]
+    complete: bool = True
+    """False in a report written while later configurations were still to run."""
 
     def write_json(self, path: Path) -> None:
-        """Write the report to `path` as indented JSON (creating its folder)."""
+        """Write the report to `path` as indented JSON (creating its folder), replacing it in one step.
+
+        Replaced, not rewritten in place, so a run killed while writing leaves the previous report whole.
+        """
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(dataclasses.asdict(self), indent=2) + "\n", encoding="utf-8")
+        partial = path.with_name(path.name + ".partial")
+        partial.write_text(json.dumps(dataclasses.asdict(self), indent=2) + "\n", encoding="utf-8")
+        partial.replace(path)
 
 
 def with_speedups(results: list[ConfigResult], baseline: str) -> tuple[ConfigResult, ...]:

@@ -13,9 +13,9 @@ import pytest
 import torch
 from diffusers import TextToVideoSDPipeline
 
-from bench.gpu_bench import main, parse_options
+from bench.gpu_bench import main, parse_options, run_benchmark
 from bench.gpu_measure import reset_placement
-from bench.gpu_report import ConfigResult, Status, with_speedups
+from bench.gpu_report import BenchReport, ConfigResult, Status, with_speedups
 
 _POSITIVE_FIGURES = (
     "prepare_s",
@@ -83,6 +83,30 @@ def test_tiny_run_writes_a_complete_report(tmp_path: Path) -> None:
     assert results["no_slicing"]["vae_slicing"] is False
     # Two videos run the UNet on twice the latents (each with its guidance half).
     assert results["batch2"]["unet_flops_per_step"] == 2 * results["resident"]["unet_flops_per_step"]
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+def test_the_report_is_handed_over_after_every_configuration_so_a_cut_short_run_keeps_its_figures() -> None:
+    configs = ["--configs", "resident", "batch2"]
+    options = parse_options(["--tiny", *configs, "--runs", "1", "--frames", "4", "--steps", "1"])
+    updates: list[BenchReport] = []
+
+    final = run_benchmark(options, on_update=updates.append)
+
+    assert [[r.name for r in update.configs] for update in updates] == [["resident"], ["resident", "batch2"]]
+    assert [update.complete for update in updates] == [False, True]
+    assert updates[-1] == final
+
+
+def test_writing_a_report_replaces_the_previous_file_whole(tmp_path: Path) -> None:
+    out = tmp_path / "run.json"
+    out.write_text("{}", encoding="utf-8")
+    options = parse_options(["--tiny", "--configs", "resident", "--runs", "1", "--frames", "4", "--steps", "1"])
+
+    run_benchmark(options, on_update=lambda report: report.write_json(out))
+
+    assert json.loads(out.read_text(encoding="utf-8"))["complete"] is True
+    assert [path.name for path in tmp_path.iterdir()] == ["run.json"]
 
 
 def test_speedups_are_videos_per_hour_against_the_baseline() -> None:
