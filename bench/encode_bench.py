@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-from diffusers.utils import export_to_video
+from diffusers.utils.export_utils import export_to_video
 
 from generation.encode import encode_mp4
 
@@ -38,7 +38,8 @@ def synthetic_frames(count: int, size: int) -> npt.NDArray[np.uint8]:
         frames[index, ..., 0] = (np.sin(6.0 * (rows + shift)) + 1.0) / 2.0
         frames[index, ..., 1] = (cols + shift) % 1.0
         frames[index, ..., 2] = rows * cols
-    return (np.clip(frames + grain, 0.0, 1.0) * 255.0).round().astype(np.uint8)
+    video: npt.NDArray[np.uint8] = (np.clip(frames + grain, 0.0, 1.0) * 255.0).round().astype(np.uint8)
+    return video
 
 
 def median_seconds(run: Callable[[], Path], repeats: int) -> tuple[float, int]:

@@ -37,15 +37,15 @@ def build_full_pipeline(model_dir: Path, device: torch.device, dtype: torch.dtyp
     """
     torch.manual_seed(0)
     with torch.device(device):
-        unet = UNet3DConditionModel.from_config(UNet3DConditionModel.load_config(model_dir / "unet"))  # type: ignore[no-untyped-call]
-        vae = AutoencoderKL.from_config(AutoencoderKL.load_config(model_dir / "vae"))  # type: ignore[no-untyped-call]
+        unet = UNet3DConditionModel.from_config(UNet3DConditionModel.load_config(model_dir / "unet"))
+        vae = AutoencoderKL.from_config(AutoencoderKL.load_config(model_dir / "vae"))
         text_encoder = CLIPTextModel(CLIPTextConfig.from_pretrained(model_dir / "text_encoder"))
     pipe: Any = TextToVideoSDPipeline(
         vae=vae,
         text_encoder=text_encoder,
         tokenizer=CLIPTokenizer.from_pretrained(model_dir / "tokenizer"),
         unet=unet,
-        scheduler=DDIMScheduler.from_pretrained(model_dir / "scheduler"),  # type: ignore[no-untyped-call]
+        scheduler=DDIMScheduler.from_pretrained(model_dir / "scheduler"),
     )
     # Created in float32 (the modules' own init), then cast: the pipeline must hold its weights in the
     # dtype `prepare_pipeline` is told.

@@ -128,7 +128,7 @@ def _build(options: BenchOptions, device: torch.device, dtype: torch.dtype, fold
         from tests.fixtures.tiny_pipeline import build_tiny_pipeline
 
         path = build_tiny_pipeline(folder / "tiny")
-        pipe = TextToVideoSDPipeline.from_pretrained(path, dtype=dtype)  # type: ignore[no-untyped-call]
+        pipe = TextToVideoSDPipeline.from_pretrained(path, dtype=dtype)
         model = "tiny random-weight pipeline"
     else:
         pipe = build_full_pipeline(options.model_dir, device, dtype)

@@ -19,7 +19,7 @@ import numpy.typing as npt
 import torch
 
 from generation.config import EngineSettings
-from generation.errors import GenerationCancelled, GenerationError, OutOfMemoryError
+from generation.errors import GenerationError, OutOfMemoryError
 from generation.pipeline import CallbackStyle, LoadedPipeline, load_pipeline
 from generation.protocol import CancelToken, ProgressCallback
 from generation.request import MAX_SEED, VideoRequest

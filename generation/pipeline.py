@@ -148,13 +148,13 @@ def _from_pretrained(model_id: str, variant: str | None, dtype: torch.dtype) -> 
 
 def _from_pretrained_variant(location: str, variant: str | None, dtype: torch.dtype) -> Any:
     try:
-        return DiffusionPipeline.from_pretrained(location, dtype=dtype, variant=variant)  # type: ignore[no-untyped-call]
+        return DiffusionPipeline.from_pretrained(location, dtype=dtype, variant=variant)
     except ValueError as exc:
         # diffusers refuses a variant that has no weight files instead of falling back by itself.
         if variant is None or "variant" not in str(exc):
             raise
     log.warning("model %s has no %s weights; loading the default ones (set MODEL_VARIANT= to skip)", location, variant)
-    return DiffusionPipeline.from_pretrained(location, dtype=dtype)  # type: ignore[no-untyped-call]
+    return DiffusionPipeline.from_pretrained(location, dtype=dtype)
 
 
 def _swap_scheduler(pipe: Any) -> None:
@@ -165,7 +165,7 @@ def _swap_scheduler(pipe: Any) -> None:
     compatible = DPMSolverMultistepScheduler in scheduler.compatibles
     noise_predicting = config.get("prediction_type", "epsilon") in _SWAPPABLE_PREDICTIONS
     if compatible and noise_predicting and not config.get("use_flow_sigmas", False):
-        pipe.scheduler = DPMSolverMultistepScheduler.from_config(config)  # type: ignore[no-untyped-call]
+        pipe.scheduler = DPMSolverMultistepScheduler.from_config(config)
     else:
         log.info("keeping the pipeline's own scheduler %s", type(scheduler).__name__)
 
