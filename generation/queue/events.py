@@ -41,7 +41,8 @@ class _Signal:
     async def wait(self) -> None:
         if self._future is None or self._future.done():
             self._future = asyncio.get_running_loop().create_future()
-        await self._future
+        # Shielded: the future is shared, and one waiter being cancelled must not wake the others with it.
+        await asyncio.shield(self._future)
 
     def fire(self) -> None:
         if self._future is not None and not self._future.done():

@@ -86,3 +86,17 @@ async def test_a_job_log_reader_waits_for_new_events() -> None:
     log.close()
 
     assert await reader == [progress(1)]
+
+
+async def test_a_job_log_reader_that_is_cancelled_does_not_end_the_other_readers() -> None:
+    log = JobEventLog()
+    abandoned = asyncio.create_task(drain(log.stream()))
+    staying = asyncio.create_task(drain(log.stream()))
+    await asyncio.sleep(0)
+
+    abandoned.cancel()  # what `asyncio.wait_for` does to a reader that times out
+    await asyncio.gather(abandoned, return_exceptions=True)
+    log.append(progress(1))
+    log.close()
+
+    assert await staying == [progress(1)]
