@@ -105,7 +105,6 @@ def _call_pipeline(
     loaded: LoadedPipeline, requests: Sequence[VideoRequest], seeds: Sequence[int], hook: _StepHook
 ) -> Any:
     """Run the pipeline once; translate what it raises into our errors, leaving it usable."""
-    out_of_memory: torch.cuda.OutOfMemoryError | None = None
     try:
         return loaded.pipe(**_call_arguments(requests, seeds), **hook.arguments())
     except GenerationError:
@@ -114,21 +113,36 @@ def _call_pipeline(
         loaded.pipe.maybe_free_model_hooks()
         log.info("generation stopped after %d of %d steps", hook.steps_done, requests[0].steps)
         raise
-    except torch.cuda.OutOfMemoryError as exc:
-        # Its traceback holds the pipeline's frames and with them their CUDA tensors: drop it, and free
-        # memory only once this block has let go of the exception too.
-        out_of_memory = exc.with_traceback(None)
     except Exception as exc:
-        raise GenerationError(f"generation failed: {type(exc).__name__}: {_first_line(exc)}") from exc
+        # Its traceback holds the pipeline's frames and with them their (CUDA) tensors, which the worker's
+        # retry in halves needs back: keep the error for the logs without it, and free memory only once
+        # this block has let go of the exception too.
+        failure = _without_tracebacks(exc)
     loaded.pipe.maybe_free_model_hooks()
     gc.collect()  # tensors caught in reference cycles of the unwound call
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
-    first = requests[0]
-    raise OutOfMemoryError(
-        f"the GPU ran out of memory for {len(requests)} × {first.num_frames} frames at "
-        f"{first.width}×{first.height}; try fewer frames or a smaller size"
-    ) from out_of_memory
+    if isinstance(failure, torch.cuda.OutOfMemoryError):
+        first = requests[0]
+        raise OutOfMemoryError(
+            f"the GPU ran out of memory for {len(requests)} × {first.num_frames} frames at "
+            f"{first.width}×{first.height}; try fewer frames or a smaller size"
+        ) from failure
+    raise GenerationError(f"generation failed: {type(failure).__name__}: {_first_line(failure)}") from failure
+
+
+def _without_tracebacks(error: BaseException) -> BaseException:
+    """`error` with its traceback and those of the exceptions chained to it dropped; returns `error`."""
+    pending: list[BaseException | None] = [error]
+    seen: set[int] = set()
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        current.__traceback__ = None
+        pending += [current.__cause__, current.__context__]
+    return error
 
 
 class _StepHook:

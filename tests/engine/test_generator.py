@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import diffusers
 import numpy as np
 import pytest
 import torch
@@ -38,6 +41,22 @@ def _cancel_at(step: int, token: CancelToken) -> tuple[list[int], ProgressCallba
             token.cancel()
 
     return seen, on_progress
+
+
+def _files_of_frames_held(error: BaseException) -> set[Path]:
+    """Source files of every frame kept alive by the tracebacks of `error` and the exceptions chained to it."""
+    files: set[Path] = set()
+    pending: list[BaseException | None] = [error]
+    while pending:
+        current = pending.pop()
+        if current is None:
+            continue
+        trace = current.__traceback__
+        while trace is not None:
+            files.add(Path(trace.tb_frame.f_code.co_filename))
+            trace = trace.tb_next
+        pending += [current.__cause__, current.__context__]
+    return files
 
 
 def test_a_clip_is_uint8_frames_of_the_requested_size(tiny_generator: DiffusersGenerator) -> None:
@@ -163,6 +182,18 @@ def test_a_failure_inside_the_pipeline_is_a_generation_error_and_the_generator_s
 
     assert isinstance(caught.value.__cause__, RuntimeError)
     assert tiny_generator.generate([_request()])[0].frames.shape == (8, 64, 64, 3)
+
+
+def test_a_failure_inside_the_pipeline_keeps_none_of_its_frames_alive(tiny_generator: DiffusersGenerator) -> None:
+    # The worker retries a failed batch in halves: frames held by the error would pin the first call's tensors.
+    def explode(step: int, total: int) -> None:
+        raise RuntimeError("boom")
+
+    with pytest.raises(GenerationError) as caught:
+        tiny_generator.generate([_request()], on_progress=explode)
+
+    diffusers_dir = Path(diffusers.__file__).parent
+    assert not [file for file in _files_of_frames_held(caught.value) if file.is_relative_to(diffusers_dir)]
 
 
 def test_running_out_of_gpu_memory_is_an_out_of_memory_error(tiny_generator: DiffusersGenerator) -> None:
