@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, Self, cast
+from typing import TYPE_CHECKING, Any, Final, Self, cast
 
 import discord
 
+from generation.request import MAX_PROMPT_CHARS
+
 if TYPE_CHECKING:
     from bot.client import VideoBot
+
+#: Discord's ceiling for a text input. The prompt field gets all of it so the settings flags after a
+#: full-length prompt are never cut; the prompt's own limit is checked once the flags are parsed out.
+_TEXT_INPUT_MAX_CHARS: Final = 4000
 
 ACTIONS: dict[str, tuple[str, str, discord.ButtonStyle]] = {
     "cancel": ("Cancel", "✖️", discord.ButtonStyle.danger),
@@ -68,22 +74,22 @@ class RemixModal(discord.ui.Modal, title="Remix this video"):
         custom_id="prompt",
         label="Prompt (flags like -steps 30 work here)",
         style=discord.TextStyle.paragraph,
-        max_length=1000,
+        max_length=_TEXT_INPUT_MAX_CHARS,
     )
     negative_prompt: discord.ui.TextInput[Self] = discord.ui.TextInput(
         custom_id="negative_prompt",
         label="Negative prompt",
         style=discord.TextStyle.paragraph,
         required=False,
-        max_length=1000,
+        max_length=MAX_PROMPT_CHARS,
     )
 
     def __init__(self, job_id: str, prompt_with_flags: str, negative_prompt: str) -> None:
         super().__init__(custom_id=f"remix:{job_id}", timeout=600)
         self.job_id = job_id
         # A text input shows raw text (no markdown, no pings), so the prompt goes in unescaped.
-        self.prompt.default = prompt_with_flags[:1000]
-        self.negative_prompt.default = negative_prompt[:1000]
+        self.prompt.default = prompt_with_flags
+        self.negative_prompt.default = negative_prompt
 
     async def on_submit(self, interaction: discord.Interaction[Any], /) -> None:
         """Submit the edited prompt as a new job."""

@@ -79,6 +79,40 @@ async def test_remix_opens_a_prefilled_form_and_queues_the_edited_prompt(start_b
     assert (remixed.prompt, remixed.steps, remixed.negative_prompt) == ("a blue kite", 2, "rain")
 
 
+async def test_remix_of_a_prompt_near_the_length_limit_keeps_every_setting(start_bot: StartBot) -> None:
+    running = await start_bot()
+    long_prompt = ("a red kite over a grey sea " * 40)[:990].strip()
+    options = {"prompt": long_prompt, "steps": 3, "frames": 6, "guidance": 5.5, "fps": 12, "size": "small"}
+    first = await finished(
+        running.emulator, await running.emulator.invoke_slash(running.alice, running.channel, "video", options)
+    )
+    click = await running.emulator.click_button(running.alice, first, button(first, "remix"))
+    await click.wait_for_response()
+    assert click.modal is not None
+
+    submit = await running.emulator.submit_modal(running.alice, click, click.modal["custom_id"], {})
+
+    await finished(running.emulator, submit)
+    original, remixed = (call[0] for call in running.generator.calls)  # type: ignore[attr-defined]
+    assert remixed.with_seed(None) == original.with_seed(None)
+
+
+async def test_a_remixed_prompt_over_the_length_limit_gets_an_ephemeral_error(start_bot: StartBot) -> None:
+    running = await start_bot()
+    message = await a_finished_video(running)
+    click = await running.emulator.click_button(running.alice, message, button(message, "remix"))
+    await click.wait_for_response()
+    assert click.modal is not None
+
+    submit = await running.emulator.submit_modal(
+        running.alice, click, click.modal["custom_id"], {"prompt": "a kite " * 150 + "-steps 3"}
+    )
+
+    reply = await ephemeral_reply(submit)
+    assert reply.startswith("prompt must be at most 1000 characters")
+    assert len(running.generator.calls) == 1  # type: ignore[attr-defined]
+
+
 async def test_only_the_requester_or_a_moderator_can_delete(start_bot: StartBot) -> None:
     running = await start_bot()
     message = await a_finished_video(running)
