@@ -164,7 +164,11 @@ class LocalJobQueue:
         return _Handle(self, snapshot, events)
 
     async def cancel(self, job_id: str, by: str) -> JobInfo:
-        """Cancel a waiting job now or a running one at its next step; an ended job is left as it is."""
+        """Cancel a waiting job now or a running one at its next step; an ended job is left as it is.
+
+        Raises `QueueClosedError` once `close()` has begun: the cancellation could no longer be saved.
+        """
+        self._refuse_if_closing()
         ledger = self._ledger
         if ledger.scheduler.is_waiting(job_id):
             ledger.scheduler.remove(job_id)
@@ -207,7 +211,11 @@ class LocalJobQueue:
         log.info("queue resumed")
 
     async def clear(self, by: str) -> list[JobInfo]:
-        """Cancel every waiting job (the running call goes on); return them in the order they were."""
+        """Cancel every waiting job (the running call goes on); return them in the order they were.
+
+        Raises `QueueClosedError` once `close()` has begun, like `cancel`.
+        """
+        self._refuse_if_closing()
         ledger = self._ledger
         now = ledger.clock()
         cancelled = []
@@ -252,6 +260,11 @@ class LocalJobQueue:
             paused=self._worker.paused,
             gpu_memory_bytes=self._generator.memory_in_use(),
         )
+
+    def _refuse_if_closing(self) -> None:
+        # Past this point the store may be closed, and a change the user is told about would be lost.
+        if self._closing is not None:
+            raise QueueClosedError("the video queue is restarting; try again in a minute")
 
     async def _shut_down(self) -> None:
         self._worker.stop()

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from generation.errors import QueuePausedError
+from generation.errors import QueueClosedError, QueuePausedError
 from generation.queue.interface import (
     JobCancelled,
     JobFinished,
@@ -124,3 +124,33 @@ async def test_close_past_the_grace_period_puts_the_running_job_back_without_a_c
     assert [(i.job_id, i.status) for i in found] == [(running.info.job_id, JobStatus.QUEUED)]
     assert isinstance(events[-1], JobFinished)
     assert (await again.get(running.info.job_id)).attempts == 2
+
+
+async def test_cancelling_after_close_is_refused_and_the_job_is_kept_for_the_next_start(
+    make_queue: MakeQueue,
+) -> None:
+    queue = await make_queue(FakeGenerator(step_delay_s=0.02))
+    running = await queue.submit(spec("ann"))
+    waiting = await queue.submit(spec("bob"))
+    await first(running, JobStarted)
+    await queue.close()
+
+    with pytest.raises(QueueClosedError):
+        await waiting.cancel(by="bob")
+    found, _ = await start_and_drain(await make_queue(start=False))
+    assert [(i.job_id, i.status) for i in found] == [(waiting.info.job_id, JobStatus.QUEUED)]
+
+
+async def test_clearing_after_close_is_refused_and_the_jobs_are_kept_for_the_next_start(
+    make_queue: MakeQueue,
+) -> None:
+    queue = await make_queue(FakeGenerator(step_delay_s=0.02))
+    running = await queue.submit(spec("ann"))
+    waiting = await queue.submit(spec("bob"))
+    await first(running, JobStarted)
+    await queue.close()
+
+    with pytest.raises(QueueClosedError):
+        await queue.clear(by="admin")
+    found, _ = await start_and_drain(await make_queue(start=False))
+    assert [(i.job_id, i.status) for i in found] == [(waiting.info.job_id, JobStatus.QUEUED)]
