@@ -61,7 +61,7 @@ def encode_mp4(frames: npt.NDArray[np.uint8], fps: int, path: Path, *, scale: fl
     out_width, out_height = _even(width * scale), _even(height * scale)
     source = (VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24") for frame in frames)
     _write(source, fps, path, out_width, out_height, {"crf": str(crf)})
-    return probe(path)
+    return _probe_or_remove(path)
 
 
 def fit_to_budget(source: Path, budget_bytes: int, dest: Path) -> VideoFile:
@@ -135,7 +135,16 @@ def _encode_attempt(source: Path, fps: int, dest: Path, width: int, height: int,
         stream.thread_type = "AUTO"
         options = {"b": str(bitrate), "maxrate": str(bitrate), "bufsize": str(bitrate)}
         _write(container.decode(stream), fps, dest, width, height, options)
-    return probe(dest)
+    return _probe_or_remove(dest)
+
+
+def _probe_or_remove(path: Path) -> VideoFile:
+    """`probe` a file just written, deleting it if it cannot be read back: a failed encode leaves no file."""
+    try:
+        return probe(path)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
 
 
 def _write(

@@ -11,8 +11,10 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from generation import encode
 from generation.encode import encode_mp4, fit_to_budget, probe
 from generation.errors import DoesNotFitError, EncodeError
+from generation.results import VideoFile
 
 ORANGE = (200, 60, 30)
 
@@ -30,6 +32,18 @@ def _noise(count: int, size: int) -> npt.NDArray[np.uint8]:
 def _decoded(path: Path) -> list[npt.NDArray[np.uint8]]:
     with av.open(str(path)) as container:
         return [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+
+
+def _corrupt_what_the_encoder_writes(monkeypatch: pytest.MonkeyPatch, *, spare: Path | None = None) -> None:
+    """Make every file the encoder writes (but `spare`) garbage by the time it is read back, as a bad disk would."""
+    real_probe = encode.probe
+
+    def probe_after_corruption(path: Path) -> VideoFile:
+        if path != spare:
+            path.write_bytes(b"not a video any more")
+        return real_probe(path)
+
+    monkeypatch.setattr(encode, "probe", probe_after_corruption)
 
 
 def test_encoded_file_is_h264_yuv420p_with_every_frame_at_the_given_rate(tmp_path: Path) -> None:
@@ -77,6 +91,15 @@ def test_writes_no_partial_file_when_encoding_fails(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+def test_an_encode_that_cannot_be_read_back_leaves_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _corrupt_what_the_encoder_writes(monkeypatch)
+
+    with pytest.raises(EncodeError, match=r"clip\.mp4"):
+        encode_mp4(_solid(2, 64, 64), 8, tmp_path / "clip.mp4")
+
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_file_under_the_budget_is_copied_unchanged(tmp_path: Path) -> None:
     source = encode_mp4(_solid(4, 64, 64), 8, tmp_path / "clip.mp4")
 
@@ -113,6 +136,18 @@ def test_an_impossible_budget_raises_does_not_fit_and_leaves_no_file(tmp_path: P
         fit_to_budget(source.path, 2_000, tmp_path / "out.mp4")
 
     assert caught.value.smallest_bytes > 2_000
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["noisy.mp4"]
+
+
+def test_a_fitting_attempt_that_cannot_be_read_back_leaves_no_scratch_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = encode_mp4(_noise(16, 128), 8, tmp_path / "noisy.mp4", crf=0)
+    _corrupt_what_the_encoder_writes(monkeypatch, spare=source.path)
+
+    with pytest.raises(EncodeError):
+        fit_to_budget(source.path, source.size_bytes // 4, tmp_path / "out.mp4")
+
     assert sorted(path.name for path in tmp_path.iterdir()) == ["noisy.mp4"]
 
 
