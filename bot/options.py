@@ -31,6 +31,8 @@ OPTION_NAMES: Final = {
     "height": "size",
 }
 _SHOWN_TEXT_CHARS: Final = 40
+#: Stands in for a user's prompt when defaults are checked on their own; any valid prompt would do.
+_DEFAULTS_CHECK_PROMPT: Final = "defaults check"
 
 
 @dataclass(frozen=True)
@@ -228,6 +230,18 @@ def build_request(
     except InvalidRequestError as err:
         option = OPTION_NAMES.get(err.field, err.field)
         raise InvalidOptionError(option, _show(err.value), err.allowed, note=notes.get(err.field, "")) from err
+
+
+def check_defaults(defaults: ChannelDefaults, limits: RequestLimits) -> None:
+    """Raise `InvalidOptionError` (user-facing names) when a `/video` using `defaults` would be refused.
+
+    It builds a request the way `/video` does, so defaults that pass cannot make every later `/video`
+    in their scope fail (until the limits themselves are lowered).
+    """
+    # Checked as explicit options, not as defaults: the admin reads the error, so it must not say
+    # the value came "from the defaults, which an admin can change".
+    given = OptionOverrides(**{name: getattr(defaults, name) for name in _FIELDS})
+    build_request(ParsedPrompt(_DEFAULTS_CHECK_PROMPT), given, (), limits)
 
 
 def _check_agreement(explicit: OptionOverrides, flags: OptionOverrides, aspect: AspectRatio | None) -> None:

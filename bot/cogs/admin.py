@@ -9,7 +9,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.channel_defaults import SERVER_WIDE
-from bot.options import ChannelDefaults, size_named
+from bot.options import ChannelDefaults, check_defaults, size_named
 
 if TYPE_CHECKING:
     from bot.client import VideoBot
@@ -95,7 +95,7 @@ class AdminCog(commands.GroupCog, group_name="videoadmin", group_description="Vi
         negative_prompt: str | None = None,
         reset: bool = False,
     ) -> None:
-        """Store defaults; they are still checked against this deployment's limits at each `/video`."""
+        """Store defaults after checking them against this deployment's limits, as each `/video` will."""
         if interaction.guild_id is None or interaction.channel_id is None:
             await interaction.response.send_message("Defaults apply to servers, not direct messages.", ephemeral=True)
             return
@@ -108,6 +108,8 @@ class AdminCog(commands.GroupCog, group_name="videoadmin", group_description="Vi
             size=size_named(size, self.bot.request_limits.sizes) if size else None,
             negative_prompt=negative_prompt,
         )
+        if not reset:
+            check_defaults(values, self.bot.request_limits)
         channel = interaction.channel_id if scope == "channel" else SERVER_WIDE
         await self.bot.channel_defaults.set(interaction.guild_id, channel, ChannelDefaults() if reset else values)
         where = "this channel" if scope == "channel" else "this server"

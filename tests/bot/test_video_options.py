@@ -121,3 +121,20 @@ async def test_channel_defaults_set_by_an_admin_apply_to_new_videos(start_bot: S
     await finished(emulator, interaction)
     request = running.generator.calls[0][0]  # type: ignore[attr-defined]
     assert (request.steps, request.fps) == (7, 10)
+
+
+async def test_defaults_outside_this_servers_limits_are_refused_and_not_saved(start_bot: StartBot) -> None:
+    running = await start_bot(max_steps=40)
+    emulator = running.emulator
+    admin = emulator.add_user("admin")
+    emulator.add_member(running.guild, admin, permissions=1 << 5)  # Manage Server
+
+    setting = await emulator.invoke_slash(
+        admin, running.channel, "videoadmin defaults", {"scope": "server", "steps": 80, "fps": 10}
+    )
+
+    assert await ephemeral_reply(setting) == "steps must be between 1 and 40 on this server (got 80)"
+    interaction = await emulator.invoke_slash(running.alice, running.channel, "video", {"prompt": "a fox"})
+    await finished(emulator, interaction)
+    request = running.generator.calls[0][0]  # type: ignore[attr-defined]
+    assert request.fps != 10

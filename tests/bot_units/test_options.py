@@ -14,6 +14,7 @@ from bot.options import (
     RequestLimits,
     VideoSize,
     build_request,
+    check_defaults,
     size_named,
 )
 from bot.prompt_flags import parse_prompt_flags
@@ -254,3 +255,27 @@ def test_options_as_users_name_them_map_onto_request_fields() -> None:
     built = OptionOverrides.from_options(frames=24, guidance=7.5, size=size, seed=3)
 
     assert built == OptionOverrides(num_frames=24, guidance_scale=7.5, width=320, height=192, seed=3)
+
+
+@pytest.mark.parametrize(
+    ("defaults", "message"),
+    [
+        (ChannelDefaults(steps=80), "steps must be between 1 and 50 on this server (got 80)"),
+        (ChannelDefaults(num_frames=0), "frames must be between 1 and 32 on this server (got 0)"),
+        (ChannelDefaults(guidance_scale=25.5), "guidance must be between 0 and 20 on this server (got 25.5)"),
+        (ChannelDefaults(fps=30), "fps must be between 1 and 24 on this server (got 30)"),
+        (ChannelDefaults(negative_prompt="x" * 1001), "negative_prompt must be at most 1000 characters"),
+    ],
+)
+def test_defaults_a_video_could_never_use_are_refused_with_the_users_option_name(
+    defaults: ChannelDefaults, message: str
+) -> None:
+    with pytest.raises(InvalidOptionError) as caught:
+        check_defaults(defaults, LIMITS)
+    assert str(caught.value).startswith(message)
+
+
+def test_defaults_within_this_servers_limits_pass_the_check() -> None:
+    check_defaults(
+        ChannelDefaults(steps=50, num_frames=32, guidance_scale=20.0, fps=24, negative_prompt="blur"), LIMITS
+    )
