@@ -89,6 +89,8 @@ class VideoRequest:
         return (self.width, self.height, self.num_frames, self.steps, self.guidance_scale)
 
     @property
-    def cost(self) -> int:
+    def cost(self) -> float:
         """Relative compute cost (frames × steps × pixels / 256²), used for ETAs."""
-        return self.num_frames * self.steps * max(1, (self.width * self.height) // (256 * 256))
+        # Exact rather than rounded: a shape with no history of its own is estimated from the overall
+        # rate per unit, so 64² must cost a sixteenth of 256², not the same.
+        return self.num_frames * self.steps * self.width * self.height / (256 * 256)

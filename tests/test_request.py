@@ -50,3 +50,19 @@ def test_with_seed_keeps_everything_else() -> None:
 def test_requests_of_equal_shape_can_batch() -> None:
     assert VideoRequest("a cat", seed=1).shape == VideoRequest("a dog", seed=2).shape
     assert VideoRequest("a cat").shape != VideoRequest("a cat", num_frames=8).shape
+
+
+@pytest.mark.parametrize(
+    ("num_frames", "steps", "width", "height", "cost"),
+    [
+        (16, 25, 256, 256, 400.0),
+        (16, 25, 64, 64, 25.0),
+        (16, 25, 384, 384, 900.0),
+        (8, 50, 512, 256, 800.0),
+    ],
+)
+def test_cost_is_frames_times_steps_times_pixels_over_256_squared_without_rounding(
+    num_frames: int, steps: int, width: int, height: int, cost: float
+) -> None:
+    request = VideoRequest("a cat", num_frames=num_frames, steps=steps, width=width, height=height)
+    assert request.cost == pytest.approx(cost)
