@@ -100,7 +100,12 @@ class Worker:
         return ended[0]
 
     async def put_back(self, run: Run, members: list[str]) -> None:
-        """Save members stopped by shutdown as queued: they run again on the next start, crash-free."""
+        """Save members stopped by shutdown as queued: they run again on the next start, crash-free.
+
+        Members already cancelled (waiting for their call to stop) end as cancelled instead.
+        """
+        cancelled = [job_id for job_id in members if job_id in run.cancelled_by]
+        await self._ledger.end_running(run, [(job_id, JobStatus.CANCELLED, None) for job_id in cancelled])
         infos = [interrupted(run.infos[job_id]) for job_id in members if run.end(job_id)]
         for info in infos:
             log.info("job interrupted by shutdown id=%s; it will run again on the next start", info.job_id)

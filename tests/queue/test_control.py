@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import threading
+from collections.abc import Sequence
 
 import pytest
 
 from generation.errors import QueueClosedError, QueuePausedError
+from generation.protocol import CancelToken, ProgressCallback
 from generation.queue.interface import (
     JobCancelled,
     JobFinished,
@@ -15,6 +19,8 @@ from generation.queue.interface import (
     JobStarted,
     JobStatus,
 )
+from generation.request import VideoRequest
+from generation.results import GeneratedClip
 from tests.fakes.generator import FakeGenerator
 from tests.queue.conftest import MakeQueue, events_of, first, spec, start_and_drain
 
@@ -154,3 +160,58 @@ async def test_clearing_after_close_is_refused_and_the_jobs_are_kept_for_the_nex
         await queue.clear(by="admin")
     found, _ = await start_and_drain(await make_queue(start=False))
     assert [(i.job_id, i.status) for i in found] == [(waiting.info.job_id, JobStatus.QUEUED)]
+
+
+class SlowStepGenerator(FakeGenerator):
+    """A step that outlasts the shutdown grace: the thread holds after step 1 until `step_done` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.step_done = threading.Event()
+
+    def generate(
+        self,
+        requests: Sequence[VideoRequest],
+        on_progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> list[GeneratedClip]:
+        def progress(step: int, total: int) -> None:
+            if on_progress is not None:
+                on_progress(step, total)
+            self.step_done.wait(timeout=20)  # the bound only frees the thread if the test goes wrong
+
+        return super().generate(requests, progress, cancel)
+
+
+class EndStepOnInterrupt(logging.Handler):
+    """Lets the slow step end once shutdown interrupts the call, so the interruption is what it meets."""
+
+    def __init__(self, generator: SlowStepGenerator) -> None:
+        super().__init__()
+        self._generator = generator
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.getMessage().startswith("shutdown: interrupting"):
+            self._generator.step_done.set()
+
+
+async def test_a_job_cancelled_before_a_shutdown_interrupts_its_call_ends_cancelled_not_requeued(
+    make_queue: MakeQueue,
+) -> None:
+    generator = SlowStepGenerator()
+    queue = await make_queue(generator, shutdown_grace_s=0.0)
+    running = await queue.submit(spec("ann", steps=5))
+    await first(running, JobProgress)
+    await queue.cancel(running.info.job_id, by="ann")  # stops at the next step, which is slow
+    handler = EndStepOnInterrupt(generator)
+    logging.getLogger("generation.queue.local").addHandler(handler)
+    try:
+        await queue.close()
+    finally:
+        logging.getLogger("generation.queue.local").removeHandler(handler)
+        generator.step_done.set()
+
+    assert (await events_of(running))[-1] == JobCancelled(running.info.job_id, by="ann")
+    again = await make_queue(start=False)
+    assert await again.start() == []
+    assert (await again.get(running.info.job_id)).status is JobStatus.CANCELLED
