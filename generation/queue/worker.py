@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import traceback
 from collections.abc import Hashable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from generation.errors import GenerationCancelled, GenerationTimeout, OutOfMemoryError, VideoBotError
@@ -147,9 +148,12 @@ class Worker:
         try:
             outcome = await self._generate(run, attempt)
         except Exception as error:
-            await self._after_error(run, attempt, error)
+            failure = _Failure.of(error, attempt.members)
         else:
             await self._after_success(run, attempt, outcome)
+            return
+        # Past the except block: the exception, and the GPU memory its frames hold, is gone by the retry.
+        await self._after_error(run, attempt, failure)
 
     async def _generate(self, run: Run, attempt: Attempt) -> BatchOutcome:
         if attempt.token.cancelled:  # cancelled or interrupted while the attempt was being saved
@@ -215,7 +219,7 @@ class Worker:
             ledger.settle_soon(succeeded, batch_size=len(attempt.members))
         await ledger.end_running(run, ended)
 
-    async def _after_error(self, run: Run, attempt: Attempt, error: Exception) -> None:
+    async def _after_error(self, run: Run, attempt: Attempt, failure: _Failure) -> None:
         if attempt.timed_out:
             return
         if run.interrupted:
@@ -225,16 +229,14 @@ class Worker:
         await self._ledger.end_running(run, [(job_id, JobStatus.CANCELLED, None) for job_id in unwanted])
         wanted = [job_id for job_id in attempt.members if run.wants(job_id)]
         if len(wanted) > 1:
-            if isinstance(error, OutOfMemoryError):
+            if failure.out_of_memory:
                 self._oom_batch_limits[run.shape] = max(1, len(attempt.members) // 2)
-            log.warning("batch of %d failed (%s); retrying in halves jobs=%s", len(wanted), error, wanted)
+            log.warning("batch of %d failed (%s); retrying in halves jobs=%s", len(wanted), failure.summary, wanted)
             half = (len(wanted) + 1) // 2
             await self._execute(run, wanted[:half])
             await self._execute(run, wanted[half:])
         elif wanted:
-            if not isinstance(error, VideoBotError):
-                log.error("generation raised an unexpected error job=%s", wanted[0], exc_info=error)
-            await self._ledger.end_running(run, [(wanted[0], JobStatus.FAILED, _failure_reason(error))])
+            await self._ledger.end_running(run, [(wanted[0], JobStatus.FAILED, failure.reason)])
 
     async def _fail_leftovers(self, run: Run) -> None:
         """After a bug in the worker: fail what the batch still holds, and never raise."""
@@ -242,6 +244,25 @@ class Worker:
             await self._ledger.end_running(run, [(job_id, JobStatus.FAILED, _BUG_REASON) for job_id in run.live])
         except Exception:
             log.exception("could not fail jobs=%s after a worker error", ",".join(run.live))
+
+
+@dataclass(frozen=True)
+class _Failure:
+    """What the worker keeps of a failed call: never the exception, whose frames hold the pipeline's tensors."""
+
+    reason: str  # for the user
+    summary: str  # for the log
+    out_of_memory: bool
+
+    @classmethod
+    def of(cls, error: Exception, members: list[str]) -> _Failure:
+        """Log an unexpected `error` with its traceback, then let go of the frames it holds."""
+        if not isinstance(error, VideoBotError):
+            log.error("generation raised an unexpected error jobs=%s", ",".join(members), exc_info=error)
+        # Ended frames on the traceback (the pipeline's, and the awaiting one holding the future that holds
+        # `error`, a cycle) keep their locals alive: clear them so the memory is free without waiting for gc.
+        traceback.clear_frames(error.__traceback__)
+        return cls(_failure_reason(error), str(error), isinstance(error, OutOfMemoryError))
 
 
 def _failure_reason(error: Exception) -> str:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import logging
-from collections.abc import Sequence
+import weakref
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,6 +20,40 @@ from tests.fakes.generator import FakeGenerator
 from tests.queue.conftest import MakeQueue, events_of, spec, stub_encoder
 
 pytestmark = pytest.mark.timeout(30)
+
+
+class Latents:
+    """Stands in for the CUDA tensors a pipeline's frames hold while it runs."""
+
+
+class LatentsGenerator(FakeGenerator):
+    """Runs each call in a frame holding `Latents`, as a pipeline does; notes whether the last call's survive."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.previous_latents_alive: list[bool] = []
+        self._latents: weakref.ref[Latents] | None = None
+
+    def generate(
+        self,
+        requests: Sequence[VideoRequest],
+        on_progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> list[GeneratedClip]:
+        self.previous_latents_alive.append(self._latents is not None and self._latents() is not None)
+        latents = Latents()
+        self._latents = weakref.ref(latents)
+        return super().generate(requests, on_progress, cancel)
+
+
+@pytest.fixture
+def no_cycle_collection() -> Iterator[None]:
+    """Memory must come back by reference counting alone, not whenever the cycle collector happens to run."""
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 class BuggyGenerator(FakeGenerator):
@@ -69,6 +106,21 @@ async def test_out_of_memory_on_a_batch_retries_in_smaller_batches(make_queue: M
     assert [e.batch_size for e in big_events if isinstance(e, JobStarted)] == [2, 1]
     assert [len(call) for call in generator.calls] == [1, 2, 1, 1]
     assert (await queue.get(big.info.job_id)).attempts == 2
+
+
+@pytest.mark.usefixtures("no_cycle_collection")
+async def test_a_failed_batchs_memory_is_released_before_its_halves_are_retried(make_queue: MakeQueue) -> None:
+    generator = LatentsGenerator(step_delay_s=0.02, oom_min_batch=2)
+    queue = await make_queue(generator, batch_size=2)
+    await queue.submit(spec("zed"))  # runs alone while the next two gather into a batch
+    big = await queue.submit(spec("ann", prompt="OOM when batched"))
+    small = await queue.submit(spec("bob"))
+
+    await events_of(big)
+    await events_of(small)
+
+    assert [len(call) for call in generator.calls] == [1, 2, 1, 1]
+    assert generator.previous_latents_alive == [False, False, False, False]
 
 
 async def test_a_failing_job_in_a_batch_does_not_fail_its_batch_mates(make_queue: MakeQueue) -> None:
