@@ -13,7 +13,8 @@ import discord
 
 from bot import render
 from bot.error_handler import reply_ephemeral, report_error
-from bot.options import ChannelDefaults, OptionOverrides, ParsedPrompt, build_request
+from bot.errors import InvalidOptionError
+from bot.options import ChannelDefaults, OptionOverrides, ParsedPrompt, build_request, recheck_request
 from bot.prompt_flags import parse_prompt_flags
 from bot.sanitize import display_prompt
 from bot.views import RemixModal
@@ -69,7 +70,7 @@ class JobActions:
             elif action == "info":
                 await interaction.response.send_message(embed=self._info_embed(info), ephemeral=True)
             elif action == "reroll":
-                await self._admit_and_submit(interaction, info.spec.request.with_seed(None))
+                await self._reroll(interaction, info)
             elif action == "remix":
                 request = info.spec.request
                 await interaction.response.send_modal(
@@ -96,6 +97,18 @@ class JobActions:
 
     def _may_manage(self, interaction: discord.Interaction[Any], info: JobInfo) -> bool:
         return info.spec.owner_id == str(interaction.user.id) or self._bot.gatekeeper.is_moderator(interaction)
+
+    async def _reroll(self, interaction: discord.Interaction[Any], info: JobInfo) -> None:
+        try:
+            request = recheck_request(info.spec.request.with_seed(None), self._bot.request_limits)
+        except InvalidOptionError as error:
+            await reply_ephemeral(
+                interaction,
+                f"This video can't be re-rolled as it was made: {error}. "
+                "Use Remix to pick settings this server allows now.",
+            )
+            return
+        await self._admit_and_submit(interaction, request)
 
     async def _cancel(self, interaction: discord.Interaction[Any], info: JobInfo) -> None:
         if not self._may_manage(interaction, info):

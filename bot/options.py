@@ -244,6 +244,25 @@ def check_defaults(defaults: ChannelDefaults, limits: RequestLimits) -> None:
     build_request(ParsedPrompt(_DEFAULTS_CHECK_PROMPT), given, (), limits)
 
 
+def recheck_request(request: VideoRequest, limits: RequestLimits) -> VideoRequest:
+    """`request` built again under `limits`, which may be narrower than when it was first accepted.
+
+    Raises `InvalidOptionError` (user-facing names) for a setting this server no longer allows. The
+    prompt is taken as it is: its flags were parsed out when the request was first built.
+    """
+    settings = OptionOverrides(
+        negative_prompt=request.negative_prompt or None,
+        seed=request.seed,
+        steps=request.steps,
+        num_frames=request.num_frames,
+        guidance_scale=request.guidance_scale,
+        fps=request.fps,
+        width=request.width,
+        height=request.height,
+    )
+    return build_request(ParsedPrompt(request.prompt), settings, (), limits)
+
+
 def _check_agreement(explicit: OptionOverrides, flags: OptionOverrides, aspect: AspectRatio | None) -> None:
     for name in _FIELDS:
         slash, flag = getattr(explicit, name), getattr(flags, name)

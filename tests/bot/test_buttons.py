@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+
 from tests.discord_emulator import Message
 from tests.fakes.generator import FakeGenerator
 from tests.fixtures.bot import RunningBot, StartBot, button_ids, embed_text, ephemeral_reply, finished
@@ -42,6 +46,28 @@ async def test_reroll_keeps_the_settings_and_draws_a_new_seed_for_whoever_clicke
     assert second.seed != first.seed
     assert second.with_seed(None) == first.with_seed(None)
     assert f"<@{running.bob.id}>" in embed_text(rerolled)
+
+
+@pytest.mark.parametrize(
+    ("flags", "now", "refusal"),
+    [
+        ("-steps 40", {"max_steps": 30}, "steps must be between 1 and 30 on this server (got 40)"),
+        ("-size 128x64", {"video_sizes": ["tiny:64x64"]}, "size must be one of tiny 64×64 on this server (got 128×64)"),
+    ],
+    ids=["lowered-limit", "removed-size"],
+)
+async def test_reroll_is_refused_when_the_settings_no_longer_fit_this_servers_limits(
+    start_bot: StartBot, flags: str, now: dict[str, Any], refusal: str
+) -> None:
+    running = await start_bot()
+    message = await a_finished_video(running, f"a red kite {flags}")
+    await running.bot.close()
+    restarted = await start_bot(**now)
+
+    click = await restarted.emulator.click_button(running.alice, message, button(message, "reroll"))
+
+    assert refusal in await ephemeral_reply(click)
+    assert restarted.generator.calls == []  # type: ignore[attr-defined]
 
 
 async def test_info_shows_the_full_settings_only_to_the_clicker(start_bot: StartBot) -> None:

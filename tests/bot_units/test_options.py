@@ -15,6 +15,7 @@ from bot.options import (
     VideoSize,
     build_request,
     check_defaults,
+    recheck_request,
     size_named,
 )
 from bot.prompt_flags import parse_prompt_flags
@@ -279,3 +280,9 @@ def test_defaults_within_this_servers_limits_pass_the_check() -> None:
     check_defaults(
         ChannelDefaults(steps=50, num_frames=32, guidance_scale=20.0, fps=24, negative_prompt="blur"), LIMITS
     )
+
+
+def test_a_request_rechecked_under_the_limits_it_was_made_under_is_unchanged() -> None:
+    request = _build('a cat -neg "fog" -seed 9 -steps 12 -frames 8 -gs 6.5 -fps 10 -size 448x256')
+
+    assert recheck_request(request, LIMITS) == request
