@@ -99,15 +99,21 @@ class Ledger:
         return line
 
     def running_remaining(self) -> float | None:
-        """Seconds until the worker is free again (0 when idle), or None if unknown."""
+        """Seconds until the worker is free again (0 when idle), or None if unknown.
+
+        During a retry in halves that is the rest of this attempt plus the members still to run.
+        """
         run = self.run
         if run is None:
             return 0.0
         attempt = run.attempt
         if attempt is None:
-            return self.eta.estimate(run.shape, sum(run.costs.values()))
+            return self.eta.estimate(run.shape, sum(run.costs[job_id] for job_id in run.live))
         elapsed_s = self.clock() - attempt.started_at
-        return self.eta.remaining(run.shape, attempt.cost, elapsed_s, attempt.step, attempt.total)
+        current = self.eta.remaining(run.shape, attempt.cost, elapsed_s, attempt.step, attempt.total)
+        later_cost = sum(run.costs[job_id] for job_id in run.live if job_id not in attempt.members)
+        later = self.eta.estimate(run.shape, later_cost) if later_cost else 0.0
+        return None if current is None or later is None else current + later
 
     def snapshot(self, job_id: str, line: Line | None = None) -> JobInfo:
         """The active job's info with its current position and ETA."""

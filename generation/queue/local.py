@@ -100,8 +100,12 @@ class LocalJobQueue:
         for success in await store.recent_successes(self._settings.eta_window):
             request, timings = success.info.spec.request, success.info.timings
             if timings is not None:
-                cost = request.cost * (success.batch_size or 1)
-                ledger.eta.record(request.shape, cost, timings.total_s - timings.load_s)
+                batch_size = success.batch_size or 1
+                # Members share the call's denoise and decode times; each clip is encoded on its own.
+                after_s = timings.decode_s + timings.encode_s * batch_size
+                ledger.eta.record(
+                    request.shape, request.cost * batch_size, timings.denoise_s + after_s, after_s=after_s
+                )
         leftovers = await store.requeue_interrupted()
         now = ledger.clock()
         crashed = [

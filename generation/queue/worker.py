@@ -190,7 +190,10 @@ class Worker:
 
     async def _after_success(self, run: Run, attempt: Attempt, outcome: BatchOutcome) -> None:
         ledger = self._ledger
-        ledger.eta.record(run.shape, attempt.cost, outcome.run_s)
+        encoded = [clip for clip in outcome.clips if isinstance(clip, Encoded)]
+        if encoded:  # a call that encoded nothing (all its members cancelled) is not a typical run
+            after_s = outcome.run_s - encoded[0].timings.denoise_s
+            ledger.eta.record(run.shape, attempt.cost, outcome.run_s, after_s=after_s)
         now = ledger.clock()
         ended: list[Ended] = []
         succeeded: list[tuple[JobInfo, JobEvent]] = []

@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+import threading
+from pathlib import Path
+
 import pytest
 
 from generation.queue.eta import EtaEstimator
+from generation.queue.events import EventHub
+from generation.queue.interface import JobProgress, JobStatus
+from generation.queue.ledger import Ledger
+from generation.queue.run import Run
+from generation.queue.scheduler import FairScheduler, Ticket
+from generation.queue.store import JobStore
+from generation.results import GeneratedClip, VideoFile
+from tests.fakes.generator import FakeGenerator
+from tests.queue.conftest import MakeQueue, events_of, spec, stub_encoder
 
 
 def test_nothing_is_estimated_before_a_run_is_known() -> None:
@@ -13,15 +25,15 @@ def test_nothing_is_estimated_before_a_run_is_known() -> None:
 
 def test_estimate_scales_with_cost() -> None:
     eta = EtaEstimator(window=5)
-    eta.record("s", cost=10, seconds=5.0)
+    eta.record("s", cost=10, seconds=5.0, after_s=1.0)
 
     assert eta.estimate("s", cost=20) == pytest.approx(10.0)
 
 
 def test_runs_of_the_same_shape_are_preferred_over_the_overall_average() -> None:
     eta = EtaEstimator(window=5)
-    eta.record("small", cost=10, seconds=1.0)
-    eta.record("large", cost=10, seconds=9.0)
+    eta.record("small", cost=10, seconds=1.0, after_s=0.0)
+    eta.record("large", cost=10, seconds=9.0, after_s=0.0)
 
     assert eta.estimate("small", cost=10) == pytest.approx(1.0)
     assert eta.estimate("unseen", cost=10) == pytest.approx(5.0)
@@ -30,14 +42,58 @@ def test_runs_of_the_same_shape_are_preferred_over_the_overall_average() -> None
 def test_only_the_last_window_of_runs_counts() -> None:
     eta = EtaEstimator(window=2)
     for seconds in (100.0, 2.0, 2.0):
-        eta.record("s", cost=1, seconds=seconds)
+        eta.record("s", cost=1, seconds=seconds, after_s=0.0)
 
     assert eta.estimate("s", cost=1) == pytest.approx(2.0)
 
 
 def test_a_running_job_is_extrapolated_from_its_own_pace_once_a_step_is_done() -> None:
     eta = EtaEstimator(window=5)
-    eta.record("s", cost=1, seconds=100.0)
+    eta.record("s", cost=1, seconds=100.0, after_s=0.0)
 
     assert eta.remaining("s", cost=1, elapsed_s=2.0, step=1, total_steps=5) == pytest.approx(8.0)
     assert eta.remaining("s", cost=1, elapsed_s=30.0) == pytest.approx(70.0)
+
+
+def test_a_running_job_past_its_last_step_still_has_decoding_and_encoding_ahead() -> None:
+    eta = EtaEstimator(window=5)
+    eta.record("s", cost=2, seconds=100.0, after_s=20.0)
+
+    assert eta.remaining("s", cost=1, elapsed_s=40.0, step=10, total_steps=10) == pytest.approx(10.0)
+    assert eta.remaining("s", cost=1, elapsed_s=20.0, step=5, total_steps=10) == pytest.approx(30.0)
+
+
+def test_while_half_of_a_failed_batch_runs_the_other_half_is_still_ahead(tmp_path: Path) -> None:
+    eta = EtaEstimator(window=5)
+    eta.record("s", cost=1, seconds=10.0, after_s=0.0)
+    now = 0.0
+    ledger = Ledger(FairScheduler(10, 10), JobStore(tmp_path / "jobs.sqlite3"), eta, EventHub(10), lambda: now)
+    ledger.run = Run([Ticket("a", "ann", "s"), Ticket("b", "bob", "s")], {})
+    ledger.run.begin(["a"], now)  # the retry of the first half, "b" waits for its turn
+
+    now = 4.0
+
+    assert ledger.running_remaining() == pytest.approx(6.0 + 10.0)
+
+
+async def test_a_job_being_encoded_is_not_reported_as_done(make_queue: MakeQueue) -> None:
+    encoding = threading.Event()
+
+    def held_encoder(clip: GeneratedClip, path: Path) -> VideoFile:
+        if "held" in clip.request.prompt:
+            encoding.wait(timeout=20)  # the bound only frees the thread if the test goes wrong
+        return stub_encoder(clip, path)
+
+    queue = await make_queue(FakeGenerator(), encoder=held_encoder)
+    await events_of(await queue.submit(spec("ann")))  # history: how long encoding takes after the last step
+    held = await queue.submit(spec("ann", prompt="held"))
+    try:
+        async for event in held.events():
+            if isinstance(event, JobProgress) and event.step == event.total:
+                break
+        info = await queue.get(held.info.job_id)
+    finally:
+        encoding.set()
+
+    assert info.status is JobStatus.RUNNING
+    assert (info.eta_s or 0.0) > 0
