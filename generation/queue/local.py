@@ -39,7 +39,7 @@ from generation.queue.ledger import Ledger
 from generation.queue.run import finished
 from generation.queue.scheduler import FairScheduler, Ticket
 from generation.queue.settings import QueueSettings
-from generation.queue.store import JobStore
+from generation.queue.store import JobStore, StoredJob
 from generation.queue.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -97,15 +97,7 @@ class LocalJobQueue:
             raise RuntimeError("LocalJobQueue.start() may be called once, before close()")
         ledger, store, max_crashes = self._ledger, self._ledger.store, self._settings.job_max_attempts
         await store.open()
-        for success in await store.recent_successes(self._settings.eta_window):
-            request, timings = success.info.spec.request, success.info.timings
-            if timings is not None:
-                batch_size = success.batch_size or 1
-                # Members share the call's denoise and decode times; each clip is encoded on its own.
-                after_s = timings.decode_s + timings.encode_s * batch_size
-                ledger.eta.record(
-                    request.shape, request.cost * batch_size, timings.denoise_s + after_s, after_s=after_s
-                )
+        _learn_history(ledger.eta, await store.recent_successes(self._settings.eta_window))
         leftovers = await store.requeue_interrupted()
         now = ledger.clock()
         crashed = [
@@ -315,6 +307,22 @@ class _Handle:
     async def cancel(self, by: str) -> JobInfo:
         """Cancel this job (see `LocalJobQueue.cancel`)."""
         return await self._queue.cancel(self._info.job_id, by)
+
+
+def _learn_history(eta: EtaEstimator, successes: list[StoredJob]) -> None:
+    """Teach `eta` the calls behind `successes` (newest first, as the store gives them), one sample each."""
+    calls: set[tuple[float | None, float | None]] = set()
+    # Oldest first, as they ran: the runs to come then push out the oldest history first.
+    for success in reversed(successes):
+        info, timings = success.info, success.info.timings
+        call = (info.started_at, info.finished_at)  # shared by the members of one call, and only by them
+        if timings is None or call in calls:
+            continue
+        calls.add(call)
+        request, batch_size = info.spec.request, success.batch_size or 1
+        # Members share the call's denoise and decode times; each clip is encoded on its own.
+        after_s = timings.decode_s + timings.encode_s * batch_size
+        eta.record(request.shape, request.cost * batch_size, timings.denoise_s + after_s, after_s=after_s)
 
 
 def _ticket(job_id: str, spec: JobSpec) -> Ticket:

@@ -9,14 +9,17 @@ import pytest
 
 from generation.queue.eta import EtaEstimator
 from generation.queue.events import EventHub
-from generation.queue.interface import JobProgress, JobStatus
+from generation.queue.interface import JobInfo, JobProgress, JobStarted, JobStatus
 from generation.queue.ledger import Ledger
 from generation.queue.run import Run
 from generation.queue.scheduler import FairScheduler, Ticket
+from generation.queue.settings import QueueSettings
 from generation.queue.store import JobStore
-from generation.results import GeneratedClip, VideoFile
+from generation.results import GeneratedClip, Timings, VideoFile
 from tests.fakes.generator import FakeGenerator
-from tests.queue.conftest import MakeQueue, events_of, spec, stub_encoder
+from tests.queue.conftest import MakeQueue, events_of, first, request, spec, stub_encoder
+
+COST = request().cost
 
 
 def test_nothing_is_estimated_before_a_run_is_known() -> None:
@@ -97,3 +100,63 @@ async def test_a_job_being_encoded_is_not_reported_as_done(make_queue: MakeQueue
 
     assert info.status is JobStatus.RUNNING
     assert (info.eta_s or 0.0) > 0
+
+
+def ended_run(job_id: str, seconds: float, started_at: float, finished_at: float) -> JobInfo:
+    """A succeeded job of the default request whose call took `seconds`, all of it denoising."""
+    return JobInfo(
+        job_id=job_id,
+        spec=spec("ann"),
+        status=JobStatus.SUCCEEDED,
+        position=None,
+        eta_s=None,
+        submitted_at=started_at,
+        started_at=started_at,
+        finished_at=finished_at,
+        timings=Timings(denoise_s=seconds),
+    )
+
+
+async def save_history(settings: QueueSettings, *batches: list[JobInfo]) -> None:
+    """Write what a previous run of the queue left, oldest batch first."""
+    store = JobStore(settings.database_path)
+    await store.open()
+    for batch in batches:
+        await store.save(batch, batch_size=len(batch))
+    await store.close()
+
+
+async def test_after_a_restart_new_runs_push_out_the_oldest_history_first(
+    make_queue: MakeQueue, queue_settings: QueueSettings
+) -> None:
+    await save_history(
+        queue_settings,
+        [ended_run("old", seconds=1000 * COST, started_at=1.0, finished_at=2.0)],
+        [ended_run("new", seconds=100 * COST, started_at=3.0, finished_at=4.0)],
+    )
+    queue = await make_queue(eta_window=2)
+
+    await events_of(await queue.submit(spec("ann")))  # a fake run: milliseconds, and "old" makes way for it
+    started = await first(await queue.submit(spec("ann")), JobStarted)
+
+    assert started.eta_s == pytest.approx(100 * COST / 2, abs=1.0)
+
+
+async def test_a_batch_in_the_history_counts_as_one_run_not_one_per_member(
+    make_queue: MakeQueue, queue_settings: QueueSettings
+) -> None:
+    waiting = JobInfo("waiting", spec("bob"), JobStatus.QUEUED, position=None, eta_s=None, submitted_at=5.0)
+    await save_history(
+        queue_settings,
+        [ended_run("single", seconds=100 * COST, started_at=1.0, finished_at=2.0)],
+        [
+            ended_run("pair-1", seconds=20 * COST, started_at=3.0, finished_at=4.0),
+            ended_run("pair-2", seconds=20 * COST, started_at=3.0, finished_at=4.0),
+        ],
+        [waiting],
+    )
+    queue = await make_queue(eta_window=3, start=False)
+
+    (found,) = await queue.start()
+
+    assert found.eta_s == pytest.approx((100 + 20) / (1 + 2) * COST)
