@@ -22,6 +22,7 @@ class FaultKind(enum.Enum):
     SERVER_ERROR = "server error"
     RATE_LIMIT = "rate limit"
     DELAY = "delay"
+    DROP = "drop"
 
 
 @dataclass
@@ -78,6 +79,14 @@ class Faults:
     def delay(self, method: str, route: str, *, seconds: float, times: int = 1) -> Fault:
         """Hold the next `times` matching requests for `seconds` before serving them (a slow upload)."""
         return self._arm(Fault(FaultKind.DELAY, method.upper(), route, times, delay=seconds))
+
+    def drop(self, method: str, route: str, *, times: int = 1) -> Fault:
+        """Cut the connection on the next `times` matching requests before Discord serves them.
+
+        The client sees no HTTP status at all (aiohttp raises `ServerDisconnectedError`), which
+        discord.py passes through as it is rather than as an `HTTPException`.
+        """
+        return self._arm(Fault(FaultKind.DROP, method.upper(), route, times))
 
     async def close_gateway(self, *, invalidate_session: bool = False, code: int = 4000) -> None:
         """Drop the bot's gateway socket. It resumes (and gets missed events replayed) unless the

@@ -63,6 +63,10 @@ class Pipeline:
         fault = self._faults.take(request.method, route)
         if fault is not None and fault.kind is FaultKind.DELAY:
             await asyncio.sleep(fault.delay)
+        elif fault is not None and fault.kind is FaultKind.DROP:
+            if request.transport is not None:
+                request.transport.close()
+            return web.Response(status=500)  # never reaches the client: the socket is already gone
         elif fault is not None:
             injected = fault_reply(fault)
             return await self._send(request, route, body, Reply(injected.status, injected.body, injected.headers))

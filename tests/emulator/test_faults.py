@@ -1,8 +1,10 @@
-"""Injected faults: rate limits, server errors, slow routes and a dropped gateway."""
+"""Injected faults: rate limits, server errors, slow routes, dropped connections and a dropped gateway."""
 
 from __future__ import annotations
 
+import aiohttp
 import discord
+import pytest
 
 from tests.emulator.conftest import World
 
@@ -55,6 +57,13 @@ async def test_delayed_route_answers_late(world: World) -> None:
     started = world.emulator.clock.now()
     await _channel(world).send("slow upload")
     assert world.emulator.clock.now() - started >= 0.3
+
+
+async def test_dropped_connection_reaches_the_caller_as_a_network_error_and_serves_nothing(world: World) -> None:
+    world.emulator.faults.drop("POST", MESSAGES)
+    with pytest.raises(aiohttp.ClientError):
+        await _channel(world).send("lost")
+    assert world.emulator.messages(world.channel) == []
 
 
 async def test_dropped_gateway_resumes_and_replays_missed_events(world: World) -> None:
