@@ -50,7 +50,8 @@ class VideoBot(commands.Bot):
         self.submitter = Submitter(self)
         self.actions = JobActions(self)
         self._tasks: set[asyncio.Task[None]] = set()
-        self._routes: dict[str, asyncio.Queue[JobEvent]] = {}
+        # Events of recovered jobs, routed from the queue's global stream; None once that stream ends.
+        self._routes: dict[str, asyncio.Queue[JobEvent | None]] = {}
         self._following: dict[str, asyncio.Task[None]] = {}
         self.metrics = Metrics()
         self._health_server: HealthServer | None = None
@@ -155,12 +156,12 @@ class VideoBot(commands.Bot):
             # Failed while recovering (it crashed the worker too often): say so, there is nothing to follow.
             self._track(info.job_id, tracker.announce_failed_after_restart(info.error or "it failed"))
             return
-        route: asyncio.Queue[JobEvent] = asyncio.Queue()
+        route: asyncio.Queue[JobEvent | None] = asyncio.Queue()
         self._routes[info.job_id] = route
 
         async def events() -> AsyncIterator[JobEvent]:
-            while True:
-                yield await route.get()
+            while (event := await route.get()) is not None:
+                yield event
 
         async def announce_then_follow() -> None:
             await tracker.announce_recovered(info)
@@ -169,10 +170,16 @@ class VideoBot(commands.Bot):
         self._track(info.job_id, announce_then_follow())
 
     async def _route_events(self, events: AsyncIterator[JobEvent]) -> None:
-        async for event in events:
-            route = self._routes.get(event.job_id)
-            if route is not None:
-                route.put_nowait(event)
+        try:
+            async for event in events:
+                route = self._routes.get(event.job_id)
+                if route is not None:
+                    route.put_nowait(event)
+        finally:
+            # The queue closed: no more events will come, so recovered jobs' trackers stop waiting
+            # (shutdown would otherwise sit out its whole grace period for them).
+            for route in self._routes.values():
+                route.put_nowait(None)
 
     def _spawn(self, coroutine: Any, name: str) -> asyncio.Task[None]:
         task: asyncio.Task[None] = asyncio.create_task(coroutine, name=name)

@@ -69,6 +69,10 @@ class StatusMessage:
         """Remember which message shows the job (known once the interaction response is sent)."""
         self.context = self.context.with_status_message(message_id)
 
+    def use_channel(self) -> None:
+        """Send everything from now on through the channel: the webhook's message is unknown or retired."""
+        self._via_channel = True
+
     def token_usable(self) -> bool:
         """True while edits may go through the interaction webhook."""
         return not self._via_channel and self.context.token_usable(time.time())

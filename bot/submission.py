@@ -16,6 +16,7 @@ import discord
 from bot import render
 from bot.job_context import JobContext
 from bot.views import status_view
+from generation.errors import VideoBotError
 from generation.queue.interface import JobHandle, JobSpec
 from generation.request import VideoRequest
 
@@ -38,6 +39,13 @@ class MissingPermissionsError(Exception):
             f"I can't post videos here: I'm missing the {names} permission in this channel. "
             "Ask a server admin to grant it, or use another channel."
         )
+
+
+class NotAcknowledgedError(VideoBotError):
+    """Discord could not be told the job was queued, so it was taken back (the user saw nothing of it)."""
+
+    def __init__(self) -> None:
+        super().__init__("I couldn't reach Discord to confirm your video, so I didn't queue it. Please try again.")
 
 
 def missing_permissions(interaction: discord.Interaction[Any]) -> list[str]:
@@ -99,16 +107,21 @@ class Submitter:
             response = await interaction.response.send_message(
                 embed=embed, view=status_view(job_id), allowed_mentions=discord.AllowedMentions.none()
             )
-        except discord.HTTPException:
-            # The user never saw an acknowledgement: take the job back rather than run it unannounced.
+        except Exception as error:
+            # discord.py passes a dropped connection through as aiohttp's or the OS's own error, not
+            # as an HTTPException. Either way the user never saw an acknowledgement: take the job back
+            # rather than run it unannounced.
             log.exception("could not acknowledge job_id=%s; cancelling it", job_id)
             self._bot.stop_tracking(job_id)
             await self._cancel_quietly(handle)
-            raise
+            raise NotAcknowledgedError from error
         message_id = response.message_id
         if message_id is None:
-            message_id = (await interaction.original_response()).id
-        await tracker.attach(message_id)
+            message_id = await _original_message_id(interaction, job_id)
+        if message_id is None:
+            tracker.attach_unknown()
+        else:
+            await tracker.attach(message_id)
         ack_ms = (time.time() - context.interaction_created_at) * 1000
         log.info(
             "job queued job_id=%s user_id=%s guild_id=%s position=%s ack_ms=%.0f",
@@ -126,6 +139,16 @@ class Submitter:
             await asyncio.shield(handle.cancel(by="system"))
         except Exception:
             log.exception("could not cancel unacknowledged job_id=%s", handle.info.job_id)
+
+
+async def _original_message_id(interaction: discord.Interaction[Any], job_id: str) -> int | None:
+    """The acknowledgement's message id when Discord's callback response left it out; None if unknowable."""
+    try:
+        return (await interaction.original_response()).id
+    except Exception:
+        # The user saw the acknowledgement, so the job stays; its outcome goes to the channel instead.
+        log.exception("could not look up the status message of job_id=%s", job_id)
+        return None
 
 
 def _channel_id(interaction: discord.Interaction[Any]) -> int:

@@ -15,10 +15,11 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
+import aiohttp
 import discord
 
 from bot import render
-from bot.delivery import DEFAULT_UPLOAD_LIMIT, deliver, with_retries
+from bot.delivery import DEFAULT_UPLOAD_LIMIT, RETRY_DELAYS_S, deliver, with_retries
 from bot.job_context import JobContext
 from bot.status_message import EditLimiter, StatusMessage
 from bot.views import result_view, status_view
@@ -81,6 +82,12 @@ class JobTracker:
         self._attached.set()
         await self._remember_message()
 
+    def attach_unknown(self) -> None:
+        """The acknowledgement went out but its message id is unknown: no live edits, and the outcome
+        is posted in the channel as a new message."""
+        self.status.use_channel()
+        self._attached.set()
+
     async def _remember_message(self) -> None:
         try:
             await self._save_context(self.status.context)
@@ -103,8 +110,14 @@ class JobTracker:
                 embed=embed,
                 view=status_view(self.job_id),
             )
-        except discord.HTTPException:
+        except Exception as error:
+            if isinstance(error, discord.HTTPException):
+                self._on_discord_error(error)
             log.exception("could not announce recovered job_id=%s", self.job_id)
+            # Follow the job anyway: its outcome goes to the channel, by editing the old status
+            # message if there is one, else as a new message.
+            self.status.use_channel()
+            self._attached.set()
             return
         self._attached.set()
         await self._remember_message()
@@ -169,7 +182,7 @@ class JobTracker:
                 await asyncio.sleep(delay)
             self._wake.clear()
             state, self._pending = self._pending, None
-            if state is None:
+            if state is None or self.status.message_id is None:
                 continue
             await self._limiter.acquire()
             self._last_edit = time.monotonic()
@@ -179,6 +192,9 @@ class JobTracker:
                 # Live status is best effort; the terminal state is retried separately.
                 self._on_discord_error(error)
                 log.warning("status edit failed job_id=%s status=%s", self.job_id, error.status)
+            except (aiohttp.ClientError, TimeoutError) as error:
+                # A dropped connection reaches us as it is, not as an HTTPException.
+                log.warning("status edit failed job_id=%s error=%s", self.job_id, type(error).__name__)
 
     async def _finish(self, event: JobEvent) -> None:
         user_id = self.status.context.user_id
@@ -223,14 +239,27 @@ class JobTracker:
             await self._last_resort(event)
 
     async def _final_edit(self, embed: discord.Embed) -> None:
-        await with_retries(lambda: self.status.edit(embed=embed, view=None), "final status edit", (1.0, 2.0, 4.0))
+        if self.status.message_id is None:
+            await with_retries(
+                lambda: self.status.post_in_channel(
+                    content=f"<@{self.status.context.user_id}>", embed=embed, view=None
+                ),
+                "final status message",
+                RETRY_DELAYS_S,
+            )
+            return
+        await with_retries(lambda: self.status.edit(embed=embed, view=None), "final status edit", RETRY_DELAYS_S)
 
     async def _last_resort(self, event: JobEvent) -> None:
-        reason = event.reason if isinstance(event, JobFailed) else "the result could not be uploaded to Discord"
-        embed = render.failed_embed(self.request, self.status.context.user_id, reason)
+        user_id = self.status.context.user_id
+        if isinstance(event, JobCancelled):
+            embed = render.cancelled_embed(self.request, user_id, event.by)
+        else:
+            reason = event.reason if isinstance(event, JobFailed) else "the result could not be uploaded to Discord"
+            embed = render.failed_embed(self.request, user_id, reason)
         try:
-            await self.status.post_in_channel(content=f"<@{self.status.context.user_id}>", embed=embed, view=None)
-        except discord.HTTPException:
+            await self.status.post_in_channel(content=f"<@{user_id}>", embed=embed, view=None)
+        except (discord.HTTPException, aiohttp.ClientError, TimeoutError):
             log.exception("job_id=%s ended but the user could not be told", self.job_id)
 
     def _channel_upload_limit(self) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import pytest
 
 from generation.protocol import CancelToken, ProgressCallback
 from generation.request import VideoRequest
@@ -100,3 +101,23 @@ async def test_a_channel_where_the_bot_cannot_attach_files_is_refused_up_front(
     assert "Attach Files" in reply
     assert await running.queue.active() == []
     assert "Queued" not in embed_text(interaction.original)
+
+
+async def test_a_cancellation_that_cannot_be_shown_in_place_is_posted_in_the_channel_as_a_cancellation(
+    start_bot: StartBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("bot.tracker.RETRY_DELAYS_S", (0.01, 0.01, 0.01))
+    running = await start_bot(FakeGenerator(load_delay_s=3.0))  # the job waits while the model loads
+    emulator = running.emulator
+    waiting = await emulator.invoke_slash(running.alice, running.channel, "video", {"prompt": "never mind"})
+    await emulator.wait_for(lambda: waiting.original is not None and bool(waiting.original.edits))
+    emulator.faults.drop("PATCH", WEBHOOK_MESSAGE, times=4)  # the final edit and its three retries
+
+    await emulator.invoke_slash(running.alice, running.channel, "cancel", {})
+
+    notice = await emulator.wait_for_message(
+        channel_id=running.channel.id, predicate=lambda m: m.content == f"<@{running.alice.id}>"
+    )
+    assert "never mind" in embed_text(notice)
+    assert "Cancelled" in embed_text(notice)
+    assert "Failed" not in embed_text(notice)

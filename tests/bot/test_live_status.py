@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import re
 
 from tests.discord_emulator import Message
 from tests.fakes.generator import FakeGenerator
 from tests.fixtures.bot import StartBot, embed_text, finished
+
+CHANNEL_MESSAGES = "/channels/{channel_id}/messages"
 
 
 def progress_steps(message: Message) -> list[int]:
@@ -74,6 +77,39 @@ async def test_a_restart_requeues_pending_jobs_and_tells_their_users(start_bot: 
             timeout=20,
         )
         assert f"<@{user.id}>" in delivered.content
+
+
+async def test_a_recovered_job_is_delivered_although_its_restart_notice_was_lost(start_bot: StartBot) -> None:
+    running = await start_bot(FakeGenerator(step_delay_s=0.5), shutdown_grace_s=0)
+    emulator = running.emulator
+    first = await emulator.invoke_slash(running.alice, running.channel, "video", {"prompt": "interrupted -steps 30"})
+    await emulator.wait_for(lambda: "Generating" in embed_text(first.original))
+    await running.bot.close()
+    emulator.faults.drop("POST", CHANNEL_MESSAGES)  # the "back in the queue" notice
+
+    await start_bot(FakeGenerator())
+
+    delivered = await emulator.wait_for_message(
+        channel_id=running.channel.id,
+        predicate=lambda m: "interrupted" in embed_text(m) and bool(m.attachments),
+        timeout=20,
+    )
+    assert f"<@{running.alice.id}>" in delivered.content
+
+
+async def test_shutdown_does_not_wait_out_the_grace_period_for_recovered_jobs_still_in_line(
+    start_bot: StartBot,
+) -> None:
+    running = await start_bot(FakeGenerator(step_delay_s=0.5), shutdown_grace_s=0)
+    emulator = running.emulator
+    first = await emulator.invoke_slash(running.alice, running.channel, "video", {"prompt": "interrupted -steps 30"})
+    await emulator.wait_for(lambda: "Generating" in embed_text(first.original))
+    await running.bot.close()
+    restarted = await start_bot(FakeGenerator(load_delay_s=2.0), shutdown_grace_s=60)
+    await restarted.queue.pause()  # the recovered job stays in line while the model loads
+
+    # Nothing is running, so nothing deserves the 60 s grace: closing takes about the model load.
+    await asyncio.wait_for(restarted.bot.close(), timeout=20)
 
 
 async def test_a_job_that_finishes_during_shutdown_still_reaches_its_user(start_bot: StartBot) -> None:
