@@ -91,7 +91,8 @@ class LocalJobQueue:
 
         Returns the jobs found, in submission order: re-queued ones (announced as
         `JobQueued(recovered=True)`) and ones failed for having crashed the worker `job_max_attempts`
-        times (announced as `JobFailed`). Subscribe before calling this to hear those events.
+        times (announced as `JobFailed`). A re-queued job that has crashed the worker before runs in a
+        batch of its own. Subscribe before calling this to hear those events.
         """
         if self._worker_task is not None or self._closing is not None:
             raise RuntimeError("LocalJobQueue.start() may be called once, before close()")
@@ -109,7 +110,9 @@ class LocalJobQueue:
         for job in leftovers:
             if job.crashes < max_crashes:
                 ledger.jobs[job.info.job_id] = job.info
-                ledger.scheduler.push(_ticket(job.info.job_id, job.info.spec), enforce_caps=False)
+                # A crash is counted on every job of the batch it hit: only a job running alone owns its next one.
+                ticket = _ticket(job.info.job_id, job.info.spec, alone=job.crashes > 0)
+                ledger.scheduler.push(ticket, enforce_caps=False)
         ledger.reposition(recovered=True)
         self._worker_task = asyncio.create_task(self._worker.serve(), name="job-queue-worker")
         line = ledger.line()
@@ -325,8 +328,8 @@ def _learn_history(eta: EtaEstimator, successes: list[StoredJob]) -> None:
         eta.record(request.shape, request.cost * batch_size, timings.denoise_s + after_s, after_s=after_s)
 
 
-def _ticket(job_id: str, spec: JobSpec) -> Ticket:
-    return Ticket(job_id, spec.owner_id, spec.request.shape, spec.request.cost)
+def _ticket(job_id: str, spec: JobSpec, *, alone: bool = False) -> Ticket:
+    return Ticket(job_id, spec.owner_id, spec.request.shape, spec.request.cost, alone=alone)
 
 
 def _crash_reason(crashes: int) -> str:

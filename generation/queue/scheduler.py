@@ -14,8 +14,9 @@ order of arrival), which makes it a true rotation:
   arrives (it replays the rotation the worker will follow).
 
 Cancelling a waiting job moves its owner's later jobs up a round each. Batches are cut from the front
-of the order only: a batch is the longest run of consecutive same-shape jobs at the head, so batching
-never lets a job start before one that was ahead of it. (Batching any same-shape job among the next
+of the order only: a batch is the longest run of consecutive same-shape jobs at the head (a ticket
+marked `alone` ends a run and forms its own), so batching never lets a job start before one that was
+ahead of it. (Batching any same-shape job among the next
 few would batch more when shapes are mixed, but could start a user's second job before another user's
 first.)
 """
@@ -33,12 +34,17 @@ from generation.errors import QueueFullError, UserQueueLimitError
 
 @dataclass(frozen=True)
 class Ticket:
-    """What the scheduler knows of a job: who it is for and what it can be batched with."""
+    """What the scheduler knows of a job: who it is for and what it can be batched with.
+
+    `alone` keeps the job out of every batch (the queue sets it on a job that was running when the
+    worker crashed, so that a crash it causes again is not blamed on batch-mates too).
+    """
 
     job_id: str
     owner_id: str
     shape: Hashable
     cost: float = 1.0
+    alone: bool = False
 
 
 class _OwnerLine:
@@ -139,12 +145,14 @@ class FairScheduler:
     def pop_batch(self, max_size: int = 1) -> list[Ticket]:
         """Hand the worker the head job plus up to `max_size - 1` directly following jobs of its shape.
 
+        A ticket marked `alone` is handed over by itself.
+
         The jobs move from waiting to running; they keep counting against their owners' caps until
         `finish`. Returns an empty list when nothing waits.
         """
         batch: list[Ticket] = []
         for ticket in islice(self._iter_order(), max(1, max_size)):
-            if batch and ticket.shape != batch[0].shape:
+            if batch and (ticket.shape != batch[0].shape or ticket.alone or batch[0].alone):
                 break
             batch.append(ticket)
         for ticket in batch:

@@ -17,14 +17,14 @@ pytestmark = pytest.mark.timeout(60)
 ROOT = Path(__file__).resolve().parents[2]
 
 
-async def crash_while_running(settings: QueueSettings, videos: Path, *jobs: str) -> str:
+async def crash_while_running(settings: QueueSettings, videos: Path, *jobs: str, batch_size: int = 1) -> str:
     """Run the queue in a child process, submit `jobs` ("owner:prompt"), kill it once one is running.
 
-    Returns the id of the job that was running.
+    Returns the id of the job that was running (the first of its batch).
     """
     child = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tests.queue.crash_child", str(settings.database_path), str(videos), *jobs,
-        cwd=ROOT, stdout=asyncio.subprocess.PIPE,
+        sys.executable, "-m", "tests.queue.crash_child", str(settings.database_path), str(videos),
+        str(batch_size), *jobs, cwd=ROOT, stdout=asyncio.subprocess.PIPE,
     )  # fmt: skip
     assert child.stdout is not None
     try:
@@ -71,3 +71,20 @@ async def test_a_job_that_crashed_the_worker_three_times_is_failed_not_rerun(
     assert await anext(stream) == JobFailed(deadly, reason)
     assert (await queue.get(deadly)).attempts == 3
     assert (await queue.stats()).failed == 1
+
+
+async def test_a_batch_mate_of_a_job_that_keeps_crashing_the_worker_is_not_blamed_for_it(
+    make_queue: MakeQueue, queue_settings: QueueSettings, tmp_path: Path
+) -> None:
+    deadly = await crash_while_running(queue_settings, tmp_path, "ann:deadly", "bob:innocent", batch_size=2)
+    for _ in range(2):  # after the first crash, each job it caught runs alone
+        assert await crash_while_running(queue_settings, tmp_path, batch_size=2) == deadly
+    queue = await make_queue(batch_size=2, start=False)
+
+    found, _ = await start_and_drain(queue)
+
+    assert [(i.spec.request.prompt, i.status) for i in found] == [
+        ("deadly", JobStatus.FAILED),
+        ("innocent", JobStatus.QUEUED),
+    ]
+    assert (await queue.get(found[1].job_id)).status is JobStatus.SUCCEEDED

@@ -131,6 +131,18 @@ def test_batch_is_capped_at_the_size_asked() -> None:
     assert [t.job_id for t in scheduler.pop_batch(2)] == ["a1", "b1"]
 
 
+def test_a_ticket_marked_alone_is_batched_with_nothing() -> None:
+    scheduler = FairScheduler(max_waiting=10, max_per_owner=5)
+    scheduler.push(ticket("a1"))
+    scheduler.push(Ticket("b1", owner_id="b", shape="s", alone=True))
+    scheduler.push(ticket("c1"))
+    scheduler.push(ticket("d1"))
+
+    batches = [[t.job_id for t in scheduler.pop_batch(4)] for _ in range(3)]
+
+    assert batches == [["a1"], ["b1"], ["c1", "d1"]]
+
+
 class FairLineMachine(RuleBasedStateMachine):
     """Random submits, cancels, batched pops and finishes by many owners, checked against a model."""
 
