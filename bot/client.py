@@ -120,6 +120,7 @@ class VideoBot(commands.Bot):
             edit_interval_s=self.settings.status_edit_interval_s,
             on_discord_error=self.record_discord_error,
             save_context=lambda context: self.queue.update_context(job_id, context.dumps()),
+            acknowledge=lambda: self.queue.acknowledge(job_id),
         )
 
     def start_tracking(self, tracker: JobTracker, events: AsyncIterator[JobEvent]) -> None:
@@ -150,11 +151,16 @@ class VideoBot(commands.Bot):
             context = JobContext.loads(info.spec.context)
         except (ValueError, TypeError):
             log.error("job_id=%s has no usable Discord context; its result cannot be delivered", info.job_id)
+            self._spawn(self.queue.acknowledge(info.job_id), f"acknowledge-{info.job_id}")
             return
         tracker = self.new_tracker(info.job_id, info.spec.request, context)
         if info.status.terminal:
-            # Failed while recovering (it crashed the worker too often): say so, there is nothing to follow.
-            self._track(info.job_id, tracker.announce_failed_after_restart(info.error or "it failed"))
+            # Ended before the restart but never shown (the upload was cut off), or failed by the
+            # restart itself (it crashed the worker too often): show the outcome now.
+            async def announce_outcome() -> None:
+                await tracker.announce_outcome_after_restart(await self.queue.outcome(info.job_id))
+
+            self._track(info.job_id, announce_outcome())
             return
         route: asyncio.Queue[JobEvent | None] = asyncio.Queue()
         self._routes[info.job_id] = route

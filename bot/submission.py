@@ -135,10 +135,13 @@ class Submitter:
         return job_id
 
     async def _cancel_quietly(self, handle: JobHandle) -> None:
+        job_id = handle.info.job_id
         try:
             await asyncio.shield(handle.cancel(by="system"))
+            # The error reply tells the user; a restart must not post the cancellation again.
+            await asyncio.shield(self._bot.queue.acknowledge(job_id))
         except Exception:
-            log.exception("could not cancel unacknowledged job_id=%s", handle.info.job_id)
+            log.exception("could not cancel unacknowledged job_id=%s", job_id)
 
 
 async def _original_message_id(interaction: discord.Interaction[Any], job_id: str) -> int | None:

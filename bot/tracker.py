@@ -59,6 +59,7 @@ class JobTracker:
         edit_interval_s: float,
         on_discord_error: Callable[[discord.HTTPException], None],
         save_context: Callable[[JobContext], Awaitable[None]],
+        acknowledge: Callable[[], Awaitable[None]],
     ) -> None:
         self.job_id = job_id
         self.request = request
@@ -68,6 +69,7 @@ class JobTracker:
         self._interval = edit_interval_s
         self._on_discord_error = on_discord_error
         self._save_context = save_context
+        self._acknowledge = acknowledge
         self._pending: _Render | None = None
         self._wake = asyncio.Event()
         self._attached = asyncio.Event()
@@ -124,18 +126,35 @@ class JobTracker:
         if previous is not None:
             await self.status.delete_message(previous)
 
-    async def announce_failed_after_restart(self, reason: str) -> None:
-        """After a restart: the job will not run again; tell the requester why, in the channel."""
+    async def announce_outcome_after_restart(self, event: JobFinished | JobFailed | JobCancelled) -> None:
+        """After a restart: show an outcome the previous run never delivered (or a failure the restart
+        itself decided) as a new channel message that pings the requester, retiring the old one."""
+        self.status.use_channel()
+        self._attached.set()
+        if isinstance(event, JobFinished):
+            await self._finish(event)  # with the channel route, `deliver` posts anew and retires the old
+        else:
+            await self._post_replacing_status(self._ended_embed(event))
+        await self._acknowledged()
+
+    async def _post_replacing_status(self, embed: discord.Embed) -> None:
         previous = self.status.message_id
-        embed = render.failed_embed(self.request, self.status.context.user_id, reason)
         try:
             await self.status.post_in_channel(content=f"<@{self.status.context.user_id}>", embed=embed, view=None)
-        except discord.HTTPException as error:
-            self._on_discord_error(error)
-            log.exception("could not report failed job_id=%s after a restart", self.job_id)
+        except (discord.HTTPException, aiohttp.ClientError, TimeoutError) as error:
+            if isinstance(error, discord.HTTPException):
+                self._on_discord_error(error)
+            log.exception("could not report the outcome of job_id=%s after a restart", self.job_id)
             return
         if previous is not None:
             await self.status.delete_message(previous)
+
+    async def _acknowledged(self) -> None:
+        try:
+            await self._acknowledge()
+        except Exception:
+            # Only a restart cares: it would post this outcome once more.
+            log.exception("could not acknowledge the outcome of job_id=%s", self.job_id)
 
     async def follow(self, events: AsyncIterator[JobEvent]) -> None:
         """Consume the job's events until its terminal one, then show the outcome."""
@@ -154,6 +173,7 @@ class JobTracker:
         if terminal is not None:
             await self._attached.wait()
             await self._finish(terminal)
+            await self._acknowledged()
 
     def _render(self, event: JobEvent) -> _Render:
         user_id = self.status.context.user_id
@@ -228,10 +248,8 @@ class JobTracker:
                 except DoesNotFitError as error:
                     await self._final_edit(render.failed_embed(self.request, user_id, str(error)))
                     return
-            elif isinstance(event, JobFailed):
-                await self._final_edit(render.failed_embed(self.request, user_id, event.reason))
-            elif isinstance(event, JobCancelled):
-                await self._final_edit(render.cancelled_embed(self.request, user_id, event.by))
+            else:
+                await self._final_edit(self._ended_embed(event))
         except Exception as error:
             if isinstance(error, discord.HTTPException):
                 self._on_discord_error(error)
@@ -250,15 +268,18 @@ class JobTracker:
             return
         await with_retries(lambda: self.status.edit(embed=embed, view=None), "final status edit", RETRY_DELAYS_S)
 
-    async def _last_resort(self, event: JobEvent) -> None:
+    def _ended_embed(self, event: JobEvent) -> discord.Embed:
+        """A failure or cancellation as shown to the user; any other event here is a failed upload."""
         user_id = self.status.context.user_id
         if isinstance(event, JobCancelled):
-            embed = render.cancelled_embed(self.request, user_id, event.by)
-        else:
-            reason = event.reason if isinstance(event, JobFailed) else "the result could not be uploaded to Discord"
-            embed = render.failed_embed(self.request, user_id, reason)
+            return render.cancelled_embed(self.request, user_id, event.by)
+        reason = event.reason if isinstance(event, JobFailed) else "the result could not be uploaded to Discord"
+        return render.failed_embed(self.request, user_id, reason)
+
+    async def _last_resort(self, event: JobEvent) -> None:
+        embed = self._ended_embed(event)
         try:
-            await self.status.post_in_channel(content=f"<@{user_id}>", embed=embed, view=None)
+            await self.status.post_in_channel(content=f"<@{self.status.context.user_id}>", embed=embed, view=None)
         except (discord.HTTPException, aiohttp.ClientError, TimeoutError):
             log.exception("job_id=%s ended but the user could not be told", self.job_id)
 

@@ -169,7 +169,11 @@ class JobQueue(Protocol):
     """A fair, bounded, durable queue in front of one GPU worker."""
 
     async def start(self) -> list[JobInfo]:
-        """Open storage, re-queue jobs left by a previous run and start the worker; return those jobs."""
+        """Open storage, re-queue jobs left by a previous run and start the worker.
+
+        Returns the jobs a consumer must pick up again: the re-queued ones, and the ended ones whose
+        outcome was never acknowledged (see `acknowledge`; `outcome` rebuilds their terminal event).
+        """
         ...
 
     async def close(self) -> None:
@@ -224,6 +228,21 @@ class JobQueue(Protocol):
 
     def health(self) -> WorkerHealth:
         """Whether the worker is alive and its model usable; cheap, for frequent health checks."""
+        ...
+
+    async def acknowledge(self, job_id: str) -> None:
+        """The consumer told the user this job's outcome: `start` will not hand it back again.
+
+        Raises `JobNotFoundError`.
+        """
+        ...
+
+    async def outcome(self, job_id: str) -> JobFinished | JobFailed | JobCancelled:
+        """The terminal event an ended job finished with, rebuilt from storage (for `start`'s jobs).
+
+        A success whose video is no longer readable comes back as a `JobFailed`. Raises
+        `JobNotFoundError`, or `ValueError` when the job has not ended.
+        """
         ...
 
     async def update_context(self, job_id: str, context: str) -> None:

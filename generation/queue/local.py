@@ -28,6 +28,7 @@ from generation.queue.interface import (
     JobCancelled,
     JobEvent,
     JobFailed,
+    JobFinished,
     JobHandle,
     JobInfo,
     JobSpec,
@@ -36,6 +37,7 @@ from generation.queue.interface import (
     WorkerHealth,
 )
 from generation.queue.ledger import Ledger
+from generation.queue.outcome import terminal_event
 from generation.queue.run import finished
 from generation.queue.scheduler import FairScheduler, Ticket
 from generation.queue.settings import QueueSettings
@@ -90,9 +92,10 @@ class LocalJobQueue:
         """Open the database, re-queue what a previous run left and start the worker.
 
         Returns the jobs found, in submission order: re-queued ones (announced as
-        `JobQueued(recovered=True)`) and ones failed for having crashed the worker `job_max_attempts`
-        times (announced as `JobFailed`). A re-queued job that has crashed the worker before runs in a
-        batch of its own. Subscribe before calling this to hear those events.
+        `JobQueued(recovered=True)`), ones failed for having crashed the worker `job_max_attempts`
+        times (announced as `JobFailed`), and ones that ended earlier but were never acknowledged
+        (not announced: `outcome` rebuilds their terminal event). A re-queued job that has crashed the
+        worker before runs in a batch of its own. Subscribe before calling this to hear the events.
         """
         if self._worker_task is not None or self._closing is not None:
             raise RuntimeError("LocalJobQueue.start() may be called once, before close()")
@@ -107,6 +110,7 @@ class LocalJobQueue:
             if job.crashes >= max_crashes
         ]
         await ledger.settle([(info, JobFailed(info.job_id, info.error or "")) for info in crashed])
+        ended = [job.info for job in await store.unacknowledged()]  # `crashed` among them
         for job in leftovers:
             if job.crashes < max_crashes:
                 ledger.jobs[job.info.job_id] = job.info
@@ -116,9 +120,14 @@ class LocalJobQueue:
         ledger.reposition(recovered=True)
         self._worker_task = asyncio.create_task(self._worker.serve(), name="job-queue-worker")
         line = ledger.line()
-        log.info("queue started recovered=%d failed_after_crashes=%d", len(line), len(crashed))
-        found = {info.job_id: info for info in crashed} | {job_id: ledger.snapshot(job_id, line) for job_id in line}
-        return [found[job.info.job_id] for job in leftovers]
+        log.info(
+            "queue started recovered=%d failed_after_crashes=%d unacknowledged=%d",
+            len(line),
+            len(crashed),
+            len(ended) - len(crashed),
+        )
+        found = [*ended, *(ledger.snapshot(job_id, line) for job_id in line)]
+        return sorted(found, key=lambda info: info.submitted_at)
 
     async def close(self) -> None:
         """Refuse new jobs, give the running call `shutdown_grace_s`, save the rest; idempotent."""
@@ -225,6 +234,15 @@ class LocalJobQueue:
         await ledger.settle(cancelled)
         log.info("queue cleared by=%s cancelled=%d", by, len(cancelled))
         return [info for info, _ in cancelled]
+
+    async def acknowledge(self, job_id: str) -> None:
+        """Record that the job's outcome reached its user. Raises `JobNotFoundError`."""
+        if not await self._ledger.store.acknowledge(job_id):
+            raise JobNotFoundError(f"there is no job with id {job_id!r}")
+
+    async def outcome(self, job_id: str) -> JobFinished | JobFailed | JobCancelled:
+        """The ended job's terminal event, rebuilt from storage; see `JobQueue.outcome`."""
+        return await asyncio.to_thread(terminal_event, await self.get(job_id))
 
     async def update_context(self, job_id: str, context: str) -> None:
         """Replace the job's `JobSpec.context` and persist it. Raises `JobNotFoundError`."""

@@ -10,6 +10,10 @@ committed; a power cut may lose the last transactions, which is fine for a job q
 A job found `running` when the store is opened was interrupted by a crash: `requeue_interrupted`
 counts that crash on the row (`crashes`) so the queue can stop re-running a prompt that kills the
 worker. A job put back by a graceful shutdown is saved as `queued` and costs no crash.
+
+A job that ended stays `unacknowledged` until the consumer confirms it told the user
+(`acknowledge`); the queue hands such jobs back at the next start, so an outcome cut off by a
+shutdown or crash between the save and the upload is still delivered.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import asyncio
 import dataclasses
 import json
 import sqlite3
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -53,7 +58,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     load_s       REAL,
     denoise_s    REAL,
     decode_s     REAL,
-    encode_s     REAL
+    encode_s     REAL,
+    acknowledged_at REAL                             -- the consumer told the user the outcome
 );
 -- Few indexes, and ones that rarely change: every commit pays for each (status changes twice per job,
 -- so it is not indexed; the start-up and /stats queries that filter on it scan instead).
@@ -66,7 +72,7 @@ _COLUMNS: Final = (
     "finished_at", "attempts", "seed", "error", "cancelled_by", "video_path", "batch_size",
     "load_s", "denoise_s", "decode_s", "encode_s",
 )  # fmt: skip
-# What a save may change: everything but the identity, the spec and the crash count.
+# What a save may change: everything but the identity, the spec, the crash count and the acknowledgement.
 _MUTABLE: Final = _COLUMNS[5:]
 _UPSERT: Final = (
     f"INSERT INTO jobs ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))}) "
@@ -152,6 +158,23 @@ class JobStore:
 
         return await self._call(update)
 
+    async def acknowledge(self, job_id: str) -> bool:
+        """Record that the job's outcome reached its user; False if there is no such job."""
+
+        def update() -> bool:
+            conn = self._connection()
+            with _transaction(conn):
+                sql = "UPDATE jobs SET acknowledged_at = ? WHERE job_id = ?"
+                changed = conn.execute(sql, (time.time(), job_id)).rowcount
+            return bool(changed)
+
+        return await self._call(update)
+
+    async def unacknowledged(self) -> list[StoredJob]:
+        """Ended jobs whose outcome was never acknowledged, oldest first."""
+        sql = f"{_SELECT} WHERE finished_at IS NOT NULL AND acknowledged_at IS NULL ORDER BY seq"
+        return await self._query(sql, ())
+
     async def recent_successes(self, limit: int) -> list[StoredJob]:
         """The last `limit` succeeded jobs, most recently submitted first (to seed the ETA estimator)."""
         sql = f"{_SELECT} WHERE status = ? ORDER BY seq DESC LIMIT ?"
@@ -175,6 +198,7 @@ class JobStore:
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA busy_timeout = 5000")
         conn.executescript(_SCHEMA)
+        _add_acknowledgements(conn)
         self._conn = conn
 
     def _write(self, rows: list[tuple[Any, ...]]) -> None:
@@ -225,6 +249,17 @@ class JobStore:
 
     async def _call(self, function: Callable[..., _T], *args: Any) -> _T:
         return await asyncio.get_running_loop().run_in_executor(self._thread, function, *args)
+
+
+def _add_acknowledgements(conn: sqlite3.Connection) -> None:
+    """Give a database from before acknowledgements its column, counting its past outcomes as told:
+    they were delivered (or lost) long ago, and must not be posted again."""
+    columns = {name for _, name, *_ in conn.execute("PRAGMA table_info(jobs)")}
+    if "acknowledged_at" in columns:
+        return
+    with _transaction(conn):
+        conn.execute("ALTER TABLE jobs ADD COLUMN acknowledged_at REAL")
+        conn.execute("UPDATE jobs SET acknowledged_at = finished_at WHERE finished_at IS NOT NULL")
 
 
 @contextmanager

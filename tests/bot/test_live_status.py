@@ -6,11 +6,14 @@ import asyncio
 import itertools
 import re
 
+from generation.queue.interface import JobFinished
+from generation.queue.local import LocalJobQueue
 from tests.discord_emulator import Message
 from tests.fakes.generator import FakeGenerator
 from tests.fixtures.bot import StartBot, embed_text, finished
 
 CHANNEL_MESSAGES = "/channels/{channel_id}/messages"
+WEBHOOK_MESSAGE = "/webhooks/{webhook_id}/{webhook_token}/messages/{message_id}"
 
 
 def progress_steps(message: Message) -> list[int]:
@@ -110,6 +113,42 @@ async def test_shutdown_does_not_wait_out_the_grace_period_for_recovered_jobs_st
 
     # Nothing is running, so nothing deserves the 60 s grace: closing takes about the model load.
     await asyncio.wait_for(restarted.bot.close(), timeout=20)
+
+
+async def test_a_video_whose_upload_was_cut_off_by_shutdown_is_posted_after_the_restart(start_bot: StartBot) -> None:
+    running = await start_bot(FakeGenerator(), shutdown_grace_s=0)
+    emulator = running.emulator
+    emulator.faults.delay("PATCH", WEBHOOK_MESSAGE, seconds=5.0, times=100)  # every edit, the upload too
+    events = running.queue.subscribe()
+    await emulator.invoke_slash(running.alice, running.channel, "video", {"prompt": "cut off"})
+    async for event in events:
+        if isinstance(event, JobFinished):  # on disk: the upload starts now
+            break
+    await running.bot.close()  # the upload is still in flight: the video has not reached anyone
+
+    await start_bot(FakeGenerator())
+
+    delivered = await emulator.wait_for_message(
+        channel_id=running.channel.id,
+        predicate=lambda m: "cut off" in embed_text(m) and bool(m.attachments),
+        timeout=20,
+    )
+    assert f"<@{running.alice.id}>" in delivered.content
+
+
+async def test_a_delivered_video_is_acknowledged_so_no_restart_posts_it_again(start_bot: StartBot) -> None:
+    running = await start_bot(FakeGenerator())
+    await finished(
+        running.emulator,
+        await running.emulator.invoke_slash(running.alice, running.channel, "video", {"prompt": "once"}),
+    )
+    await running.bot.close()
+
+    queue = LocalJobQueue(running.settings, running.settings, FakeGenerator())
+    try:
+        assert await queue.start() == []
+    finally:
+        await queue.close()
 
 
 async def test_a_job_that_finishes_during_shutdown_still_reaches_its_user(start_bot: StartBot) -> None:
