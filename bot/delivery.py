@@ -8,6 +8,7 @@ Transient Discord failures (5xx, 429, dropped connections) are retried with back
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import logging
 from collections.abc import Awaitable, Callable
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import aiofiles
+import aiofiles.os
 import aiohttp
 import discord
 
@@ -70,10 +72,38 @@ async def deliver(
     channel_upload_limit: int,
     retry_delays: tuple[float, ...] = RETRY_DELAYS_S,
 ) -> None:
-    """Upload `result` to the user. Raises DoesNotFitError or the last Discord error if all attempts fail."""
+    """Upload `result` to the user. Raises DoesNotFitError or the last Discord error if all attempts fail.
+
+    Shrunk copies made to fit an upload limit are removed once the upload is over, whatever its outcome.
+    """
+    copies: list[Path] = []
+
+    async def fitted(video: VideoFile, budget: int) -> VideoFile:
+        smaller = await fit_video(video, budget)
+        if smaller.path != video.path:
+            copies.append(smaller.path)
+        return smaller
+
+    try:
+        await _upload(status, result, fitted, embed, view, channel_upload_limit, retry_delays)
+    finally:
+        for path in copies:
+            with contextlib.suppress(FileNotFoundError):
+                await aiofiles.os.remove(path)
+
+
+async def _upload(
+    status: StatusMessage,
+    result: VideoResult,
+    fitted: Callable[[VideoFile, int], Awaitable[VideoFile]],
+    embed: discord.Embed,
+    view: discord.ui.View,
+    channel_upload_limit: int,
+    retry_delays: tuple[float, ...],
+) -> None:
     via_token = status.token_usable()
     budget = status.context.attachment_size_limit if via_token else channel_upload_limit
-    video = await fit_video(result.video, budget)
+    video = await fitted(result.video, budget)
     data = await read_bytes(video.path)
     filename = f"video-{result.seed}.mp4"
 
@@ -91,7 +121,7 @@ async def deliver(
         except TokenGoneError:
             log.info("interaction token refused at delivery; posting in the channel instead")
             if video.size_bytes > channel_upload_limit:
-                video = await fit_video(video, channel_upload_limit)
+                video = await fitted(video, channel_upload_limit)
                 data = await read_bytes(video.path)
     previous = status.message_id
     await with_retries(

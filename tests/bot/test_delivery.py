@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
 import numpy as np
@@ -53,6 +54,13 @@ async def test_a_20_mib_video_is_re_encoded_to_fit_a_10_mib_guild(start_bot: Sta
     assert len(uploaded) <= 10 * MiB
     codec, pix_fmt, frames, _, _ = decode_mp4(uploaded)
     assert (codec, pix_fmt, frames) == ("h264", "yuv420p", 64)
+    outputs = running.settings.output_dir
+    for _ in range(100):  # the shrunk copy is removed once Discord has answered the upload
+        if len(list(outputs.glob("*.mp4"))) == 1:
+            break
+        await asyncio.sleep(0.05)
+    [job] = await running.queue.history()
+    assert [path.name for path in outputs.glob("*.mp4")] == [f"{job.job_id}.mp4"]
 
 
 async def test_an_expired_token_falls_back_to_a_channel_message_that_pings_only_the_requester(
