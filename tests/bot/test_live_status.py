@@ -10,10 +10,20 @@ from generation.queue.interface import JobFinished
 from generation.queue.local import LocalJobQueue
 from tests.discord_emulator import Message
 from tests.fakes.generator import FakeGenerator
-from tests.fixtures.bot import StartBot, embed_text, finished
+from tests.fixtures.bot import RunningBot, StartBot, embed_text, finished
 
 CHANNEL_MESSAGES = "/channels/{channel_id}/messages"
 WEBHOOK_MESSAGE = "/webhooks/{webhook_id}/{webhook_token}/messages/{message_id}"
+
+
+async def stopped_mid_generation(start_bot: StartBot, prompt: str) -> RunningBot:
+    """Alice's long job is running when the bot stops with no grace: it is put back in line, not finished."""
+    running = await start_bot(FakeGenerator(step_delay_s=0.5), shutdown_grace_s=0)
+    emulator = running.emulator
+    job = await emulator.invoke_slash(running.alice, running.channel, "video", {"prompt": f"{prompt} -steps 30"})
+    await emulator.wait_for(lambda: "Generating" in embed_text(job.original))
+    await running.bot.close()
+    return running
 
 
 def progress_steps(message: Message) -> list[int]:
@@ -83,11 +93,8 @@ async def test_a_restart_requeues_pending_jobs_and_tells_their_users(start_bot: 
 
 
 async def test_a_recovered_job_is_delivered_although_its_restart_notice_was_lost(start_bot: StartBot) -> None:
-    running = await start_bot(FakeGenerator(step_delay_s=0.5), shutdown_grace_s=0)
+    running = await stopped_mid_generation(start_bot, "interrupted")
     emulator = running.emulator
-    first = await emulator.invoke_slash(running.alice, running.channel, "video", {"prompt": "interrupted -steps 30"})
-    await emulator.wait_for(lambda: "Generating" in embed_text(first.original))
-    await running.bot.close()
     emulator.faults.drop("POST", CHANNEL_MESSAGES)  # the "back in the queue" notice
 
     await start_bot(FakeGenerator())
@@ -103,11 +110,7 @@ async def test_a_recovered_job_is_delivered_although_its_restart_notice_was_lost
 async def test_shutdown_does_not_wait_out_the_grace_period_for_recovered_jobs_still_in_line(
     start_bot: StartBot,
 ) -> None:
-    running = await start_bot(FakeGenerator(step_delay_s=0.5), shutdown_grace_s=0)
-    emulator = running.emulator
-    first = await emulator.invoke_slash(running.alice, running.channel, "video", {"prompt": "interrupted -steps 30"})
-    await emulator.wait_for(lambda: "Generating" in embed_text(first.original))
-    await running.bot.close()
+    await stopped_mid_generation(start_bot, "interrupted")
     restarted = await start_bot(FakeGenerator(load_delay_s=2.0), shutdown_grace_s=60)
     await restarted.queue.pause()  # the recovered job stays in line while the model loads
 
