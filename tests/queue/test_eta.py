@@ -157,6 +157,6 @@ async def test_a_batch_in_the_history_counts_as_one_run_not_one_per_member(
     )
     queue = await make_queue(eta_window=3, start=False)
 
-    (found,) = await queue.start()
+    found = {info.job_id: info for info in await queue.start()}
 
-    assert found.eta_s == pytest.approx((100 + 20) / (1 + 2) * COST)
+    assert found["waiting"].eta_s == pytest.approx((100 + 20) / (1 + 2) * COST)
