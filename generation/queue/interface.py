@@ -188,7 +188,9 @@ class JobQueue(Protocol):
         ...
 
     async def cancel(self, job_id: str, by: str) -> JobInfo:
-        """Cancel a queued job at once, or a running one at its next step. Raises `JobNotFoundError`.
+        """Cancel a queued job at once, or a running one at its next step.
+
+        Raises `JobNotFoundError`, or `QueueClosedError` once the queue is closing (it could not be saved).
 
         Cancelling a job that already ended changes nothing and returns its snapshot.
         """
@@ -215,7 +217,10 @@ class JobQueue(Protocol):
         ...
 
     async def clear(self, by: str) -> list[JobInfo]:
-        """Cancel every waiting job (not the running one); return what was cancelled."""
+        """Cancel every waiting job (not the running one); return what was cancelled.
+
+        Raises `QueueClosedError` once the queue is closing.
+        """
         ...
 
     async def history(self, owner_id: str | None = None, limit: int = 10) -> list[JobInfo]:
