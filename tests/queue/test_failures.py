@@ -95,7 +95,7 @@ async def test_out_of_memory_on_a_single_job_fails_it_with_a_readable_reason(mak
 async def test_out_of_memory_on_a_batch_retries_in_smaller_batches(make_queue: MakeQueue) -> None:
     generator = FakeGenerator(step_delay_s=0.02, oom_min_batch=2)
     queue = await make_queue(generator, batch_size=2)
-    await queue.submit(spec("zed"))  # runs alone while the next two gather into a batch
+    await queue.submit(spec("zed", steps=30))  # runs alone (0.6 s) while the next two gather into a batch
     big = await queue.submit(spec("ann", prompt="OOM when batched"))
     small = await queue.submit(spec("bob"))
 
@@ -112,7 +112,7 @@ async def test_out_of_memory_on_a_batch_retries_in_smaller_batches(make_queue: M
 async def test_a_failed_batchs_memory_is_released_before_its_halves_are_retried(make_queue: MakeQueue) -> None:
     generator = LatentsGenerator(step_delay_s=0.02, oom_min_batch=2)
     queue = await make_queue(generator, batch_size=2)
-    await queue.submit(spec("zed"))  # runs alone while the next two gather into a batch
+    await queue.submit(spec("zed", steps=30))  # runs alone (0.6 s) while the next two gather into a batch
     big = await queue.submit(spec("ann", prompt="OOM when batched"))
     small = await queue.submit(spec("bob"))
 
