@@ -38,6 +38,7 @@ from generation.queue.interface import (
 )
 from generation.queue.ledger import Ledger
 from generation.queue.outcome import terminal_event
+from generation.queue.retention import VideoSweeper
 from generation.queue.run import finished
 from generation.queue.scheduler import FairScheduler, Ticket
 from generation.queue.settings import QueueSettings
@@ -85,7 +86,9 @@ class LocalJobQueue:
             timeout_s=settings.job_timeout_s,
             output_dir=engine.output_dir,
         )
+        self._sweeper = VideoSweeper(store, settings.video_retention_h, clock)
         self._worker_task: asyncio.Task[None] | None = None
+        self._sweep_task: asyncio.Task[None] | None = None
         self._closing: asyncio.Task[None] | None = None
 
     async def start(self) -> list[JobInfo]:
@@ -101,6 +104,8 @@ class LocalJobQueue:
             raise RuntimeError("LocalJobQueue.start() may be called once, before close()")
         ledger, store, max_crashes = self._ledger, self._ledger.store, self._settings.job_max_attempts
         await store.open()
+        if self._sweeper.enabled:
+            await self._sweeper.sweep()
         _learn_history(ledger.eta, await store.recent_successes(self._settings.eta_window))
         leftovers = await store.requeue_interrupted()
         now = ledger.clock()
@@ -119,6 +124,8 @@ class LocalJobQueue:
                 ledger.scheduler.push(ticket, enforce_caps=False)
         ledger.reposition(recovered=True)
         self._worker_task = asyncio.create_task(self._worker.serve(), name="job-queue-worker")
+        if self._sweeper.enabled:
+            self._sweep_task = asyncio.create_task(self._sweeper.run(), name="job-queue-video-sweeper")
         line = ledger.line()
         log.info(
             "queue started recovered=%d failed_after_crashes=%d unacknowledged=%d",
@@ -284,6 +291,9 @@ class LocalJobQueue:
             raise QueueClosedError("the video queue is restarting; try again in a minute")
 
     async def _shut_down(self) -> None:
+        if self._sweep_task is not None:
+            self._sweep_task.cancel()
+            await asyncio.gather(self._sweep_task, return_exceptions=True)
         self._worker.stop()
         task = self._worker_task
         if task is not None:

@@ -175,6 +175,22 @@ class JobStore:
         sql = f"{_SELECT} WHERE finished_at IS NOT NULL AND acknowledged_at IS NULL ORDER BY seq"
         return await self._query(sql, ())
 
+    async def take_expired_videos(self, ended_before: float) -> list[Path]:
+        """Forget the videos of acknowledged jobs that ended before `ended_before`; return their files.
+
+        A job keeps its video until its user was shown it, however old: a restart may still deliver it.
+        """
+
+        def take() -> list[Path]:
+            conn = self._connection()
+            expired = "video_path IS NOT NULL AND acknowledged_at IS NOT NULL AND finished_at < ?"
+            with _transaction(conn):
+                rows = conn.execute(f"SELECT video_path FROM jobs WHERE {expired}", (ended_before,)).fetchall()
+                conn.execute(f"UPDATE jobs SET video_path = NULL WHERE {expired}", (ended_before,))
+            return [Path(path) for (path,) in rows]
+
+        return await self._call(take)
+
     async def recent_successes(self, limit: int) -> list[StoredJob]:
         """The last `limit` succeeded jobs, most recently submitted first (to seed the ETA estimator)."""
         sql = f"{_SELECT} WHERE status = ? ORDER BY seq DESC LIMIT ?"

@@ -1,0 +1,62 @@
+"""Deleting delivered videos once they are `video_retention_h` hours old, so the output folder stays bounded.
+
+Discord keeps the uploaded copy; the file on disk is only needed until its user has been shown it (a
+restart may still deliver it), so an unacknowledged job's video is never deleted, however old.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Final
+
+from generation.queue.store import JobStore
+
+log = logging.getLogger(__name__)
+
+SWEEP_INTERVAL_S: Final = 3600.0
+
+
+class VideoSweeper:
+    """Deletes the files of acknowledged jobs that ended more than `retention_h` hours ago."""
+
+    def __init__(self, store: JobStore, retention_h: float, clock: Callable[[], float]) -> None:
+        self._store = store
+        self._retention_s = retention_h * 3600.0
+        self._clock = clock
+
+    @property
+    def enabled(self) -> bool:
+        """False when videos are kept forever (a retention of 0)."""
+        return self._retention_s > 0
+
+    async def sweep(self) -> int:
+        """Delete what has expired now; return how many files went."""
+        paths = await self._store.take_expired_videos(self._clock() - self._retention_s)
+        if paths:
+            removed = await asyncio.to_thread(_remove, paths)
+            log.info("deleted %d expired videos", removed, extra={"videos_deleted": removed})
+            return removed
+        return 0
+
+    async def run(self) -> None:
+        """Sweep every `SWEEP_INTERVAL_S` until cancelled; a failed sweep is logged and retried later."""
+        while True:
+            await asyncio.sleep(SWEEP_INTERVAL_S)
+            try:
+                await self.sweep()
+            except Exception:
+                log.exception("sweeping expired videos failed; trying again in %.0f s", SWEEP_INTERVAL_S)
+
+
+def _remove(paths: list[Path]) -> int:
+    removed = 0
+    for path in paths:
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            continue  # deleted by hand already: nothing left to do
+        removed += 1
+    return removed
