@@ -74,7 +74,6 @@ class JobTracker:
         self._wake = asyncio.Event()
         self._attached = asyncio.Event()
         self._last_edit = 0.0
-        self._submitted_at = time.monotonic()
         if status.message_id is not None:
             self._attached.set()
 
@@ -218,7 +217,8 @@ class JobTracker:
 
     async def _finish(self, event: JobEvent) -> None:
         user_id = self.status.context.user_id
-        elapsed = time.monotonic() - self._submitted_at
+        # From the user's request, which survives a restart (the tracker's own start does not).
+        elapsed = time.time() - self.status.context.interaction_created_at
         try:
             if isinstance(event, JobFinished):
                 embed = render.finished_embed(event.result, user_id, elapsed)

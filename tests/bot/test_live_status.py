@@ -92,6 +92,28 @@ async def test_a_restart_requeues_pending_jobs_and_tells_their_users(start_bot: 
         assert f"<@{user.id}>" in delivered.content
 
 
+async def test_the_time_shown_for_a_recovered_video_counts_from_the_request_not_the_restart(
+    start_bot: StartBot,
+) -> None:
+    running = await start_bot(FakeGenerator(step_delay_s=0.5), shutdown_grace_s=0)
+    emulator = running.emulator
+    job = await emulator.invoke_slash(running.alice, running.channel, "video", {"prompt": "patient -steps 30"})
+    await emulator.wait_for(lambda: "Generating" in embed_text(job.original))
+    await asyncio.sleep(2.0)  # waiting the user lived through before the restart
+    await running.bot.close()
+
+    await start_bot(FakeGenerator())
+
+    delivered = await emulator.wait_for_message(
+        channel_id=running.channel.id,
+        predicate=lambda m: "patient" in embed_text(m) and bool(m.attachments),
+        timeout=20,
+    )
+    shown = re.search(r"Time: (\d+) s", embed_text(delivered))
+    assert shown is not None
+    assert int(shown.group(1)) >= 2
+
+
 async def test_a_recovered_job_is_delivered_although_its_restart_notice_was_lost(start_bot: StartBot) -> None:
     running = await stopped_mid_generation(start_bot, "interrupted")
     emulator = running.emulator
