@@ -52,11 +52,32 @@ def find_component(components: list[dict[str, Any]], custom_id: str) -> dict[str
 
 
 def filled_modal(components: list[dict[str, Any]], values: Mapping[str, str]) -> list[dict[str, Any]]:
-    """The modal's layout as the client submits it: rows and labels kept, each input with its value."""
+    """The modal's layout as the client submits it: rows and labels kept, each input with its value.
+
+    The client refuses to submit a text input that is required and empty, or outside its length
+    limits, so the emulator refuses too (a test cannot send what no user could).
+    """
     unknown = set(values) - {c.get("custom_id") for c in walk(components)}
     if unknown:
         raise ValueError(f"the modal has no inputs {sorted(unknown)}")
+    for text_input in (c for c in walk(components) if c.get("type") == TEXT_INPUT):
+        _check_text(text_input, values.get(text_input["custom_id"], text_input.get("value", "")))
     return _fill(components, values)
+
+
+TEXT_INPUT = 4
+TEXT_INPUT_MAX_LENGTH = 4000
+
+
+def _check_text(text_input: dict[str, Any], value: str) -> None:
+    name = text_input["custom_id"]
+    if not value:
+        if text_input.get("required", True):
+            raise ValueError(f"text input {name!r} is required")
+        return
+    low, high = text_input.get("min_length", 0), text_input.get("max_length", TEXT_INPUT_MAX_LENGTH)
+    if not low <= len(value) <= high:
+        raise ValueError(f"text input {name!r} takes {low}..{high} characters, not {len(value)}")
 
 
 def _fill(components: list[dict[str, Any]], values: Mapping[str, str]) -> list[dict[str, Any]]:

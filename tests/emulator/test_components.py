@@ -37,6 +37,20 @@ async def test_modal_submission_reaches_the_modal(world: World) -> None:
     assert submit.original.content == "you said forty-two"
 
 
+async def test_modal_text_over_its_max_length_cannot_be_submitted(world: World) -> None:
+    command = await world.emulator.invoke_slash(world.alice, world.channel, "t ask")
+    await command.wait_for_response()
+    with pytest.raises(ValueError, match=r"\.\.20 characters, not 21"):
+        await world.emulator.submit_modal(world.alice, command, "ask", {"answer": "x" * 21})
+
+
+async def test_a_required_modal_input_cannot_be_left_empty(world: World) -> None:
+    command = await world.emulator.invoke_slash(world.alice, world.channel, "t ask")
+    await command.wait_for_response()
+    with pytest.raises(ValueError, match="required"):
+        await world.emulator.submit_modal(world.alice, command, "ask", {"answer": ""})
+
+
 async def test_modal_inputs_must_exist(world: World) -> None:
     command = await world.emulator.invoke_slash(world.alice, world.channel, "t ask")
     await command.wait_for_response()

@@ -24,7 +24,7 @@ class PickView(discord.ui.View):
 class AskModal(discord.ui.Modal, title="Ask"):
     """One text input; the submission is echoed back."""
 
-    answer: discord.ui.TextInput[AskModal] = discord.ui.TextInput(label="Answer", custom_id="answer")
+    answer: discord.ui.TextInput[AskModal] = discord.ui.TextInput(label="Answer", custom_id="answer", max_length=20)
 
     def __init__(self) -> None:
         super().__init__(custom_id="ask")
