@@ -131,24 +131,35 @@ class JobTracker:
         self.status.use_channel()
         self._attached.set()
         if isinstance(event, JobFinished):
-            await self._finish(event)  # with the channel route, `deliver` posts anew and retires the old
+            told = await self._finish(event)  # with the channel route, `deliver` posts anew, retires the old
         else:
-            await self._post_replacing_status(self._ended_embed(event))
-        await self._acknowledged()
+            told = await self._post_replacing_status(self._ended_embed(event))
+        if told:
+            await self._acknowledged()
 
-    async def _post_replacing_status(self, embed: discord.Embed) -> None:
+    async def _post_replacing_status(self, embed: discord.Embed) -> bool:
         previous = self.status.message_id
         try:
-            await self.status.post_in_channel(content=f"<@{self.status.context.user_id}>", embed=embed, view=None)
-        except (discord.HTTPException, aiohttp.ClientError, TimeoutError) as error:
-            if isinstance(error, discord.HTTPException):
-                self._on_discord_error(error)
+            await with_retries(
+                lambda: self.status.post_in_channel(
+                    content=f"<@{self.status.context.user_id}>", embed=embed, view=None
+                ),
+                "outcome after restart",
+                RETRY_DELAYS_S,
+            )
+        except discord.HTTPException as error:
+            self._on_discord_error(error)
             log.exception("could not report the outcome of job_id=%s after a restart", self.job_id)
-            return
+            return False
+        except (aiohttp.ClientError, TimeoutError):
+            log.exception("could not report the outcome of job_id=%s after a restart", self.job_id)
+            return False
         if previous is not None:
             await self.status.delete_message(previous)
+        return True
 
     async def _acknowledged(self) -> None:
+        """Only for an outcome the user was shown: one never shown is tried again at the next start."""
         try:
             await self._acknowledge()
         except Exception:
@@ -171,8 +182,8 @@ class JobTracker:
                 await editor
         if terminal is not None:
             await self._attached.wait()
-            await self._finish(terminal)
-            await self._acknowledged()
+            if await self._finish(terminal):
+                await self._acknowledged()
 
     def _render(self, event: JobEvent) -> _Render:
         user_id = self.status.context.user_id
@@ -215,7 +226,8 @@ class JobTracker:
                 # A dropped connection reaches us as it is, not as an HTTPException.
                 log.warning("status edit failed job_id=%s error=%s", self.job_id, type(error).__name__)
 
-    async def _finish(self, event: JobEvent) -> None:
+    async def _finish(self, event: JobEvent) -> bool:
+        """Show the outcome; True once the user has seen it (a video, or the failure or cancellation)."""
         user_id = self.status.context.user_id
         # From the user's request, which survives a restart (the tracker's own start does not).
         elapsed = time.time() - self.status.context.interaction_created_at
@@ -244,17 +256,19 @@ class JobTracker:
                             "encode_s": round(event.result.timings.encode_s, 2),
                         },
                     )
-                    return
+                    return True
                 except DoesNotFitError as error:
                     await self._final_edit(render.failed_embed(self.request, user_id, str(error)))
-                    return
-            else:
-                await self._final_edit(self._ended_embed(event))
+                    return True
+            await self._final_edit(self._ended_embed(event))
+            return True
         except Exception as error:
             if isinstance(error, discord.HTTPException):
                 self._on_discord_error(error)
             log.exception("could not tell the user about job_id=%s; trying a channel message", self.job_id)
-            await self._last_resort(event)
+            posted = await self._last_resort(event)
+            # For a video the notice only says the upload failed: the next start tries the video again.
+            return posted and not isinstance(event, JobFinished)
 
     async def _final_edit(self, embed: discord.Embed) -> None:
         if self.status.message_id is None:
@@ -276,12 +290,14 @@ class JobTracker:
         reason = event.reason if isinstance(event, JobFailed) else "the result could not be uploaded to Discord"
         return render.failed_embed(self.request, user_id, reason)
 
-    async def _last_resort(self, event: JobEvent) -> None:
+    async def _last_resort(self, event: JobEvent) -> bool:
         embed = self._ended_embed(event)
         try:
             await self.status.post_in_channel(content=f"<@{self.status.context.user_id}>", embed=embed, view=None)
         except (discord.HTTPException, aiohttp.ClientError, TimeoutError):
             log.exception("job_id=%s ended but the user could not be told", self.job_id)
+            return False
+        return True
 
     def _channel_upload_limit(self) -> int:
         guild_id = self.status.context.guild_id

@@ -238,6 +238,7 @@ class JobQueue(Protocol):
     async def acknowledge(self, job_id: str) -> None:
         """The consumer told the user this job's outcome: `start` will not hand it back again.
 
+        May be called after `close()`, for outcomes still being shown when the queue closed.
         Raises `JobNotFoundError`.
         """
         ...

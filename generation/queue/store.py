@@ -111,8 +111,9 @@ class JobStore:
         if self._flusher is not None:
             await asyncio.shield(self._flusher)
         if self._conn is not None:
-            await self._call(self._conn.close)
-            self._conn = None
+            # Cleared first: from here on, a late `acknowledge` uses its own connection.
+            conn, self._conn = self._conn, None
+            await self._call(conn.close)
         self._thread.shutdown(wait=False)
 
     async def save(self, jobs: Sequence[JobInfo], *, batch_size: int | None = None) -> None:
@@ -159,16 +160,22 @@ class JobStore:
         return await self._call(update)
 
     async def acknowledge(self, job_id: str) -> bool:
-        """Record that the job's outcome reached its user; False if there is no such job."""
+        """Record that the job's outcome reached its user; False if there is no such job.
 
-        def update() -> bool:
-            conn = self._connection()
-            with _transaction(conn):
-                sql = "UPDATE jobs SET acknowledged_at = ? WHERE job_id = ?"
-                changed = conn.execute(sql, (time.time(), job_id)).rowcount
-            return bool(changed)
+        Works after `close()` too: outcomes finished during a shutdown are shown after the queue has
+        closed its store, and one left unacknowledged would be posted again at every start.
+        """
+        if self._conn is None:
+            return await asyncio.to_thread(self._acknowledge_once, job_id)
+        return await self._call(_acknowledge, self._connection(), job_id)
 
-        return await self._call(update)
+    def _acknowledge_once(self, job_id: str) -> bool:
+        conn = sqlite3.connect(self._path, isolation_level=None)
+        try:
+            conn.execute("PRAGMA busy_timeout = 5000")
+            return _acknowledge(conn, job_id)
+        finally:
+            conn.close()
 
     async def unacknowledged(self) -> list[StoredJob]:
         """Ended jobs whose outcome was never acknowledged, oldest first."""
@@ -265,6 +272,12 @@ class JobStore:
 
     async def _call(self, function: Callable[..., _T], *args: Any) -> _T:
         return await asyncio.get_running_loop().run_in_executor(self._thread, function, *args)
+
+
+def _acknowledge(conn: sqlite3.Connection, job_id: str) -> bool:
+    with _transaction(conn):
+        changed = conn.execute("UPDATE jobs SET acknowledged_at = ? WHERE job_id = ?", (time.time(), job_id)).rowcount
+    return bool(changed)
 
 
 def _add_acknowledgements(conn: sqlite3.Connection) -> None:

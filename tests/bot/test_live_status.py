@@ -6,6 +6,8 @@ import asyncio
 import itertools
 import re
 
+import pytest
+
 from generation.queue.interface import JobFinished
 from generation.queue.local import LocalJobQueue
 from tests.discord_emulator import Message
@@ -188,24 +190,68 @@ async def test_a_job_that_finishes_during_shutdown_still_reaches_its_user(start_
     assert interaction.original.attachments
 
 
-async def test_a_job_that_crashed_the_worker_is_reported_failed_after_restart(start_bot: StartBot) -> None:
+async def test_a_video_delivered_during_shutdown_is_not_posted_again_after_the_restart(start_bot: StartBot) -> None:
+    running = await start_bot(FakeGenerator(step_delay_s=0.02), shutdown_grace_s=30)
+    emulator = running.emulator
+    interaction = await emulator.invoke_slash(running.alice, running.channel, "video", {"prompt": "last -steps 30"})
+    await emulator.wait_for(lambda: "Generating" in embed_text(interaction.original))
+    await running.bot.close()  # the job finishes, then its upload runs after the queue has closed
+    assert interaction.original is not None
+    assert interaction.original.attachments
+
+    queue = LocalJobQueue(running.settings, running.settings, FakeGenerator())
+    try:
+        assert await queue.start() == []
+    finally:
+        await queue.close()
+
+
+async def crashed_mid_generation(start_bot: StartBot, prompt: str) -> RunningBot:
+    """Alice's job is running when the process dies: no graceful close, so SQLite still says "running"."""
     running = await start_bot(FakeGenerator(step_delay_s=0.2), job_max_attempts=1)
     emulator = running.emulator
-    doomed = await emulator.invoke_slash(running.alice, running.channel, "video", {"prompt": "doomed -steps 15"})
-    await emulator.wait_for(lambda: "Generating" in embed_text(doomed.original))
+    job = await emulator.invoke_slash(running.alice, running.channel, "video", {"prompt": f"{prompt} -steps 15"})
+    await emulator.wait_for(lambda: "Generating" in embed_text(job.original))
 
     async def die() -> None:
-        # The process dies mid-job: no graceful close, so the job is still "running" in SQLite.
         worker = running.queue._worker_task
         assert worker is not None
         worker.cancel()
 
     running.queue.close = die  # type: ignore[method-assign]
     await running.bot.close()
+    return running
+
+
+async def test_a_job_that_crashed_the_worker_is_reported_failed_after_restart(start_bot: StartBot) -> None:
+    running = await crashed_mid_generation(start_bot, "doomed")
+    emulator = running.emulator
     await start_bot(FakeGenerator(), job_max_attempts=1)
 
     report = await emulator.wait_for_message(
         channel_id=running.channel.id, predicate=lambda m: "Failed" in embed_text(m) and "doomed" in embed_text(m)
     )
     assert report.content == f"<@{running.alice.id}>"
+    assert "crashed the worker" in embed_text(report)
+
+
+async def test_an_outcome_the_user_could_not_be_shown_is_shown_at_the_next_start(
+    start_bot: StartBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("bot.tracker.RETRY_DELAYS_S", (0.01, 0.01, 0.01))
+    running = await crashed_mid_generation(start_bot, "doomed")
+    emulator = running.emulator
+    unreachable = emulator.faults.drop("POST", CHANNEL_MESSAGES, times=4)  # the notice and its three retries
+    first_restart = await start_bot(FakeGenerator(), job_max_attempts=1)
+    for _ in range(100):
+        if unreachable.remaining == 0:
+            break
+        await asyncio.sleep(0.05)
+    await first_restart.bot.close()
+
+    await start_bot(FakeGenerator(), job_max_attempts=1)
+
+    report = await emulator.wait_for_message(
+        channel_id=running.channel.id, predicate=lambda m: "Failed" in embed_text(m) and "doomed" in embed_text(m)
+    )
     assert "crashed the worker" in embed_text(report)
