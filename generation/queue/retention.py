@@ -34,12 +34,15 @@ class VideoSweeper:
 
     async def sweep(self) -> int:
         """Delete what has expired now; return how many files went."""
-        paths = await self._store.take_expired_videos(self._clock() - self._retention_s)
-        if paths:
-            removed = await asyncio.to_thread(_remove, paths)
-            log.info("deleted %d expired videos", removed, extra={"videos_deleted": removed})
-            return removed
-        return 0
+        expired = await self._store.expired_videos(self._clock() - self._retention_s)
+        if not expired:
+            return 0
+        # Files first, then the paths: a crash in between leaves paths the next sweep retries, not
+        # files nobody knows of.
+        gone = await asyncio.to_thread(_remove, expired)
+        await self._store.forget_videos(gone)
+        log.info("deleted %d expired videos", len(gone), extra={"videos_deleted": len(gone)})
+        return len(gone)
 
     async def run(self) -> None:
         """Sweep every `SWEEP_INTERVAL_S` until cancelled; a failed sweep is logged and retried later."""
@@ -51,12 +54,14 @@ class VideoSweeper:
                 log.exception("sweeping expired videos failed; trying again in %.0f s", SWEEP_INTERVAL_S)
 
 
-def _remove(paths: list[Path]) -> int:
-    removed = 0
-    for path in paths:
+def _remove(videos: dict[str, Path]) -> list[str]:
+    """Delete the files; return the jobs whose file is gone now (a missing one counts as gone)."""
+    gone = []
+    for job_id, path in videos.items():
         try:
-            path.unlink()
-        except FileNotFoundError:
-            continue  # deleted by hand already: nothing left to do
-        removed += 1
-    return removed
+            path.unlink(missing_ok=True)
+        except OSError:
+            log.warning("could not delete expired video %s", path, exc_info=True)
+            continue
+        gone.append(job_id)
+    return gone

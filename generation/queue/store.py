@@ -182,21 +182,30 @@ class JobStore:
         sql = f"{_SELECT} WHERE finished_at IS NOT NULL AND acknowledged_at IS NULL ORDER BY seq"
         return await self._query(sql, ())
 
-    async def take_expired_videos(self, ended_before: float) -> list[Path]:
-        """Forget the videos of acknowledged jobs that ended before `ended_before`; return their files.
+    async def expired_videos(self, ended_before: float) -> dict[str, Path]:
+        """The videos, by job id, of acknowledged jobs that ended before `ended_before`.
 
         A job keeps its video until its user was shown it, however old: a restart may still deliver it.
         """
 
-        def take() -> list[Path]:
-            conn = self._connection()
-            expired = "video_path IS NOT NULL AND acknowledged_at IS NOT NULL AND finished_at < ?"
-            with _transaction(conn):
-                rows = conn.execute(f"SELECT video_path FROM jobs WHERE {expired}", (ended_before,)).fetchall()
-                conn.execute(f"UPDATE jobs SET video_path = NULL WHERE {expired}", (ended_before,))
-            return [Path(path) for (path,) in rows]
+        def fetch() -> dict[str, Path]:
+            sql = (
+                "SELECT job_id, video_path FROM jobs "
+                "WHERE video_path IS NOT NULL AND acknowledged_at IS NOT NULL AND finished_at < ?"
+            )
+            return {job_id: Path(path) for job_id, path in self._connection().execute(sql, (ended_before,))}
 
-        return await self._call(take)
+        return await self._call(fetch)
+
+    async def forget_videos(self, job_ids: Sequence[str]) -> None:
+        """Clear the video paths of these jobs (their files are gone)."""
+
+        def update() -> None:
+            conn = self._connection()
+            with _transaction(conn):
+                conn.executemany("UPDATE jobs SET video_path = NULL WHERE job_id = ?", [(i,) for i in job_ids])
+
+        await self._call(update)
 
     async def recent_successes(self, limit: int) -> list[StoredJob]:
         """The last `limit` succeeded jobs, most recently submitted first (to seed the ETA estimator)."""

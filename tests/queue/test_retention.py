@@ -95,3 +95,16 @@ async def test_a_retention_of_zero_keeps_videos_forever(
     await queue.close()
 
     assert video.exists()
+
+
+async def test_a_video_already_deleted_by_hand_is_forgotten_by_the_sweep(
+    make_queue: MakeQueue, queue_settings: QueueSettings, engine_settings: EngineSettings
+) -> None:
+    video = await finished_video(make_queue, acknowledged=True)
+    video.unlink()
+
+    queue = await reopen(queue_settings, engine_settings, later_s=WEEK_S + 60)
+    [job] = await queue.history()
+    await queue.close()
+
+    assert job.video_path is None
