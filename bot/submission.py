@@ -103,21 +103,23 @@ class Submitter:
         tracker = self._bot.new_tracker(job_id, request, context)
         self._bot.start_tracking(tracker, handle.events())
         embed = render.queued_embed(request, context.user_id, info.position or 1, info.eta_s)
+        message_id: int | None
         try:
             response = await interaction.response.send_message(
                 embed=embed, view=status_view(job_id), allowed_mentions=discord.AllowedMentions.none()
             )
+        except discord.HTTPException as error:
+            # Discord refused it: the user never saw an acknowledgement, so the job must not run.
+            raise await self._take_back(handle, error) from error
         except Exception as error:
-            # discord.py passes a dropped connection through as aiohttp's or the OS's own error, not
-            # as an HTTPException. Either way the user never saw an acknowledgement: take the job back
-            # rather than run it unannounced.
-            log.exception("could not acknowledge job_id=%s; cancelling it", job_id)
-            self._bot.stop_tracking(job_id)
-            await self._cancel_quietly(handle)
-            raise NotAcknowledgedError from error
-        message_id = response.message_id
-        if message_id is None:
+            # A dropped connection, which discord.py passes through as aiohttp's or the OS's own error:
+            # Discord may have shown the acknowledgement before its answer was lost. Look before
+            # taking back a job the user is watching.
             message_id = await _original_message_id(interaction, job_id)
+            if message_id is None:
+                raise await self._take_back(handle, error) from error
+        else:
+            message_id = response.message_id or await _original_message_id(interaction, job_id)
         if message_id is None:
             tracker.attach_unknown()
         else:
@@ -134,6 +136,14 @@ class Submitter:
         )
         return job_id
 
+    async def _take_back(self, handle: JobHandle, error: Exception) -> NotAcknowledgedError:
+        """Cancel a job whose acknowledgement never reached the user; the error to answer with."""
+        job_id = handle.info.job_id
+        log.error("could not acknowledge job_id=%s; cancelling it", job_id, exc_info=error)
+        self._bot.stop_tracking(job_id)
+        await self._cancel_quietly(handle)
+        return NotAcknowledgedError()
+
     async def _cancel_quietly(self, handle: JobHandle) -> None:
         job_id = handle.info.job_id
         try:
@@ -145,12 +155,11 @@ class Submitter:
 
 
 async def _original_message_id(interaction: discord.Interaction[Any], job_id: str) -> int | None:
-    """The acknowledgement's message id when Discord's callback response left it out; None if unknowable."""
+    """The id of the interaction's response message, looked up; None if it does not exist or cannot be read."""
     try:
         return (await interaction.original_response()).id
-    except Exception:
-        # The user saw the acknowledgement, so the job stays; its outcome goes to the channel instead.
-        log.exception("could not look up the status message of job_id=%s", job_id)
+    except Exception as error:
+        log.warning("could not look up the status message of job_id=%s: %s", job_id, type(error).__name__)
         return None
 
 

@@ -113,6 +113,16 @@ async def test_an_acknowledgement_lost_on_the_network_takes_the_job_back_and_say
     assert ended.by == "system"
 
 
+async def test_an_acknowledgement_whose_answer_was_lost_keeps_the_job_the_user_can_see(start_bot: StartBot) -> None:
+    running = await start_bot(FakeGenerator())
+    running.emulator.faults.drop("POST", INTERACTION_CALLBACK, after_serving=True)
+
+    interaction = await running.emulator.invoke_slash(running.alice, running.channel, "video", {"prompt": "seen"})
+
+    await finished(running.emulator, interaction)
+    assert len(interaction.callbacks) == 1  # no error reply on top of the status message
+
+
 async def test_the_reply_arrives_although_the_gateway_dropped_mid_generation(start_bot: StartBot) -> None:
     running = await start_bot(FakeGenerator(step_delay_s=0.02))
     emulator = running.emulator

@@ -37,6 +37,7 @@ class Fault:
     retry_after: float = 0.0
     is_global: bool = False
     delay: float = 0.0
+    after_serving: bool = False
 
 
 @dataclass(frozen=True)
@@ -80,13 +81,14 @@ class Faults:
         """Hold the next `times` matching requests for `seconds` before serving them (a slow upload)."""
         return self._arm(Fault(FaultKind.DELAY, method.upper(), route, times, delay=seconds))
 
-    def drop(self, method: str, route: str, *, times: int = 1) -> Fault:
-        """Cut the connection on the next `times` matching requests before Discord serves them.
+    def drop(self, method: str, route: str, *, times: int = 1, after_serving: bool = False) -> Fault:
+        """Cut the connection on the next `times` matching requests, before Discord serves them or,
+        with `after_serving`, once it has (the request took effect; only the answer is lost).
 
         The client sees no HTTP status at all (aiohttp raises `ServerDisconnectedError`), which
         discord.py passes through as it is rather than as an `HTTPException`.
         """
-        return self._arm(Fault(FaultKind.DROP, method.upper(), route, times))
+        return self._arm(Fault(FaultKind.DROP, method.upper(), route, times, after_serving=after_serving))
 
     async def close_gateway(self, *, invalidate_session: bool = False, code: int = 4000) -> None:
         """Drop the bot's gateway socket. It resumes (and gets missed events replayed) unless the

@@ -64,9 +64,7 @@ class Pipeline:
         if fault is not None and fault.kind is FaultKind.DELAY:
             await asyncio.sleep(fault.delay)
         elif fault is not None and fault.kind is FaultKind.DROP:
-            if request.transport is not None:
-                request.transport.close()
-            return web.Response(status=500)  # never reaches the client: the socket is already gone
+            return await self._drop(request, route, body, handler, served=fault.after_serving)
         elif fault is not None:
             injected = fault_reply(fault)
             return await self._send(request, route, body, Reply(injected.status, injected.body, injected.headers))
@@ -74,6 +72,20 @@ class Pipeline:
         try:
             reply = await self._handle(request, route, body, handler)
             return await self._send(request, route, body, reply)
+        finally:
+            self._state.in_flight -= 1
+            self._state.notify()
+
+    async def _drop(
+        self, request: web.Request, route: str, body: RequestBody, handler: Handler, *, served: bool
+    ) -> web.StreamResponse:
+        self._state.in_flight += 1
+        try:
+            if served:
+                await self._handle(request, route, body, handler)
+            if request.transport is not None:
+                request.transport.close()
+            return web.Response(status=500)  # never reaches the client: the socket is already gone
         finally:
             self._state.in_flight -= 1
             self._state.notify()

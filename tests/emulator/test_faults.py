@@ -84,3 +84,10 @@ async def test_invalidated_session_identifies_again(world: World) -> None:
     interaction = await world.emulator.invoke_slash(world.alice, world.channel, "t echo", {"text": "again"})
     await interaction.wait_for_response()
     assert interaction.original is not None
+
+
+async def test_a_connection_dropped_after_serving_loses_only_the_answer(world: World) -> None:
+    world.emulator.faults.drop("POST", MESSAGES, after_serving=True)
+    with pytest.raises(aiohttp.ClientError):
+        await _channel(world).send("sent all the same")
+    assert [m.content for m in world.emulator.messages(world.channel)] == ["sent all the same"]
