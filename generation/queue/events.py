@@ -36,17 +36,25 @@ class _Signal:
     """Wakes every coroutine waiting for the next change; cheap when nobody waits."""
 
     def __init__(self) -> None:
-        self._future: asyncio.Future[None] | None = None
+        self._waiters: list[asyncio.Future[None]] = []
 
     async def wait(self) -> None:
-        if self._future is None or self._future.done():
-            self._future = asyncio.get_running_loop().create_future()
-        # Shielded: the future is shared, and one waiter being cancelled must not wake the others with it.
-        await asyncio.shield(self._future)
+        # A future per waiter, not one shared: cancelling a waiter cancels its own future only, and
+        # costs nothing like the extra future and callbacks of shielding a shared one.
+        future = asyncio.get_running_loop().create_future()
+        self._waiters.append(future)
+        try:
+            await future
+        finally:
+            # A cancelled waiter leaves; `fire` may already have taken it with the others.
+            if future.cancelled() and future in self._waiters:
+                self._waiters.remove(future)
 
     def fire(self) -> None:
-        if self._future is not None and not self._future.done():
-            self._future.set_result(None)
+        waiters, self._waiters = self._waiters, []
+        for future in waiters:
+            if not future.done():
+                future.set_result(None)
 
 
 class _Subscription:
