@@ -100,3 +100,18 @@ async def test_a_job_log_reader_that_is_cancelled_does_not_end_the_other_readers
     log.close()
 
     assert await staying == [progress(1)]
+
+
+async def test_a_reader_cancelled_just_before_an_event_arrives_ends_cleanly_and_the_others_get_it() -> None:
+    log = JobEventLog()
+    abandoned = asyncio.create_task(drain(log.stream()))
+    staying = asyncio.create_task(drain(log.stream()))
+    await asyncio.sleep(0)
+
+    abandoned.cancel()
+    log.append(progress(1))  # before the cancelled reader has run again
+    log.close()
+
+    await asyncio.gather(abandoned, return_exceptions=True)
+    assert abandoned.cancelled()  # not ended by an error of its own
+    assert await staying == [progress(1)]
