@@ -20,6 +20,7 @@ class FaultKind(enum.Enum):
     """What a REST fault does to a matching request."""
 
     SERVER_ERROR = "server error"
+    REFUSAL = "refusal"
     RATE_LIMIT = "rate limit"
     DELAY = "delay"
     DROP = "drop"
@@ -38,6 +39,7 @@ class Fault:
     is_global: bool = False
     delay: float = 0.0
     after_serving: bool = False
+    code: int = 0
 
 
 @dataclass(frozen=True)
@@ -56,11 +58,20 @@ class Faults:
         self._gateway = gateway
         self.armed: list[Fault] = []
 
-    def fail(self, method: str, route: str, *, status: int = 500, times: int = 1) -> Fault:
-        """Answer the next `times` matching requests with a 5xx (discord.py retries 500/502/504/524)."""
+    def fail(self, method: str, route: str, *, status: int = 500, times: int = 1, after_serving: bool = False) -> Fault:
+        """Answer the next `times` matching requests with a 5xx (discord.py retries 500/502/504/524), in
+        place of serving them or, with `after_serving`, once they took effect (a gateway timeout)."""
         if status < 500:
             raise ValueError("fail() injects server errors; use rate_limit() for 429")
-        return self._arm(Fault(FaultKind.SERVER_ERROR, method.upper(), route, times, status=status))
+        fault = Fault(FaultKind.SERVER_ERROR, method.upper(), route, times, status=status, after_serving=after_serving)
+        return self._arm(fault)
+
+    def refuse(self, method: str, route: str, *, status: int = 403, code: int = 50013, times: int = 1) -> Fault:
+        """Answer the next `times` matching requests with a 4xx refusal, as for a lost permission
+        (403, 50013 Missing Permissions, the default) or a deleted channel (404, 10003)."""
+        if not 400 <= status < 500 or status == 429:
+            raise ValueError("refuse() injects 4xx refusals; use rate_limit() for 429 and fail() for 5xx")
+        return self._arm(Fault(FaultKind.REFUSAL, method.upper(), route, times, status=status, code=code))
 
     def rate_limit(
         self, method: str, route: str, *, retry_after: float = 0.1, is_global: bool = False, times: int = 1
@@ -109,9 +120,11 @@ class Faults:
 
 
 def fault_reply(fault: Fault) -> FaultReply:
-    """Discord's response for a server-error or rate-limit fault."""
+    """Discord's response for a server-error, refusal or rate-limit fault."""
     if fault.kind is FaultKind.SERVER_ERROR:
         return FaultReply(fault.status, {"message": "500: Internal Server Error", "code": 0}, {})
+    if fault.kind is FaultKind.REFUSAL:
+        return FaultReply(fault.status, {"message": "Refused by an injected fault", "code": fault.code}, {})
     scope = "global" if fault.is_global else "user"
     headers = {
         # discord.py treats a 429 without `Via` as a Cloudflare ban and gives up.

@@ -66,6 +66,8 @@ class Pipeline:
         elif fault is not None and fault.kind is FaultKind.DROP:
             return await self._drop(request, route, body, handler, served=fault.after_serving)
         elif fault is not None:
+            if fault.after_serving:
+                await self._in_flight_handle(request, route, body, handler)
             injected = fault_reply(fault)
             return await self._send(request, route, body, Reply(injected.status, injected.body, injected.headers))
         self._state.in_flight += 1
@@ -76,19 +78,28 @@ class Pipeline:
             self._state.in_flight -= 1
             self._state.notify()
 
-    async def _drop(
-        self, request: web.Request, route: str, body: RequestBody, handler: Handler, *, served: bool
-    ) -> web.StreamResponse:
+    async def _in_flight_handle(self, request: web.Request, route: str, body: RequestBody, handler: Handler) -> Reply:
+        """Serve a request whose real answer a fault replaces: it takes effect, and what follows it goes out."""
         self._state.in_flight += 1
         try:
-            if served:
-                await self._handle(request, route, body, handler)
-            if request.transport is not None:
-                request.transport.close()
-            return web.Response(status=500)  # never reaches the client: the socket is already gone
+            reply = await self._handle(request, route, body, handler)
+            self._state.unanswered.add(request.path.removeprefix(API_PREFIX))
+            if reply.after_sent is not None:
+                await reply.after_sent()
+            return reply
         finally:
             self._state.in_flight -= 1
             self._state.notify()
+
+    async def _drop(
+        self, request: web.Request, route: str, body: RequestBody, handler: Handler, *, served: bool
+    ) -> web.StreamResponse:
+        reply = await self._in_flight_handle(request, route, body, handler) if served else None
+        if request.transport is not None:
+            request.transport.close()
+        if reply is not None:  # Discord did it: the request counts as served
+            self._record(request, route, body, reply)
+        return web.Response(status=500)  # never reaches the client: the socket is already gone
 
     async def _handle(self, request: web.Request, route: str, body: RequestBody, handler: Handler) -> Reply:
         authorized = request.headers.get("Authorization") == f"Bot {self._state.bot_token}"
@@ -139,6 +150,12 @@ class Pipeline:
             response.headers["Content-Type"] = "application/json"
         await response.prepare(request)
         await response.write_eof()
+        self._record(request, route, body, reply)
+        if reply.after_sent is not None:
+            await reply.after_sent()
+        return response
+
+    def _record(self, request: web.Request, route: str | None, body: RequestBody, reply: Reply) -> None:
         self._state.requests.append(
             RecordedRequest(
                 method=request.method,
@@ -151,9 +168,6 @@ class Pipeline:
                 at=self._state.clock.now(),
             )
         )
-        if reply.after_sent is not None:
-            await reply.after_sent()
-        return response
 
     def _violation(self, kind: ViolationKind, request: web.Request, detail: str) -> None:
         self._state.violations.append(Violation(kind, request.method, request.path.removeprefix(API_PREFIX), detail))

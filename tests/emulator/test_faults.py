@@ -59,6 +59,14 @@ async def test_delayed_route_answers_late(world: World) -> None:
     assert world.emulator.clock.now() - started >= 0.3
 
 
+async def test_a_refusal_reaches_the_caller_as_discords_error_code(world: World) -> None:
+    world.emulator.faults.refuse("POST", MESSAGES, status=403, code=50013)
+    with pytest.raises(discord.Forbidden) as refused:
+        await _channel(world).send("not allowed")
+    assert refused.value.code == 50013
+    assert world.emulator.messages(world.channel) == []
+
+
 async def test_dropped_connection_reaches_the_caller_as_a_network_error_and_serves_nothing(world: World) -> None:
     world.emulator.faults.drop("POST", MESSAGES)
     with pytest.raises(aiohttp.ClientError):
@@ -91,3 +99,4 @@ async def test_a_connection_dropped_after_serving_loses_only_the_answer(world: W
     with pytest.raises(aiohttp.ClientError):
         await _channel(world).send("sent all the same")
     assert [m.content for m in world.emulator.messages(world.channel)] == ["sent all the same"]
+    assert [status for status, _ in _attempts(world, MESSAGES)] == [200]  # recorded as Discord served it
