@@ -101,6 +101,7 @@ class JobStore:
         self._rows: list[tuple[Any, ...]] = []
         self._committed: asyncio.Future[None] | None = None
         self._flusher: asyncio.Task[None] | None = None
+        self._closed = False
 
     async def open(self) -> None:
         """Create the file and table if needed."""
@@ -110,10 +111,12 @@ class JobStore:
         """Commit what is pending and close the connection; idempotent."""
         if self._flusher is not None:
             await asyncio.shield(self._flusher)
+        # From here on a late `acknowledge` uses its own connection; work already handed to the
+        # store's thread still runs on this one, before it closes.
+        self._closed = True
         if self._conn is not None:
-            # Cleared first: from here on, a late `acknowledge` uses its own connection.
-            conn, self._conn = self._conn, None
-            await self._call(conn.close)
+            await self._call(self._conn.close)
+            self._conn = None
         self._thread.shutdown(wait=False)
 
     async def save(self, jobs: Sequence[JobInfo], *, batch_size: int | None = None) -> None:
@@ -165,7 +168,7 @@ class JobStore:
         Works after `close()` too: outcomes finished during a shutdown are shown after the queue has
         closed its store, and one left unacknowledged would be posted again at every start.
         """
-        if self._conn is None:
+        if self._closed:
             return await asyncio.to_thread(self._acknowledge_once, job_id)
         return await self._call(_acknowledge, self._connection(), job_id)
 

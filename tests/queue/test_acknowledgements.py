@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 
 import pytest
@@ -12,6 +13,7 @@ from generation.queue.gpu import mp4_encoder
 from generation.queue.interface import JobCancelled, JobFailed, JobFinished, JobStatus
 from generation.queue.outcome import LOST_VIDEO
 from generation.queue.settings import QueueSettings
+from generation.queue.store import JobStore
 from tests.fakes.generator import FakeGenerator
 from tests.queue.conftest import MakeQueue, first, spec
 
@@ -100,3 +102,25 @@ async def test_a_database_from_before_acknowledgements_does_not_hand_back_its_hi
         conn.execute("ALTER TABLE jobs DROP COLUMN acknowledged_at")
 
     assert await (await make_queue(start=False)).start() == []
+
+
+async def test_an_acknowledgement_after_the_queue_closed_still_counts(make_queue: MakeQueue) -> None:
+    before = await make_queue()
+    handle = await before.submit(spec("ann", "shown during shutdown"))
+    await first(handle, JobFinished)
+    await before.close()
+
+    await before.acknowledge(handle.info.job_id)
+
+    assert await (await make_queue(start=False)).start() == []
+
+
+async def test_a_lookup_handed_to_the_store_as_it_closes_still_answers(queue_settings: QueueSettings) -> None:
+    store = JobStore(queue_settings.database_path)
+    await store.open()
+
+    lookup = asyncio.ensure_future(store.get("no-such-job"))
+    closing = asyncio.ensure_future(store.close())
+
+    assert await lookup is None
+    await closing
