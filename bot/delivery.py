@@ -31,21 +31,28 @@ DEFAULT_UPLOAD_LIMIT = 10 * 2**20
 RETRY_DELAYS_S = (1.0, 2.0, 4.0)
 
 
+def transient(error: BaseException) -> bool:
+    """True for a Discord failure that may pass (5xx, 429, a dropped connection), false for a refusal."""
+    if isinstance(error, discord.HTTPException):
+        return error.status >= 500 or error.status == 429
+    return isinstance(error, aiohttp.ClientError | TimeoutError)
+
+
 async def with_retries(operation: Callable[[], Awaitable[T]], what: str, delays: tuple[float, ...]) -> T:
     """Run `operation`, retrying transient Discord failures after each of `delays` seconds."""
     for delay in (*delays, None):
         try:
             return await operation()
-        except discord.HTTPException as error:
-            if delay is None or not (error.status >= 500 or error.status == 429):
+        except (discord.HTTPException, aiohttp.ClientError, TimeoutError) as error:
+            if delay is None or not transient(error):
                 raise
-            log.warning("%s failed with HTTP %s; retrying in %.0f s", what, error.status, delay)
-        except (aiohttp.ClientError, TimeoutError) as error:
-            if delay is None:
-                raise
-            log.warning("%s failed (%s); retrying in %.0f s", what, type(error).__name__, delay)
+            log.warning("%s failed (%s); retrying in %.0f s", what, _describe(error), delay)
         await asyncio.sleep(delay)
     raise AssertionError("unreachable")
+
+
+def _describe(error: BaseException) -> str:
+    return f"HTTP {error.status}" if isinstance(error, discord.HTTPException) else type(error).__name__
 
 
 async def fit_video(video: VideoFile, budget_bytes: int) -> VideoFile:

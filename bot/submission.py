@@ -41,6 +41,10 @@ class MissingPermissionsError(Exception):
         )
 
 
+# Discord's answer to a second response to one interaction: the first (perhaps a retried one) got through.
+ALREADY_ACKNOWLEDGED = 40060
+
+
 class NotAcknowledgedError(VideoBotError):
     """Discord could not be told the job was queued, so it was taken back (the user saw nothing of it)."""
 
@@ -108,14 +112,13 @@ class Submitter:
             response = await interaction.response.send_message(
                 embed=embed, view=status_view(job_id), allowed_mentions=discord.AllowedMentions.none()
             )
-        except discord.HTTPException as error:
-            # Discord refused it: the user never saw an acknowledgement, so the job must not run.
-            raise await self._take_back(handle, error) from error
         except Exception as error:
-            # A dropped connection, which discord.py passes through as aiohttp's or the OS's own error:
-            # Discord may have shown the acknowledgement before its answer was lost. Look before
-            # taking back a job the user is watching.
-            message_id = await _original_message_id(interaction, job_id)
+            # A refusal means the user saw nothing. But a dropped connection (which discord.py passes
+            # through as aiohttp's or the OS's own error), or a retry told the interaction was already
+            # acknowledged, may follow an acknowledgement Discord did show: look before taking back a
+            # job the user is watching.
+            refused = isinstance(error, discord.HTTPException) and error.code != ALREADY_ACKNOWLEDGED
+            message_id = None if refused else await _original_message_id(interaction, job_id)
             if message_id is None:
                 raise await self._take_back(handle, error) from error
         else:

@@ -19,7 +19,7 @@ import aiohttp
 import discord
 
 from bot import render
-from bot.delivery import DEFAULT_UPLOAD_LIMIT, RETRY_DELAYS_S, deliver, with_retries
+from bot.delivery import DEFAULT_UPLOAD_LIMIT, RETRY_DELAYS_S, deliver, transient, with_retries
 from bot.job_context import JobContext
 from bot.status_message import EditLimiter, StatusMessage
 from bot.views import result_view, status_view
@@ -131,13 +131,14 @@ class JobTracker:
         self.status.use_channel()
         self._attached.set()
         if isinstance(event, JobFinished):
-            told = await self._finish(event)  # with the channel route, `deliver` posts anew, retires the old
+            settled = await self._finish(event)  # with the channel route, `deliver` posts anew, retires the old
         else:
-            told = await self._post_replacing_status(self._ended_embed(event))
-        if told:
+            settled = await self._post_replacing_status(self._ended_embed(event))
+        if settled:
             await self._acknowledged()
 
     async def _post_replacing_status(self, embed: discord.Embed) -> bool:
+        """Post the outcome anew and retire the old message; False if only a transient failure stopped it."""
         previous = self.status.message_id
         try:
             await with_retries(
@@ -147,19 +148,18 @@ class JobTracker:
                 "outcome after restart",
                 RETRY_DELAYS_S,
             )
-        except discord.HTTPException as error:
-            self._on_discord_error(error)
+        except (discord.HTTPException, aiohttp.ClientError, TimeoutError) as error:
+            if isinstance(error, discord.HTTPException):
+                self._on_discord_error(error)
             log.exception("could not report the outcome of job_id=%s after a restart", self.job_id)
-            return False
-        except (aiohttp.ClientError, TimeoutError):
-            log.exception("could not report the outcome of job_id=%s after a restart", self.job_id)
-            return False
+            return not transient(error)
         if previous is not None:
             await self.status.delete_message(previous)
         return True
 
     async def _acknowledged(self) -> None:
-        """Only for an outcome the user was shown: one never shown is tried again at the next start."""
+        """For a settled outcome: shown, or refused for good (a lost permission, a deleted channel), which
+        the next start would meet again. One kept from the user by a transient failure stays owed."""
         try:
             await self._acknowledge()
         except Exception:
@@ -227,7 +227,7 @@ class JobTracker:
                 log.warning("status edit failed job_id=%s error=%s", self.job_id, type(error).__name__)
 
     async def _finish(self, event: JobEvent) -> bool:
-        """Show the outcome; True once the user has seen it (a video, or the failure or cancellation)."""
+        """Show the outcome; True once it is settled (see `_acknowledged`), False while it is still owed."""
         user_id = self.status.context.user_id
         # From the user's request, which survives a restart (the tracker's own start does not).
         elapsed = time.time() - self.status.context.interaction_created_at
@@ -266,9 +266,11 @@ class JobTracker:
             if isinstance(error, discord.HTTPException):
                 self._on_discord_error(error)
             log.exception("could not tell the user about job_id=%s; trying a channel message", self.job_id)
-            posted = await self._last_resort(event)
-            # For a video the notice only says the upload failed: the next start tries the video again.
-            return posted and not isinstance(event, JobFinished)
+            unposted = await self._last_resort(event)
+            if isinstance(event, JobFinished):
+                # The notice only says the upload failed: while that may pass, the video stays owed.
+                return not transient(error)
+            return unposted is None or not transient(unposted)
 
     async def _final_edit(self, embed: discord.Embed) -> None:
         if self.status.message_id is None:
@@ -290,14 +292,15 @@ class JobTracker:
         reason = event.reason if isinstance(event, JobFailed) else "the result could not be uploaded to Discord"
         return render.failed_embed(self.request, user_id, reason)
 
-    async def _last_resort(self, event: JobEvent) -> bool:
+    async def _last_resort(self, event: JobEvent) -> Exception | None:
+        """Post the outcome (a video's as a failed upload) in the channel; the error if that failed too."""
         embed = self._ended_embed(event)
         try:
             await self.status.post_in_channel(content=f"<@{self.status.context.user_id}>", embed=embed, view=None)
-        except (discord.HTTPException, aiohttp.ClientError, TimeoutError):
+        except (discord.HTTPException, aiohttp.ClientError, TimeoutError) as error:
             log.exception("job_id=%s ended but the user could not be told", self.job_id)
-            return False
-        return True
+            return error
+        return None
 
     def _channel_upload_limit(self) -> int:
         guild_id = self.status.context.guild_id

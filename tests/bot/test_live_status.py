@@ -255,3 +255,21 @@ async def test_an_outcome_the_user_could_not_be_shown_is_shown_at_the_next_start
         channel_id=running.channel.id, predicate=lambda m: "Failed" in embed_text(m) and "doomed" in embed_text(m)
     )
     assert "crashed the worker" in embed_text(report)
+
+
+async def test_an_outcome_refused_for_good_is_not_retried_at_every_start(start_bot: StartBot) -> None:
+    running = await crashed_mid_generation(start_bot, "doomed")
+    emulator = running.emulator
+    refused = emulator.faults.refuse("POST", CHANNEL_MESSAGES, times=10)  # the bot lost Send Messages
+    restarted = await start_bot(FakeGenerator(), job_max_attempts=1)
+    for _ in range(100):
+        if refused.remaining < 10:
+            break
+        await asyncio.sleep(0.05)
+    await restarted.bot.close()
+
+    queue = LocalJobQueue(running.settings, running.settings, FakeGenerator())
+    try:
+        assert await queue.start() == []
+    finally:
+        await queue.close()

@@ -123,6 +123,17 @@ async def test_an_acknowledgement_whose_answer_was_lost_keeps_the_job_the_user_c
     assert len(interaction.callbacks) == 1  # no error reply on top of the status message
 
 
+async def test_an_acknowledgement_served_but_answered_with_a_server_error_keeps_the_job(start_bot: StartBot) -> None:
+    running = await start_bot(FakeGenerator())
+    # discord.py retries the 502, and the retry is told the interaction was already acknowledged.
+    running.emulator.faults.fail("POST", INTERACTION_CALLBACK, status=502, after_serving=True)
+
+    interaction = await running.emulator.invoke_slash(running.alice, running.channel, "video", {"prompt": "seen"})
+
+    await finished(running.emulator, interaction)
+    assert len(interaction.callbacks) == 1
+
+
 async def test_the_reply_arrives_although_the_gateway_dropped_mid_generation(start_bot: StartBot) -> None:
     running = await start_bot(FakeGenerator(step_delay_s=0.02))
     emulator = running.emulator
