@@ -8,9 +8,10 @@ import re
 
 import pytest
 
-from generation.queue.interface import JobFinished
+from generation.queue.interface import JobFinished, JobInfo
 from generation.queue.local import LocalJobQueue
 from tests.discord_emulator import Message
+from tests.discord_emulator.faults import Fault
 from tests.fakes.generator import FakeGenerator
 from tests.fixtures.bot import RunningBot, StartBot, embed_text, finished
 
@@ -26,6 +27,33 @@ async def stopped_mid_generation(start_bot: StartBot, prompt: str) -> RunningBot
     await emulator.wait_for(lambda: "Generating" in embed_text(job.original))
     await running.bot.close()
     return running
+
+
+async def video_posted(running: RunningBot, prompt: str) -> Message:
+    """The channel message that carries the video of the job asked with `prompt`."""
+    return await running.emulator.wait_for_message(
+        channel_id=running.channel.id,
+        predicate=lambda m: prompt in embed_text(m) and bool(m.attachments),
+        timeout=20,
+    )
+
+
+async def owed_at_next_start(running: RunningBot) -> list[JobInfo]:
+    """What a start on the bot's database hands back: jobs to re-queue and outcomes still owed."""
+    queue = LocalJobQueue(running.settings, running.settings, FakeGenerator())
+    try:
+        return await queue.start()
+    finally:
+        await queue.close()
+
+
+async def used_down_to(fault: Fault, remaining: int) -> None:
+    """Wait until the bot's requests have met `fault` until `remaining` are left (it changes no state to wait on)."""
+    for _ in range(200):
+        if fault.remaining <= remaining:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the fault still has {fault.remaining} uses left, expected {remaining}")
 
 
 def progress_steps(message: Message) -> list[int]:
@@ -86,11 +114,7 @@ async def test_a_restart_requeues_pending_jobs_and_tells_their_users(start_bot: 
         assert old is not None
         await emulator.wait_for(lambda old=old: old.deleted)  # the stale status messages are retired
     for user, prompt in ((running.alice, "interrupted"), (running.bob, "still waiting")):
-        delivered = await emulator.wait_for_message(
-            channel_id=running.channel.id,
-            predicate=lambda m, p=prompt: p in embed_text(m) and bool(m.attachments),
-            timeout=20,
-        )
+        delivered = await video_posted(running, prompt)
         assert f"<@{user.id}>" in delivered.content
 
 
@@ -106,11 +130,7 @@ async def test_the_time_shown_for_a_recovered_video_counts_from_the_request_not_
 
     await start_bot(FakeGenerator())
 
-    delivered = await emulator.wait_for_message(
-        channel_id=running.channel.id,
-        predicate=lambda m: "patient" in embed_text(m) and bool(m.attachments),
-        timeout=20,
-    )
+    delivered = await video_posted(running, "patient")
     shown = re.search(r"Time: (\d+) s", embed_text(delivered))
     assert shown is not None
     assert int(shown.group(1)) >= 2
@@ -123,11 +143,7 @@ async def test_a_recovered_job_is_delivered_although_its_restart_notice_was_lost
 
     await start_bot(FakeGenerator())
 
-    delivered = await emulator.wait_for_message(
-        channel_id=running.channel.id,
-        predicate=lambda m: "interrupted" in embed_text(m) and bool(m.attachments),
-        timeout=20,
-    )
+    delivered = await video_posted(running, "interrupted")
     assert f"<@{running.alice.id}>" in delivered.content
 
 
@@ -155,11 +171,7 @@ async def test_a_video_whose_upload_was_cut_off_by_shutdown_is_posted_after_the_
 
     await start_bot(FakeGenerator())
 
-    delivered = await emulator.wait_for_message(
-        channel_id=running.channel.id,
-        predicate=lambda m: "cut off" in embed_text(m) and bool(m.attachments),
-        timeout=20,
-    )
+    delivered = await video_posted(running, "cut off")
     assert f"<@{running.alice.id}>" in delivered.content
 
 
@@ -171,11 +183,7 @@ async def test_a_delivered_video_is_acknowledged_so_no_restart_posts_it_again(st
     )
     await running.bot.close()
 
-    queue = LocalJobQueue(running.settings, running.settings, FakeGenerator())
-    try:
-        assert await queue.start() == []
-    finally:
-        await queue.close()
+    assert await owed_at_next_start(running) == []
 
 
 async def test_a_job_that_finishes_during_shutdown_still_reaches_its_user(start_bot: StartBot) -> None:
@@ -199,11 +207,7 @@ async def test_a_video_delivered_during_shutdown_is_not_posted_again_after_the_r
     assert interaction.original is not None
     assert interaction.original.attachments
 
-    queue = LocalJobQueue(running.settings, running.settings, FakeGenerator())
-    try:
-        assert await queue.start() == []
-    finally:
-        await queue.close()
+    assert await owed_at_next_start(running) == []
 
 
 async def crashed_mid_generation(start_bot: StartBot, prompt: str) -> RunningBot:
@@ -243,10 +247,7 @@ async def test_an_outcome_the_user_could_not_be_shown_is_shown_at_the_next_start
     emulator = running.emulator
     unreachable = emulator.faults.drop("POST", CHANNEL_MESSAGES, times=4)  # the notice and its three retries
     first_restart = await start_bot(FakeGenerator(), job_max_attempts=1)
-    for _ in range(100):
-        if unreachable.remaining == 0:
-            break
-        await asyncio.sleep(0.05)
+    await used_down_to(unreachable, remaining=0)
     await first_restart.bot.close()
 
     await start_bot(FakeGenerator(), job_max_attempts=1)
@@ -262,14 +263,7 @@ async def test_an_outcome_refused_for_good_is_not_retried_at_every_start(start_b
     emulator = running.emulator
     refused = emulator.faults.refuse("POST", CHANNEL_MESSAGES, times=10)  # the bot lost Send Messages
     restarted = await start_bot(FakeGenerator(), job_max_attempts=1)
-    for _ in range(100):
-        if refused.remaining < 10:
-            break
-        await asyncio.sleep(0.05)
+    await used_down_to(refused, remaining=9)
     await restarted.bot.close()
 
-    queue = LocalJobQueue(running.settings, running.settings, FakeGenerator())
-    try:
-        assert await queue.start() == []
-    finally:
-        await queue.close()
+    assert await owed_at_next_start(running) == []

@@ -14,11 +14,13 @@ from generation.protocol import CancelToken, ProgressCallback
 from generation.queue.interface import (
     JobCancelled,
     JobFinished,
+    JobHandle,
     JobProgress,
     JobQueued,
     JobStarted,
     JobStatus,
 )
+from generation.queue.local import LocalJobQueue
 from generation.request import VideoRequest
 from generation.results import GeneratedClip
 from tests.fakes.generator import FakeGenerator
@@ -132,14 +134,20 @@ async def test_close_past_the_grace_period_puts_the_running_job_back_without_a_c
     assert (await again.get(running.info.job_id)).attempts == 2
 
 
-async def test_cancelling_after_close_is_refused_and_the_job_is_kept_for_the_next_start(
-    make_queue: MakeQueue,
-) -> None:
+async def closed_with_one_waiting(make_queue: MakeQueue) -> tuple[LocalJobQueue, JobHandle]:
+    """A queue closed while ann's job ran and bob's waited; returns it and bob's job."""
     queue = await make_queue(FakeGenerator(step_delay_s=0.02))
     running = await queue.submit(spec("ann"))
     waiting = await queue.submit(spec("bob"))
     await first(running, JobStarted)
     await queue.close()
+    return queue, waiting
+
+
+async def test_cancelling_after_close_is_refused_and_the_job_is_kept_for_the_next_start(
+    make_queue: MakeQueue,
+) -> None:
+    _, waiting = await closed_with_one_waiting(make_queue)
 
     with pytest.raises(QueueClosedError):
         await waiting.cancel(by="bob")
@@ -150,11 +158,7 @@ async def test_cancelling_after_close_is_refused_and_the_job_is_kept_for_the_nex
 async def test_clearing_after_close_is_refused_and_the_jobs_are_kept_for_the_next_start(
     make_queue: MakeQueue,
 ) -> None:
-    queue = await make_queue(FakeGenerator(step_delay_s=0.02))
-    running = await queue.submit(spec("ann"))
-    waiting = await queue.submit(spec("bob"))
-    await first(running, JobStarted)
-    await queue.close()
+    queue, waiting = await closed_with_one_waiting(make_queue)
 
     with pytest.raises(QueueClosedError):
         await queue.clear(by="admin")
