@@ -31,6 +31,11 @@ DEFAULT_UPLOAD_LIMIT = 10 * 2**20
 RETRY_DELAYS_S = (1.0, 2.0, 4.0)
 
 
+# What a Discord call raises when it fails: an answer that refuses, or none at all (discord.py passes a
+# dropped connection or a timeout through as it is).
+DISCORD_FAILURES = (discord.HTTPException, aiohttp.ClientError, TimeoutError)
+
+
 def transient(error: BaseException) -> bool:
     """True for a Discord failure that may pass (5xx, 429, a dropped connection), false for a refusal."""
     if isinstance(error, discord.HTTPException):
@@ -43,15 +48,16 @@ async def with_retries(operation: Callable[[], Awaitable[T]], what: str, delays:
     for delay in (*delays, None):
         try:
             return await operation()
-        except (discord.HTTPException, aiohttp.ClientError, TimeoutError) as error:
+        except DISCORD_FAILURES as error:
             if delay is None or not transient(error):
                 raise
-            log.warning("%s failed (%s); retrying in %.0f s", what, _describe(error), delay)
+            log.warning("%s failed (%s); retrying in %.0f s", what, describe(error), delay)
         await asyncio.sleep(delay)
     raise AssertionError("unreachable")
 
 
-def _describe(error: BaseException) -> str:
+def describe(error: BaseException) -> str:
+    """A Discord failure in a few words for the log: its HTTP status, or the kind of network error."""
     return f"HTTP {error.status}" if isinstance(error, discord.HTTPException) else type(error).__name__
 
 

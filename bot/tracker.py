@@ -15,11 +15,18 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
-import aiohttp
 import discord
 
 from bot import render
-from bot.delivery import DEFAULT_UPLOAD_LIMIT, RETRY_DELAYS_S, deliver, transient, with_retries
+from bot.delivery import (
+    DEFAULT_UPLOAD_LIMIT,
+    DISCORD_FAILURES,
+    RETRY_DELAYS_S,
+    deliver,
+    describe,
+    transient,
+    with_retries,
+)
 from bot.job_context import JobContext
 from bot.status_message import EditLimiter, StatusMessage
 from bot.views import result_view, status_view
@@ -112,8 +119,7 @@ class JobTracker:
                 view=status_view(self.job_id),
             )
         except Exception as error:
-            if isinstance(error, discord.HTTPException):
-                self._on_discord_error(error)
+            self._count_failure(error)
             log.exception("could not announce recovered job_id=%s", self.job_id)
             # Follow the job anyway: its outcome goes to the channel, by editing the old status
             # message if there is one, else as a new message.
@@ -141,16 +147,9 @@ class JobTracker:
         """Post the outcome anew and retire the old message; False if only a transient failure stopped it."""
         previous = self.status.message_id
         try:
-            await with_retries(
-                lambda: self.status.post_in_channel(
-                    content=f"<@{self.status.context.user_id}>", embed=embed, view=None
-                ),
-                "outcome after restart",
-                RETRY_DELAYS_S,
-            )
-        except (discord.HTTPException, aiohttp.ClientError, TimeoutError) as error:
-            if isinstance(error, discord.HTTPException):
-                self._on_discord_error(error)
+            await self._post_outcome(embed, "outcome after restart")
+        except DISCORD_FAILURES as error:
+            self._count_failure(error)
             log.exception("could not report the outcome of job_id=%s after a restart", self.job_id)
             return not transient(error)
         if previous is not None:
@@ -218,13 +217,10 @@ class JobTracker:
             self._last_edit = time.monotonic()
             try:
                 await self.status.edit(embed=state.embed, view=state.view)
-            except discord.HTTPException as error:
+            except DISCORD_FAILURES as error:
                 # Live status is best effort; the terminal state is retried separately.
-                self._on_discord_error(error)
-                log.warning("status edit failed job_id=%s status=%s", self.job_id, error.status)
-            except (aiohttp.ClientError, TimeoutError) as error:
-                # A dropped connection reaches us as it is, not as an HTTPException.
-                log.warning("status edit failed job_id=%s error=%s", self.job_id, type(error).__name__)
+                self._count_failure(error)
+                log.warning("status edit failed job_id=%s error=%s", self.job_id, describe(error))
 
     async def _finish(self, event: JobEvent) -> bool:
         """Show the outcome; True once it is settled (see `_acknowledged`), False while it is still owed."""
@@ -263,8 +259,7 @@ class JobTracker:
             await self._final_edit(self._ended_embed(event))
             return True
         except Exception as error:
-            if isinstance(error, discord.HTTPException):
-                self._on_discord_error(error)
+            self._count_failure(error)
             log.exception("could not tell the user about job_id=%s; trying a channel message", self.job_id)
             unposted = await self._last_resort(event)
             if isinstance(event, JobFinished):
@@ -274,15 +269,16 @@ class JobTracker:
 
     async def _final_edit(self, embed: discord.Embed) -> None:
         if self.status.message_id is None:
-            await with_retries(
-                lambda: self.status.post_in_channel(
-                    content=f"<@{self.status.context.user_id}>", embed=embed, view=None
-                ),
-                "final status message",
-                RETRY_DELAYS_S,
-            )
+            await self._post_outcome(embed, "final status message")
             return
         await with_retries(lambda: self.status.edit(embed=embed, view=None), "final status edit", RETRY_DELAYS_S)
+
+    async def _post_outcome(self, embed: discord.Embed, what: str) -> None:
+        """A new channel message pinging the requester, retried through transient failures."""
+        content = f"<@{self.status.context.user_id}>"
+        await with_retries(
+            lambda: self.status.post_in_channel(content=content, embed=embed, view=None), what, RETRY_DELAYS_S
+        )
 
     def _ended_embed(self, event: JobEvent) -> discord.Embed:
         """A failure or cancellation as shown to the user; any other event here is a failed upload."""
@@ -297,10 +293,15 @@ class JobTracker:
         embed = self._ended_embed(event)
         try:
             await self.status.post_in_channel(content=f"<@{self.status.context.user_id}>", embed=embed, view=None)
-        except (discord.HTTPException, aiohttp.ClientError, TimeoutError) as error:
+        except DISCORD_FAILURES as error:
             log.exception("job_id=%s ended but the user could not be told", self.job_id)
             return error
         return None
+
+    def _count_failure(self, error: BaseException) -> None:
+        """Count an error Discord answered with, for /metrics (a dropped connection has no answer)."""
+        if isinstance(error, discord.HTTPException):
+            self._on_discord_error(error)
 
     def _channel_upload_limit(self) -> int:
         guild_id = self.status.context.guild_id
