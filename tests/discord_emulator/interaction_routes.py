@@ -65,7 +65,9 @@ class InteractionRoutes:
         body = call.body or {}
         kind = int(body.get("type", 0))
         if interaction.responded:
-            if call.path not in state.unanswered:  # a retry of a response whose answer was lost is no fault
+            if call.path in state.unanswered:  # one retry of a response whose answer was lost is no fault
+                state.unanswered.discard(call.path)
+            else:
                 self._rule(call, f"interaction {interaction.id} was acknowledged twice")
             raise DiscordError(400, ErrorCode.ALREADY_ACKNOWLEDGED, "Interaction has already been acknowledged.")
         if interaction.respond_by is not None and now > interaction.respond_by:

@@ -54,7 +54,7 @@ class EmulatorState:
         self.guild_commands: dict[int, list[dict[str, Any]]] = {}
         self.requests: list[RecordedRequest] = []
         self.violations: list[Violation] = []
-        # Paths of requests served while a fault kept their answer from the bot: retrying one is no fault.
+        # Paths of requests served while a fault kept their answer from the bot: one retry of each is no fault.
         self.unanswered: set[str] = set()
         # REST requests being served: their changes are not shown to waiters until the bot has its reply.
         self.in_flight = 0
