@@ -113,13 +113,15 @@ class Submitter:
                 embed=embed, view=status_view(job_id), allowed_mentions=discord.AllowedMentions.none()
             )
         except Exception as error:
-            # A refusal means the user saw nothing. But a dropped connection (which discord.py passes
-            # through as aiohttp's or the OS's own error), or a retry told the interaction was already
-            # acknowledged, may follow an acknowledgement Discord did show: look before taking back a
-            # job the user is watching.
-            refused = isinstance(error, discord.HTTPException) and error.code != ALREADY_ACKNOWLEDGED
-            message_id = None if refused else await _original_message_id(interaction, job_id)
-            if message_id is None:
+            shown = isinstance(error, discord.HTTPException) and error.code == ALREADY_ACKNOWLEDGED
+            if isinstance(error, discord.HTTPException) and not shown:
+                # Refused: the user saw nothing, so the job must not run.
+                raise await self._take_back(handle, error) from error
+            # Either a retry was told the acknowledgement already got through (the user sees it), or
+            # the connection dropped (which discord.py passes through as aiohttp's or the OS's own
+            # error) and Discord may have shown it: look for the message before taking anything back.
+            message_id = await _original_message_id(interaction, job_id)
+            if message_id is None and not shown:
                 raise await self._take_back(handle, error) from error
         else:
             message_id = response.message_id or await _original_message_id(interaction, job_id)

@@ -262,10 +262,11 @@ class JobTracker:
             self._count_failure(error)
             log.exception("could not tell the user about job_id=%s; trying a channel message", self.job_id)
             unposted = await self._last_resort(event)
+            notice_settled = unposted is None or not transient(unposted)
             if isinstance(event, JobFinished):
                 # The notice only says the upload failed: while that may pass, the video stays owed.
-                return not transient(error)
-            return unposted is None or not transient(unposted)
+                return notice_settled and not transient(error)
+            return notice_settled
 
     async def _final_edit(self, embed: discord.Embed) -> None:
         if self.status.message_id is None:

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from generation.queue.interface import JobFinished, JobInfo
+from generation.queue.interface import JobFinished, JobInfo, JobStatus
 from generation.queue.local import LocalJobQueue
 from tests.discord_emulator import Message
 from tests.discord_emulator.faults import Fault
@@ -267,3 +267,16 @@ async def test_an_outcome_refused_for_good_is_not_retried_at_every_start(start_b
     await restarted.bot.close()
 
     assert await owed_at_next_start(running) == []
+
+
+async def test_a_video_refused_for_good_stays_owed_while_its_notice_could_not_be_posted(start_bot: StartBot) -> None:
+    running = await start_bot(FakeGenerator())
+    emulator = running.emulator
+    emulator.faults.refuse("PATCH", WEBHOOK_MESSAGE, status=400, code=40005, times=50)  # every edit, the upload too
+    unposted = emulator.faults.drop("POST", CHANNEL_MESSAGES)  # the "upload failed" notice
+    await emulator.invoke_slash(running.alice, running.channel, "video", {"prompt": "too big"})
+    await used_down_to(unposted, remaining=0)
+    await running.bot.close()
+
+    [owed] = await owed_at_next_start(running)
+    assert owed.status is JobStatus.SUCCEEDED

@@ -9,9 +9,10 @@ from generation.protocol import VideoGenerator
 from generation.queue.interface import JobCancelled, JobFailed, JobFinished
 from tests.discord_emulator import DiscordEmulator
 from tests.fakes.generator import FakeGenerator
-from tests.fixtures.bot import StartBot, decode_mp4, embed_text, ephemeral_reply, finished
+from tests.fixtures.bot import StartBot, decode_mp4, embed_text, ephemeral_reply, finished, has_video
 
 INTERACTION_CALLBACK = "/interactions/{interaction_id}/{interaction_token}/callback"
+ORIGINAL_RESPONSE = "/webhooks/{webhook_id}/{webhook_token}/messages/@original"
 
 
 async def test_video_with_the_tiny_pipeline_replies_with_a_playable_mp4(
@@ -132,6 +133,20 @@ async def test_an_acknowledgement_served_but_answered_with_a_server_error_keeps_
 
     await finished(running.emulator, interaction)
     assert len(interaction.callbacks) == 1
+
+
+async def test_an_acknowledgement_known_to_have_got_through_is_never_taken_back(start_bot: StartBot) -> None:
+    running = await start_bot(FakeGenerator())
+    running.emulator.faults.fail("POST", INTERACTION_CALLBACK, status=502, after_serving=True)
+    # ... and its message cannot be looked up (aiohttp retries an idempotent GET once by itself).
+    running.emulator.faults.drop("GET", ORIGINAL_RESPONSE, times=2)
+
+    await running.emulator.invoke_slash(running.alice, running.channel, "video", {"prompt": "seen for sure"})
+
+    posted = await running.emulator.wait_for_message(
+        channel_id=running.channel.id, predicate=lambda m: "seen for sure" in embed_text(m) and has_video(m)
+    )
+    assert f"<@{running.alice.id}>" in posted.content
 
 
 async def test_the_reply_arrives_although_the_gateway_dropped_mid_generation(start_bot: StartBot) -> None:
