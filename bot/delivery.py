@@ -98,54 +98,42 @@ async def deliver(
         return smaller
 
     try:
-        await _upload(status, result, fitted, embed, view, channel_upload_limit, retry_delays)
+        via_token = status.token_usable()
+        budget = status.context.attachment_size_limit if via_token else channel_upload_limit
+        video = await fitted(result.video, budget)
+        data = await read_bytes(video.path)
+        filename = f"video-{result.seed}.mp4"
+
+        def file() -> discord.File:
+            return discord.File(io.BytesIO(data), filename=filename)
+
+        if via_token:
+            try:
+                await with_retries(
+                    lambda: status.edit(embed=embed, view=view, attachments=[file()], channel_fallback=False),
+                    "result upload",
+                    retry_delays,
+                )
+                return
+            except TokenGoneError:
+                log.info("interaction token refused at delivery; posting in the channel instead")
+                if video.size_bytes > channel_upload_limit:
+                    video = await fitted(video, channel_upload_limit)
+                    data = await read_bytes(video.path)
+        previous = status.message_id
+        await with_retries(
+            lambda: status.post_in_channel(
+                content=f"<@{status.context.user_id}> your video is ready.",
+                embed=embed,
+                view=view,
+                files=[file()],
+            ),
+            "channel upload",
+            retry_delays,
+        )
+        if previous is not None:
+            await status.delete_message(previous)
     finally:
         for path in copies:
             with contextlib.suppress(FileNotFoundError):
                 await aiofiles.os.remove(path)
-
-
-async def _upload(
-    status: StatusMessage,
-    result: VideoResult,
-    fitted: Callable[[VideoFile, int], Awaitable[VideoFile]],
-    embed: discord.Embed,
-    view: discord.ui.View,
-    channel_upload_limit: int,
-    retry_delays: tuple[float, ...],
-) -> None:
-    via_token = status.token_usable()
-    budget = status.context.attachment_size_limit if via_token else channel_upload_limit
-    video = await fitted(result.video, budget)
-    data = await read_bytes(video.path)
-    filename = f"video-{result.seed}.mp4"
-
-    def file() -> discord.File:
-        return discord.File(io.BytesIO(data), filename=filename)
-
-    if via_token:
-        try:
-            await with_retries(
-                lambda: status.edit(embed=embed, view=view, attachments=[file()], channel_fallback=False),
-                "result upload",
-                retry_delays,
-            )
-            return
-        except TokenGoneError:
-            log.info("interaction token refused at delivery; posting in the channel instead")
-            if video.size_bytes > channel_upload_limit:
-                video = await fitted(video, channel_upload_limit)
-                data = await read_bytes(video.path)
-    previous = status.message_id
-    await with_retries(
-        lambda: status.post_in_channel(
-            content=f"<@{status.context.user_id}> your video is ready.",
-            embed=embed,
-            view=view,
-            files=[file()],
-        ),
-        "channel upload",
-        retry_delays,
-    )
-    if previous is not None:
-        await status.delete_message(previous)
