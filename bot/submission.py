@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bot import render
+from bot.delivery import describe
 from bot.job_context import JobContext
 from bot.views import status_view
 from generation.errors import VideoBotError
@@ -164,7 +165,7 @@ async def _original_message_id(interaction: discord.Interaction[Any], job_id: st
     try:
         return (await interaction.original_response()).id
     except Exception as error:
-        log.warning("could not look up the status message of job_id=%s: %s", job_id, type(error).__name__)
+        log.warning("could not look up the status message of job_id=%s: %s", job_id, describe(error))
         return None
 
 
