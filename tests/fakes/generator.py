@@ -5,6 +5,11 @@ checked between steps, seeds drawn for requests without one, one clip per reques
 steer failures: "FAIL" raises `GenerationError` and "OOM" raises `OutOfMemoryError` half-way through
 the steps (after some progress, as on a GPU), the latter only for batches of at least `oom_min_batch`
 so the queue's retry-smaller path can be tested.
+
+Time is never what keeps a job running: `hold_steps=True` holds every denoising step at the `steps`
+gate until the test releases it, and `hold_load=True` holds the model load at the `loading` gate
+(see `tests.fakes.gate`). A held step still notices its cancel token, so cancelling, the watchdog and
+shutdown interrupt a held job as they would a real one between steps.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from generation.errors import GenerationError, OutOfMemoryError
 from generation.protocol import CancelToken, ProgressCallback
 from generation.request import MAX_SEED, VideoRequest
 from generation.results import GeneratedClip, Timings
+from tests.fakes.gate import Gate
 
 FAKE_MEMORY_BYTES = 1 << 30
 
@@ -31,12 +37,16 @@ class FakeGenerator:
     def __init__(
         self,
         *,
-        step_delay_s: float = 0.001,
+        hold_steps: bool = False,
+        hold_load: bool = False,
+        step_delay_s: float = 0.0,
         max_batch_size: int = 4,
         oom_min_batch: int = 1,
         load_delay_s: float = 0.0,
         rng_seed: int = 0,
     ) -> None:
+        self.steps = Gate(held=hold_steps)
+        self.loading = Gate(held=hold_load)
         self.step_delay_s = step_delay_s
         self.oom_min_batch = oom_min_batch
         self.load_delay_s = load_delay_s
@@ -61,6 +71,7 @@ class FakeGenerator:
         """Pretend to load the model once; later calls cost nothing."""
         if self._loaded:
             return 0.0
+        self.loading.pass_through()
         time.sleep(self.load_delay_s)
         self._loaded = True
         self.loads += 1
@@ -72,7 +83,7 @@ class FakeGenerator:
         on_progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
     ) -> list[GeneratedClip]:
-        """Sleep `step_delay_s` per step, reporting progress; frames are a pure function of the seed."""
+        """Pass the `steps` gate once per step, reporting progress; frames are a pure function of the seed."""
         if not self._busy.acquire(blocking=False):
             raise AssertionError("FakeGenerator.generate called concurrently")
         try:
@@ -98,6 +109,8 @@ class FakeGenerator:
                 cancel.raise_if_cancelled()
             if step > fail_at:
                 self._raise_if_asked(requests)
+            if not self.steps.pass_through(cancel) and cancel is not None:
+                cancel.raise_if_cancelled()
             time.sleep(self.step_delay_s)
             if on_progress is not None:
                 on_progress(step, steps)
