@@ -55,7 +55,7 @@ class InteractionRoutes:
         """POST the interaction response (message, defer, update, modal)."""
         state = self._state
         interaction = state.interactions.get(int(call.params["interaction_id"]))
-        now = state.clock.now()
+        now = call.received_at
         if (
             interaction is None
             or interaction.token != call.params["interaction_token"]

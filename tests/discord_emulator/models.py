@@ -16,7 +16,7 @@ import enum
 import itertools
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from .state import EmulatorState
@@ -58,8 +58,28 @@ class CallbackType(enum.IntEnum):
     MODAL = 9
 
 
+class EmulatorClock(Protocol):
+    """What the emulator reads time from: `now()` for deadlines and ages, `utcnow()` for timestamps."""
+
+    def now(self) -> float:
+        """Monotonic seconds."""
+        ...
+
+    def utcnow(self) -> dt.datetime:
+        """Aware UTC wall time."""
+        ...
+
+    def advance(self, seconds: float) -> None:
+        """Move time forward (interactions age, tokens expire) without waiting."""
+        ...
+
+
 class Clock:
-    """Monotonic seconds that a test can move forward, so token ages need no real waiting."""
+    """Real monotonic seconds that a test can move forward, so token ages need no real waiting.
+
+    The default; a test that must not depend on how fast the machine runs passes a clock that only
+    moves when told (`tests.fakes.clock.FakeClock`) instead.
+    """
 
     def __init__(self) -> None:
         self._offset = 0.0
@@ -78,14 +98,15 @@ class Clock:
 
 
 class Snowflakes:
-    """Unique, increasing Discord-style ids whose timestamp part is the current time."""
+    """Unique, increasing Discord-style ids whose timestamp part is the clock's current time."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: EmulatorClock) -> None:
+        self._clock = clock
         self._counter = itertools.count()
 
     def next(self) -> int:
         """A fresh id."""
-        millis = int(time.time() * 1000) - DISCORD_EPOCH_MS
+        millis = int(self._clock.utcnow().timestamp() * 1000) - DISCORD_EPOCH_MS
         return (millis << 22) | (next(self._counter) & 0x3FFFFF)
 
 

@@ -55,6 +55,7 @@ class Pipeline:
         return await self._send(request, None, RequestBody(json=None), reply)
 
     async def _serve(self, request: web.Request, route: str, handler: Handler) -> web.StreamResponse:
+        received_at = self._state.clock.now()
         try:
             body = await read_body(request)
         except BadBody as exc:
@@ -72,7 +73,7 @@ class Pipeline:
             return await self._send(request, route, body, Reply(injected.status, injected.body, injected.headers))
         self._state.in_flight += 1
         try:
-            reply = await self._handle(request, route, body, handler)
+            reply = await self._handle(request, route, body, handler, received_at)
             return await self._send(request, route, body, reply)
         finally:
             self._state.in_flight -= 1
@@ -82,7 +83,7 @@ class Pipeline:
         """Serve a request whose real answer a fault replaces: it takes effect, and what follows it goes out."""
         self._state.in_flight += 1
         try:
-            reply = await self._handle(request, route, body, handler)
+            reply = await self._handle(request, route, body, handler, self._state.clock.now())
             self._state.unanswered.add(request.path.removeprefix(API_PREFIX))
             if reply.after_sent is not None:
                 await reply.after_sent()
@@ -101,7 +102,9 @@ class Pipeline:
             self._record(request, route, body, reply)
         return web.Response(status=500)  # never reaches the client: the socket is already gone
 
-    async def _handle(self, request: web.Request, route: str, body: RequestBody, handler: Handler) -> Reply:
+    async def _handle(
+        self, request: web.Request, route: str, body: RequestBody, handler: Handler, received_at: float
+    ) -> Reply:
         authorized = request.headers.get("Authorization") == f"Bot {self._state.bot_token}"
         if not route.startswith(_TOKEN_ROUTES) and not authorized:
             return Reply(401, {"message": "401: Unauthorized", "code": 0})
@@ -126,6 +129,7 @@ class Pipeline:
             query=dict(request.query),
             body=body.json,
             uploads=body.uploads,
+            received_at=received_at,
         )
         try:
             return await handler(call)

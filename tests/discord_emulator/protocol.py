@@ -21,6 +21,9 @@ class Call:
     query: dict[str, str]
     body: Any
     uploads: tuple[Upload, ...] = ()
+    # On the emulator's clock, when the request reached the emulator: before its own parsing and
+    # validation, so what a rule measures against it (the 3-second response) is the bot's time only.
+    received_at: float = 0.0
 
     def flag(self, name: str) -> bool:
         """A boolean query parameter (`?wait=true`, `?with_response=1`)."""

@@ -23,7 +23,7 @@ from .models import (
     DEFAULT_ATTACHMENT_LIMIT,
     INTERACTION_TOKEN_LIFETIME,
     Channel,
-    Clock,
+    EmulatorClock,
     Guild,
     Interaction,
     InteractionType,
@@ -49,8 +49,8 @@ REACTION_DELAY = 0.05
 class DiscordEmulator:
     """A local Discord: REST at `api_url`, gateway at `gateway_url`, state and driving API for tests."""
 
-    def __init__(self, openapi_path: Path | None = None) -> None:
-        self._state = EmulatorState()
+    def __init__(self, openapi_path: Path | None = None, *, clock: EmulatorClock | None = None) -> None:
+        self._state = EmulatorState(clock=clock)
         self.gateway = Gateway(self._state)
         self.faults = Faults(self.gateway)
         self.response_deadline: float | None = RESPONSE_DEADLINE
@@ -109,7 +109,7 @@ class DiscordEmulator:
         return self._state.bot_user
 
     @property
-    def clock(self) -> Clock:
+    def clock(self) -> EmulatorClock:
         """The emulator's clock; `clock.advance(s)` ages interactions without waiting."""
         return self._state.clock
 

@@ -22,6 +22,7 @@ from .models import (
     Channel,
     ChannelType,
     Clock,
+    EmulatorClock,
     Guild,
     Interaction,
     Member,
@@ -38,9 +39,9 @@ from .models import (
 class EmulatorState:
     """Users, guilds, channels, messages, interactions, synced commands, and the request log."""
 
-    def __init__(self, bot_name: str = "videobot") -> None:
-        self.clock = Clock()
-        self.ids = Snowflakes()
+    def __init__(self, bot_name: str = "videobot", clock: EmulatorClock | None = None) -> None:
+        self.clock: EmulatorClock = clock or Clock()
+        self.ids = Snowflakes(self.clock)
         self.application_id = self.ids.next()
         self.bot_user = User(id=self.application_id, username=bot_name, bot=True)
         self.bot_token = f"emulated.{secrets.token_urlsafe(24)}"
