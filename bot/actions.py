@@ -12,12 +12,13 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bot import render
-from bot.error_handler import reply_ephemeral, report_error
+from bot.acknowledgement import Acknowledgement, Deferral, acknowledged
+from bot.error_handler import report_error
 from bot.errors import InvalidOptionError
 from bot.options import ChannelDefaults, OptionOverrides, ParsedPrompt, build_request, recheck_request
 from bot.prompt_flags import parse_prompt_flags
 from bot.sanitize import display_prompt
-from bot.views import RemixModal
+from bot.views import remix_form
 from generation.errors import JobNotFoundError
 from generation.queue.interface import JobInfo, JobStatus
 from generation.request import VideoRequest
@@ -46,40 +47,41 @@ class JobActions:
         self, interaction: discord.Interaction[Any], parsed: ParsedPrompt, explicit: OptionOverrides
     ) -> None:
         """Validate a new request from the user and queue it."""
-        defaults = await self._bot.channel_defaults.lookup(interaction.guild_id, interaction.channel_id)
-        deployment = ChannelDefaults(scope="deployment", steps=self._bot.settings.default_steps)
-        request = build_request(parsed, explicit, [*defaults, deployment], self._bot.request_limits)
-        await self._admit_and_submit(interaction, request)
+        async with acknowledged(interaction, self._bot.clock, Deferral.PUBLIC) as ack:
+            defaults = self._bot.channel_defaults.lookup(interaction.guild_id, interaction.channel_id)
+            deployment = ChannelDefaults(scope="deployment", steps=self._bot.settings.default_steps)
+            request = build_request(parsed, explicit, [*defaults, deployment], self._bot.request_limits)
+            await self._admit_and_submit(ack, request)
 
-    async def _admit_and_submit(self, interaction: discord.Interaction[Any], request: VideoRequest) -> None:
-        admission = self._bot.gatekeeper.admit(interaction, request)
+    async def _admit_and_submit(self, ack: Acknowledgement, request: VideoRequest) -> None:
+        admission = self._bot.gatekeeper.admit(ack.interaction, request)
         try:
-            await self._bot.submitter.submit(interaction, request)
+            await self._bot.submitter.submit(ack, request)
         except BaseException:
             admission.withdraw()
             raise
 
     async def on_button(self, action: str, job_id: str, interaction: discord.Interaction[Any]) -> None:
         """A button on a status or result message was clicked."""
-        try:
-            info = await self._bot.queue.get(job_id)
-            if action == "cancel":
-                await self._cancel(interaction, info)
-            elif action == "delete":
-                await self._delete(interaction, info)
-            elif action == "info":
-                await interaction.response.send_message(embed=self._info_embed(info), ephemeral=True)
-            elif action == "reroll":
-                await self._reroll(interaction, info)
-            elif action == "remix":
-                request = info.spec.request
-                await interaction.response.send_modal(
-                    RemixModal(job_id, prompt_with_flags(request), request.negative_prompt)
-                )
-        except JobNotFoundError:
-            await reply_ephemeral(interaction, "That job is no longer known to the bot.")
-        except Exception as error:
-            await report_error(interaction, error)
+        deferral = {"reroll": Deferral.PUBLIC, "remix": Deferral.BUSY}.get(action, Deferral.EPHEMERAL)
+        async with acknowledged(interaction, self._bot.clock, deferral) as ack:
+            try:
+                info = await self._bot.queue.get(job_id)
+                if action == "cancel":
+                    await self._cancel(ack, info)
+                elif action == "delete":
+                    await self._delete(ack, info)
+                elif action == "info":
+                    await ack.respond(embed=self._info_embed(info), ephemeral=True)
+                elif action == "reroll":
+                    await self._reroll(ack, info)
+                elif action == "remix":
+                    request = info.spec.request
+                    await ack.open_modal(remix_form(job_id, prompt_with_flags(request), request.negative_prompt))
+            except JobNotFoundError:
+                await ack.refuse("That job is no longer known to the bot.")
+            except Exception as error:
+                await report_error(interaction, error)
 
     async def on_remix_submit(self, interaction: discord.Interaction[Any], prompt: str, negative: str) -> None:
         """The remix form came back: parse it like a `/video` prompt and queue it."""
@@ -98,34 +100,36 @@ class JobActions:
     def _may_manage(self, interaction: discord.Interaction[Any], info: JobInfo) -> bool:
         return info.spec.owner_id == str(interaction.user.id) or self._bot.gatekeeper.is_moderator(interaction)
 
-    async def _reroll(self, interaction: discord.Interaction[Any], info: JobInfo) -> None:
+    async def _reroll(self, ack: Acknowledgement, info: JobInfo) -> None:
         try:
             request = recheck_request(info.spec.request.with_seed(None), self._bot.request_limits)
         except InvalidOptionError as error:
-            await reply_ephemeral(
-                interaction,
+            await ack.refuse(
                 f"This video can't be re-rolled as it was made: {error}. "
-                "Use Remix to pick settings this server allows now.",
+                "Use Remix to pick settings this server allows now."
             )
             return
-        await self._admit_and_submit(interaction, request)
+        await self._admit_and_submit(ack, request)
 
-    async def _cancel(self, interaction: discord.Interaction[Any], info: JobInfo) -> None:
+    async def _cancel(self, ack: Acknowledgement, info: JobInfo) -> None:
+        interaction = ack.interaction
         if not self._may_manage(interaction, info):
-            await reply_ephemeral(interaction, "Only the person who asked for this video or a moderator can cancel it.")
+            await ack.refuse("Only the person who asked for this video or a moderator can cancel it.")
             return
         if info.status.terminal:
-            await reply_ephemeral(interaction, f"This job already ended ({info.status.value}).")
+            await ack.refuse(f"This job already ended ({info.status.value}).")
             return
         await self._bot.queue.cancel(info.job_id, by=str(interaction.user.id))
         log.info("cancel requested job_id=%s by user_id=%s", info.job_id, interaction.user.id)
-        await reply_ephemeral(interaction, "Cancelled." if info.status is JobStatus.QUEUED else "Stopping it now.")
+        done = "Cancelled." if info.status is JobStatus.QUEUED else "Stopping it now."
+        await ack.respond(content=done, ephemeral=True)
 
-    async def _delete(self, interaction: discord.Interaction[Any], info: JobInfo) -> None:
+    async def _delete(self, ack: Acknowledgement, info: JobInfo) -> None:
+        interaction = ack.interaction
         if not self._may_manage(interaction, info):
-            await reply_ephemeral(interaction, "Only the person who asked for this video or a moderator can delete it.")
+            await ack.refuse("Only the person who asked for this video or a moderator can delete it.")
             return
-        await interaction.response.send_message("Deleted.", ephemeral=True)
+        await ack.respond(content="Deleted.", ephemeral=True)
         if interaction.message is not None:
             await interaction.message.delete()
         log.info("result deleted job_id=%s by user_id=%s", info.job_id, interaction.user.id)

@@ -23,24 +23,30 @@ CREATE TABLE IF NOT EXISTS channel_defaults (
 
 
 class ChannelDefaultsStore:
-    """Reads and writes defaults; lookups are cached because every `/video` asks."""
+    """Reads and writes defaults. Every `/video` asks, so all of them are held in memory (one row per
+    configured channel or server) and a lookup never waits for the database."""
 
     def __init__(self, path: Path) -> None:
         self._path = path
-        self._cache: dict[tuple[int, int], ChannelDefaults | None] = {}
+        self._defaults: dict[tuple[int, int], ChannelDefaults] = {}
 
     async def open(self) -> None:
-        """Create the table if needed."""
+        """Create the table if needed and load every row."""
         async with aiosqlite.connect(self._path) as db:
             await db.execute(_SCHEMA)
             await db.commit()
+            async with db.execute("SELECT guild_id, channel_id, options FROM channel_defaults") as cursor:
+                rows = await cursor.fetchall()
+        self._defaults = {
+            (guild_id, channel_id): _defaults(channel_id, options) for guild_id, channel_id, options in rows
+        }
 
-    async def lookup(self, guild_id: int | None, channel_id: int | None) -> list[ChannelDefaults]:
+    def lookup(self, guild_id: int | None, channel_id: int | None) -> list[ChannelDefaults]:
         """Defaults that apply in a channel, most specific first (channel, then server)."""
         if guild_id is None:
             return []
         scopes = [channel_id, SERVER_WIDE] if channel_id else [SERVER_WIDE]
-        found = [await self._get(guild_id, scope) for scope in scopes]
+        found = [self._defaults.get((guild_id, scope)) for scope in scopes]
         return [defaults for defaults in found if defaults is not None]
 
     async def set(self, guild_id: int, channel_id: int, defaults: ChannelDefaults) -> None:
@@ -58,16 +64,12 @@ class ChannelDefaultsStore:
                     (guild_id, channel_id),
                 )
             await db.commit()
-        self._cache.pop((guild_id, channel_id), None)
+        if values:
+            self._defaults[(guild_id, channel_id)] = _defaults(channel_id, json.dumps(values))
+        else:
+            self._defaults.pop((guild_id, channel_id), None)
 
-    async def _get(self, guild_id: int, channel_id: int) -> ChannelDefaults | None:
-        key = (guild_id, channel_id)
-        if key not in self._cache:
-            async with (
-                aiosqlite.connect(self._path) as db,
-                db.execute("SELECT options FROM channel_defaults WHERE guild_id = ? AND channel_id = ?", key) as cursor,
-            ):
-                row = await cursor.fetchone()
-            scope = "server" if channel_id == SERVER_WIDE else "channel"
-            self._cache[key] = ChannelDefaults(scope=scope, **json.loads(row[0])) if row else None
-        return self._cache[key]
+
+def _defaults(channel_id: int, options: str) -> ChannelDefaults:
+    scope = "server" if channel_id == SERVER_WIDE else "channel"
+    return ChannelDefaults(scope=scope, **json.loads(options))

@@ -21,7 +21,8 @@ from bot.settings import Settings
 from bot.status_message import EditLimiter, StatusMessage
 from bot.submission import Submitter
 from bot.tracker import JobTracker
-from bot.views import JobButton
+from bot.views import JobButton, remix_submission
+from generation.clock import SYSTEM_CLOCK, Clock, within
 from generation.queue.interface import JobEvent, JobInfo, JobQueue
 from generation.request import VideoRequest
 
@@ -31,12 +32,13 @@ log = logging.getLogger(__name__)
 class VideoBot(commands.Bot):
     """Slash commands in front of a `JobQueue`; one `JobTracker` task per live job."""
 
-    def __init__(self, settings: Settings, queue: JobQueue, **options: Any) -> None:
+    def __init__(self, settings: Settings, queue: JobQueue, *, clock: Clock = SYSTEM_CLOCK, **options: Any) -> None:
         intents = discord.Intents.none()
         intents.guilds = True
         super().__init__(command_prefix=commands.when_mentioned, intents=intents, help_command=None, **options)
         self.settings = settings
         self.queue = queue
+        self.clock = clock
         self.request_limits = RequestLimits(
             max_steps=settings.max_steps,
             max_frames=settings.max_frames,
@@ -44,9 +46,9 @@ class VideoBot(commands.Bot):
             max_fps=settings.max_fps,
             sizes=tuple(VideoSize(name, width, height) for name, width, height in settings.parsed_sizes()),
         )
-        self.gatekeeper = Gatekeeper(settings)
+        self.gatekeeper = Gatekeeper(settings, clock)
         self.channel_defaults = ChannelDefaultsStore(settings.database_path)
-        self.limiter = EditLimiter(per_second=settings.status_edits_per_second, burst=10)
+        self.limiter = EditLimiter(per_second=settings.status_edits_per_second, burst=10, clock=clock)
         self.submitter = Submitter(self)
         self.actions = JobActions(self)
         self._tasks: set[asyncio.Task[None]] = set()
@@ -93,6 +95,12 @@ class VideoBot(commands.Bot):
             synced = await self.tree.sync()
             log.info("synced %d global commands (may take up to an hour to appear)", len(synced))
 
+    async def on_interaction(self, interaction: discord.Interaction[Any]) -> None:
+        """Route a remix form's answer (forms are not kept in memory, so this works across restarts)."""
+        submission = remix_submission(interaction)
+        if submission is not None:
+            await self.actions.on_remix_submit(interaction, submission.prompt, submission.negative_prompt)
+
     def gateway_connected(self) -> bool:
         """Health probe: logged in, ready and with an open gateway connection."""
         return self.is_ready() and not self.is_closed() and self.ws is not None and self.ws.open
@@ -115,7 +123,8 @@ class VideoBot(commands.Bot):
             self,
             job_id,
             request,
-            StatusMessage(self, context),
+            StatusMessage(self, context, self.clock),
+            clock=self.clock,
             limiter=self.limiter,
             edit_interval_s=self.settings.status_edit_interval_s,
             on_discord_error=self.record_discord_error,
@@ -132,6 +141,11 @@ class VideoBot(commands.Bot):
         task = self._following.pop(job_id, None)
         if task is not None:
             task.cancel()
+
+    async def wait_until_settled(self) -> None:
+        """Until every job followed now has been shown its outcome (or stopped waiting for one)."""
+        while self._following:
+            await asyncio.wait(list(self._following.values()))
 
     def _track(self, job_id: str, work: Coroutine[Any, Any, None]) -> None:
         """Run one job's Discord side as a task that shutdown waits for (bounded) before disconnecting."""
@@ -206,7 +220,8 @@ class VideoBot(commands.Bot):
         # Closing the queue ends every job's event stream: trackers of finished jobs deliver, the others
         # return. Deliveries get the same bounded grace as the running job before the connection goes.
         if self._following:
-            await asyncio.wait(list(self._following.values()), timeout=max(self.settings.shutdown_grace_s, 1.0))
+            deliveries = asyncio.wait(list(self._following.values()))
+            await within(self.clock, deliveries, max(self.settings.shutdown_grace_s, 1.0))
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -11,54 +11,20 @@ import asyncio
 import contextlib
 import io
 import logging
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
 
 import aiofiles
 import aiofiles.os
-import aiohttp
 import discord
 
+from bot.discord_calls import RETRY_DELAYS_S, with_retries
 from bot.status_message import StatusMessage, TokenGoneError
 from generation.encode import fit_to_budget
 from generation.results import VideoFile, VideoResult
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 DEFAULT_UPLOAD_LIMIT = 10 * 2**20
-RETRY_DELAYS_S = (1.0, 2.0, 4.0)
-
-
-# What a Discord call raises when it fails: an answer that refuses, or none at all (discord.py passes a
-# dropped connection or a timeout through as it is).
-DISCORD_FAILURES = (discord.HTTPException, aiohttp.ClientError, TimeoutError)
-
-
-def transient(error: BaseException) -> bool:
-    """True for a Discord failure that may pass (5xx, 429, a dropped connection), false for a refusal."""
-    if isinstance(error, discord.HTTPException):
-        return error.status >= 500 or error.status == 429
-    return isinstance(error, aiohttp.ClientError | TimeoutError)
-
-
-async def with_retries(operation: Callable[[], Awaitable[T]], what: str, delays: tuple[float, ...]) -> T:
-    """Run `operation`, retrying transient Discord failures after each of `delays` seconds."""
-    for delay in (*delays, None):
-        try:
-            return await operation()
-        except DISCORD_FAILURES as error:
-            if delay is None or not transient(error):
-                raise
-            log.warning("%s failed (%s); retrying in %.0f s", what, describe(error), delay)
-        await asyncio.sleep(delay)
-    raise AssertionError("unreachable")
-
-
-def describe(error: BaseException) -> str:
-    """A Discord failure in a few words for the log: its HTTP status, or the kind of network error."""
-    return f"HTTP {error.status}" if isinstance(error, discord.HTTPException) else type(error).__name__
 
 
 async def fit_video(video: VideoFile, budget_bytes: int) -> VideoFile:

@@ -14,6 +14,7 @@ from typing import Any
 import discord
 from discord import app_commands
 
+from bot.acknowledgement import acknowledgement_of
 from bot.submission import MissingPermissionsError
 from generation.errors import VideoBotError
 
@@ -23,7 +24,11 @@ EXPECTED = (VideoBotError, MissingPermissionsError)
 
 
 async def reply_ephemeral(interaction: discord.Interaction[Any], message: str) -> None:
-    """Answer only the user who acted, whether or not the interaction was answered already."""
+    """Answer only the user who acted, whether or not the interaction was answered or deferred already."""
+    ack = acknowledgement_of(interaction)
+    if ack is not None:
+        await ack.refuse(message)
+        return
     message = message[:2000]
     try:
         if interaction.response.is_done():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +20,7 @@ from bot.moderation import (
     is_admin,
 )
 from bot.settings import Settings
+from generation.clock import Clock
 from generation.request import VideoRequest
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,8 @@ audit = logging.getLogger("videobot.audit")
 class Gatekeeper:
     """Applies channel, role, DM, blocklist and cooldown rules before anything is queued."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, clock: Clock) -> None:
+        self._clock = clock
         self.policy = AccessPolicy(
             allowed_channel_ids=frozenset(settings.allowed_channel_ids),
             allowed_role_ids=frozenset(settings.allowed_role_ids),
@@ -50,7 +51,7 @@ class Gatekeeper:
         context = access_context(interaction)
         blocked = self.blocklist.match(request.prompt, request.negative_prompt)
         refusal = check_access(context, self.policy, blocked=blocked)
-        now = time.monotonic()
+        now = self._clock.monotonic()
         exempt = is_admin(context, self.policy)
         if refusal is None and not exempt:
             remaining = self.cooldown.check(interaction.user.id, now)

@@ -13,14 +13,19 @@ from bot.logging_setup import configure_logging
 from bot.settings import Settings
 from bot.startup_checks import StartupCheckFailed, check_startup, format_problems, load_settings_or_explain
 from generation.backend import create_local_queue
+from generation.queue.interface import JobQueue
 
 log = logging.getLogger(__name__)
 
 
-async def main(settings: Settings) -> None:
-    """Run the bot until SIGINT/SIGTERM, then stop taking jobs and let the running one finish."""
+async def main(settings: Settings, queue: JobQueue | None = None) -> None:
+    """Run the bot until SIGINT/SIGTERM, then stop taking jobs and let the running one finish.
+
+    `queue` defaults to the in-process queue on this machine's GPU (benchmarks hand in their own).
+    """
     point_discord_at(settings.discord_api_url, settings.discord_gateway_url)
-    queue = create_local_queue(settings, settings)
+    if queue is None:
+        queue = create_local_queue(settings, settings)
     async with VideoBot(settings, queue) as bot:
         loop = asyncio.get_running_loop()
         stopping = asyncio.Event()

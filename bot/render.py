@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import discord
 
 from bot.sanitize import display_prompt
@@ -27,10 +25,14 @@ def progress_bar(step: int, total: int, width: int = BAR_WIDTH) -> str:
     return f"{'▰' * filled}{'▱' * (width - filled)} {fraction:.0%}"
 
 
-def relative_time(seconds_from_now: float) -> str:
-    """A Discord timestamp that every client renders in its own words ("in 2 minutes")."""
-    at = time.time() + max(seconds_from_now, 0.0)
+def relative_time(at: float) -> str:
+    """A Discord timestamp for the epoch time `at`, which every client renders in its own words ("in 2 minutes")."""
     return f"<t:{int(at)}:R>"
+
+
+def ready_at(now: float, eta_s: float | None) -> float | None:
+    """The epoch time an ETA in seconds from `now` points at (None when unknown)."""
+    return None if eta_s is None else now + max(eta_s, 0.0)
 
 
 def settings_text(request: VideoRequest, seed: int | None) -> str:
@@ -51,12 +53,12 @@ def _base(title: str, colour: discord.Colour, request: VideoRequest, user_id: in
 
 
 def queued_embed(
-    request: VideoRequest, user_id: int, position: int, eta_s: float | None, *, recovered: bool = False
+    request: VideoRequest, user_id: int, position: int, ready: float | None, *, recovered: bool = False
 ) -> discord.Embed:
-    """Waiting in line: position and, when known, when it should be done."""
+    """Waiting in line: position and, when known, when it should be done (`ready`, epoch seconds)."""
     embed = _base("⏳ Queued", COLOUR_QUEUED, request, user_id)
     embed.add_field(name="Position", value=f"#{position}", inline=True)
-    embed.add_field(name="Ready", value=relative_time(eta_s) if eta_s is not None else "estimating…", inline=True)
+    embed.add_field(name="Ready", value=relative_time(ready) if ready is not None else "estimating…", inline=True)
     embed.set_footer(text=settings_text(request, request.seed))
     if recovered:
         embed.title = "⏳ Queued again after a restart"
@@ -64,14 +66,14 @@ def queued_embed(
 
 
 def running_embed(
-    request: VideoRequest, user_id: int, step: int, total: int, elapsed_s: float, eta_s: float | None = None
+    request: VideoRequest, user_id: int, step: int, total: int, elapsed_s: float, ready: float | None = None
 ) -> discord.Embed:
-    """Generating: a progress bar, step i/n and the time so far."""
+    """Generating: a progress bar, step i/n, the time so far and, when known, when it should be done."""
     embed = _base("🎬 Generating", COLOUR_RUNNING, request, user_id)
     embed.add_field(name="Progress", value=f"{progress_bar(step, total)}\nstep {step}/{total}", inline=False)
     embed.add_field(name="Elapsed", value=f"{elapsed_s:.0f} s", inline=True)
-    if eta_s is not None:
-        embed.add_field(name="Ready", value=relative_time(eta_s), inline=True)
+    if ready is not None:
+        embed.add_field(name="Ready", value=relative_time(ready), inline=True)
     embed.set_footer(text=settings_text(request, request.seed))
     return embed
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Sequence
 
 import discord
 
 from bot.job_context import JobContext
+from generation.clock import Clock
 
 log = logging.getLogger(__name__)
 
@@ -30,32 +30,34 @@ class TokenGoneError(Exception):
 class EditLimiter:
     """A token bucket shared by every status message, so live edits stay inside Discord's rate limits."""
 
-    def __init__(self, per_second: float, burst: int) -> None:
+    def __init__(self, per_second: float, burst: int, clock: Clock) -> None:
         self._interval = 1.0 / per_second
         self._burst = burst
+        self._clock = clock
         self._tokens = float(burst)
-        self._updated = time.monotonic()
+        self._updated = clock.monotonic()
         self._lock = asyncio.Lock()
 
     async def acquire(self) -> None:
         """Wait until one more edit may be sent."""
         async with self._lock:
             while True:
-                now = time.monotonic()
+                now = self._clock.monotonic()
                 self._tokens = min(self._burst, self._tokens + (now - self._updated) / self._interval)
                 self._updated = now
                 if self._tokens >= 1:
                     self._tokens -= 1
                     return
-                await asyncio.sleep((1 - self._tokens) * self._interval)
+                await self._clock.sleep((1 - self._tokens) * self._interval)
 
 
 class StatusMessage:
     """Edits (or replaces) a job's status message, choosing the webhook or the channel route."""
 
-    def __init__(self, client: discord.Client, context: JobContext) -> None:
+    def __init__(self, client: discord.Client, context: JobContext, clock: Clock) -> None:
         self._client = client
         self.context = context
+        self._clock = clock
         # Once the job is shown in a plain channel message (fallback, restart) the interaction webhook
         # cannot edit it any more, whatever the token's age.
         self._via_channel = False
@@ -75,7 +77,7 @@ class StatusMessage:
 
     def token_usable(self) -> bool:
         """True while edits may go through the interaction webhook."""
-        return not self._via_channel and self.context.token_usable(time.time())
+        return not self._via_channel and self.context.token_usable(self._clock.time())
 
     async def edit(
         self,

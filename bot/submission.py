@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from typing import TYPE_CHECKING, Any
 
 import discord
 
 from bot import render
-from bot.delivery import describe
+from bot.acknowledgement import Acknowledgement, Shown
+from bot.discord_calls import describe
 from bot.job_context import JobContext
 from bot.views import status_view
 from generation.errors import VideoBotError
-from generation.queue.interface import JobHandle, JobSpec
+from generation.queue.interface import JobHandle, JobQueued, JobSpec
 from generation.request import VideoRequest
 
 if TYPE_CHECKING:
@@ -42,10 +42,6 @@ class MissingPermissionsError(Exception):
         )
 
 
-# Discord's answer to a second response to one interaction: the first (perhaps a retried one) got through.
-ALREADY_ACKNOWLEDGED = 40060
-
-
 class NotAcknowledgedError(VideoBotError):
     """Discord could not be told the job was queued, so it was taken back (the user saw nothing of it)."""
 
@@ -62,17 +58,21 @@ def missing_permissions(interaction: discord.Interaction[Any]) -> list[str]:
 
 
 class Submitter:
-    """Queues jobs for interactions and starts their trackers."""
+    """Queues jobs for interactions, answers with their status message and starts their trackers."""
 
     def __init__(self, bot: VideoBot) -> None:
         self._bot = bot
 
-    async def submit(self, interaction: discord.Interaction[Any], request: VideoRequest) -> str:
+    async def submit(self, ack: Acknowledgement, request: VideoRequest) -> str:
         """Queue `request` for the interaction's user and answer with the status message; return the job id.
 
         Raises the queue's refusals (`QueueError` subclasses) and `MissingPermissionsError` before
-        anything is sent, so the caller can answer with an ephemeral error instead.
+        anything is shown, so the caller answers with an ephemeral error instead. The status says
+        "queued" only once the job is saved; if saving outlasts the acknowledgement budget, the user
+        sees "thinking…" until then. A job whose acknowledgement provably never reached the user is
+        taken back (`NotAcknowledgedError`).
         """
+        interaction = ack.interaction
         missing = missing_permissions(interaction)
         if missing:
             raise MissingPermissionsError(missing)
@@ -105,59 +105,47 @@ class Submitter:
             request.negative_prompt,
             extra={**who, "channel_id": context.channel_id},
         )
+        ready = render.ready_at(self._bot.clock.time(), info.eta_s)
+        embed = render.queued_embed(request, context.user_id, info.position or 1, ready)
+        answer = await ack.respond(embed=embed, view=status_view(job_id))
+        message_id = answer.message_id
+        if answer.shown is Shown.NOT_SHOWN:
+            raise await self._take_back(handle, answer.error)
+        if message_id is None:
+            # Discord may have shown it (a dropped connection, or a retry told it already got through): look.
+            message_id = await _original_message_id(interaction, job_id)
+            if message_id is None and answer.shown is Shown.UNKNOWN:
+                raise await self._take_back(handle, answer.error)
         tracker = self._bot.new_tracker(job_id, request, context)
         self._bot.start_tracking(tracker, handle.events())
-        embed = render.queued_embed(request, context.user_id, info.position or 1, info.eta_s)
-        message_id: int | None
-        try:
-            response = await interaction.response.send_message(
-                embed=embed, view=status_view(job_id), allowed_mentions=discord.AllowedMentions.none()
-            )
-        except Exception as error:
-            shown = isinstance(error, discord.HTTPException) and error.code == ALREADY_ACKNOWLEDGED
-            if isinstance(error, discord.HTTPException) and not shown:
-                # Refused: the user saw nothing, so the job must not run.
-                raise await self._take_back(handle, error) from error
-            # Either a retry was told the acknowledgement already got through (the user sees it), or
-            # the connection dropped (which discord.py passes through as aiohttp's or the OS's own
-            # error) and Discord may have shown it: look for the message before taking anything back.
-            message_id = await _original_message_id(interaction, job_id)
-            if message_id is None and not shown:
-                raise await self._take_back(handle, error) from error
-        else:
-            message_id = response.message_id or await _original_message_id(interaction, job_id)
         if message_id is None:
             tracker.attach_unknown()
         else:
-            await tracker.attach(message_id)
-        ack_ms = (time.time() - context.interaction_created_at) * 1000
+            await tracker.attach(message_id, showing=JobQueued(job_id, info.position or 1, info.eta_s))
+        ack_ms = (self._bot.clock.time() - context.interaction_created_at) * 1000
         log.info(
-            "job queued job_id=%s user_id=%s guild_id=%s position=%s ack_ms=%.0f",
+            "job queued job_id=%s user_id=%s guild_id=%s position=%s ack_ms=%.0f deferred=%s",
             job_id,
             context.user_id,
             context.guild_id,
             info.position,
             ack_ms,
-            extra={**who, "position": info.position, "ack_ms": round(ack_ms)},
+            ack.deferred,
+            extra={**who, "position": info.position, "ack_ms": round(ack_ms), "deferred": ack.deferred},
         )
         return job_id
 
-    async def _take_back(self, handle: JobHandle, error: Exception) -> NotAcknowledgedError:
+    async def _take_back(self, handle: JobHandle, error: BaseException | None) -> NotAcknowledgedError:
         """Cancel a job whose acknowledgement never reached the user; the error to answer with."""
         job_id = handle.info.job_id
         log.error("could not acknowledge job_id=%s; cancelling it", job_id, exc_info=error)
-        self._bot.stop_tracking(job_id)
-        await self._cancel_quietly(handle)
-        return NotAcknowledgedError()
-
-    async def _cancel_quietly(self, handle: JobHandle) -> None:
-        job_id = handle.info.job_id
         try:
             await asyncio.shield(handle.cancel(by="system"))
             # The error reply tells the user; a restart must not post the cancellation again.
             await asyncio.shield(self._bot.queue.acknowledge(job_id))
         except Exception:
             log.exception("could not cancel unacknowledged job_id=%s", job_id)
+        return NotAcknowledgedError()
 
 
 async def _original_message_id(interaction: discord.Interaction[Any], job_id: str) -> int | None:

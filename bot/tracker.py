@@ -1,9 +1,11 @@
 """Follows one job's events and keeps its status message current, then delivers the outcome.
 
 Progress arrives many times a second; edits go out at most once per `edit_interval_s` per message and
-through the shared `EditLimiter`, always showing the newest state. Terminal states are never dropped:
-they are shown (or the video uploaded) after any pending edit, and a failure to tell the user is
-reported in the channel as a last resort.
+through the shared `EditLimiter`, always showing the newest state. Only the newest event is kept, and
+it is rendered when its edit goes out, so a burst of events (a whole line moving up one place) costs
+no more than the edits Discord will take. Terminal states are never dropped: they are shown (or the
+video uploaded) after any pending edit, and a failure to tell the user is reported in the channel as
+a last resort.
 """
 
 from __future__ import annotations
@@ -11,25 +13,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
+import math
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 
 import discord
 
 from bot import render
-from bot.delivery import (
-    DEFAULT_UPLOAD_LIMIT,
-    DISCORD_FAILURES,
-    RETRY_DELAYS_S,
-    deliver,
-    describe,
-    transient,
-    with_retries,
-)
+from bot.delivery import DEFAULT_UPLOAD_LIMIT, deliver
+from bot.discord_calls import DISCORD_FAILURES, RETRY_DELAYS_S, describe, transient, with_retries
 from bot.job_context import JobContext
 from bot.status_message import EditLimiter, StatusMessage
 from bot.views import result_view, status_view
+from generation.clock import Clock
 from generation.errors import DoesNotFitError
 from generation.queue.interface import (
     JobCancelled,
@@ -46,12 +41,6 @@ from generation.request import VideoRequest
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class _Render:
-    embed: discord.Embed
-    view: discord.ui.View | None
-
-
 class JobTracker:
     """The Discord face of one job, from queued to delivered."""
 
@@ -62,6 +51,7 @@ class JobTracker:
         request: VideoRequest,
         status: StatusMessage,
         *,
+        clock: Clock,
         limiter: EditLimiter,
         edit_interval_s: float,
         on_discord_error: Callable[[discord.HTTPException], None],
@@ -72,21 +62,31 @@ class JobTracker:
         self.request = request
         self.status = status
         self._client = client
+        self._clock = clock
         self._limiter = limiter
         self._interval = edit_interval_s
         self._on_discord_error = on_discord_error
         self._save_context = save_context
         self._acknowledge = acknowledge
-        self._pending: _Render | None = None
+        self._pending: JobQueued | JobStarted | JobProgress | None = None
+        self._shown: JobQueued | JobStarted | JobProgress | None = None
+        self._status_view = status_view(job_id)
         self._wake = asyncio.Event()
         self._attached = asyncio.Event()
-        self._last_edit = 0.0
+        self._last_edit = -math.inf
         if status.message_id is not None:
             self._attached.set()
 
-    async def attach(self, message_id: int) -> None:
-        """The status message exists now: edits may start, and a restart will know where it is."""
+    async def attach(self, message_id: int, *, showing: JobQueued | None = None) -> None:
+        """The status message exists now: edits may start, and a restart will know where it is.
+
+        `showing` is what the message shows already (the acknowledgement's place in line): it counts as
+        the latest edit, so the same state is not sent again and the next edit waits out the interval.
+        """
         self.status.attach(message_id)
+        if showing is not None:
+            self._shown = showing
+            self._last_edit = self._clock.monotonic()
         self._attached.set()
         await self._remember_message()
 
@@ -109,14 +109,15 @@ class JobTracker:
         The old status message (if any) is retired, since its interaction token has likely expired.
         """
         previous = self.status.message_id
+        ready = render.ready_at(self._clock.time(), info.eta_s)
         embed = render.queued_embed(
-            self.request, self.status.context.user_id, info.position or 1, info.eta_s, recovered=True
+            self.request, self.status.context.user_id, info.position or 1, ready, recovered=True
         )
         try:
             await self.status.post_in_channel(
                 content=f"<@{self.status.context.user_id}> I restarted; your video is back in the queue.",
                 embed=embed,
-                view=status_view(self.job_id),
+                view=self._status_view,
             )
         except Exception as error:
             self._count_failure(error)
@@ -174,7 +175,7 @@ class JobTracker:
                 if isinstance(event, JobFinished | JobFailed | JobCancelled):
                     terminal = event
                     break
-                self._show(self._render(event))
+                self._show(event)
         finally:
             editor.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -184,39 +185,39 @@ class JobTracker:
             if await self._finish(terminal):
                 await self._acknowledged()
 
-    def _render(self, event: JobEvent) -> _Render:
+    def _render(self, event: JobQueued | JobStarted | JobProgress) -> discord.Embed:
         user_id = self.status.context.user_id
         if isinstance(event, JobQueued):
-            embed = render.queued_embed(self.request, user_id, event.position, event.eta_s, recovered=event.recovered)
-            return _Render(embed, status_view(self.job_id))
+            ready = render.ready_at(self._clock.time(), event.eta_s)
+            return render.queued_embed(self.request, user_id, event.position, ready, recovered=event.recovered)
         if isinstance(event, JobStarted):
-            return _Render(
-                render.running_embed(self.request, user_id, 0, self.request.steps, 0.0, event.eta_s),
-                status_view(self.job_id),
-            )
-        assert isinstance(event, JobProgress)
-        embed = render.running_embed(self.request, user_id, event.step, event.total, event.elapsed_s)
-        return _Render(embed, status_view(self.job_id))
+            ready = render.ready_at(self._clock.time(), event.eta_s)
+            return render.running_embed(self.request, user_id, 0, self.request.steps, 0.0, ready)
+        return render.running_embed(self.request, user_id, event.step, event.total, event.elapsed_s)
 
-    def _show(self, state: _Render) -> None:
-        self._pending = state
+    def _show(self, event: JobQueued | JobStarted | JobProgress) -> None:
+        if _same_place(event, self._shown):
+            self._pending = None  # the newest state is the one on screen
+            return
+        self._pending = event
         self._wake.set()
 
     async def _edit_loop(self) -> None:
         await self._attached.wait()
         while True:
             await self._wake.wait()
-            delay = self._last_edit + self._interval - time.monotonic()
+            delay = self._last_edit + self._interval - self._clock.monotonic()
             if delay > 0:
-                await asyncio.sleep(delay)
+                await self._clock.sleep(delay)
             self._wake.clear()
-            state, self._pending = self._pending, None
-            if state is None or self.status.message_id is None:
+            event, self._pending = self._pending, None
+            if event is None or self.status.message_id is None:
                 continue
             await self._limiter.acquire()
-            self._last_edit = time.monotonic()
+            self._last_edit = self._clock.monotonic()
+            self._shown = event
             try:
-                await self.status.edit(embed=state.embed, view=state.view)
+                await self.status.edit(embed=self._render(event), view=self._status_view)
             except DISCORD_FAILURES as error:
                 # Live status is best effort; the terminal state is retried separately.
                 self._count_failure(error)
@@ -226,7 +227,7 @@ class JobTracker:
         """Show the outcome; True once it is settled (see `_acknowledged`), False while it is still owed."""
         user_id = self.status.context.user_id
         # From the user's request, which survives a restart (the tracker's own start does not).
-        elapsed = time.time() - self.status.context.interaction_created_at
+        elapsed = self._clock.time() - self.status.context.interaction_created_at
         try:
             if isinstance(event, JobFinished):
                 embed = render.finished_embed(event.result, user_id, elapsed)
@@ -308,3 +309,12 @@ class JobTracker:
         guild_id = self.status.context.guild_id
         guild = self._client.get_guild(guild_id) if guild_id is not None else None
         return guild.filesize_limit if guild is not None else DEFAULT_UPLOAD_LIMIT
+
+
+def _same_place(event: JobEvent, shown: JobEvent | None) -> bool:
+    """True when `event` only repeats the place in line the message shows already."""
+    return (
+        isinstance(event, JobQueued)
+        and isinstance(shown, JobQueued)
+        and (event.position, event.recovered) == (shown.position, shown.recovered)
+    )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Self, cast
 
 import discord
@@ -67,8 +69,16 @@ def _view(job_id: str, actions: tuple[str, ...]) -> discord.ui.View:
     return view
 
 
+REMIX_FORM_PREFIX: Final = "remix:"
+
+
 class RemixModal(discord.ui.Modal, title="Remix this video"):
-    """A form pre-filled with the prompt (settings as flags) to edit and resubmit."""
+    """A form pre-filled with the prompt (settings as flags) to edit and resubmit.
+
+    It is sent unregistered (`remix_form`): discord.py would otherwise keep it in memory to route its
+    submission, and a form submitted after a restart, or before discord.py had stored it, would be
+    lost. Its submission is routed by its custom id instead (`remix_submission`), like the buttons.
+    """
 
     prompt: discord.ui.TextInput[Self] = discord.ui.TextInput(
         custom_id="prompt",
@@ -85,13 +95,45 @@ class RemixModal(discord.ui.Modal, title="Remix this video"):
     )
 
     def __init__(self, job_id: str, prompt_with_flags: str, negative_prompt: str) -> None:
-        super().__init__(custom_id=f"remix:{job_id}", timeout=600)
-        self.job_id = job_id
+        super().__init__(custom_id=f"{REMIX_FORM_PREFIX}{job_id}", timeout=None)
         # A text input shows raw text (no markdown, no pings), so the prompt goes in unescaped.
         self.prompt.default = prompt_with_flags
         self.negative_prompt.default = negative_prompt
 
-    async def on_submit(self, interaction: discord.Interaction[Any], /) -> None:
-        """Submit the edited prompt as a new job."""
-        bot = cast("VideoBot", interaction.client)
-        await bot.actions.on_remix_submit(interaction, self.prompt.value, self.negative_prompt.value)
+
+def remix_form(job_id: str, prompt_with_flags: str, negative_prompt: str) -> RemixModal:
+    """The remix form, finished before it is sent so that discord.py does not store it (see `RemixModal`)."""
+    form = RemixModal(job_id, prompt_with_flags, negative_prompt)
+    form.stop()
+    return form
+
+
+@dataclass(frozen=True)
+class RemixSubmission:
+    """What a user sent back in a remix form."""
+
+    job_id: str
+    prompt: str
+    negative_prompt: str
+
+
+def remix_submission(interaction: discord.Interaction[Any]) -> RemixSubmission | None:
+    """The remix form's answer, if `interaction` is one (whatever process sent the form)."""
+    data: dict[str, Any] = cast(dict[str, Any], interaction.data or {})
+    custom_id = str(data.get("custom_id", ""))
+    if interaction.type is not discord.InteractionType.modal_submit or not custom_id.startswith(REMIX_FORM_PREFIX):
+        return None
+    values = dict(_text_inputs(data.get("components", [])))
+    return RemixSubmission(
+        custom_id.removeprefix(REMIX_FORM_PREFIX), values.get("prompt", ""), values.get("negative_prompt", "")
+    )
+
+
+def _text_inputs(components: list[dict[str, Any]]) -> Iterator[tuple[str, str]]:
+    """(custom_id, value) of every text input in a submitted form, however it is nested."""
+    for component in components:
+        if "value" in component and "custom_id" in component:
+            yield str(component["custom_id"]), str(component["value"])
+        yield from _text_inputs(component.get("components", []))
+        if "component" in component:  # a label wraps one component
+            yield from _text_inputs([component["component"]])

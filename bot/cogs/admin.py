@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.acknowledgement import Acknowledgement, Deferral, acknowledged
 from bot.channel_defaults import SERVER_WIDE
 from bot.options import ChannelDefaults, check_defaults, size_named
+from generation.queue.interface import QueueStats
 
 if TYPE_CHECKING:
     from bot.client import VideoBot
@@ -35,36 +38,30 @@ class AdminCog(commands.GroupCog, group_name="videoadmin", group_description="Vi
     @app_commands.command(name="pause", description="Stop starting new videos (the running one finishes)")
     async def pause(self, interaction: discord.Interaction[Any]) -> None:
         """Pause the queue."""
-        await self.bot.queue.pause()
-        await interaction.response.send_message("Queue paused. `/videoadmin resume` starts it again.", ephemeral=True)
+        async with self._acknowledged(interaction) as ack:
+            await self.bot.queue.pause()
+            await ack.respond(content="Queue paused. `/videoadmin resume` starts it again.", ephemeral=True)
 
     @app_commands.command(name="resume", description="Start videos again")
     async def resume(self, interaction: discord.Interaction[Any]) -> None:
         """Resume the queue."""
-        await self.bot.queue.resume()
-        await interaction.response.send_message("Queue resumed.", ephemeral=True)
+        async with self._acknowledged(interaction) as ack:
+            await self.bot.queue.resume()
+            await ack.respond(content="Queue resumed.", ephemeral=True)
 
     @app_commands.command(name="clear", description="Cancel every waiting video (not the running one)")
     async def clear(self, interaction: discord.Interaction[Any]) -> None:
         """Cancel all waiting jobs."""
-        cleared = await self.bot.queue.clear(by=str(interaction.user.id))
-        await interaction.response.send_message(f"Cleared {len(cleared)} waiting video(s).", ephemeral=True)
+        async with self._acknowledged(interaction) as ack:
+            cleared = await self.bot.queue.clear(by=str(interaction.user.id))
+            await ack.respond(content=f"Cleared {len(cleared)} waiting video(s).", ephemeral=True)
 
     @app_commands.command(name="stats", description="Jobs done, failures, time per video, GPU memory")
     async def stats(self, interaction: discord.Interaction[Any]) -> None:
         """Show counters."""
-        stats = await self.bot.queue.stats()
-        embed = discord.Embed(title="Video bot stats")
-        embed.add_field(name="Done", value=str(stats.succeeded))
-        embed.add_field(name="Failed", value=str(stats.failed))
-        embed.add_field(name="Cancelled", value=str(stats.cancelled))
-        embed.add_field(name="Waiting", value=str(stats.waiting))
-        embed.add_field(name="Running", value=str(stats.running))
-        embed.add_field(name="Mean time per video", value=_seconds(stats.mean_job_s))
-        memory = "no GPU" if stats.gpu_memory_bytes is None else f"{stats.gpu_memory_bytes / 2**30:.2f} GiB"
-        embed.add_field(name="GPU memory in use", value=memory)
-        embed.add_field(name="Paused", value="yes" if stats.paused else "no")
-        await interaction.response.send_message(embed=embed, ephemeral=True)
+        async with self._acknowledged(interaction) as ack:
+            stats = await self.bot.queue.stats()
+            await ack.respond(embed=_stats_embed(stats), ephemeral=True)
 
     @app_commands.command(name="defaults", description="Set default options for this channel or the whole server")
     @app_commands.describe(
@@ -96,26 +93,42 @@ class AdminCog(commands.GroupCog, group_name="videoadmin", group_description="Vi
         reset: bool = False,
     ) -> None:
         """Store defaults after checking them against this deployment's limits, as each `/video` will."""
-        if interaction.guild_id is None or interaction.channel_id is None:
-            await interaction.response.send_message("Defaults apply to servers, not direct messages.", ephemeral=True)
-            return
-        values = ChannelDefaults.from_options(
-            scope=scope,
-            steps=steps,
-            frames=frames,
-            guidance=guidance,
-            fps=fps,
-            size=size_named(size, self.bot.request_limits.sizes) if size else None,
-            negative_prompt=negative_prompt,
-        )
-        if not reset:
-            check_defaults(values, self.bot.request_limits)
-        channel = interaction.channel_id if scope == "channel" else SERVER_WIDE
-        await self.bot.channel_defaults.set(interaction.guild_id, channel, ChannelDefaults() if reset else values)
-        where = "this channel" if scope == "channel" else "this server"
-        await interaction.response.send_message(
-            f"Defaults for {where} {'removed' if reset else 'saved'}.", ephemeral=True
-        )
+        async with self._acknowledged(interaction) as ack:
+            if interaction.guild_id is None or interaction.channel_id is None:
+                await ack.refuse("Defaults apply to servers, not direct messages.")
+                return
+            values = ChannelDefaults.from_options(
+                scope=scope,
+                steps=steps,
+                frames=frames,
+                guidance=guidance,
+                fps=fps,
+                size=size_named(size, self.bot.request_limits.sizes) if size else None,
+                negative_prompt=negative_prompt,
+            )
+            if not reset:
+                check_defaults(values, self.bot.request_limits)
+            channel = interaction.channel_id if scope == "channel" else SERVER_WIDE
+            await self.bot.channel_defaults.set(interaction.guild_id, channel, ChannelDefaults() if reset else values)
+            where = "this channel" if scope == "channel" else "this server"
+            await ack.respond(content=f"Defaults for {where} {'removed' if reset else 'saved'}.", ephemeral=True)
+
+    def _acknowledged(self, interaction: discord.Interaction[Any]) -> AbstractAsyncContextManager[Acknowledgement]:
+        return acknowledged(interaction, self.bot.clock, Deferral.EPHEMERAL)
+
+
+def _stats_embed(stats: QueueStats) -> discord.Embed:
+    embed = discord.Embed(title="Video bot stats")
+    embed.add_field(name="Done", value=str(stats.succeeded))
+    embed.add_field(name="Failed", value=str(stats.failed))
+    embed.add_field(name="Cancelled", value=str(stats.cancelled))
+    embed.add_field(name="Waiting", value=str(stats.waiting))
+    embed.add_field(name="Running", value=str(stats.running))
+    embed.add_field(name="Mean time per video", value=_seconds(stats.mean_job_s))
+    memory = "no GPU" if stats.gpu_memory_bytes is None else f"{stats.gpu_memory_bytes / 2**30:.2f} GiB"
+    embed.add_field(name="GPU memory in use", value=memory)
+    embed.add_field(name="Paused", value="yes" if stats.paused else "no")
+    return embed
 
 
 def _seconds(value: float | None) -> str:

@@ -9,6 +9,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import render
+from bot.acknowledgement import Deferral, acknowledged
 from bot.sanitize import display_prompt
 from generation.queue.interface import JobInfo, JobStatus
 
@@ -19,10 +20,11 @@ SHOWN = 15
 SHORT_PROMPT = 60
 
 
-def queue_line(info: JobInfo) -> str:
-    """One line of `/queue`: place, owner, short prompt and ETA."""
+def queue_line(info: JobInfo, now: float) -> str:
+    """One line of `/queue`: place, owner, short prompt and ETA (`now`: the wall clock, epoch seconds)."""
     place = "▶️ now" if info.status is JobStatus.RUNNING else f"#{info.position}"
-    eta = f" · ready {render.relative_time(info.eta_s)}" if info.eta_s is not None else ""
+    ready = render.ready_at(now, info.eta_s)
+    eta = f" · ready {render.relative_time(ready)}" if ready is not None else ""
     return f"{place} · <@{info.spec.owner_id}> · {display_prompt(info.spec.request.prompt, SHORT_PROMPT)}{eta}"
 
 
@@ -42,34 +44,33 @@ class QueueCog(commands.Cog):
     @app_commands.command(name="queue", description="Show who is waiting for a video and when it will be ready")
     async def queue(self, interaction: discord.Interaction[Any]) -> None:
         """List running and waiting jobs in the order they will run."""
-        active = await self.bot.queue.active()
-        if not active:
-            text = "The queue is empty: a new `/video` starts right away."
-        else:
-            lines = [queue_line(info) for info in active[:SHOWN]]
-            if len(active) > SHOWN:
-                lines.append(f"… and {len(active) - SHOWN} more")
-            text = "\n".join(lines)
-        embed = discord.Embed(title=f"Queue ({len(active)})", description=text)
-        stats = await self.bot.queue.stats()
-        if stats.paused:
-            embed.set_footer(text="Paused by an admin: new videos are not being started.")
-        await interaction.response.send_message(embed=embed, ephemeral=True)
+        async with acknowledged(interaction, self.bot.clock, Deferral.EPHEMERAL) as ack:
+            active = await self.bot.queue.active()
+            if not active:
+                text = "The queue is empty: a new `/video` starts right away."
+            else:
+                lines = [queue_line(info, self.bot.clock.time()) for info in active[:SHOWN]]
+                if len(active) > SHOWN:
+                    lines.append(f"… and {len(active) - SHOWN} more")
+                text = "\n".join(lines)
+            embed = discord.Embed(title=f"Queue ({len(active)})", description=text)
+            stats = await self.bot.queue.stats()
+            if stats.paused:
+                embed.set_footer(text="Paused by an admin: new videos are not being started.")
+            await ack.respond(embed=embed, ephemeral=True)
 
     @app_commands.command(name="cancel", description="Cancel all of your waiting and running videos")
     async def cancel(self, interaction: discord.Interaction[Any]) -> None:
         """Cancel the caller's jobs."""
-        cancelled = await self.bot.actions.cancel_mine(interaction)
-        if not cancelled:
-            await interaction.response.send_message("You have no videos waiting or running.", ephemeral=True)
-            return
-        await interaction.response.send_message(f"Cancelled {len(cancelled)} video(s).", ephemeral=True)
+        async with acknowledged(interaction, self.bot.clock, Deferral.EPHEMERAL) as ack:
+            cancelled = await self.bot.actions.cancel_mine(interaction)
+            text = f"Cancelled {len(cancelled)} video(s)." if cancelled else "You have no videos waiting or running."
+            await ack.respond(content=text, ephemeral=True)
 
     @app_commands.command(name="history", description="Your recent videos")
     async def history(self, interaction: discord.Interaction[Any]) -> None:
         """List the caller's recently finished jobs."""
-        jobs = await self.bot.queue.history(owner_id=str(interaction.user.id), limit=10)
-        text = "\n".join(history_line(info) for info in jobs) or "You have no finished videos yet."
-        await interaction.response.send_message(
-            embed=discord.Embed(title="Your recent videos", description=text), ephemeral=True
-        )
+        async with acknowledged(interaction, self.bot.clock, Deferral.EPHEMERAL) as ack:
+            jobs = await self.bot.queue.history(owner_id=str(interaction.user.id), limit=10)
+            text = "\n".join(history_line(info) for info in jobs) or "You have no finished videos yet."
+            await ack.respond(embed=discord.Embed(title="Your recent videos", description=text), ephemeral=True)

@@ -155,10 +155,11 @@ async def test_only_the_requester_or_a_moderator_can_delete(start_bot: StartBot)
 
 
 async def test_cancel_while_queued_removes_the_job_at_once(start_bot: StartBot) -> None:
-    running = await start_bot(FakeGenerator(step_delay_s=0.2))
+    generator = FakeGenerator(hold_steps=True)
+    running = await start_bot(generator)
     emulator = running.emulator
-    first = await emulator.invoke_slash(running.alice, running.channel, "video", {"prompt": "long one -steps 50"})
-    await emulator.wait_for(lambda: "Generating" in embed_text(first.original))
+    await emulator.invoke_slash(running.alice, running.channel, "video", {"prompt": "long one -steps 50"})
+    await generator.steps.arrived(1)  # running, held at its first step
     second = await emulator.invoke_slash(running.bob, running.channel, "video", {"prompt": "waiting one"})
     await second.wait_for_response()
     status = second.original
@@ -175,19 +176,26 @@ async def test_cancel_while_queued_removes_the_job_at_once(start_bot: StartBot) 
 
 
 async def test_cancel_while_running_stops_at_the_next_step_and_frees_the_worker(start_bot: StartBot) -> None:
-    running = await start_bot(FakeGenerator(step_delay_s=0.05))
+    generator = FakeGenerator(hold_steps=True)
+    running = await start_bot(generator)
     emulator = running.emulator
     first = await emulator.invoke_slash(running.alice, running.channel, "video", {"prompt": "slow -steps 40"})
-    await emulator.wait_for(lambda: "Generating" in embed_text(first.original))
+    await first.wait_for_response()
+    generator.steps.release(3)
+    await generator.steps.arrived(4)  # three steps done, held before the fourth
     second = await emulator.invoke_slash(running.bob, running.channel, "video", {"prompt": "next -steps 2"})
+    await second.wait_for_response()
     status = first.original
     assert status is not None
 
-    await emulator.click_button(running.alice, status, button(status, "cancel"))
+    stopping = await emulator.click_button(running.alice, status, button(status, "cancel"))
 
+    assert await ephemeral_reply(stopping) == "Stopping it now."
     await emulator.wait_for(lambda: "Cancelled" in embed_text(first.original))
+    generator.steps.open()
     await finished(emulator, second)
     assert not first.original.attachments  # type: ignore[union-attr]
+    assert generator.steps.passed == 3 + 2  # the cancelled job went no further; the next ran whole
 
 
 async def test_buttons_keep_working_after_a_restart(start_bot: StartBot) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 
 import numpy as np
@@ -54,11 +53,8 @@ async def test_a_20_mib_video_is_re_encoded_to_fit_a_10_mib_guild(start_bot: Sta
     assert len(uploaded) <= 10 * MiB
     codec, pix_fmt, frames, _, _ = decode_mp4(uploaded)
     assert (codec, pix_fmt, frames) == ("h264", "yuv420p", 64)
+    await running.bot.wait_until_settled()  # the shrunk copy is removed once Discord has answered the upload
     outputs = running.settings.output_dir
-    for _ in range(100):  # the shrunk copy is removed once Discord has answered the upload
-        if len(list(outputs.glob("*.mp4"))) == 1:
-            break
-        await asyncio.sleep(0.05)
     [job] = await running.queue.history()
     assert [path.name for path in outputs.glob("*.mp4")] == [f"{job.job_id}.mp4"]
 
@@ -66,12 +62,14 @@ async def test_a_20_mib_video_is_re_encoded_to_fit_a_10_mib_guild(start_bot: Sta
 async def test_an_expired_token_falls_back_to_a_channel_message_that_pings_only_the_requester(
     start_bot: StartBot,
 ) -> None:
-    running = await start_bot(FakeGenerator(step_delay_s=0.05))
+    generator = FakeGenerator(hold_steps=True)
+    running = await start_bot(generator)
     emulator = running.emulator
     interaction = await emulator.invoke_slash(running.alice, running.channel, "video", {"prompt": "late -steps 10"})
     await interaction.wait_for_response()
 
     emulator.expire_interaction(interaction)
+    generator.steps.open()
 
     posted = await emulator.wait_for_message(channel_id=running.channel.id, predicate=has_video, timeout=20)
     assert posted.interaction_id is None
@@ -115,10 +113,10 @@ async def test_a_cancellation_that_cannot_be_shown_in_place_is_posted_in_the_cha
     start_bot: StartBot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("bot.tracker.RETRY_DELAYS_S", (0.01, 0.01, 0.01))
-    running = await start_bot(FakeGenerator(load_delay_s=3.0))  # the job waits while the model loads
+    running = await start_bot(FakeGenerator(hold_load=True))  # the job waits while the model loads
     emulator = running.emulator
     waiting = await emulator.invoke_slash(running.alice, running.channel, "video", {"prompt": "never mind"})
-    await emulator.wait_for(lambda: waiting.original is not None and bool(waiting.original.edits))
+    await waiting.wait_for_response()
     emulator.faults.drop("PATCH", WEBHOOK_MESSAGE, times=4)  # the final edit and its three retries
 
     await emulator.invoke_slash(running.alice, running.channel, "cancel", {})

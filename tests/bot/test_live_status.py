@@ -10,21 +10,27 @@ import pytest
 
 from generation.queue.interface import JobFinished, JobInfo, JobStatus
 from generation.queue.local import LocalJobQueue
-from tests.discord_emulator import Message
-from tests.discord_emulator.faults import Fault
+from tests.discord_emulator import Interaction, Message
 from tests.fakes.generator import FakeGenerator
-from tests.fixtures.bot import RunningBot, StartBot, embed_text, finished
+from tests.fixtures.bot import STATUS_EDIT_INTERVAL_S, RunningBot, StartBot, embed_text, finished
 
 CHANNEL_MESSAGES = "/channels/{channel_id}/messages"
 WEBHOOK_MESSAGE = "/webhooks/{webhook_id}/{webhook_token}/messages/{message_id}"
 
 
+async def running_held(start_bot: StartBot, prompt: str, **settings: object) -> tuple[RunningBot, Interaction]:
+    """Alice's job is running, held at its first step until the test lets it go on."""
+    generator = FakeGenerator(hold_steps=True)
+    running = await start_bot(generator, **settings)
+    job = await running.emulator.invoke_slash(running.alice, running.channel, "video", {"prompt": prompt})
+    await job.wait_for_response()
+    await generator.steps.arrived(1)
+    return running, job
+
+
 async def stopped_mid_generation(start_bot: StartBot, prompt: str) -> RunningBot:
-    """Alice's long job is running when the bot stops with no grace: it is put back in line, not finished."""
-    running = await start_bot(FakeGenerator(step_delay_s=0.5), shutdown_grace_s=0)
-    emulator = running.emulator
-    job = await emulator.invoke_slash(running.alice, running.channel, "video", {"prompt": f"{prompt} -steps 30"})
-    await emulator.wait_for(lambda: "Generating" in embed_text(job.original))
+    """Alice's job is running when the bot stops with no grace: it is put back in line, not finished."""
+    running, _ = await running_held(start_bot, f"{prompt} -steps 30", shutdown_grace_s=0)
     await running.bot.close()
     return running
 
@@ -34,7 +40,7 @@ async def video_posted(running: RunningBot, prompt: str) -> Message:
     return await running.emulator.wait_for_message(
         channel_id=running.channel.id,
         predicate=lambda m: prompt in embed_text(m) and bool(m.attachments),
-        timeout=20,
+        timeout=60,
     )
 
 
@@ -47,15 +53,6 @@ async def owed_at_next_start(running: RunningBot) -> list[JobInfo]:
         await queue.close()
 
 
-async def used_down_to(fault: Fault, remaining: int) -> None:
-    """Wait until the bot's requests have met `fault` until `remaining` are left (it changes no state to wait on)."""
-    for _ in range(200):
-        if fault.remaining <= remaining:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"the fault still has {fault.remaining} uses left, expected {remaining}")
-
-
 def progress_steps(message: Message) -> list[int]:
     steps = []
     for edit in message.edits:
@@ -66,44 +63,60 @@ def progress_steps(message: Message) -> list[int]:
     return steps
 
 
-async def test_progress_edits_arrive_in_order_and_are_throttled(start_bot: StartBot) -> None:
-    running = await start_bot(FakeGenerator(step_delay_s=0.025), status_edit_interval_s=0.25)
-
+async def test_progress_is_shown_at_most_once_per_interval_and_always_the_newest_step(start_bot: StartBot) -> None:
+    generator = FakeGenerator(hold_steps=True)
+    running = await start_bot(generator)
     interaction = await running.emulator.invoke_slash(
         running.alice, running.channel, "video", {"prompt": "a slow pan -steps 40"}
     )
+    await interaction.wait_for_response()
+    message = interaction.original
+    assert message is not None
 
-    message = await finished(running.emulator, interaction)
-    steps = progress_steps(message)
-    assert 2 <= len(steps) < 10  # about 1 s of 40 steps, shown at most every 0.25 s
-    assert steps == sorted(steps)
+    for done in (3, 10, 25):
+        generator.steps.release(done - generator.steps.passed)
+        await generator.steps.arrived(done + 1)  # steps up to `done` reported; the next one held
+        edits = len(message.edits)
+        running.clock.advance(STATUS_EDIT_INTERVAL_S)
+        await running.emulator.wait_for(lambda edits=edits: len(message.edits) > edits)
+    generator.steps.open()
+    await finished(running.emulator, interaction)
+
+    # One edit per interval, each with the newest step: the steps in between were never sent.
+    assert progress_steps(message) == [3, 10, 25]
     moments = [edit.at for edit in message.edits]
     gaps = [(later - earlier).total_seconds() for earlier, later in itertools.pairwise(moments)]
-    # Sent at least 0.25 s apart; arrivals may bunch a little under load. The final result goes at once.
-    assert min(gaps[:-1]) >= 0.15
+    assert gaps[:2] == [pytest.approx(STATUS_EDIT_INTERVAL_S)] * 2
+    assert gaps[-1] == 0.0  # the result does not wait for the throttle
 
 
 async def test_a_waiting_job_shows_its_position_and_ready_time_and_moves_up(start_bot: StartBot) -> None:
-    running = await start_bot(FakeGenerator(step_delay_s=0.02))
+    generator = FakeGenerator()
+    running = await start_bot(generator)
     emulator = running.emulator
     warm_up = await emulator.invoke_slash(running.bob, running.channel, "video", {"prompt": "warm-up -steps 2"})
     await finished(emulator, warm_up)  # ETAs come from the durations of recent jobs
-    first = await emulator.invoke_slash(running.alice, running.channel, "video", {"prompt": "first -steps 20"})
-    await emulator.wait_for(lambda: "Generating" in embed_text(first.original))
+    generator.steps.hold()
+    before = generator.steps.arrivals
+    first = await emulator.invoke_slash(running.alice, running.channel, "video", {"prompt": "first -steps 2"})
+    await generator.steps.arrived(before + 1)
+
     second = await emulator.invoke_slash(running.bob, running.channel, "video", {"prompt": "second -steps 5"})
 
     await second.wait_for_response()
     queued = embed_text(second.original)
     assert "Position: #1" in queued
     assert re.search(r"Ready: <t:\d+:R>", queued)
+    generator.steps.release(2)  # the first job ends; the second starts and is held at its first step
+    await finished(emulator, first)
+    await generator.steps.arrived(before + 3)
+    running.clock.advance(STATUS_EDIT_INTERVAL_S)
     await emulator.wait_for(lambda: "Generating" in embed_text(second.original))
 
 
 async def test_a_restart_requeues_pending_jobs_and_tells_their_users(start_bot: StartBot) -> None:
-    running = await start_bot(FakeGenerator(step_delay_s=0.5), shutdown_grace_s=0)
+    running, first = await running_held(start_bot, "interrupted -steps 30", shutdown_grace_s=0)
     emulator = running.emulator
-    first = await emulator.invoke_slash(running.alice, running.channel, "video", {"prompt": "interrupted -steps 30"})
-    await emulator.wait_for(lambda: "Generating" in embed_text(first.original))
     waiting = await emulator.invoke_slash(running.bob, running.channel, "video", {"prompt": "still waiting"})
     await waiting.wait_for_response()
     await running.bot.close()  # no grace: the running job is put back in line, not finished
@@ -121,19 +134,14 @@ async def test_a_restart_requeues_pending_jobs_and_tells_their_users(start_bot: 
 async def test_the_time_shown_for_a_recovered_video_counts_from_the_request_not_the_restart(
     start_bot: StartBot,
 ) -> None:
-    running = await start_bot(FakeGenerator(step_delay_s=0.5), shutdown_grace_s=0)
-    emulator = running.emulator
-    job = await emulator.invoke_slash(running.alice, running.channel, "video", {"prompt": "patient -steps 30"})
-    await emulator.wait_for(lambda: "Generating" in embed_text(job.original))
-    await asyncio.sleep(2.0)  # waiting the user lived through before the restart
+    running, _ = await running_held(start_bot, "patient -steps 30", shutdown_grace_s=0)
+    running.clock.advance(2.0)  # waiting the user lived through before the restart
     await running.bot.close()
 
     await start_bot(FakeGenerator())
 
     delivered = await video_posted(running, "patient")
-    shown = re.search(r"Time: (\d+) s", embed_text(delivered))
-    assert shown is not None
-    assert int(shown.group(1)) >= 2
+    assert "Time: 2 s" in embed_text(delivered)
 
 
 async def test_a_recovered_job_is_delivered_although_its_restart_notice_was_lost(start_bot: StartBot) -> None:
@@ -151,23 +159,32 @@ async def test_shutdown_does_not_wait_out_the_grace_period_for_recovered_jobs_st
     start_bot: StartBot,
 ) -> None:
     await stopped_mid_generation(start_bot, "interrupted")
-    restarted = await start_bot(FakeGenerator(load_delay_s=2.0), shutdown_grace_s=60)
+    loading = FakeGenerator(hold_load=True)
+    restarted = await start_bot(loading, shutdown_grace_s=60)
     await restarted.queue.pause()  # the recovered job stays in line while the model loads
+    await loading.loading.arrived()
+    closing = asyncio.create_task(restarted.bot.close())
 
-    # Nothing is running, so nothing deserves the 60 s grace: closing takes about the model load.
-    await asyncio.wait_for(restarted.bot.close(), timeout=20)
+    # Nothing is running, so nothing deserves the 60 s grace: closing ends with the model load, while
+    # the clock stands still (had it waited for the grace, it would never end).
+    loading.loading.open()
+    await closing
 
 
 async def test_a_video_whose_upload_was_cut_off_by_shutdown_is_posted_after_the_restart(start_bot: StartBot) -> None:
     running = await start_bot(FakeGenerator(), shutdown_grace_s=0)
     emulator = running.emulator
-    emulator.faults.delay("PATCH", WEBHOOK_MESSAGE, seconds=5.0, times=100)  # every edit, the upload too
+    upload = emulator.faults.hold("PATCH", WEBHOOK_MESSAGE, times=100)  # every edit, the upload too
     events = running.queue.subscribe()
     await emulator.invoke_slash(running.alice, running.channel, "video", {"prompt": "cut off"})
     async for event in events:
         if isinstance(event, JobFinished):  # on disk: the upload starts now
             break
-    await running.bot.close()  # the upload is still in flight: the video has not reached anyone
+    await emulator.wait_for(lambda: upload.holding > 0)
+    closing = asyncio.create_task(running.bot.close())
+    await running.clock.advance_past(1.0)  # the deliveries' grace (a second at least) runs out
+    await closing  # the upload is still held: the video has not reached anyone
+    emulator.faults.release(upload)
 
     await start_bot(FakeGenerator())
 
@@ -186,36 +203,34 @@ async def test_a_delivered_video_is_acknowledged_so_no_restart_posts_it_again(st
     assert await owed_at_next_start(running) == []
 
 
-async def test_a_job_that_finishes_during_shutdown_still_reaches_its_user(start_bot: StartBot) -> None:
-    running = await start_bot(FakeGenerator(step_delay_s=0.02), shutdown_grace_s=30)
-    emulator = running.emulator
-    interaction = await emulator.invoke_slash(running.alice, running.channel, "video", {"prompt": "last -steps 30"})
-    await emulator.wait_for(lambda: "Generating" in embed_text(interaction.original))
+async def finished_during_shutdown(start_bot: StartBot) -> tuple[RunningBot, Interaction]:
+    """Alice's job is running when the bot is told to stop, and finishes within the grace period."""
+    running, interaction = await running_held(start_bot, "last -steps 30", shutdown_grace_s=30)
+    closing = asyncio.create_task(running.bot.close())
+    await running.doors.arrived("close")  # shutdown has begun: the queue takes no more jobs
+    running.generator.steps.open()  # type: ignore[attr-defined]
+    await closing
+    return running, interaction
 
-    await running.bot.close()
+
+async def test_a_job_that_finishes_during_shutdown_still_reaches_its_user(start_bot: StartBot) -> None:
+    _, interaction = await finished_during_shutdown(start_bot)
 
     assert interaction.original is not None
     assert interaction.original.attachments
 
 
 async def test_a_video_delivered_during_shutdown_is_not_posted_again_after_the_restart(start_bot: StartBot) -> None:
-    running = await start_bot(FakeGenerator(step_delay_s=0.02), shutdown_grace_s=30)
-    emulator = running.emulator
-    interaction = await emulator.invoke_slash(running.alice, running.channel, "video", {"prompt": "last -steps 30"})
-    await emulator.wait_for(lambda: "Generating" in embed_text(interaction.original))
-    await running.bot.close()  # the job finishes, then its upload runs after the queue has closed
+    running, interaction = await finished_during_shutdown(start_bot)
     assert interaction.original is not None
-    assert interaction.original.attachments
+    assert interaction.original.attachments  # uploaded after the queue had closed
 
     assert await owed_at_next_start(running) == []
 
 
 async def crashed_mid_generation(start_bot: StartBot, prompt: str) -> RunningBot:
     """Alice's job is running when the process dies: no graceful close, so SQLite still says "running"."""
-    running = await start_bot(FakeGenerator(step_delay_s=0.2), job_max_attempts=1)
-    emulator = running.emulator
-    job = await emulator.invoke_slash(running.alice, running.channel, "video", {"prompt": f"{prompt} -steps 15"})
-    await emulator.wait_for(lambda: "Generating" in embed_text(job.original))
+    running, _ = await running_held(start_bot, f"{prompt} -steps 15", job_max_attempts=1)
 
     async def die() -> None:
         worker = running.queue._worker_task
@@ -247,7 +262,8 @@ async def test_an_outcome_the_user_could_not_be_shown_is_shown_at_the_next_start
     emulator = running.emulator
     unreachable = emulator.faults.drop("POST", CHANNEL_MESSAGES, times=4)  # the notice and its three retries
     first_restart = await start_bot(FakeGenerator(), job_max_attempts=1)
-    await used_down_to(unreachable, remaining=0)
+    await emulator.wait_for(lambda: unreachable.remaining == 0)
+    await first_restart.bot.wait_until_settled()
     await first_restart.bot.close()
 
     await start_bot(FakeGenerator(), job_max_attempts=1)
@@ -263,7 +279,8 @@ async def test_an_outcome_refused_for_good_is_not_retried_at_every_start(start_b
     emulator = running.emulator
     refused = emulator.faults.refuse("POST", CHANNEL_MESSAGES, times=10)  # the bot lost Send Messages
     restarted = await start_bot(FakeGenerator(), job_max_attempts=1)
-    await used_down_to(refused, remaining=9)
+    await emulator.wait_for(lambda: refused.remaining == 9)
+    await restarted.bot.wait_until_settled()
     await restarted.bot.close()
 
     assert await owed_at_next_start(running) == []
@@ -275,7 +292,8 @@ async def test_a_video_refused_for_good_stays_owed_while_its_notice_could_not_be
     emulator.faults.refuse("PATCH", WEBHOOK_MESSAGE, status=400, code=40005, times=50)  # every edit, the upload too
     unposted = emulator.faults.drop("POST", CHANNEL_MESSAGES)  # the "upload failed" notice
     await emulator.invoke_slash(running.alice, running.channel, "video", {"prompt": "too big"})
-    await used_down_to(unposted, remaining=0)
+    await emulator.wait_for(lambda: unposted.remaining == 0)
+    await running.bot.wait_until_settled()
     await running.bot.close()
 
     [owed] = await owed_at_next_start(running)

@@ -17,11 +17,10 @@ async def test_200_requests_from_50_users_in_5_guilds_are_each_answered_once(
     guilds = [discord_emulator.add_guild(f"guild {n}") for n in range(4)]
     channels = [discord_emulator.add_channel(guild, "videos") for guild in guilds]
     running = await start_bot(
-        FakeGenerator(step_delay_s=0.0),
+        FakeGenerator(),
         guilds=guilds,
         queue_max_per_user=3,
         queue_max_jobs=60,
-        status_edit_interval_s=0.5,
     )
     channels.insert(0, running.channel)
     every_guild = [running.guild, *guilds]

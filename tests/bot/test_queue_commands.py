@@ -14,9 +14,10 @@ async def submit(running: RunningBot, user: object, prompt: str) -> None:
 
 
 async def test_queue_lists_jobs_in_fair_round_robin_order(start_bot: StartBot) -> None:
-    running = await start_bot(FakeGenerator(step_delay_s=0.2))
+    generator = FakeGenerator(hold_steps=True)
+    running = await start_bot(generator)
     await submit(running, running.alice, "alice one -steps 30")
-    await running.emulator.wait_for(lambda: running.generator.calls != [])  # type: ignore[attr-defined]
+    await generator.steps.arrived(1)  # alice's first job is running
     for prompt in ("alice two", "alice three"):
         await submit(running, running.alice, prompt)
     await submit(running, running.bob, "bob one")
@@ -31,7 +32,7 @@ async def test_queue_lists_jobs_in_fair_round_robin_order(start_bot: StartBot) -
 
 
 async def test_cancel_command_cancels_only_the_callers_jobs(start_bot: StartBot) -> None:
-    running = await start_bot(FakeGenerator(step_delay_s=0.2))
+    running = await start_bot(FakeGenerator(hold_steps=True))
     await submit(running, running.bob, "bob long -steps 30")
     await submit(running, running.alice, "alice one")
     await submit(running, running.alice, "alice two")
@@ -68,7 +69,8 @@ async def test_admin_commands_refuse_members_without_manage_server(start_bot: St
 
 
 async def test_admins_pause_resume_clear_and_read_stats(start_bot: StartBot) -> None:
-    running = await start_bot(FakeGenerator(step_delay_s=0.2))
+    generator = FakeGenerator(hold_steps=True)
+    running = await start_bot(generator)
     emulator = running.emulator
     admin = emulator.add_user("admin")
     emulator.add_member(running.guild, admin, permissions=MANAGE_GUILD)
@@ -81,6 +83,7 @@ async def test_admins_pause_resume_clear_and_read_stats(start_bot: StartBot) -> 
     assert "paused" in (await ephemeral_reply(refused)).lower()
     assert await admin_says("videoadmin resume") == "Queue resumed."
     await submit(running, running.alice, "running one -steps 30")
+    await generator.steps.arrived(1)
     await submit(running, running.bob, "waiting one")
     assert await admin_says("videoadmin clear") == "Cleared 1 waiting video(s)."
     stats = await emulator.invoke_slash(admin, running.channel, "videoadmin stats", {})

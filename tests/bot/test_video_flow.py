@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import time
+import threading
+from collections.abc import Sequence
 
-from generation.protocol import VideoGenerator
+from generation.protocol import CancelToken, ProgressCallback, VideoGenerator
 from generation.queue.interface import JobCancelled, JobFailed, JobFinished
+from generation.request import VideoRequest
+from generation.results import GeneratedClip
 from tests.discord_emulator import DiscordEmulator
 from tests.fakes.generator import FakeGenerator
 from tests.fixtures.bot import StartBot, decode_mp4, embed_text, ephemeral_reply, finished, has_video
@@ -33,16 +36,6 @@ async def test_video_with_the_tiny_pipeline_replies_with_a_playable_mp4(
     assert "3 steps · 8 frames" in text
     assert "seed " in text
     assert "seed random" not in text
-
-
-async def test_the_command_is_acknowledged_within_discords_three_seconds(start_bot: StartBot) -> None:
-    running = await start_bot(FakeGenerator(step_delay_s=0.05))
-
-    interaction = await running.emulator.invoke_slash(running.alice, running.channel, "video", {"prompt": "a cat"})
-
-    callback = await interaction.wait_for_response()
-    assert callback.at - interaction.created_at < 3.0
-    assert "Queued" in embed_text(interaction.original)
 
 
 async def test_five_users_in_two_guilds_each_get_their_own_video_in_submission_order(
@@ -98,7 +91,7 @@ async def test_a_failed_generation_is_reported_and_the_next_job_still_runs(start
 
 
 async def test_an_acknowledgement_lost_on_the_network_takes_the_job_back_and_says_so(start_bot: StartBot) -> None:
-    running = await start_bot(FakeGenerator(step_delay_s=0.05))
+    running = await start_bot(FakeGenerator(hold_steps=True))  # still running when it is taken back
     running.emulator.faults.drop("POST", INTERACTION_CALLBACK)
     events = running.queue.subscribe()
 
@@ -150,43 +143,54 @@ async def test_an_acknowledgement_known_to_have_got_through_is_never_taken_back(
 
 
 async def test_the_reply_arrives_although_the_gateway_dropped_mid_generation(start_bot: StartBot) -> None:
-    running = await start_bot(FakeGenerator(step_delay_s=0.02))
+    generator = FakeGenerator(hold_steps=True)
+    running = await start_bot(generator)
     emulator = running.emulator
     interaction = await emulator.invoke_slash(running.alice, running.channel, "video", {"prompt": "a storm"})
-    await emulator.wait_for(lambda: "Generating" in embed_text(interaction.original))
+    await generator.steps.arrived(1)
 
     await emulator.faults.close_gateway()
+    generator.steps.open()
 
     await finished(running.emulator, interaction)
     await emulator.wait_for(lambda: emulator.gateway.connected)
     assert emulator.gateway.resume_count + emulator.gateway.identify_count >= 2
 
 
-async def test_the_event_loop_never_stalls_during_a_generation(
-    start_bot: StartBot, tiny_generator: VideoGenerator
-) -> None:
-    running = await start_bot(tiny_generator)
-    lags: list[float] = []
-    stop = asyncio.Event()
+class ThreadRecordingGenerator(FakeGenerator):
+    """Remembers which thread each blocking call ran on."""
 
-    async def measure() -> None:
-        while not stop.is_set():
-            before = time.perf_counter()
-            await asyncio.sleep(0.01)
-            lags.append(time.perf_counter() - before - 0.01)
+    def __init__(self) -> None:
+        super().__init__()
+        self.threads: set[int] = set()
 
-    probe = asyncio.create_task(measure())
+    def load(self) -> float:
+        self.threads.add(threading.get_ident())
+        return super().load()
+
+    def generate(
+        self,
+        requests: Sequence[VideoRequest],
+        on_progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> list[GeneratedClip]:
+        self.threads.add(threading.get_ident())
+        return super().generate(requests, on_progress, cancel)
+
+
+async def test_loading_and_generating_never_run_on_the_event_loops_thread(start_bot: StartBot) -> None:
+    generator = ThreadRecordingGenerator()
+    running = await start_bot(generator)
+
     interaction = await running.emulator.invoke_slash(
-        running.alice, running.channel, "video", {"prompt": "a lighthouse", "frames": 16, "steps": 6}
+        running.alice, running.channel, "video", {"prompt": "a lighthouse"}
     )
-    await finished(running.emulator, interaction, within=60)
-    stop.set()
-    await probe
 
-    print(f"max event-loop lag during a tiny generation: {max(lags) * 1000:.1f} ms over {len(lags)} samples")
-    # Discord drops a bot whose heartbeat is late; a second of lag is far inside that but flags any
-    # blocking call on the loop (a generation or an encode takes longer than that).
-    assert max(lags) < 1.0
+    await finished(running.emulator, interaction)
+    # A blocking call on the loop would stall the Discord heartbeat (how long it stalls is
+    # `bench.ack_bench`'s business; that it never happens is this test's).
+    assert generator.threads
+    assert threading.get_ident() not in generator.threads
 
 
 async def test_a_prompt_that_mentions_everyone_pings_nobody(start_bot: StartBot) -> None:

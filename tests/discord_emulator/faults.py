@@ -7,9 +7,11 @@ act at once on the live socket.
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -23,6 +25,7 @@ class FaultKind(enum.Enum):
     REFUSAL = "refusal"
     RATE_LIMIT = "rate limit"
     DELAY = "delay"
+    HOLD = "hold"
     DROP = "drop"
 
 
@@ -40,6 +43,9 @@ class Fault:
     delay: float = 0.0
     after_serving: bool = False
     code: int = 0
+    # HOLD: requests wait here until `Faults.release`; `holding` counts those that arrived.
+    released: asyncio.Event = field(default_factory=asyncio.Event)
+    holding: int = 0
 
 
 @dataclass(frozen=True)
@@ -54,8 +60,9 @@ class FaultReply:
 class Faults:
     """The faults armed on one emulator."""
 
-    def __init__(self, gateway: Gateway) -> None:
+    def __init__(self, gateway: Gateway, on_change: Callable[[], None]) -> None:
         self._gateway = gateway
+        self._on_change = on_change
         self.armed: list[Fault] = []
 
     def fail(self, method: str, route: str, *, status: int = 500, times: int = 1, after_serving: bool = False) -> Fault:
@@ -92,6 +99,15 @@ class Faults:
         """Hold the next `times` matching requests for `seconds` before serving them (a slow upload)."""
         return self._arm(Fault(FaultKind.DELAY, method.upper(), route, times, delay=seconds))
 
+    def hold(self, method: str, route: str, *, times: int = 1) -> Fault:
+        """Keep the next `times` matching requests waiting until `release(fault)`, then serve them (an upload
+        still in flight for as long as the test needs; `fault.holding` counts the requests waiting)."""
+        return self._arm(Fault(FaultKind.HOLD, method.upper(), route, times))
+
+    def release(self, fault: Fault) -> None:
+        """Let the requests a `hold` fault keeps, and any later ones it catches, be served."""
+        fault.released.set()
+
     def drop(self, method: str, route: str, *, times: int = 1, after_serving: bool = False) -> Fault:
         """Cut the connection on the next `times` matching requests, before Discord serves them or,
         with `after_serving`, once it has (the request took effect; only the answer is lost).
@@ -111,6 +127,9 @@ class Faults:
         for fault in self.armed:
             if fault.remaining > 0 and fault.method == method and fault.route == route:
                 fault.remaining -= 1
+                if fault.kind is FaultKind.HOLD:
+                    fault.holding += 1
+                self._on_change()  # a test may be waiting for a fault to be used up
                 return fault
         return None
 

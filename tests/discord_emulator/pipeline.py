@@ -64,6 +64,8 @@ class Pipeline:
         fault = self._faults.take(request.method, route)
         if fault is not None and fault.kind is FaultKind.DELAY:
             await asyncio.sleep(fault.delay)
+        elif fault is not None and fault.kind is FaultKind.HOLD:
+            await fault.released.wait()
         elif fault is not None and fault.kind is FaultKind.DROP:
             return await self._drop(request, route, body, handler, served=fault.after_serving)
         elif fault is not None:

@@ -52,7 +52,7 @@ class DiscordEmulator:
     def __init__(self, openapi_path: Path | None = None, *, clock: EmulatorClock | None = None) -> None:
         self._state = EmulatorState(clock=clock)
         self.gateway = Gateway(self._state)
-        self.faults = Faults(self.gateway)
+        self.faults = Faults(self.gateway, self._state.notify)
         self.response_deadline: float | None = RESPONSE_DEADLINE
         self.reaction_delay = REACTION_DELAY
         self._pipeline = Pipeline(self._state, load_spec(openapi_path), self.faults)

@@ -20,6 +20,7 @@ import asyncio
 import datetime as dt
 import heapq
 import itertools
+import math
 import time
 
 _MONOTONIC_START = 10_000.0  # far from 0, like a real monotonic clock, so "never happened" (0.0) is long ago
@@ -84,30 +85,32 @@ class FakeClock:
                 future.set_result(None)
         self._fire(self._changed)
 
-    @property
-    def sleepers(self) -> int:
-        """How many coroutines are waiting on this clock now."""
-        return sum(1 for _, _, future in self._sleepers if not future.done())
+    def sleepers(self, due_within: float = math.inf) -> int:
+        """How many coroutines are waiting on this clock now (only those due within `due_within` s)."""
+        now = self.monotonic()
+        return sum(1 for deadline, _, future in self._sleepers if not future.done() and deadline - now <= due_within)
 
     def next_deadline(self) -> float | None:
         """Seconds until the earliest sleeper wakes, or None when nobody sleeps."""
         pending = [deadline for deadline, _, future in self._sleepers if not future.done()]
         return min(pending) - self.monotonic() if pending else None
 
-    async def wait_for_sleepers(self, count: int = 1, timeout: float = 30.0) -> None:
-        """Until at least `count` coroutines are parked on the clock."""
+    async def wait_for_sleepers(self, count: int = 1, *, due_within: float = math.inf, timeout: float = 30.0) -> None:
+        """Until at least `count` coroutines are parked on the clock (waking within `due_within` s)."""
         async with asyncio.timeout(timeout):
-            while self.sleepers < count:
+            while self.sleepers(due_within) < count:
                 changed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
                 self._changed.append(changed)
                 await changed
 
-    async def advance_to_next_sleeper(self, timeout: float = 30.0) -> None:
-        """Wait until something sleeps on the clock, then advance exactly to its deadline."""
-        await self.wait_for_sleepers(1, timeout=timeout)
-        deadline = self.next_deadline()
-        assert deadline is not None
-        self.advance(max(0.0, deadline))
+    async def advance_past(self, seconds: float, timeout: float = 30.0) -> None:
+        """Wait until something sleeps on the clock due within `seconds`, then advance `seconds`.
+
+        For a wait that starts a little later than the test acts (a grace period, a throttle): advancing
+        before it has begun would leave it waiting for good.
+        """
+        await self.wait_for_sleepers(1, due_within=seconds, timeout=timeout)
+        self.advance(seconds)
 
     def _forget(self, entry: tuple[float, int, asyncio.Future[None]]) -> None:
         if entry in self._sleepers:
