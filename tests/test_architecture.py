@@ -18,12 +18,21 @@ def _modules_loaded_by(statement: str) -> set[str]:
     return set(out.stdout.split())
 
 
+_PRODUCTION_QUEUE = (
+    "from bot.settings import Settings; from generation.backend import create_local_queue; "
+    "settings = Settings(_env_file=None, discord_token='x'); create_local_queue(settings, settings)"
+)
+
+
 @pytest.mark.parametrize(
     "statement",
     [
         "import bot.settings",
+        "import bot.main, bot.client",
         "import generation.request, generation.queue.interface, generation.errors",
+        _PRODUCTION_QUEUE,  # the pipeline is built in the GPU process, not in the bot's
     ],
+    ids=["settings", "bot", "queue-interface", "production-queue"],
 )
 def test_bot_side_imports_load_neither_torch_nor_diffusers(statement: str) -> None:
     loaded = _modules_loaded_by(statement)
