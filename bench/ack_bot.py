@@ -1,0 +1,106 @@
+"""The bot process of `bench.ack_bench`: the real bot and queue, with a generator that holds the GIL.
+
+    python -m bench.ack_bot      (configured from the environment, like `python -m bot`)
+
+It runs what `python -m bot` runs, except that the generator is `BusyGenerator` (`BENCH_STEP_S`
+seconds of pure Python per step), either on the queue's GPU thread in this process
+(`BENCH_GPU=thread`, the layout before the GPU process) or in a child process as in production
+(`BENCH_GPU=process`). It measures its own event-loop lag while a generation runs, and on SIGTERM
+shuts down as the bot does and prints one JSON line with the lag percentiles for the bench to read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import os
+import statistics
+from collections.abc import Sequence
+
+from bench.busy_generator import BusyGenerator
+from bot.logging_setup import configure_logging
+from bot.main import main
+from bot.settings import Settings
+from generation.process_generator import ProcessGenerator
+from generation.protocol import CancelToken, ProgressCallback, VideoGenerator
+from generation.queue.local import LocalJobQueue
+from generation.request import VideoRequest
+from generation.results import GeneratedClip
+
+_TICK_S = 0.02
+
+
+class Watched:
+    """Delegates to a generator and says whether a `generate` call is running."""
+
+    def __init__(self, inner: VideoGenerator) -> None:
+        self._inner = inner
+        self.busy = False
+
+    @property
+    def max_batch_size(self) -> int:
+        """The inner generator's."""
+        return self._inner.max_batch_size
+
+    def memory_in_use(self) -> int | None:
+        """The inner generator's."""
+        return self._inner.memory_in_use()
+
+    def load(self) -> float:
+        """The inner generator's."""
+        return self._inner.load()
+
+    def generate(
+        self,
+        requests: Sequence[VideoRequest],
+        on_progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> list[GeneratedClip]:
+        """The inner generator's, flagged as running while it runs."""
+        self.busy = True
+        try:
+            return self._inner.generate(requests, on_progress, cancel)
+        finally:
+            self.busy = False
+
+
+async def watch_lag(generator: Watched, samples: list[float]) -> None:
+    """Record how late a 20 ms timer fires, whenever a generation is running."""
+    loop = asyncio.get_running_loop()
+    while True:
+        expected = loop.time() + _TICK_S
+        await asyncio.sleep(_TICK_S)
+        if generator.busy:
+            samples.append(max(0.0, loop.time() - expected))
+
+
+async def run(settings: Settings, generator: Watched) -> dict[str, float]:
+    """Run the bot until SIGTERM; the lag percentiles in milliseconds."""
+    queue = LocalJobQueue(settings, settings, generator)
+    samples: list[float] = []
+    watcher = asyncio.create_task(watch_lag(generator, samples))
+    try:
+        await main(settings, queue)
+    finally:
+        watcher.cancel()
+    if len(samples) < 2:
+        return {"samples": len(samples)}
+    cuts = statistics.quantiles(samples, n=100)
+    return {"samples": len(samples), "p50_ms": cuts[49] * 1000, "p99_ms": cuts[98] * 1000}
+
+
+def entry() -> None:
+    """`python -m bench.ack_bot`."""
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_format, [settings.discord_token.get_secret_value()])
+    step_s = float(os.environ.get("BENCH_STEP_S", "0.05"))
+    inner: VideoGenerator = BusyGenerator(step_s)
+    if os.environ.get("BENCH_GPU", "process") == "process":
+        inner = ProcessGenerator(functools.partial(BusyGenerator, step_s), max_batch_size=1)
+    lag = asyncio.run(run(settings, Watched(inner)))
+    print(json.dumps({"loop_lag": lag}), flush=True)
+
+
+if __name__ == "__main__":
+    entry()
