@@ -16,6 +16,7 @@ from generation.queue.scheduler import FairScheduler, Ticket
 from generation.queue.settings import QueueSettings
 from generation.queue.store import JobStore
 from generation.results import GeneratedClip, Timings, VideoFile
+from tests.fakes.clock import FakeClock
 from tests.fakes.generator import FakeGenerator
 from tests.queue.conftest import MakeQueue, events_of, first, request, spec, stub_encoder
 
@@ -69,12 +70,12 @@ def test_a_running_job_past_its_last_step_still_has_decoding_and_encoding_ahead(
 def test_while_half_of_a_failed_batch_runs_the_other_half_is_still_ahead(tmp_path: Path) -> None:
     eta = EtaEstimator(window=5)
     eta.record("s", cost=1, seconds=10.0, after_s=0.0)
-    now = 0.0
-    ledger = Ledger(FairScheduler(10, 10), JobStore(tmp_path / "jobs.sqlite3"), eta, EventHub(10), lambda: now)
+    clock = FakeClock()
+    ledger = Ledger(FairScheduler(10, 10), JobStore(tmp_path / "jobs.sqlite3"), eta, EventHub(10), clock)
     ledger.run = Run([Ticket("a", "ann", "s"), Ticket("b", "bob", "s")], {})
-    ledger.run.begin(["a"], now)  # the retry of the first half, "b" waits for its turn
+    ledger.run.begin(["a"], clock.time())  # the retry of the first half, "b" waits for its turn
 
-    now = 4.0
+    clock.advance(4.0)
 
     assert ledger.running_remaining() == pytest.approx(6.0 + 10.0)
 

@@ -9,6 +9,7 @@ from generation.config import EngineSettings
 from generation.queue.interface import JobFinished
 from generation.queue.local import LocalJobQueue
 from generation.queue.settings import QueueSettings
+from tests.fakes.clock import FakeClock
 from tests.fakes.generator import FakeGenerator
 from tests.queue.conftest import MakeQueue, first, spec, stub_encoder
 
@@ -35,7 +36,7 @@ async def reopen(
         engine_settings,
         FakeGenerator(),
         encoder=stub_encoder,
-        clock=lambda: time.time() + later_s,
+        clock=FakeClock(time.time() + later_s),
     )
     await queue.start()
     return queue
