@@ -127,8 +127,8 @@ async def test_close_lets_the_running_job_finish_and_keeps_the_rest(make_queue: 
     generator = FakeGenerator(hold_steps=True)
     queue = await make_queue(generator)
     running = await queue.submit(spec("ann"))
+    await generator.steps.arrived(1)  # ann's job runs before bob's is queued, so his place never changes
     waiting = await queue.submit(spec("bob"))
-    await generator.steps.arrived(1)
 
     await close_while_held(queue, generator, clock)
 
