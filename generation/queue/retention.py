@@ -20,7 +20,7 @@ SWEEP_INTERVAL_S: Final = 3600.0
 
 
 class VideoSweeper:
-    """Deletes the files of acknowledged jobs that ended more than `retention_h` hours ago on `clock`."""
+    """Deletes the files of acknowledged jobs that ended more than `retention_h` hours ago, by `clock`."""
 
     def __init__(self, store: JobStore, retention_h: float, clock: Clock) -> None:
         self._store = store
