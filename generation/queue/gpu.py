@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from generation.clock import Clock
 from generation.config import EngineSettings
 from generation.errors import EncodeError
 from generation.protocol import CancelToken, VideoGenerator
@@ -70,11 +70,16 @@ class BatchOutcome:
 
 
 class GpuThread:
-    """The single thread that owns the generator. Blocking work only, in the order it was handed over."""
+    """The single thread that owns the generator. Blocking work only, in the order it was handed over.
 
-    def __init__(self, generator: VideoGenerator, encoder: Encoder) -> None:
+    Calls and encodes are timed on `clock` (its `monotonic`, read on this thread), the queue's clock,
+    so the ETAs learnt from them are on the same scale as the elapsed time they are compared with.
+    """
+
+    def __init__(self, generator: VideoGenerator, encoder: Encoder, clock: Clock) -> None:
         self._generator = generator
         self._encoder = encoder
+        self._clock = clock
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gpu-worker")
         # Written by the GPU thread only; a bool is read atomically by health checks on the loop.
         self.load_failed = False
@@ -116,13 +121,13 @@ class GpuThread:
 
         def work() -> BatchOutcome:
             load_s = self._load()
-            started = time.perf_counter()
+            started = self._clock.monotonic()
             clips = self._generator.generate(requests, progress, token)
             outcomes = [
                 self._encode(clip, path) if wanted(index) else None
                 for index, (clip, path) in enumerate(zip(clips, paths, strict=True))
             ]
-            return BatchOutcome(outcomes, load_s, time.perf_counter() - started)
+            return BatchOutcome(outcomes, load_s, self._clock.monotonic() - started)
 
         return loop.run_in_executor(self._thread, work)
 
@@ -131,7 +136,7 @@ class GpuThread:
         self._thread.shutdown(wait=False, cancel_futures=True)
 
     def _encode(self, clip: GeneratedClip, path: Path) -> ClipOutcome:
-        started = time.perf_counter()
+        started = self._clock.monotonic()
         try:
             video = self._encoder(clip, path)
         except EncodeError as error:
@@ -143,6 +148,6 @@ class GpuThread:
             load_s=clip.timings.load_s,
             denoise_s=clip.timings.denoise_s,
             decode_s=clip.timings.decode_s,
-            encode_s=time.perf_counter() - started,
+            encode_s=self._clock.monotonic() - started,
         )
         return Encoded(video, clip.seed, timings)

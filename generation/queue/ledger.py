@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import replace
 
+from generation.clock import Clock
 from generation.queue.eta import EtaEstimator
 from generation.queue.events import EventHub, JobEventLog
 from generation.queue.interface import (
@@ -46,7 +47,7 @@ class Ledger:
         store: JobStore,
         eta: EtaEstimator,
         hub: EventHub,
-        clock: Callable[[], float],
+        clock: Clock,
     ) -> None:
         self.scheduler = scheduler
         self.store = store
@@ -109,7 +110,7 @@ class Ledger:
         attempt = run.attempt
         if attempt is None:
             return self.eta.estimate(run.shape, sum(run.costs[job_id] for job_id in run.live))
-        elapsed_s = self.clock() - attempt.started_at
+        elapsed_s = self.clock.time() - attempt.started_at
         current = self.eta.remaining(run.shape, attempt.cost, elapsed_s, attempt.step, attempt.total)
         later_cost = sum(run.costs[job_id] for job_id in run.live if job_id not in attempt.members)
         later = self.eta.estimate(run.shape, later_cost) if later_cost else 0.0
@@ -170,7 +171,7 @@ class Ledger:
 
     async def end_running(self, run: Run, ended: Sequence[Ended]) -> list[JobInfo]:
         """Settle members of `run` that failed or were cancelled and return them; ended ones are skipped."""
-        now = self.clock()
+        now = self.clock.time()
         settled: list[tuple[JobInfo, JobEvent]] = []
         for job_id, status, reason in ended:
             if not run.end(job_id):

@@ -6,18 +6,21 @@ loop never blocks. Every state change is committed to SQLite (`JobStore`) before
 
 Shutdown: `close()` refuses new jobs, gives the running call `shutdown_grace_s`, then interrupts it and
 saves its jobs as queued, so they run again on the next `start()` without counting as a crash.
+
+Every timestamp, duration and wait (the watchdog, the shutdown grace, the retention sweeps) is on the
+`Clock` handed in, so tests decide when time passes instead of racing the machine.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Final
 
+from generation.clock import SYSTEM_CLOCK, Clock, within
 from generation.config import EngineSettings
 from generation.errors import JobNotFoundError, QueueClosedError, QueuePausedError
 from generation.protocol import VideoGenerator
@@ -58,7 +61,7 @@ class LocalJobQueue:
     """A fair, bounded, durable queue in front of one GPU worker, all in this process.
 
     `encoder` writes a clip to an MP4 (default: `generation.encode.encode_mp4` at `engine.output_scale`);
-    `clock` gives wall-clock seconds for timestamps and ETAs; `event_buffer` bounds each subscriber.
+    `clock` is the time the queue stamps, measures and waits on; `event_buffer` bounds each subscriber.
     Batches hold up to `min(engine.max_batch_size, generator.max_batch_size)` jobs. Call `start()` first.
     """
 
@@ -69,7 +72,7 @@ class LocalJobQueue:
         generator: VideoGenerator,
         *,
         encoder: Encoder | None = None,
-        clock: Callable[[], float] = time.time,
+        clock: Clock = SYSTEM_CLOCK,
         event_buffer: int = DEFAULT_EVENT_BUFFER,
     ) -> None:
         self._settings = settings
@@ -78,7 +81,7 @@ class LocalJobQueue:
         store = JobStore(settings.database_path)
         eta = EtaEstimator(settings.eta_window)
         self._ledger = Ledger(scheduler, store, eta, EventHub(event_buffer), clock)
-        self._gpu = GpuThread(generator, encoder or mp4_encoder(engine))
+        self._gpu = GpuThread(generator, encoder or mp4_encoder(engine), clock)
         self._worker = Worker(
             self._ledger,
             self._gpu,
@@ -108,7 +111,7 @@ class LocalJobQueue:
             await self._sweeper.sweep()
         _learn_history(ledger.eta, await store.recent_successes(self._settings.eta_window))
         leftovers = await store.requeue_interrupted()
-        now = ledger.clock()
+        now = ledger.clock.time()
         crashed = [
             finished(job.info, now, JobStatus.FAILED, error=_crash_reason(job.crashes))
             for job in leftovers
@@ -157,7 +160,7 @@ class LocalJobQueue:
             status=JobStatus.QUEUED,
             position=None,
             eta_s=None,
-            submitted_at=ledger.clock(),
+            submitted_at=ledger.clock.time(),
         )
         ledger.jobs[job_id] = info
         events = ledger.logs[job_id] = JobEventLog()
@@ -187,7 +190,7 @@ class LocalJobQueue:
         ledger = self._ledger
         if ledger.scheduler.is_waiting(job_id):
             ledger.scheduler.remove(job_id)
-            info = finished(ledger.jobs[job_id], ledger.clock(), JobStatus.CANCELLED, cancelled_by=by)
+            info = finished(ledger.jobs[job_id], ledger.clock.time(), JobStatus.CANCELLED, cancelled_by=by)
             await ledger.settle([(info, JobCancelled(job_id, by))])
             return info
         run = ledger.run
@@ -232,7 +235,7 @@ class LocalJobQueue:
         """
         self._refuse_if_closing()
         ledger = self._ledger
-        now = ledger.clock()
+        now = ledger.clock.time()
         cancelled = []
         for ticket in ledger.scheduler.order():
             ledger.scheduler.remove(ticket.job_id)
@@ -244,7 +247,7 @@ class LocalJobQueue:
 
     async def acknowledge(self, job_id: str) -> None:
         """Record that the job's outcome reached its user. Raises `JobNotFoundError`."""
-        if not await self._ledger.store.acknowledge(job_id):
+        if not await self._ledger.store.acknowledge(job_id, self._ledger.clock.time()):
             raise JobNotFoundError(f"there is no job with id {job_id!r}")
 
     async def outcome(self, job_id: str) -> JobFinished | JobFailed | JobCancelled:
@@ -295,13 +298,13 @@ class LocalJobQueue:
             self._sweep_task.cancel()
             await asyncio.gather(self._sweep_task, return_exceptions=True)
         self._worker.stop()
-        task = self._worker_task
+        task, clock, grace_s = self._worker_task, self._ledger.clock, self._settings.shutdown_grace_s
         if task is not None:
-            done, _ = await asyncio.wait({task}, timeout=self._settings.shutdown_grace_s)
+            done = await within(clock, task, grace_s)
             if not done:
-                log.warning("shutdown: interrupting the running call after %g s", self._settings.shutdown_grace_s)
+                log.warning("shutdown: interrupting the running call after %g s", grace_s)
                 self._worker.interrupt()
-                done, _ = await asyncio.wait({task}, timeout=_STOP_WAIT_S)
+                done = await within(clock, task, _STOP_WAIT_S)
             if not done:
                 # The generator ignores its token: abandon its thread, but keep its jobs for the next start.
                 log.error("shutdown: the GPU thread did not stop within %g s; abandoning it", _STOP_WAIT_S)

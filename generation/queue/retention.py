@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
+from generation.clock import Clock
 from generation.queue.store import JobStore
 
 log = logging.getLogger(__name__)
@@ -20,9 +20,9 @@ SWEEP_INTERVAL_S: Final = 3600.0
 
 
 class VideoSweeper:
-    """Deletes the files of acknowledged jobs that ended more than `retention_h` hours ago."""
+    """Deletes the files of acknowledged jobs that ended more than `retention_h` hours ago, by `clock`."""
 
-    def __init__(self, store: JobStore, retention_h: float, clock: Callable[[], float]) -> None:
+    def __init__(self, store: JobStore, retention_h: float, clock: Clock) -> None:
         self._store = store
         self._retention_s = retention_h * 3600.0
         self._clock = clock
@@ -34,7 +34,7 @@ class VideoSweeper:
 
     async def sweep(self) -> int:
         """Delete what has expired now; return how many files went."""
-        expired = await self._store.expired_videos(self._clock() - self._retention_s)
+        expired = await self._store.expired_videos(self._clock.time() - self._retention_s)
         if not expired:
             return 0
         # Files first, then the paths: a crash in between leaves paths the next sweep retries, not
@@ -45,9 +45,9 @@ class VideoSweeper:
         return len(gone)
 
     async def run(self) -> None:
-        """Sweep every `SWEEP_INTERVAL_S` until cancelled; a failed sweep is logged and retried later."""
+        """Sweep every `SWEEP_INTERVAL_S` on the clock until cancelled; a failed sweep is logged and retried later."""
         while True:
-            await asyncio.sleep(SWEEP_INTERVAL_S)
+            await self._clock.sleep(SWEEP_INTERVAL_S)
             try:
                 await self.sweep()
             except Exception:

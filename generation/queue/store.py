@@ -22,7 +22,6 @@ import asyncio
 import dataclasses
 import json
 import sqlite3
-import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -162,21 +161,21 @@ class JobStore:
 
         return await self._call(update)
 
-    async def acknowledge(self, job_id: str) -> bool:
-        """Record that the job's outcome reached its user; False if there is no such job.
+    async def acknowledge(self, job_id: str, at: float) -> bool:
+        """Record that the job's outcome reached its user at `at`; False if there is no such job.
 
         Works after `close()` too: outcomes finished during a shutdown are shown after the queue has
         closed its store, and one left unacknowledged would be posted again at every start.
         """
         if self._closed:
-            return await asyncio.to_thread(self._acknowledge_once, job_id)
-        return await self._call(_acknowledge, self._connection(), job_id)
+            return await asyncio.to_thread(self._acknowledge_once, job_id, at)
+        return await self._call(_acknowledge, self._connection(), job_id, at)
 
-    def _acknowledge_once(self, job_id: str) -> bool:
+    def _acknowledge_once(self, job_id: str, at: float) -> bool:
         conn = sqlite3.connect(self._path, isolation_level=None)
         try:
             conn.execute("PRAGMA busy_timeout = 5000")
-            return _acknowledge(conn, job_id)
+            return _acknowledge(conn, job_id, at)
         finally:
             conn.close()
 
@@ -286,9 +285,9 @@ class JobStore:
         return await asyncio.get_running_loop().run_in_executor(self._thread, function, *args)
 
 
-def _acknowledge(conn: sqlite3.Connection, job_id: str) -> bool:
+def _acknowledge(conn: sqlite3.Connection, job_id: str, at: float) -> bool:
     with _transaction(conn):
-        changed = conn.execute("UPDATE jobs SET acknowledged_at = ? WHERE job_id = ?", (time.time(), job_id)).rowcount
+        changed = conn.execute("UPDATE jobs SET acknowledged_at = ? WHERE job_id = ?", (at, job_id)).rowcount
     return bool(changed)
 
 

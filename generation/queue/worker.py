@@ -9,8 +9,8 @@ while the worker goes on to the next. The blocking work happens on the `GpuThrea
   that shape is halved for the rest of the process.
 * Cancelling one job of a batch does not disturb the others: it ends at once and its clip is
   discarded; only when nobody in a running call wants its result does the call stop, at its next step.
-* The watchdog fails a call that runs past `job_timeout_s` at once and cancels its token; the thread
-  stops at its next step, and the next batch starts only then (there is one GPU).
+* The watchdog fails a call that runs past `job_timeout_s` (on the ledger's clock) at once and cancels
+  its token; the thread stops at its next step, and the next batch starts only then (there is one GPU).
 * On shutdown the running call is interrupted and its jobs are saved as queued, not as a crash.
 """
 
@@ -23,6 +23,7 @@ from collections.abc import Hashable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from generation.clock import within
 from generation.errors import GenerationCancelled, GenerationTimeout, OutOfMemoryError, VideoBotError
 from generation.queue.gpu import BatchOutcome, Encoded, GpuThread
 from generation.queue.interface import JobEvent, JobFinished, JobInfo, JobProgress, JobStarted, JobStatus
@@ -132,7 +133,7 @@ class Worker:
             await self.put_back(run, members)
             return
         ledger = self._ledger
-        attempt = run.begin(members, ledger.clock())
+        attempt = run.begin(members, ledger.clock.time())
         infos = [started(run.infos[job_id], attempt.started_at) for job_id in members]
         run.infos.update((info.job_id, info) for info in infos)
         ledger.jobs.update((info.job_id, info) for info in infos)
@@ -165,8 +166,7 @@ class Worker:
             on_progress=lambda step, total: self._on_progress(run, attempt, step, total),
             wanted=lambda index: run.wants(attempt.members[index]),
         )
-        done, _ = await asyncio.wait({future}, timeout=self._timeout_s)
-        if done:
+        if await within(self._ledger.clock, future, self._timeout_s):
             return future.result()
         timeout = GenerationTimeout(f"the video took longer than the {self._timeout_s:g} s limit and was stopped")
         attempt.timed_out = True
@@ -183,7 +183,7 @@ class Worker:
         if attempt.timed_out or run.attempt is not attempt:
             return
         attempt.step, attempt.total = step, total
-        elapsed_s = self._ledger.clock() - attempt.started_at
+        elapsed_s = self._ledger.clock.time() - attempt.started_at
         for job_id in attempt.members:
             if run.wants(job_id):
                 self._ledger.emit(JobProgress(job_id, step, total, elapsed_s))
@@ -194,7 +194,7 @@ class Worker:
         if encoded:  # a call that encoded nothing (all its members cancelled) is not a typical run
             after_s = outcome.run_s - encoded[0].timings.denoise_s
             ledger.eta.record(run.shape, attempt.cost, outcome.run_s, after_s=after_s)
-        now = ledger.clock()
+        now = ledger.clock.time()
         ended: list[Ended] = []
         succeeded: list[tuple[JobInfo, JobEvent]] = []
         for job_id, clip in zip(attempt.members, outcome.clips, strict=True):

@@ -9,7 +9,9 @@ so the queue's retry-smaller path can be tested.
 Time is never what keeps a job running: `hold_steps=True` holds every denoising step at the `steps`
 gate until the test releases it, and `hold_load=True` holds the model load at the `loading` gate
 (see `tests.fakes.gate`). A held step still notices its cancel token, so cancelling, the watchdog and
-shutdown interrupt a held job as they would a real one between steps.
+shutdown interrupt a held job as they would a real one between steps. The denoising time it reports
+is measured on `clock`: hand it the test's `FakeClock` and a job takes exactly as long as the test
+advanced that clock while it ran.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
+from generation.clock import SYSTEM_CLOCK, Clock
 from generation.errors import GenerationError, OutOfMemoryError
 from generation.protocol import CancelToken, ProgressCallback
 from generation.request import MAX_SEED, VideoRequest
@@ -44,6 +47,7 @@ class FakeGenerator:
         oom_min_batch: int = 1,
         load_delay_s: float = 0.0,
         rng_seed: int = 0,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.steps = Gate(held=hold_steps)
         self.loading = Gate(held=hold_load)
@@ -55,6 +59,7 @@ class FakeGenerator:
         self._max_batch_size = max_batch_size
         self._loaded = False
         self._rng = random.Random(rng_seed)
+        self._clock = clock
         # The queue promises one generate at a time; this catches it if it ever breaks that promise.
         self._busy = threading.Lock()
 
@@ -103,7 +108,7 @@ class FakeGenerator:
         seeds = [self._rng.randint(0, MAX_SEED) if r.seed is None else r.seed for r in requests]
         steps = requests[0].steps
         fail_at = steps // 2
-        started = time.perf_counter()
+        started = self._clock.monotonic()
         for step in range(1, steps + 1):
             if cancel is not None:
                 cancel.raise_if_cancelled()
@@ -114,7 +119,7 @@ class FakeGenerator:
             time.sleep(self.step_delay_s)
             if on_progress is not None:
                 on_progress(step, steps)
-        denoise_s = time.perf_counter() - started
+        denoise_s = self._clock.monotonic() - started
         return [
             GeneratedClip(request, seed, fake_frames(request, seed), Timings(denoise_s=denoise_s))
             for request, seed in zip(requests, seeds, strict=True)

@@ -1,4 +1,8 @@
-"""Building blocks for queue tests: small requests, a stub encoder, and queues that close themselves."""
+"""Building blocks for queue tests: small requests, a stub encoder, and queues that close themselves.
+
+Queues run on a `FakeClock` (the `clock` fixture): no watchdog, grace period or sweep runs out unless
+the test advances it. Jobs run as long as the test holds them at the fake generator's gates.
+"""
 
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ from generation.queue.local import LocalJobQueue
 from generation.queue.settings import QueueSettings
 from generation.request import VideoRequest
 from generation.results import GeneratedClip, VideoFile
+from tests.fakes.clock import FakeClock
 from tests.fakes.generator import FakeGenerator
 
 MakeQueue = Callable[..., Awaitable[LocalJobQueue]]
@@ -78,16 +83,23 @@ async def start_and_drain(queue: LocalJobQueue) -> tuple[list[JobInfo], list[Job
 
 
 @pytest.fixture
+def clock() -> FakeClock:
+    """The queues' time: it stands still until the test advances it."""
+    return FakeClock()
+
+
+@pytest.fixture
 def queue_settings(tmp_path: Path) -> QueueSettings:
-    """Small caps, short limits, a database in the test's folder."""
+    """Small caps, a database in the test's folder, videos kept (so no sweeper waits on the clock)."""
     return QueueSettings(
         database_path=tmp_path / "jobs.sqlite3",
         queue_max_jobs=20,
         queue_max_per_user=5,
-        job_timeout_s=10.0,
-        shutdown_grace_s=5.0,
+        job_timeout_s=600.0,
+        shutdown_grace_s=60.0,
         job_max_attempts=3,
         eta_window=20,
+        video_retention_h=0,
     )
 
 
@@ -98,9 +110,16 @@ def engine_settings(tmp_path: Path) -> EngineSettings:
 
 
 @pytest.fixture
-async def make_queue(queue_settings: QueueSettings, engine_settings: EngineSettings) -> AsyncIterator[MakeQueue]:
-    """Start a `LocalJobQueue` on the fake generator; every queue made is closed after the test."""
+async def make_queue(
+    queue_settings: QueueSettings, engine_settings: EngineSettings, clock: FakeClock
+) -> AsyncIterator[MakeQueue]:
+    """Start a `LocalJobQueue` on `clock` and a fake generator; every queue made is closed after the test.
+
+    Before closing them, the gates of their fake generators are opened: a job the test left held then
+    runs to its end instead of waiting for a grace period on a clock nobody advances any more.
+    """
     queues: list[LocalJobQueue] = []
+    generators: list[VideoGenerator] = []
 
     async def make(
         generator: VideoGenerator | None = None,
@@ -110,17 +129,24 @@ async def make_queue(queue_settings: QueueSettings, engine_settings: EngineSetti
         start: bool = True,
         **settings: Any,
     ) -> LocalJobQueue:
+        generator = generator or FakeGenerator(clock=clock)
         queue = LocalJobQueue(
             queue_settings.model_copy(update=settings),
             engine_settings.model_copy(update={"max_batch_size": batch_size}),
-            generator or FakeGenerator(),
+            generator,
             encoder=encoder,
+            clock=clock,
         )
         queues.append(queue)
+        generators.append(generator)
         if start:
             await queue.start()
         return queue
 
     yield make
+    for generator in generators:
+        if isinstance(generator, FakeGenerator):
+            generator.loading.open()
+            generator.steps.open()
     for queue in queues:
         await queue.close()

@@ -3,8 +3,9 @@
     python -m tests.queue.crash_child DATABASE VIDEOS BATCH_SIZE [OWNER:PROMPT ...]
 
 Starts a `LocalJobQueue` (recovering whatever DATABASE holds), submits the jobs given, and prints the
-id of each job that starts, one per line. Jobs take 150 slow steps, so none finishes before the kill.
-The jobs are all in line before the worker takes its first batch, so same-shape ones share it.
+id of each job that starts, one per line. No step is ever let through, so the running job is still at
+its first when the kill comes, however long that takes; its clock stands still, so no watchdog fires.
+The model load is held until every job is in line, so same-shape ones share the first batch.
 """
 
 from __future__ import annotations
@@ -17,22 +18,27 @@ from generation.config import EngineSettings
 from generation.queue.interface import JobStarted
 from generation.queue.local import LocalJobQueue
 from generation.queue.settings import QueueSettings
+from tests.fakes.clock import FakeClock
 from tests.fakes.generator import FakeGenerator
 from tests.queue.conftest import spec, stub_encoder
 
 
 async def main(database: Path, videos: Path, batch_size: int, jobs: list[str]) -> None:
+    clock = FakeClock()
+    generator = FakeGenerator(hold_steps=True, hold_load=True, clock=clock)
     queue = LocalJobQueue(
         QueueSettings(database_path=database),
         EngineSettings(output_dir=videos, max_batch_size=batch_size),
-        FakeGenerator(step_delay_s=0.05),
+        generator,
         encoder=stub_encoder,
+        clock=clock,
     )
     events = queue.subscribe()
     await queue.start()
-    # Submitted together: each submission queues its job before its first await, while the worker
-    # (started first) is still waiting for the model to load.
-    await asyncio.gather(*(queue.submit(spec(owner, prompt=prompt, steps=150)) for owner, prompt in map(_job, jobs)))
+    for owner, prompt in map(_job, jobs):
+        await queue.submit(spec(owner, prompt=prompt))
+        clock.advance(1.0)  # a second apart, so submission times are distinct, as people's would be
+    generator.loading.open()
     async for event in events:
         if isinstance(event, JobStarted):
             print(event.job_id, flush=True)

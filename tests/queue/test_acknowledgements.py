@@ -75,7 +75,7 @@ async def test_the_outcome_of_a_failure_keeps_its_reason(make_queue: MakeQueue) 
 
 
 async def test_the_outcome_of_a_cancellation_keeps_who_cancelled(make_queue: MakeQueue) -> None:
-    queue = await make_queue(FakeGenerator(step_delay_s=0.5))
+    queue = await make_queue(FakeGenerator(hold_steps=True))  # bob's job never ends
     await queue.submit(spec("bob", "ahead in line"))
     handle = await queue.submit(spec("ann"))
     await handle.cancel(by="ann")
@@ -84,7 +84,7 @@ async def test_the_outcome_of_a_cancellation_keeps_who_cancelled(make_queue: Mak
 
 
 async def test_a_job_still_in_line_has_no_outcome(make_queue: MakeQueue) -> None:
-    queue = await make_queue(FakeGenerator(step_delay_s=0.5))
+    queue = await make_queue(FakeGenerator(hold_steps=True))  # bob's job never ends
     await queue.submit(spec("bob", "ahead in line"))
     handle = await queue.submit(spec("ann"))
 

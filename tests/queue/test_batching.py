@@ -12,10 +12,10 @@ pytestmark = pytest.mark.timeout(30)
 
 
 async def test_batches_are_runs_of_same_shape_jobs_in_fair_order(make_queue: MakeQueue) -> None:
-    generator = FakeGenerator(step_delay_s=0.02)
+    generator = FakeGenerator(hold_steps=True)
     queue = await make_queue(generator, batch_size=4)
-    blocker = await queue.submit(spec("zed", prompt="zed"))
-    await first(blocker, JobStarted)
+    await queue.submit(spec("zed", prompt="zed"))
+    await generator.steps.arrived(1)  # zed's job runs while the others gather
     handles = [
         await queue.submit(spec("ann", prompt="ann 1")),
         await queue.submit(spec("bob", prompt="bob 1")),
@@ -24,6 +24,7 @@ async def test_batches_are_runs_of_same_shape_jobs_in_fair_order(make_queue: Mak
         await queue.submit(spec("ann", prompt="ann 2")),
     ]
 
+    generator.steps.open()
     for handle in handles:
         await events_of(handle)
 
@@ -36,10 +37,12 @@ async def test_batches_are_runs_of_same_shape_jobs_in_fair_order(make_queue: Mak
 
 
 async def test_each_job_of_a_batch_gets_its_own_seed_and_video(make_queue: MakeQueue) -> None:
-    queue = await make_queue(FakeGenerator(step_delay_s=0.02), batch_size=4)
-    blocker = await queue.submit(spec("zed"))
-    await first(blocker, JobStarted)
+    generator = FakeGenerator(hold_steps=True)
+    queue = await make_queue(generator, batch_size=4)
+    await queue.submit(spec("zed"))
+    await generator.steps.arrived(1)  # zed's job runs while the others gather
     handles = [await queue.submit(spec(owner)) for owner in ("ann", "bob", "cat")]
+    generator.steps.open()
 
     finished = [(await events_of(handle))[-1] for handle in handles]
 
@@ -52,26 +55,29 @@ async def test_each_job_of_a_batch_gets_its_own_seed_and_video(make_queue: MakeQ
 
 
 async def test_cancelling_one_job_of_a_batch_leaves_the_others_running(make_queue: MakeQueue) -> None:
-    generator = FakeGenerator(step_delay_s=0.02)
+    generator = FakeGenerator(hold_steps=True)
     queue = await make_queue(generator, batch_size=2)
-    blocker = await queue.submit(spec("zed"))
-    await first(blocker, JobStarted)
-    leaving = await queue.submit(spec("ann", steps=20))
-    staying = await queue.submit(spec("bob", steps=20))
-    await first(leaving, JobStarted)
+    await queue.submit(spec("zed"))
+    await generator.steps.arrived(1)  # zed's job runs while the next two gather
+    leaving = await queue.submit(spec("ann"))
+    staying = await queue.submit(spec("bob"))
+    generator.steps.release(3)  # zed's 3 steps
+    await generator.steps.arrived(3 + 1)  # the batch is held at its first step
 
     info = await leaving.cancel(by="ann")
 
     assert (info.status, info.cancelled_by) == (JobStatus.CANCELLED, "ann")
+    generator.steps.open()
     assert isinstance((await events_of(staying))[-1], JobFinished)
     assert not (await queue.get(leaving.info.job_id)).video_path
     assert [len(call) for call in generator.calls] == [1, 2]
 
 
 async def test_batch_size_defaults_to_one(make_queue: MakeQueue) -> None:
-    generator = FakeGenerator(step_delay_s=0.02)
+    generator = FakeGenerator(hold_load=True)
     queue = await make_queue(generator)
     handles = [await queue.submit(spec(owner)) for owner in ("ann", "bob", "cat")]
+    generator.loading.open()  # all three wait before the worker takes its first batch
 
     for handle in handles:
         await events_of(handle)

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import pytest
 
 from generation.queue.eta import EtaEstimator
 from generation.queue.events import EventHub
-from generation.queue.interface import JobInfo, JobProgress, JobStarted, JobStatus
+from generation.queue.interface import JobInfo, JobStarted, JobStatus
 from generation.queue.ledger import Ledger
 from generation.queue.run import Run
 from generation.queue.scheduler import FairScheduler, Ticket
 from generation.queue.settings import QueueSettings
 from generation.queue.store import JobStore
 from generation.results import GeneratedClip, Timings, VideoFile
+from tests.fakes.clock import FakeClock
+from tests.fakes.gate import Gate
 from tests.fakes.generator import FakeGenerator
 from tests.queue.conftest import MakeQueue, events_of, first, request, spec, stub_encoder
 
@@ -69,37 +70,38 @@ def test_a_running_job_past_its_last_step_still_has_decoding_and_encoding_ahead(
 def test_while_half_of_a_failed_batch_runs_the_other_half_is_still_ahead(tmp_path: Path) -> None:
     eta = EtaEstimator(window=5)
     eta.record("s", cost=1, seconds=10.0, after_s=0.0)
-    now = 0.0
-    ledger = Ledger(FairScheduler(10, 10), JobStore(tmp_path / "jobs.sqlite3"), eta, EventHub(10), lambda: now)
+    clock = FakeClock()
+    ledger = Ledger(FairScheduler(10, 10), JobStore(tmp_path / "jobs.sqlite3"), eta, EventHub(10), clock)
     ledger.run = Run([Ticket("a", "ann", "s"), Ticket("b", "bob", "s")], {})
-    ledger.run.begin(["a"], now)  # the retry of the first half, "b" waits for its turn
+    ledger.run.begin(["a"], clock.time())  # the retry of the first half, "b" waits for its turn
 
-    now = 4.0
+    clock.advance(4.0)
 
     assert ledger.running_remaining() == pytest.approx(6.0 + 10.0)
 
 
-async def test_a_job_being_encoded_is_not_reported_as_done(make_queue: MakeQueue) -> None:
-    encoding = threading.Event()
+async def test_a_job_being_encoded_is_not_reported_as_done(make_queue: MakeQueue, clock: FakeClock) -> None:
+    encoding = Gate(held=True)
 
     def held_encoder(clip: GeneratedClip, path: Path) -> VideoFile:
-        if "held" in clip.request.prompt:
-            encoding.wait(timeout=20)  # the bound only frees the thread if the test goes wrong
+        encoding.pass_through()
         return stub_encoder(clip, path)
 
-    queue = await make_queue(FakeGenerator(), encoder=held_encoder)
-    await events_of(await queue.submit(spec("ann")))  # history: how long encoding takes after the last step
-    held = await queue.submit(spec("ann", prompt="held"))
+    queue = await make_queue(FakeGenerator(clock=clock), encoder=held_encoder)
     try:
-        async for event in held.events():
-            if isinstance(event, JobProgress) and event.step == event.total:
-                break
+        learnt = await queue.submit(spec("ann"))
+        await encoding.arrived(1)
+        clock.advance(4.0)  # history: encoding takes 4 s after the last step
+        encoding.release()
+        await events_of(learnt)
+        held = await queue.submit(spec("ann"))
+        await encoding.arrived(2)  # every step is done, the video is being encoded
         info = await queue.get(held.info.job_id)
     finally:
-        encoding.set()
+        encoding.open()  # so the queue can close, whatever happened
 
     assert info.status is JobStatus.RUNNING
-    assert (info.eta_s or 0.0) > 0
+    assert info.eta_s == pytest.approx(4.0)
 
 
 def ended_run(job_id: str, seconds: float, started_at: float, finished_at: float) -> JobInfo:
@@ -136,10 +138,10 @@ async def test_after_a_restart_new_runs_push_out_the_oldest_history_first(
     )
     queue = await make_queue(eta_window=2)
 
-    await events_of(await queue.submit(spec("ann")))  # a fake run: milliseconds, and "old" makes way for it
+    await events_of(await queue.submit(spec("ann")))  # a run that takes no time, and "old" makes way for it
     started = await first(await queue.submit(spec("ann")), JobStarted)
 
-    assert started.eta_s == pytest.approx(100 * COST / 2, abs=1.0)
+    assert started.eta_s == pytest.approx(100 * COST / 2)
 
 
 async def test_a_batch_in_the_history_counts_as_one_run_not_one_per_member(

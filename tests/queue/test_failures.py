@@ -16,6 +16,7 @@ from generation.protocol import CancelToken, ProgressCallback
 from generation.queue.interface import JobFailed, JobFinished, JobStarted, JobStatus
 from generation.request import VideoRequest
 from generation.results import GeneratedClip, VideoFile
+from tests.fakes.clock import FakeClock
 from tests.fakes.generator import FakeGenerator
 from tests.queue.conftest import MakeQueue, events_of, spec, stub_encoder
 
@@ -93,11 +94,13 @@ async def test_out_of_memory_on_a_single_job_fails_it_with_a_readable_reason(mak
 
 
 async def test_out_of_memory_on_a_batch_retries_in_smaller_batches(make_queue: MakeQueue) -> None:
-    generator = FakeGenerator(step_delay_s=0.02, oom_min_batch=2)
+    generator = FakeGenerator(hold_steps=True, oom_min_batch=2)
     queue = await make_queue(generator, batch_size=2)
-    await queue.submit(spec("zed", steps=30))  # runs alone (0.6 s) while the next two gather into a batch
+    await queue.submit(spec("zed"))
+    await generator.steps.arrived(1)  # zed's job runs alone while the next two gather into a batch
     big = await queue.submit(spec("ann", prompt="OOM when batched"))
     small = await queue.submit(spec("bob"))
+    generator.steps.open()
 
     big_events, small_events = await events_of(big), await events_of(small)
 
@@ -110,11 +113,13 @@ async def test_out_of_memory_on_a_batch_retries_in_smaller_batches(make_queue: M
 
 @pytest.mark.usefixtures("no_cycle_collection")
 async def test_a_failed_batchs_memory_is_released_before_its_halves_are_retried(make_queue: MakeQueue) -> None:
-    generator = LatentsGenerator(step_delay_s=0.02, oom_min_batch=2)
+    generator = LatentsGenerator(hold_steps=True, oom_min_batch=2)
     queue = await make_queue(generator, batch_size=2)
-    await queue.submit(spec("zed", steps=30))  # runs alone (0.6 s) while the next two gather into a batch
+    await queue.submit(spec("zed"))
+    await generator.steps.arrived(1)  # zed's job runs alone while the next two gather into a batch
     big = await queue.submit(spec("ann", prompt="OOM when batched"))
     small = await queue.submit(spec("bob"))
+    generator.steps.open()
 
     await events_of(big)
     await events_of(small)
@@ -124,24 +129,35 @@ async def test_a_failed_batchs_memory_is_released_before_its_halves_are_retried(
 
 
 async def test_a_failing_job_in_a_batch_does_not_fail_its_batch_mates(make_queue: MakeQueue) -> None:
-    queue = await make_queue(FakeGenerator(step_delay_s=0.02), batch_size=2)
+    generator = FakeGenerator(hold_steps=True)
+    queue = await make_queue(generator, batch_size=2)
     await queue.submit(spec("zed"))
+    await generator.steps.arrived(1)  # zed's job runs alone while the next two gather into a batch
     failing = await queue.submit(spec("ann", prompt="FAIL here"))
     fine = await queue.submit(spec("bob"))
+    generator.steps.open()
 
     assert isinstance((await events_of(failing))[-1], JobFailed)
     assert isinstance((await events_of(fine))[-1], JobFinished)
+    assert [len(call) for call in generator.calls] == [1, 2, 1, 1]  # the batch, then each half alone
 
 
-async def test_watchdog_fails_a_job_past_the_time_limit_and_the_next_one_runs(make_queue: MakeQueue) -> None:
-    generator = FakeGenerator(step_delay_s=0.02)
-    queue = await make_queue(generator, job_timeout_s=0.2)
-    stuck = await queue.submit(spec("ann", steps=150))
+async def test_watchdog_fails_a_job_past_the_time_limit_and_the_next_one_runs(
+    make_queue: MakeQueue, clock: FakeClock
+) -> None:
+    generator = FakeGenerator(hold_steps=True)
+    queue = await make_queue(generator, job_timeout_s=300.0)
+    stuck = await queue.submit(spec("ann"))
     next_one = await queue.submit(spec("bob"))
+    await generator.steps.arrived(1)
+    await clock.wait_for_sleepers(1)  # the watchdog
 
+    clock.advance(300.0)
     last = (await events_of(stuck))[-1]
 
-    assert last == JobFailed(stuck.info.job_id, "the video took longer than the 0.2 s limit and was stopped")
+    assert last == JobFailed(stuck.info.job_id, "the video took longer than the 300 s limit and was stopped")
+    assert generator.steps.passed == 0  # stopped where it was held
+    generator.steps.open()
     assert isinstance((await events_of(next_one))[-1], JobFinished)
     assert (await queue.get(stuck.info.job_id)).error == last.reason
 

@@ -22,9 +22,9 @@ from generation.queue.interface import (
     JobStatus,
     WorkerHealth,
 )
+from tests.fakes.clock import FakeClock
 from tests.fakes.generator import FAKE_MEMORY_BYTES, FakeGenerator
 from tests.queue.conftest import MakeQueue, events_of, spec
-from tests.queue.conftest import first as first_event
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -40,16 +40,20 @@ async def test_a_jobs_events_run_queued_started_progress_finished(make_queue: Ma
     assert [(e.step, e.total) for e in events if isinstance(e, JobProgress)] == [(1, 3), (2, 3), (3, 3)]
 
 
-async def test_finished_job_has_its_video_seed_and_timings(make_queue: MakeQueue) -> None:
-    queue = await make_queue()
+async def test_finished_job_has_its_video_seed_and_timings(make_queue: MakeQueue, clock: FakeClock) -> None:
+    generator = FakeGenerator(hold_steps=True, clock=clock)
+    queue = await make_queue(generator)
 
     handle = await queue.submit(spec("ann", seed=1234))
+    await generator.steps.arrived(1)
+    clock.advance(1.5)  # denoising takes 1.5 s
+    generator.steps.open()
     finished = (await events_of(handle))[-1]
 
     assert isinstance(finished, JobFinished)
     assert finished.result.seed == 1234
     assert finished.result.video.path.read_bytes()
-    assert finished.result.timings.denoise_s > 0
+    assert finished.result.timings.denoise_s == pytest.approx(1.5)
     info = await queue.get(handle.info.job_id)
     assert info.status is JobStatus.SUCCEEDED
     assert info.video_path == str(finished.result.video.path)
@@ -69,23 +73,29 @@ async def test_subscribers_get_every_event_in_order(make_queue: MakeQueue) -> No
         assert [e for e in seen if e.job_id == job_id] == events
 
 
-async def test_positions_move_up_and_etas_shrink_as_the_line_moves(make_queue: MakeQueue) -> None:
-    queue = await make_queue(FakeGenerator(step_delay_s=0.02))
+async def test_positions_move_up_and_etas_shrink_as_the_line_moves(make_queue: MakeQueue, clock: FakeClock) -> None:
+    generator = FakeGenerator(hold_steps=True, clock=clock)
+    queue = await make_queue(generator)
     await queue.submit(spec("ann"))
+    await generator.steps.arrived(1)  # ann's job runs
     waiting = [await queue.submit(spec(owner)) for owner in ("bob", "cat", "dan")]
 
+    for job in range(4):  # each job takes 6 s
+        await generator.steps.arrived(3 * job + 1)  # its first step of 3
+        clock.advance(6.0)
+        generator.steps.release(3)
     last = await events_of(waiting[-1])
 
-    moves = [e for e in last if isinstance(e, JobQueued)]
-    assert [e.position for e in moves] == [3, 2, 1]
-    assert moves[0].eta_s is None  # nothing had finished yet
-    etas = [e.eta_s or 0.0 for e in moves[1:]]
-    assert etas[0] > etas[1] > 0
+    moves = [(e.position, e.eta_s) for e in last if isinstance(e, JobQueued)]
+    # Nothing had finished when dan joined; then his video is three 6 s runs away, then two.
+    assert moves == [(3, None), (2, pytest.approx(18.0)), (1, pytest.approx(12.0))]
 
 
 async def test_submission_snapshot_reports_the_place_in_line(make_queue: MakeQueue) -> None:
-    queue = await make_queue(FakeGenerator(step_delay_s=0.05))
+    generator = FakeGenerator(hold_steps=True)
+    queue = await make_queue(generator)
     await queue.submit(spec("ann"))
+    await generator.steps.arrived(1)  # ann's first job runs
 
     second = await queue.submit(spec("ann"))
     third = await queue.submit(spec("bob"))
@@ -96,11 +106,12 @@ async def test_submission_snapshot_reports_the_place_in_line(make_queue: MakeQue
 
 
 async def test_active_lists_running_then_waiting_in_run_order(make_queue: MakeQueue) -> None:
-    queue = await make_queue(FakeGenerator(step_delay_s=0.05))
+    generator = FakeGenerator(hold_steps=True)
+    queue = await make_queue(generator)
     first = await queue.submit(spec("ann"))
     second = await queue.submit(spec("ann"))
     third = await queue.submit(spec("bob"))
-    await first_event(first, JobStarted)
+    await generator.steps.arrived(1)  # the first job runs
 
     active = await queue.active()
 
@@ -111,10 +122,14 @@ async def test_active_lists_running_then_waiting_in_run_order(make_queue: MakeQu
     ]
 
 
-async def test_history_and_stats_count_outcomes(make_queue: MakeQueue) -> None:
-    queue = await make_queue()
+async def test_history_and_stats_count_outcomes(make_queue: MakeQueue, clock: FakeClock) -> None:
+    generator = FakeGenerator(hold_steps=True, clock=clock)
+    queue = await make_queue(generator)
     done = [await queue.submit(spec("ann")), await queue.submit(spec("bob")), await queue.submit(spec("ann"))]
     failing = await queue.submit(spec("bob", prompt="please FAIL"))
+    await generator.steps.arrived(1)
+    clock.advance(6.0)  # ann's first job runs 6 s, the others take no time
+    generator.steps.open()
     for handle in (*done, failing):
         await events_of(handle)
 
@@ -122,14 +137,14 @@ async def test_history_and_stats_count_outcomes(make_queue: MakeQueue) -> None:
     anns = await queue.history("ann")
 
     assert (stats.succeeded, stats.failed, stats.cancelled, stats.waiting, stats.running) == (3, 1, 0, 0, 0)
-    assert (stats.mean_job_s or 0.0) > 0
+    assert stats.mean_job_s == pytest.approx(6.0 / 3)
     assert stats.gpu_memory_bytes == FAKE_MEMORY_BYTES
     assert [i.job_id for i in anns] == [done[2].info.job_id, done[0].info.job_id]
     assert len(await queue.history(limit=2)) == 2
 
 
 async def test_owner_over_the_cap_is_refused_with_the_limit_named(make_queue: MakeQueue) -> None:
-    queue = await make_queue(FakeGenerator(step_delay_s=0.05), queue_max_per_user=2)
+    queue = await make_queue(FakeGenerator(hold_steps=True), queue_max_per_user=2)  # nothing ends
     await queue.submit(spec("ann"))
     await queue.submit(spec("ann"))
 
@@ -139,8 +154,11 @@ async def test_owner_over_the_cap_is_refused_with_the_limit_named(make_queue: Ma
 
 
 async def test_full_queue_refuses_with_the_limit_named(make_queue: MakeQueue) -> None:
-    queue = await make_queue(FakeGenerator(step_delay_s=0.05), queue_max_jobs=2)
-    for owner in ("ann", "bob", "cat"):  # ann's runs, two wait
+    generator = FakeGenerator(hold_steps=True)
+    queue = await make_queue(generator, queue_max_jobs=2)
+    await queue.submit(spec("ann"))
+    await generator.steps.arrived(1)  # ann's runs
+    for owner in ("bob", "cat"):  # and two wait
         await queue.submit(spec(owner))
 
     with pytest.raises(QueueFullError, match=r"limit: 2"):
@@ -180,10 +198,13 @@ async def test_one_log_line_per_job_event(make_queue: MakeQueue, caplog: pytest.
 
 
 async def test_context_can_be_replaced_and_is_kept_in_history(make_queue: MakeQueue) -> None:
-    queue = await make_queue()
+    generator = FakeGenerator(hold_steps=True)
+    queue = await make_queue(generator)
     handle = await queue.submit(spec("ann"))
+    await generator.steps.arrived(1)
 
-    await queue.update_context(handle.info.job_id, "channel=1 message=2")
+    await queue.update_context(handle.info.job_id, "channel=1 message=2")  # while it runs
+    generator.steps.open()
     await events_of(handle)
 
     (ended,) = await queue.history("ann")

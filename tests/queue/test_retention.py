@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
-from generation.config import EngineSettings
 from generation.queue.interface import JobFinished
 from generation.queue.local import LocalJobQueue
-from generation.queue.settings import QueueSettings
-from tests.fakes.generator import FakeGenerator
-from tests.queue.conftest import MakeQueue, first, spec, stub_encoder
+from generation.queue.retention import SWEEP_INTERVAL_S
+from tests.fakes.clock import FakeClock
+from tests.queue.conftest import MakeQueue, first, spec
 
 WEEK_S = 168 * 3600
 
@@ -27,84 +25,77 @@ async def finished_video(make_queue: MakeQueue, *, acknowledged: bool) -> Path:
 
 
 async def reopen(
-    queue_settings: QueueSettings, engine_settings: EngineSettings, *, later_s: float, retention_h: float = 168.0
+    make_queue: MakeQueue, clock: FakeClock, *, later_s: float, retention_h: float = 168.0
 ) -> LocalJobQueue:
-    """Start a queue on the same database as if `later_s` seconds had passed."""
-    queue = LocalJobQueue(
-        queue_settings.model_copy(update={"video_retention_h": retention_h}),
-        engine_settings,
-        FakeGenerator(),
-        encoder=stub_encoder,
-        clock=lambda: time.time() + later_s,
-    )
-    await queue.start()
-    return queue
+    """Start a queue on the same database `later_s` seconds later."""
+    clock.advance(later_s)
+    return await make_queue(video_retention_h=retention_h)
 
 
 async def test_a_delivered_video_older_than_the_retention_is_deleted_at_start(
-    make_queue: MakeQueue, queue_settings: QueueSettings, engine_settings: EngineSettings
+    make_queue: MakeQueue, clock: FakeClock
 ) -> None:
     video = await finished_video(make_queue, acknowledged=True)
 
-    queue = await reopen(queue_settings, engine_settings, later_s=WEEK_S + 60)
-    await queue.close()
+    await reopen(make_queue, clock, later_s=WEEK_S + 60)
 
     assert not video.exists()
 
 
-async def test_a_deleted_video_is_forgotten_by_the_jobs_history(
-    make_queue: MakeQueue, queue_settings: QueueSettings, engine_settings: EngineSettings
-) -> None:
+async def test_a_deleted_video_is_forgotten_by_the_jobs_history(make_queue: MakeQueue, clock: FakeClock) -> None:
     await finished_video(make_queue, acknowledged=True)
 
-    queue = await reopen(queue_settings, engine_settings, later_s=WEEK_S + 60)
+    queue = await reopen(make_queue, clock, later_s=WEEK_S + 60)
     [job] = await queue.history()
-    await queue.close()
 
     assert job.video_path is None
 
 
-async def test_a_delivered_video_younger_than_the_retention_is_kept(
-    make_queue: MakeQueue, queue_settings: QueueSettings, engine_settings: EngineSettings
-) -> None:
+async def test_a_delivered_video_younger_than_the_retention_is_kept(make_queue: MakeQueue, clock: FakeClock) -> None:
     video = await finished_video(make_queue, acknowledged=True)
 
-    queue = await reopen(queue_settings, engine_settings, later_s=WEEK_S - 60)
-    await queue.close()
+    await reopen(make_queue, clock, later_s=WEEK_S - 60)
 
     assert video.exists()
 
 
-async def test_a_video_never_shown_to_its_user_is_kept_however_old(
-    make_queue: MakeQueue, queue_settings: QueueSettings, engine_settings: EngineSettings
-) -> None:
+async def test_a_video_never_shown_to_its_user_is_kept_however_old(make_queue: MakeQueue, clock: FakeClock) -> None:
     video = await finished_video(make_queue, acknowledged=False)
 
-    queue = await reopen(queue_settings, engine_settings, later_s=10 * WEEK_S)
-    await queue.close()
+    await reopen(make_queue, clock, later_s=10 * WEEK_S)
 
     assert video.exists()
 
 
-async def test_a_retention_of_zero_keeps_videos_forever(
-    make_queue: MakeQueue, queue_settings: QueueSettings, engine_settings: EngineSettings
-) -> None:
+async def test_a_retention_of_zero_keeps_videos_forever(make_queue: MakeQueue, clock: FakeClock) -> None:
     video = await finished_video(make_queue, acknowledged=True)
 
-    queue = await reopen(queue_settings, engine_settings, later_s=10 * WEEK_S, retention_h=0)
-    await queue.close()
+    await reopen(make_queue, clock, later_s=10 * WEEK_S, retention_h=0)
 
     assert video.exists()
 
 
 async def test_a_video_already_deleted_by_hand_is_forgotten_by_the_sweep(
-    make_queue: MakeQueue, queue_settings: QueueSettings, engine_settings: EngineSettings
+    make_queue: MakeQueue, clock: FakeClock
 ) -> None:
     video = await finished_video(make_queue, acknowledged=True)
     video.unlink()
 
-    queue = await reopen(queue_settings, engine_settings, later_s=WEEK_S + 60)
+    queue = await reopen(make_queue, clock, later_s=WEEK_S + 60)
     [job] = await queue.history()
-    await queue.close()
 
     assert job.video_path is None
+
+
+async def test_a_video_that_expires_while_the_queue_runs_goes_at_the_next_hourly_sweep(
+    make_queue: MakeQueue, clock: FakeClock
+) -> None:
+    video = await finished_video(make_queue, acknowledged=True)
+    await reopen(make_queue, clock, later_s=WEEK_S - SWEEP_INTERVAL_S / 2)
+    await clock.wait_for_sleepers(1)  # the sweeper, waiting for its next round
+    assert video.exists()
+
+    clock.advance(SWEEP_INTERVAL_S)
+    await clock.wait_for_sleepers(1)  # swept, and waiting for the round after
+
+    assert not video.exists()

@@ -14,8 +14,9 @@ import pytest
 from generation.config import EngineSettings
 from generation.queue.gpu import mp4_encoder
 from generation.queue.interface import JobFailed, JobFinished, JobStarted
+from tests.fakes.gate import Gate
 from tests.fixtures.tiny_pipeline import TINY_SIZE
-from tests.queue.conftest import MakeQueue, events_of, first, spec
+from tests.queue.conftest import MakeQueue, events_of, spec
 
 if TYPE_CHECKING:
     from generation.generator import DiffusersGenerator
@@ -56,6 +57,24 @@ def batching_generator(tiny_generator: DiffusersGenerator, tiny_engine_settings:
 
     settings = tiny_engine_settings.model_copy(update={"max_batch_size": 2})
     return DiffusersGenerator(settings, pipeline=tiny_generator.pipeline)
+
+
+@pytest.fixture
+def held_unet(tiny_generator: DiffusersGenerator, make_queue: MakeQueue) -> Iterator[Gate]:
+    """Every UNet call waits at the gate until the test lets it on.
+
+    Depends on `make_queue` so that it is torn down first: the gate opens before the queues close.
+    """
+    gate = Gate(held=True)
+
+    def wait_at_gate(module: object, args: tuple[Any, ...]) -> None:  # None: the call's arguments stay as they are
+        gate.pass_through()
+
+    assert tiny_generator.pipeline is not None
+    handle = tiny_generator.pipeline.pipe.unet.register_forward_pre_hook(wait_at_gate)
+    yield gate
+    gate.open()
+    handle.remove()
 
 
 @pytest.fixture
@@ -104,12 +123,16 @@ async def test_cuda_out_of_memory_fails_only_that_job(
 
 
 async def test_cuda_out_of_memory_in_a_batch_is_retried_one_by_one(
-    make_queue: MakeQueue, batching_generator: DiffusersGenerator, oom_when_batched: UNetOutOfMemory
+    make_queue: MakeQueue,
+    batching_generator: DiffusersGenerator,
+    oom_when_batched: UNetOutOfMemory,
+    held_unet: Gate,
 ) -> None:
     queue = await make_queue(batching_generator, batch_size=2)
-    blocker = await queue.submit(tiny_spec("zed", steps=4))
-    await first(blocker, JobStarted)
+    await queue.submit(tiny_spec("zed"))
+    await held_unet.arrived(1)  # zed's job runs while the next two gather into a batch
     pair = [await queue.submit(tiny_spec("ann")), await queue.submit(tiny_spec("bob"))]
+    held_unet.open()
 
     results = [await events_of(handle) for handle in pair]
 
