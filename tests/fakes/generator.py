@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import random
 import threading
-import time
 from collections.abc import Sequence
 
 import numpy as np
@@ -42,18 +41,14 @@ class FakeGenerator:
         *,
         hold_steps: bool = False,
         hold_load: bool = False,
-        step_delay_s: float = 0.0,
         max_batch_size: int = 4,
         oom_min_batch: int = 1,
-        load_delay_s: float = 0.0,
         rng_seed: int = 0,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.steps = Gate(held=hold_steps)
         self.loading = Gate(held=hold_load)
-        self.step_delay_s = step_delay_s
         self.oom_min_batch = oom_min_batch
-        self.load_delay_s = load_delay_s
         self.calls: list[list[VideoRequest]] = []
         self.loads = 0
         self._max_batch_size = max_batch_size
@@ -77,10 +72,9 @@ class FakeGenerator:
         if self._loaded:
             return 0.0
         self.loading.pass_through()
-        time.sleep(self.load_delay_s)
         self._loaded = True
         self.loads += 1
-        return self.load_delay_s
+        return 0.0
 
     def generate(
         self,
@@ -116,7 +110,6 @@ class FakeGenerator:
                 self._raise_if_asked(requests)
             if not self.steps.pass_through(cancel) and cancel is not None:
                 cancel.raise_if_cancelled()
-            time.sleep(self.step_delay_s)
             if on_progress is not None:
                 on_progress(step, steps)
         denoise_s = self._clock.monotonic() - started
