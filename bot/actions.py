@@ -7,24 +7,32 @@ command it mirrors: the job is looked up by the id in the button, and the same c
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import discord
 
 from bot import render
 from bot.acknowledgement import Acknowledgement, Deferral, acknowledged
+from bot.channel_defaults import ChannelDefaultsStore
 from bot.error_handler import report_error
 from bot.errors import InvalidOptionError
-from bot.options import ChannelDefaults, OptionOverrides, ParsedPrompt, build_request, recheck_request
+from bot.gatekeeper import Gatekeeper
+from bot.options import (
+    ChannelDefaults,
+    OptionOverrides,
+    ParsedPrompt,
+    RequestLimits,
+    build_request,
+    recheck_request,
+)
 from bot.prompt_flags import parse_prompt_flags
 from bot.sanitize import display_prompt
+from bot.submission import Submitter
 from bot.views import remix_form
+from generation.clock import Clock
 from generation.errors import JobNotFoundError
-from generation.queue.interface import JobInfo, JobStatus
+from generation.queue.interface import JobInfo, JobQueue, JobStatus, Person
 from generation.request import VideoRequest
-
-if TYPE_CHECKING:
-    from bot.client import VideoBot
 
 log = logging.getLogger(__name__)
 
@@ -40,23 +48,39 @@ def prompt_with_flags(request: VideoRequest) -> str:
 class JobActions:
     """Entry points shared by commands, buttons and forms."""
 
-    def __init__(self, bot: VideoBot) -> None:
-        self._bot = bot
+    def __init__(
+        self,
+        queue: JobQueue,
+        submitter: Submitter,
+        gatekeeper: Gatekeeper,
+        channel_defaults: ChannelDefaultsStore,
+        limits: RequestLimits,
+        clock: Clock,
+        *,
+        default_steps: int,
+    ) -> None:
+        self._queue = queue
+        self._submitter = submitter
+        self._gatekeeper = gatekeeper
+        self._channel_defaults = channel_defaults
+        self._limits = limits
+        self._clock = clock
+        self._default_steps = default_steps
 
     async def submit_new(
         self, interaction: discord.Interaction[Any], parsed: ParsedPrompt, explicit: OptionOverrides
     ) -> None:
         """Validate a new request from the user and queue it."""
-        async with acknowledged(interaction, self._bot.clock, Deferral.PUBLIC) as ack:
-            defaults = self._bot.channel_defaults.lookup(interaction.guild_id, interaction.channel_id)
-            deployment = ChannelDefaults(scope="deployment", steps=self._bot.settings.default_steps)
-            request = build_request(parsed, explicit, [*defaults, deployment], self._bot.request_limits)
+        async with acknowledged(interaction, self._clock, Deferral.PUBLIC) as ack:
+            defaults = self._channel_defaults.lookup(interaction.guild_id, interaction.channel_id)
+            deployment = ChannelDefaults(scope="deployment", steps=self._default_steps)
+            request = build_request(parsed, explicit, [*defaults, deployment], self._limits)
             await self._admit_and_submit(ack, request)
 
     async def _admit_and_submit(self, ack: Acknowledgement, request: VideoRequest) -> None:
-        admission = self._bot.gatekeeper.admit(ack.interaction, request)
+        admission = self._gatekeeper.admit(ack.interaction, request)
         try:
-            await self._bot.submitter.submit(ack, request)
+            await self._submitter.submit(ack, request)
         except BaseException:
             admission.withdraw()
             raise
@@ -64,9 +88,9 @@ class JobActions:
     async def on_button(self, action: str, job_id: str, interaction: discord.Interaction[Any]) -> None:
         """A button on a status or result message was clicked."""
         deferral = {"reroll": Deferral.PUBLIC, "remix": Deferral.BUSY}.get(action, Deferral.EPHEMERAL)
-        async with acknowledged(interaction, self._bot.clock, deferral) as ack:
+        async with acknowledged(interaction, self._clock, deferral) as ack:
             try:
-                info = await self._bot.queue.get(job_id)
+                info = await self._queue.get(job_id)
                 if action == "cancel":
                     await self._cancel(ack, info)
                 elif action == "delete":
@@ -94,15 +118,15 @@ class JobActions:
     async def cancel_mine(self, interaction: discord.Interaction[Any]) -> list[JobInfo]:
         """Cancel every waiting or running job of the user; return what was cancelled."""
         user = str(interaction.user.id)
-        mine = [info for info in await self._bot.queue.active() if info.spec.owner_id == user]
-        return [await self._bot.queue.cancel(info.job_id, by=user) for info in mine]
+        mine = [info for info in await self._queue.active() if info.spec.owner_id == user]
+        return [await self._queue.cancel(info.job_id, by=Person(user)) for info in mine]
 
     def _may_manage(self, interaction: discord.Interaction[Any], info: JobInfo) -> bool:
-        return info.spec.owner_id == str(interaction.user.id) or self._bot.gatekeeper.is_moderator(interaction)
+        return info.spec.owner_id == str(interaction.user.id) or self._gatekeeper.is_moderator(interaction)
 
     async def _reroll(self, ack: Acknowledgement, info: JobInfo) -> None:
         try:
-            request = recheck_request(info.spec.request.with_seed(None), self._bot.request_limits)
+            request = recheck_request(info.spec.request.with_seed(None), self._limits)
         except InvalidOptionError as error:
             await ack.refuse(
                 f"This video can't be re-rolled as it was made: {error}. "
@@ -119,7 +143,7 @@ class JobActions:
         if info.status.terminal:
             await ack.refuse(f"This job already ended ({info.status.value}).")
             return
-        await self._bot.queue.cancel(info.job_id, by=str(interaction.user.id))
+        await self._queue.cancel(info.job_id, by=Person(str(interaction.user.id)))
         log.info("cancel requested job_id=%s by user_id=%s", info.job_id, interaction.user.id)
         done = "Cancelled." if info.status is JobStatus.QUEUED else "Stopping it now."
         await ack.respond(content=done, ephemeral=True)

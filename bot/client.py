@@ -1,41 +1,57 @@
-"""The bot: a discord.py `commands.Bot` that owns the queue's Discord side."""
+"""The bot: a discord.py `commands.Bot` that wires the Discord side together, and little else.
+
+It is the composition root: it builds the collaborators (the gatekeeper, the channel defaults, the
+submitter, the per-job followers, the job actions, the metrics) and hands each the few others it uses;
+`setup_hook` loads the commands, starts the queue, follows the jobs it hands back and syncs commands.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Coroutine
 from typing import Any
 
 import discord
+from discord import app_commands
 from discord.ext import commands
 
 from bot.actions import JobActions
 from bot.channel_defaults import ChannelDefaultsStore
-from bot.error_handler import on_app_command_error
+from bot.error_handler import report_app_command_error
+from bot.following import Following
 from bot.gatekeeper import Gatekeeper
-from bot.job_context import JobContext
 from bot.observability import HealthServer, Metrics, start_health_server
 from bot.options import RequestLimits, VideoSize
 from bot.settings import Settings
-from bot.status_message import EditLimiter, StatusMessage
 from bot.submission import Submitter
-from bot.tracker import JobTracker
 from bot.views import JobButton, remix_submission
-from generation.clock import SYSTEM_CLOCK, Clock, within
-from generation.queue.interface import JobEvent, JobInfo, JobQueue
-from generation.request import VideoRequest
+from generation.clock import SYSTEM_CLOCK, Clock
+from generation.queue.interface import JobQueue
 
 log = logging.getLogger(__name__)
 
 
+class VideoTree(app_commands.CommandTree[Any]):
+    """The command tree, with every command's error answered in one place (`bot.error_handler`)."""
+
+    async def on_error(self, interaction: discord.Interaction[Any], error: app_commands.AppCommandError, /) -> None:
+        """Answer the user and log what was not expected."""
+        await report_app_command_error(interaction, error)
+
+
 class VideoBot(commands.Bot):
-    """Slash commands in front of a `JobQueue`; one `JobTracker` task per live job."""
+    """Slash commands in front of a `JobQueue`; see the module docstring."""
 
     def __init__(self, settings: Settings, queue: JobQueue, *, clock: Clock = SYSTEM_CLOCK, **options: Any) -> None:
         intents = discord.Intents.none()
         intents.guilds = True
-        super().__init__(command_prefix=commands.when_mentioned, intents=intents, help_command=None, **options)
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents,
+            help_command=None,
+            tree_cls=VideoTree,
+            **options,
+        )
         self.settings = settings
         self.queue = queue
         self.clock = clock
@@ -46,42 +62,50 @@ class VideoBot(commands.Bot):
             max_fps=settings.max_fps,
             sizes=tuple(VideoSize(name, width, height) for name, width, height in settings.parsed_sizes()),
         )
+        self.metrics = Metrics()
         self.gatekeeper = Gatekeeper(settings, clock)
         self.channel_defaults = ChannelDefaultsStore(settings.database_path)
-        self.limiter = EditLimiter(per_second=settings.status_edits_per_second, burst=10, clock=clock)
-        self.submitter = Submitter(self)
-        self.actions = JobActions(self)
-        self._tasks: set[asyncio.Task[None]] = set()
-        # Events of recovered jobs, routed from the queue's global stream; None once that stream ends.
-        self._routes: dict[str, asyncio.Queue[JobEvent | None]] = {}
-        self._following: dict[str, asyncio.Task[None]] = {}
-        self.metrics = Metrics()
+        self.following = Following(
+            self,
+            queue,
+            clock,
+            edit_interval_s=settings.status_edit_interval_s,
+            edits_per_second=settings.status_edits_per_second,
+            on_discord_error=self.metrics.record_http_exception,
+        )
+        self.submitter = Submitter(queue, self.following, clock)
+        self.actions = JobActions(
+            queue,
+            self.submitter,
+            self.gatekeeper,
+            self.channel_defaults,
+            self.request_limits,
+            clock,
+            default_steps=settings.default_steps,
+        )
+        self._metrics_task: asyncio.Task[None] | None = None
         self._health_server: HealthServer | None = None
 
     async def setup_hook(self) -> None:
-        """Load commands, recover the queue, start following jobs and sync commands."""
+        """Load commands, start the queue, follow the jobs it hands back and sync commands."""
         from bot.cogs.admin import AdminCog
         from bot.cogs.queue_commands import QueueCog
         from bot.cogs.video import VideoCog
 
-        self.tree.on_error = on_app_command_error  # type: ignore[method-assign]
         self.add_dynamic_items(JobButton)
         await self.add_cog(VideoCog(self))
         await self.add_cog(QueueCog(self))
         await self.add_cog(AdminCog(self))
         await self.channel_defaults.open()
-        events = self.queue.subscribe()
         metric_events = self.queue.subscribe()
-        recovered = await self.queue.start()
-        self._spawn(self._route_events(events), "event-router")
-        self._spawn(self.metrics.consume(metric_events), "metrics")
+        for info in await self.queue.start():
+            self.following.follow_recovered(info)
+        self._metrics_task = asyncio.create_task(self.metrics.consume(metric_events), name="metrics")
         if self.settings.health_port is not None:
             self._health_server = await start_health_server(
                 self.settings.health_host, self.settings.health_port, self, self.metrics, stats=self.queue.stats
             )
             log.info("serving /healthz and /metrics on port %s", self._health_server.port)
-        for info in recovered:
-            self._follow_recovered(info)
         await self._sync_commands()
 
     async def _sync_commands(self) -> None:
@@ -113,105 +137,6 @@ class VideoBot(commands.Bot):
         """Health probe: the model is in memory (or still loading at start-up, which is not a failure)."""
         return self.queue.health().model_ready
 
-    def record_discord_error(self, error: discord.HTTPException) -> None:
-        """Count a failed Discord call for /metrics."""
-        self.metrics.record_http_exception(error)
-
-    def new_tracker(self, job_id: str, request: VideoRequest, context: JobContext) -> JobTracker:
-        """A tracker for one job, wired to this bot's limiter, throttle and error metrics."""
-        return JobTracker(
-            self,
-            job_id,
-            request,
-            StatusMessage(self, context, self.clock),
-            clock=self.clock,
-            limiter=self.limiter,
-            edit_interval_s=self.settings.status_edit_interval_s,
-            on_discord_error=self.record_discord_error,
-            save_context=lambda context: self.queue.update_context(job_id, context.dumps()),
-            acknowledge=lambda: self.queue.acknowledge(job_id),
-        )
-
-    def start_tracking(self, tracker: JobTracker, events: AsyncIterator[JobEvent]) -> None:
-        """Follow a job until its outcome is shown to the user."""
-        self._track(tracker.job_id, tracker.follow(events))
-
-    def stop_tracking(self, job_id: str) -> None:
-        """Abandon a job's tracker (its status message was never created)."""
-        task = self._following.pop(job_id, None)
-        if task is not None:
-            task.cancel()
-
-    async def wait_until_settled(self) -> None:
-        """Until every job followed now has been shown its outcome (or stopped waiting for one)."""
-        while self._following:
-            await asyncio.wait(list(self._following.values()))
-
-    def _track(self, job_id: str, work: Coroutine[Any, Any, None]) -> None:
-        """Run one job's Discord side as a task that shutdown waits for (bounded) before disconnecting."""
-
-        async def tracked() -> None:
-            try:
-                await work
-            finally:
-                self._following.pop(job_id, None)
-                self._routes.pop(job_id, None)
-
-        self._following[job_id] = self._spawn(tracked(), f"job-{job_id}")
-
-    def _follow_recovered(self, info: JobInfo) -> None:
-        """Jobs found after a restart: tell their users in the channel, and follow the re-queued ones."""
-        try:
-            context = JobContext.loads(info.spec.context)
-        except (ValueError, TypeError):
-            log.error("job_id=%s has no usable Discord context; its result cannot be delivered", info.job_id)
-            self._spawn(self.queue.acknowledge(info.job_id), f"acknowledge-{info.job_id}")
-            return
-        tracker = self.new_tracker(info.job_id, info.spec.request, context)
-        if info.status.terminal:
-            # Ended before the restart but never shown (the upload was cut off), or failed by the
-            # restart itself (it crashed the worker too often): show the outcome now.
-            async def announce_outcome() -> None:
-                await tracker.announce_outcome_after_restart(await self.queue.outcome(info.job_id))
-
-            self._track(info.job_id, announce_outcome())
-            return
-        route: asyncio.Queue[JobEvent | None] = asyncio.Queue()
-        self._routes[info.job_id] = route
-
-        async def events() -> AsyncIterator[JobEvent]:
-            while (event := await route.get()) is not None:
-                yield event
-
-        async def announce_then_follow() -> None:
-            await tracker.announce_recovered(info)
-            await tracker.follow(events())
-
-        self._track(info.job_id, announce_then_follow())
-
-    async def _route_events(self, events: AsyncIterator[JobEvent]) -> None:
-        try:
-            async for event in events:
-                route = self._routes.get(event.job_id)
-                if route is not None:
-                    route.put_nowait(event)
-        finally:
-            # The queue closed: no more events will come, so recovered jobs' trackers stop waiting
-            # (shutdown would otherwise sit out its whole grace period for them).
-            for route in self._routes.values():
-                route.put_nowait(None)
-
-    def _spawn(self, coroutine: Any, name: str) -> asyncio.Task[None]:
-        task: asyncio.Task[None] = asyncio.create_task(coroutine, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-        return task
-
-    def _task_done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("background task %s crashed", task.get_name(), exc_info=task.exception())
-
     async def close(self) -> None:
         """Stop taking jobs, let the running job finish and reach its user, persist the rest, disconnect."""
         if self._health_server is not None:
@@ -219,10 +144,8 @@ class VideoBot(commands.Bot):
         await self.queue.close()
         # Closing the queue ends every job's event stream: trackers of finished jobs deliver, the others
         # return. Deliveries get the same bounded grace as the running job before the connection goes.
-        if self._following:
-            deliveries = asyncio.wait(list(self._following.values()))
-            await within(self.clock, deliveries, max(self.settings.shutdown_grace_s, 1.0))
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.following.close(max(self.settings.shutdown_grace_s, 1.0))
+        if self._metrics_task is not None:
+            self._metrics_task.cancel()
+            await asyncio.gather(self._metrics_task, return_exceptions=True)
         await super().close()

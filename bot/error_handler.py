@@ -65,7 +65,7 @@ async def report_error(interaction: discord.Interaction[Any], error: BaseExcepti
     await reply_ephemeral(interaction, f"Something went wrong on my side (reference `{reference}`). Please try again.")
 
 
-async def on_app_command_error(interaction: discord.Interaction[Any], error: app_commands.AppCommandError) -> None:
-    """`CommandTree.on_error`: unwrap the command's own exception and report it."""
+async def report_app_command_error(interaction: discord.Interaction[Any], error: app_commands.AppCommandError) -> None:
+    """What the command tree calls on an error: unwrap the command's own exception and report it."""
     original = error.original if isinstance(error, app_commands.CommandInvokeError) else error
     await report_error(interaction, original)

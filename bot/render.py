@@ -5,6 +5,7 @@ from __future__ import annotations
 import discord
 
 from bot.sanitize import display_prompt
+from generation.queue.interface import Actor, Person, SystemActor
 from generation.request import VideoRequest
 from generation.results import VideoResult
 
@@ -95,14 +96,18 @@ def failed_embed(request: VideoRequest, user_id: int, reason: str) -> discord.Em
     return embed
 
 
-def cancelled_embed(request: VideoRequest, user_id: int, by: str) -> discord.Embed:
+def cancelled_embed(request: VideoRequest, user_id: int, by: Actor) -> discord.Embed:
     """Cancelled, and by whom."""
     embed = _base("🚫 Cancelled", COLOUR_CANCELLED, request, user_id)
     embed.add_field(name="Cancelled by", value=_who(by, user_id), inline=True)
     return embed
 
 
-def _who(by: str, user_id: int) -> str:
-    if by.isdigit():
-        return "you" if int(by) == user_id else f"<@{by}>"
-    return by
+def _who(by: Actor, user_id: int) -> str:
+    match by:
+        case Person(id=person):
+            return "you" if person == str(user_id) else f"<@{person}>"
+        case SystemActor.BOT:
+            return "the bot (Discord could not be told it was queued)"
+        case SystemActor.UNKNOWN:
+            return "someone"

@@ -8,21 +8,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import discord
 
 from bot import render
 from bot.acknowledgement import Acknowledgement, Shown
 from bot.discord_calls import describe
+from bot.following import Following
 from bot.job_context import JobContext
 from bot.views import status_view
+from generation.clock import Clock
 from generation.errors import VideoBotError
-from generation.queue.interface import JobHandle, JobQueued, JobSpec
+from generation.queue.interface import JobHandle, JobQueue, JobQueued, JobSpec, SystemActor
 from generation.request import VideoRequest
-
-if TYPE_CHECKING:
-    from bot.client import VideoBot
 
 log = logging.getLogger(__name__)
 audit = logging.getLogger("videobot.audit")
@@ -58,10 +57,12 @@ def missing_permissions(interaction: discord.Interaction[Any]) -> list[str]:
 
 
 class Submitter:
-    """Queues jobs for interactions, answers with their status message and starts their trackers."""
+    """Queues jobs for interactions, answers with their status message and has them followed."""
 
-    def __init__(self, bot: VideoBot) -> None:
-        self._bot = bot
+    def __init__(self, queue: JobQueue, following: Following, clock: Clock) -> None:
+        self._queue = queue
+        self._following = following
+        self._clock = clock
 
     async def submit(self, ack: Acknowledgement, request: VideoRequest) -> str:
         """Queue `request` for the interaction's user and answer with the status message; return the job id.
@@ -91,7 +92,7 @@ class Submitter:
             group_id=str(interaction.guild_id or ""),
             context=context.dumps(),
         )
-        handle = await self._bot.queue.submit(spec)
+        handle = await self._queue.submit(spec)
         info = handle.info
         job_id = info.job_id
         who = {"job_id": job_id, "user_id": context.user_id, "guild_id": context.guild_id}
@@ -105,7 +106,7 @@ class Submitter:
             request.negative_prompt,
             extra={**who, "channel_id": context.channel_id},
         )
-        ready = render.ready_at(self._bot.clock.time(), info.eta_s)
+        ready = render.ready_at(self._clock.time(), info.eta_s)
         embed = render.queued_embed(request, context.user_id, info.position or 1, ready)
         answer = await ack.respond(embed=embed, view=status_view(job_id))
         message_id = answer.message_id
@@ -116,13 +117,9 @@ class Submitter:
             message_id = await _original_message_id(interaction, job_id)
             if message_id is None and answer.shown is Shown.UNKNOWN:
                 raise await self._take_back(handle, answer.error)
-        tracker = self._bot.new_tracker(job_id, request, context)
-        self._bot.start_tracking(tracker, handle.events())
-        if message_id is None:
-            tracker.attach_unknown()
-        else:
-            await tracker.attach(message_id, showing=JobQueued(job_id, info.position or 1, info.eta_s))
-        ack_ms = (self._bot.clock.time() - context.interaction_created_at) * 1000
+        showing = JobQueued(job_id, info.position or 1, info.eta_s)
+        self._following.follow_new(job_id, request, context, message_id, showing)
+        ack_ms = (self._clock.time() - context.interaction_created_at) * 1000
         log.info(
             "job queued job_id=%s user_id=%s guild_id=%s position=%s ack_ms=%.0f deferred=%s",
             job_id,
@@ -140,9 +137,9 @@ class Submitter:
         job_id = handle.info.job_id
         log.error("could not acknowledge job_id=%s; cancelling it", job_id, exc_info=error)
         try:
-            await asyncio.shield(handle.cancel(by="system"))
+            await asyncio.shield(handle.cancel(by=SystemActor.BOT))
             # The error reply tells the user; a restart must not post the cancellation again.
-            await asyncio.shield(self._bot.queue.acknowledge(job_id))
+            await asyncio.shield(self._queue.acknowledge(job_id))
         except Exception:
             log.exception("could not cancel unacknowledged job_id=%s", job_id)
         return NotAcknowledgedError()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import logging
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -39,6 +40,14 @@ from generation.queue.interface import (
 from generation.request import VideoRequest
 
 log = logging.getLogger(__name__)
+
+
+class Delivery(enum.Enum):
+    """Where showing an outcome left it; the queue is told the outcome was delivered unless OWED."""
+
+    SHOWN = "the user saw it"
+    REFUSED = "refused for good (a lost permission, a deleted channel): the next start would meet it again"
+    OWED = "kept from the user by a failure that may pass: the next start shows it"
 
 
 class JobTracker:
@@ -103,8 +112,21 @@ class JobTracker:
             # The job still runs and is delivered; only a restart would not find this message.
             log.exception("could not save the status message of job_id=%s", self.job_id)
 
-    async def announce_recovered(self, info: JobInfo) -> None:
-        """After a restart: tell the requester in the channel that the job is back in line.
+    async def follow_after_restart(self, info: JobInfo, events: AsyncIterator[JobEvent]) -> None:
+        """After a restart: tell the requester the job is back in line, then follow it like any other."""
+        await self._announce_recovered(info)
+        await self.follow(events)
+
+    async def follow_outcome_after_restart(self, events: AsyncIterator[JobEvent]) -> None:
+        """After a restart: show the outcome of a job that ended but was never shown (its stream holds
+        just that) as a new channel message that pings the requester, retiring the old one."""
+        async for event in events:
+            if isinstance(event, JobFinished | JobFailed | JobCancelled):
+                await self._announce_outcome_after_restart(event)
+                return
+
+    async def _announce_recovered(self, info: JobInfo) -> None:
+        """Tell the requester in the channel that the job is back in line.
 
         The old status message (if any) is retired, since its interaction token has likely expired.
         """
@@ -132,34 +154,32 @@ class JobTracker:
         if previous is not None:
             await self.status.delete_message(previous)
 
-    async def announce_outcome_after_restart(self, event: JobFinished | JobFailed | JobCancelled) -> None:
-        """After a restart: show an outcome the previous run never delivered (or a failure the restart
-        itself decided) as a new channel message that pings the requester, retiring the old one."""
+    async def _announce_outcome_after_restart(self, event: JobFinished | JobFailed | JobCancelled) -> None:
         self.status.use_channel()
         self._attached.set()
         if isinstance(event, JobFinished):
-            settled = await self._finish(event)  # with the channel route, `deliver` posts anew, retires the old
+            delivery = await self._finish(event)  # with the channel route, `deliver` posts anew, retires the old
         else:
-            settled = await self._post_replacing_status(self._ended_embed(event))
-        if settled:
-            await self._acknowledged()
+            delivery = await self._post_replacing_status(self._ended_embed(event))
+        await self._settle(delivery)
 
-    async def _post_replacing_status(self, embed: discord.Embed) -> bool:
-        """Post the outcome anew and retire the old message; False if only a transient failure stopped it."""
+    async def _post_replacing_status(self, embed: discord.Embed) -> Delivery:
+        """Post the outcome anew and retire the old message."""
         previous = self.status.message_id
         try:
             await self._post_outcome(embed, "outcome after restart")
         except DISCORD_FAILURES as error:
             self._count_failure(error)
             log.exception("could not report the outcome of job_id=%s after a restart", self.job_id)
-            return not transient(error)
+            return Delivery.OWED if transient(error) else Delivery.REFUSED
         if previous is not None:
             await self.status.delete_message(previous)
-        return True
+        return Delivery.SHOWN
 
-    async def _acknowledged(self) -> None:
-        """For a settled outcome: shown, or refused for good (a lost permission, a deleted channel), which
-        the next start would meet again. One kept from the user by a transient failure stays owed."""
+    async def _settle(self, delivery: Delivery) -> None:
+        """Tell the queue the outcome was delivered, unless it is still owed."""
+        if delivery is Delivery.OWED:
+            return
         try:
             await self._acknowledge()
         except Exception:
@@ -182,8 +202,7 @@ class JobTracker:
                 await editor
         if terminal is not None:
             await self._attached.wait()
-            if await self._finish(terminal):
-                await self._acknowledged()
+            await self._settle(await self._finish(terminal))
 
     def _render(self, event: JobQueued | JobStarted | JobProgress) -> discord.Embed:
         user_id = self.status.context.user_id
@@ -223,8 +242,8 @@ class JobTracker:
                 self._count_failure(error)
                 log.warning("status edit failed job_id=%s error=%s", self.job_id, describe(error))
 
-    async def _finish(self, event: JobEvent) -> bool:
-        """Show the outcome; True once it is settled (see `_acknowledged`), False while it is still owed."""
+    async def _finish(self, event: JobEvent) -> Delivery:
+        """Show the outcome, by editing the status message or, failing that, in the channel."""
         user_id = self.status.context.user_id
         # From the user's request, which survives a restart (the tracker's own start does not).
         elapsed = self._clock.time() - self.status.context.interaction_created_at
@@ -253,21 +272,24 @@ class JobTracker:
                             "encode_s": round(event.result.timings.encode_s, 2),
                         },
                     )
-                    return True
+                    return Delivery.SHOWN
                 except DoesNotFitError as error:
                     await self._final_edit(render.failed_embed(self.request, user_id, str(error)))
-                    return True
+                    return Delivery.SHOWN
             await self._final_edit(self._ended_embed(event))
-            return True
+            return Delivery.SHOWN
         except Exception as error:
             self._count_failure(error)
             log.exception("could not tell the user about job_id=%s; trying a channel message", self.job_id)
             unposted = await self._last_resort(event)
-            notice_settled = unposted is None or not transient(unposted)
-            if isinstance(event, JobFinished):
+            if unposted is not None and transient(unposted):
+                return Delivery.OWED
+            if isinstance(event, JobFinished) and transient(error):
                 # The notice only says the upload failed: while that may pass, the video stays owed.
-                return notice_settled and not transient(error)
-            return notice_settled
+                return Delivery.OWED
+            if unposted is not None or isinstance(event, JobFinished):
+                return Delivery.REFUSED  # the notice, or the video itself, was refused for good
+            return Delivery.SHOWN  # the cancellation or failure was shown in the channel
 
     async def _final_edit(self, embed: discord.Embed) -> None:
         if self.status.message_id is None:

@@ -12,7 +12,7 @@ from discord.ext import commands
 from bot.acknowledgement import Acknowledgement, Deferral, acknowledged
 from bot.channel_defaults import SERVER_WIDE
 from bot.options import ChannelDefaults, check_defaults, size_named
-from generation.queue.interface import QueueStats
+from generation.queue.interface import Person, QueueStats
 
 if TYPE_CHECKING:
     from bot.client import VideoBot
@@ -53,7 +53,7 @@ class AdminCog(commands.GroupCog, group_name="videoadmin", group_description="Vi
     async def clear(self, interaction: discord.Interaction[Any]) -> None:
         """Cancel all waiting jobs."""
         async with self._acknowledged(interaction) as ack:
-            cleared = await self.bot.queue.clear(by=str(interaction.user.id))
+            cleared = await self.bot.queue.clear(by=Person(str(interaction.user.id)))
             await ack.respond(content=f"Cleared {len(cleared)} waiting video(s).", ephemeral=True)
 
     @app_commands.command(name="stats", description="Jobs done, failures, time per video, GPU memory")

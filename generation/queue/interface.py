@@ -30,6 +30,39 @@ class JobStatus(StrEnum):
         return self in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
 
 
+class SystemActor(StrEnum):
+    """Who cancelled a job when no person did."""
+
+    BOT = "system"
+    """The bot took the job back: its acknowledgement never reached the user."""
+    UNKNOWN = "unknown"
+    """Not recorded (a job cancelled before the database said by whom)."""
+
+
+@dataclass(frozen=True)
+class Person:
+    """A person who cancelled a job (its owner, a moderator, an admin), by the id the consumer uses."""
+
+    id: str
+
+
+Actor = Person | SystemActor
+"""Who cancelled a job."""
+
+
+def actor_text(actor: Actor) -> str:
+    """How an actor is stored and logged: a system actor's name, or the person's id."""
+    return actor.value if isinstance(actor, SystemActor) else actor.id
+
+
+def actor_from_text(text: str) -> Actor:
+    """The actor `actor_text` wrote (system actors are a closed set of names; anything else is a person)."""
+    try:
+        return SystemActor(text)
+    except ValueError:
+        return Person(text)
+
+
 @dataclass(frozen=True)
 class JobSpec:
     """What to run and for whom.
@@ -65,7 +98,7 @@ class JobInfo:
     attempts: int = 0
     seed: int | None = None
     error: str | None = None
-    cancelled_by: str | None = None
+    cancelled_by: Actor | None = None
     video_path: str | None = None
     timings: Timings | None = None
 
@@ -117,10 +150,10 @@ class JobFailed:
 
 @dataclass(frozen=True)
 class JobCancelled:
-    """The job was cancelled by `by` (an owner id, a moderator id, or "admin"/"shutdown")."""
+    """The job was cancelled by `by`: a person (its owner, a moderator, an admin) or the system."""
 
     job_id: str
-    by: str
+    by: Actor
 
 
 JobEvent = JobQueued | JobStarted | JobProgress | JobFinished | JobFailed | JobCancelled
@@ -157,10 +190,10 @@ class JobHandle(Protocol):
         ...
 
     def events(self) -> AsyncIterator[JobEvent]:
-        """This job's events from submission on; ends after its terminal event."""
+        """This job's events from submission on; ends after its terminal event (`JobQueue.watch`)."""
         ...
 
-    async def cancel(self, by: str) -> JobInfo:
+    async def cancel(self, by: Actor) -> JobInfo:
         """Cancel this job (see `JobQueue.cancel`)."""
         ...
 
@@ -171,8 +204,8 @@ class JobQueue(Protocol):
     async def start(self) -> list[JobInfo]:
         """Open storage, re-queue jobs left by a previous run and start the worker.
 
-        Returns the jobs a consumer must pick up again: the re-queued ones, and the ended ones whose
-        outcome was never acknowledged (see `acknowledge`; `outcome` rebuilds their terminal event).
+        Returns the jobs a consumer must pick up again, to `watch` like any other: the re-queued ones,
+        and the ended ones whose outcome was never acknowledged (see `acknowledge`).
         """
         ...
 
@@ -187,7 +220,18 @@ class JobQueue(Protocol):
         """
         ...
 
-    async def cancel(self, job_id: str, by: str) -> JobInfo:
+    def watch(self, job_id: str) -> AsyncIterator[JobEvent]:
+        """The job's events from its submission (or, for a job recovered at `start`, from then) until
+        and including its terminal one, for any job that is live or ended but not yet acknowledged.
+
+        A job that ended in an earlier run yields only its terminal event, rebuilt from storage (a
+        success whose video is no longer readable comes back as a `JobFailed`). Iterating raises
+        `JobNotFoundError` for an unknown job. Every watcher gets every event; the stream of a job
+        still live when the queue closes ends without a terminal event.
+        """
+        ...
+
+    async def cancel(self, job_id: str, by: Actor) -> JobInfo:
         """Cancel a queued job at once, or a running one at its next step.
 
         Raises `JobNotFoundError`, or `QueueClosedError` once the queue is closing (it could not be saved).
@@ -216,7 +260,7 @@ class JobQueue(Protocol):
         """Undo `pause`."""
         ...
 
-    async def clear(self, by: str) -> list[JobInfo]:
+    async def clear(self, by: Actor) -> list[JobInfo]:
         """Cancel every waiting job (not the running one); return what was cancelled.
 
         Raises `QueueClosedError` once the queue is closing.

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from generation.encode import probe
 from generation.errors import EncodeError
-from generation.queue.interface import JobCancelled, JobFailed, JobFinished, JobInfo, JobStatus
+from generation.queue.interface import JobCancelled, JobFailed, JobFinished, JobInfo, JobStatus, SystemActor
 from generation.results import Timings, VideoResult
 
 LOST_VIDEO = "the finished video was lost before it could be sent"
@@ -30,6 +30,6 @@ def terminal_event(info: JobInfo) -> JobFinished | JobFailed | JobCancelled:
         case JobStatus.FAILED:
             return JobFailed(info.job_id, info.error or "it failed")
         case JobStatus.CANCELLED:
-            return JobCancelled(info.job_id, info.cancelled_by or "system")
+            return JobCancelled(info.job_id, info.cancelled_by or SystemActor.UNKNOWN)
         case _:
             raise ValueError(f"job {info.job_id} has not ended ({info.status})")

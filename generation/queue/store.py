@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
-from generation.queue.interface import JobInfo, JobSpec, JobStatus
+from generation.queue.interface import JobInfo, JobSpec, JobStatus, actor_from_text, actor_text
 from generation.request import VideoRequest
 from generation.results import Timings
 
@@ -320,7 +320,7 @@ def _row(info: JobInfo, batch_size: int | None) -> tuple[Any, ...]:
     return (
         info.job_id, spec.owner_id, spec.group_id, spec.context, request, info.status.value,
         info.submitted_at, info.started_at, info.finished_at, info.attempts, info.seed, info.error,
-        info.cancelled_by, info.video_path, batch_size,
+        actor_text(info.cancelled_by) if info.cancelled_by is not None else None, info.video_path, batch_size,
         timings.load_s, timings.denoise_s, timings.decode_s, timings.encode_s,
     )  # fmt: skip
 
@@ -343,7 +343,7 @@ def _stored(row: tuple[Any, ...]) -> StoredJob:
         attempts=attempts,
         seed=seed,
         error=error,
-        cancelled_by=cancelled_by,
+        cancelled_by=actor_from_text(cancelled_by) if cancelled_by is not None else None,
         video_path=video_path,
         timings=timings,
     )

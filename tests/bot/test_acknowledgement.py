@@ -139,7 +139,7 @@ async def test_a_remix_click_that_outlasts_the_budget_says_busy_instead_of_a_lat
     running.doors.release("get")
 
     assert await ephemeral_reply(click) == BUSY_TEXT
-    await running.bot.wait_until_settled()
+    await running.bot.following.wait_until_settled()
     assert click.modal is None
     assert len(click.callbacks) == 1
 

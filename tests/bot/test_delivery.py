@@ -53,7 +53,7 @@ async def test_a_20_mib_video_is_re_encoded_to_fit_a_10_mib_guild(start_bot: Sta
     assert len(uploaded) <= 10 * MiB
     codec, pix_fmt, frames, _, _ = decode_mp4(uploaded)
     assert (codec, pix_fmt, frames) == ("h264", "yuv420p", 64)
-    await running.bot.wait_until_settled()  # the shrunk copy is removed once Discord has answered the upload
+    await running.bot.following.wait_until_settled()  # the shrunk copy is removed once Discord has answered the upload
     outputs = running.settings.output_dir
     [job] = await running.queue.history()
     assert [path.name for path in outputs.glob("*.mp4")] == [f"{job.job_id}.mp4"]

@@ -263,7 +263,7 @@ async def test_an_outcome_the_user_could_not_be_shown_is_shown_at_the_next_start
     unreachable = emulator.faults.drop("POST", CHANNEL_MESSAGES, times=4)  # the notice and its three retries
     first_restart = await start_bot(FakeGenerator(), job_max_attempts=1)
     await emulator.wait_for(lambda: unreachable.remaining == 0)
-    await first_restart.bot.wait_until_settled()
+    await first_restart.bot.following.wait_until_settled()
     await first_restart.bot.close()
 
     await start_bot(FakeGenerator(), job_max_attempts=1)
@@ -280,7 +280,7 @@ async def test_an_outcome_refused_for_good_is_not_retried_at_every_start(start_b
     refused = emulator.faults.refuse("POST", CHANNEL_MESSAGES, times=10)  # the bot lost Send Messages
     restarted = await start_bot(FakeGenerator(), job_max_attempts=1)
     await emulator.wait_for(lambda: refused.remaining == 9)
-    await restarted.bot.wait_until_settled()
+    await restarted.bot.following.wait_until_settled()
     await restarted.bot.close()
 
     assert await owed_at_next_start(running) == []
@@ -293,7 +293,7 @@ async def test_a_video_refused_for_good_stays_owed_while_its_notice_could_not_be
     unposted = emulator.faults.drop("POST", CHANNEL_MESSAGES)  # the "upload failed" notice
     await emulator.invoke_slash(running.alice, running.channel, "video", {"prompt": "too big"})
     await emulator.wait_for(lambda: unposted.remaining == 0)
-    await running.bot.wait_until_settled()
+    await running.bot.following.wait_until_settled()
     await running.bot.close()
 
     [owed] = await owed_at_next_start(running)

@@ -103,6 +103,13 @@ class FakeClock:
                 self._changed.append(changed)
                 await changed
 
+    async def advance_to_next_sleeper(self, timeout: float = 30.0) -> None:
+        """Wait until something sleeps on the clock, then advance exactly to the earliest deadline."""
+        await self.wait_for_sleepers(1, timeout=timeout)
+        deadline = self.next_deadline()
+        assert deadline is not None
+        self.advance(max(0.0, deadline))
+
     async def advance_past(self, seconds: float, timeout: float = 30.0) -> None:
         """Wait until something sleeps on the clock due within `seconds`, then advance `seconds`.
 

@@ -18,6 +18,7 @@ from generation.queue.interface import (
     JobProgress,
     JobQueued,
     JobStarted,
+    Person,
     QueueStats,
 )
 from generation.request import VideoRequest
@@ -95,7 +96,7 @@ def test_failed_and_cancelled_jobs_are_counted_by_outcome(metrics: Metrics, cloc
     metrics.observe(JobFailed("j1", reason="out of memory"))
     metrics.observe(JobStarted("j2", batch_size=1, eta_s=None))
     clock.now += 2
-    metrics.observe(JobCancelled("j2", by="42"))
+    metrics.observe(JobCancelled("j2", by=Person("42")))
 
     assert value(metrics, "videobot_jobs_total", outcome="failed") == 1
     assert value(metrics, "videobot_jobs_total", outcome="cancelled") == 1
@@ -105,7 +106,7 @@ def test_failed_and_cancelled_jobs_are_counted_by_outcome(metrics: Metrics, cloc
 
 def test_a_job_cancelled_while_waiting_has_no_duration(metrics: Metrics) -> None:
     metrics.observe(JobQueued("j1", position=1, eta_s=None))
-    metrics.observe(JobCancelled("j1", by="42"))
+    metrics.observe(JobCancelled("j1", by=Person("42")))
 
     assert value(metrics, "videobot_jobs_total", outcome="cancelled") == 1
     assert value(metrics, "videobot_job_duration_seconds_count", outcome="cancelled") == 0

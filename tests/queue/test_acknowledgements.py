@@ -10,7 +10,7 @@ import pytest
 from generation.config import EngineSettings
 from generation.errors import JobNotFoundError
 from generation.queue.gpu import mp4_encoder
-from generation.queue.interface import JobCancelled, JobFailed, JobFinished, JobStatus
+from generation.queue.interface import JobCancelled, JobFailed, JobFinished, JobStatus, Person
 from generation.queue.outcome import LOST_VIDEO
 from generation.queue.settings import QueueSettings
 from generation.queue.store import JobStore
@@ -78,9 +78,9 @@ async def test_the_outcome_of_a_cancellation_keeps_who_cancelled(make_queue: Mak
     queue = await make_queue(FakeGenerator(hold_steps=True))  # bob's job never ends
     await queue.submit(spec("bob", "ahead in line"))
     handle = await queue.submit(spec("ann"))
-    await handle.cancel(by="ann")
+    await handle.cancel(by=Person("ann"))
 
-    assert await queue.outcome(handle.info.job_id) == JobCancelled(handle.info.job_id, "ann")
+    assert await queue.outcome(handle.info.job_id) == JobCancelled(handle.info.job_id, Person("ann"))
 
 
 async def test_a_job_still_in_line_has_no_outcome(make_queue: MakeQueue) -> None:

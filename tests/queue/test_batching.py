@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from generation.queue.interface import JobFinished, JobStarted, JobStatus
+from generation.queue.interface import JobFinished, JobStarted, JobStatus, Person
 from tests.fakes.generator import FakeGenerator
 from tests.queue.conftest import MakeQueue, events_of, first, spec
 
@@ -64,9 +64,9 @@ async def test_cancelling_one_job_of_a_batch_leaves_the_others_running(make_queu
     generator.steps.release(3)  # zed's 3 steps
     await generator.steps.arrived(3 + 1)  # the batch is held at its first step
 
-    info = await leaving.cancel(by="ann")
+    info = await leaving.cancel(by=Person("ann"))
 
-    assert (info.status, info.cancelled_by) == (JobStatus.CANCELLED, "ann")
+    assert (info.status, info.cancelled_by) == (JobStatus.CANCELLED, Person("ann"))
     generator.steps.open()
     assert isinstance((await events_of(staying))[-1], JobFinished)
     assert not (await queue.get(leaving.info.job_id)).video_path

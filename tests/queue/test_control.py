@@ -18,6 +18,7 @@ from generation.queue.interface import (
     JobProgress,
     JobQueued,
     JobStatus,
+    Person,
 )
 from generation.queue.local import LocalJobQueue
 from generation.request import VideoRequest
@@ -38,10 +39,10 @@ async def test_cancelling_a_waiting_job_removes_it_and_moves_the_line_up(make_qu
     doomed = await queue.submit(spec("bob"))
     behind = await queue.submit(spec("cat"))
 
-    info = await doomed.cancel(by="bob")
+    info = await doomed.cancel(by=Person("bob"))
 
-    assert (info.status, info.cancelled_by) == (JobStatus.CANCELLED, "bob")
-    assert (await events_of(doomed))[-1] == JobCancelled(doomed.info.job_id, by="bob")
+    assert (info.status, info.cancelled_by) == (JobStatus.CANCELLED, Person("bob"))
+    assert (await events_of(doomed))[-1] == JobCancelled(doomed.info.job_id, by=Person("bob"))
     generator.steps.open()
     moves = [e.position for e in await events_of(behind) if isinstance(e, JobQueued)]
     assert moves == [2, 1]
@@ -56,11 +57,11 @@ async def test_cancelling_a_running_job_stops_it_at_the_next_step(make_queue: Ma
     generator.steps.release(2)
     await generator.steps.arrived(3)  # steps 1 and 2 are done, step 3 is held
 
-    info = await queue.cancel(running.info.job_id, by="mod")
+    info = await queue.cancel(running.info.job_id, by=Person("mod"))
 
-    assert (info.status, info.cancelled_by) == (JobStatus.RUNNING, "mod")  # stops at the next step
+    assert (info.status, info.cancelled_by) == (JobStatus.RUNNING, Person("mod"))  # stops at the next step
     events = await events_of(running)
-    assert events[-1] == JobCancelled(running.info.job_id, by="mod")
+    assert events[-1] == JobCancelled(running.info.job_id, by=Person("mod"))
     assert [e.step for e in events if isinstance(e, JobProgress)] == [1, 2]
     assert generator.steps.passed == 2  # the held step never ran
     generator.steps.open()
@@ -73,7 +74,7 @@ async def test_cancelling_an_ended_job_changes_nothing(make_queue: MakeQueue) ->
     handle = await queue.submit(spec("ann"))
     await events_of(handle)
 
-    info = await handle.cancel(by="ann")
+    info = await handle.cancel(by=Person("ann"))
 
     assert (info.status, info.cancelled_by) == (JobStatus.SUCCEEDED, None)
 
@@ -105,10 +106,10 @@ async def test_clear_cancels_every_waiting_job_but_not_the_running_one(make_queu
     waiting = [await queue.submit(spec(owner)) for owner in ("bob", "cat", "ann")]
     await generator.steps.arrived(1)
 
-    cleared = await queue.clear(by="admin")
+    cleared = await queue.clear(by=Person("admin"))
 
     assert [i.job_id for i in cleared] == [h.info.job_id for h in waiting]
-    assert {(i.status, i.cancelled_by) for i in cleared} == {(JobStatus.CANCELLED, "admin")}
+    assert {(i.status, i.cancelled_by) for i in cleared} == {(JobStatus.CANCELLED, Person("admin"))}
     generator.steps.open()
     assert isinstance((await events_of(running))[-1], JobFinished)
     assert (await queue.stats()).cancelled == 3
@@ -178,7 +179,7 @@ async def test_cancelling_after_close_is_refused_and_the_job_is_kept_for_the_nex
     _, waiting = await closed_with_one_waiting(make_queue, clock)
 
     with pytest.raises(QueueClosedError):
-        await waiting.cancel(by="bob")
+        await waiting.cancel(by=Person("bob"))
     found, _ = await start_and_drain(await make_queue(start=False))
     assert (waiting.info.job_id, JobStatus.QUEUED) in [(i.job_id, i.status) for i in found]
 
@@ -189,7 +190,7 @@ async def test_clearing_after_close_is_refused_and_the_jobs_are_kept_for_the_nex
     queue, waiting = await closed_with_one_waiting(make_queue, clock)
 
     with pytest.raises(QueueClosedError):
-        await queue.clear(by="admin")
+        await queue.clear(by=Person("admin"))
     found, _ = await start_and_drain(await make_queue(start=False))
     assert (waiting.info.job_id, JobStatus.QUEUED) in [(i.job_id, i.status) for i in found]
 
@@ -224,7 +225,7 @@ async def test_a_job_cancelled_before_a_shutdown_interrupts_its_call_ends_cancel
     queue = await make_queue(generator, shutdown_grace_s=0.0)
     running = await queue.submit(spec("ann", steps=5))
     await generator.in_step.arrived(1)
-    await queue.cancel(running.info.job_id, by="ann")  # stops at the next step, which is slow
+    await queue.cancel(running.info.job_id, by=Person("ann"))  # stops at the next step, which is slow
     try:
         closing = asyncio.ensure_future(queue.close())
         # No grace: close() interrupts the call at once, then waits on the clock for it to stop.
@@ -234,7 +235,7 @@ async def test_a_job_cancelled_before_a_shutdown_interrupts_its_call_ends_cancel
     finally:
         generator.in_step.open()
 
-    assert (await events_of(running))[-1] == JobCancelled(running.info.job_id, by="ann")
+    assert (await events_of(running))[-1] == JobCancelled(running.info.job_id, by=Person("ann"))
     again = await make_queue(start=False)
     found = await again.start()
     assert (running.info.job_id, JobStatus.QUEUED) not in [(i.job_id, i.status) for i in found]

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
+from generation.queue.core import QueueCore
 from generation.queue.eta import EtaEstimator
 from generation.queue.events import EventHub
 from generation.queue.interface import JobInfo, JobStarted, JobStatus
-from generation.queue.ledger import Ledger
-from generation.queue.run import Run
-from generation.queue.scheduler import FairScheduler, Ticket
+from generation.queue.scheduler import FairScheduler
 from generation.queue.settings import QueueSettings
+from generation.queue.source import BatchLimits
 from generation.queue.store import JobStore
 from generation.results import GeneratedClip, Timings, VideoFile
 from tests.fakes.clock import FakeClock
@@ -67,17 +67,22 @@ def test_a_running_job_past_its_last_step_still_has_decoding_and_encoding_ahead(
     assert eta.remaining("s", cost=1, elapsed_s=20.0, step=5, total_steps=10) == pytest.approx(30.0)
 
 
-def test_while_half_of_a_failed_batch_runs_the_other_half_is_still_ahead(tmp_path: Path) -> None:
+async def test_while_half_of_a_failed_batch_runs_the_other_half_is_still_ahead(tmp_path: Path) -> None:
     eta = EtaEstimator(window=5)
-    eta.record("s", cost=1, seconds=10.0, after_s=0.0)
+    eta.record(request().shape, cost=request().cost, seconds=10.0, after_s=0.0)
     clock = FakeClock()
-    ledger = Ledger(FairScheduler(10, 10), JobStore(tmp_path / "jobs.sqlite3"), eta, EventHub(10), clock)
-    ledger.run = Run([Ticket("a", "ann", "s"), Ticket("b", "bob", "s")], {})
-    ledger.run.begin(["a"], clock.time())  # the retry of the first half, "b" waits for its turn
+    store = JobStore(tmp_path / "jobs.sqlite3")
+    await store.open()
+    core = QueueCore(FairScheduler(10, 10), store, eta, EventHub(10), clock)
+    await core.admit("a", spec("ann"))
+    await core.admit("b", spec("bob"))
+    await core.take(BatchLimits(2))
+    await core.begin(["a"])  # the retry of the first half, "b" waits for its turn
 
     clock.advance(4.0)
 
-    assert ledger.running_remaining() == pytest.approx(6.0 + 10.0)
+    assert core.snapshot("a").eta_s == pytest.approx(6.0 + 10.0)
+    await store.close()
 
 
 async def test_a_job_being_encoded_is_not_reported_as_done(make_queue: MakeQueue, clock: FakeClock) -> None:

@@ -20,6 +20,7 @@ from generation.queue.interface import (
     JobQueued,
     JobStarted,
     JobStatus,
+    Person,
     WorkerHealth,
 )
 from tests.fakes.clock import FakeClock
@@ -179,7 +180,7 @@ async def test_unknown_job_is_not_found(make_queue: MakeQueue) -> None:
     with pytest.raises(JobNotFoundError):
         await queue.get("nope")
     with pytest.raises(JobNotFoundError):
-        await queue.cancel("nope", by="ann")
+        await queue.cancel("nope", by=Person("ann"))
 
 
 async def test_one_log_line_per_job_event(make_queue: MakeQueue, caplog: pytest.LogCaptureFixture) -> None:
@@ -190,8 +191,8 @@ async def test_one_log_line_per_job_event(make_queue: MakeQueue, caplog: pytest.
     await events_of(handle)
 
     job_id = handle.info.job_id
-    lines = [r.getMessage() for r in caplog.records if f"id={job_id}" in r.getMessage()]
-    assert [line.split(" id=")[0] for line in lines] == ["job queued", "job started", "job succeeded"]
+    lines = [r.getMessage() for r in caplog.records if f"job_id={job_id}" in r.getMessage()]
+    assert [line.split(" job_id=")[0] for line in lines] == ["job queued", "job started", "job succeeded"]
     assert "owner=ann group=g1 batch=1" in lines[1]
     assert "wait_s=" in lines[2]
     assert "run_s=" in lines[2]

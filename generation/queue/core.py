@@ -1,0 +1,476 @@
+"""`QueueCore`: the queue's state and every change to it, on the event loop.
+
+It owns the fair line, the jobs that are waiting or running, their event logs, the estimates and the
+store, and offers verbs: for the consumer `admit`, `cancel`, `clear`, `pause`, and for the worker the
+`JobSource` calls (`take`, `begin`, `progress`, `wanted`, `end`, `put_back`, `learn`). Nothing
+outside reads its fields.
+
+One place ends a job, `end`, whatever the outcome, and only the first ending of a job counts. A
+terminal state is committed to SQLite before it is announced, so what a listener hears is what a
+restart will find. Every job that is live in this process has an event log from the moment it is
+admitted or recovered; a job's log is kept a while after it ends, so a late `watch` still hears how
+it ended.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable, Hashable, Sequence
+from dataclasses import dataclass, replace
+from typing import Final
+
+from generation.clock import Clock
+from generation.queue.eta import EtaEstimator
+from generation.queue.events import EventHub, JobEventLog
+from generation.queue.interface import (
+    Actor,
+    JobCancelled,
+    JobEvent,
+    JobFailed,
+    JobFinished,
+    JobInfo,
+    JobProgress,
+    JobQueued,
+    JobSpec,
+    JobStarted,
+    JobStatus,
+    SystemActor,
+    actor_text,
+)
+from generation.queue.scheduler import FairScheduler, Ticket
+from generation.queue.source import BatchLimits, Cancelled, Ending, Failed, Succeeded
+from generation.queue.store import JobStore, StoredJob
+from generation.results import VideoResult
+
+log = logging.getLogger(__name__)
+
+Line = dict[str, tuple[int, float | None]]
+"""Waiting job ids in run order, each with its 1-based position and ETA in seconds."""
+
+ENDED_LOGS_KEPT: Final = 1024
+"""How many ended jobs' event logs stay for late watchers (older ones are rebuilt from storage)."""
+
+
+@dataclass
+class _Attempt:
+    """The pipeline call running now: who is in it, since when, and how far it got."""
+
+    members: tuple[str, ...]
+    started_at: float
+    cost: float
+    step: int = 0
+    total: int = 0
+
+
+class QueueCore:
+    """The fair line, the live jobs and their events, kept consistent; see the module docstring."""
+
+    def __init__(
+        self, scheduler: FairScheduler, store: JobStore, eta: EtaEstimator, hub: EventHub, clock: Clock
+    ) -> None:
+        self._scheduler = scheduler
+        self._store = store
+        self._eta = eta
+        self._hub = hub
+        self._clock = clock
+        self._jobs: dict[str, JobInfo] = {}  # waiting and running
+        self._ending: dict[str, JobInfo] = {}  # ended, not yet saved and announced
+        self._logs: dict[str, JobEventLog] = {}  # live jobs
+        self._ended_logs: OrderedDict[str, JobEventLog] = OrderedDict()
+        self._running: dict[str, Ticket] = {}  # taken by the worker, not ended
+        self._attempt: _Attempt | None = None
+        self._cancels: dict[str, Actor] = {}  # running jobs whose cancellation was asked for
+        self._cancel_listeners: list[Callable[[str], None]] = []
+        self._positions: dict[str, int] = {}  # last position announced per waiting job
+        self._announced = -1  # scheduler version of the last announcement
+        self._paused = False
+        self._stopping = False
+        self._wake = asyncio.Event()
+
+    # -- reading ------------------------------------------------------------------------------
+
+    @property
+    def paused(self) -> bool:
+        """True while new jobs are neither started nor accepted."""
+        return self._paused
+
+    @property
+    def waiting_count(self) -> int:
+        """Jobs waiting in line."""
+        return self._scheduler.waiting_count
+
+    @property
+    def running_count(self) -> int:
+        """Jobs the worker holds."""
+        return len(self._running)
+
+    def known(self, job_id: str) -> bool:
+        """True for a job live in this process (waiting, running, or ending right now)."""
+        return job_id in self._jobs or job_id in self._ending
+
+    def snapshot(self, job_id: str, line: Line | None = None) -> JobInfo:
+        """The live job's info with its current position and ETA. Raises `KeyError` for others."""
+        if job_id in self._ending:
+            return self._ending[job_id]
+        info = self._jobs[job_id]
+        if info.status is JobStatus.QUEUED:
+            position, eta_s = (line if line is not None else self.line()).get(job_id, (None, None))
+            return replace(info, position=position, eta_s=eta_s)
+        return replace(info, position=0, eta_s=self._running_remaining())
+
+    def active(self) -> list[JobInfo]:
+        """Running jobs first, then waiting ones in the order they will run."""
+        line = self.line()
+        running = [job_id for job_id in self._jobs if job_id not in line]
+        return [self.snapshot(job_id, line) for job_id in (*running, *line)]
+
+    def line(self) -> Line:
+        """Waiting jobs in the order they will run, with positions and ETAs."""
+        rates: dict[Hashable, float | None] = {}
+        line: Line = {}
+        eta_s = self._running_remaining()
+        for position, ticket in enumerate(self._scheduler.order(), 1):
+            if eta_s is not None:
+                if ticket.shape not in rates:
+                    rates[ticket.shape] = self._eta.rate(ticket.shape)
+                rate = rates[ticket.shape]
+                eta_s = None if rate is None else eta_s + rate * ticket.cost
+            line[ticket.job_id] = (position, eta_s)
+        return line
+
+    def watch(self, job_id: str) -> AsyncIterator[JobEvent] | None:
+        """The job's events from the start, if it is live or ended recently in this process."""
+        events = self._logs.get(job_id) or self._ended_logs.get(job_id)
+        return events.stream() if events is not None else None
+
+    def subscribe(self) -> AsyncIterator[JobEvent]:
+        """Every job's events from now on (see `EventHub`)."""
+        return self._hub.subscribe()
+
+    # -- the consumer's verbs -----------------------------------------------------------------
+
+    async def admit(self, job_id: str, spec: JobSpec) -> JobInfo:
+        """Put a new job in line (raising the scheduler's cap errors), save it, and return its snapshot.
+
+        If it cannot be saved it ends failed and the error propagates: the caller must not show it.
+        """
+        self._scheduler.push(_ticket(job_id, spec))
+        info = JobInfo(
+            job_id=job_id,
+            spec=spec,
+            status=JobStatus.QUEUED,
+            position=None,
+            eta_s=None,
+            submitted_at=self._clock.time(),
+        )
+        self._jobs[job_id] = info
+        self._logs[job_id] = JobEventLog()
+        self.reposition()
+        log.info(
+            "job queued job_id=%s owner=%s group=%s position=%s",
+            job_id, spec.owner_id, spec.group_id, self._positions.get(job_id),
+        )  # fmt: skip
+        self._wake.set()
+        try:
+            await self._store.save([info])
+        except Exception:
+            log.exception("could not save job_id=%s", job_id)
+            await self.end(job_id, Failed("the job could not be saved"), wait=False)
+            raise
+        return self.snapshot(job_id) if job_id in self._jobs else info
+
+    async def cancel(self, job_id: str, by: Actor) -> JobInfo | None:
+        """Cancel a live job; None if it is not live here.
+
+        A waiting job ends at once. A running one ends at once too, unless it is the last member of
+        the running call anybody wants: then the call is stopped at its next step (the cancel
+        listeners are told) and the job ends when it stops; its snapshot says who asked.
+        """
+        if not self.known(job_id) or job_id in self._ending:
+            return None
+        if job_id in self._running:
+            self._cancels.setdefault(job_id, by)
+            attempt = self._attempt
+            if attempt is not None and job_id in attempt.members and not any(map(self.wanted, attempt.members)):
+                for listener in self._cancel_listeners:
+                    listener(job_id)
+                log.info("job cancelling job_id=%s by=%s (stops at the next step)", job_id, actor_text(by))
+                return replace(self.snapshot(job_id), cancelled_by=by)
+        saved = self._end(job_id, Cancelled(by))
+        ended = self._ending[job_id]
+        await _all_saved([saved])
+        return ended
+
+    async def clear(self, by: Actor) -> list[JobInfo]:
+        """Cancel every waiting job (the running call goes on); return them in the order they were."""
+        waiting = [ticket.job_id for ticket in self._scheduler.order()]
+        saved = [self._end(job_id, Cancelled(by)) for job_id in waiting]
+        ended = [self._ending[job_id] for job_id in waiting]
+        await _all_saved(saved)
+        log.info("queue cleared by=%s cancelled=%d", actor_text(by), len(ended))
+        return ended
+
+    def pause(self) -> None:
+        """Start no new jobs (the running call finishes)."""
+        self._paused = True
+
+    def resume(self) -> None:
+        """Start jobs again."""
+        self._paused = False
+        self._wake.set()
+
+    def stop(self) -> None:
+        """Hand the worker no more batches; `take` answers None from now on."""
+        self._stopping = True
+        self._wake.set()
+
+    def update_context(self, job_id: str, context: str) -> None:
+        """Replace a live job's opaque context in memory (the caller saves it)."""
+        for infos in (self._jobs, self._ending):
+            if job_id in infos:
+                info = infos[job_id]
+                infos[job_id] = replace(info, spec=replace(info.spec, context=context))
+
+    async def recover(self, leftovers: Sequence[StoredJob], max_crashes: int) -> list[JobInfo]:
+        """Put back in line the jobs a previous run left waiting or running (`leftovers`, oldest
+        first); fail those that crashed the worker `max_crashes` times. Returns the failed ones."""
+        failed = []
+        for job in leftovers:
+            info = job.info
+            self._jobs[info.job_id] = info
+            self._logs[info.job_id] = JobEventLog()
+            if job.crashes >= max_crashes:
+                failed.append(info.job_id)
+                continue
+            # A crash is counted on every job of the batch it hit: only a job running alone owns its next one.
+            self._scheduler.push(_ticket(info.job_id, info.spec, alone=job.crashes > 0), enforce_caps=False)
+        crashes = {job.info.job_id: job.crashes for job in leftovers}
+        saved = [self._end(job_id, Failed(_crash_reason(crashes[job_id]))) for job_id in failed]
+        ended = [self._ending[job_id] for job_id in failed]
+        self.reposition(recovered=True)
+        await _all_saved(saved)
+        return ended
+
+    # -- the worker's verbs (`JobSource`) -----------------------------------------------------
+
+    async def take(self, limits: BatchLimits) -> list[JobInfo] | None:
+        """The next batch in the fair order, now running; None once stopping. Waits while paused or idle."""
+        while not self._stopping:
+            head = self._scheduler.head()
+            if head is not None and not self._paused:
+                batch = self._scheduler.pop_batch(limits.for_shape(head.shape))
+                self._running.update((ticket.job_id, ticket) for ticket in batch)
+                self._attempt = None
+                self.reposition()
+                return [self._jobs[ticket.job_id] for ticket in batch]
+            self._wake.clear()
+            await self._wake.wait()
+        return None
+
+    async def begin(self, job_ids: Sequence[str]) -> float:
+        """An attempt for these running jobs starts now: save it, then announce it. Returns its start."""
+        now = self._clock.time()
+        cost = sum(self._running[job_id].cost for job_id in job_ids)
+        self._attempt = attempt = _Attempt(tuple(job_ids), now, cost)
+        infos = [_started(self._jobs[job_id], now) for job_id in job_ids]
+        self._jobs.update((info.job_id, info) for info in infos)
+        await self._store.save(infos, batch_size=len(infos))
+        shape = self._running[job_ids[0]].shape
+        eta_s = self._eta.estimate(shape, attempt.cost)
+        for info in infos:
+            if info.job_id not in self._jobs:  # cancelled while the attempt was being saved
+                continue
+            self._emit(JobStarted(info.job_id, len(infos), eta_s))
+            log.info(
+                "job started job_id=%s owner=%s group=%s batch=%d attempt=%d wait_s=%.3f",
+                info.job_id, info.spec.owner_id, info.spec.group_id, len(infos), info.attempts,
+                now - info.submitted_at,
+            )  # fmt: skip
+        return now
+
+    def progress(self, job_ids: Sequence[str], step: int, total: int) -> None:
+        """The running attempt finished a step: remember it (for ETAs) and tell the jobs still wanted."""
+        attempt = self._attempt
+        if attempt is None or attempt.members != tuple(job_ids):
+            return
+        attempt.step, attempt.total = step, total
+        elapsed_s = self._clock.time() - attempt.started_at
+        for job_id in job_ids:
+            if self.wanted(job_id):
+                self._emit(JobProgress(job_id, step, total, elapsed_s))
+
+    def wanted(self, job_id: str) -> bool:
+        """True while the job runs and nobody asked to cancel it."""
+        return job_id in self._running and job_id not in self._cancels
+
+    def on_cancel(self, listener: Callable[[str], None]) -> None:
+        """Call `listener(job_id)` when a running call should stop for a cancellation."""
+        self._cancel_listeners.append(listener)
+
+    async def end(self, job_id: str, ending: Ending, *, wait: bool = True) -> bool:
+        """End a live job, whatever the outcome; False if it is not live (it ended already).
+
+        The terminal state is saved, then announced with one log line; with `wait`, this returns
+        once it is saved (a failed save is logged and announced anyway: the job did end).
+        """
+        saved = self._end(job_id, ending)
+        if saved is None:
+            return False
+        if wait:
+            await _all_saved([saved])
+        return True
+
+    def _end(self, job_id: str, ending: Ending) -> asyncio.Future[None] | None:
+        """`end` without waiting: the save's future, or None if the job is not live."""
+        info = self._jobs.pop(job_id, None)
+        if info is None:
+            return None
+        if self._scheduler.is_waiting(job_id):
+            self._scheduler.remove(job_id)
+        elif self._running.pop(job_id, None) is not None:
+            self._scheduler.finish(job_id)
+        requested = self._cancels.pop(job_id, None)
+        final, event = _ended(info, self._clock.time(), ending, requested)
+        self._ending[job_id] = final
+        batch_size = ending.batch_size if isinstance(ending, Succeeded) else None
+        committed = self._store.save_soon([final], batch_size=batch_size)
+        committed.add_done_callback(lambda future: self._announce(future, final, event))
+        return committed
+
+    async def put_back(self, job_ids: Sequence[str]) -> None:
+        """Save running jobs stopped by shutdown as waiting for the next start; cancelled ones end."""
+        back = []
+        for job_id in job_ids:
+            if job_id in self._cancels:
+                self._end(job_id, Cancelled())
+            elif job_id in self._running:
+                del self._running[job_id]
+                self._scheduler.finish(job_id)
+                back.append(_interrupted(self._jobs.pop(job_id)))
+                log.info("job interrupted by shutdown job_id=%s; it will run again on the next start", job_id)
+                events = self._logs.get(job_id)
+                if events is not None:
+                    events.close()  # the job's stream in this process ends here; it runs after the restart
+        await self._store.save(back)
+
+    def learn(self, shape: Hashable, cost: float, run_s: float, after_s: float) -> None:
+        """Teach the estimates what a call of `shape` and `cost` took."""
+        self._eta.record(shape, cost, run_s, after_s=after_s)
+
+    # -- announcing ---------------------------------------------------------------------------
+
+    def reposition(self, *, recovered: bool = False) -> None:
+        """Tell every waiting job whose place in line changed its new place and ETA."""
+        if self._scheduler.version == self._announced and not recovered:
+            return
+        self._announced = self._scheduler.version
+        line = self.line()
+        for job_id, (position, eta_s) in line.items():
+            if self._positions.get(job_id) != position:
+                self._emit(JobQueued(job_id, position, eta_s, recovered=recovered))
+        self._positions = {job_id: position for job_id, (position, _) in line.items()}
+
+    def close(self) -> None:
+        """End every event stream (the queue is closing); live jobs' streams end without a terminal event."""
+        for events in (*self._logs.values(), *self._ended_logs.values()):
+            events.close()
+        self._hub.close()
+
+    def _emit(self, event: JobEvent) -> None:
+        events = self._logs.get(event.job_id)
+        if events is not None:
+            events.append(event)
+            if isinstance(event, JobFinished | JobFailed | JobCancelled):
+                events.close()
+                del self._logs[event.job_id]
+                self._ended_logs[event.job_id] = events
+                while len(self._ended_logs) > ENDED_LOGS_KEPT:
+                    self._ended_logs.popitem(last=False)
+        self._hub.publish(event)
+
+    def _announce(self, committed: asyncio.Future[None], info: JobInfo, event: JobEvent) -> None:
+        error = committed.exception()
+        if error is not None:
+            # The job did end: tell its owner anyway; a restart may run it again.
+            log.error("could not save the ending of job_id=%s", info.job_id, exc_info=error)
+        self._ending.pop(info.job_id, None)
+        self._positions.pop(info.job_id, None)
+        self._emit(event)
+        detail = f" by={actor_text(info.cancelled_by)}" if info.cancelled_by is not None else ""
+        detail += f" reason={info.error!r}" if info.error else ""
+        log.info(
+            "job %s job_id=%s owner=%s group=%s wait_s=%s run_s=%s%s",
+            info.status.value, info.job_id, info.spec.owner_id, info.spec.group_id,
+            _span(info.submitted_at, info.started_at), _span(info.started_at, info.finished_at), detail,
+        )  # fmt: skip
+        self.reposition()
+
+    def _running_remaining(self) -> float | None:
+        """Seconds until the worker is free again (0 when idle), or None if unknown.
+
+        During a retry in halves that is the rest of this attempt plus the members still to run.
+        """
+        if not self._running:
+            return 0.0
+        shape = next(iter(self._running.values())).shape
+        attempt = self._attempt
+        if attempt is None:
+            return self._eta.estimate(shape, sum(ticket.cost for ticket in self._running.values()))
+        elapsed_s = self._clock.time() - attempt.started_at
+        current = self._eta.remaining(shape, attempt.cost, elapsed_s, attempt.step, attempt.total)
+        later_cost = sum(ticket.cost for job_id, ticket in self._running.items() if job_id not in attempt.members)
+        later = self._eta.estimate(shape, later_cost) if later_cost else 0.0
+        return None if current is None or later is None else current + later
+
+
+async def _all_saved(saves: Sequence[asyncio.Future[None] | None]) -> None:
+    """Until every save has been committed or failed (a failure is logged when it is announced)."""
+    for saved in saves:
+        if saved is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(saved)
+
+
+def _ticket(job_id: str, spec: JobSpec, *, alone: bool = False) -> Ticket:
+    return Ticket(job_id, spec.owner_id, spec.request.shape, spec.request.cost, alone=alone)
+
+
+def _crash_reason(crashes: int) -> str:
+    return f"this prompt crashed the worker {crashes} times, so it will not be run again"
+
+
+def _span(start: float | None, end: float | None) -> str:
+    return "-" if start is None or end is None else f"{end - start:.3f}"
+
+
+def _started(info: JobInfo, now: float) -> JobInfo:
+    """The job as it starts another attempt (the first start time is kept)."""
+    return replace(
+        info,
+        status=JobStatus.RUNNING,
+        position=0,
+        started_at=info.started_at if info.started_at is not None else now,
+        attempts=info.attempts + 1,
+    )
+
+
+def _interrupted(info: JobInfo) -> JobInfo:
+    """The job as shutdown puts it back in line, to run again on the next start."""
+    return replace(info, status=JobStatus.QUEUED, position=None, eta_s=None, started_at=None)
+
+
+def _ended(info: JobInfo, now: float, ending: Ending, requested: Actor | None) -> tuple[JobInfo, JobEvent]:
+    """The job's final info and terminal event for `ending` (`requested`: who asked to cancel it, if anyone)."""
+    final = replace(info, position=None, eta_s=None, finished_at=now, video_path=None, timings=None)
+    match ending:
+        case Succeeded(video=video, seed=seed, timings=timings):
+            final = replace(final, status=JobStatus.SUCCEEDED, seed=seed, video_path=str(video.path), timings=timings)
+            return final, JobFinished(info.job_id, VideoResult(info.spec.request, seed, video, timings))
+        case Cancelled(by=by):
+            actor = by if by is not None else requested or SystemActor.UNKNOWN
+            return replace(final, status=JobStatus.CANCELLED, cancelled_by=actor), JobCancelled(info.job_id, actor)
+        case Failed(reason=reason):
+            return replace(final, status=JobStatus.FAILED, error=reason), JobFailed(info.job_id, reason)
