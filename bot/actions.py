@@ -28,7 +28,7 @@ from bot.options import (
 from bot.prompt_flags import parse_prompt_flags
 from bot.sanitize import display_prompt
 from bot.submission import Submitter
-from bot.views import remix_form
+from bot.views import JobAction, remix_form
 from generation.clock import Clock
 from generation.errors import JobNotFoundError
 from generation.queue.interface import JobInfo, JobQueue, JobStatus, Person
@@ -85,23 +85,25 @@ class JobActions:
             admission.withdraw()
             raise
 
-    async def on_button(self, action: str, job_id: str, interaction: discord.Interaction[Any]) -> None:
+    async def on_button(self, action: JobAction, job_id: str, interaction: discord.Interaction[Any]) -> None:
         """A button on a status or result message was clicked."""
-        deferral = {"reroll": Deferral.PUBLIC, "remix": Deferral.BUSY}.get(action, Deferral.EPHEMERAL)
+        deferral = {JobAction.REROLL: Deferral.PUBLIC, JobAction.REMIX: Deferral.BUSY}.get(action, Deferral.EPHEMERAL)
         async with acknowledged(interaction, self._clock, deferral) as ack:
             try:
                 info = await self._queue.get(job_id)
-                if action == "cancel":
-                    await self._cancel(ack, info)
-                elif action == "delete":
-                    await self._delete(ack, info)
-                elif action == "info":
-                    await ack.respond(embed=self._info_embed(info), ephemeral=True)
-                elif action == "reroll":
-                    await self._reroll(ack, info)
-                elif action == "remix":
-                    request = info.spec.request
-                    await ack.open_modal(remix_form(job_id, prompt_with_flags(request), request.negative_prompt))
+                match action:
+                    case JobAction.CANCEL:
+                        await self._cancel(ack, info)
+                    case JobAction.DELETE:
+                        await self._delete(ack, info)
+                    case JobAction.INFO:
+                        await ack.respond(embed=self._info_embed(info), ephemeral=True)
+                    case JobAction.REROLL:
+                        await self._reroll(ack, info)
+                    case JobAction.REMIX:
+                        request = info.spec.request
+                        form = remix_form(job_id, prompt_with_flags(request), request.negative_prompt)
+                        await ack.open_modal(form)
             except JobNotFoundError:
                 await ack.refuse("That job is no longer known to the bot.")
             except Exception as error:

@@ -1,14 +1,15 @@
-"""Per-server and per-channel defaults that admins set with `/videoadmin defaults`, kept in SQLite."""
+"""Per-server and per-channel defaults that admins set with `/videoadmin defaults`, kept in SQLite
+(the bot's one database file, used as `generation.database` describes)."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import sqlite3
 from pathlib import Path
 
-import aiosqlite
-
 from bot.options import ChannelDefaults
+from generation.database import Database, transaction
 
 SERVER_WIDE = 0
 
@@ -22,24 +23,29 @@ CREATE TABLE IF NOT EXISTS channel_defaults (
 """
 
 
+_SELECT_ALL = "SELECT guild_id, channel_id, options FROM channel_defaults"
+_UPSERT = "INSERT OR REPLACE INTO channel_defaults VALUES (?, ?, ?)"
+
+
 class ChannelDefaultsStore:
     """Reads and writes defaults. Every `/video` asks, so all of them are held in memory (one row per
     configured channel or server) and a lookup never waits for the database."""
 
     def __init__(self, path: Path) -> None:
-        self._path = path
+        self._db = Database(path, "channel-defaults")
         self._defaults: dict[tuple[int, int], ChannelDefaults] = {}
 
     async def open(self) -> None:
         """Create the table if needed and load every row."""
-        async with aiosqlite.connect(self._path) as db:
-            await db.execute(_SCHEMA)
-            await db.commit()
-            async with db.execute("SELECT guild_id, channel_id, options FROM channel_defaults") as cursor:
-                rows = await cursor.fetchall()
-        self._defaults = {
-            (guild_id, channel_id): _defaults(channel_id, options) for guild_id, channel_id, options in rows
-        }
+        await self._db.open(_SCHEMA)
+        rows = await self._db.run(
+            lambda conn: conn.execute("SELECT guild_id, channel_id, options FROM channel_defaults").fetchall()
+        )
+        self._defaults = {(guild, channel): _defaults(channel, options) for guild, channel, options in rows}
+
+    async def close(self) -> None:
+        """Close the database connection."""
+        await self._db.close()
 
     def lookup(self, guild_id: int | None, channel_id: int | None) -> list[ChannelDefaults]:
         """Defaults that apply in a channel, most specific first (channel, then server)."""
@@ -52,20 +58,22 @@ class ChannelDefaultsStore:
     async def set(self, guild_id: int, channel_id: int, defaults: ChannelDefaults) -> None:
         """Replace the defaults of one channel (or the server with `SERVER_WIDE`)."""
         values = {k: v for k, v in dataclasses.asdict(defaults).items() if v is not None and k != "scope"}
-        async with aiosqlite.connect(self._path) as db:
-            if values:
-                await db.execute(
-                    "INSERT OR REPLACE INTO channel_defaults VALUES (?, ?, ?)",
-                    (guild_id, channel_id, json.dumps(values)),
-                )
-            else:
-                await db.execute(
-                    "DELETE FROM channel_defaults WHERE guild_id = ? AND channel_id = ?",
-                    (guild_id, channel_id),
-                )
-            await db.commit()
+        options = json.dumps(values)
+
+        def store(conn: sqlite3.Connection) -> None:
+            with transaction(conn):
+                if values:
+                    conn.execute(
+                        "INSERT OR REPLACE INTO channel_defaults VALUES (?, ?, ?)", (guild_id, channel_id, options)
+                    )
+                else:
+                    conn.execute(
+                        "DELETE FROM channel_defaults WHERE guild_id = ? AND channel_id = ?", (guild_id, channel_id)
+                    )
+
+        await self._db.run(store)
         if values:
-            self._defaults[(guild_id, channel_id)] = _defaults(channel_id, json.dumps(values))
+            self._defaults[(guild_id, channel_id)] = _defaults(channel_id, options)
         else:
             self._defaults.pop((guild_id, channel_id), None)
 

@@ -148,4 +148,5 @@ class VideoBot(commands.Bot):
         if self._metrics_task is not None:
             self._metrics_task.cancel()
             await asyncio.gather(self._metrics_task, return_exceptions=True)
+        await self.channel_defaults.close()
         await super().close()

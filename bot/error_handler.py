@@ -1,6 +1,6 @@
 """The one place that turns errors into replies: expected ones verbatim, the rest generically.
 
-Expected errors (`VideoBotError` and subclasses, missing permissions, failed checks) are written for
+Expected errors (`EngineError` and subclasses, missing permissions, failed checks) are written for
 users and sent as they are, ephemerally. Anything else is a bug: it is logged with the command, user and
 guild, and the user gets a short generic message with a reference to find the log line.
 """
@@ -15,12 +15,12 @@ import discord
 from discord import app_commands
 
 from bot.acknowledgement import acknowledgement_of
-from bot.submission import MissingPermissionsError
-from generation.errors import VideoBotError
+from bot.errors import BotError
+from generation.errors import EngineError
 
 log = logging.getLogger(__name__)
 
-EXPECTED = (VideoBotError, MissingPermissionsError)
+EXPECTED = (EngineError, BotError)
 
 
 async def reply_ephemeral(interaction: discord.Interaction[Any], message: str) -> None:

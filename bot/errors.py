@@ -1,22 +1,31 @@
-"""Every error the bot side raises on purpose about what a user typed, in one place.
+"""Every error the bot side raises on purpose, in one place.
 
-    VideoBotError                   generation.errors; `str(err)` is safe to show to the user verbatim
+    BotError                        base class; `str(err)` is safe to show to the user verbatim
     ├── BotInputError               the user's input cannot become a request; the message says how to fix it
     │   ├── PromptFlagError         a flag inside the prompt is unknown, repeated or has a bad value
     │   ├── OptionConflictError     a slash option and an in-prompt flag set one option to different values
     │   └── InvalidOptionError      an option is outside this server's limits or the engine's bounds
-    └── RefusedError                a rule refused the request (channel, role, DMs, blocklist, cooldown)
+    ├── RefusedError                a rule refused the request (channel, role, DMs, blocklist, cooldown)
+    │   ├── MissingPermissionsError the bot lacks a channel permission it needs to deliver
+    │   └── NotAdminError           /videoadmin by a member who is not an admin (also a discord.py CheckFailure)
+    └── NotAcknowledgedError        Discord could not be told a job was queued, so it was taken back
 
+The engine's own errors (`generation.errors.EngineError`: a full queue, a bad request) are expected too;
+the central error handler (`bot.error_handler`) sends both trees to the user verbatim.
 `bot.moderation` returns refusals as `Refusal` records (pure rules); `bot.gatekeeper` raises them as
-`RefusedError` so the central error handler sends them like every other expected error.
+`RefusedError`.
 """
 
 from __future__ import annotations
 
-from generation.errors import VideoBotError
+from discord import app_commands
 
 
-class BotInputError(VideoBotError):
+class BotError(Exception):
+    """Base class of the bot's errors; the message is written for the user."""
+
+
+class BotInputError(BotError):
     """Base class of input mistakes; the message is written for the user who made them."""
 
 
@@ -46,5 +55,28 @@ class InvalidOptionError(BotInputError, ValueError):
         super().__init__(f"{option} must be {allowed} (got {value}{suffix})")
 
 
-class RefusedError(VideoBotError):
+class RefusedError(BotError):
     """A request was refused by a rule; the message says which and what to do."""
+
+
+class MissingPermissionsError(RefusedError):
+    """The bot lacks a channel permission it needs to deliver (checked before queuing)."""
+
+    def __init__(self, missing: list[str]) -> None:
+        self.missing = missing
+        names = ", ".join(name.replace("_", " ").title() for name in missing)
+        super().__init__(
+            f"I can't post videos here: I'm missing the {names} permission in this channel. "
+            "Ask a server admin to grant it, or use another channel."
+        )
+
+
+class NotAdminError(RefusedError, app_commands.CheckFailure):
+    """The caller has neither Manage Server nor the configured admin role (raised by a command check)."""
+
+
+class NotAcknowledgedError(BotError):
+    """Discord could not be told the job was queued, so it was taken back (the user saw nothing of it)."""
+
+    def __init__(self) -> None:
+        super().__init__("I couldn't reach Discord to confirm your video, so I didn't queue it. Please try again.")

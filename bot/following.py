@@ -84,8 +84,7 @@ class Following:
 
     async def close(self, grace_s: float) -> None:
         """Give the deliveries in progress up to `grace_s` on the clock, then stop every tracker."""
-        if self._tasks:
-            await within(self._clock, asyncio.wait(list(self._tasks.values())), grace_s)
+        await within(self._clock, self.wait_until_settled(), grace_s)
         tasks = list(self._tasks.values())
         for task in tasks:
             task.cancel()

@@ -16,7 +16,7 @@ from typing import Final, Self
 from bot.errors import InvalidOptionError, OptionConflictError
 from bot.sanitize import display_prompt
 from generation.errors import InvalidRequestError
-from generation.request import FPS, FRAMES, GUIDANCE, SIZE, SIZE_MULTIPLE, STEPS, Bounds, VideoRequest
+from generation.request import FPS, FRAMES, GUIDANCE, SIZE, SIZE_MULTIPLE, STEPS, Bounds, VideoRequest, format_number
 
 #: The name users see for each `VideoRequest` field: the /video option of that name, in every message.
 OPTION_NAMES: Final = {
@@ -89,7 +89,7 @@ class AspectRatio:
             raise ValueError(f"an aspect ratio needs two positive numbers, got {self}")
 
     def __str__(self) -> str:
-        return f"{_fmt(self.width)}:{_fmt(self.height)}"
+        return f"{format_number(self.width)}:{format_number(self.height)}"
 
     def nearest(self, sizes: Sequence[VideoSize]) -> VideoSize:
         """The size closest in shape; compared on a log scale so 2:1 and 1:2 are equally far from 1:1."""
@@ -301,7 +301,7 @@ def _within(name: str, value: float | None, engine: Bounds, maximum: float, note
         raise InvalidOptionError(
             OPTION_NAMES[name],
             _show(value),
-            f"between {_fmt(engine.minimum)} and {_fmt(maximum)} on this server",
+            f"between {format_number(engine.minimum)} and {format_number(maximum)} on this server",
             note=notes.get(name, ""),
         )
     return value
@@ -327,9 +327,5 @@ def _one_of(sizes: Sequence[VideoSize]) -> str:
 def _show(value: object) -> str:
     """A value as error messages show it: numbers plainly, text quoted, escaped and shortened."""
     if isinstance(value, int | float):
-        return _fmt(value)
+        return format_number(value)
     return f"“{display_prompt(str(value), _SHOWN_TEXT_CHARS)}”"
-
-
-def _fmt(number: float) -> str:
-    return str(int(number)) if float(number).is_integer() else str(number)

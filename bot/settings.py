@@ -8,10 +8,11 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
+from bot.options import SIZES
 from generation.config import EngineSettings
 from generation.queue.settings import QueueSettings
 
-DEFAULT_SIZES = ("square:256x256", "landscape:320x192", "portrait:192x320", "wide:448x256", "tall:256x448")
+DEFAULT_SIZES = tuple(f"{size.name}:{size.width}x{size.height}" for size in SIZES)
 
 
 class Settings(EngineSettings, QueueSettings):

@@ -128,14 +128,13 @@ class StatusMessage:
         embed: discord.Embed,
         view: discord.ui.View | None,
         files: Sequence[discord.File] = (),
-        ping_requester: bool = True,
     ) -> discord.Message:
         """Post a new channel message (mentioning only the requester) and make it the status message."""
         channel = self._client.get_partial_messageable(self.context.channel_id)
         mentions = discord.AllowedMentions(
             everyone=False,
             roles=False,
-            users=[discord.Object(self.context.user_id)] if ping_requester else False,
+            users=[discord.Object(self.context.user_id)],
         )
         message = await channel.send(
             content,

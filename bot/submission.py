@@ -15,11 +15,11 @@ import discord
 from bot import render
 from bot.acknowledgement import Acknowledgement, Shown
 from bot.discord_calls import describe
+from bot.errors import MissingPermissionsError, NotAcknowledgedError
 from bot.following import Following
 from bot.job_context import JobContext
 from bot.views import status_view
 from generation.clock import Clock
-from generation.errors import VideoBotError
 from generation.queue.interface import JobHandle, JobQueue, JobQueued, JobSpec, SystemActor
 from generation.request import VideoRequest
 
@@ -27,25 +27,6 @@ log = logging.getLogger(__name__)
 audit = logging.getLogger("videobot.audit")
 
 NEEDED_PERMISSIONS = discord.Permissions(send_messages=True, attach_files=True, embed_links=True)
-
-
-class MissingPermissionsError(Exception):
-    """The bot lacks a channel permission it needs to deliver (checked before queuing)."""
-
-    def __init__(self, missing: list[str]) -> None:
-        self.missing = missing
-        names = ", ".join(name.replace("_", " ").title() for name in missing)
-        super().__init__(
-            f"I can't post videos here: I'm missing the {names} permission in this channel. "
-            "Ask a server admin to grant it, or use another channel."
-        )
-
-
-class NotAcknowledgedError(VideoBotError):
-    """Discord could not be told the job was queued, so it was taken back (the user saw nothing of it)."""
-
-    def __init__(self) -> None:
-        super().__init__("I couldn't reach Discord to confirm your video, so I didn't queue it. Please try again.")
 
 
 def missing_permissions(interaction: discord.Interaction[Any]) -> list[str]:
@@ -121,7 +102,7 @@ class Submitter:
         self._following.follow_new(job_id, request, context, message_id, showing)
         ack_ms = (self._clock.time() - context.interaction_created_at) * 1000
         log.info(
-            "job queued job_id=%s user_id=%s guild_id=%s position=%s ack_ms=%.0f deferred=%s",
+            "job acknowledged job_id=%s user_id=%s guild_id=%s position=%s ack_ms=%.0f deferred=%s",
             job_id,
             context.user_id,
             context.guild_id,

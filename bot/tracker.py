@@ -79,6 +79,7 @@ class JobTracker:
         self._acknowledge = acknowledge
         self._pending: JobQueued | JobStarted | JobProgress | None = None
         self._shown: JobQueued | JobStarted | JobProgress | None = None
+        self._edit_in_flight: asyncio.Future[None] | None = None
         self._status_view = status_view(job_id)
         self._wake = asyncio.Event()
         self._attached = asyncio.Event()
@@ -201,6 +202,10 @@ class JobTracker:
             with contextlib.suppress(asyncio.CancelledError):
                 await editor
         if terminal is not None:
+            # An edit already on its way is let finish (its answer, or Discord's rate limiter holding it
+            # back, is part of the request): cancelling it would send the outcome into a spent bucket.
+            if self._edit_in_flight is not None:
+                await asyncio.gather(self._edit_in_flight, return_exceptions=True)
             await self._attached.wait()
             await self._settle(await self._finish(terminal))
 
@@ -235,12 +240,16 @@ class JobTracker:
             await self._limiter.acquire()
             self._last_edit = self._clock.monotonic()
             self._shown = event
-            try:
-                await self.status.edit(embed=self._render(event), view=self._status_view)
-            except DISCORD_FAILURES as error:
-                # Live status is best effort; the terminal state is retried separately.
-                self._count_failure(error)
-                log.warning("status edit failed job_id=%s error=%s", self.job_id, describe(error))
+            self._edit_in_flight = asyncio.ensure_future(self._edit(event))
+            await asyncio.shield(self._edit_in_flight)
+
+    async def _edit(self, event: JobQueued | JobStarted | JobProgress) -> None:
+        try:
+            await self.status.edit(embed=self._render(event), view=self._status_view)
+        except DISCORD_FAILURES as error:
+            # Live status is best effort; the terminal state is retried separately.
+            self._count_failure(error)
+            log.warning("status edit failed job_id=%s error=%s", self.job_id, describe(error))
 
     async def _finish(self, event: JobEvent) -> Delivery:
         """Show the outcome, by editing the status message or, failing that, in the channel."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Final, Self, cast
 
 import discord
@@ -18,23 +19,39 @@ if TYPE_CHECKING:
 #: full-length prompt are never cut; the prompt's own limit is checked once the flags are parsed out.
 _TEXT_INPUT_MAX_CHARS: Final = 4000
 
-ACTIONS: dict[str, tuple[str, str, discord.ButtonStyle]] = {
-    "cancel": ("Cancel", "✖️", discord.ButtonStyle.danger),
-    "reroll": ("Re-roll", "🎲", discord.ButtonStyle.primary),
-    "remix": ("Remix", "🎨", discord.ButtonStyle.secondary),
-    "info": ("Info", "ℹ️", discord.ButtonStyle.secondary),
-    "delete": ("Delete", "🗑️", discord.ButtonStyle.danger),
+
+class JobAction(StrEnum):
+    """What a button on a job's message does; the value is what its custom id carries."""
+
+    CANCEL = "cancel"
+    REROLL = "reroll"
+    REMIX = "remix"
+    INFO = "info"
+    DELETE = "delete"
+
+    @property
+    def button(self) -> tuple[str, str, discord.ButtonStyle]:
+        """Its label, emoji and style."""
+        return _BUTTONS[self]
+
+
+_BUTTONS: Final = {
+    JobAction.CANCEL: ("Cancel", "✖️", discord.ButtonStyle.danger),
+    JobAction.REROLL: ("Re-roll", "🎲", discord.ButtonStyle.primary),
+    JobAction.REMIX: ("Remix", "🎨", discord.ButtonStyle.secondary),
+    JobAction.INFO: ("Info", "ℹ️", discord.ButtonStyle.secondary),
+    JobAction.DELETE: ("Delete", "🗑️", discord.ButtonStyle.danger),
 }
 
 
 class JobButton(
     discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
-    template=r"job:(?P<action>cancel|reroll|remix|info|delete):(?P<job_id>[0-9A-Za-z_-]{1,64})",
+    template=rf"job:(?P<action>{'|'.join(JobAction)}):(?P<job_id>[0-9A-Za-z_-]{{1,64}})",
 ):
     """One action on one job, e.g. custom id `job:reroll:9f1c…`."""
 
-    def __init__(self, action: str, job_id: str) -> None:
-        label, emoji, style = ACTIONS[action]
+    def __init__(self, action: JobAction, job_id: str) -> None:
+        label, emoji, style = action.button
         super().__init__(discord.ui.Button(label=label, emoji=emoji, style=style, custom_id=f"job:{action}:{job_id}"))
         self.action = action
         self.job_id = job_id
@@ -44,7 +61,7 @@ class JobButton(
         cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
     ) -> Self:
         """Rebuild the button from a click, even on messages sent before a restart."""
-        return cls(match["action"], match["job_id"])
+        return cls(JobAction(match["action"]), match["job_id"])
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         """Hand the click to the bot's job actions."""
@@ -54,15 +71,15 @@ class JobButton(
 
 def status_view(job_id: str) -> discord.ui.View:
     """Buttons while a job waits or runs."""
-    return _view(job_id, ("cancel",))
+    return _view(job_id, (JobAction.CANCEL,))
 
 
 def result_view(job_id: str) -> discord.ui.View:
     """Buttons on a finished video."""
-    return _view(job_id, ("reroll", "remix", "info", "delete"))
+    return _view(job_id, (JobAction.REROLL, JobAction.REMIX, JobAction.INFO, JobAction.DELETE))
 
 
-def _view(job_id: str, actions: tuple[str, ...]) -> discord.ui.View:
+def _view(job_id: str, actions: tuple[JobAction, ...]) -> discord.ui.View:
     view = discord.ui.View(timeout=None)
     for action in actions:
         view.add_item(JobButton(action, job_id))

@@ -19,7 +19,7 @@ from typing import Any, TextIO
 from pydantic import ValidationError
 
 from generation.config import EngineSettings, OffloadMode
-from generation.errors import InvalidRequestError, VideoBotError
+from generation.errors import EngineError, InvalidRequestError
 from generation.request import FPS, FRAMES, GUIDANCE, SIZE, VideoRequest
 
 EXIT_FAILED = 1
@@ -63,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     try:
         return _generate(settings, request, options.output)
-    except VideoBotError as exc:
+    except EngineError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:

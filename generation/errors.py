@@ -1,6 +1,6 @@
-"""Every error the generation side raises on purpose, in one place.
+"""Every error the generation engine and its queue raise on purpose, in one place.
 
-    VideoBotError                   base class; `str(err)` is safe to show to the user verbatim
+    EngineError                     base class; `str(err)` is safe to show to the user verbatim
     ├── InvalidRequestError         a request field is out of range (names field, value, allowed)
     ├── ModelLoadError              the pipeline could not be loaded (bad id, offline, missing files)
     ├── GenerationError             one job failed while running
@@ -14,7 +14,8 @@
         ├── UserQueueLimitError     this user already has the maximum number of jobs waiting
         ├── QueuePausedError        an admin paused the queue
         ├── QueueClosedError        the queue is shutting down
-        └── JobNotFoundError        no such job (or not yours)
+        ├── JobNotFoundError        no such job (or not yours)
+        └── SubscriberLagged        an event subscriber fell too far behind and was disconnected
 
 Anything else that escapes is a bug: callers log it with the job id and tell the user something
 generic.
@@ -23,11 +24,19 @@ generic.
 from __future__ import annotations
 
 
-class VideoBotError(Exception):
-    """Base class; the message is written for the end user."""
+def one_line(error: BaseException) -> str:
+    """The first line of an error's message (its type when it has none), at most 300 characters: what a
+    one-line report of a third-party failure shows."""
+    text = str(error).strip() or type(error).__name__
+    first = text.splitlines()[0].strip()
+    return first if len(first) <= 300 else f"{first[:297]}..."
 
 
-class InvalidRequestError(VideoBotError, ValueError):
+class EngineError(Exception):
+    """Base class of the engine's errors; the message is written for the end user."""
+
+
+class InvalidRequestError(EngineError, ValueError):
     """A request field is outside what the engine accepts."""
 
     def __init__(self, field: str, value: object, allowed: str) -> None:
@@ -37,11 +46,11 @@ class InvalidRequestError(VideoBotError, ValueError):
         super().__init__(f"{field} must be {allowed} (got {value!r})")
 
 
-class ModelLoadError(VideoBotError):
+class ModelLoadError(EngineError):
     """The pipeline could not be loaded."""
 
 
-class GenerationError(VideoBotError):
+class GenerationError(EngineError):
     """A single job failed; the worker keeps serving others."""
 
 
@@ -57,7 +66,7 @@ class OutOfMemoryError(GenerationError):
     """The GPU ran out of memory for this job."""
 
 
-class EncodeError(VideoBotError):
+class EncodeError(EngineError):
     """Frames could not be turned into an MP4."""
 
 
@@ -73,7 +82,7 @@ class DoesNotFitError(EncodeError):
         )
 
 
-class QueueError(VideoBotError):
+class QueueError(EngineError):
     """The queue refused a job or cannot act on it."""
 
 
@@ -95,3 +104,7 @@ class QueueClosedError(QueueError):
 
 class JobNotFoundError(QueueError):
     """No job with that id (or it belongs to someone else)."""
+
+
+class SubscriberLagged(QueueError):
+    """The subscriber fell too far behind and was disconnected; subscribe again to continue."""

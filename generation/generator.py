@@ -19,7 +19,7 @@ import numpy.typing as npt
 import torch
 
 from generation.config import EngineSettings
-from generation.errors import GenerationError, OutOfMemoryError
+from generation.errors import GenerationError, OutOfMemoryError, one_line
 from generation.pipeline import CallbackStyle, LoadedPipeline, load_pipeline
 from generation.protocol import CancelToken, ProgressCallback
 from generation.request import MAX_SEED, VideoRequest
@@ -128,7 +128,7 @@ def _call_pipeline(
             f"the GPU ran out of memory for {len(requests)} × {first.num_frames} frames at "
             f"{first.width}×{first.height}; try fewer frames or a smaller size"
         ) from failure
-    raise GenerationError(f"generation failed: {type(failure).__name__}: {_first_line(failure)}") from failure
+    raise GenerationError(f"generation failed: {type(failure).__name__}: {one_line(failure)}") from failure
 
 
 def _without_tracebacks(error: BaseException) -> BaseException:
@@ -225,8 +225,3 @@ def _check_batch(requests: Sequence[VideoRequest], max_batch_size: int) -> None:
         raise ValueError(f"{len(requests)} requests exceed the batch limit of {max_batch_size}")
     if len({request.shape for request in requests}) != 1:
         raise ValueError("requests in one batch must share the same shape")
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else "no details"

@@ -22,7 +22,7 @@ from diffusers import DiffusionPipeline, DPMSolverMultistepScheduler
 from huggingface_hub.errors import GatedRepoError, HFValidationError, RepositoryNotFoundError
 
 from generation.config import EngineSettings, OffloadMode
-from generation.errors import ModelLoadError
+from generation.errors import ModelLoadError, one_line
 
 log = logging.getLogger(__name__)
 
@@ -53,11 +53,6 @@ class LoadedPipeline:
     dtype: torch.dtype
     load_s: float
     callback_style: CallbackStyle
-
-    @property
-    def supports_step_end_callback(self) -> bool:
-        """True for pipelines taking `callback_on_step_end` (and honouring `pipe._interrupt`)."""
-        return self.callback_style is CallbackStyle.STEP_END
 
 
 def resolve_device(settings: EngineSettings) -> tuple[torch.device, torch.dtype]:
@@ -90,7 +85,7 @@ def load_pipeline(settings: EngineSettings) -> LoadedPipeline:
     try:
         loaded = prepare_pipeline(pipe, settings, device, dtype)
     except Exception as exc:
-        raise ModelLoadError(f"cannot place model {settings.model_id} on {device}: {_one_line(exc)}") from exc
+        raise ModelLoadError(f"cannot place model {settings.model_id} on {device}: {one_line(exc)}") from exc
     load_s = time.perf_counter() - started
     log.info("loaded %s (%s) in %.1f s", settings.model_id, type(pipe).__name__, load_s)
     return dataclasses.replace(loaded, load_s=load_s)
@@ -192,10 +187,4 @@ def _load_failure_reason(exc: Exception) -> str:
         return "neither a folder nor a valid hub id"
     if isinstance(exc, OSError) and "cached" in str(exc):
         return "it is not in the local cache and the hub cannot be reached"
-    return _one_line(exc)
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    first = text.splitlines()[0].strip()
-    return first if len(first) <= 300 else f"{first[:297]}..."
+    return one_line(exc)

@@ -31,7 +31,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Final
 
-from generation.errors import GenerationError, VideoBotError
+from generation.errors import EngineError, GenerationError
 from generation.protocol import CancelToken, ProgressCallback, VideoGenerator
 from generation.request import VideoRequest
 from generation.results import GeneratedClip
@@ -283,7 +283,7 @@ def _answer(conn: Connection, work: Callable[[], _Loaded | _Generated], generato
     try:
         answer: _Loaded | _Generated | _Raised = work()
     except Exception as error:
-        if not isinstance(error, VideoBotError):
+        if not isinstance(error, EngineError):
             log.exception("the generator raised an unexpected error")
         answer = _Raised(_picklable(error), generator.memory_in_use())
     try:
@@ -298,7 +298,7 @@ def _picklable(error: Exception) -> Exception:
     try:
         pickle.loads(pickle.dumps(error))
     except Exception:
-        if isinstance(error, VideoBotError):
+        if isinstance(error, EngineError):
             return GenerationError(str(error))
         return RuntimeError(f"{type(error).__name__}: {error}")
     return error

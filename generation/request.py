@@ -20,10 +20,13 @@ class Bounds:
     def check(self, field: str, value: float) -> None:
         """Raise `InvalidRequestError` naming `field` when `value` is outside the range."""
         if not self.minimum <= value <= self.maximum:
-            raise InvalidRequestError(field, value, f"between {_fmt(self.minimum)} and {_fmt(self.maximum)}")
+            raise InvalidRequestError(
+                field, value, f"between {format_number(self.minimum)} and {format_number(self.maximum)}"
+            )
 
 
-def _fmt(number: float) -> str:
+def format_number(number: float) -> str:
+    """A number as people write it: `9` rather than `9.0`, `7.5` as it is."""
     return str(int(number)) if float(number).is_integer() else str(number)
 
 

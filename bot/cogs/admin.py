@@ -11,15 +11,12 @@ from discord.ext import commands
 
 from bot.acknowledgement import Acknowledgement, Deferral, acknowledged
 from bot.channel_defaults import SERVER_WIDE
+from bot.errors import NotAdminError
 from bot.options import ChannelDefaults, check_defaults, size_named
 from generation.queue.interface import Person, QueueStats
 
 if TYPE_CHECKING:
     from bot.client import VideoBot
-
-
-class NotAdminError(app_commands.CheckFailure):
-    """The caller has neither Manage Server nor the configured admin role."""
 
 
 class AdminCog(commands.GroupCog, group_name="videoadmin", group_description="Video bot administration"):

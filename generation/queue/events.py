@@ -22,14 +22,10 @@ import weakref
 from collections import deque
 from collections.abc import AsyncIterator
 
-from generation.errors import QueueError
+from generation.errors import SubscriberLagged
 from generation.queue.interface import JobEvent
 
 log = logging.getLogger(__name__)
-
-
-class SubscriberLagged(QueueError):
-    """The subscriber fell too far behind and was disconnected; subscribe again to continue."""
 
 
 class _Signal:

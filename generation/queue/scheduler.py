@@ -78,15 +78,6 @@ class FairScheduler:
         """Jobs waiting to run."""
         return len(self._waiting)
 
-    @property
-    def running_count(self) -> int:
-        """Jobs taken by the worker and not finished yet."""
-        return len(self._running)
-
-    def owner_count(self, owner_id: str) -> int:
-        """Jobs of `owner_id` waiting or running (what the per-owner cap counts)."""
-        return self._per_owner[owner_id]
-
     def is_waiting(self, job_id: str) -> bool:
         """True while the job waits for the worker."""
         return job_id in self._waiting

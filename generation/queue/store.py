@@ -22,13 +22,12 @@ import asyncio
 import dataclasses
 import json
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
+from generation.database import Database, connect, transaction
 from generation.queue.interface import JobInfo, JobSpec, JobStatus, actor_from_text, actor_text
 from generation.request import VideoRequest
 from generation.results import Timings
@@ -95,8 +94,7 @@ class JobStore:
 
     def __init__(self, path: Path) -> None:
         self._path = path
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="job-store")
-        self._conn: sqlite3.Connection | None = None
+        self._db = Database(path, "job-store")
         self._rows: list[tuple[Any, ...]] = []
         self._committed: asyncio.Future[None] | None = None
         self._flusher: asyncio.Task[None] | None = None
@@ -104,7 +102,8 @@ class JobStore:
 
     async def open(self) -> None:
         """Create the file and table if needed."""
-        await self._call(self._open)
+        await self._db.open(_SCHEMA)
+        await self._db.run(_add_acknowledgements)
 
     async def close(self) -> None:
         """Commit what is pending and close the connection; idempotent."""
@@ -113,10 +112,7 @@ class JobStore:
         # From here on a late `acknowledge` uses its own connection; work already handed to the
         # store's thread still runs on this one, before it closes.
         self._closed = True
-        if self._conn is not None:
-            await self._call(self._conn.close)
-            self._conn = None
-        self._thread.shutdown(wait=False)
+        await self._db.close()
 
     async def save(self, jobs: Sequence[JobInfo], *, batch_size: int | None = None) -> None:
         """Insert or update `jobs` (spec and crash count are kept); returns once committed."""
@@ -153,13 +149,12 @@ class JobStore:
     async def update_context(self, job_id: str, context: str) -> bool:
         """Replace a job's opaque context; False if there is no such job."""
 
-        def update() -> bool:
-            conn = self._connection()
-            with _transaction(conn):
+        def update(conn: sqlite3.Connection) -> bool:
+            with transaction(conn):
                 changed = conn.execute("UPDATE jobs SET context = ? WHERE job_id = ?", (context, job_id)).rowcount
             return bool(changed)
 
-        return await self._call(update)
+        return await self._db.run(update)
 
     async def acknowledge(self, job_id: str, at: float) -> bool:
         """Record that the job's outcome reached its user at `at`; False if there is no such job.
@@ -169,12 +164,11 @@ class JobStore:
         """
         if self._closed:
             return await asyncio.to_thread(self._acknowledge_once, job_id, at)
-        return await self._call(_acknowledge, self._connection(), job_id, at)
+        return await self._db.run(_acknowledge, job_id, at)
 
     def _acknowledge_once(self, job_id: str, at: float) -> bool:
-        conn = sqlite3.connect(self._path, isolation_level=None)
+        conn = connect(self._path)
         try:
-            conn.execute("PRAGMA busy_timeout = 5000")
             return _acknowledge(conn, job_id, at)
         finally:
             conn.close()
@@ -190,24 +184,23 @@ class JobStore:
         A job keeps its video until its user was shown it, however old: a restart may still deliver it.
         """
 
-        def fetch() -> dict[str, Path]:
+        def fetch(conn: sqlite3.Connection) -> dict[str, Path]:
             sql = (
                 "SELECT job_id, video_path FROM jobs "
                 "WHERE video_path IS NOT NULL AND acknowledged_at IS NOT NULL AND finished_at < ?"
             )
-            return {job_id: Path(path) for job_id, path in self._connection().execute(sql, (ended_before,))}
+            return {job_id: Path(path) for job_id, path in conn.execute(sql, (ended_before,))}
 
-        return await self._call(fetch)
+        return await self._db.run(fetch)
 
     async def forget_videos(self, job_ids: Sequence[str]) -> None:
         """Clear the video paths of these jobs (their files are gone)."""
 
-        def update() -> None:
-            conn = self._connection()
-            with _transaction(conn):
+        def update(conn: sqlite3.Connection) -> None:
+            with transaction(conn):
                 conn.executemany("UPDATE jobs SET video_path = NULL WHERE job_id = ?", [(i,) for i in job_ids])
 
-        await self._call(update)
+        await self._db.run(update)
 
     async def recent_successes(self, limit: int) -> list[StoredJob]:
         """The last `limit` succeeded jobs, most recently submitted first (to seed the ETA estimator)."""
@@ -216,50 +209,12 @@ class JobStore:
 
     async def requeue_interrupted(self) -> list[StoredJob]:
         """Count a crash on every job left `running`, make it `queued`; return all queued, oldest first."""
-        await self._call(self._requeue_interrupted)
+        await self._db.run(_requeue_interrupted)
         return await self._query(f"{_SELECT} WHERE status = ? ORDER BY seq", (JobStatus.QUEUED.value,))
 
     async def outcomes(self) -> tuple[dict[JobStatus, int], float | None]:
         """Jobs per terminal status, and the mean seconds from start to finish of succeeded jobs."""
-        return await self._call(self._outcomes)
-
-    # Everything below runs on the store's thread.
-
-    def _open(self) -> None:
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = NORMAL")
-        conn.execute("PRAGMA busy_timeout = 5000")
-        conn.executescript(_SCHEMA)
-        _add_acknowledgements(conn)
-        self._conn = conn
-
-    def _write(self, rows: list[tuple[Any, ...]]) -> None:
-        conn = self._connection()
-        with _transaction(conn):
-            conn.executemany(_UPSERT, rows)
-
-    def _requeue_interrupted(self) -> None:
-        conn = self._connection()
-        with _transaction(conn):
-            conn.execute(
-                "UPDATE jobs SET status = ?, crashes = crashes + 1, started_at = NULL WHERE status = ?",
-                (JobStatus.QUEUED.value, JobStatus.RUNNING.value),
-            )
-
-    def _outcomes(self) -> tuple[dict[JobStatus, int], float | None]:
-        conn = self._connection()
-        counts = dict(conn.execute("SELECT status, COUNT(*) FROM jobs GROUP BY status").fetchall())
-        (mean,) = conn.execute(
-            "SELECT AVG(finished_at - started_at) FROM jobs WHERE status = ?", (JobStatus.SUCCEEDED.value,)
-        ).fetchone()
-        return {status: counts.get(status.value, 0) for status in JobStatus if status.terminal}, mean
-
-    def _connection(self) -> sqlite3.Connection:
-        if self._conn is None:
-            raise RuntimeError("the job store is not open")
-        return self._conn
+        return await self._db.run(_outcomes)
 
     # Back on the event loop.
 
@@ -269,24 +224,45 @@ class JobStore:
             committed, self._committed = self._committed, None
             assert committed is not None
             try:
-                await self._call(self._write, rows)
+                await self._db.run(_write, rows)
             except Exception as error:  # every waiter of this transaction gets the error
                 committed.set_exception(error)
             else:
                 committed.set_result(None)
 
     async def _query(self, sql: str, params: tuple[Any, ...]) -> list[StoredJob]:
-        def fetch() -> list[StoredJob]:
-            return [_stored(row) for row in self._connection().execute(sql, params).fetchall()]
+        def fetch(conn: sqlite3.Connection) -> list[StoredJob]:
+            return [_stored(row) for row in conn.execute(sql, params).fetchall()]
 
-        return await self._call(fetch)
+        return await self._db.run(fetch)
 
-    async def _call(self, function: Callable[..., _T], *args: Any) -> _T:
-        return await asyncio.get_running_loop().run_in_executor(self._thread, function, *args)
+
+# What runs on the store's thread, with its connection.
+
+
+def _write(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
+    with transaction(conn):
+        conn.executemany(_UPSERT, rows)
+
+
+def _requeue_interrupted(conn: sqlite3.Connection) -> None:
+    with transaction(conn):
+        conn.execute(
+            "UPDATE jobs SET status = ?, crashes = crashes + 1, started_at = NULL WHERE status = ?",
+            (JobStatus.QUEUED.value, JobStatus.RUNNING.value),
+        )
+
+
+def _outcomes(conn: sqlite3.Connection) -> tuple[dict[JobStatus, int], float | None]:
+    counts = dict(conn.execute("SELECT status, COUNT(*) FROM jobs GROUP BY status").fetchall())
+    (mean,) = conn.execute(
+        "SELECT AVG(finished_at - started_at) FROM jobs WHERE status = ?", (JobStatus.SUCCEEDED.value,)
+    ).fetchone()
+    return {status: counts.get(status.value, 0) for status in JobStatus if status.terminal}, mean
 
 
 def _acknowledge(conn: sqlite3.Connection, job_id: str, at: float) -> bool:
-    with _transaction(conn):
+    with transaction(conn):
         changed = conn.execute("UPDATE jobs SET acknowledged_at = ? WHERE job_id = ?", (at, job_id)).rowcount
     return bool(changed)
 
@@ -297,21 +273,9 @@ def _add_acknowledgements(conn: sqlite3.Connection) -> None:
     columns = {name for _, name, *_ in conn.execute("PRAGMA table_info(jobs)")}
     if "acknowledged_at" in columns:
         return
-    with _transaction(conn):
+    with transaction(conn):
         conn.execute("ALTER TABLE jobs ADD COLUMN acknowledged_at REAL")
         conn.execute("UPDATE jobs SET acknowledged_at = finished_at WHERE finished_at IS NOT NULL")
-
-
-@contextmanager
-def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
-    """BEGIN IMMEDIATE … COMMIT, rolled back on error (the connection runs in autocommit mode)."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
 
 
 def _row(info: JobInfo, batch_size: int | None) -> tuple[Any, ...]:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from generation.clock import Clock, within
-from generation.errors import GenerationCancelled, GenerationTimeout, OutOfMemoryError, VideoBotError
+from generation.errors import EngineError, GenerationCancelled, GenerationTimeout, OutOfMemoryError
 from generation.queue.gpu import BatchOutcome, Encoded, GpuThread
 from generation.queue.run import Attempt, Run
 from generation.queue.source import BatchLimits, Cancelled, Failed, JobSource, Succeeded
@@ -221,7 +221,7 @@ class _Failure:
     @classmethod
     def of(cls, error: Exception, members: list[str]) -> _Failure:
         """Log an unexpected `error` with its traceback, then let go of the frames it holds."""
-        if not isinstance(error, VideoBotError):
+        if not isinstance(error, EngineError):
             log.error("generation raised an unexpected error jobs=%s", ",".join(members), exc_info=error)
         # Ended frames on the traceback (the pipeline's, and the awaiting one holding the future that holds
         # `error`, a cycle) keep their locals alive: clear them so the memory is free without waiting for gc.
@@ -230,7 +230,7 @@ class _Failure:
 
 
 def _failure_reason(error: Exception) -> str:
-    if isinstance(error, VideoBotError) and str(error):
+    if isinstance(error, EngineError) and str(error):
         return str(error)
     if isinstance(error, OutOfMemoryError):
         return "the GPU ran out of memory making this video; try fewer frames or a smaller size"

@@ -181,9 +181,8 @@ async def test_a_video_whose_upload_was_cut_off_by_shutdown_is_posted_after_the_
         if isinstance(event, JobFinished):  # on disk: the upload starts now
             break
     await emulator.wait_for(lambda: upload.holding > 0)
-    closing = asyncio.create_task(running.bot.close())
-    await running.clock.advance_past(1.0)  # the deliveries' grace (a second at least) runs out
-    await closing  # the upload is still held: the video has not reached anyone
+    # The upload is held through the deliveries' grace (a second at least): the video reaches nobody.
+    await running.clock.run_until_done(running.bot.close(), step=1.0)
     emulator.faults.release(upload)
 
     await start_bot(FakeGenerator())
@@ -238,7 +237,8 @@ async def crashed_mid_generation(start_bot: StartBot, prompt: str) -> RunningBot
         worker.cancel()
 
     running.queue.close = die  # type: ignore[method-assign]
-    await running.bot.close()
+    # The job never ends, so its delivery's grace (a second at least) runs out.
+    await running.clock.run_until_done(running.bot.close(), step=1.0)
     return running
 
 

@@ -81,8 +81,7 @@ def test_reads_the_callback_style_from_the_pipeline_signature(
     wan = load_pipeline(_settings(tiny_wan_dir, model_variant=None))
 
     assert seed_model.callback_style is CallbackStyle.LEGACY
-    assert not seed_model.supports_step_end_callback
-    assert wan.supports_step_end_callback
+    assert wan.callback_style is CallbackStyle.STEP_END
 
 
 def test_enables_vae_slicing_when_asked(tiny_engine_settings: EngineSettings) -> None:

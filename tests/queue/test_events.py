@@ -7,7 +7,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from generation.queue.events import EventHub, JobEventLog, SubscriberLagged
+from generation.errors import SubscriberLagged
+from generation.queue.events import EventHub, JobEventLog
 from generation.queue.interface import JobEvent, JobProgress, JobQueued
 
 pytestmark = pytest.mark.timeout(10)
