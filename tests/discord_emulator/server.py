@@ -54,11 +54,11 @@ class DiscordEmulator:
     def __init__(
         self, openapi_path: Path | None = None, *, clock: EmulatorClock | None = None, pacing: Pacing | None = None
     ) -> None:
-        """`clock` ages interactions and stamps messages; `pacing` times rate-limit windows (both real
-        time unless given, e.g. a `FakeClock` a test moves)."""
+        """`clock` ages interactions and stamps messages; `pacing` times rate-limit windows and the
+        heartbeat (both real time unless given, e.g. a `FakeClock` a test moves)."""
         self._state = EmulatorState(clock=clock)
         self.pacing: Pacing = pacing or RealPacing()
-        self.gateway = Gateway(self._state)
+        self.gateway = Gateway(self._state, self.pacing)
         self.faults = Faults(self.gateway)
         self.response_deadline: float | None = RESPONSE_DEADLINE
         self.reaction_delay = REACTION_DELAY
