@@ -1,5 +1,5 @@
 """How every REST request is served: parse, inject faults, authenticate, count against the rate limits,
-validate, handle, validate the reply, send, record.
+validate (the spec, then Discord's message limits), handle, validate the reply, send, record.
 
 Replies are rendered with Content-Type exactly `application/json` (discord.py compares the header
 verbatim; aiohttp's json_response appends a charset). Emulator bugs are answered 400, never 5xx,
@@ -18,6 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from .faults import FaultKind, Faults, fault_reply
+from .message_limits import oversized
 from .models import RecordedFile, RecordedRequest, Violation, ViolationKind
 from .multipart import BadBody, RequestBody, dangling_file_references, read_body
 from .openapi import OpenAPISpec, SchemaProblem
@@ -124,6 +125,9 @@ class Pipeline:
             problems = self._spec.request_problems(request.method, route, body.json)
             if problems:
                 return self._invalid_form_body(request, ViolationKind.REQUEST_SCHEMA, problems)
+        problems = oversized(request.method, route, body.json)
+        if problems:
+            return self._invalid_form_body(request, ViolationKind.RULE, problems)
         dangling = dangling_file_references(body)
         for detail in dangling:
             self._violation(ViolationKind.REQUEST_SCHEMA, request, detail)
