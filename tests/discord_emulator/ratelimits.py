@@ -163,7 +163,7 @@ class RateLimits:
         return {
             "X-RateLimit-Limit": str(bucket.limit),
             "X-RateLimit-Remaining": str(bucket.limit - window.used),
-            "X-RateLimit-Reset": f"{self._clock.utcnow().timestamp() + reset_after:.3f}",
+            "X-RateLimit-Reset": f"{_whole_milliseconds(self._clock.utcnow().timestamp() + reset_after):.3f}",
             "X-RateLimit-Reset-After": f"{reset_after:.3f}",
             "X-RateLimit-Bucket": bucket.hash,
         }
@@ -197,5 +197,5 @@ def _major_parameter(params: Mapping[str, str]) -> str:
 
 
 def _whole_milliseconds(seconds: float) -> float:
-    # Rounded up: a client that sleeps exactly this long must find the window over, not a hair short.
+    # Rounded up: a client that waits exactly this long must find the window over, not a hair short.
     return math.ceil(seconds * 1000) / 1000
