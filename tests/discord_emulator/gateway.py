@@ -112,8 +112,8 @@ class Gateway:
         interval_ms = self.heartbeat_interval_ms
         connection = _Connection(ws, interval_ms / 1000, heard_at=self._pacing.now())
         watchdog = asyncio.create_task(self._watch_heartbeats(connection))
-        await ws.send_str(json.dumps({"op": Op.HELLO, "d": {"heartbeat_interval": interval_ms}}))
         try:
+            await ws.send_str(json.dumps({"op": Op.HELLO, "d": {"heartbeat_interval": interval_ms}}))
             async for frame in ws:
                 if frame.type is not WSMsgType.TEXT:
                     continue
