@@ -12,8 +12,10 @@ Pointing a client at it (the `discord_client_endpoints` fixture does this and re
 
 Driving API (all on `DiscordEmulator`; `await` marks coroutines):
 
-- lifecycle: `DiscordEmulator(openapi_path=None)`, `await start()`, `await stop()`, `api_url`,
-  `gateway_url`, `application_id`, `bot_token`, `bot_user`, `clock` (`clock.advance(seconds)`).
+- lifecycle: `DiscordEmulator(openapi_path=None, *, clock=None, pacing=None)`, `await start()`,
+  `await stop()`, `api_url`, `gateway_url`, `application_id`, `bot_token`, `bot_user`, `clock`
+  (`clock.advance(seconds)` ages interactions and tokens), `pacing` (what rate-limit windows and the
+  heartbeat check run on: real time, or a `FakeClock` the test passes and moves).
 - world: `add_guild(name="g", attachment_size_limit=10 MiB) -> Guild` (`.id`, `.owner`),
   `add_channel(guild, name="general", nsfw=False, bot_permissions=None) -> Channel`,
   `add_dm_channel(user)`, `add_user(name) -> User`, `add_role(guild, name, permissions=0) -> Role`,
@@ -30,7 +32,9 @@ Driving API (all on `DiscordEmulator`; `await` marks coroutines):
   `.followups`, `.callbacks`, `.modal`; on a `Message`: `.content`, `.embeds`, `.components`,
   `.attachments[i].data`, `.flags`/`.ephemeral`, `.edits`, `.deleted`.
 - rules: `response_deadline` (seconds, default 3.0; None disables), `expire_interaction(interaction)`,
-  `reaction_delay` (a user's pause before clicking a fresh message; default 0.05 s).
+  `reaction_delay` (a user's pause before clicking a fresh message; default 0.05 s). Always on: Discord's
+  rate limits (`ratelimits.py`), the heartbeat (`gateway.heartbeat_interval_ms`, default 41,250; a
+  connection silent for 1.5 intervals is closed), message limits (`message_limits.py`).
 - faults (`emulator.faults`): `fail(method, route, status=500, times=1)`,
   `rate_limit(method, route, retry_after=0.1, is_global=False, times=1)`,
   `delay(method, route, seconds=..., times=1)`, `await close_gateway(invalidate_session=False)`.
@@ -38,9 +42,9 @@ Driving API (all on `DiscordEmulator`; `await` marks coroutines):
 - gateway state (`emulator.gateway`): `identify_count`, `resume_count`, `connected`, `intents`,
   `dispatches` and `replayed` (lists of `Dispatch(seq, event, data)`).
 
-Violations (spec mismatches both ways, a late or repeated interaction response, a route the emulator
-does not serve, an emulator bug) are recorded, never raised into the bot; the `discord_emulator`
-fixture fails the test at teardown if any remain.
+Violations (spec mismatches both ways, a late or repeated interaction response, a message over
+Discord's limits, a route the emulator does not serve, an emulator bug) are recorded, never raised
+into the bot; the `discord_emulator` fixture fails the test at teardown if any remain.
 """
 
 from .mentions import Pings

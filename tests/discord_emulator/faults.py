@@ -12,7 +12,10 @@ import enum
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .protocol import Reply
+from .ratelimits import Scope, too_many_requests
 
 if TYPE_CHECKING:
     from .gateway import Gateway
@@ -48,15 +51,6 @@ class Fault:
     holding: int = 0
 
 
-@dataclass(frozen=True)
-class FaultReply:
-    """What the emulator answers instead of serving the request."""
-
-    status: int
-    body: dict[str, Any]
-    headers: dict[str, str]
-
-
 class Faults:
     """The faults armed on one emulator."""
 
@@ -83,7 +77,8 @@ class Faults:
     def rate_limit(
         self, method: str, route: str, *, retry_after: float = 0.1, is_global: bool = False, times: int = 1
     ) -> Fault:
-        """Answer the next `times` matching requests with a 429 as Discord sends it."""
+        """Answer the next `times` matching requests with a 429 as Discord sends it, whatever the
+        emulator's own rate limits say."""
         fault = Fault(
             FaultKind.RATE_LIMIT,
             method.upper(),
@@ -138,30 +133,19 @@ class Faults:
         return fault
 
 
-def fault_reply(fault: Fault) -> FaultReply:
+def fault_reply(fault: Fault) -> Reply:
     """Discord's response for a server-error, refusal or rate-limit fault."""
     if fault.kind is FaultKind.SERVER_ERROR:
-        return FaultReply(fault.status, {"message": "500: Internal Server Error", "code": 0}, {})
+        return Reply(fault.status, {"message": "500: Internal Server Error", "code": 0})
     if fault.kind is FaultKind.REFUSAL:
-        return FaultReply(fault.status, {"message": "Refused by an injected fault", "code": fault.code}, {})
-    scope = "global" if fault.is_global else "user"
-    headers = {
-        # discord.py treats a 429 without `Via` as a Cloudflare ban and gives up.
-        "Via": "1.1 google",
-        "Retry-After": str(max(1, round(fault.retry_after))),
+        return Reply(fault.status, {"message": "Refused by an injected fault", "code": fault.code})
+    if fault.is_global:
+        return too_many_requests(fault.retry_after, Scope.GLOBAL)
+    bucket = {
         "X-RateLimit-Limit": "5",
         "X-RateLimit-Remaining": "0",
         "X-RateLimit-Reset": f"{time.time() + fault.retry_after:.3f}",
         "X-RateLimit-Reset-After": f"{fault.retry_after:.3f}",
         "X-RateLimit-Bucket": f"emulated-{abs(hash((fault.method, fault.route))):x}",
-        "X-RateLimit-Scope": scope,
     }
-    if fault.is_global:
-        headers["X-RateLimit-Global"] = "true"
-    body = {
-        "message": "You are being rate limited.",
-        "code": 0,
-        "retry_after": fault.retry_after,
-        "global": fault.is_global,
-    }
-    return FaultReply(429, body, headers)
+    return too_many_requests(fault.retry_after, Scope.USER, bucket)

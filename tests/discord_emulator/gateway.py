@@ -4,11 +4,20 @@ discord.py asks for `compress=zlib-stream`, but it only inflates binary frames, 
 answered uncompressed. Dispatches carry increasing sequence numbers and are kept for the session's
 life, so a client that reconnects with RESUME gets what it missed, then RESUMED; a session that was
 invalidated gets INVALID_SESSION and must IDENTIFY again.
+
+The heartbeat is enforced: HELLO gives `heartbeat_interval` (41,250 ms unless a test sets
+`heartbeat_interval_ms` before the client connects), and a connection that sends no HEARTBEAT for
+`HEARTBEAT_GRACE` times that (from HELLO, then from its latest one) is closed with 4000. That is what
+happens to a bot whose event loop is blocked. Discord documents no close code for it; 4000 (unknown
+error) is one it documents as "reconnect", and the session is kept, so discord.py reconnects and
+RESUMEs. The check runs on the emulator's pacing clock, so a test with a fake one decides when a
+heartbeat is overdue.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import json
 import logging
@@ -18,12 +27,16 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from .pacing import Pacing
 from .payloads import guild_json, me_json, member_json
 from .state import EmulatorState
 
 log = logging.getLogger(__name__)
 
 HEARTBEAT_INTERVAL_MS = 41_250
+# discord.py beats at once on HELLO and then every interval from a thread; half an interval of slack
+# absorbs a busy machine, while a loop blocked for longer is caught.
+HEARTBEAT_GRACE = 1.5
 
 
 class Op(enum.IntEnum):
@@ -48,6 +61,16 @@ class Close(enum.IntEnum):
     AUTHENTICATION_FAILED = 4004
 
 
+@dataclass
+class _Connection:
+    """One client socket and when its heartbeat was last heard (pacing seconds)."""
+
+    ws: web.WebSocketResponse
+    interval: float
+    heard_at: float
+    silenced: bool = False
+
+
 @dataclass(frozen=True)
 class Dispatch:
     """One event sent (or queued) on the session, as the client sees it."""
@@ -60,9 +83,11 @@ class Dispatch:
 class Gateway:
     """Serves `/gateway` and sends events to the connected bot."""
 
-    def __init__(self, state: EmulatorState) -> None:
+    def __init__(self, state: EmulatorState, pacing: Pacing) -> None:
         self._state = state
+        self._pacing = pacing
         self.url = ""
+        self.heartbeat_interval_ms = HEARTBEAT_INTERVAL_MS
         self.session_id: str | None = None
         self.dispatches: list[Dispatch] = []
         self.ready = False
@@ -84,13 +109,20 @@ class Gateway:
         """The aiohttp handler for `GET /gateway` (the WebSocket upgrade)."""
         ws = web.WebSocketResponse()
         await ws.prepare(request)
-        await ws.send_str(json.dumps({"op": Op.HELLO, "d": {"heartbeat_interval": HEARTBEAT_INTERVAL_MS}}))
+        interval_ms = self.heartbeat_interval_ms
+        connection = _Connection(ws, interval_ms / 1000, heard_at=self._pacing.now())
+        watchdog = asyncio.create_task(self._watch_heartbeats(connection))
         try:
+            await ws.send_str(json.dumps({"op": Op.HELLO, "d": {"heartbeat_interval": interval_ms}}))
             async for frame in ws:
                 if frame.type is not WSMsgType.TEXT:
                     continue
-                await self._receive(ws, json.loads(frame.data))
+                await self._receive(connection, json.loads(frame.data))
         finally:
+            if not connection.silenced:  # else the watchdog is closing the socket: let it finish
+                watchdog.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watchdog
             if self._socket is ws:
                 self._socket = None
                 self._state.notify()
@@ -135,10 +167,20 @@ class Gateway:
         if socket is not None:
             await socket.close(code=1001, message=b"emulator stopped")
 
-    async def _receive(self, ws: web.WebSocketResponse, payload: dict[str, Any]) -> None:
+    async def _watch_heartbeats(self, connection: _Connection) -> None:
+        """Close the connection once it has been silent for longer than its interval allows."""
+        while (overdue_in := connection.heard_at + connection.interval * HEARTBEAT_GRACE - self._pacing.now()) > 0:
+            await self._pacing.sleep(overdue_in)
+        connection.silenced = True
+        log.info("gateway: no heartbeat for %.1f s, closing", connection.interval * HEARTBEAT_GRACE)
+        await connection.ws.close(code=Close.UNKNOWN_ERROR, message=b"heartbeat missed")
+
+    async def _receive(self, connection: _Connection, payload: dict[str, Any]) -> None:
+        ws = connection.ws
         op = payload.get("op")
         data: Any = payload.get("d")
         if op == Op.HEARTBEAT:
+            connection.heard_at = self._pacing.now()
             await ws.send_str(json.dumps({"op": Op.HEARTBEAT_ACK}))
         elif op == Op.IDENTIFY:
             await self._identify(ws, data)

@@ -1,5 +1,5 @@
-"""How every REST request is served: parse, authenticate, inject faults, validate, handle, validate the
-reply, send, record.
+"""How every REST request is served: parse, inject faults, authenticate, count against the rate limits,
+validate (the spec, then Discord's message limits), handle, validate the reply, send, record.
 
 Replies are rendered with Content-Type exactly `application/json` (discord.py compares the header
 verbatim; aiohttp's json_response appends a charset). Emulator bugs are answered 400, never 5xx,
@@ -9,6 +9,7 @@ because discord.py retries 5xx with back-off and a test would hang instead of fa
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -17,27 +18,31 @@ from typing import Any
 from aiohttp import web
 
 from .faults import FaultKind, Faults, fault_reply
+from .message_limits import oversized
 from .models import RecordedFile, RecordedRequest, Violation, ViolationKind
 from .multipart import BadBody, RequestBody, dangling_file_references, read_body
 from .openapi import OpenAPISpec, SchemaProblem
 from .protocol import Call, DiscordError, ErrorCode, Reply
+from .ratelimits import RateLimits
 from .rest import Handler
 from .state import EmulatorState
 
 log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v10"
-# Routes addressed by an interaction token; everything else needs `Authorization: Bot <token>`.
+# Routes addressed by an interaction token; everything else needs `Authorization: Bot <token>` and is
+# bound by the global rate limit.
 _TOKEN_ROUTES = ("/interactions/", "/webhooks/")
 
 
 class Pipeline:
     """Turns route handlers into aiohttp handlers that do the shared work around them."""
 
-    def __init__(self, state: EmulatorState, spec: OpenAPISpec, faults: Faults) -> None:
+    def __init__(self, state: EmulatorState, spec: OpenAPISpec, faults: Faults, rate_limits: RateLimits) -> None:
         self._state = state
         self._spec = spec
         self._faults = faults
+        self._rate_limits = rate_limits
 
     def endpoint(self, route: str, handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         """The aiohttp handler for `handler`, served at the spec path template `route`."""
@@ -71,8 +76,7 @@ class Pipeline:
         elif fault is not None:
             if fault.after_serving:
                 await self._in_flight_handle(request, route, body, handler)
-            injected = fault_reply(fault)
-            return await self._send(request, route, body, Reply(injected.status, injected.body, injected.headers))
+            return await self._send(request, route, body, fault_reply(fault))
         self._state.in_flight += 1
         try:
             reply = await self._handle(request, route, body, handler, received_at)
@@ -107,17 +111,25 @@ class Pipeline:
     async def _handle(
         self, request: web.Request, route: str, body: RequestBody, handler: Handler, received_at: float
     ) -> Reply:
-        authorized = request.headers.get("Authorization") == f"Bot {self._state.bot_token}"
-        if not route.startswith(_TOKEN_ROUTES) and not authorized:
+        by_token = route.startswith(_TOKEN_ROUTES)
+        if not by_token and request.headers.get("Authorization") != f"Bot {self._state.bot_token}":
             return Reply(401, {"message": "401: Unauthorized", "code": 0})
+        admission = self._rate_limits.admit(request.method, route, request.match_info, bound_by_global=not by_token)
+        if admission.refusal is not None:
+            return admission.refusal
+        reply = await self._answer(request, route, body, handler, received_at)
+        return dataclasses.replace(reply, headers={**admission.headers, **reply.headers})
+
+    async def _answer(
+        self, request: web.Request, route: str, body: RequestBody, handler: Handler, received_at: float
+    ) -> Reply:
         if self._spec.has_operation(request.method, route):
             problems = self._spec.request_problems(request.method, route, body.json)
             if problems:
-                for problem in problems:
-                    self._violation(ViolationKind.REQUEST_SCHEMA, request, f"{problem.path}: {problem.message}")
-                return DiscordError(
-                    400, ErrorCode.INVALID_FORM_BODY, "Invalid Form Body", _form_errors(problems)
-                ).reply()
+                return self._invalid_form_body(request, ViolationKind.REQUEST_SCHEMA, problems)
+        problems = oversized(request.method, route, body.json)
+        if problems:
+            return self._invalid_form_body(request, ViolationKind.RULE, problems)
         dangling = dangling_file_references(body)
         for detail in dangling:
             self._violation(ViolationKind.REQUEST_SCHEMA, request, detail)
@@ -174,6 +186,11 @@ class Pipeline:
                 at=self._state.clock.now(),
             )
         )
+
+    def _invalid_form_body(self, request: web.Request, kind: ViolationKind, problems: list[SchemaProblem]) -> Reply:
+        for problem in problems:
+            self._violation(kind, request, f"{problem.path}: {problem.message}")
+        return DiscordError(400, ErrorCode.INVALID_FORM_BODY, "Invalid Form Body", _form_errors(problems)).reply()
 
     def _violation(self, kind: ViolationKind, request: web.Request, detail: str) -> None:
         self._state.violations.append(Violation(kind, request.method, request.path.removeprefix(API_PREFIX), detail))

@@ -35,8 +35,10 @@ from .models import (
     Violation,
 )
 from .openapi import load_spec
+from .pacing import Pacing, RealPacing
 from .payloads import channel_json, guild_json, interaction_json, member_json, role_json
 from .pipeline import API_PREFIX, Pipeline
+from .ratelimits import RateLimits
 from .rest import RestRoutes
 from .state import EmulatorState
 
@@ -49,13 +51,19 @@ REACTION_DELAY = 0.05
 class DiscordEmulator:
     """A local Discord: REST at `api_url`, gateway at `gateway_url`, state and driving API for tests."""
 
-    def __init__(self, openapi_path: Path | None = None, *, clock: EmulatorClock | None = None) -> None:
+    def __init__(
+        self, openapi_path: Path | None = None, *, clock: EmulatorClock | None = None, pacing: Pacing | None = None
+    ) -> None:
+        """`clock` ages interactions and stamps messages; `pacing` times rate-limit windows and the
+        heartbeat (both real time unless given, e.g. a `FakeClock` a test moves)."""
         self._state = EmulatorState(clock=clock)
-        self.gateway = Gateway(self._state)
+        self.pacing: Pacing = pacing or RealPacing()
+        self.gateway = Gateway(self._state, self.pacing)
         self.faults = Faults(self.gateway, self._state.notify)
         self.response_deadline: float | None = RESPONSE_DEADLINE
         self.reaction_delay = REACTION_DELAY
-        self._pipeline = Pipeline(self._state, load_spec(openapi_path), self.faults)
+        rate_limits = RateLimits(self.pacing, self._state.clock)
+        self._pipeline = Pipeline(self._state, load_spec(openapi_path), self.faults, rate_limits)
         self._runner: web.AppRunner | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self.api_url = ""

@@ -224,7 +224,7 @@ class EmulatorState:
         if "content" in body or creating:
             message.content = body.get("content") or ""
         if "embeds" in body or creating:
-            message.embeds = [{"type": "rich", **without_nulls(embed)} for embed in body.get("embeds") or []]
+            message.embeds = [_stored_embed(embed) for embed in body.get("embeds") or []]
         if "components" in body or creating:
             message.components = stored_components(body.get("components") or [])
         if body.get("flags") is not None:
@@ -232,6 +232,14 @@ class EmulatorState:
         if "allowed_mentions" in body:
             message.allowed_mentions = body["allowed_mentions"]
         message.attachments = _attachments_after(message.attachments, body.get("attachments"), uploads)
+
+
+def _stored_embed(embed: dict[str, Any]) -> dict[str, Any]:
+    """An embed as Discord returns it: a `rich` type, nulls dropped, every field's `inline` said."""
+    stored = {"type": "rich", **without_nulls(embed)}
+    if "fields" in stored:
+        stored["fields"] = [{"inline": False, **field} for field in stored["fields"]]
+    return stored
 
 
 def _attachments_after(

@@ -69,6 +69,11 @@ def _commands_for(bot: TinyBot) -> app_commands.Group:
         await asyncio.sleep(bot.work_seconds)
         await interaction.response.send_message(text * times)
 
+    @group.command(description="Reply with embeds")
+    async def embeds(interaction: discord.Interaction, count: int, size: int) -> None:
+        bot.seen.append(interaction)
+        await interaction.response.send_message(embeds=[discord.Embed(description="d" * size)] * count)
+
     @group.command(description="Defer, then follow up with a file")
     async def render(interaction: discord.Interaction, prompt: str, ephemeral: bool = False) -> None:
         bot.seen.append(interaction)
