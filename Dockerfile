@@ -52,6 +52,7 @@ ENV HF_HOME=/data/hf \
     DATABASE_PATH=/data/videobot.sqlite3 \
     OUTPUT_DIR=/data/outputs \
     HEALTH_PORT=8080 \
+    HEALTH_HOST=0.0.0.0 \
     NVIDIA_DRIVER_CAPABILITIES=compute,utility
 USER 10001:10001
 WORKDIR /data

@@ -1,17 +1,14 @@
-"""Start-up: settings, logging, the queue and the bot, wired once and shut down cleanly."""
+"""The running bot: the queue and the bot, wired once and shut down cleanly (`bot.command` starts it)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
 
 from bot.client import VideoBot
 from bot.endpoints import point_discord_at
-from bot.logging_setup import configure_logging
 from bot.settings import Settings
-from bot.startup_checks import StartupCheckFailed, check_startup, format_problems, load_settings_or_explain
 from generation.backend import create_local_queue
 from generation.queue.interface import JobQueue
 
@@ -39,20 +36,3 @@ async def main(settings: Settings, queue: JobQueue | None = None) -> None:
             await bot.close()
         stopper.cancel()
         await runner
-
-
-def run() -> None:
-    """Console entry point (`videobot`, `python -m bot`)."""
-    try:
-        settings = load_settings_or_explain()
-    except StartupCheckFailed as error:
-        raise SystemExit(str(error)) from None
-    secrets = [settings.discord_token.get_secret_value(), os.environ.get("HF_TOKEN", "")]
-    configure_logging(settings.log_level, settings.log_format, [secret for secret in secrets if secret])
-    problems = check_startup(settings)
-    if problems:
-        report = format_problems(problems)
-        if any(problem.fatal for problem in problems):
-            raise SystemExit(report)
-        log.warning("%s", report)
-    asyncio.run(main(settings))

@@ -165,7 +165,7 @@ def test_a_local_folder_without_a_model_index_is_unavailable(tmp_path: Path) -> 
     problem = check_model_available(EngineSettings(model_id=str(tmp_path)), offline=False)
 
     assert problem is not None
-    assert f"MODEL_ID={str(tmp_path)!r}" in problem
+    assert f"MODEL_ID: the folder {str(tmp_path)!r} is missing" in problem
     assert "model_index.json" in problem
 
 

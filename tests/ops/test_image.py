@@ -102,6 +102,12 @@ def test_the_health_server_is_on_and_its_port_exposed() -> None:
     assert exposed == [image_env()["HEALTH_PORT"]]
 
 
+def test_the_health_server_listens_on_loopback_outside_the_image_and_on_every_interface_inside() -> None:
+    # Inside, the container's own network namespace keeps it private until compose publishes the port.
+    assert Settings.model_fields["health_host"].default == "127.0.0.1"
+    assert image_env()["HEALTH_HOST"] == "0.0.0.0"
+
+
 def test_the_image_runs_as_a_non_root_user() -> None:
     users = [args for name, args in final_stage() if name == "USER"]
 
@@ -118,7 +124,7 @@ def test_state_and_model_cache_live_under_data() -> None:
 
 
 def test_every_setting_the_image_sets_is_a_setting_the_bot_reads() -> None:
-    ours = {"DATABASE_PATH", "OUTPUT_DIR", "HEALTH_PORT"}
+    ours = {"DATABASE_PATH", "OUTPUT_DIR", "HEALTH_PORT", "HEALTH_HOST", "HF_HOME"}
     fields = {name.upper() for name in Settings.model_fields}
 
     assert ours <= set(image_env())
