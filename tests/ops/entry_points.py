@@ -7,6 +7,7 @@ load (torch, diffusers) before it answered.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -62,3 +63,19 @@ def run_module(module: str, *args: str, cwd: Path, env: dict[str, str], timeout:
         timeout=timeout,
     )
     return finished(done.returncode, done.stdout, done.stderr)
+
+
+async def run_module_async(module: str, *args: str, cwd: Path, env: dict[str, str]) -> Finished:
+    """`run_module` without blocking the event loop (the Discord emulator serves the process meanwhile)."""
+    process = await start_module(module, *args, cwd=cwd, env=env)
+    stdout, stderr = await process.communicate()
+    assert process.returncode is not None
+    return finished(process.returncode, stdout.decode(), stderr.decode())
+
+
+async def start_module(module: str, *args: str, cwd: Path, env: dict[str, str]) -> asyncio.subprocess.Process:
+    """Start `python -m module args...` with its stdout and stderr piped, and leave it running."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-X", "importtime", "-m", module, *args,
+        cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
