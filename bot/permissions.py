@@ -1,4 +1,4 @@
-"""The channel permissions the bot asks for when invited.
+"""The channel permissions the bot asks for when invited, and those it checks before queuing a video.
 
 The README's invite URL and permissions integer are these (a test holds them equal).
 """
@@ -21,7 +21,16 @@ INVITE_PERMISSIONS: Final = discord.Permissions(
 )
 INVITE_SCOPES: Final = ("bot", "applications.commands")
 
+_CHANNEL_NEEDS: Final = discord.Permissions(send_messages=True, attach_files=True, embed_links=True)
+# In a thread Discord checks Send Messages in Threads instead of Send Messages.
+_THREAD_NEEDS: Final = discord.Permissions(send_messages_in_threads=True, attach_files=True, embed_links=True)
+
 
 def invite_url(application_id: int) -> str:
     """The URL that invites the bot with its scopes and `INVITE_PERMISSIONS`."""
     return discord.utils.oauth_url(application_id, permissions=INVITE_PERMISSIONS, scopes=INVITE_SCOPES)
+
+
+def needed_permissions(channel: object) -> discord.Permissions:
+    """What delivering a video in `channel` (an interaction's channel) takes: a thread needs its own."""
+    return _THREAD_NEEDS if isinstance(channel, discord.Thread) else _CHANNEL_NEEDS

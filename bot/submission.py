@@ -16,6 +16,7 @@ from bot import render
 from bot.acknowledgement import Acknowledgement, Shown
 from bot.discord_calls import describe
 from bot.job_context import JobContext
+from bot.permissions import needed_permissions
 from bot.views import status_view
 from generation.errors import VideoBotError
 from generation.queue.interface import JobHandle, JobQueued, JobSpec
@@ -26,8 +27,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 audit = logging.getLogger("videobot.audit")
-
-NEEDED_PERMISSIONS = discord.Permissions(send_messages=True, attach_files=True, embed_links=True)
 
 
 class MissingPermissionsError(Exception):
@@ -54,7 +53,7 @@ def missing_permissions(interaction: discord.Interaction[Any]) -> list[str]:
     if interaction.guild_id is None:
         return []
     have = interaction.app_permissions
-    return [name for name, needed in NEEDED_PERMISSIONS if needed and not getattr(have, name)]
+    return [name for name, needed in needed_permissions(interaction.channel) if needed and not getattr(have, name)]
 
 
 class Submitter:

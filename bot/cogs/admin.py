@@ -22,6 +22,11 @@ class NotAdminError(app_commands.CheckFailure):
     """The caller has neither Manage Server nor the configured admin role."""
 
 
+# Hidden from members without Manage Server and absent from DMs, so most people never see admin
+# commands; server admins can still open them to the admin role (Server Settings → Integrations), and
+# `interaction_check` decides at run time whatever the server's overrides say.
+@app_commands.default_permissions(manage_guild=True)
+@app_commands.guild_only()
 class AdminCog(commands.GroupCog, group_name="videoadmin", group_description="Video bot administration"):
     """Queue control and per-channel defaults."""
 
