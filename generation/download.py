@@ -222,10 +222,9 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str]) -> int:
-    """Run `python -m generation download`; return the process exit code (0 when the model is ready)."""
+def main(argv: list[str], settings: EngineSettings) -> int:
+    """Run `python -m generation download` with `settings`; return the exit code (0 when the model is ready)."""
     args = _parser().parse_args(argv)
-    settings = EngineSettings()
     if args.model:
         settings = settings.model_copy(update={"model_id": args.model})
     model_id = settings.model_id
