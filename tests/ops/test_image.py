@@ -131,14 +131,25 @@ def test_every_setting_the_image_sets_is_a_setting_the_bot_reads() -> None:
     assert ours <= fields
 
 
-def test_dependencies_are_installed_before_the_package_and_torch_is_not_a_cpu_build() -> None:
+def test_dependencies_come_hash_checked_from_the_lock_before_the_package_and_torch_is_not_a_cpu_build() -> None:
     runs = [args for name, args in final_stage() if name in ("RUN", "COPY")]
-    deps = next(index for index, args in enumerate(runs) if "-r /tmp/requirements.txt" in args)
+    locks = {
+        index: found[1]
+        for index, args in enumerate(runs)
+        if (found := re.search(r"--require-hashes --no-deps -r /tmp/requirements/(\w[\w-]*\.txt)", args))
+    }
     package = next(index for index, args in enumerate(runs) if "--from=wheel" in args)
 
-    assert deps < package
+    assert list(locks.values()) == ["torch-cuda.txt", "image.txt"]
+    assert max(locks) < package
     assert "--no-deps" in runs[package + 1]
+    assert "pip check" in runs[package + 1]
     assert not any(re.search(r"\+cpu|whl/cpu", args) for _, args in instructions())
+
+
+def test_the_dockerfile_needs_no_frontend_from_a_registry() -> None:
+    # `# syntax=` makes BuildKit fetch a frontend image from Docker Hub: offline builds fail.
+    assert not re.search(r"^#\s*syntax=", DOCKERFILE.read_text(), re.MULTILINE | re.IGNORECASE)
 
 
 def test_the_model_can_be_preloaded_at_build_time() -> None:
