@@ -1,13 +1,12 @@
-# syntax=docker/dockerfile:1
-#
 # The video bot on one NVIDIA GPU. Build: `docker compose build`; see docs/deploy.md.
 #
 # Base: python slim rather than nvidia/cuda. Linux torch wheels carry their CUDA runtime, cuBLAS and
 # cuDNN as pip packages, and the NVIDIA Container Toolkit mounts the host's driver at run time, so a
 # CUDA base image would only add a second, unused copy of those libraries (several GB).
-# torch comes from PyPI by default, at the version the test suite proves with diffusers 0.42 (2.13.0);
-# PyPI's Linux wheel is a CUDA build whose driver requirement follows its CUDA version. For an older
-# driver pick a build for an older CUDA instead, e.g.
+# Every package comes from the lock in requirements/ (`python3 requirements/update.py`), hash-checked:
+# the versions CI tested. torch is PyPI's Linux build of the tested version, made for CUDA 13.0, which
+# needs NVIDIA driver 580 or newer. For an older driver, take the same torch version built for an older
+# CUDA from PyTorch's index instead (not hash-checked; see docs/deploy.md), e.g.
 #   --build-arg TORCH_INDEX_URL=https://download.pytorch.org/whl/cu126
 # Never a "+cpu" build: that is the test environment's torch, not the image's.
 
@@ -28,20 +27,24 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PATH=/opt/venv/bin:$PATH
 RUN python -m venv /opt/venv
 
-# Layers from the slowest-changing down: torch (GBs), the other dependencies, then our code.
-ARG TORCH_VERSION=2.13.0
-ARG TORCH_INDEX_URL=https://pypi.org/simple
-RUN pip install --no-cache-dir --index-url "${TORCH_INDEX_URL}" "torch==${TORCH_VERSION}"
+# Layers from the slowest-changing down: torch and its CUDA libraries (GBs), the other dependencies,
+# then our code. --no-deps: the lock lists every package, and `pip check` below proves none is missing.
+ARG TORCH_INDEX_URL=
+COPY requirements/torch-cuda.txt /tmp/requirements/
+RUN if [ -z "${TORCH_INDEX_URL}" ]; then \
+        pip install --no-cache-dir --require-hashes --no-deps -r /tmp/requirements/torch-cuda.txt; \
+    else \
+        pip install --no-cache-dir --index-url "${TORCH_INDEX_URL}" \
+            "$(grep -o '^torch==[^ ]*' /tmp/requirements/torch-cuda.txt)"; \
+    fi
 
-COPY pyproject.toml /tmp/pyproject.toml
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('/tmp/pyproject.toml', 'rb'))['project']['dependencies']))" \
-        > /tmp/requirements.txt \
-    && pip install --no-cache-dir -r /tmp/requirements.txt \
-    && rm /tmp/pyproject.toml /tmp/requirements.txt
+COPY requirements/image.txt /tmp/requirements/
+RUN pip install --no-cache-dir --require-hashes --no-deps -r /tmp/requirements/image.txt \
+    && rm -r /tmp/requirements
 
 # Installed as a wheel (not editable, no source tree in the image): the code that runs is the code built.
 COPY --from=wheel /dist/ /tmp/dist/
-RUN pip install --no-cache-dir --no-deps /tmp/dist/*.whl && rm -rf /tmp/dist
+RUN pip install --no-cache-dir --no-deps /tmp/dist/*.whl && pip check && rm -rf /tmp/dist
 
 # /data is a volume for the SQLite database and the finished videos, /data/hf a second one for the
 # model cache (tens of GB, safe to drop). Created here so that new volumes inherit this ownership.
@@ -52,6 +55,7 @@ ENV HF_HOME=/data/hf \
     DATABASE_PATH=/data/videobot.sqlite3 \
     OUTPUT_DIR=/data/outputs \
     HEALTH_PORT=8080 \
+    HEALTH_HOST=0.0.0.0 \
     NVIDIA_DRIVER_CAPABILITIES=compute,utility
 USER 10001:10001
 WORKDIR /data

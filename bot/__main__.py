@@ -1,6 +1,6 @@
-"""`python -m bot`: run the Discord bot."""
+"""`python -m bot`: run the Discord bot (the `videobot` command)."""
 
-from bot.main import run
+from bot.command import run
 
 if __name__ == "__main__":
     run()

@@ -17,12 +17,14 @@ from discord.ext import commands
 
 from bot.actions import JobActions
 from bot.channel_defaults import ChannelDefaultsStore
+from bot.discord_startup import explain_sync_failure
 from bot.error_handler import report_app_command_error
 from bot.following import Following
 from bot.gatekeeper import Gatekeeper
 from bot.observability import HealthServer, Metrics, start_health_server
 from bot.options import RequestLimits, VideoSize
 from bot.settings import Settings
+from bot.startup_problems import StartupCheckFailed
 from bot.submission import Submitter
 from bot.views import JobButton, remix_submission
 from generation.clock import SYSTEM_CLOCK, Clock
@@ -96,6 +98,8 @@ class VideoBot(commands.Bot):
         await self.add_cog(VideoCog(self))
         await self.add_cog(QueueCog(self))
         await self.add_cog(AdminCog(self))
+        # First: a guild id Discord refuses ends start-up before the queue recovers jobs or the model loads.
+        await self._sync_commands()
         await self.channel_defaults.open()
         metric_events = self.queue.subscribe()
         for info in await self.queue.start():
@@ -106,14 +110,18 @@ class VideoBot(commands.Bot):
                 self.settings.health_host, self.settings.health_port, self, self.metrics, stats=self.queue.stats
             )
             log.info("serving /healthz and /metrics on port %s", self._health_server.port)
-        await self._sync_commands()
 
     async def _sync_commands(self) -> None:
+        """Register the commands; `StartupCheckFailed` names a guild id that Discord refuses."""
         if self.settings.discord_guild_ids:
             for guild_id in self.settings.discord_guild_ids:
                 guild = discord.Object(guild_id)
                 self.tree.copy_global_to(guild=guild)
-                synced = await self.tree.sync(guild=guild)
+                try:
+                    synced = await self.tree.sync(guild=guild)
+                except (discord.NotFound, discord.Forbidden) as error:
+                    problem = explain_sync_failure(error, guild_id, self.application_id or 0)
+                    raise StartupCheckFailed([problem]) from None
                 log.info("synced %d commands to guild_id=%s", len(synced), guild_id)
         else:
             synced = await self.tree.sync()

@@ -7,7 +7,8 @@
     │   └── InvalidOptionError      an option is outside this server's limits or the engine's bounds
     ├── RefusedError                a rule refused the request (channel, role, DMs, blocklist, cooldown)
     │   ├── MissingPermissionsError the bot lacks a channel permission it needs to deliver
-    │   └── NotAdminError           /videoadmin by a member who is not an admin (also a discord.py CheckFailure)
+    │   └── NotAdminError           /videoadmin by a member who is not an admin (in bot.cogs.admin: it is
+    │                               also a discord.py CheckFailure, and this module imports no discord)
     └── NotAcknowledgedError        Discord could not be told a job was queued, so it was taken back
 
 The engine's own errors (`generation.errors.EngineError`: a full queue, a bad request) are expected too;
@@ -17,8 +18,6 @@ the central error handler (`bot.error_handler`) sends both trees to the user ver
 """
 
 from __future__ import annotations
-
-from discord import app_commands
 
 
 class BotError(Exception):
@@ -69,10 +68,6 @@ class MissingPermissionsError(RefusedError):
             f"I can't post videos here: I'm missing the {names} permission in this channel. "
             "Ask a server admin to grant it, or use another channel."
         )
-
-
-class NotAdminError(RefusedError, app_commands.CheckFailure):
-    """The caller has neither Manage Server nor the configured admin role (raised by a command check)."""
 
 
 class NotAcknowledgedError(BotError):

@@ -1,8 +1,9 @@
 """Logging, configured in one place: readable text for operators or JSON lines for log collectors.
 
-Every handler gets a redaction filter: the secrets passed in (the bot token) and anything shaped like a
-Discord bot token are replaced by `[REDACTED]` in the message, its arguments, the `extra=` fields and
-the exception text, before any formatter sees the record. Call `configure_logging` once, first thing
+Every handler gets a redaction filter: the secrets passed in (the bot token), anything shaped like a
+Discord bot token, and interaction tokens (in webhook and callback URLs, and as the value of any
+`token`-named field in a payload) are replaced by `[REDACTED]` in the message, its arguments, the
+`extra=` fields and the exception text, before any formatter sees the record. Call `configure_logging` once, first thing
 in `main()`, and start discord.py with `bot.start()` (not `bot.run()`, which installs its own handler
 unless given `log_handler=None`).
 
@@ -27,6 +28,12 @@ REDACTED = "[REDACTED]"
 
 # Discord bot tokens are three base64url parts: the user id, a timestamp and an HMAC.
 DISCORD_TOKEN_PATTERN = re.compile(r"(?<![\w-])[\w-]{20,}\.[\w-]{6,}\.[\w-]{25,}(?![\w-])", re.ASCII)
+# An interaction token lets whoever holds it post as the bot in that channel for 15 minutes. discord.py
+# logs it at DEBUG in REST URLs (/interactions/ID/TOKEN/callback, /webhooks/APP_ID/TOKEN/...) and in
+# gateway payloads ('token': '...'); job contexts carry it as "interaction_token" (JSON, maybe escaped).
+# Field names are matched in lower case only: DISCORD_TOKEN=<token> in a fix is advice, not a secret.
+_TOKEN_IN_URL = re.compile(r"(/(?:interactions|webhooks)/\d+/)[^/\s?#'\"\\]+")
+_TOKEN_FIELD = re.compile(r"""(\b\w*token\\?["']?\s*[:=]\s*\\?["']?)[^\s"'\\,;&)}\[\]]+""")
 
 # Attributes every LogRecord has; anything else on a record came from `extra=`.
 _RECORD_ATTRIBUTES = frozenset(
@@ -37,13 +44,15 @@ Redact = Callable[[str], str]
 
 
 def make_redactor(secrets: Sequence[str]) -> Redact:
-    """A function that replaces each secret, and each token-shaped string, with `[REDACTED]`."""
+    """A function that replaces each secret, each bot-token-shaped string and each interaction token."""
     # Longest first, so a secret that contains another is replaced whole.
     known = sorted({secret for secret in secrets if secret}, key=len, reverse=True)
 
     def redact(text: str) -> str:
         for secret in known:
             text = text.replace(secret, REDACTED)
+        text = _TOKEN_IN_URL.sub(rf"\g<1>{REDACTED}", text)
+        text = _TOKEN_FIELD.sub(rf"\g<1>{REDACTED}", text)
         return DISCORD_TOKEN_PATTERN.sub(REDACTED, text)
 
     return redact

@@ -1,37 +1,46 @@
-"""Start-up: settings, logging, the queue and the bot, wired once and shut down cleanly."""
+"""The running bot: Discord checked, then the queue and the bot, wired once and shut down cleanly."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
+from collections.abc import Coroutine
+from typing import Any, TypeVar
 
 from bot.client import VideoBot
+from bot.discord_startup import check_discord
 from bot.endpoints import point_discord_at
-from bot.logging_setup import configure_logging
 from bot.settings import Settings
-from bot.startup_checks import StartupCheckFailed, check_startup, format_problems, load_settings_or_explain
 from generation.backend import create_local_queue
 from generation.queue.interface import JobQueue
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 async def main(settings: Settings, queue: JobQueue | None = None) -> None:
     """Run the bot until SIGINT/SIGTERM, then stop taking jobs and let the running one finish.
 
-    `queue` defaults to the in-process queue on this machine's GPU (benchmarks hand in their own).
+    Discord is checked first (token, DISCORD_GUILD_IDS; see `bot.discord_startup`), so a mistake there
+    is reported before the GPU stack loads; `StartupCheckFailed` carries it. `queue` defaults to the
+    in-process queue on this machine's GPU (benchmarks hand in their own).
     """
     point_discord_at(settings.discord_api_url, settings.discord_gateway_url)
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stopping.set)
+    if await _unless_stopped(check_discord(settings), stopping) is None:
+        log.info("shutdown requested before Discord could be reached")
+        return
     if queue is None:
         queue = create_local_queue(settings, settings)
     async with VideoBot(settings, queue) as bot:
-        loop = asyncio.get_running_loop()
-        stopping = asyncio.Event()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stopping.set)
-        runner = asyncio.create_task(bot.start(settings.discord_token.get_secret_value()))
+        # Not raced against a stop: login runs setup_hook (commands, the queue, recovery), and closing
+        # the queue half-way through its start would break it. A stop asked for meanwhile waits for it.
+        await bot.login(settings.discord_token.get_secret_value())
+        runner = asyncio.create_task(bot.connect())
         stopper = asyncio.create_task(stopping.wait())
         done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
         if stopper in done:
@@ -41,18 +50,14 @@ async def main(settings: Settings, queue: JobQueue | None = None) -> None:
         await runner
 
 
-def run() -> None:
-    """Console entry point (`videobot`, `python -m bot`)."""
-    try:
-        settings = load_settings_or_explain()
-    except StartupCheckFailed as error:
-        raise SystemExit(str(error)) from None
-    secrets = [settings.discord_token.get_secret_value(), os.environ.get("HF_TOKEN", "")]
-    configure_logging(settings.log_level, settings.log_format, [secret for secret in secrets if secret])
-    problems = check_startup(settings)
-    if problems:
-        report = format_problems(problems)
-        if any(problem.fatal for problem in problems):
-            raise SystemExit(report)
-        log.warning("%s", report)
-    asyncio.run(main(settings))
+async def _unless_stopped(work: Coroutine[Any, Any, T], stopping: asyncio.Event) -> T | None:
+    """`work`'s result, or None (and `work` cancelled) if `stopping` is set first."""
+    task = asyncio.create_task(work)
+    stopper = asyncio.create_task(stopping.wait())
+    await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    stopper.cancel()
+    if task.done():
+        return task.result()
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    return None

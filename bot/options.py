@@ -46,7 +46,10 @@ class VideoSize:
     def __post_init__(self) -> None:
         for side in (self.width, self.height):
             if side % SIZE_MULTIPLE or not SIZE.minimum <= side <= SIZE.maximum:
-                raise ValueError(f"size {self.name} has a side of {side}: not a multiple of {SIZE_MULTIPLE}")
+                raise ValueError(
+                    f"size {self.name} has a side of {side}: each side must be a multiple of {SIZE_MULTIPLE} "
+                    f"from {SIZE.minimum:.0f} to {SIZE.maximum:.0f}"
+                )
 
     @property
     def label(self) -> str:

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
-from typing import Annotated, Literal
+import re
+from typing import Annotated, Final, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
-from bot.options import SIZES
+from bot.moderation import Blocklist
+from bot.options import SIZES, VideoSize
 from generation.config import EngineSettings
 from generation.queue.settings import QueueSettings
 
+LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR")
+# Discord allows 25 choices per option; each size is one choice of /video's `size`.
+MAX_SIZES: Final = 25
+_HOSTNAME: Final = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*")
 DEFAULT_SIZES = tuple(f"{size.name}:{size.width}x{size.height}" for size in SIZES)
 
 
@@ -57,13 +64,32 @@ class Settings(EngineSettings, QueueSettings):
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
     log_format: Literal["text", "json"] = Field("text", description="json for log collectors")
     health_port: int | None = Field(None, ge=1, le=65535, description="serve /healthz and /metrics here")
-    health_host: str = Field("0.0.0.0", description="interface for the health server")
+    # Loopback: /metrics has no authentication. The image listens on all interfaces (its own
+    # network namespace; compose publishes the port on the host's loopback only).
+    health_host: str = Field("127.0.0.1", description="interface for the health server (0.0.0.0: all)")
+
+    @field_validator("discord_api_url")
+    @classmethod
+    def _check_api_url(cls, value: str) -> str:
+        if not re.match(r"https?://[^/\s]+", value):
+            raise ValueError("must be an http:// or https:// URL such as https://discord.com/api/v10")
+        return value
+
+    @field_validator("discord_gateway_url")
+    @classmethod
+    def _check_gateway_url(cls, value: str) -> str:
+        if not re.match(r"wss?://[^/\s]+", value):
+            raise ValueError("must be a ws:// or wss:// URL such as wss://gateway.discord.gg/")
+        return value
 
     @field_validator("discord_guild_ids", "allowed_channel_ids", "allowed_role_ids", "admin_role_ids", mode="before")
     @classmethod
     def _split_ids(cls, value: object) -> object:
         if isinstance(value, str):
-            return [int(part) for part in value.replace(" ", "").split(",") if part]
+            parts = [part for part in value.replace(" ", "").split(",") if part]
+            if not all(part.isdigit() for part in parts):
+                raise ValueError("must be numeric ids separated by commas (Developer Mode → right-click → Copy ID)")
+            return [int(part) for part in parts]
         return value
 
     @field_validator("health_port", mode="before")
@@ -77,7 +103,10 @@ class Settings(EngineSettings, QueueSettings):
     def _split_list(cls, value: object) -> object:
         # A JSON list lets a blocklist regex contain commas (re:a{1,3}).
         if isinstance(value, str) and value.lstrip().startswith("["):
-            return json.loads(value)
+            try:
+                return json.loads(value)
+            except json.JSONDecodeError as error:
+                raise ValueError(f"starts with '[' but is not a JSON list of strings ({error})") from None
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
@@ -85,10 +114,36 @@ class Settings(EngineSettings, QueueSettings):
     @field_validator("video_sizes")
     @classmethod
     def _check_sizes(cls, value: list[str]) -> list[str]:
-        for entry in value:
-            parse_size(entry)
         if not value:
             raise ValueError("at least one size is needed")
+        names = [VideoSize(*parse_size(entry)).name for entry in value]
+        if len(set(names)) < len(names):
+            raise ValueError("each size needs its own name")
+        if len(names) > MAX_SIZES:
+            raise ValueError(f"Discord shows at most {MAX_SIZES} choices")
+        return value
+
+    @field_validator("blocklist")
+    @classmethod
+    def _check_blocklist(cls, value: list[str]) -> list[str]:
+        Blocklist.from_entries(value)
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_log_level(cls, value: str) -> str:
+        if value.strip().upper() not in LOG_LEVELS:
+            raise ValueError(f"must be {', '.join(LOG_LEVELS[:-1])} or {LOG_LEVELS[-1]}")
+        return value.strip().upper()
+
+    @field_validator("health_host")
+    @classmethod
+    def _check_host(cls, value: str) -> str:
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            if not _HOSTNAME.fullmatch(value):
+                raise ValueError("must be an IP address of this machine (127.0.0.1, 0.0.0.0) or a hostname") from None
         return value
 
     def parsed_sizes(self) -> list[tuple[str, int, int]]:

@@ -1,11 +1,10 @@
 """Start-up checks: find what would make the bot fail later, and say which setting to change and how.
 
-    settings = load_settings_or_explain()        # raises StartupCheckFailed on invalid settings
-    problems = check_startup(settings)
-    if problems:
-        log.warning("%s", format_problems(problems))
+    settings = load_settings_or_explain()        # bot.startup_problems: every value checked
+    export_hub_settings(settings)                # before huggingface_hub is imported (this module does)
+    problems = check_startup(settings)           # what the values mean on this machine
     if any(problem.fatal for problem in problems):
-        raise SystemExit(2)
+        raise SystemExit(EXIT_CONFIG)
 
 The GPU check does not import torch (seconds of start-up, and the bot may run without it): it reads
 torch's installed version and looks for the NVIDIA device nodes that the driver, or in Docker the
@@ -15,47 +14,30 @@ when the engine first initialises CUDA.
 
 from __future__ import annotations
 
+import difflib
+import errno
 import importlib.metadata
-import logging
 import os
-from collections.abc import Sequence
+import socket
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
-from pydantic import SecretStr, ValidationError
-from pydantic_core import ErrorDetails
+from dotenv import dotenv_values
+from pydantic import SecretStr
 
 from bot.logging_setup import DISCORD_TOKEN_PATTERN
 from bot.settings import Settings
+from bot.startup_problems import TOKEN_FIX, StartupProblem
 from generation.download import find_model_problem
 
-TOKEN_FIX = (
-    "open https://discord.com/developers/applications → your application → Bot → Reset Token, and put "
-    "the token in .env as DISCORD_TOKEN=<token> (no quotes, no 'Bot ' prefix)"
-)
+# Names a .env may hold that are not settings: docker compose reads them itself.
+_COMPOSE_NAMES: Final = ("PRELOAD_MODEL", "COMPOSE_")
 GPU_FIX = (
     "install the NVIDIA driver and the NVIDIA Container Toolkit on the host and reserve the GPU "
     "(docker-compose.yml's deploy.resources, or `docker run --gpus all`); to run on the CPU on purpose, "
     "set DEVICE=cpu"
 )
-
-
-@dataclass(frozen=True)
-class StartupProblem:
-    """One thing wrong at start-up: the environment variable to look at, what is wrong, how to fix it."""
-
-    setting: str
-    message: str
-    fix: str
-    fatal: bool
-
-
-class StartupCheckFailed(Exception):
-    """Settings are invalid; `str()` lists each problem with its fix (and never a secret's value)."""
-
-    def __init__(self, problems: Sequence[StartupProblem]) -> None:
-        self.problems = tuple(problems)
-        super().__init__(format_problems(self.problems))
 
 
 @dataclass(frozen=True)
@@ -89,63 +71,26 @@ def check_startup(
     gpu: GpuEnvironment | None = None,
     hf_cache: Path | None = None,
     hf_offline: bool | None = None,
+    env_file: Path | None = Path(".env"),
 ) -> list[StartupProblem]:
     """Every problem found, fatal ones first; an empty list means good to go.
 
-    `gpu`, `hf_cache` and `hf_offline` default to this machine (`inspect_gpu()`, HF_HOME, HF_HUB_OFFLINE).
+    `gpu`, `hf_cache` and `hf_offline` default to this machine (`inspect_gpu()`, HF_HOME, HF_HUB_OFFLINE);
+    names in `env_file` that are no setting are warned about, with the setting meant where one is close.
     """
     problems = [
         *_check_token(settings.discord_token),
-        *_check_log_level(settings.log_level),
+        *_check_limits(settings),
         *_check_gpu(settings.device, gpu or inspect_gpu()),
-        *_check_writable("DATABASE_PATH", settings.database_path.parent),
-        *_check_writable("OUTPUT_DIR", settings.output_dir),
+        *_check_database_path(settings.database_path),
+        *_check_output_dir(settings.output_dir),
+        *_check_health_port(settings.health_host, settings.health_port),
+        *_check_env_file(env_file),
     ]
     model = find_model_problem(settings, cache_dir=hf_cache, offline=hf_offline)
     if model is not None:
         problems.append(StartupProblem("MODEL_ID", model.message, model.fix, fatal=True))
     return sorted(problems, key=lambda problem: not problem.fatal)
-
-
-def format_problems(problems: Sequence[StartupProblem]) -> str:
-    """A block for the log or the terminal: one entry per problem with its setting and fix."""
-    fatal = sum(problem.fatal for problem in problems)
-    lines = [f"Start-up checks found {len(problems)} problem(s), {fatal} fatal:"]
-    for problem in problems:
-        lines.append(f"  [{'fatal' if problem.fatal else 'warning'}] {problem.setting}: {problem.message}")
-        lines.append(f"      fix: {problem.fix}")
-    return "\n".join(lines)
-
-
-def load_settings_or_explain(env_file: str | Path | None = ".env") -> Settings:
-    """Build `Settings` from the environment and `env_file`, or raise `StartupCheckFailed`.
-
-    Each validation error becomes one problem naming the environment variable, the value (unless it is
-    a secret) and what is allowed.
-    """
-    try:
-        return Settings(_env_file=env_file)
-    except ValidationError as error:
-        raise StartupCheckFailed([_explain(detail) for detail in error.errors()]) from None
-
-
-def _explain(detail: ErrorDetails) -> StartupProblem:
-    field = str(detail["loc"][0]) if detail["loc"] else "settings"
-    variable = field.upper()
-    info = Settings.model_fields.get(field)
-    secret = info is not None and info.annotation is SecretStr
-    if detail["type"] == "missing":
-        message = f"{variable} is not set."
-    elif secret:
-        message = f"{variable} is invalid: {detail['msg']}."
-    else:
-        message = f"{variable}={detail['input']!r} is invalid: {detail['msg']}."
-    if field == "discord_token":
-        fix = TOKEN_FIX
-    else:
-        described = f" ({info.description})" if info is not None and info.description else ""
-        fix = f"set {variable} in .env or the environment to a valid value{described}"
-    return StartupProblem(variable, message, fix, fatal=True)
 
 
 def _check_token(token: SecretStr) -> list[StartupProblem]:
@@ -165,17 +110,14 @@ def _check_token(token: SecretStr) -> list[StartupProblem]:
     ]
 
 
-def _check_log_level(level: str) -> list[StartupProblem]:
-    if level.upper() in logging.getLevelNamesMapping():
+def _check_limits(settings: Settings) -> list[StartupProblem]:
+    if settings.default_steps <= settings.max_steps:
         return []
-    return [
-        StartupProblem(
-            "LOG_LEVEL",
-            f"LOG_LEVEL={level!r} is not a logging level.",
-            "set LOG_LEVEL to DEBUG, INFO, WARNING or ERROR",
-            fatal=True,
-        )
-    ]
+    message = (
+        f"DEFAULT_STEPS={settings.default_steps} is more than MAX_STEPS={settings.max_steps}, "
+        "so a /video without steps would be refused."
+    )
+    return [StartupProblem("DEFAULT_STEPS", message, "lower DEFAULT_STEPS or raise MAX_STEPS", fatal=True)]
 
 
 def _check_gpu(device: str, gpu: GpuEnvironment) -> list[StartupProblem]:
@@ -184,17 +126,32 @@ def _check_gpu(device: str, gpu: GpuEnvironment) -> list[StartupProblem]:
     explicit = device.startswith("cuda")
     consequence = "the engine cannot start" if explicit else "generation falls back to the CPU (minutes per video)"
     if gpu.torch_version is None:
-        message = f"torch is not installed, so this process cannot generate videos (DEVICE={device})."
+        message = f"DEVICE={device}, but torch is not installed, so this process cannot generate videos."
         return [StartupProblem("DEVICE", message, "use the Docker image, or install torch with CUDA", fatal=explicit)]
     if "+cpu" in gpu.torch_version:
-        message = f"torch {gpu.torch_version} is a CPU-only build; {consequence}."
+        message = f"DEVICE={device}, but torch {gpu.torch_version} is a CPU-only build; {consequence}."
         fix = "install a CUDA build of torch (the Docker image has one), or set DEVICE=cpu"
         return [StartupProblem("DEVICE", message, fix, fatal=explicit)]
     if not gpu.gpu_visible:
         where = "CUDA_VISIBLE_DEVICES hides every GPU" if gpu.nvidia_devices else "no /dev/nvidia* device"
-        message = f"No NVIDIA GPU is visible ({where}); {consequence}."
+        message = f"DEVICE={device}, but no NVIDIA GPU is visible ({where}); {consequence}."
         return [StartupProblem("DEVICE", message, GPU_FIX, fatal=explicit)]
     return []
+
+
+def _check_database_path(path: Path) -> list[StartupProblem]:
+    if path.is_dir():
+        message = f"DATABASE_PATH={str(path)!r} is a folder; it must name the SQLite file."
+        fix = f"set DATABASE_PATH to a file in it, e.g. {path / 'videobot.sqlite3'}"
+        return [StartupProblem("DATABASE_PATH", message, fix, fatal=True)]
+    return _check_writable("DATABASE_PATH", path.parent)
+
+
+def _check_output_dir(folder: Path) -> list[StartupProblem]:
+    if folder.exists() and not folder.is_dir():
+        message = f"OUTPUT_DIR={str(folder)!r} is a file; it must be a folder for the finished videos."
+        return [StartupProblem("OUTPUT_DIR", message, "point OUTPUT_DIR at a folder", fatal=True)]
+    return _check_writable("OUTPUT_DIR", folder)
 
 
 def _check_writable(variable: str, folder: Path) -> list[StartupProblem]:
@@ -206,3 +163,35 @@ def _check_writable(variable: str, folder: Path) -> list[StartupProblem]:
     message = f"{variable} is under {folder}, which this user (uid {os.getuid()}) cannot write."
     fix = f"point {variable} at a writable place, or give the volume to uid {os.getuid()} (`chown -R`)"
     return [StartupProblem(variable, message, fix, fatal=True)]
+
+
+def _check_health_port(host: str, port: int | None) -> list[StartupProblem]:
+    if port is None:
+        return []
+    try:
+        # The same bind the health server will do (reuse-address, as aiohttp's), released at once.
+        with socket.create_server((host, port)):
+            return []
+    except OSError as error:
+        if error.errno == errno.EADDRINUSE:
+            message = f"HEALTH_PORT={port} is already in use on {host} by another program."
+            fix = "stop that program, or set HEALTH_PORT to a free port (or HEALTH_PORT= to turn the server off)"
+            return [StartupProblem("HEALTH_PORT", message, fix, fatal=True)]
+        message = f"HEALTH_HOST={host!r} cannot be listened on: {error.strerror or error}."
+        fix = "set HEALTH_HOST to an address of this machine: 127.0.0.1 (this machine only) or 0.0.0.0 (all)"
+        return [StartupProblem("HEALTH_HOST", message, fix, fatal=True)]
+
+
+def _check_env_file(env_file: Path | None) -> list[StartupProblem]:
+    if env_file is None or not env_file.is_file():
+        return []
+    settings = [name.upper() for name in Settings.model_fields]
+    problems = []
+    for name in dotenv_values(env_file):
+        if name.upper() in settings or name.upper().startswith(_COMPOSE_NAMES):
+            continue
+        close = difflib.get_close_matches(name.upper(), settings, n=1)
+        fix = f"did you mean {close[0]}? Rename it" if close else "remove it, or set it in the environment"
+        message = f"{name} in {env_file} is not a videobot setting, so it has no effect outside Docker."
+        problems.append(StartupProblem(name, message, fix, fatal=False))
+    return problems

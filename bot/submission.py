@@ -18,6 +18,7 @@ from bot.discord_calls import describe
 from bot.errors import MissingPermissionsError, NotAcknowledgedError
 from bot.following import Following
 from bot.job_context import JobContext
+from bot.permissions import needed_permissions
 from bot.views import status_view
 from generation.clock import Clock
 from generation.queue.interface import JobHandle, JobQueue, JobQueued, JobSpec, SystemActor
@@ -26,15 +27,13 @@ from generation.request import VideoRequest
 log = logging.getLogger(__name__)
 audit = logging.getLogger("videobot.audit")
 
-NEEDED_PERMISSIONS = discord.Permissions(send_messages=True, attach_files=True, embed_links=True)
-
 
 def missing_permissions(interaction: discord.Interaction[Any]) -> list[str]:
     """Channel permissions the bot needs for fallback delivery but lacks (none needed in DMs)."""
     if interaction.guild_id is None:
         return []
     have = interaction.app_permissions
-    return [name for name, needed in NEEDED_PERMISSIONS if needed and not getattr(have, name)]
+    return [name for name, needed in needed_permissions(interaction.channel) if needed and not getattr(have, name)]
 
 
 class Submitter:

@@ -1,16 +1,21 @@
 """`python -m generation "a prompt" -o clip.mp4`: one video from the command line, no bot, no queue.
 
 Also `python -m generation download ...`, which fetches a model ahead of time (see `generation.download`).
-Progress goes to stderr; the seed, timings and output path go to stdout. Bad input and models that cannot
-be loaded end with one line on stderr and a non-zero exit status, never a traceback.
+Progress goes to stderr; the seed, timings and output path go to stdout. Everything that can be checked
+before the model loads is checked first (the flags, the settings, the model folder, that the output can
+be written), so a mistake costs no wait; each ends with one line on stderr that names the flag (or the
+setting, when the value came from the environment) and a non-zero exit status, never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import logging
+import os
 import re
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,8 +23,9 @@ from typing import Any, TextIO
 
 from pydantic import ValidationError
 
-from generation.config import EngineSettings, OffloadMode
+from generation.config import DTYPES, EngineSettings, OffloadMode
 from generation.errors import EngineError, InvalidRequestError
+from generation.hub_environment import export_hub_settings
 from generation.request import FPS, FRAMES, GUIDANCE, SIZE, VideoRequest
 
 EXIT_FAILED = 1
@@ -34,19 +40,30 @@ _SETTING_FLAGS = {
     "model_variant": "variant",
     "output_scale": "scale",
 }
+# VideoRequest field → the flag that sets it, so a refusal names what the user typed.
+_REQUEST_FLAGS = {
+    "prompt": "the prompt",
+    "negative_prompt": "--negative-prompt",
+    "seed": "--seed",
+    "steps": "--steps",
+    "num_frames": "--frames",
+    "guidance_scale": "--guidance",
+    "fps": "--fps",
+    "width": "--width",
+    "height": "--height",
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line with `argv` (default `sys.argv[1:]`); return the exit status."""
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["download"]:
-        from generation.download import main as download_main
-
-        return download_main(args[1:])
+        return _download(args[1:])
     options = _parser().parse_args(args)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    overrides = _setting_overrides(options)
     try:
-        settings = EngineSettings(**_setting_overrides(options))
+        settings = EngineSettings(**overrides)
         request = VideoRequest(
             prompt=options.prompt,
             negative_prompt=options.negative_prompt,
@@ -59,7 +76,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             height=options.height,
         )
     except (InvalidRequestError, ValidationError) as exc:
-        print(f"error: {_one_line(exc)}", file=sys.stderr)
+        print(f"error: {_one_line(exc, overrides)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    export_hub_settings(settings)
+    problem = _output_problem(options.output, settings.output_dir) or _model_problem(settings, overrides)
+    if problem is not None:
+        print(f"error: {problem}", file=sys.stderr)
         return EXIT_BAD_INPUT
     try:
         return _generate(settings, request, options.output)
@@ -69,6 +91,54 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130
+
+
+def _download(argv: list[str]) -> int:
+    try:
+        settings = EngineSettings()
+    except ValidationError as exc:
+        print(f"error: {_one_line(exc, {})}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    export_hub_settings(settings)
+    # huggingface_hub reads the HF_* variables when first imported: only after the export above.
+    from generation.download import main as download_main
+
+    return download_main(argv, settings)
+
+
+def _output_problem(output: Path | None, output_dir: Path) -> str | None:
+    """Why the video could not be written where it is to go, found before anything loads."""
+    if output is None:
+        error = _unwritable(output_dir)
+        return None if error is None else f"OUTPUT_DIR {output_dir}: cannot write there ({error}); pass -o FILE.mp4"
+    if output.is_dir():
+        return f"-o {output} is a folder; name a file in it, e.g. -o {output / 'video.mp4'}"
+    if output.suffix.lower() != ".mp4":
+        # Refused rather than written as MP4 under another name, or converted without being asked.
+        return f"-o {output}: only MP4 is written; name the file {output.with_suffix('.mp4').name}"
+    error = _unwritable(output.parent)
+    return None if error is None else f"-o {output}: cannot write in {output.parent} ({error})"
+
+
+def _unwritable(folder: Path) -> str | None:
+    """None when a file can be created in `folder` (made if missing), else the system's reason."""
+    # Trying is the only reliable test: os.access says yes to root everywhere, /proc included.
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle, name = tempfile.mkstemp(dir=folder, prefix=".videobot-")
+        os.close(handle)
+        os.unlink(name)
+    except OSError as error:
+        return error.strerror or str(error)
+    return None
+
+
+def _model_problem(settings: EngineSettings, overrides: dict[str, Any]) -> str | None:
+    # Not torch (seconds to import): a missing folder or an uncached model offline is known without it.
+    from generation.download import find_model_problem
+
+    problem = find_model_problem(settings, setting="--model" if "model_id" in overrides else "MODEL_ID")
+    return None if problem is None else str(problem)
 
 
 def _generate(settings: EngineSettings, request: VideoRequest, output: Path | None) -> int:
@@ -134,8 +204,11 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m generation",
         description="Generate one video from a text prompt (`python -m generation download` fetches models).",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {importlib.metadata.version('videobot')}")
     parser.add_argument("prompt", help="what the video shows")
-    parser.add_argument("-o", "--output", type=Path, help="MP4 to write (default: OUTPUT_DIR/<prompt>-<seed>.mp4)")
+    parser.add_argument(
+        "-o", "--output", type=Path, help="the .mp4 file to write (default: OUTPUT_DIR/<prompt>-<seed>.mp4)"
+    )
     parser.add_argument("--model", help="hub id or local folder of the pipeline (default: MODEL_ID setting)")
     parser.add_argument("--steps", type=int, help="denoising steps (default: DEFAULT_STEPS setting)")
     parser.add_argument("--frames", type=int, default=int(FRAMES.default), help="number of frames")
@@ -147,7 +220,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--guidance", type=float, default=GUIDANCE.default, help="classifier-free guidance scale")
     parser.add_argument("--offload", choices=[mode.value for mode in OffloadMode], help="CPU offload mode")
     parser.add_argument("--device", help="auto, cpu, cuda or cuda:N")
-    parser.add_argument("--dtype", choices=["float16", "bfloat16", "float32"], help="weight precision")
+    parser.add_argument("--dtype", choices=DTYPES, help="weight precision")
     parser.add_argument("--variant", help="weight variant to load, e.g. fp16 ('' for the default weights)")
     parser.add_argument("--scale", type=float, help="upscale factor applied before encoding (1 to 4)")
     return parser
@@ -163,10 +236,13 @@ def _slug(prompt: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", prompt.lower()).strip("-")[:40] or "video"
 
 
-def _one_line(exc: Exception) -> str:
+def _one_line(exc: Exception, overrides: dict[str, Any]) -> str:
+    """The first problem, named as the user set it: by its flag, or by its variable if from the environment."""
     if isinstance(exc, ValidationError):
         first = exc.errors()[0]
         setting = ".".join(str(part) for part in first["loc"])
-        flag = f"--{_SETTING_FLAGS[setting]}" if setting in _SETTING_FLAGS else setting
-        return f"{flag}: {first['msg']} (got {first.get('input')!r})"
+        name = f"--{_SETTING_FLAGS[setting]}" if setting in overrides else setting.upper()
+        return f"{name}: {first['msg'].removeprefix('Value error, ')} (got {first.get('input')!r})"
+    if isinstance(exc, InvalidRequestError):
+        return f"{_REQUEST_FLAGS.get(exc.field, exc.field)} must be {exc.allowed} (got {exc.value!r})"
     return str(exc)

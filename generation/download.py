@@ -22,7 +22,7 @@ from pathlib import Path, PurePosixPath
 from huggingface_hub import HfApi, constants, snapshot_download
 from huggingface_hub.errors import HfHubHTTPError, HFValidationError, LocalEntryNotFoundError
 
-from generation.config import EngineSettings
+from generation.config import SEED_MODEL_ID, EngineSettings
 from generation.errors import ModelLoadError
 
 # diffusers loads safetensors or bin weights; these are other frameworks' or original checkpoints.
@@ -30,6 +30,9 @@ _FOREIGN_WEIGHT_SUFFIXES = frozenset({".pth", ".pt", ".ckpt", ".msgpack", ".h5",
 
 # `diffusion_pytorch_model.fp16.safetensors`, `model.fp16-00001-of-00002.safetensors`, `pytorch_model.bin`
 _WEIGHT_FILE = re.compile(r"^(?P<stem>[^.]+?)(?:\.(?P<variant>\w+))?(?:-\d{5}-of-\d{5})?\.(?P<ext>safetensors|bin)$")
+
+# `name` or `owner/name`, as the Hub accepts them.
+_HUB_ID = re.compile(r"(?![-.])[\w.-]{1,96}(?<![-.])(/(?![-.])[\w.-]{1,96}(?<![-.]))?", re.ASCII)
 
 FIX_HINT = (
     "run `python -m generation download` with network access "
@@ -165,26 +168,37 @@ def download_model(
 
 
 def find_model_problem(
-    settings: EngineSettings, *, cache_dir: Path | None = None, offline: bool | None = None
+    settings: EngineSettings,
+    *,
+    cache_dir: Path | None = None,
+    offline: bool | None = None,
+    setting: str = "MODEL_ID",
 ) -> ModelProblem | None:
-    """None when the engine can get its model, else what is wrong and the fix.
+    """None when the engine can get its model, else what is wrong and the fix, naming `setting`.
 
-    A local folder must hold a complete pipeline. A Hub model must be complete in the cache only when
-    downloads are off (`offline`, by default `HF_HUB_OFFLINE`); online, the engine fetches it at first load.
+    A local folder must hold a complete pipeline, and anything else must read as a Hub id. A Hub model
+    must be complete in the cache only when downloads are off (`offline`, by default `HF_HUB_OFFLINE`);
+    online, the engine fetches it at first load.
     """
     model_id = settings.model_id
     if is_local_folder(model_id):
         folder = Path(model_id).expanduser()
-        missing = missing_parts(folder) if folder.is_dir() else ["the folder itself"]
-        if not missing:
-            return None
-        return ModelProblem(
-            f"MODEL_ID={model_id!r} is a local folder but is missing {', '.join(missing)}.",
-            "point MODEL_ID at a folder saved with `pipeline.save_pretrained()` or at a Hub model id",
-        )
+        if not folder.is_dir():
+            message = f"{setting}: {model_id!r} is not a folder on this machine."
+        else:
+            missing = missing_parts(folder)
+            if not missing:
+                return None
+            message = f"{setting}: the folder {model_id!r} is missing {', '.join(missing)}."
+        fix = f"point {setting} at a folder saved with `pipeline.save_pretrained()`, or at a Hub model id"
+        return ModelProblem(message, fix)
+    if not _HUB_ID.fullmatch(model_id):
+        message = f"{setting}: {model_id!r} is neither a folder on this machine nor a Hugging Face model id."
+        return ModelProblem(message, f"set {setting} to a Hub id such as {SEED_MODEL_ID}, or to a pipeline folder")
     if not (constants.is_offline_mode() if offline is None else offline):
         return None
-    return _look_in_cache(model_id, None, cache_dir)[1]
+    problem = _look_in_cache(model_id, None, cache_dir)[1]
+    return None if problem is None else ModelProblem(f"{setting}: {problem.message}", problem.fix)
 
 
 def check_model_available(
@@ -208,10 +222,9 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str]) -> int:
-    """Run `python -m generation download`; return the process exit code (0 when the model is ready)."""
+def main(argv: list[str], settings: EngineSettings) -> int:
+    """Run `python -m generation download` with `settings`; return the exit code (0 when the model is ready)."""
     args = _parser().parse_args(argv)
-    settings = EngineSettings()
     if args.model:
         settings = settings.model_copy(update={"model_id": args.model})
     model_id = settings.model_id

@@ -12,8 +12,8 @@ import contextlib
 import dataclasses
 import logging
 import os
+import secrets
 import shutil
-import tempfile
 from collections.abc import Iterable
 from fractions import Fraction
 from pathlib import Path
@@ -151,10 +151,7 @@ def _write(
     frames: Iterable[VideoFrame], fps: int, path: Path, width: int, height: int, options: dict[str, str]
 ) -> None:
     """Encode `frames` (any size or pixel format) to `path` via a temporary file in the same folder."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".mp4", dir=path.parent)
-    os.close(handle)
-    temp = Path(temp_name)
+    temp = _new_file_beside(path)
     try:
         # faststart rewrites the file after the last packet, so it needs a real, seekable file.
         with av.open(str(temp), "w", format="mp4", options={"movflags": "+faststart"}) as container:
@@ -182,15 +179,29 @@ def _write(
 
 
 def _atomic_copy(source: Path, dest: Path) -> None:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(prefix=f".{dest.stem}-", suffix=".mp4", dir=dest.parent)
-    os.close(handle)
+    temp = _new_file_beside(dest)
     try:
-        shutil.copyfile(source, temp_name)
-        Path(temp_name).replace(dest)
+        shutil.copyfile(source, temp)
+        temp.replace(dest)
     finally:
         with contextlib.suppress(FileNotFoundError):
-            Path(temp_name).unlink()
+            temp.unlink()
+
+
+def _new_file_beside(dest: Path) -> Path:
+    """A new, empty, hidden file in `dest`'s folder (made if missing), to be renamed over `dest` when written.
+
+    Created as `open()` creates files, so it gets the usual mode (0666 less the umask): `mkstemp`'s are
+    0600, which other users of the machine, or a web server publishing OUTPUT_DIR, cannot read.
+    """
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        temp = dest.with_name(f".{dest.stem}-{secrets.token_hex(4)}{dest.suffix}")
+        try:
+            os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            continue
+        return temp
 
 
 def _even(size: float) -> int:

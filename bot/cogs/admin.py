@@ -11,7 +11,7 @@ from discord.ext import commands
 
 from bot.acknowledgement import Acknowledgement, Deferral, acknowledged
 from bot.channel_defaults import SERVER_WIDE
-from bot.errors import NotAdminError
+from bot.errors import RefusedError
 from bot.options import ChannelDefaults, check_defaults, size_named
 from generation.queue.interface import Person, QueueStats
 
@@ -19,6 +19,15 @@ if TYPE_CHECKING:
     from bot.client import VideoBot
 
 
+class NotAdminError(RefusedError, app_commands.CheckFailure):
+    """The caller has neither Manage Server nor the configured admin role (raised by the cog's check)."""
+
+
+# Hidden from members without Manage Server and absent from DMs, so most people never see admin
+# commands; server admins can still open them to the admin role (Server Settings → Integrations), and
+# `interaction_check` decides at run time whatever the server's overrides say.
+@app_commands.default_permissions(manage_guild=True)
+@app_commands.guild_only()
 class AdminCog(commands.GroupCog, group_name="videoadmin", group_description="Video bot administration"):
     """Queue control and per-channel defaults."""
 

@@ -38,6 +38,7 @@ class ChannelType(enum.IntEnum):
 
     GUILD_TEXT = 0
     DM = 1
+    PUBLIC_THREAD = 11
 
 
 class InteractionType(enum.IntEnum):
@@ -132,7 +133,8 @@ class Role:
 
 @dataclass(frozen=True)
 class Channel:
-    """A text channel in a guild, or a DM (then `guild_id` is None and `recipient` is set)."""
+    """A text channel in a guild, a DM (then `guild_id` is None and `recipient` is set), or a public
+    thread of a text channel (then `parent_id` and `owner_id` are set)."""
 
     id: int
     name: str
@@ -141,6 +143,8 @@ class Channel:
     nsfw: bool = False
     bot_permissions: int | None = None
     recipient: User | None = None
+    parent_id: int | None = None
+    owner_id: int | None = None
 
     @property
     def app_permissions(self) -> int:

@@ -116,7 +116,9 @@ def member_json(member: Member, *, permissions: int | None = None) -> dict[str, 
 
 
 def channel_json(channel: Channel, position: int = 0) -> dict[str, Any]:
-    """A GuildChannelResponse or PrivateChannelResponse."""
+    """A GuildChannelResponse, PrivateChannelResponse or ThreadResponse."""
+    if channel.type is ChannelType.PUBLIC_THREAD:
+        return thread_json(channel)
     if channel.type is ChannelType.DM:
         assert channel.recipient is not None
         return {
@@ -139,6 +141,30 @@ def channel_json(channel: Channel, position: int = 0) -> dict[str, Any]:
         "last_message_id": None,
         "rate_limit_per_user": 0,
         "permission_overwrites": [],
+    }
+
+
+def thread_json(thread: Channel) -> dict[str, Any]:
+    """A ThreadResponse: an open public thread."""
+    return {
+        "id": str(thread.id),
+        "type": int(thread.type),
+        "flags": 0,
+        "guild_id": str(thread.guild_id),
+        "name": thread.name,
+        "parent_id": str(thread.parent_id),
+        "owner_id": str(thread.owner_id),
+        "last_message_id": None,
+        "rate_limit_per_user": 0,
+        "message_count": 0,
+        "member_count": 1,
+        "total_message_sent": 0,
+        "thread_metadata": {
+            "archived": False,
+            "archive_timestamp": "2024-01-01T00:00:00+00:00",
+            "auto_archive_duration": 1440,
+            "locked": False,
+        },
     }
 
 

@@ -129,7 +129,8 @@ class RestRoutes:
                 "version": str(state.ids.next()),
                 "type": kind,
                 "description": payload.get("description", ""),
-                "default_member_permissions": payload.get("default_member_permissions"),
+                # Accepted as a number or a string, returned as Discord does: a string (or null).
+                "default_member_permissions": _permissions_string(payload.get("default_member_permissions")),
             }
             if guild_id is not None:
                 command["guild_id"] = str(guild_id)
@@ -226,3 +227,7 @@ class RestRoutes:
         if message is None or message.deleted or message.channel_id != channel.id or message.ephemeral:
             raise unknown(ErrorCode.UNKNOWN_MESSAGE, "Message")
         return message
+
+
+def _permissions_string(value: object) -> str | None:
+    return None if value is None else str(value)

@@ -154,6 +154,13 @@ class DiscordEmulator:
         self._dispatch_if_ready("CHANNEL_CREATE", lambda: channel_json(channel, len(guild.channels) - 1))
         return channel
 
+    def add_thread(
+        self, parent: Channel, name: str = "thread", *, owner: User, bot_permissions: int | None = None
+    ) -> Channel:
+        """A public thread of `parent` started by `owner`; `bot_permissions` as for `add_channel`. The bot
+        learns of it from the interactions used in it (no THREAD_CREATE is sent)."""
+        return self._state.add_thread(parent, name, owner=owner, bot_permissions=bot_permissions)
+
     def add_dm_channel(self, user: User) -> Channel:
         """The DM channel between `user` and the bot."""
         return self._state.add_dm_channel(user)

@@ -10,6 +10,7 @@ bot has been answered, which wakes the tests' `wait_for` predicates.
 from __future__ import annotations
 
 import asyncio
+import base64
 import secrets
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -44,7 +45,10 @@ class EmulatorState:
         self.ids = Snowflakes(self.clock)
         self.application_id = self.ids.next()
         self.bot_user = User(id=self.application_id, username=bot_name, bot=True)
-        self.bot_token = f"emulated.{secrets.token_urlsafe(24)}"
+        # Shaped like a real bot token (base64 user id . timestamp . HMAC): the bot's start-up checks
+        # refuse anything else before it connects.
+        user_id = base64.urlsafe_b64encode(str(self.application_id).encode()).decode().rstrip("=")
+        self.bot_token = f"{user_id}.{secrets.token_urlsafe(4)}.{secrets.token_urlsafe(27)}"
         self.users: dict[int, User] = {self.bot_user.id: self.bot_user}
         self.guilds: dict[int, Guild] = {}
         self.dm_attachment_size_limit = DEFAULT_ATTACHMENT_LIMIT
@@ -128,6 +132,20 @@ class EmulatorState:
         guild.channels.append(channel)
         self.channels[channel.id] = channel
         return channel
+
+    def add_thread(self, parent: Channel, name: str, *, owner: User, bot_permissions: int | None) -> Channel:
+        """A public thread of the text channel `parent`, started by `owner` (not one of the guild's channels)."""
+        thread = Channel(
+            id=self.ids.next(),
+            name=name,
+            type=ChannelType.PUBLIC_THREAD,
+            guild_id=parent.guild_id,
+            bot_permissions=bot_permissions,
+            parent_id=parent.id,
+            owner_id=owner.id,
+        )
+        self.channels[thread.id] = thread
+        return thread
 
     def add_dm_channel(self, user: User) -> Channel:
         """The DM channel between `user` and the bot."""

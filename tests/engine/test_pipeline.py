@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import torch
 from diffusers import DPMSolverMultistepScheduler, TextToVideoSDPipeline, UniPCMultistepScheduler
+from pydantic import ValidationError
 
 from generation.config import EngineSettings, OffloadMode
 from generation.errors import ModelLoadError
@@ -127,6 +128,6 @@ def test_a_malformed_hub_id_is_a_model_load_error() -> None:
         load_pipeline(_settings("not a model id!"))
 
 
-def test_an_unknown_dtype_is_a_model_load_error() -> None:
-    with pytest.raises(ModelLoadError, match="torch_dtype must be one of"):
-        resolve_device(EngineSettings(torch_dtype="float8"))
+def test_an_unknown_dtype_is_refused_by_the_settings_naming_what_is_allowed() -> None:
+    with pytest.raises(ValidationError, match="torch_dtype\n  Value error, must be float16, bfloat16 or float32"):
+        EngineSettings(torch_dtype="float8")

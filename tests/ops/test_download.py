@@ -5,7 +5,6 @@ No test touches the network: the command runs with HF_HUB_OFFLINE=1 against a ca
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +13,7 @@ import pytest
 
 from generation.config import EngineSettings
 from generation.download import check_model_available, select_files
+from tests.ops.entry_points import Finished, clean_environment, run_module
 from tests.ops.fake_hf_cache import PIPELINE_FILES, write_cached_model
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -90,13 +90,10 @@ def test_select_files_keeps_every_shard_of_the_chosen_weight_set() -> None:
     ]
 
 
-def _download(hf_home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("HF_", "MODEL_"))}
-    env |= {"HF_HOME": str(hf_home), "HF_HUB_OFFLINE": "1", "MODEL_ID": MODEL}
-    code = "import sys; from generation.download import main; sys.exit(main(sys.argv[1:]))"
-    return subprocess.run(
-        [sys.executable, "-c", code, *args], cwd=hf_home, env=env, capture_output=True, text=True, timeout=60
-    )
+def _download(hf_home: Path, *args: str) -> Finished:
+    """`python -m generation download args...`, offline, with the cache at `hf_home`."""
+    env = clean_environment(HF_HOME=str(hf_home), HF_HUB_OFFLINE="1", MODEL_ID=MODEL)
+    return run_module("generation", "download", *args, cwd=hf_home, env=env, timeout=60)
 
 
 def test_offline_download_succeeds_when_the_model_is_complete_in_the_cache(tmp_path: Path) -> None:
@@ -104,14 +101,14 @@ def test_offline_download_succeeds_when_the_model_is_complete_in_the_cache(tmp_p
 
     done = _download(tmp_path)
 
-    assert done.returncode == 0, done.stderr
+    assert done.status == 0, done.stderr
     assert f"Model '{MODEL}' is complete in the cache" in done.stdout
 
 
 def test_offline_download_fails_naming_the_model_and_the_fix_when_it_is_not_cached(tmp_path: Path) -> None:
     done = _download(tmp_path)
 
-    assert done.returncode != 0
+    assert done.status != 0
     assert f"Model '{MODEL}' is not in the Hugging Face cache" in done.stderr
     assert "run `python -m generation download` with network access" in done.stderr
     assert "mount a cache that holds the model at HF_HOME" in done.stderr
@@ -123,7 +120,7 @@ def test_offline_download_names_the_component_whose_weights_are_missing(tmp_path
 
     done = _download(tmp_path)
 
-    assert done.returncode != 0
+    assert done.status != 0
     assert f"Model '{MODEL}' is incomplete" in done.stderr
     assert "missing unet/ weights" in done.stderr
 
@@ -133,7 +130,7 @@ def test_the_model_option_overrides_the_configured_model(tmp_path: Path) -> None
 
     done = _download(tmp_path, "--model", "acme/other")
 
-    assert done.returncode == 0, done.stderr
+    assert done.status == 0, done.stderr
     assert "Model 'acme/other' is complete" in done.stdout
 
 
@@ -165,7 +162,7 @@ def test_a_local_folder_without_a_model_index_is_unavailable(tmp_path: Path) -> 
     problem = check_model_available(EngineSettings(model_id=str(tmp_path)), offline=False)
 
     assert problem is not None
-    assert f"MODEL_ID={str(tmp_path)!r}" in problem
+    assert f"MODEL_ID: the folder {str(tmp_path)!r} is missing" in problem
     assert "model_index.json" in problem
 
 

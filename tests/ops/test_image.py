@@ -102,6 +102,12 @@ def test_the_health_server_is_on_and_its_port_exposed() -> None:
     assert exposed == [image_env()["HEALTH_PORT"]]
 
 
+def test_the_health_server_listens_on_loopback_outside_the_image_and_on_every_interface_inside() -> None:
+    # Inside, the container's own network namespace keeps it private until compose publishes the port.
+    assert Settings.model_fields["health_host"].default == "127.0.0.1"
+    assert image_env()["HEALTH_HOST"] == "0.0.0.0"
+
+
 def test_the_image_runs_as_a_non_root_user() -> None:
     users = [args for name, args in final_stage() if name == "USER"]
 
@@ -118,21 +124,32 @@ def test_state_and_model_cache_live_under_data() -> None:
 
 
 def test_every_setting_the_image_sets_is_a_setting_the_bot_reads() -> None:
-    ours = {"DATABASE_PATH", "OUTPUT_DIR", "HEALTH_PORT"}
+    ours = {"DATABASE_PATH", "OUTPUT_DIR", "HEALTH_PORT", "HEALTH_HOST", "HF_HOME"}
     fields = {name.upper() for name in Settings.model_fields}
 
     assert ours <= set(image_env())
     assert ours <= fields
 
 
-def test_dependencies_are_installed_before_the_package_and_torch_is_not_a_cpu_build() -> None:
+def test_dependencies_come_hash_checked_from_the_lock_before_the_package_and_torch_is_not_a_cpu_build() -> None:
     runs = [args for name, args in final_stage() if name in ("RUN", "COPY")]
-    deps = next(index for index, args in enumerate(runs) if "-r /tmp/requirements.txt" in args)
+    locks = {
+        index: found[1]
+        for index, args in enumerate(runs)
+        if (found := re.search(r"--require-hashes --no-deps -r /tmp/requirements/(\w[\w-]*\.txt)", args))
+    }
     package = next(index for index, args in enumerate(runs) if "--from=wheel" in args)
 
-    assert deps < package
+    assert list(locks.values()) == ["torch-cuda.txt", "image.txt"]
+    assert max(locks) < package
     assert "--no-deps" in runs[package + 1]
+    assert "pip check" in runs[package + 1]
     assert not any(re.search(r"\+cpu|whl/cpu", args) for _, args in instructions())
+
+
+def test_the_dockerfile_needs_no_frontend_from_a_registry() -> None:
+    # `# syntax=` makes BuildKit fetch a frontend image from Docker Hub: offline builds fail.
+    assert not re.search(r"^#\s*syntax=", DOCKERFILE.read_text(), re.MULTILINE | re.IGNORECASE)
 
 
 def test_the_model_can_be_preloaded_at_build_time() -> None:

@@ -11,6 +11,7 @@ import pytest
 
 from bot.logging_setup import RedactingFilter, configure_logging
 from generation.results import Timings
+from tests.fixtures.bot import StartBot, finished
 
 # Shaped like a real bot token (base64 user id . timestamp . HMAC); assembled so scanners leave it be.
 TOKEN = ".".join(["MTA4NzY1NDMyMTA5ODc2NTQzMg", "GaBcDe", "Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0"])
@@ -184,6 +185,42 @@ def test_records_below_the_level_are_dropped(capsys: pytest.CaptureFixture[str])
     log.info("chatter")
 
     assert _output(capsys) == ""
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "POST https://discord.com/api/v10/interactions/123/{token}/callback with {{}} has returned 204",
+        "PATCH https://discord.com/api/v10/webhooks/456/{token}/messages/@original has returned 200",
+        "WebSocket Event: {{'t': 'INTERACTION_CREATE', 'd': {{'id': '1', 'token': '{token}'}}}}",
+        'job context {{"user_id":7,"interaction_token":"{token}"}}',
+    ],
+)
+def test_an_interaction_token_is_redacted_wherever_discord_py_or_we_log_it(
+    capsys: pytest.CaptureFixture[str], line: str
+) -> None:
+    configure_logging("DEBUG", "text", [])
+    interaction_token = "aW50ZXJhY3Rpb246MTIzNDU2Nzg5MDEyMzQ1Njc4OTpqVjNXTVB"
+
+    logging.getLogger("discord.http").debug(line.format(token=interaction_token))
+
+    out = _output(capsys)
+    assert interaction_token not in out
+    assert "[REDACTED]" in out
+
+
+async def test_at_debug_a_whole_video_job_logs_no_interaction_token(
+    start_bot: StartBot, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configure_logging("DEBUG", "text", [])
+    running = await start_bot()
+
+    interaction = await running.emulator.invoke_slash(running.alice, running.channel, "video", {"prompt": "a fox"})
+    await finished(running.emulator, interaction)
+
+    out = _output(capsys)
+    assert interaction.token not in out
+    assert out.count("[REDACTED]") >= 3
 
 
 def test_an_unknown_level_is_refused_naming_the_setting() -> None:

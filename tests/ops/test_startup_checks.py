@@ -1,23 +1,17 @@
-"""Start-up checks: each problem names its setting, says what is wrong and how to fix it."""
+"""Start-up checks: each problem names its setting, says what is wrong and how to fix it, in one line."""
 
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.settings import Settings
-from bot.startup_checks import (
-    GpuEnvironment,
-    StartupCheckFailed,
-    StartupProblem,
-    check_startup,
-    format_problems,
-    inspect_gpu,
-    load_settings_or_explain,
-)
+from bot.startup_checks import GpuEnvironment, check_startup, inspect_gpu
+from bot.startup_problems import StartupCheckFailed, StartupProblem, load_settings_or_explain
 from tests.ops.fake_hf_cache import PIPELINE_FILES, write_cached_model
 
 TOKEN = ".".join(["MTA4NzY1NDMyMTA5ODc2NTQzMg", "GaBcDe", "Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0"])
@@ -68,7 +62,7 @@ def test_a_token_with_the_bot_prefix_is_fatal_and_not_echoed(tmp_path: Path) -> 
 
     assert (problem.setting, problem.fatal) == ("DISCORD_TOKEN", True)
     assert "starts with 'Bot '" in problem.message
-    assert TOKEN not in format_problems([problem])
+    assert TOKEN not in problem.line()
 
 
 def test_a_client_secret_in_place_of_the_token_is_fatal(tmp_path: Path) -> None:
@@ -82,6 +76,7 @@ def test_no_gpu_with_device_auto_is_a_warning_about_the_cpu_fallback(tmp_path: P
     problem = only(problems(settings(tmp_path), gpu=NO_GPU))
 
     assert (problem.setting, problem.fatal) == ("DEVICE", False)
+    assert problem.message.startswith("DEVICE=auto, but no NVIDIA GPU is visible")
     assert "falls back to the CPU" in problem.message
     assert "NVIDIA Container Toolkit" in problem.fix
     assert "DEVICE=cpu" in problem.fix
@@ -136,7 +131,7 @@ def test_a_model_missing_from_the_cache_in_offline_mode_is_fatal(tmp_path: Path)
     problem = only(check_startup(config, gpu=GPU, hf_cache=tmp_path / "hub", hf_offline=True))
 
     assert (problem.setting, problem.fatal) == ("MODEL_ID", True)
-    assert "'acme/tiny-t2v' is not in the Hugging Face cache" in problem.message
+    assert problem.message.startswith("MODEL_ID: Model 'acme/tiny-t2v' is not in the Hugging Face cache")
     assert "python -m generation download" in problem.fix
 
 
@@ -145,13 +140,6 @@ def test_a_cached_model_in_offline_mode_is_fine(tmp_path: Path) -> None:
     config = settings(tmp_path, model_id="acme/tiny-t2v")
 
     assert check_startup(config, gpu=GPU, hf_cache=tmp_path / "hub", hf_offline=True) == []
-
-
-def test_an_unknown_log_level_is_fatal(tmp_path: Path) -> None:
-    problem = only(problems(settings(tmp_path, log_level="verbose")))
-
-    assert (problem.setting, problem.fatal) == ("LOG_LEVEL", True)
-    assert "DEBUG, INFO, WARNING or ERROR" in problem.fix
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes anywhere")
@@ -171,13 +159,14 @@ def test_fatal_problems_come_first(tmp_path: Path) -> None:
     assert [problem.fatal for problem in found] == [True, False]
 
 
-def test_the_report_lists_each_setting_message_and_fix(tmp_path: Path) -> None:
-    report = format_problems(problems(settings(tmp_path, discord_token=""), gpu=NO_GPU))
+def test_each_problem_is_one_line_naming_its_setting_with_the_fix(tmp_path: Path) -> None:
+    found = problems(settings(tmp_path, discord_token="", device="cuda", default_steps=60), gpu=NO_GPU)
 
-    assert report.splitlines()[0] == "Start-up checks found 2 problem(s), 1 fatal:"
-    assert "  [fatal] DISCORD_TOKEN: DISCORD_TOKEN is empty." in report
-    assert "  [warning] DEVICE: No NVIDIA GPU is visible" in report
-    assert report.count("      fix: ") == 2
+    assert [problem.setting for problem in found] == ["DISCORD_TOKEN", "DEFAULT_STEPS", "DEVICE"]
+    for problem in found:
+        assert "\n" not in problem.line()
+        assert problem.setting in problem.message
+        assert problem.line() == f"{problem.message} Fix: {problem.fix}."
 
 
 def test_a_missing_token_is_explained_instead_of_a_validation_traceback() -> None:
@@ -201,7 +190,7 @@ def test_an_invalid_setting_names_the_variable_the_value_and_what_it_is_for(
     problem = only(list(failure.value.problems))
     assert problem.setting == "HEALTH_PORT"
     assert problem.message.startswith("HEALTH_PORT='99999' is invalid: Input should be less than or equal to 65535")
-    assert "serve /healthz and /metrics here" in problem.fix
+    assert problem.fix == "correct HEALTH_PORT in .env or the environment: serve /healthz and /metrics here"
     assert TOKEN not in str(failure.value)
 
 
@@ -209,3 +198,111 @@ def test_settings_from_a_valid_env_file_load(tmp_path: Path) -> None:
     (tmp_path / ".env").write_text(f"DISCORD_TOKEN={TOKEN}\nHEALTH_PORT=8080\n")
 
     assert load_settings_or_explain().health_port == 8080
+
+
+# One value per setting that start-up must refuse, and the setting the one problem must name. Settings
+# missing here take any value: MODEL_VARIANT (a missing variant falls back to the default weights),
+# HF_TOKEN (only the Hub can judge it), and HF_HOME (created on first download).
+FREE_FORM = {"MODEL_VARIANT", "HF_TOKEN", "HF_HOME"}
+MISTAKES = {
+    "QUEUE_MAX_JOBS": "0",
+    "QUEUE_MAX_PER_USER": "0",
+    "JOB_TIMEOUT_S": "0",
+    "JOB_MAX_ATTEMPTS": "0",
+    "SHUTDOWN_GRACE_S": "-1",
+    "DATABASE_PATH": "{tmp}",
+    "ETA_WINDOW": "0",
+    "VIDEO_RETENTION_H": "-1",
+    "MODEL_ID": "{tmp}/no-such-model",
+    "TORCH_DTYPE": "int8",
+    "DEVICE": "tpu",
+    "OFFLOAD": "gpu",
+    "VAE_SLICING": "sometimes",
+    "COMPILE_UNET": "sometimes",
+    "DEFAULT_STEPS": "0",
+    "MAX_BATCH_SIZE": "0",
+    "OUTPUT_SCALE": "0.5",
+    "OUTPUT_DIR": "{tmp}/.env",
+    "HF_HUB_OFFLINE": "sometimes",
+    "DISCORD_TOKEN": "Bot {token}",
+    "DISCORD_API_URL": "discord.com/api/v10",
+    "DISCORD_GATEWAY_URL": "https://gateway.discord.gg",
+    "DISCORD_GUILD_IDS": "my server",
+    "STATUS_EDIT_INTERVAL_S": "0",
+    "STATUS_EDITS_PER_SECOND": "0",
+    "MAX_STEPS": "0",
+    "MAX_FRAMES": "65",
+    "MAX_GUIDANCE": "31",
+    "MAX_FPS": "0",
+    "VIDEO_SIZES": "square:256x256,square:320x192",
+    "ALLOWED_CHANNEL_IDS": "#general",
+    "ALLOWED_ROLE_IDS": "@everyone",
+    "ADMIN_ROLE_IDS": "admins",
+    "ALLOW_DMS": "sometimes",
+    "BLOCKLIST": "re:(",
+    "BLOCKLIST_MODE": "refuse",
+    "COOLDOWN_S": "-1",
+    "LOG_LEVEL": "verbose",
+    "LOG_FORMAT": "xml",
+    "HEALTH_PORT": "99999",
+    "HEALTH_HOST": "my machine",
+}
+
+
+def test_every_setting_but_the_free_form_ones_has_a_mistake_start_up_refuses() -> None:
+    assert set(MISTAKES) | FREE_FORM == {name.upper() for name in Settings.model_fields}
+
+
+@pytest.mark.parametrize(("variable", "value"), MISTAKES.items())
+def test_each_setting_refuses_a_mistake_with_one_line_naming_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, variable: str, value: str
+) -> None:
+    (tmp_path / ".env").write_text(f"DISCORD_TOKEN={TOKEN}\nDEVICE=cpu\n")
+    monkeypatch.setenv(variable, value.format(tmp=tmp_path, token=TOKEN))
+
+    try:
+        found = problems(load_settings_or_explain())
+    except StartupCheckFailed as failure:
+        found = list(failure.problems)
+
+    problem = only(found)
+    assert (problem.setting, problem.fatal) == (variable, True)
+    assert variable in problem.message
+    assert "\n" not in problem.line()
+    assert TOKEN not in problem.line()
+
+
+def test_a_health_port_another_program_holds_is_fatal(tmp_path: Path) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+
+        problem = only(problems(settings(tmp_path, health_port=port)))
+
+    assert problem.setting == "HEALTH_PORT"
+    assert problem.message == f"HEALTH_PORT={port} is already in use on 127.0.0.1 by another program."
+
+
+def test_a_database_path_naming_a_folder_is_fatal(tmp_path: Path) -> None:
+    problem = only(problems(settings(tmp_path, database_path=tmp_path)))
+
+    assert problem.message == f"DATABASE_PATH={str(tmp_path)!r} is a folder; it must name the SQLite file."
+    assert str(tmp_path / "videobot.sqlite3") in problem.fix
+
+
+def test_a_default_above_the_users_maximum_is_fatal(tmp_path: Path) -> None:
+    problem = only(problems(settings(tmp_path, default_steps=60, max_steps=50)))
+
+    assert problem.message.startswith("DEFAULT_STEPS=60 is more than MAX_STEPS=50")
+
+
+def test_a_name_in_env_that_is_no_setting_is_a_warning_naming_the_setting_meant(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text(f"DISCORD_TOKEN={TOKEN}\nDISCORD_GUILD_ID=123\nPRELOAD_MODEL=acme/model\n")
+
+    problem = only(check_startup(settings(tmp_path), gpu=GPU, hf_offline=False, env_file=env_file))
+
+    assert (problem.setting, problem.fatal) == ("DISCORD_GUILD_ID", False)
+    assert problem.line() == (
+        f"DISCORD_GUILD_ID in {env_file} is not a videobot setting, so it has no effect outside Docker. "
+        "Fix: did you mean DISCORD_GUILD_IDS? Rename it."
+    )

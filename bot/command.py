@@ -1,0 +1,95 @@
+"""The `videobot` command (also `python -m bot`): check every setting, then run the bot.
+
+The order is the point of this module:
+
+1. `--help` and `--version` answer without loading anything.
+2. Settings are loaded and every value checked. A mistake is one line per problem on stderr and exit
+   status 78 (`EXIT_CONFIG`), before logging is set up (LOG_LEVEL may be the mistake).
+3. The Hugging Face settings read from `.env` are exported before huggingface_hub is first imported.
+4. What the settings mean on this machine is checked (token shape, GPU, folders, model, port): fatal
+   problems exit 78 the same way, warnings are logged.
+5. The bot runs (`bot.main`): Discord is checked first, and what only the operator can fix there
+   (a refused token, a wrong guild id) is one logged line and exit 78 too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.metadata
+import logging
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from bot.logging_setup import configure_logging
+from bot.settings import Settings
+from bot.startup_problems import EXIT_CONFIG, StartupCheckFailed, StartupProblem, load_settings_or_explain
+from generation.hub_environment import export_hub_settings
+
+log = logging.getLogger("bot")
+
+
+def run(argv: Sequence[str] | None = None) -> None:
+    """Console entry point (`videobot`, `python -m bot`); `argv` defaults to `sys.argv[1:]`."""
+    _parser().parse_args(argv)
+    try:
+        settings = load_settings_or_explain()
+    except StartupCheckFailed as failure:
+        _exit_unconfigured(failure.problems)
+    export_hub_settings(settings)
+    # Imports huggingface_hub, which reads HF_* once: only after the export above.
+    from bot.startup_checks import check_startup
+
+    problems = check_startup(settings)
+    if any(problem.fatal for problem in problems):
+        _exit_unconfigured(problems)
+    secrets = [secret.get_secret_value() for secret in (settings.discord_token, settings.hf_token) if secret]
+    configure_logging(settings.log_level, settings.log_format, secrets)
+    for problem in problems:
+        log.warning("%s", problem.line())
+    from bot.main import main
+
+    try:
+        asyncio.run(main(settings))
+    except StartupCheckFailed as failure:
+        for problem in failure.problems:
+            log.error("%s", problem.line())
+        raise SystemExit(EXIT_CONFIG) from None
+
+
+def _exit_unconfigured(problems: Sequence[StartupProblem]) -> NoReturn:
+    for problem in problems:
+        print(f"{'error' if problem.fatal else 'warning'}: {problem.line()}", file=sys.stderr)
+    raise SystemExit(EXIT_CONFIG)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="videobot",
+        description=(
+            "Run the text-to-video Discord bot. Settings come from the environment and from .env in the "
+            "current folder (the environment wins); every one is checked before the bot starts, and a "
+            f"mistake ends it with one line per problem and exit status {EXIT_CONFIG}."
+        ),
+        epilog=_settings_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {importlib.metadata.version('videobot')}")
+    return parser
+
+
+def _settings_help() -> str:
+    lines = ["settings (environment variable, default: what it does):"]
+    for name, field in Settings.model_fields.items():
+        default = "required" if field.is_required() else _shown(field.get_default(call_default_factory=True))
+        lines.append(f"  {name.upper():<24} {default}: {field.description}")
+    return "\n".join(lines)
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, list):
+        return ",".join(str(item) for item in value) or "(empty)"
+    if value is None:
+        return "(unset)"
+    return str(value)
