@@ -36,6 +36,7 @@ import os
 import shutil
 import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -95,12 +96,13 @@ def cpu_load(kind: str) -> Iterator[None]:
         return
     if shutil.which("stress-ng") is None:
         raise SystemExit("--load stress needs stress-ng (apt-get install stress-ng)")
-    process = os.spawnvp(os.P_NOWAIT, "stress-ng", ["stress-ng", "--cpu", "2", "--quiet"])
+    # At the bot's priority: this process raised its own, and a child would inherit that.
+    process = subprocess.Popen(["stress-ng", "--cpu", "2", "--quiet"], preexec_fn=_normal_priority)
     try:
         yield
     finally:
-        os.kill(process, signal.SIGTERM)
-        os.waitpid(process, 0)
+        process.terminate()
+        process.wait()
 
 
 async def run_burst(size: int, load: str, gpu: str, step_s: float, workdir: Path) -> BurstResult:

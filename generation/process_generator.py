@@ -13,6 +13,11 @@ thread) while the child works; progress, the frames and errors come back over a 
 caller's cancel token is passed on within `_POLL_S`. If the child dies, the call fails with a
 `GenerationError` that says so, and the next call starts a new child (and loads the model again).
 When the parent goes away the child notices its pipe close and exits.
+
+The child runs at a lower CPU priority (`CHILD_NICENESS`) than its parent. On a GPU host it mostly
+waits on the device and the setting costs nothing; on a host whose CPUs are all busy, the parent's
+event loop (Discord's 3-second answers, the gateway heartbeat) goes first and the pipeline's Python
+side takes what is left: a late answer loses a user's request, a slower step does not.
 """
 
 from __future__ import annotations
@@ -37,6 +42,9 @@ from generation.request import VideoRequest
 from generation.results import GeneratedClip
 
 log = logging.getLogger(__name__)
+
+#: Added to the child's nice value (0 = the parent's priority, 19 = the lowest).
+CHILD_NICENESS: Final = 10
 
 GeneratorFactory = Callable[[], VideoGenerator]
 """Builds the real generator inside the child; must be picklable (a module-level function or a
@@ -231,6 +239,7 @@ class ProcessGenerator:
 def _serve(conn: Connection, factory: GeneratorFactory, log_level: int) -> None:
     """The child's main: build the generator, then run commands until the parent goes away."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the parent decides
+    os.nice(CHILD_NICENESS)
     logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s gpu-process %(name)s: %(message)s")
     generator = factory()
     inbox: queue.SimpleQueue[_Load | _Generate | None] = queue.SimpleQueue()

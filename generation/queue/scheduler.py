@@ -72,6 +72,7 @@ class FairScheduler:
         self._served: dict[str, int] = {}  # owner -> round of its last start, only for this round
         self._stamps = 0
         self.version = 0  # changes whenever the set or order of waiting jobs may have changed
+        self._order: tuple[int, list[Ticket]] = (-1, [])  # `order()` as of a version
 
     @property
     def waiting_count(self) -> int:
@@ -158,7 +159,13 @@ class FairScheduler:
 
     def order(self) -> list[Ticket]:
         """Every waiting job, in the order the worker will take them."""
-        return list(self._iter_order())
+        # Asked after every submission (positions, ETAs) and again for the snapshot: in a burst the
+        # line is long and unchanged in between, so replaying it each time made admission quadratic.
+        version, order = self._order
+        if version != self.version:
+            order = list(self._iter_order())
+            self._order = (self.version, order)
+        return list(order)
 
     def _iter_order(self) -> Iterator[Ticket]:
         # Replays what `_take_head` will do: take the lowest (round, stamp), give the owner a new stamp.

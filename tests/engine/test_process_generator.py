@@ -12,7 +12,7 @@ import pytest
 
 from generation.config import EngineSettings
 from generation.errors import GenerationCancelled, GenerationError, OutOfMemoryError
-from generation.process_generator import ProcessGenerator
+from generation.process_generator import CHILD_NICENESS, ProcessGenerator
 from generation.protocol import CancelToken, ProgressCallback
 from generation.queue.interface import JobFinished, JobProgress, JobSpec
 from generation.queue.local import LocalJobQueue
@@ -55,6 +55,21 @@ class PidGenerator(FakeGenerator):
         ]
 
 
+class NicenessGenerator(FakeGenerator):
+    """Stamps the nice value of the process that made each clip into its seed."""
+
+    def generate(
+        self,
+        requests: Sequence[VideoRequest],
+        on_progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> list[GeneratedClip]:
+        return [
+            GeneratedClip(clip.request, os.getpriority(os.PRIO_PROCESS, 0), clip.frames, clip.timings)
+            for clip in super().generate(requests, on_progress, cancel)
+        ]
+
+
 def request(prompt: str = "a cat", **fields: object) -> VideoRequest:
     return VideoRequest(prompt, **({"width": 64, "height": 64, "num_frames": 2, "steps": 4, "seed": 7} | fields))  # type: ignore[arg-type]
 
@@ -71,6 +86,16 @@ def child() -> Iterator[functools.partial[ProcessGenerator]]:
     yield functools.partial(make)
     for generator in made:
         generator.close()
+
+
+def test_the_child_runs_at_a_lower_cpu_priority_than_the_bot(
+    child: functools.partial[ProcessGenerator],
+) -> None:
+    generator = child(NicenessGenerator)
+
+    [clip] = generator.generate([request()])
+
+    assert clip.seed == min(19, os.getpriority(os.PRIO_PROCESS, 0) + CHILD_NICENESS)
 
 
 def test_generation_runs_in_a_child_process_and_returns_the_same_clips(
