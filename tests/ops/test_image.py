@@ -1,5 +1,5 @@
-"""The Docker image and the compose file, checked without a Docker engine: lint, structure, and that
-what they run exists in the package."""
+"""The Docker image's two targets, checked without a Docker engine: lint, structure, and that what they
+run exists in the package."""
 
 from __future__ import annotations
 
@@ -11,78 +11,21 @@ import shutil
 import subprocess
 import sysconfig
 import tomllib
-from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
 
 from bot.settings import Settings
-
-ROOT = Path(__file__).resolve().parents[2]
-DOCKERFILE = ROOT / "Dockerfile"
-# full: the bot with its GPU engine (one machine; the GPU worker). bot: the bot alone, for QUEUE_URL.
-TARGETS = ["full", "bot"]
-
-
-def instructions() -> list[tuple[str, str]]:
-    """(INSTRUCTION, arguments) of the Dockerfile, continuation lines joined, comments dropped."""
-    joined = re.sub(
-        r"\\\n",
-        " ",
-        "\n".join(line for line in DOCKERFILE.read_text().splitlines() if not line.lstrip().startswith("#")),
-    )
-    pairs = [line.strip().split(None, 1) for line in joined.splitlines() if line.strip()]
-    return [(pair[0].upper(), pair[1] if len(pair) > 1 else "") for pair in pairs]
-
-
-def stages() -> dict[str, tuple[str, list[tuple[str, str]]]]:
-    """Each stage by name (or index): the stage it is built FROM and its own instructions."""
-    found: dict[str, tuple[str, list[tuple[str, str]]]] = {}
-    steps: list[tuple[str, str]] = []
-    for name, args in instructions():
-        if name == "FROM":
-            source, *alias = args.split(" AS ")
-            steps = []
-            found[alias[0].strip() if alias else str(len(found))] = (source.strip(), steps)
-        elif found:
-            steps.append((name, args))
-    return found
-
-
-def target(name: str) -> list[tuple[str, str]]:
-    """What the image of target `name` is built from: its own instructions after those of the stages below."""
-    source, steps = stages()[name]
-    return [*(target(source) if source in stages() else []), *steps]
-
-
-def default_target() -> str:
-    """The target `docker build` builds when given none: the last stage."""
-    return list(stages())[-1]
-
-
-def image_env(name: str | None = None) -> dict[str, str]:
-    env: dict[str, str] = {}
-    for instruction, args in target(name or default_target()):
-        if instruction == "ENV":
-            env |= dict(re.findall(r"(\w+)=(\S+)", args))
-    return env
-
-
-def hashed_locks(steps: list[tuple[str, str]]) -> list[str]:
-    """The lock files that `steps` install hash-checked, in order."""
-    found = (re.search(r"--require-hashes --no-deps -r /tmp/requirements/(\w[\w-]*\.txt)", args) for _, args in steps)
-    return [match[1] for match in found if match]
-
-
-def compose() -> dict[str, Any]:
-    loaded: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-    return loaded
-
-
-def bot_service() -> dict[str, Any]:
-    service: dict[str, Any] = compose()["services"]["bot"]
-    return service
+from tests.ops.dockerfile import (
+    DOCKERFILE,
+    ROOT,
+    TARGETS,
+    default_target,
+    hashed_locks,
+    image_env,
+    instructions,
+    stages,
+    target,
+)
 
 
 def test_hadolint_finds_nothing_in_the_dockerfile() -> None:
@@ -228,44 +171,6 @@ def test_the_build_context_leaves_out_the_env_file_and_local_state() -> None:
 
     assert patterns[0] == "*"
     assert not [pattern for pattern in patterns if pattern.startswith("!.")]
-
-
-def test_compose_reserves_one_nvidia_gpu() -> None:
-    devices = bot_service()["deploy"]["resources"]["reservations"]["devices"]
-
-    assert devices == [{"driver": "nvidia", "count": 1, "capabilities": ["gpu"]}]
-
-
-def test_compose_builds_this_folder_and_reads_the_env_file() -> None:
-    service = bot_service()
-
-    assert service["build"]["context"] == "."
-    assert service["env_file"] == ".env"
-    assert service["restart"] == "unless-stopped"
-
-
-def test_compose_keeps_data_and_model_cache_on_named_volumes() -> None:
-    mounts = dict(volume.split(":")[::-1] for volume in bot_service()["volumes"])
-
-    assert mounts["/data"] in compose()["volumes"]
-    assert mounts[image_env()["HF_HOME"]] in compose()["volumes"]
-
-
-def test_compose_keeps_the_image_healthcheck() -> None:
-    assert "healthcheck" not in bot_service()
-
-
-def test_compose_gives_the_running_job_longer_than_the_shutdown_grace() -> None:
-    grace = int(bot_service()["stop_grace_period"].removesuffix("s"))
-
-    assert grace > Settings.model_fields["shutdown_grace_s"].default
-
-
-def test_metrics_port_mapping_is_offered_commented_out() -> None:
-    text = (ROOT / "docker-compose.yml").read_text()
-
-    assert "ports" not in bot_service()
-    assert '#   - "127.0.0.1:8080:8080"' in text
 
 
 def test_the_image_python_meets_requires_python() -> None:
