@@ -17,16 +17,18 @@ import shutil
 from collections.abc import Iterable
 from fractions import Fraction
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import av
-import numpy as np
-import numpy.typing as npt
 from av.video.frame import VideoFrame
 from av.video.reformatter import Colorspace, Interpolation
 
 from generation.errors import DoesNotFitError, EncodeError
 from generation.results import VideoFile
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +53,10 @@ def encode_mp4(frames: npt.NDArray[np.uint8], fps: int, path: Path, *, scale: fl
     width or height loses its last column or row, because yuv420p needs even sizes. `crf` is x264's
     constant quality (lower is better; 18 is visually lossless). Blocking.
     """
+    # Imported here: the bot process imports this module for fit_to_budget, which needs no numpy, and
+    # a bot installed without the GPU stack has none.
+    import numpy as np
+
     if frames.ndim != 4 or frames.shape[3] != 3 or frames.dtype != np.uint8:
         raise EncodeError(f"frames must be uint8 shaped (frames, height, width, 3), got {frames.dtype} {frames.shape}")
     count, height, width = frames.shape[:3]

@@ -2,13 +2,16 @@
 allowed version; without it, versions already locked are kept and only what changed is resolved).
 
 From pyproject.toml and requirements/pins.in, one resolution for every Python from 3.11 and every
-platform, preferring one version of a package over one per Python, written three ways:
+platform, preferring one version of a package over one per Python, written four ways:
 
 - constraints.txt: every package, the test and dev tools included, without hashes, for `pip install -c`
   (CI and the README's commands; pip turns hash checking on for a file with hashes, and an editable
   install cannot be hashed);
 - torch-cuda.txt: torch and the CUDA libraries it needs on Linux, with hashes (the image);
-- image.txt: every other package the bot needs at run time, with hashes (the image).
+- image.txt: every other package the bot and its GPU engine need at run time (the dependencies and the
+  `gpu` extra), with hashes (the full image: one machine, or a GPU worker);
+- bot-image.txt: the packages the bot needs without the GPU stack (the dependencies alone), with
+  hashes (the bot image, for a bot that sends its jobs to GPU workers through Redis).
 
 The hashed files are resolved within constraints.txt, so the image runs the versions CI tested. Needs
 PyPI; behind a proxy that re-signs TLS, point SSL_CERT_FILE at its certificate bundle. Uses uv, from
@@ -31,10 +34,12 @@ FOLDER = "requirements"
 RESOLUTION = ["--universal", "--python-version", "3.11", "--fork-strategy", "fewest", "--quiet"]
 # torch's dependencies that only Linux gets are its CUDA libraries (nvidia-*, cuda-*, triton).
 LINUX_ONLY = "sys_platform == 'linux'"
+# What the bot image must be without: the GPU engine, and what only it needs.
+GPU_STACK = {"torch", "diffusers", "transformers", "accelerate", "numpy"}
 
 
 def main(argv: list[str]) -> int:
-    """Write the three files; return the exit status."""
+    """Write the four files; return the exit status."""
     upgrade = ["--upgrade"] if "--upgrade" in argv else []
     with tempfile.TemporaryDirectory() as scratch:
         uv = _find_uv(Path(scratch))
@@ -45,8 +50,13 @@ def main(argv: list[str]) -> int:
         pure = {name for name, _ in _entries(torch_stack)} - cuda
         hashed = ["--generate-hashes", "-c", f"{FOLDER}/constraints.txt"]
         _compile(uv, "-", *hashed, *_no_emit(pure), output="torch-cuda.txt", stdin=torch)
-        _compile(uv, "pyproject.toml", *hashed, *_no_emit(cuda), output="image.txt")
-    print(f"wrote {FOLDER}/constraints.txt, {FOLDER}/torch-cuda.txt and {FOLDER}/image.txt")
+        _compile(uv, "pyproject.toml", "--extra", "gpu", *hashed, *_no_emit(cuda), output="image.txt")
+        _compile(uv, "pyproject.toml", *hashed, output="bot-image.txt")
+    heavy = {name for name, _ in _entries(_read("bot-image.txt"))} & {*cuda, *GPU_STACK}
+    if heavy:
+        print(f"{FOLDER}/bot-image.txt pulls in the GPU stack: {', '.join(sorted(heavy))}", file=sys.stderr)
+        return 1
+    print(f"wrote {FOLDER}/constraints.txt, {FOLDER}/torch-cuda.txt, {FOLDER}/image.txt and {FOLDER}/bot-image.txt")
     return 0
 
 

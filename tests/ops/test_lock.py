@@ -6,7 +6,9 @@ from __future__ import annotations
 import importlib.metadata
 import re
 import tomllib
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from packaging.markers import default_environment
@@ -17,6 +19,8 @@ from packaging.version import Version
 ROOT = Path(__file__).resolve().parents[2]
 REQUIREMENTS = ROOT / "requirements"
 UPDATE = "python3 requirements/update.py"
+# What a bot that sends its jobs to GPU workers runs without (`pip install .`, the bot image).
+GPU_STACK = {"torch", "diffusers", "transformers", "accelerate", "numpy", "triton"}
 Environment = dict[str, str]
 
 
@@ -65,11 +69,21 @@ def image_pins() -> dict[str, Version]:
     return pins("torch-cuda.txt", image()) | pins("image.txt", image())
 
 
+def project() -> dict[str, Any]:
+    table: dict[str, Any] = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    return table
+
+
+def gpu_stack(names: Iterable[str]) -> set[str]:
+    return {
+        name for name in map(canonicalize_name, names) if name in GPU_STACK or name.startswith(("nvidia-", "cuda-"))
+    }
+
+
 def project_requirements() -> list[Requirement]:
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    extras = [item for extra in project["optional-dependencies"].values() for item in extra]
-    requirements = [Requirement(item) for item in [*project["dependencies"], *extras]]
-    return [requirement for requirement in requirements if requirement.name != project["name"]]
+    extras = [item for extra in project()["optional-dependencies"].values() for item in extra]
+    requirements = [Requirement(item) for item in [*project()["dependencies"], *extras]]
+    return [requirement for requirement in requirements if requirement.name != project()["name"]]
 
 
 @pytest.mark.parametrize("requirement", project_requirements(), ids=str)
@@ -84,14 +98,38 @@ def test_every_requirement_of_the_project_is_locked_at_a_version_it_allows(requi
 def test_the_image_is_locked_at_the_versions_ci_tests() -> None:
     ci, in_image = pins("constraints.txt", here()), pins("constraints.txt", image())
 
-    for name, version in image_pins().items():
+    for name, version in (image_pins() | pins("bot-image.txt", image())).items():
         assert (in_image[name], ci.get(name, version)) == (version, version), name
 
 
 def test_the_image_locks_are_hash_checked_and_the_constraints_not() -> None:
     # pip turns hash checking on for a constraints file with hashes, which an editable install cannot pass.
-    assert all(hashes for name in ("image.txt", "torch-cuda.txt") for _, hashes in entries(name))
+    assert all(hashes for name in ("image.txt", "torch-cuda.txt", "bot-image.txt") for _, hashes in entries(name))
     assert not any(hashes for _, hashes in entries("constraints.txt"))
+
+
+def test_the_bot_needs_no_gpu_stack_and_the_gpu_extra_holds_it() -> None:
+    core = [Requirement(item).name for item in project()["dependencies"]]
+    gpu = [Requirement(item).name for item in project()["optional-dependencies"]["gpu"]]
+
+    assert gpu_stack(core) == set()
+    assert gpu_stack(gpu) == GPU_STACK - {"triton"}
+
+
+def test_the_test_extra_pulls_in_the_gpu_extra_so_the_readmes_commands_install_everything() -> None:
+    # dev includes test; the README's test command installs dev, and its run command installs gpu.
+    test = [Requirement(item) for item in project()["optional-dependencies"]["test"]]
+    dev = [Requirement(item) for item in project()["optional-dependencies"]["dev"]]
+
+    assert any(item.name == project()["name"] and item.extras == {"gpu"} for item in test)
+    assert any(item.name == project()["name"] and item.extras == {"test"} for item in dev)
+
+
+def test_the_bot_image_lock_holds_every_dependency_of_the_bot_and_nothing_of_the_gpu_stack() -> None:
+    locked = pins("bot-image.txt", image())
+
+    assert {canonicalize_name(Requirement(item).name) for item in project()["dependencies"]} <= set(locked)
+    assert gpu_stack(locked) == set()
 
 
 def test_torch_is_locked_at_the_version_the_readmes_test_command_installs() -> None:
