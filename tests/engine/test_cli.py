@@ -46,7 +46,7 @@ def test_the_command_writes_a_playable_mp4_with_the_usual_mode_and_prints_the_se
     ("flags", "line"),
     [
         (["--width", "65"], "error: --width must be a multiple of 8 (got 65)"),
-        (["--frames", "100"], "error: --frames must be between 1 and 64 (got 100)"),
+        (["--frames", "100"], "error: --frames must be from 1 to 32 frames (got 100)"),
         (["--guidance", "40"], "error: --guidance must be between 0 and 30 (got 40.0)"),
         (["--scale", "10"], "error: --scale: Input should be less than or equal to 4 (got 10.0)"),
     ],
