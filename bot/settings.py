@@ -7,7 +7,7 @@ import json
 import re
 from typing import Annotated, Final, Literal, Self
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from bot.moderation import Blocklist
@@ -89,12 +89,14 @@ class Settings(EngineSettings, QueueSettings):
         try:
             profile.frames.capped(self.max_frames)
         except ValueError as error:
-            raise ValueError(f"MAX_FRAMES={self.max_frames}: {error}") from None
+            raise _setting_error("max_frames", self.max_frames, str(error)) from None
         for name, width, height in self.parsed_sizes():
             if width % profile.size_multiple or height % profile.size_multiple:
-                raise ValueError(
-                    f"VIDEO_SIZES: {name}:{width}x{height} does not suit {profile.title}, whose sides must be "
-                    f"multiples of {profile.size_multiple}"
+                raise _setting_error(
+                    "video_sizes",
+                    self.video_sizes,
+                    f"{name}:{width}x{height} does not suit {profile.title}, whose sides must be multiples of "
+                    f"{profile.size_multiple}",
                 )
         return self
 
@@ -179,6 +181,13 @@ class Settings(EngineSettings, QueueSettings):
     def parsed_sizes(self) -> list[tuple[str, int, int]]:
         """`video_sizes` as (name, width, height)."""
         return [parse_size(entry) for entry in self.video_sizes]
+
+
+def _setting_error(field: str, value: object, message: str) -> ValidationError:
+    """A validation error located at `field`, as a field validator's would be (so start-up names it)."""
+    return ValidationError.from_exception_data(
+        "Settings", [{"type": "value_error", "loc": (field,), "input": value, "ctx": {"error": ValueError(message)}}]
+    )
 
 
 def parse_size(entry: str) -> tuple[str, int, int]:

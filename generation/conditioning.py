@@ -36,7 +36,7 @@ class ImageLimits:
 
     def describe(self) -> str:
         """The limits as a user reads them."""
-        return f"a PNG, JPEG or WebP of at most {self.max_bytes / 2**20:g} MiB and {self.max_pixels:,} pixels"
+        return f"a PNG, JPEG or WebP of at most {self.max_bytes / 2**20:.3g} MiB and {self.max_pixels:,} pixels"
 
 
 def prepare_image(data: bytes, width: int, height: int, limits: ImageLimits) -> bytes:
@@ -59,6 +59,8 @@ def prepare_image(data: bytes, width: int, height: int, limits: ImageLimits) -> 
                     raise InvalidRequestError("image", f"{image.width}×{image.height} pixels", limits.describe())
                 image.load()
                 upright = ImageOps.exif_transpose(image).convert("RGB")
+    except InvalidRequestError:
+        raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise InvalidRequestError("image", "an image of too many pixels", limits.describe()) from None
     except UnidentifiedImageError:

@@ -25,7 +25,7 @@ from huggingface_hub.errors import GatedRepoError, HFValidationError, Repository
 
 from generation.config import EngineSettings, OffloadMode
 from generation.errors import ModelLoadError, one_line
-from generation.profiles import ModelProfile, SchedulerChoice, profile_for_class
+from generation.profiles import ModelProfile, SchedulerChoice, pipeline_class_name, profile_for_class
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +87,10 @@ def load_pipeline(settings: EngineSettings) -> LoadedPipeline:
     """Load `settings.model_id` (hub id or folder) and prepare it; raise `ModelLoadError` with a reason."""
     started = time.perf_counter()
     device, dtype = resolve_device(settings)
+    saved_as = pipeline_class_name(settings.model_id, settings.hf_home)
+    if saved_as is not None and settings.model_profile is not None:
+        # The class the profile loads must take these weights; said before minutes of loading, not after.
+        check_profile(saved_as, settings, also=settings.profile.loads_weights_of)
     pipe = _from_pretrained(settings.model_id, settings.model_variant, dtype, _pipeline_class(settings))
     check_profile(type(pipe).__name__, settings)
     try:
@@ -150,14 +154,14 @@ def prepare_pipeline(pipe: Any, settings: EngineSettings, device: torch.device, 
     )
 
 
-def check_profile(class_name: str, settings: EngineSettings) -> None:
-    """Raise `ModelLoadError` when the loaded pipeline is not one the active profile drives.
+def check_profile(class_name: str, settings: EngineSettings, also: tuple[str, ...] = ()) -> None:
+    """Raise `ModelLoadError` when a pipeline of `class_name` (or one of `also`) is not one the profile drives.
 
     A pipeline no shipped profile knows runs under the seed model's limits (as before profiles), unless
     `MODEL_PROFILE` named a profile, which must then fit.
     """
     profile = settings.profile
-    if profile.loads(class_name):
+    if profile.loads(class_name) or class_name in also:
         return
     fitting = profile_for_class(class_name, settings.model_id)
     if fitting is None and settings.model_profile is None:

@@ -91,18 +91,17 @@ class FrameRule:
         return dataclasses.replace(self, maximum=top, default=min(self.default, top))
 
     def fit(self, count: int) -> int:
-        """`count` made allowed by the policy: the same when allowed, else the nearest allowed count.
+        """`count` made allowed by the policy: the same when allowed, else the next allowed count up.
 
-        Rounds up unless that passes the maximum, then down. Raises `InvalidRequestError` for field
-        `num_frames`, naming the rule, when the policy is to refuse or `count` is out of range.
+        Up, never down, so a video is never shorter than asked (the maximum is itself allowed, so there
+        always is one). Raises `InvalidRequestError` for field `num_frames`, naming the rule, when the
+        policy is to refuse or `count` is out of range.
         """
         if self.allows(count):
             return count
         if self.policy is FramePolicy.REFUSE or not self.minimum <= count <= self.maximum:
             raise InvalidRequestError("num_frames", count, self.describe())
-        below = count - (count - self.offset) % self.step
-        above = below + self.step
-        return above if above <= self.maximum else below
+        return count - (count - self.offset) % self.step + self.step
 
 
 @dataclass(frozen=True)
@@ -156,6 +155,7 @@ class ModelProfile:
     """The hub id `MODEL_PROFILE=<name>` loads when `MODEL_ID` is not set."""
     pipeline_classes: tuple[str, ...]
     """diffusers pipeline classes this profile drives; the first is loaded when the profile is named."""
+
     sizes: tuple[NamedSize, ...]
     frames: FrameRule
     steps: Bounds
@@ -169,6 +169,8 @@ class ModelProfile:
     negative_prompt: str = ""
     memory: MemoryPlan = MemoryPlan()
     image_to_video: bool = False
+    loads_weights_of: tuple[str, ...] = ()
+    """Other pipeline classes whose saved models the first class loads too (LTX-Video's as image-to-video)."""
     id_pattern: str = ""
     """Regular expression (case-insensitive) on the model id that picks this profile among those for its class."""
     needs: str = ""
@@ -326,6 +328,7 @@ PROFILES: Final = {
             negative_prompt=_LTX_NEGATIVE,
             memory=MemoryPlan(offload=OffloadMode.MODEL, vae_slicing=True, vae_tiling=False),
             image_to_video=True,
+            loads_weights_of=("LTXPipeline",),
             needs="as LTX-Video",
         ),
         ModelProfile(
