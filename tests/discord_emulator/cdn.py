@@ -21,23 +21,27 @@ UPLOAD_LINK_LIFETIME = 24 * 3600.0
 """How long Discord's signed attachment links stay valid."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class Upload:
     """A file a user attached, where it was posted, and until when its link works."""
 
     attachment: Attachment
     channel_id: int
     expires_at: float
-    deleted: bool = False
 
 
 @dataclass
 class Cdn:
-    """The uploads and the route serving them; `base_url` is set once the server listens."""
+    """The uploads and the route serving them; `base_url` is set once the server listens.
+
+    `gone` holds attachments whose link no longer works (expired or deleted), even ones not posted yet,
+    so a test can make the link dead before the bot could possibly fetch it.
+    """
 
     clock: EmulatorClock
     base_url: str = ""
     uploads: dict[int, Upload] = field(default_factory=dict)
+    gone: set[int] = field(default_factory=set)
 
     def add(self, attachment: Attachment, channel_id: int) -> Upload:
         """Make `attachment` downloadable for a link lifetime from now."""
@@ -70,7 +74,7 @@ class Cdn:
     async def serve(self, request: web.Request) -> web.StreamResponse:
         """GET of an upload's link: its bytes, or 404 once it expired or was deleted."""
         upload = self.uploads.get(int(request.match_info["attachment_id"]))
-        if upload is None or upload.deleted or self.clock.now() >= upload.expires_at:
+        if upload is None or upload.attachment.id in self.gone or self.clock.now() >= upload.expires_at:
             return web.Response(status=404, text="This content is no longer available.")
         attachment = upload.attachment
         return web.Response(body=attachment.data, content_type=attachment.content_type or "application/octet-stream")

@@ -246,12 +246,8 @@ class DiscordEmulator:
         return Attachment(id=self._state.ids.next(), filename=filename, content_type=content_type, data=data)
 
     def expire_upload(self, attachment: Attachment) -> None:
-        """End the link life of an attached file now, as if a day had passed: its URL answers 404."""
-        self.cdn.uploads[attachment.id].expires_at = self.clock.now()
-
-    def delete_upload(self, attachment: Attachment) -> None:
-        """Delete an attached file from the CDN: its URL answers 404."""
-        self.cdn.uploads[attachment.id].deleted = True
+        """Make an attached file's link dead (expired, or the file deleted), before or after it is posted: 404."""
+        self.cdn.gone.add(attachment.id)
 
     def expire_interaction(self, interaction: Interaction) -> None:
         """End the interaction's token life now, as if 15 minutes had passed."""
