@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
 import re
 from dataclasses import dataclass
 from enum import StrEnum
@@ -239,7 +240,7 @@ SEED: Final = ModelProfile(
     scheduler=SchedulerChoice.DPM_SOLVER,
     memory=MemoryPlan(offload=OffloadMode.MODEL, vae_slicing=True),
     id_pattern=r"text-to-video-ms|modelscope",
-    needs="about 8 GB VRAM with model offload; 256² clips",
+    needs="about 8 GB with model offload; measured times under Performance",
 )
 
 PROFILES: Final = {
@@ -253,7 +254,7 @@ PROFILES: Final = {
             pipeline_classes=("WanPipeline",),
             sizes=_WAN_480,
             frames=_WAN_FRAMES,
-            steps=Bounds(1, 50, 30),
+            steps=Bounds(1, 50, 50),
             guidance=Bounds(0.0, 10.0, 5.0),
             fps=Bounds(1, 30, 16),
             size_multiple=16,
@@ -270,7 +271,7 @@ PROFILES: Final = {
             pipeline_classes=("WanPipeline",),
             sizes=_WAN_720,
             frames=_WAN_FRAMES,
-            steps=Bounds(1, 50, 30),
+            steps=Bounds(1, 50, 50),
             guidance=Bounds(0.0, 10.0, 5.0),
             fps=Bounds(1, 30, 16),
             size_multiple=16,
@@ -278,16 +279,17 @@ PROFILES: Final = {
             negative_prompt=_WAN_NEGATIVE,
             memory=MemoryPlan(offload=OffloadMode.GROUP, vae_slicing=True, vae_tiling=True),
             id_pattern=r"14b",
-            needs="a 24 GB card with group offload, 40 GB+ whole; minutes per 720p clip",
+            needs="a 24 GB card with group offload, 40 GB+ whole; many minutes per 720p clip (no source figure)",
         ),
         ModelProfile(
             name="wan2.1-i2v-14b",
             title="Wan 2.1 image-to-video 14B (480p and 720p)",
             model_id="Wan-AI/Wan2.1-I2V-14B-480P-Diffusers",
             pipeline_classes=("WanImageToVideoPipeline",),
-            sizes=_WAN_720,
+            # The 480P model by default; the 720P one (same class) takes the larger sizes too.
+            sizes=(*_WAN_480, NamedSize("landscape-720p", 1280, 720), NamedSize("portrait-720p", 720, 1280)),
             frames=_WAN_FRAMES,
-            steps=Bounds(1, 50, 30),
+            steps=Bounds(1, 50, 50),
             guidance=Bounds(0.0, 10.0, 5.0),
             fps=Bounds(1, 30, 16),
             size_multiple=16,
@@ -295,7 +297,7 @@ PROFILES: Final = {
             negative_prompt=_WAN_NEGATIVE,
             memory=MemoryPlan(offload=OffloadMode.GROUP, vae_slicing=True, vae_tiling=True),
             image_to_video=True,
-            needs="a 24 GB card with group offload, 40 GB+ whole; minutes per clip",
+            needs="a 24 GB card with group offload, 40 GB+ whole; many minutes per clip (no source figure)",
         ),
         ModelProfile(
             name="ltx-video",
@@ -311,7 +313,7 @@ PROFILES: Final = {
             dtype="bfloat16",
             negative_prompt=_LTX_NEGATIVE,
             memory=MemoryPlan(offload=OffloadMode.MODEL, vae_slicing=True, vae_tiling=False),
-            needs="a 12-16 GB card with model offload; faster than real time at 768×512 on an H100 (model card)",
+            needs="a 16 GB card with model offload; 24 fps at 768×512 faster than it plays on an H100 (model card)",
         ),
         ModelProfile(
             name="ltx-video-i2v",
@@ -329,7 +331,7 @@ PROFILES: Final = {
             memory=MemoryPlan(offload=OffloadMode.MODEL, vae_slicing=True, vae_tiling=False),
             image_to_video=True,
             loads_weights_of=("LTXPipeline",),
-            needs="as LTX-Video",
+            needs="as LTX-Video; MODEL_ID may stay Lightricks/LTX-Video (same weights)",
         ),
         ModelProfile(
             name="cogvideox-2b",
@@ -345,7 +347,7 @@ PROFILES: Final = {
             dtype="float16",
             memory=MemoryPlan(offload=OffloadMode.MODEL, vae_slicing=True, vae_tiling=True),
             id_pattern=r"2b",
-            needs="about 4 GB VRAM with sequential offload, 18 GB whole; about 90 s on an A100 (model card)",
+            needs="12.5 GB with diffusers' memory options (model card); about 90 s per video on an A100 at 50 steps",
         ),
         ModelProfile(
             name="cogvideox-5b",
@@ -361,7 +363,7 @@ PROFILES: Final = {
             dtype="bfloat16",
             memory=MemoryPlan(offload=OffloadMode.MODEL, vae_slicing=True, vae_tiling=True),
             id_pattern=r"5b",
-            needs="about 5 GB VRAM with sequential offload, 26 GB whole; about 180 s on an A100 (model card)",
+            needs="a 24 GB card with model offload; about 180-200 s per video on an A100 at 50 steps (model card)",
         ),
         ModelProfile(
             name="cogvideox-5b-i2v",
@@ -411,9 +413,9 @@ def profile_for_class(class_name: str, model_id: str) -> ModelProfile | None:
     return candidates[0] if candidates else None
 
 
-def detect_profile(model_id: str, cache_dir: Path | None = None) -> ModelProfile:
+def detect_profile(model_id: str, hf_home: Path | None = None) -> ModelProfile:
     """The profile for `model_id` without loading it (see the module docstring); the seed's when unknown."""
-    class_name = pipeline_class_name(model_id, cache_dir)
+    class_name = pipeline_class_name(model_id, hf_home)
     if class_name is not None:
         found = profile_for_class(class_name, model_id)
         if found is not None:
@@ -426,10 +428,11 @@ def detect_profile(model_id: str, cache_dir: Path | None = None) -> ModelProfile
     return SEED
 
 
-def pipeline_class_name(model_id: str, cache_dir: Path | None = None) -> str | None:
-    """`_class_name` of the model's `model_index.json`, from a local folder or the hub cache; None if unread."""
+def pipeline_class_name(model_id: str, hf_home: Path | None = None) -> str | None:
+    """`_class_name` of the model's `model_index.json`, from a local folder or the hub cache under
+    `hf_home` (default: `HF_HOME`, else ~/.cache/huggingface); None when it cannot be read."""
     folder = Path(model_id).expanduser()
-    index: Path | None = folder / "model_index.json" if folder.is_dir() else _cached_index(model_id, cache_dir)
+    index: Path | None = folder / "model_index.json" if folder.is_dir() else _cached_index(model_id, hf_home)
     if index is None or not index.is_file():
         return None
     try:
@@ -439,15 +442,19 @@ def pipeline_class_name(model_id: str, cache_dir: Path | None = None) -> str | N
     return name if isinstance(name, str) else None
 
 
-def _cached_index(model_id: str, cache_dir: Path | None) -> Path | None:
-    # Only the cache: the bot process must not reach the hub for this.
-    from huggingface_hub import try_to_load_from_cache
-    from huggingface_hub.errors import HFValidationError
+def _cached_index(model_id: str, hf_home: Path | None) -> Path | None:
+    """`model_index.json` of `model_id` in the hub cache, found by path (the cache's documented layout).
 
-    try:
-        found = try_to_load_from_cache(
-            model_id, "model_index.json", cache_dir=None if cache_dir is None else cache_dir / "hub"
-        )
-    except HFValidationError:
+    Plain file reads, no huggingface_hub: it reads HF_* variables once, when imported, and the bot
+    exports those from `.env` only after its settings (and so this) are built.
+    """
+    if model_id.count("/") != 1:
         return None
-    return Path(found) if isinstance(found, str) else None
+    home = hf_home or Path(os.environ.get("HF_HOME", Path.home() / ".cache" / "huggingface")).expanduser()
+    hub = Path(os.environ["HF_HUB_CACHE"]) if hf_home is None and "HF_HUB_CACHE" in os.environ else home / "hub"
+    repo = hub / f"models--{model_id.replace('/', '--')}"
+    try:
+        revision = (repo / "refs" / "main").read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    return repo / "snapshots" / revision / "model_index.json"

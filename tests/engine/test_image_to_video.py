@@ -78,7 +78,9 @@ def test_a_model_that_is_not_what_the_named_profile_drives_is_refused_with_the_f
 ) -> None:
     settings = tiny_settings(tiny_ltx_dir, tmp_path, model_profile="wan2.1-t2v-1.3b")
 
-    with pytest.raises(ModelLoadError, match="is a LTXPipeline, but model profile wan2.1-t2v-1.3b is for WanPipeline"):
+    with pytest.raises(
+        ModelLoadError, match=r"is a LTXPipeline, but model profile wan2\.1-t2v-1\.3b is for WanPipeline"
+    ):
         load_pipeline(settings)
 
 

@@ -54,7 +54,8 @@ def _shape_rules(pipeline_class: str) -> ShapeRules:
                 default(LTXVideoTransformer3DModel, "patch_size"),
                 default(LTXVideoTransformer3DModel, "patch_size_t"),
             )
-            assert isinstance(patch, int) and isinstance(patch_t, int)
+            assert isinstance(patch, int)
+            assert isinstance(patch_t, int)
             return ShapeRules(ltx.spatial_compression_ratio, ltx.temporal_compression_ratio, patch, patch_t)
         if pipeline_class.startswith("CogVideoX"):
             cog = AutoencoderKLCogVideoX()
@@ -75,7 +76,8 @@ def test_every_shipped_profile_fits_the_shape_rules_of_its_pipelines(profile: Mo
         side = rules.spatial * rules.patch
         assert profile.size_multiple % side == 0, pipeline_class
         for size in profile.sizes:
-            assert size.width % side == 0 and size.height % side == 0, (pipeline_class, size)
+            assert size.width % side == 0, (pipeline_class, size)
+            assert size.height % side == 0, (pipeline_class, size)
         allowed = [count for count in range(1, profile.frames.maximum + 1) if profile.frames.allows(count)]
         assert allowed, pipeline_class
         for count in allowed:
@@ -111,7 +113,7 @@ def test_a_local_model_gets_the_profile_of_the_pipeline_class_its_index_names(
     ],
 )
 def test_a_model_not_on_disk_gets_its_profile_from_its_id(model_id: str, expected: str, tmp_path: Path) -> None:
-    assert detect_profile(model_id, cache_dir=tmp_path).name == expected
+    assert detect_profile(model_id, hf_home=tmp_path).name == expected
 
 
 def test_a_cached_model_gets_the_profile_of_its_cached_index(tmp_path: Path) -> None:
@@ -122,7 +124,7 @@ def test_a_cached_model_gets_the_profile_of_its_cached_index(tmp_path: Path) -> 
     refs.mkdir()
     (refs / "main").write_text("abc123")
 
-    assert detect_profile("someone/renamed-ltx", cache_dir=tmp_path).name == "ltx-video-i2v"
+    assert detect_profile("someone/renamed-ltx", hf_home=tmp_path).name == "ltx-video-i2v"
 
 
 def test_naming_a_profile_brings_its_model_and_settings() -> None:
@@ -153,7 +155,7 @@ def test_the_default_settings_keep_the_seed_model_as_before() -> None:
 
 
 def test_an_unknown_profile_name_is_refused_with_the_known_ones() -> None:
-    with pytest.raises(ValueError, match="must be one of modelscope-t2v, wan2.1-t2v-1.3b"):
+    with pytest.raises(ValueError, match=r"must be one of modelscope-t2v, wan2\.1-t2v-1\.3b"):
         EngineSettings(_env_file=None, model_profile="sora")  # type: ignore[call-arg]
 
 
