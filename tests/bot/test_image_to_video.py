@@ -164,3 +164,31 @@ async def test_ltx_video_through_the_bot_makes_the_rounded_frame_count(
     message = await finished(running.emulator, interaction, within=60)
     assert decode_mp4(message.attachments[0].data)[2:] == (17, 64, 64)
     assert "17 frames" in embed_text(message)
+
+
+async def test_a_default_frame_count_off_the_models_rule_is_refused_with_the_rule(
+    start_bot: StartBot, tiny_ltx_dir: Path
+) -> None:
+    running = await start_bot(FakeGenerator(), model_id=str(tiny_ltx_dir), **TINY)
+    admin = running.emulator.add_user("admin")
+    running.emulator.add_member(running.guild, admin, permissions=1 << 5)  # Manage Server
+
+    setting = await running.emulator.invoke_slash(
+        admin, running.channel, "videoadmin defaults", {"scope": "channel", "frames": 16}
+    )
+
+    assert await ephemeral_reply(setting) == "frames must be 8k+1 frames from 9 to 257 (9, 17, 25, …) (got 16)"
+
+
+async def test_the_models_defaults_fill_what_a_request_leaves_out(start_bot: StartBot, tiny_ltx_dir: Path) -> None:
+    generator = FakeGenerator()
+    running = await start_bot(generator, model_id=str(tiny_ltx_dir), **TINY)
+
+    await finished(
+        running.emulator,
+        await running.emulator.invoke_slash(running.alice, running.channel, "video", {"prompt": "a fox"}),
+    )
+
+    [[request]] = generator.calls
+    assert (request.num_frames, request.fps, request.guidance_scale, request.steps) == (121, 24, 3.0, 50)
+    assert request.negative_prompt == "worst quality, inconsistent motion, blurry, jittery, distorted"
