@@ -1,8 +1,8 @@
 """The picture an image-to-video model animates: checked, cropped to the video's size, kept as a file.
 
 An image is checked before anything is queued (`prepare_image`): a known image format, at most
-`max_bytes` and `max_pixels` (read from the header, before decoding, with Pillow's decompression-bomb
-guard turned into an error), decodable. It is then scaled to cover the requested size, centre-cropped
+`max_bytes` and `max_pixels` (read from the header, before decoding; a picture past Pillow's own
+decompression-bomb guard is refused as too many pixels), decodable. It is then scaled to cover the requested size, centre-cropped
 to it and saved as a PNG in the output folder's `images/` area (`store_image`). The request refers to
 that file by path (`VideoRequest.image`), so a queued job keeps its image across a restart; the file
 is deleted with the job's video (`generation.queue.retention`). Pillow only, no torch: the bot uses it.
@@ -13,7 +13,6 @@ from __future__ import annotations
 import io
 import os
 import secrets
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -48,20 +47,19 @@ def prepare_image(data: bytes, width: int, height: int, limits: ImageLimits) -> 
     if len(data) > limits.max_bytes:
         raise InvalidRequestError("image", f"{len(data) / 2**20:.1f} MiB", limits.describe())
     try:
-        with warnings.catch_warnings():
-            # Pillow warns past MAX_IMAGE_PIXELS and raises past twice that; either way, refused.
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as image:
-                if image.format not in FORMATS:
-                    raise InvalidRequestError("image", f"a {image.format} file", limits.describe())
-                pixels = image.width * image.height
-                if pixels > limits.max_pixels:
-                    raise InvalidRequestError("image", f"{image.width}×{image.height} pixels", limits.describe())
-                image.load()
-                upright = ImageOps.exif_transpose(image).convert("RGB")
+        # Pillow refuses past twice its MAX_IMAGE_PIXELS on its own (DecompressionBombError) and only warns
+        # between; `max_pixels` is checked from the header before anything is decoded, so no filter on
+        # warnings is needed (one would be process-wide, and this runs on worker threads).
+        with Image.open(io.BytesIO(data)) as image:
+            if image.format not in FORMATS:
+                raise InvalidRequestError("image", f"a {image.format} file", limits.describe())
+            if image.width * image.height > limits.max_pixels:
+                raise InvalidRequestError("image", f"{image.width}×{image.height} pixels", limits.describe())
+            image.load()
+            upright = ImageOps.exif_transpose(image).convert("RGB")
     except InvalidRequestError:
         raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):  # the warning, where made an error
         raise InvalidRequestError("image", "an image of too many pixels", limits.describe()) from None
     except UnidentifiedImageError:
         raise InvalidRequestError("image", "a file that is not a readable image", limits.describe()) from None
