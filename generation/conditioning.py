@@ -2,10 +2,11 @@
 
 An image is checked before anything is queued (`prepare_image`): a known image format, at most
 `max_bytes` and `max_pixels` (read from the header, before decoding; a picture past Pillow's own
-decompression-bomb guard is refused as too many pixels), decodable. It is then scaled to cover the requested size, centre-cropped
-to it and saved as a PNG in the output folder's `images/` area (`store_image`). The request refers to
-that file by path (`VideoRequest.image`), so a queued job keeps its image across a restart; the file
-is deleted with the job's video (`generation.queue.retention`). Pillow only, no torch: the bot uses it.
+decompression-bomb guard is refused as too many pixels), decodable. It is then scaled to cover the
+requested size, centre-cropped to it and saved as a PNG in the output folder's `images/` area
+(`store_image`). The request refers to that file by path (`VideoRequest.image`), so a queued job keeps
+its image across a restart; the file is deleted with the job's video (`generation.queue.retention`).
+Pillow only, no torch: the bot uses it.
 """
 
 from __future__ import annotations
