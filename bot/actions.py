@@ -6,7 +6,10 @@ command it mirrors: the job is looked up by the id in the button, and the same c
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import discord
@@ -17,12 +20,13 @@ from bot.channel_defaults import ChannelDefaultsStore
 from bot.error_handler import report_error
 from bot.errors import InvalidOptionError
 from bot.gatekeeper import Gatekeeper
+from bot.image_input import copy_image, discard_image, store_attachment
 from bot.options import (
     ChannelDefaults,
     OptionOverrides,
     ParsedPrompt,
     RequestLimits,
-    build_request,
+    prepare_request,
     recheck_request,
 )
 from bot.prompt_flags import parse_prompt_flags
@@ -30,6 +34,7 @@ from bot.sanitize import display_prompt
 from bot.submission import Submitter
 from bot.views import JobAction, remix_form
 from generation.clock import Clock
+from generation.conditioning import ImageLimits
 from generation.errors import JobNotFoundError
 from generation.queue.interface import JobInfo, JobQueue, JobStatus, Person
 from generation.request import VideoRequest
@@ -58,6 +63,8 @@ class JobActions:
         clock: Clock,
         *,
         default_steps: int,
+        image_limits: ImageLimits,
+        output_dir: Path,
     ) -> None:
         self._queue = queue
         self._submitter = submitter
@@ -66,24 +73,74 @@ class JobActions:
         self._limits = limits
         self._clock = clock
         self._default_steps = default_steps
+        self._image_limits = image_limits
+        self._output_dir = output_dir
 
     async def submit_new(
-        self, interaction: discord.Interaction[Any], parsed: ParsedPrompt, explicit: OptionOverrides
+        self,
+        interaction: discord.Interaction[Any],
+        parsed: ParsedPrompt,
+        explicit: OptionOverrides,
+        attachment: discord.Attachment | None = None,
+        *,
+        image_of: VideoRequest | None = None,
     ) -> None:
-        """Validate a new request from the user and queue it."""
+        """Validate a new request from the user and queue it.
+
+        The picture is `attachment`, else the one `image_of` (a remixed job's request) was made from.
+        """
         async with acknowledged(interaction, self._clock, Deferral.PUBLIC) as ack:
             defaults = self._channel_defaults.lookup(interaction.guild_id, interaction.channel_id)
-            deployment = ChannelDefaults(scope="deployment", steps=self._default_steps)
-            request = build_request(parsed, explicit, [*defaults, deployment], self._limits)
-            await self._admit_and_submit(ack, request)
+            deployment = ChannelDefaults(
+                scope="deployment",
+                steps=self._default_steps,
+                negative_prompt=self._limits.profile.negative_prompt or None,
+            )
+            prepared = prepare_request(parsed, explicit, [*defaults, deployment], self._limits)
+            kept = None if image_of is None else image_of.image
+            await self._admit_and_submit(ack, prepared.request, prepared.adjustments, attachment, kept)
 
-    async def _admit_and_submit(self, ack: Acknowledgement, request: VideoRequest) -> None:
+    async def _admit_and_submit(
+        self,
+        ack: Acknowledgement,
+        request: VideoRequest,
+        adjustments: Sequence[str] = (),
+        attachment: discord.Attachment | None = None,
+        kept_image: str | None = None,
+    ) -> None:
         admission = self._gatekeeper.admit(ack.interaction, request)
         try:
-            await self._submitter.submit(ack, request)
+            request = await self._with_image(request, attachment, kept_image)
         except BaseException:
             admission.withdraw()
             raise
+        try:
+            await self._submitter.submit(ack, request, adjustments)
+        except BaseException:
+            admission.withdraw()
+            await discard_image(request.image)
+            raise
+
+    async def _with_image(
+        self, request: VideoRequest, attachment: discord.Attachment | None, kept_image: str | None
+    ) -> VideoRequest:
+        """`request` with its picture stored, as the model wants: one for image-to-video, none otherwise."""
+        profile = self._limits.profile
+        if not profile.image_to_video:
+            if attachment is not None:
+                raise InvalidOptionError(
+                    "image", attachment.filename, f"left out: {profile.title} makes videos from text"
+                )
+            return request
+        if attachment is not None:
+            path = await store_attachment(
+                attachment, request.width, request.height, self._image_limits, self._output_dir
+            )
+        elif kept_image is not None:
+            path = await copy_image(kept_image, request.width, request.height, self._output_dir)
+        else:
+            raise InvalidOptionError("image", "none", f"a picture to animate: {profile.title} makes videos from images")
+        return dataclasses.replace(request, image=path)
 
     async def on_button(self, action: JobAction, job_id: str, interaction: discord.Interaction[Any]) -> None:
         """A button on a status or result message was clicked."""
@@ -109,11 +166,20 @@ class JobActions:
             except Exception as error:
                 await report_error(interaction, error)
 
-    async def on_remix_submit(self, interaction: discord.Interaction[Any], prompt: str, negative: str) -> None:
-        """The remix form came back: parse it like a `/video` prompt and queue it."""
+    async def on_remix_submit(
+        self, interaction: discord.Interaction[Any], prompt: str, negative: str, job_id: str
+    ) -> None:
+        """The remix form of job `job_id` came back: parse it like a `/video` prompt and queue it (same picture)."""
         try:
             explicit = OptionOverrides(negative_prompt=negative or None)
-            await self.submit_new(interaction, parse_prompt_flags(prompt), explicit)
+            original = None
+            if self._limits.image_to_video:
+                original = (await self._queue.get(job_id)).spec.request
+            await self.submit_new(interaction, parse_prompt_flags(prompt), explicit, image_of=original)
+        except JobNotFoundError:
+            await report_error(
+                interaction, InvalidOptionError("image", "none", "the picture of a job the bot still knows")
+            )
         except Exception as error:
             await report_error(interaction, error)
 
@@ -135,7 +201,7 @@ class JobActions:
                 "Use Remix to pick settings this server allows now."
             )
             return
-        await self._admit_and_submit(ack, request)
+        await self._admit_and_submit(ack, request, kept_image=info.spec.request.image)
 
     async def _cancel(self, ack: Acknowledgement, info: JobInfo) -> None:
         interaction = ack.interaction

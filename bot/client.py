@@ -28,6 +28,7 @@ from bot.startup_problems import StartupCheckFailed
 from bot.submission import Submitter
 from bot.views import JobButton, remix_submission
 from generation.clock import SYSTEM_CLOCK, Clock
+from generation.conditioning import ImageLimits
 from generation.queue.interface import JobQueue
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ class VideoBot(commands.Bot):
             max_guidance=settings.max_guidance,
             max_fps=settings.max_fps,
             sizes=tuple(VideoSize(name, width, height) for name, width, height in settings.parsed_sizes()),
+            profile=settings.profile,
         )
         self.metrics = Metrics()
         self.gatekeeper = Gatekeeper(settings, clock)
@@ -84,6 +86,8 @@ class VideoBot(commands.Bot):
             self.request_limits,
             clock,
             default_steps=settings.default_steps,
+            image_limits=ImageLimits(settings.image_max_bytes, settings.image_max_pixels),
+            output_dir=settings.output_dir,
         )
         self._metrics_task: asyncio.Task[None] | None = None
         self._health_server: HealthServer | None = None
@@ -131,7 +135,9 @@ class VideoBot(commands.Bot):
         """Route a remix form's answer (forms are not kept in memory, so this works across restarts)."""
         submission = remix_submission(interaction)
         if submission is not None:
-            await self.actions.on_remix_submit(interaction, submission.prompt, submission.negative_prompt)
+            await self.actions.on_remix_submit(
+                interaction, submission.prompt, submission.negative_prompt, submission.job_id
+            )
 
     def gateway_connected(self) -> bool:
         """Health probe: logged in, ready and with an open gateway connection."""

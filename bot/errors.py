@@ -4,7 +4,8 @@
     ├── BotInputError               the user's input cannot become a request; the message says how to fix it
     │   ├── PromptFlagError         a flag inside the prompt is unknown, repeated or has a bad value
     │   ├── OptionConflictError     a slash option and an in-prompt flag set one option to different values
-    │   └── InvalidOptionError      an option is outside this server's limits or the engine's bounds
+    │   ├── InvalidOptionError      an option is outside this server's limits or the engine's bounds
+    │   └── ImageUnavailableError   an attached picture could not be downloaded (its link expired, it was deleted)
     ├── RefusedError                a rule refused the request (channel, role, DMs, blocklist, cooldown)
     │   ├── MissingPermissionsError the bot lacks a channel permission it needs to deliver
     │   └── NotAdminError           /videoadmin by a member who is not an admin (in bot.cogs.admin: it is
@@ -52,6 +53,15 @@ class InvalidOptionError(BotInputError, ValueError):
         self.allowed = allowed
         suffix = f" {note}" if note else ""
         super().__init__(f"{option} must be {allowed} (got {value}{suffix})")
+
+
+class ImageUnavailableError(BotInputError):
+    """The picture attached to `/video` could not be fetched from Discord."""
+
+    def __init__(self, filename: str, reason: str) -> None:
+        super().__init__(
+            f"I couldn't download your image {filename}: {reason}. Attach it again to a new /video and I'll retry."
+        )
 
 
 class RefusedError(BotError):

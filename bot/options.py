@@ -16,6 +16,7 @@ from typing import Final, Self
 from bot.errors import InvalidOptionError, OptionConflictError
 from bot.sanitize import display_prompt
 from generation.errors import InvalidRequestError
+from generation.profiles import SEED, FrameRule, ModelProfile
 from generation.request import FPS, FRAMES, GUIDANCE, SIZE, SIZE_MULTIPLE, STEPS, Bounds, VideoRequest, format_number
 
 #: The name users see for each `VideoRequest` field: the /video option of that name, in every message.
@@ -63,13 +64,7 @@ class VideoSize:
 
 
 #: Sizes the seed model (256² native) renders without falling apart; the first is the default.
-SIZES: Final = (
-    VideoSize("square", 256, 256),
-    VideoSize("landscape", 320, 192),
-    VideoSize("portrait", 192, 320),
-    VideoSize("wide", 448, 256),
-    VideoSize("tall", 256, 448),
-)
+SIZES: Final = tuple(VideoSize(size.name, size.width, size.height) for size in SEED.sizes)
 
 
 def size_named(name: str, sizes: Sequence[VideoSize] = SIZES) -> VideoSize:
@@ -173,13 +168,28 @@ class ParsedPrompt:
 
 @dataclass(frozen=True, kw_only=True)
 class RequestLimits:
-    """This deployment's limits, at most the engine's hard bounds; built from settings at start-up."""
+    """This deployment's limits, at most the engine's hard bounds; built from settings at start-up.
+
+    `profile` is the active model profile: it gives the frame rule (capped at `max_frames`), the
+    defaults for what a request leaves out, and whether requests animate an image.
+    """
 
     max_steps: int = 50
     max_frames: int = 32
     max_guidance: float = 20.0
     max_fps: int = 24
     sizes: tuple[VideoSize, ...] = SIZES
+    profile: ModelProfile = SEED
+
+    @property
+    def frame_rule(self) -> FrameRule:
+        """The frame counts a request may have here: the model's rule up to `max_frames`."""
+        return self.profile.frames.capped(self.max_frames)
+
+    @property
+    def image_to_video(self) -> bool:
+        """True when every request animates an attached picture."""
+        return self.profile.image_to_video
 
     def __post_init__(self) -> None:
         for name, value, engine in (
@@ -192,6 +202,15 @@ class RequestLimits:
                 raise ValueError(f"{name} must be between {engine.minimum} and {engine.maximum}, got {value}")
         if not self.sizes:
             raise ValueError("at least one size must be allowed")
+        self.profile.frames.capped(self.max_frames)
+
+
+@dataclass(frozen=True)
+class PreparedRequest:
+    """A validated request and what was changed to make it fit the model, said to the user."""
+
+    request: VideoRequest
+    adjustments: tuple[str, ...] = ()
 
 
 _FIELDS: Final = tuple(option.name for option in dataclasses.fields(_OptionValues))
@@ -203,11 +222,22 @@ def build_request(
     defaults: Sequence[ChannelDefaults],
     limits: RequestLimits,
 ) -> VideoRequest:
-    """Merge every source of options into one validated request.
+    """`prepare_request`'s request, without the adjustments it reports."""
+    return prepare_request(prompt, explicit, defaults, limits).request
+
+
+def prepare_request(
+    prompt: ParsedPrompt,
+    explicit: OptionOverrides,
+    defaults: Sequence[ChannelDefaults],
+    limits: RequestLimits,
+) -> PreparedRequest:
+    """Merge every source of options into one validated request, fitted to the model's frame rule.
 
     `defaults` is ordered most specific first (thread or channel, then server, then deployment-wide).
     Raises `OptionConflictError` when a slash option and a prompt flag disagree, and
-    `InvalidOptionError` (user-facing names) when a value is outside this server's limits or the engine's.
+    `InvalidOptionError` (user-facing names) when a value is outside this server's limits or the engine's,
+    or a frame count off the model's rule when its profile refuses rather than rounds.
     """
     flags = prompt.overrides
     if prompt.aspect is not None:
@@ -216,23 +246,37 @@ def build_request(
     _check_agreement(explicit, flags, prompt.aspect)
     merged, notes = _merge((explicit, flags, *defaults))
     width, height = _allowed_size(merged, notes, limits.sizes)
+    profile, rule = limits.profile, limits.frame_rule
     try:
-        return VideoRequest(
+        frames = int(_within("num_frames", merged.num_frames, FRAMES, limits.max_frames, rule.default, notes))
+        fitted = rule.fit(frames)
+        request = VideoRequest(
             prompt=prompt.prompt,
             negative_prompt=merged.negative_prompt or "",
             seed=merged.seed,
-            steps=int(_within("steps", merged.steps, STEPS, limits.max_steps, notes)),
-            num_frames=int(_within("num_frames", merged.num_frames, FRAMES, limits.max_frames, notes)),
+            steps=int(_within("steps", merged.steps, STEPS, limits.max_steps, profile.steps.default, notes)),
+            num_frames=fitted,
             guidance_scale=float(
-                _within("guidance_scale", merged.guidance_scale, GUIDANCE, limits.max_guidance, notes)
+                _within(
+                    "guidance_scale",
+                    merged.guidance_scale,
+                    GUIDANCE,
+                    limits.max_guidance,
+                    profile.guidance.default,
+                    notes,
+                )
             ),
-            fps=int(_within("fps", merged.fps, FPS, limits.max_fps, notes)),
+            fps=int(_within("fps", merged.fps, FPS, limits.max_fps, profile.fps.default, notes)),
             width=width,
             height=height,
         )
     except InvalidRequestError as err:
         option = OPTION_NAMES.get(err.field, err.field)
         raise InvalidOptionError(option, _show(err.value), err.allowed, note=notes.get(err.field, "")) from err
+    if fitted == frames:
+        return PreparedRequest(request)
+    said = f"frames {frames} → {fitted}: {profile.title} makes {rule.pattern()} frames"
+    return PreparedRequest(request, (said,))
 
 
 def check_defaults(defaults: ChannelDefaults, limits: RequestLimits) -> None:
@@ -244,7 +288,10 @@ def check_defaults(defaults: ChannelDefaults, limits: RequestLimits) -> None:
     # Checked as explicit options, not as defaults: the admin reads the error, so it must not say
     # the value came "from the defaults, which an admin can change".
     given = OptionOverrides(**{name: getattr(defaults, name) for name in _FIELDS})
-    build_request(ParsedPrompt(_DEFAULTS_CHECK_PROMPT), given, (), limits)
+    prepared = prepare_request(ParsedPrompt(_DEFAULTS_CHECK_PROMPT), given, (), limits)
+    if prepared.adjustments and defaults.num_frames is not None:
+        # A default would be changed on every /video it applies to: better fixed once, here.
+        raise InvalidOptionError("frames", _show(defaults.num_frames), limits.frame_rule.describe())
 
 
 def recheck_request(request: VideoRequest, limits: RequestLimits) -> VideoRequest:
@@ -296,10 +343,12 @@ def _merge(sources: Sequence[_OptionValues]) -> tuple[OptionOverrides, dict[str,
     return OptionOverrides(**chosen), notes  # type: ignore[arg-type]
 
 
-def _within(name: str, value: float | None, engine: Bounds, maximum: float, notes: dict[str, str]) -> float:
-    """`value`, or the engine default clamped to this server's maximum when nothing set it."""
+def _within(
+    name: str, value: float | None, engine: Bounds, maximum: float, default: float, notes: dict[str, str]
+) -> float:
+    """`value`, or the model's `default` clamped to this server's maximum when nothing set it."""
     if value is None:
-        return min(engine.default, maximum)
+        return min(default, maximum)
     if not engine.minimum <= value <= maximum:
         raise InvalidOptionError(
             OPTION_NAMES[name],

@@ -5,9 +5,9 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-from typing import Annotated, Final, Literal
+from typing import Annotated, Final, Literal, Self
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from bot.moderation import Blocklist
@@ -35,12 +35,14 @@ class Settings(EngineSettings, QueueSettings):
     )
     status_edit_interval_s: float = Field(1.5, gt=0, description="minimum seconds between edits of one status")
     status_edits_per_second: float = Field(4.0, gt=0, description="status edits per second across all jobs")
-    max_steps: int = Field(50, ge=1, le=150, description="most denoising steps a user may ask for")
-    max_frames: int = Field(32, ge=1, le=64, description="most frames a user may ask for")
-    max_guidance: float = Field(20.0, ge=0, le=30, description="highest guidance a user may ask for")
-    max_fps: int = Field(24, ge=1, le=60, description="highest fps a user may ask for")
+    # The five limits below default to the model profile's (docs/models.md); a value set here wins.
+    max_steps: int = Field(50, ge=1, le=150, description="most denoising steps a user may ask for; default: profile")
+    max_frames: int = Field(32, ge=1, le=257, description="most frames a user may ask for; default: profile")
+    max_guidance: float = Field(20.0, ge=0, le=30, description="highest guidance a user may ask for; default: profile")
+    max_fps: int = Field(24, ge=1, le=60, description="highest fps a user may ask for; default: profile")
     video_sizes: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: list(DEFAULT_SIZES), description="name:WIDTHxHEIGHT choices, first is default"
+        default_factory=lambda: list(DEFAULT_SIZES),
+        description="name:WIDTHxHEIGHT choices, first is default; default: profile",
     )
     allowed_channel_ids: Annotated[list[int], NoDecode] = Field(
         default_factory=list,
@@ -67,6 +69,36 @@ class Settings(EngineSettings, QueueSettings):
     # Loopback: /metrics has no authentication. The image listens on all interfaces (its own
     # network namespace; compose publishes the port on the host's loopback only).
     health_host: str = Field("127.0.0.1", description="interface for the health server (0.0.0.0: all)")
+
+    @model_validator(mode="after")
+    def _limits_from_profile(self) -> Self:
+        given = set(self.model_fields_set)
+        profile = self.profile
+        from_profile = {
+            "max_steps": int(profile.steps.maximum),
+            "max_frames": profile.frames.maximum,
+            "max_guidance": profile.guidance.maximum,
+            "max_fps": int(profile.fps.maximum),
+            "video_sizes": profile.size_settings(),
+        }
+        for name, value in from_profile.items():
+            if name not in given:
+                setattr(self, name, value)
+        object.__setattr__(self, "__pydantic_fields_set__", given)
+        # Checked here so that a limit the model cannot honour stops the start, not every request.
+        try:
+            profile.frames.capped(self.max_frames)
+        except ValueError as error:
+            raise _setting_error("max_frames", self.max_frames, str(error)) from None
+        for name, width, height in self.parsed_sizes():
+            if width % profile.size_multiple or height % profile.size_multiple:
+                raise _setting_error(
+                    "video_sizes",
+                    self.video_sizes,
+                    f"{name}:{width}x{height} does not suit {profile.title}, whose sides must be multiples of "
+                    f"{profile.size_multiple}",
+                )
+        return self
 
     @field_validator("discord_api_url")
     @classmethod
@@ -149,6 +181,13 @@ class Settings(EngineSettings, QueueSettings):
     def parsed_sizes(self) -> list[tuple[str, int, int]]:
         """`video_sizes` as (name, width, height)."""
         return [parse_size(entry) for entry in self.video_sizes]
+
+
+def _setting_error(field: str, value: object, message: str) -> ValidationError:
+    """A validation error located at `field`, as a field validator's would be (so start-up names it)."""
+    return ValidationError.from_exception_data(
+        "Settings", [{"type": "value_error", "loc": (field,), "input": value, "ctx": {"error": ValueError(message)}}]
+    )
 
 
 def parse_size(entry: str) -> tuple[str, int, int]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import discord
@@ -44,8 +45,11 @@ class Submitter:
         self._following = following
         self._clock = clock
 
-    async def submit(self, ack: Acknowledgement, request: VideoRequest) -> str:
+    async def submit(self, ack: Acknowledgement, request: VideoRequest, adjustments: Sequence[str] = ()) -> str:
         """Queue `request` for the interaction's user and answer with the status message; return the job id.
+
+        `adjustments` (what was changed to fit the model, e.g. a frame count rounded to its rule) are
+        shown on the status message, so nothing the user asked for changes unseen.
 
         Raises the queue's refusals (`QueueError` subclasses) and `MissingPermissionsError` before
         anything is shown, so the caller answers with an ephemeral error instead. The status says
@@ -88,6 +92,8 @@ class Submitter:
         )
         ready = render.ready_at(self._clock.time(), info.eta_s)
         embed = render.queued_embed(request, context.user_id, info.position or 1, ready)
+        if adjustments:
+            embed.add_field(name="Adjusted to fit the model", value="\n".join(adjustments), inline=False)
         answer = await ack.respond(embed=embed, view=status_view(job_id))
         message_id = answer.message_id
         if answer.shown is Shown.NOT_SHOWN:

@@ -10,6 +10,7 @@ setting, when the value came from the environment) and a non-zero exit status, n
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib.metadata
 import logging
 import os
@@ -23,10 +24,12 @@ from typing import Any, TextIO
 
 from pydantic import ValidationError
 
+from generation.conditioning import ImageLimits, prepare_image
 from generation.config import DTYPES, EngineSettings, OffloadMode
 from generation.errors import EngineError, InvalidRequestError
 from generation.hub_environment import export_hub_settings
-from generation.request import FPS, FRAMES, GUIDANCE, SIZE, VideoRequest
+from generation.profiles import PROFILES, ModelProfile
+from generation.request import VideoRequest
 
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
@@ -39,6 +42,7 @@ _SETTING_FLAGS = {
     "offload": "offload",
     "model_variant": "variant",
     "output_scale": "scale",
+    "model_profile": "profile",
 }
 # VideoRequest field → the flag that sets it, so a refusal names what the user typed.
 _REQUEST_FLAGS = {
@@ -51,6 +55,7 @@ _REQUEST_FLAGS = {
     "fps": "--fps",
     "width": "--width",
     "height": "--height",
+    "image": "--image",
 }
 
 
@@ -64,17 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     overrides = _setting_overrides(options)
     try:
         settings = EngineSettings(**overrides)
-        request = VideoRequest(
-            prompt=options.prompt,
-            negative_prompt=options.negative_prompt,
-            seed=options.seed,
-            steps=settings.default_steps if options.steps is None else options.steps,
-            num_frames=options.frames,
-            guidance_scale=options.guidance,
-            fps=options.fps,
-            width=options.width,
-            height=options.height,
-        )
+        request = _request(options, settings)
     except (InvalidRequestError, ValidationError) as exc:
         print(f"error: {_one_line(exc, overrides)}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -83,14 +78,65 @@ def main(argv: Sequence[str] | None = None) -> int:
     if problem is not None:
         print(f"error: {problem}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    if request.num_frames != options.frames and options.frames is not None:
+        rule = settings.profile.frames.pattern()
+        print(f"note: {settings.profile.title} takes {rule} frames: making {request.num_frames}", file=sys.stderr)
     try:
-        return _generate(settings, request, options.output)
+        with tempfile.TemporaryDirectory(prefix="videobot-image-") as folder:
+            if options.image is not None:
+                request = _with_image(request, options.image, settings, Path(folder))
+            return _generate(settings, request, options.output)
+    except InvalidRequestError as exc:
+        print(f"error: {_one_line(exc, overrides)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except EngineError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130
+
+
+def _request(options: argparse.Namespace, settings: EngineSettings) -> VideoRequest:
+    """The request the flags ask for, with the profile's defaults and its frame rule applied."""
+    profile = settings.profile
+    size = profile.sizes[0]
+    wanted_frames = int(profile.frames.default) if options.frames is None else options.frames
+    request = VideoRequest(
+        prompt=options.prompt,
+        negative_prompt=profile.negative_prompt if options.negative_prompt is None else options.negative_prompt,
+        seed=options.seed,
+        steps=settings.default_steps if options.steps is None else options.steps,
+        num_frames=wanted_frames,
+        guidance_scale=profile.guidance.default if options.guidance is None else options.guidance,
+        fps=int(profile.fps.default) if options.fps is None else options.fps,
+        width=size.width if options.width is None else options.width,
+        height=size.height if options.height is None else options.height,
+    )
+    _check_image_flag(options.image, profile)
+    return dataclasses.replace(request, num_frames=profile.frames.fit(wanted_frames))
+
+
+def _check_image_flag(image: Path | None, profile: ModelProfile) -> None:
+    if image is None and profile.image_to_video:
+        raise InvalidRequestError("image", "none", f"a picture to animate: {profile.title} makes videos from images")
+    if image is not None and not profile.image_to_video:
+        raise InvalidRequestError(
+            "image", str(image), f"left out: {profile.title} makes videos from text only (see --profile)"
+        )
+
+
+def _with_image(request: VideoRequest, image: Path, settings: EngineSettings, folder: Path) -> VideoRequest:
+    """`request` with `image` checked, cropped to its size and stored in `folder`."""
+    from generation.conditioning import store_image
+
+    try:
+        data = image.read_bytes()
+    except OSError as error:
+        raise InvalidRequestError("image", str(image), f"a readable file ({error.strerror})") from None
+    limits = ImageLimits(settings.image_max_bytes, settings.image_max_pixels)
+    png = prepare_image(data, request.width, request.height, limits)
+    return dataclasses.replace(request, image=str(store_image(png, folder)))
 
 
 def _download(argv: list[str]) -> int:
@@ -210,14 +256,18 @@ def _parser() -> argparse.ArgumentParser:
         "-o", "--output", type=Path, help="the .mp4 file to write (default: OUTPUT_DIR/<prompt>-<seed>.mp4)"
     )
     parser.add_argument("--model", help="hub id or local folder of the pipeline (default: MODEL_ID setting)")
+    parser.add_argument(
+        "--profile", choices=list(PROFILES), help="model profile (default: MODEL_PROFILE, else picked from the model)"
+    )
+    parser.add_argument("--image", type=Path, help="picture to animate (image-to-video models only)")
     parser.add_argument("--steps", type=int, help="denoising steps (default: DEFAULT_STEPS setting)")
-    parser.add_argument("--frames", type=int, default=int(FRAMES.default), help="number of frames")
+    parser.add_argument("--frames", type=int, help="number of frames (default: the profile's)")
     parser.add_argument("--seed", type=int, help="seed for reproducible output (default: a fresh one)")
-    parser.add_argument("--height", type=int, default=int(SIZE.default), help="height in pixels")
-    parser.add_argument("--width", type=int, default=int(SIZE.default), help="width in pixels")
-    parser.add_argument("--fps", type=int, default=int(FPS.default), help="frames per second of the MP4")
-    parser.add_argument("--negative-prompt", default="", help="what the video should not show")
-    parser.add_argument("--guidance", type=float, default=GUIDANCE.default, help="classifier-free guidance scale")
+    parser.add_argument("--height", type=int, help="height in pixels (default: the profile's first size)")
+    parser.add_argument("--width", type=int, help="width in pixels (default: the profile's first size)")
+    parser.add_argument("--fps", type=int, help="frames per second of the MP4 (default: the profile's)")
+    parser.add_argument("--negative-prompt", help="what the video should not show (default: the profile's)")
+    parser.add_argument("--guidance", type=float, help="classifier-free guidance scale (default: the profile's)")
     parser.add_argument("--offload", choices=[mode.value for mode in OffloadMode], help="CPU offload mode")
     parser.add_argument("--device", help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--dtype", choices=DTYPES, help="weight precision")

@@ -1,8 +1,10 @@
-"""`DiffusersGenerator`: the `VideoGenerator` that runs a diffusers text-to-video pipeline in-process.
+"""`DiffusersGenerator`: the `VideoGenerator` that runs a diffusers video pipeline in-process.
 
-Works with any diffusers text-to-video pipeline loadable by id: the seed model's `TextToVideoSDPipeline`
-reports steps through the legacy `callback`, newer ones (Wan, LTX-Video) through `callback_on_step_end`;
-the style is read from the pipeline's signature at load time.
+Works with any diffusers text-to-video or image-to-video pipeline loadable by id: the seed model's
+`TextToVideoSDPipeline` reports steps through the legacy `callback`, newer ones (Wan, LTX-Video) through
+`callback_on_step_end`; the style is read from the pipeline's signature at load time. Requests are
+checked against the model profile (frame rule, image or none) before the pipeline sees them, so a shape
+the model cannot take is a clear error rather than a failure deep inside the pipeline.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
+from generation.conditioning import open_stored_image
 from generation.config import EngineSettings
-from generation.errors import GenerationError, OutOfMemoryError, one_line
+from generation.errors import GenerationError, InvalidRequestError, OutOfMemoryError, one_line
 from generation.pipeline import CallbackStyle, LoadedPipeline, load_pipeline
 from generation.protocol import CancelToken, ProgressCallback
 from generation.request import MAX_SEED, VideoRequest
@@ -79,6 +82,7 @@ class DiffusersGenerator:
         loaded, load_s = self._ensure_loaded()
         cancel = cancel or CancelToken()
         cancel.raise_if_cancelled()
+        _check_against_model(loaded, requests[0])
         seeds = [request.seed if request.seed is not None else secrets.randbelow(MAX_SEED + 1) for request in requests]
         hook = _StepHook(loaded, requests[0].steps, on_progress, cancel)
         started = time.perf_counter()
@@ -106,7 +110,7 @@ def _call_pipeline(
 ) -> Any:
     """Run the pipeline once; translate what it raises into our errors, leaving it usable."""
     try:
-        return loaded.pipe(**_call_arguments(requests, seeds), **hook.arguments())
+        return loaded.pipe(**_call_arguments(loaded, requests, seeds), **hook.arguments())
     except GenerationError:
         # Cancelled from a step callback, or a watchdog's error from `on_progress`: the pipeline was
         # unwound mid-loop and never reached its own cleanup.
@@ -203,9 +207,29 @@ def to_uint8_video(video: Any) -> npt.NDArray[np.uint8]:
     return np.ascontiguousarray(frames[..., :3])
 
 
-def _call_arguments(requests: Sequence[VideoRequest], seeds: Sequence[int]) -> dict[str, Any]:
+def _check_against_model(loaded: LoadedPipeline, request: VideoRequest) -> None:
+    """Raise `GenerationError` for a request the loaded model cannot take as it is."""
+    profile = loaded.profile
+    if not profile.frames.allows_shape(request.num_frames):
+        error = InvalidRequestError("num_frames", request.num_frames, profile.frames.describe())
+        raise GenerationError(f"{profile.title} cannot make this video: {error}")
+    if loaded.takes_image and request.image is None:
+        raise GenerationError(f"{profile.title} animates a picture: the request needs an image")
+    if not loaded.takes_image and request.image is not None:
+        raise GenerationError(f"{profile.title} makes videos from text only: it cannot take an image")
+
+
+def _call_arguments(loaded: LoadedPipeline, requests: Sequence[VideoRequest], seeds: Sequence[int]) -> dict[str, Any]:
     first = requests[0]
+    extra: dict[str, Any] = {}
+    if loaded.takes_image:
+        images = [open_stored_image(request.image) for request in requests if request.image is not None]
+        # One picture as itself: not every image-to-video pipeline takes a list for a batch of one.
+        extra["image"] = images[0] if len(images) == 1 else images
+    if loaded.takes_frame_rate:
+        extra["frame_rate"] = first.fps
     return {
+        **extra,
         "prompt": [request.prompt for request in requests],
         "negative_prompt": [request.negative_prompt for request in requests],
         "num_frames": first.num_frames,

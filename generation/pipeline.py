@@ -1,9 +1,10 @@
-"""Loading a diffusers text-to-video pipeline and placing it in memory, as the settings say.
+"""Loading a diffusers video pipeline and placing it in memory, as the settings and the model profile say.
 
 `load_pipeline` is the normal path (hub id or local folder). `prepare_pipeline` applies the same scheduler,
-placement, VAE slicing and compile steps to a pipeline built some other way, e.g. the full-size model
-with random weights that the GPU benchmark builds in memory. Imports torch and diffusers: only the
-generator and the CLI import this module.
+placement, VAE slicing/tiling and compile steps to a pipeline built some other way, e.g. the full-size model
+with random weights that the GPU benchmark builds in memory. The loaded pipeline must be one the active
+profile drives (`check_profile`), so the limits the bot offered fit it. Imports torch and diffusers: only
+the generator and the CLI import this module.
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Final
 
+import diffusers
 import torch
 from diffusers import DiffusionPipeline, DPMSolverMultistepScheduler
 from huggingface_hub.errors import GatedRepoError, HFValidationError, RepositoryNotFoundError
 
 from generation.config import EngineSettings, OffloadMode
 from generation.errors import ModelLoadError, one_line
+from generation.profiles import ModelProfile, SchedulerChoice, pipeline_class_name, profile_for_class
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +56,11 @@ class LoadedPipeline:
     dtype: torch.dtype
     load_s: float
     callback_style: CallbackStyle
+    profile: ModelProfile
+    takes_image: bool
+    """The pipeline's call has an `image` argument: it animates a picture (image-to-video)."""
+    takes_frame_rate: bool
+    """The call takes `frame_rate` (LTX-Video conditions its positions on it)."""
 
 
 def resolve_device(settings: EngineSettings) -> tuple[torch.device, torch.dtype]:
@@ -79,7 +87,12 @@ def load_pipeline(settings: EngineSettings) -> LoadedPipeline:
     """Load `settings.model_id` (hub id or folder) and prepare it; raise `ModelLoadError` with a reason."""
     started = time.perf_counter()
     device, dtype = resolve_device(settings)
-    pipe = _from_pretrained(settings.model_id, settings.model_variant, dtype)
+    saved_as = pipeline_class_name(settings.model_id, settings.hf_home)
+    if saved_as is not None and settings.model_profile is not None:
+        # The class the profile loads must take these weights; said before minutes of loading, not after.
+        check_profile(saved_as, settings, also=settings.profile.loads_weights_of)
+    pipe = _from_pretrained(settings.model_id, settings.model_variant, dtype, _pipeline_class(settings))
+    check_profile(type(pipe).__name__, settings)
     try:
         loaded = prepare_pipeline(pipe, settings, device, dtype)
     except Exception as exc:
@@ -97,7 +110,11 @@ def prepare_pipeline(pipe: Any, settings: EngineSettings, device: torch.device, 
     one), so on CPU the pipeline simply stays whole. `load_s` of the result is the time spent here.
     """
     started = time.perf_counter()
-    _swap_scheduler(pipe)
+    profile = settings.profile
+    if profile.scheduler is SchedulerChoice.DPM_SOLVER or profile_for_class(type(pipe).__name__, "") is None:
+        _swap_scheduler(pipe)
+    else:
+        log.info("keeping %s's own scheduler, as profile %s says", type(pipe).__name__, profile.name)
     offload = settings.offload
     if device.type != "cuda" and offload is not OffloadMode.NONE:
         log.warning("offload %s needs a CUDA device; keeping the whole pipeline on %s", offload, device)
@@ -106,16 +123,76 @@ def prepare_pipeline(pipe: Any, settings: EngineSettings, device: torch.device, 
         pipe.enable_model_cpu_offload(device=device)
     elif offload is OffloadMode.SEQUENTIAL:
         pipe.enable_sequential_cpu_offload(device=device)
+    elif offload is OffloadMode.GROUP:
+        # Leaf-level groups streamed ahead of use: close to model offload's speed at a fraction of its memory.
+        pipe.enable_group_offload(
+            onload_device=device, offload_device=torch.device("cpu"), offload_type="leaf_level", use_stream=True
+        )
     else:
         pipe.to(device)
+    if settings.layerwise_casting:
+        _cast_layerwise(pipe, device, dtype)
     vae = getattr(pipe, "vae", None)
     if settings.vae_slicing and vae is not None and hasattr(vae, "use_slicing"):
         vae.enable_slicing()
+    if settings.vae_tiling and vae is not None and hasattr(vae, "enable_tiling"):
+        vae.enable_tiling()
     if settings.compile_unet:
         _compile_denoiser(pipe)
     pipe.set_progress_bar_config(disable=True)
-    log.info("placed %s on %s in %s, offload %s", type(pipe).__name__, device, dtype, offload)
-    return LoadedPipeline(pipe, device, dtype, time.perf_counter() - started, callback_style(pipe))
+    log.info("placed %s on %s in %s, offload %s, profile %s", type(pipe).__name__, device, dtype, offload, profile.name)
+    parameters = inspect.signature(pipe.__call__).parameters
+    return LoadedPipeline(
+        pipe,
+        device,
+        dtype,
+        time.perf_counter() - started,
+        callback_style(pipe),
+        profile,
+        takes_image="image" in parameters,
+        takes_frame_rate="frame_rate" in parameters,
+    )
+
+
+def check_profile(class_name: str, settings: EngineSettings, also: tuple[str, ...] = ()) -> None:
+    """Raise `ModelLoadError` when a pipeline of `class_name` (or one of `also`) is not one the profile drives.
+
+    A pipeline no shipped profile knows runs under the seed model's limits (as before profiles), unless
+    `MODEL_PROFILE` named a profile, which must then fit.
+    """
+    profile = settings.profile
+    if profile.loads(class_name) or class_name in also:
+        return
+    fitting = profile_for_class(class_name, settings.model_id)
+    if fitting is None and settings.model_profile is None:
+        log.warning("no model profile knows %s: using %s's limits; set MODEL_PROFILE if they do not fit",
+                    class_name, profile.name)  # fmt: skip
+        return
+    advice = f"set MODEL_PROFILE={fitting.name}" if fitting is not None else "set MODEL_PROFILE= (empty)"
+    raise ModelLoadError(
+        f"model {settings.model_id} is a {class_name}, but model profile {profile.name} is for "
+        f"{' or '.join(profile.pipeline_classes)}: {advice}, or MODEL_ID to a {profile.pipeline_classes[0]} model"
+    )
+
+
+def _pipeline_class(settings: EngineSettings) -> Any:
+    """The class to load: the named profile's own (LTX-Video's weights load as image-to-video too), else any."""
+    if settings.model_profile is None:
+        return DiffusionPipeline
+    return getattr(diffusers, settings.profile.pipeline_classes[0])
+
+
+def _cast_layerwise(pipe: Any, device: torch.device, dtype: torch.dtype) -> None:
+    if device.type != "cuda":
+        log.warning("layerwise casting needs a CUDA device; keeping %s weights", dtype)
+        return
+    for name in _DENOISERS:
+        module = getattr(pipe, name, None)
+        if module is not None and hasattr(module, "enable_layerwise_casting"):
+            # Weights stored in float8 and upcast layer by layer: about half the memory of bfloat16.
+            module.enable_layerwise_casting(storage_dtype=torch.float8_e4m3fn, compute_dtype=dtype)
+            log.info("%s stores its weights in float8_e4m3fn, computes in %s", name, dtype)
+            return
 
 
 def callback_style(pipe: Any) -> CallbackStyle:
@@ -128,26 +205,26 @@ def callback_style(pipe: Any) -> CallbackStyle:
     return CallbackStyle.NONE
 
 
-def _from_pretrained(model_id: str, variant: str | None, dtype: torch.dtype) -> Any:
+def _from_pretrained(model_id: str, variant: str | None, dtype: torch.dtype, pipeline_class: Any) -> Any:
     looks_like_path = model_id.startswith(("/", "./", "../", "~")) or Path(model_id).exists()
     if looks_like_path and not Path(model_id).expanduser().is_dir():
         raise ModelLoadError(f"cannot load model {model_id}: no such folder")
     location = str(Path(model_id).expanduser()) if looks_like_path else model_id
     try:
-        return _from_pretrained_variant(location, variant or None, dtype)
+        return _from_pretrained_variant(location, variant or None, dtype, pipeline_class)
     except Exception as exc:
         raise ModelLoadError(f"cannot load model {model_id}: {_load_failure_reason(exc)}") from exc
 
 
-def _from_pretrained_variant(location: str, variant: str | None, dtype: torch.dtype) -> Any:
+def _from_pretrained_variant(location: str, variant: str | None, dtype: torch.dtype, pipeline_class: Any) -> Any:
     try:
-        return DiffusionPipeline.from_pretrained(location, dtype=dtype, variant=variant)
+        return pipeline_class.from_pretrained(location, dtype=dtype, variant=variant)
     except ValueError as exc:
         # diffusers refuses a variant that has no weight files instead of falling back by itself.
         if variant is None or "variant" not in str(exc):
             raise
     log.warning("model %s has no %s weights; loading the default ones (set MODEL_VARIANT= to skip)", location, variant)
-    return DiffusionPipeline.from_pretrained(location, dtype=dtype)
+    return pipeline_class.from_pretrained(location, dtype=dtype)
 
 
 def _swap_scheduler(pipe: Any) -> None:

@@ -35,10 +35,11 @@ MAX_SEED: Final = 2**32 - 1
 SIZE_MULTIPLE: Final = 8
 
 STEPS: Final = Bounds(1, 150, 25)
-FRAMES: Final = Bounds(1, 64, 16)
+# Engine-wide hard bounds; each model profile narrows them (LTX-Video goes to 257 frames, Wan 14B to 1280 px).
+FRAMES: Final = Bounds(1, 257, 16)
 GUIDANCE: Final = Bounds(0.0, 30.0, 9.0)
 FPS: Final = Bounds(1, 60, 8)
-SIZE: Final = Bounds(64, 1024, 256)
+SIZE: Final = Bounds(64, 1280, 256)
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,9 @@ class VideoRequest:
     """One text-to-video request; construction validates every field.
 
     `seed=None` means "draw one": the generator picks a seed and reports it back, so every result can
-    be reproduced. Width and height must be multiples of 8 (the VAE downsamples by 8).
+    be reproduced. Width and height must be multiples of 8 (the VAE downsamples by 8). `image` is the
+    path of the picture an image-to-video model animates, a PNG already cropped to width × height and
+    kept with the job (see `generation.conditioning`); None for text-to-video.
     """
 
     prompt: str
@@ -58,6 +61,7 @@ class VideoRequest:
     fps: int = int(FPS.default)
     width: int = int(SIZE.default)
     height: int = int(SIZE.default)
+    image: str | None = None
 
     def __post_init__(self) -> None:
         prompt = " ".join(self.prompt.split())
@@ -77,6 +81,8 @@ class VideoRequest:
         FRAMES.check("num_frames", self.num_frames)
         GUIDANCE.check("guidance_scale", self.guidance_scale)
         FPS.check("fps", self.fps)
+        if self.image is not None and not self.image.strip():
+            raise InvalidRequestError("image", self.image, "the path of a stored image, or none")
         for name, size in (("width", self.width), ("height", self.height)):
             SIZE.check(name, size)
             if size % SIZE_MULTIPLE:
@@ -87,9 +93,9 @@ class VideoRequest:
         return dataclasses.replace(self, seed=seed)
 
     @property
-    def shape(self) -> tuple[int, int, int, int, float]:
-        """Requests with equal shapes can share one batched pipeline call."""
-        return (self.width, self.height, self.num_frames, self.steps, self.guidance_scale)
+    def shape(self) -> tuple[int, int, int, int, float, bool]:
+        """Requests with equal shapes can share one batched pipeline call (with an image each, or none)."""
+        return (self.width, self.height, self.num_frames, self.steps, self.guidance_scale, self.image is not None)
 
     @property
     def cost(self) -> float:

@@ -24,11 +24,11 @@ def test_whitespace_in_prompts_is_collapsed() -> None:
         ("prompt", {"prompt": "x" * 1001}, "prompt must be at most 1000 characters"),
         ("steps", {"steps": 0}, "steps must be between 1 and 150 (got 0)"),
         ("steps", {"steps": 151}, "steps must be between 1 and 150 (got 151)"),
-        ("num_frames", {"num_frames": 65}, "num_frames must be between 1 and 64 (got 65)"),
+        ("num_frames", {"num_frames": 258}, "num_frames must be between 1 and 257 (got 258)"),
         ("guidance_scale", {"guidance_scale": 31.0}, "guidance_scale must be between 0 and 30 (got 31.0)"),
         ("fps", {"fps": 0}, "fps must be between 1 and 60 (got 0)"),
         ("width", {"width": 260}, "width must be a multiple of 8 (got 260)"),
-        ("height", {"height": 2048}, "height must be between 64 and 1024 (got 2048)"),
+        ("height", {"height": 2048}, "height must be between 64 and 1280 (got 2048)"),
         ("seed", {"seed": -1}, "seed must be between 0 and 4294967295 (got -1)"),
     ],
 )

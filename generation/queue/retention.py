@@ -1,7 +1,8 @@
 """Deleting delivered videos once they are `video_retention_h` hours old, so the output folder stays bounded.
 
 Discord keeps the uploaded copy; the file on disk is only needed until its user has been shown it (a
-restart may still deliver it), so an unacknowledged job's video is never deleted, however old.
+restart may still deliver it), so an unacknowledged job's video is never deleted, however old. The
+picture an image-to-video job animated goes with its video (Re-roll and Remix of the job need it until then).
 """
 
 from __future__ import annotations
@@ -54,14 +55,15 @@ class VideoSweeper:
                 log.exception("sweeping expired videos failed; trying again in %.0f s", SWEEP_INTERVAL_S)
 
 
-def _remove(videos: dict[str, Path]) -> list[str]:
-    """Delete the files; return the jobs whose file is gone now (a missing one counts as gone)."""
+def _remove(files: dict[str, list[Path]]) -> list[str]:
+    """Delete the files; return the jobs whose files are all gone now (a missing one counts as gone)."""
     gone = []
-    for job_id, path in videos.items():
+    for job_id, paths in files.items():
         try:
-            path.unlink(missing_ok=True)
+            for path in paths:
+                path.unlink(missing_ok=True)
         except OSError:
-            log.warning("could not delete expired video %s", path, exc_info=True)
+            log.warning("could not delete the expired files of job_id=%s", job_id, exc_info=True)
             continue
         gone.append(job_id)
     return gone

@@ -141,7 +141,7 @@ def test_reset_placement_takes_off_offload_hooks_and_slicing() -> None:
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--frames", "100"], "num_frames must be between 1 and 64"),
+        (["--frames", "300"], "num_frames must be between 1 and 257"),
         (["--size", "250"], "width must be a multiple of 8"),
         (["--runs", "0"], "--runs must be at least 1"),
     ],

@@ -8,10 +8,10 @@ ValueError here rather than an interaction real Discord could never send.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from .models import Guild, Role, User
+from .models import Attachment, Guild, Role, User
 from .payloads import member_json, role_json, user_json
 
 
@@ -33,18 +33,32 @@ class OptionType(enum.IntEnum):
 
 _NESTING = (OptionType.SUB_COMMAND, OptionType.SUB_COMMAND_GROUP)
 
+Uploader = Callable[[Attachment], dict[str, Any]]
+"""Stores a file a user attaches and returns its `AttachmentResponse` (see `cdn.Cdn`)."""
+
+
+def _no_uploads(attachment: Attachment) -> dict[str, Any]:
+    raise ValueError(f"cannot attach {attachment.filename}: this command data has no CDN to upload to")
+
 
 def slash_command_data(
-    commands: list[dict[str, Any]], guild: Guild | None, path: str, args: Mapping[str, Any]
+    commands: list[dict[str, Any]],
+    guild: Guild | None,
+    path: str,
+    args: Mapping[str, Any],
+    upload: Uploader = _no_uploads,
 ) -> dict[str, Any]:
-    """The interaction `data` for `/path` (e.g. `"video"` or `"admin pause"`) called with `args`."""
+    """The interaction `data` for `/path` (e.g. `"video"` or `"admin pause"`) called with `args`.
+
+    An attachment option takes an `Attachment`; `upload` stores it and gives its resolved form.
+    """
     name, *subcommands = path.split()
     command = next((c for c in commands if c["name"] == name and c.get("type", 1) == 1), None)
     if command is None:
         synced = ", ".join(sorted(c["name"] for c in commands)) or "none"
         raise LookupError(f"no synced slash command /{name} here (synced: {synced})")
     resolved: dict[str, dict[str, Any]] = {}
-    options = _options(command.get("options") or [], subcommands, args, guild, resolved)
+    options = _options(command.get("options") or [], subcommands, args, guild, resolved, upload)
     data: dict[str, Any] = {"id": command["id"], "name": name, "type": 1, "options": options}
     if "guild_id" in command:
         data["guild_id"] = command["guild_id"]
@@ -59,13 +73,14 @@ def _options(
     args: Mapping[str, Any],
     guild: Guild | None,
     resolved: dict[str, dict[str, Any]],
+    upload: Uploader,
 ) -> list[dict[str, Any]]:
     if subcommands:
         name, *rest = subcommands
         nested = next((o for o in declared if o["name"] == name and o["type"] in _NESTING), None)
         if nested is None:
             raise LookupError(f"no subcommand {name!r} (declared: {[o['name'] for o in declared]})")
-        inner = _options(nested.get("options") or [], rest, args, guild, resolved)
+        inner = _options(nested.get("options") or [], rest, args, guild, resolved, upload)
         return [{"name": name, "type": nested["type"], "options": inner}]
     if any(o["type"] in _NESTING for o in declared):
         raise ValueError(f"a subcommand is required: one of {[o['name'] for o in declared]}")
@@ -79,12 +94,14 @@ def _options(
             if option.get("required"):
                 raise ValueError(f"option {option['name']!r} is required")
             continue
-        value = _value(option, args[option["name"]], guild, resolved)
+        value = _value(option, args[option["name"]], guild, resolved, upload)
         built.append({"name": option["name"], "type": option["type"], "value": value})
     return built
 
 
-def _value(option: dict[str, Any], value: Any, guild: Guild | None, resolved: dict[str, dict[str, Any]]) -> Any:
+def _value(
+    option: dict[str, Any], value: Any, guild: Guild | None, resolved: dict[str, dict[str, Any]], upload: Uploader
+) -> Any:
     kind = OptionType(option["type"])
     name = option["name"]
     if kind is OptionType.STRING:
@@ -106,6 +123,10 @@ def _value(option: dict[str, Any], value: Any, guild: Guild | None, resolved: di
             data = member_json(member, permissions=guild.permissions_of(member))
             del data["user"]
             resolved.setdefault("members", {})[str(value.id)] = data
+        return str(value.id)
+    elif kind is OptionType.ATTACHMENT:
+        _expect(isinstance(value, Attachment), name, value, "an Attachment")
+        resolved.setdefault("attachments", {})[str(value.id)] = upload(value)
         return str(value.id)
     elif kind is OptionType.ROLE:
         _expect(isinstance(value, Role), name, value, "a Role")

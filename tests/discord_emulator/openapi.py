@@ -144,6 +144,10 @@ class OpenAPISpec:
             return [SchemaProblem("", f"status {status} of {method} {template} needs a JSON body")]
         return self._problems(_SPEC_URI + pointer + "/content/application~1json/schema", body)
 
+    def schema_problems(self, name: str, body: Any) -> list[SchemaProblem]:
+        """Problems with `body` as the component schema `name` (for shapes sent over the gateway)."""
+        return self._problems(f"{_SPEC_URI}#/components/schemas/{name}", body)
+
     def _resolve(self, pointer: str) -> dict[str, Any]:
         node: Any = self._document
         for token in pointer.removeprefix("#/").split("/"):

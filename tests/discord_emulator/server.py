@@ -13,6 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
+from .cdn import CDN_PREFIX, Cdn
 from .commands import slash_command_data
 from .components import filled_modal, find_component
 from .faults import Faults
@@ -22,6 +23,7 @@ from .mentions import Pings, pings
 from .models import (
     DEFAULT_ATTACHMENT_LIMIT,
     INTERACTION_TOKEN_LIFETIME,
+    Attachment,
     Channel,
     EmulatorClock,
     Guild,
@@ -63,7 +65,9 @@ class DiscordEmulator:
         self.response_deadline: float | None = RESPONSE_DEADLINE
         self.reaction_delay = REACTION_DELAY
         rate_limits = RateLimits(self.pacing, self._state.clock)
-        self._pipeline = Pipeline(self._state, load_spec(openapi_path), self.faults, rate_limits)
+        self._spec = load_spec(openapi_path)
+        self._pipeline = Pipeline(self._state, self._spec, self.faults, rate_limits)
+        self.cdn = Cdn(self._state.clock)
         self._runner: web.AppRunner | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self.api_url = ""
@@ -80,6 +84,7 @@ class DiscordEmulator:
             *InteractionRoutes(self._state, self.gateway).table(),
         ]:
             app.router.add_route(method, API_PREFIX + route, self._pipeline.endpoint(route, handler))
+        app.router.add_get(CDN_PREFIX + "/{channel_id}/{attachment_id}/{filename}", self.cdn.serve)
         app.router.add_route("*", "/{tail:.*}", self._pipeline.unknown_route)
         self._runner = web.AppRunner(app, handle_signals=False)
         await self._runner.setup()
@@ -87,6 +92,7 @@ class DiscordEmulator:
         await site.start()
         port = self._runner.addresses[0][1]
         self.api_url = f"http://127.0.0.1:{port}{API_PREFIX}"
+        self.cdn.base_url = f"http://127.0.0.1:{port}"
         self.gateway_url = f"ws://127.0.0.1:{port}/gateway"
         self.gateway.url = self.gateway_url
 
@@ -235,6 +241,14 @@ class DiscordEmulator:
         """Let waits work again after `abort_waits` (the test claimed the error it expected)."""
         self._state.allow_waits()
 
+    def attachment(self, filename: str, data: bytes, content_type: str | None) -> Attachment:
+        """A file a user is about to attach: pass it as an attachment option's value to `invoke_slash`."""
+        return Attachment(id=self._state.ids.next(), filename=filename, content_type=content_type, data=data)
+
+    def expire_upload(self, attachment: Attachment) -> None:
+        """Make an attached file's link dead (expired, or the file deleted), before or after it is posted: 404."""
+        self.cdn.gone.add(attachment.id)
+
     def expire_interaction(self, interaction: Interaction) -> None:
         """End the interaction's token life now, as if 15 minutes had passed."""
         interaction.expires_at = self.clock.now()
@@ -246,7 +260,12 @@ class DiscordEmulator:
     ) -> Interaction:
         """Run `/command` (e.g. `"video"` or `"admin pause"`) as `user`, like the Discord client would."""
         guild = self._state.guild_of(channel)
-        data = slash_command_data(self._state.commands_for(channel.guild_id), guild, command, options or {})
+
+        def upload(attachment: Attachment) -> dict[str, Any]:
+            return self.cdn.resolved_json(self.cdn.add(attachment, channel.id), self._spec)
+
+        commands = self._state.commands_for(channel.guild_id)
+        data = slash_command_data(commands, guild, command, options or {}, upload)
         return await self._interact(InteractionType.APPLICATION_COMMAND, user, channel, data, None)
 
     async def click_button(self, user: User, message: Message, custom_id: str) -> Interaction:

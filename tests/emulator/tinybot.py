@@ -69,6 +69,16 @@ def _commands_for(bot: TinyBot) -> app_commands.Group:
         await asyncio.sleep(bot.work_seconds)
         await interaction.response.send_message(text * times)
 
+    @group.command(description="Download an attached file and say what it is")
+    async def fetch(interaction: discord.Interaction, file: discord.Attachment) -> None:
+        bot.seen.append(interaction)
+        try:
+            data = await file.read()
+        except discord.NotFound:
+            await interaction.response.send_message(f"{file.filename} is gone", ephemeral=True)
+            return
+        await interaction.response.send_message(f"{file.filename} {file.content_type} {len(data)} bytes {data!r}")
+
     @group.command(description="Reply with embeds")
     async def embeds(interaction: discord.Interaction, count: int, size: int) -> None:
         bot.seen.append(interaction)

@@ -12,6 +12,7 @@ import pytest
 
 from generation.cli import EXIT_BAD_INPUT, main
 from generation.encode import probe
+from tests.fixtures.pictures import solid_png
 from tests.ops.entry_points import Finished, clean_environment, run_module
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,7 +47,7 @@ def test_the_command_writes_a_playable_mp4_with_the_usual_mode_and_prints_the_se
     ("flags", "line"),
     [
         (["--width", "65"], "error: --width must be a multiple of 8 (got 65)"),
-        (["--frames", "100"], "error: --frames must be between 1 and 64 (got 100)"),
+        (["--frames", "100"], "error: --frames must be from 1 to 32 frames (got 100)"),
         (["--guidance", "40"], "error: --guidance must be between 0 and 30 (got 40.0)"),
         (["--scale", "10"], "error: --scale: Input should be less than or equal to 4 (got 10.0)"),
     ],
@@ -112,3 +113,57 @@ def test_download_is_handed_to_the_download_command(capsys: pytest.CaptureFixtur
 
     assert exited.value.code == 0
     assert "python -m generation download" in capsys.readouterr().out
+
+
+LTX_FLAGS = ["--device", "cpu", "--dtype", "float32", "--offload", "none", "--steps", "2", "--seed", "3"]
+
+
+def test_ltx_video_rounds_the_frame_count_to_its_rule_and_says_so(tiny_ltx_dir: Path, tmp_path: Path) -> None:
+    output = tmp_path / "kite.mp4"
+
+    done = generate(
+        tmp_path, "a red kite", "--model", str(tiny_ltx_dir), "--frames", "16", "--width", "64", "--height", "64",
+        "-o", str(output), *LTX_FLAGS,
+    )  # fmt: skip
+
+    assert done.status == 0, done.stderr
+    assert "note: LTX-Video (text-to-video) takes 8k+1 frames: making 17" in done.stderr_lines
+    video = probe(output)
+    assert (video.width, video.height, video.num_frames) == (64, 64, 17)
+
+
+def test_an_image_to_video_model_animates_the_image_given(tiny_ltx_i2v_dir: Path, tmp_path: Path) -> None:
+    picture = tmp_path / "sunset.png"
+    picture.write_bytes(solid_png((255, 128, 0)))
+    output = tmp_path / "sunset.mp4"
+
+    done = generate(
+        tmp_path, "the sun sets", "--model", str(tiny_ltx_i2v_dir), "--image", str(picture), "--frames", "9",
+        "--width", "64", "--height", "64", "-o", str(output), *LTX_FLAGS,
+    )  # fmt: skip
+
+    assert done.status == 0, done.stderr
+    assert probe(output).num_frames == 9
+
+
+@pytest.mark.parametrize(
+    ("model", "flags", "line"),
+    [
+        ("tiny_ltx_i2v_dir", [], "error: --image must be a picture to animate: LTX-Video (image-to-video) makes"),
+        ("tiny_ltx_dir", ["--image", "{tmp}/a.png"], "error: --image must be left out: LTX-Video (text-to-video)"),
+        ("tiny_ltx_i2v_dir", ["--image", "{tmp}/a.png"], "error: --image must be a PNG, JPEG or WebP"),
+    ],
+    ids=["missing", "text-model", "not-a-picture"],
+)
+def test_a_wrong_image_flag_is_one_line_before_the_model_loads(
+    model: str, flags: list[str], line: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    (tmp_path / "a.png").write_text("not a picture")
+    folder: Path = request.getfixturevalue(model)
+
+    done = generate(tmp_path, "a cat", "--model", str(folder), *(flag.format(tmp=tmp_path) for flag in flags))
+
+    assert done.status == EXIT_BAD_INPUT
+    assert len(done.stderr_lines) == 1
+    assert done.stderr_lines[0].startswith(line)
+    assert not done.imported & GPU_STACK

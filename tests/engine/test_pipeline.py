@@ -131,3 +131,21 @@ def test_a_malformed_hub_id_is_a_model_load_error() -> None:
 def test_an_unknown_dtype_is_refused_by_the_settings_naming_what_is_allowed() -> None:
     with pytest.raises(ValidationError, match="torch_dtype\n  Value error, must be float16, bfloat16 or float32"):
         EngineSettings(torch_dtype="float8")
+
+
+def test_tiles_vae_decoding_when_asked_and_not_otherwise(tiny_ltx_dir: Path) -> None:
+    assert load_pipeline(_settings(tiny_ltx_dir, vae_tiling=True)).pipe.vae.use_tiling
+    assert not load_pipeline(_settings(tiny_ltx_dir)).pipe.vae.use_tiling
+
+
+@no_cuda
+def test_group_offload_and_layerwise_casting_without_a_gpu_keep_the_weights_whole_with_warnings(
+    tiny_ltx_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = _settings(tiny_ltx_dir, device="auto", offload=OffloadMode.GROUP, layerwise_casting=True)
+
+    loaded = load_pipeline(settings)
+
+    assert next(loaded.pipe.transformer.parameters()).dtype == torch.float32
+    assert "offload group needs a CUDA device" in caplog.text
+    assert "layerwise casting needs a CUDA device" in caplog.text

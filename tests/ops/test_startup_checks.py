@@ -214,6 +214,11 @@ MISTAKES = {
     "ETA_WINDOW": "0",
     "VIDEO_RETENTION_H": "-1",
     "MODEL_ID": "{tmp}/no-such-model",
+    "MODEL_PROFILE": "sora",
+    "VAE_TILING": "sometimes",
+    "LAYERWISE_CASTING": "sometimes",
+    "IMAGE_MAX_BYTES": "0",
+    "IMAGE_MAX_PIXELS": "0",
     "TORCH_DTYPE": "int8",
     "DEVICE": "tpu",
     "OFFLOAD": "gpu",
@@ -231,7 +236,7 @@ MISTAKES = {
     "STATUS_EDIT_INTERVAL_S": "0",
     "STATUS_EDITS_PER_SECOND": "0",
     "MAX_STEPS": "0",
-    "MAX_FRAMES": "65",
+    "MAX_FRAMES": "258",
     "MAX_GUIDANCE": "31",
     "MAX_FPS": "0",
     "VIDEO_SIZES": "square:256x256,square:320x192",
@@ -287,6 +292,27 @@ def test_a_database_path_naming_a_folder_is_fatal(tmp_path: Path) -> None:
 
     assert problem.message == f"DATABASE_PATH={str(tmp_path)!r} is a folder; it must name the SQLite file."
     assert str(tmp_path / "videobot.sqlite3") in problem.fix
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "says"),
+    [
+        ("VIDEO_SIZES", "odd:704x496", "multiples of 32"),
+        ("MAX_FRAMES", "8", "leaves no frame count"),
+    ],
+)
+def test_a_limit_the_model_profile_cannot_honour_is_refused_naming_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, variable: str, value: str, says: str
+) -> None:
+    (tmp_path / ".env").write_text(f"DISCORD_TOKEN={TOKEN}\nDEVICE=cpu\nMODEL_PROFILE=ltx-video\n")
+    monkeypatch.setenv(variable, value)
+
+    with pytest.raises(StartupCheckFailed) as failure:
+        load_settings_or_explain()
+
+    problem = only(list(failure.value.problems))
+    assert problem.setting == variable
+    assert says in problem.message
 
 
 def test_a_default_above_the_users_maximum_is_fatal(tmp_path: Path) -> None:

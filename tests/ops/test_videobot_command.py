@@ -33,8 +33,9 @@ def videobot(folder: Path, *args: str, env_file: str = "", **variables: str) -> 
             "VIDEO_SIZES",
             "odd:100x100",
             "error: VIDEO_SIZES='odd:100x100' is invalid: size odd has a side of 100: each side must be a "
-            "multiple of 8 from 64 to 1024. "
-            "Fix: correct VIDEO_SIZES in .env or the environment: name:WIDTHxHEIGHT choices, first is default.",
+            "multiple of 8 from 64 to 1280. "
+            "Fix: correct VIDEO_SIZES in .env or the environment: name:WIDTHxHEIGHT choices, first is default; "
+            "default: profile.",
         ),
         (
             "BLOCKLIST",
@@ -53,7 +54,8 @@ def videobot(folder: Path, *args: str, env_file: str = "", **variables: str) -> 
             "TORCH_DTYPE",
             "int8",
             "error: TORCH_DTYPE='int8' is invalid: must be float16, bfloat16 or float32. "
-            "Fix: correct TORCH_DTYPE in .env or the environment: float16, bfloat16 or float32 (CPU forces float32).",
+            "Fix: correct TORCH_DTYPE in .env or the environment: float16, bfloat16 or float32 (CPU forces float32); "
+            "default: profile.",
         ),
     ],
 )

@@ -1,0 +1,60 @@
+"""The picture an image-to-video job animated is kept as long as its video, and deleted with it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from generation.queue.interface import JobFinished
+from generation.queue.local import LocalJobQueue
+from tests.fakes.clock import FakeClock
+from tests.queue.conftest import MakeQueue, first, spec
+
+WEEK_S = 168 * 3600
+
+
+async def finished_with_picture(make_queue: MakeQueue, tmp_path: Path, *, acknowledged: bool) -> Path:
+    """Run one image-to-video job to the end, close the queue, and return where its picture is."""
+    picture = tmp_path / "outputs" / "images" / "sunset.png"
+    picture.parent.mkdir(parents=True, exist_ok=True)
+    picture.write_bytes(b"png")
+    queue = await make_queue()
+    done = await first(await queue.submit(spec("ann", image=str(picture))), JobFinished)
+    if acknowledged:
+        await queue.acknowledge(done.job_id)
+    await queue.close()
+    return picture
+
+
+async def reopened(make_queue: MakeQueue, clock: FakeClock, later_s: float) -> LocalJobQueue:
+    clock.advance(later_s)
+    return await make_queue(video_retention_h=168.0)
+
+
+async def test_the_picture_goes_with_the_delivered_video_and_the_history_forgets_it(
+    make_queue: MakeQueue, clock: FakeClock, tmp_path: Path
+) -> None:
+    picture = await finished_with_picture(make_queue, tmp_path, acknowledged=True)
+
+    queue = await reopened(make_queue, clock, WEEK_S + 60)
+
+    assert not picture.exists()
+    [job] = await queue.history()
+    assert job.spec.request.image is None
+
+
+async def test_the_picture_of_a_video_not_yet_shown_is_kept(
+    make_queue: MakeQueue, clock: FakeClock, tmp_path: Path
+) -> None:
+    picture = await finished_with_picture(make_queue, tmp_path, acknowledged=False)
+
+    await reopened(make_queue, clock, 10 * WEEK_S)
+
+    assert picture.exists()
+
+
+async def test_the_picture_of_a_young_video_is_kept(make_queue: MakeQueue, clock: FakeClock, tmp_path: Path) -> None:
+    picture = await finished_with_picture(make_queue, tmp_path, acknowledged=True)
+
+    await reopened(make_queue, clock, WEEK_S - 60)
+
+    assert picture.exists()
