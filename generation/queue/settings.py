@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class QueueSettings(BaseSettings):
-    """Settings of the job queue that the single GPU worker consumes."""
+    """Settings of the job queue: in-process in front of one GPU worker, or in Redis in front of many."""
 
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
@@ -24,4 +24,14 @@ class QueueSettings(BaseSettings):
     eta_window: int = Field(20, ge=1, description="recent jobs averaged for ETAs")
     video_retention_h: float = Field(
         168.0, ge=0, description="hours a delivered video stays in OUTPUT_DIR before it is deleted (0: forever)"
+    )
+    queue_url: SecretStr | None = Field(
+        None,
+        description="redis://host:6379/0: jobs go through Redis to GPU workers (videobot-worker); unset: in-process",
+    )
+    queue_lease_s: float = Field(
+        30.0, gt=0, description="with QUEUE_URL: a job whose worker stops heartbeating this long is run elsewhere"
+    )
+    queue_video_ttl_h: float = Field(
+        24.0, gt=0, description="with QUEUE_URL: hours a finished video waits in Redis for the bot to fetch it"
     )
