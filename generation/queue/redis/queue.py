@@ -56,6 +56,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_ORIGIN: Final = "bot"
 _READ_COUNT: Final = 500
+_BLOCK_MS: Final = 1000
+"""How long one read of the events stream waits for news: well under redis-py's 5 s socket timeout."""
 
 
 def _entry_key(entry_id: str) -> tuple[int, int]:
@@ -111,6 +113,7 @@ class RedisJobQueue:
         self._hub = EventHub(event_buffer)
         self._feeds: dict[str, _Feed] = {}
         self._cursor = "0-0"
+        self._started_from = (0, 0)  # the newest event when this process started
         self._workers: list[WorkerStatus] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._started = False
@@ -129,10 +132,11 @@ class RedisJobQueue:
             raise RuntimeError("RedisJobQueue.start() may be called once, before close()")
         await self._client.ping()
         saved = await self._client.get(self._key("cursor:", self._origin))
+        newest = await self._client.xrevrange(self._key("events"), count=1)
         if saved is None:
-            newest = await self._client.xrevrange(self._key("events"), count=1)
             saved = newest[0][0] if newest else "0-0"
         self._cursor = saved
+        self._started_from = _entry_key(newest[0][0]) if newest else (0, 0)
         await self._refresh_workers()
         self._started = True
         self._tasks = [
@@ -317,6 +321,9 @@ class RedisJobQueue:
             if not history and (await self.get(job_id)).status.terminal:
                 yield await self.outcome(job_id)  # its stream expired
                 return
+            if history and is_terminal(history[-1][1]) and _entry_key(history[-1][0]) <= self._started_from:
+                yield await self.outcome(job_id)  # it ended before this process started: only how
+                return
             for entry_id, fields in history:
                 yield await self._event(fields)
                 last = _entry_key(entry_id)
@@ -344,7 +351,7 @@ class RedisJobQueue:
     async def _pump(self) -> None:
         while True:
             try:
-                await self._catch_up(block=0)
+                await self._catch_up(block=_BLOCK_MS)
             except Exception:
                 if self._closed:  # redis-py turns the cancellation of a blocked read into a TimeoutError
                     return
@@ -352,7 +359,7 @@ class RedisJobQueue:
                 await self._tick_clock.sleep(1.0)
 
     async def _catch_up(self, *, block: int | None) -> None:
-        """Read and hand on the events after the cursor (waiting for some when `block` is 0), then save it."""
+        """Read and hand on the events after the cursor (waiting up to `block` ms for some), then save it."""
         replies = await self._client.xread({self._key("events"): self._cursor}, count=_READ_COUNT, block=block)
         if not replies:
             return
