@@ -144,7 +144,7 @@ class RedisJobQueue:
             asyncio.create_task(self._tick(), name="redis-queue-tick"),
         ]
         found = await self._commands.view(sorted(await self._client.smembers(self._key("open:", self._origin))))
-        infos = sorted((self._info(row) for row in found), key=lambda info: info.submitted_at)
+        infos = [self._info(row) for row in sorted(found, key=lambda row: int(row["seq"]))]
         log.info("queue started (redis) origin=%s following=%d workers=%d", self._origin, len(infos), len(self._workers))
         return infos
 
@@ -349,7 +349,8 @@ class RedisJobQueue:
             await self._settle()
 
     async def _pump(self) -> None:
-        while True:
+        # redis-py may answer the cancellation of a blocked read by retrying it: the flag ends the loop.
+        while not self._closed:
             try:
                 await self._catch_up(block=_BLOCK_MS)
             except Exception:

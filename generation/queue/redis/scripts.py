@@ -299,7 +299,8 @@ if held >= A.max_per_user then return cjson.encode({error = 'user', held = held}
 local waiting = sched('waiting')
 if waiting >= A.max_jobs then return cjson.encode({error = 'full', waiting = waiting}) end
 local key = job_key(A.id)
-local fields = {'status', 'queued', 'submitted_at', NOW, 'attempts', '0', 'crashes', '0'}
+local fields = {'status', 'queued', 'submitted_at', NOW, 'attempts', '0', 'crashes', '0',
+  'seq', redis.call('HINCRBY', K('sched'), 'submitted', 1)}
 for k, v in pairs(A.fields) do fields[#fields + 1] = k; fields[#fields + 1] = v end
 redis.call('HSET', key, unpack(fields))
 redis.call('HINCRBY', K('held'), owner, 1)
@@ -523,7 +524,7 @@ ACTIVE: Final = _script(r"""
 local ids = {}
 local running = redis.call('ZRANGE', K('running'), 0, -1)
 table.sort(running, function(a, b)
-  return tonumber(hget(job_key(a), 'submitted_at')) < tonumber(hget(job_key(b), 'submitted_at'))
+  return tonumber(hget(job_key(a), 'seq')) < tonumber(hget(job_key(b), 'seq'))
 end)
 for _, id in ipairs(running) do ids[#ids + 1] = id end
 for _, e in ipairs(order()) do ids[#ids + 1] = e.id end
