@@ -57,8 +57,10 @@ class WorkerHost:
 
     @property
     def model_state(self) -> str:
-        """"failed" when the model could not be loaded, else "ready" (loaded or still loading)."""
-        return "failed" if self._gpu.load_failed else "ready"
+        """"loading" until the model is loaded, then "ready"; "failed" when it could not be loaded."""
+        if self._gpu.load_failed:
+            return "failed"
+        return "ready" if self._gpu.loaded else "loading"
 
     async def start(self) -> None:
         """Register with the queue and start taking jobs."""

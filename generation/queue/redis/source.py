@@ -144,15 +144,16 @@ class RedisJobSource:
         self._wake.set()
 
     async def close(self) -> None:
-        """Write what is pending, leave the registry and stop listening."""
+        """Write what is pending, mark the worker stopped in the registry and stop listening."""
         self.stop()
         await self._outbox.close()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        with contextlib.suppress(Exception):
-            await self._commands.client.zrem(self._commands.key("workers"), self.name)
-            await self._commands.client.hset(self._commands.key("worker:", self.name), "state", "stopped")
+        with contextlib.suppress(Exception):  # listed as stopped until it comes back (see `registry`)
+            await self._commands.client.hset(
+                self._commands.key("worker:", self.name), mapping={"state": "stopped", "current": ""}
+            )
         await self._pubsub.aclose()
         await self._commands.client.aclose()
         await self._raw.aclose()
