@@ -34,7 +34,7 @@ from generation.config import EngineSettings
 from generation.hub_environment import export_hub_settings
 from generation.process_generator import ProcessGenerator
 from generation.protocol import VideoGenerator
-from generation.queue.redis.commands import Commands, connect
+from generation.queue.redis.commands import Commands, connect, unreachable
 from generation.queue.redis.host import WorkerHost
 from generation.queue.redis.source import RedisJobSource, SourceSettings
 from generation.queue.settings import QueueSettings
@@ -85,18 +85,11 @@ def load_settings() -> WorkerSettings:
 
 async def open_redis(url: str) -> redis.Redis:
     """A client for `url` once Redis answered; raises `StartupError` for a bad URL or no answer."""
-    try:
-        client = connect(url)
-    except ValueError as error:
-        raise StartupError(f"QUEUE_URL is not a Redis URL ({error}); expected redis://host:6379/0", EXIT_CONFIG) from None
-    try:
-        await client.ping()
-    except (redis.RedisError, OSError) as error:
-        await client.aclose()
-        kwargs = client.connection_pool.connection_kwargs
-        where = f"{kwargs.get('host', '?')}:{kwargs.get('port', '?')}"
-        raise StartupError(f"cannot reach Redis at {where} (QUEUE_URL): {error}", EXIT_UNAVAILABLE) from None
-    return client
+    problem = await unreachable(url)
+    if problem is not None:
+        status = EXIT_CONFIG if problem.startswith("QUEUE_URL is not") else EXIT_UNAVAILABLE
+        raise StartupError(problem, status)
+    return connect(url)
 
 
 async def serve(
@@ -112,7 +105,7 @@ async def serve(
     client = await open_redis(url)
     if generator is None:
         generator = ProcessGenerator(
-            functools.partial(diffusers_generator, EngineSettings(**_engine_fields(settings))),
+            functools.partial(diffusers_generator, settings),
             max_batch_size=settings.max_batch_size,
         )
     name = settings.name()
@@ -149,11 +142,6 @@ async def serve(
     await host.close()
     serving.cancel()
     await asyncio.gather(stopping, serving, return_exceptions=True)
-
-
-def _engine_fields(settings: WorkerSettings) -> dict[str, object]:
-    # The child process needs only the engine's settings (and they must pickle).
-    return {name: getattr(settings, name) for name in EngineSettings.model_fields}
 
 
 def _gpu(settings: WorkerSettings) -> str:

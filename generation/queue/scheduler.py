@@ -57,9 +57,7 @@ def user_limit_error(held: int, limit: int) -> UserQueueLimitError:
 
 def queue_full_error(waiting: int, limit: int) -> QueueFullError:
     """The refusal of a job when `waiting` jobs wait already, `limit` being the most allowed."""
-    return QueueFullError(
-        f"the queue is full ({waiting} videos waiting, limit: {limit}); try again in a few minutes"
-    )
+    return QueueFullError(f"the queue is full ({waiting} videos waiting, limit: {limit}); try again in a few minutes")
 
 
 class _OwnerLine:

@@ -16,6 +16,7 @@ from typing import Any
 from generation.config import EngineSettings
 from generation.protocol import VideoGenerator
 from generation.queue.gpu import Encoder
+from generation.queue.handle import QueueHandle
 from generation.queue.interface import (
     Actor,
     JobCancelled,
@@ -28,7 +29,6 @@ from generation.queue.interface import (
     QueueStats,
     WorkerHealth,
 )
-from generation.queue.local import QueueHandle
 from generation.queue.redis.commands import Commands, connect
 from generation.queue.redis.host import WorkerHost
 from generation.queue.redis.queue import RedisJobQueue
@@ -65,7 +65,12 @@ def worker_host(
     def describe() -> dict[str, str]:
         memory = generator.memory_in_use()
         state = hosts[0].model_state if hosts else "ready"
-        return {"host": "test-host", "gpu": "fake", "model": state, "memory_bytes": "" if memory is None else str(memory)}
+        return {
+            "host": "test-host",
+            "gpu": "fake",
+            "model": state,
+            "memory_bytes": "" if memory is None else str(memory),
+        }
 
     source = RedisJobSource(
         commands,

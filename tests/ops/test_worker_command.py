@@ -5,6 +5,7 @@ can, and a clean exit on SIGTERM that hands back what it held."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import signal
 from pathlib import Path
 
@@ -24,6 +25,14 @@ from tests.ops.entry_points import clean_environment, run_module, start_module
 from tests.queue.conftest import events_of, spec
 
 pytestmark = pytest.mark.timeout(120)
+
+
+async def registered(client: redis.Redis) -> None:
+    """Until a worker is alive in the registry (how a test knows a worker process is up)."""
+    for _ in itertools.count():
+        if any(worker.alive for worker in await read_workers(client, "videobot:", 0.0, 1e12)):
+            return
+        await asyncio.sleep(0.05)  # between looks at the registry; the registry is the condition
 
 
 def worker(folder: Path, **variables: str) -> tuple[int, list[str]]:
@@ -99,8 +108,7 @@ async def test_a_worker_process_registers_then_exits_0_on_sigterm(
     client = redis.Redis.from_url(url, decode_responses=True)
     try:
         async with asyncio.timeout(90):  # a safety net: the condition is the worker in the registry
-            while not [w for w in await read_workers(client, "videobot:", 0.0, 1e12) if w.alive]:
-                await asyncio.sleep(0.05)
+            await registered(client)
         process.send_signal(signal.SIGTERM)
         _, stderr = await asyncio.wait_for(process.communicate(), 60)
     finally:

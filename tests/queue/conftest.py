@@ -26,10 +26,10 @@ from generation.queue.interface import (
     JobFinished,
     JobHandle,
     JobInfo,
+    JobQueue,
     JobSpec,
     JobStatus,
 )
-from generation.queue.interface import JobQueue
 from generation.queue.local import LocalJobQueue
 from generation.queue.settings import QueueSettings
 from generation.request import VideoRequest

@@ -25,6 +25,22 @@ def connect(url: str, *, decode: bool = True) -> redis.Redis:
     return redis.Redis.from_url(url, decode_responses=decode)
 
 
+async def unreachable(url: str) -> str | None:
+    """Why Redis at `url` cannot be used (a bad URL, nobody answering), or None when it answers PING."""
+    try:
+        client = connect(url)
+    except ValueError as error:
+        return f"QUEUE_URL is not a Redis URL ({error}); expected redis://host:6379/0"
+    try:
+        await client.ping()
+    except (redis.RedisError, OSError) as error:
+        kwargs = client.connection_pool.connection_kwargs
+        return f"cannot reach Redis at {kwargs.get('host', '?')}:{kwargs.get('port', '?')} (QUEUE_URL): {error}"
+    finally:
+        await client.aclose()
+    return None
+
+
 def _rows(value: Any) -> list[Raw]:
     # cjson writes an empty Lua table as {}: an empty list of rows.
     return list(value) if isinstance(value, list) else []
@@ -55,7 +71,9 @@ class Commands:
 
     # -- the bot's -------------------------------------------------------------------------------
 
-    async def submit(self, job_id: str, fields: Mapping[str, str], *, max_jobs: int, max_per_user: int) -> dict[str, Any]:
+    async def submit(
+        self, job_id: str, fields: Mapping[str, str], *, max_jobs: int, max_per_user: int
+    ) -> dict[str, Any]:
         """Queue a job if no cap or pause refuses it: {"job": row} or {"error": ..., ...}."""
         return await self._run(
             scripts.SUBMIT, id=job_id, owner=fields["owner"], fields=dict(fields), max_jobs=max_jobs,

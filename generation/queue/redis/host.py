@@ -57,7 +57,7 @@ class WorkerHost:
 
     @property
     def model_state(self) -> str:
-        """"loading" until the model is loaded, then "ready"; "failed" when it could not be loaded."""
+        """ "loading" until the model is loaded, then "ready"; "failed" when it could not be loaded."""
         if self._gpu.load_failed:
             return "failed"
         return "ready" if self._gpu.loaded else "loading"

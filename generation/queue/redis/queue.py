@@ -21,13 +21,14 @@ import logging
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Final
+from typing import Final, cast
 
 import redis.asyncio as redis
 
 from generation.clock import SYSTEM_CLOCK, Clock
 from generation.errors import JobNotFoundError, QueueClosedError, QueuePausedError
-from generation.queue.events import EventHub
+from generation.queue.events import DEFAULT_EVENT_BUFFER, EventHub
+from generation.queue.handle import QueueHandle
 from generation.queue.interface import (
     Actor,
     JobCancelled,
@@ -43,9 +44,16 @@ from generation.queue.interface import (
     WorkerStatus,
     actor_text,
 )
-from generation.queue.local import DEFAULT_EVENT_BUFFER, QueueHandle
 from generation.queue.outcome import LOST_VIDEO
-from generation.queue.redis.codec import Raw, decode_event, decode_info, decode_request, is_terminal, job_fields, video_meta
+from generation.queue.redis.codec import (
+    Raw,
+    decode_event,
+    decode_info,
+    decode_request,
+    is_terminal,
+    job_fields,
+    video_meta,
+)
 from generation.queue.redis.commands import Commands
 from generation.queue.redis.registry import read_workers
 from generation.queue.scheduler import queue_full_error, user_limit_error
@@ -56,6 +64,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_ORIGIN: Final = "bot"
 _READ_COUNT: Final = 500
+_Entries = list[tuple[str, dict[str, str]]]
+"""Stream entries as the decoding client returns them: (id, fields)."""
 _BLOCK_MS: Final = 1000
 """How long one read of the events stream waits for news: well under redis-py's 5 s socket timeout."""
 
@@ -131,8 +141,8 @@ class RedisJobQueue:
         if self._started or self._closed:
             raise RuntimeError("RedisJobQueue.start() may be called once, before close()")
         await self._client.ping()
-        saved = await self._client.get(self._key("cursor:", self._origin))
-        newest = await self._client.xrevrange(self._key("events"), count=1)
+        saved = cast(str | None, await self._client.get(self._key("cursor:", self._origin)))
+        newest = cast(_Entries, await self._client.xrevrange(self._key("events"), count=1))
         if saved is None:
             saved = newest[0][0] if newest else "0-0"
         self._cursor = saved
@@ -143,9 +153,12 @@ class RedisJobQueue:
             asyncio.create_task(self._pump(), name="redis-queue-events"),
             asyncio.create_task(self._tick(), name="redis-queue-tick"),
         ]
-        found = await self._commands.view(sorted(await self._client.smembers(self._key("open:", self._origin))))
+        following = cast(set[str], await self._client.smembers(self._key("open:", self._origin)))
+        found = await self._commands.view(sorted(following))
         infos = [self._info(row) for row in sorted(found, key=lambda row: int(row["seq"]))]
-        log.info("queue started (redis) origin=%s following=%d workers=%d", self._origin, len(infos), len(self._workers))
+        log.info(
+            "queue started (redis) origin=%s following=%d workers=%d", self._origin, len(infos), len(self._workers)
+        )
         return infos
 
     async def close(self) -> None:
@@ -243,7 +256,7 @@ class RedisJobQueue:
     async def history(self, owner_id: str | None = None, limit: int = 10) -> list[JobInfo]:
         """Ended jobs, newest first, optionally only one owner's."""
         key = self._key("done") if owner_id is None else self._key("done:", owner_id)
-        ids = await self._client.zrevrange(key, 0, limit - 1)
+        ids = cast(list[str], await self._client.zrevrange(key, 0, limit - 1))
         rows = await self._rows(ids)
         return [self._info(row) for row in rows if row]
 
@@ -317,7 +330,7 @@ class RedisJobQueue:
             if not await self._client.exists(self._key("job:", job_id)):
                 raise JobNotFoundError(f"there is no job with id {job_id!r}")
             last = (0, 0)
-            history = await self._client.xrange(self._key("ev:", job_id))
+            history = cast(_Entries, await self._client.xrange(self._key("ev:", job_id)))
             if not history and (await self.get(job_id)).status.terminal:
                 yield await self.outcome(job_id)  # its stream expired
                 return
@@ -361,7 +374,10 @@ class RedisJobQueue:
 
     async def _catch_up(self, *, block: int | None) -> None:
         """Read and hand on the events after the cursor (waiting up to `block` ms for some), then save it."""
-        replies = await self._client.xread({self._key("events"): self._cursor}, count=_READ_COUNT, block=block)
+        replies = cast(
+            list[tuple[str, _Entries]],
+            await self._client.xread({self._key("events"): self._cursor}, count=_READ_COUNT, block=block),
+        )
         if not replies:
             return
         for entry_id, fields in replies[0][1]:
@@ -390,7 +406,7 @@ class RedisJobQueue:
         if meta is None or "seed" not in row:
             return JobFailed(job_id, LOST_VIDEO)
         if not await asyncio.to_thread(path.exists):
-            data = await self._raw.get(row.get("video_key", ""))
+            data = cast(bytes | None, await self._raw.get(row.get("video_key", "")))
             if data is None:
                 return JobFailed(job_id, LOST_VIDEO)
             await asyncio.to_thread(_write, path, data)
@@ -421,7 +437,9 @@ class RedisJobQueue:
                 log.exception("queue tick failed; retrying in %.1f s", interval)
 
     async def _refresh_workers(self) -> None:
-        self._workers = await read_workers(self._client, self._commands.prefix, self._clock.time(), self._commands.lease_s)
+        self._workers = await read_workers(
+            self._client, self._commands.prefix, self._clock.time(), self._commands.lease_s
+        )
 
     async def _rows(self, job_ids: list[str]) -> list[Raw]:
         async with self._client.pipeline(transaction=False) as pipe:

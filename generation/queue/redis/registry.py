@@ -8,7 +8,7 @@ comes back or its record expires.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Final, cast
 
 import redis.asyncio as redis
 
@@ -20,11 +20,14 @@ GONE_KEPT_S: Final = 24 * 3600.0
 
 async def read_workers(client: redis.Redis, prefix: str, now: float, lease_s: float) -> list[WorkerStatus]:
     """Every worker heard from in the last `GONE_KEPT_S`, by name; `alive` when it beat within a lease."""
-    beats = await client.zrangebyscore(f"{prefix}workers", now - GONE_KEPT_S, "+inf", withscores=True)
+    beats = cast(
+        list[tuple[str, float]],
+        await client.zrangebyscore(f"{prefix}workers", now - GONE_KEPT_S, "+inf", withscores=True),
+    )
     async with client.pipeline(transaction=False) as pipe:
         for name, _ in beats:
             pipe.hgetall(f"{prefix}worker:{name}")
-        records = await pipe.execute()
+        records = cast(list[dict[str, str]], await pipe.execute())
     workers = []
     for (name, last), record in zip(beats, records, strict=True):
         memory = record.get("memory_bytes")

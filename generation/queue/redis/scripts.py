@@ -39,7 +39,11 @@ local TERMINAL = {succeeded = true, failed = true, cancelled = true}
 
 local function K(...) return P .. table.concat({...}) end
 local function num(v) if v == false or v == nil or v == '' then return nil end return tonumber(v) end
-local function hget(key, field) local v = redis.call('HGET', key, field); if v == false then return nil end; return v end
+local function hget(key, field)
+  local v = redis.call('HGET', key, field)
+  if v == false then return nil end
+  return v
+end
 local function sched(field) return tonumber(hget(K('sched'), field) or '0') end
 local function job_key(id) return K('job:', id) end
 

@@ -154,7 +154,7 @@ class RedisJobSource:
             await self._commands.client.hset(
                 self._commands.key("worker:", self.name), mapping={"state": "stopped", "current": ""}
             )
-        await self._pubsub.aclose()
+        await self._pubsub.aclose()  # type: ignore[no-untyped-call]  # untyped in redis-py
         await self._commands.client.aclose()
         await self._raw.aclose()
 
@@ -165,9 +165,7 @@ class RedisJobSource:
         by_shape = {_shape_key(shape): size for shape, size in limits.by_shape.items()}
         while not self._stopping:
             self._wake.clear()
-            rows, token = await self._outbox.put(
-                lambda: self._commands.take(self.name, limits.default, by_shape)
-            )
+            rows, token = await self._outbox.put(lambda: self._commands.take(self.name, limits.default, by_shape))
             if rows:
                 infos = [decode_info(row) for row in rows]
                 for info in infos:
