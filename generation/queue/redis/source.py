@@ -165,7 +165,12 @@ class RedisJobSource:
         by_shape = {_shape_key(shape): size for shape, size in limits.by_shape.items()}
         while not self._stopping:
             self._wake.clear()
-            rows, token = await self._outbox.put(lambda: self._commands.take(self.name, limits.default, by_shape))
+            try:
+                rows, token = await self._outbox.put(lambda: self._commands.take(self.name, limits.default, by_shape))
+            except (redis.RedisError, OSError):
+                # Redis is away (restarting, network cut): the worker waits for it rather than dying.
+                await self._tick_clock.sleep(self._commands.lease_s / 3)
+                continue
             if rows:
                 infos = [decode_info(row) for row in rows]
                 for info in infos:
@@ -273,15 +278,23 @@ class RedisJobSource:
 
     async def _listen(self) -> None:
         wake, cancel = self._commands.key("wake"), self._commands.key("cancel")
-        async for message in self._pubsub.listen():
-            if message["type"] != "message":
-                continue
-            channel, data = message["channel"], message["data"]
-            if channel == wake:
+        while True:
+            try:
+                async for message in self._pubsub.listen():
+                    if message["type"] != "message":
+                        continue
+                    channel, data = message["channel"], message["data"]
+                    if channel == wake:
+                        self._wake.set()
+                    elif channel == cancel:
+                        what, _, job_id = data.partition(":")
+                        self._cancelled(job_id, stop=what == "stop")
+            except (redis.RedisError, OSError):
+                # redis-py subscribes again when it reconnects; what was published meanwhile is lost,
+                # so look at the line again, and the next heartbeat tells of missed cancellations.
+                log.warning("lost the queue's notifications; listening again", exc_info=True)
                 self._wake.set()
-            elif channel == cancel:
-                what, _, job_id = data.partition(":")
-                self._cancelled(job_id, stop=what == "stop")
+                await self._tick_clock.sleep(1.0)
 
     def _cancelled(self, job_id: str, *, stop: bool) -> None:
         if job_id not in self._live or job_id in self._unwanted:
