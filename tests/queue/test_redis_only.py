@@ -172,6 +172,20 @@ async def test_a_job_that_stopped_three_workers_is_failed_with_that_reason(clust
     assert failed == JobFailed(handle.info.job_id, "this job stopped 3 GPU workers, so it will not be run again")
 
 
+async def test_a_cancelled_job_whose_worker_went_silent_ends_cancelled_not_rerun(cluster: Cluster) -> None:
+    bot = await cluster.bot()
+    silent = await cluster.hand("silent")
+    handle = await bot.submit(spec("ann"))
+    await silent.take(BatchLimits(1))
+    await silent.begin([handle.info.job_id])
+    await bot.cancel(handle.info.job_id, Person("ann"))  # the worker never stops it: it is gone
+
+    cluster.clock.advance(LEASE_S + 1)
+    await bot.reclaim()
+
+    assert (await events_of(handle))[-1] == JobCancelled(handle.info.job_id, Person("ann"))
+
+
 async def test_a_heartbeating_worker_keeps_its_job_past_the_lease(cluster: Cluster) -> None:
     bot = await cluster.bot()
     busy = await cluster.hand("busy")

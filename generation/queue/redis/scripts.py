@@ -475,7 +475,10 @@ local back, failed, requeued = {}, {}, false
 for _, id in ipairs(expired) do
   local key = job_key(id)
   local crashes = redis.call('HINCRBY', key, 'crashes', 1)
-  if crashes >= A.max_attempts then
+  local by = hget(key, 'cancel_by')
+  if by then
+    cancel_now(id, by)  -- its user cancelled it: not worth another worker
+  elseif crashes >= A.max_attempts then
     local reason = 'this job stopped ' .. crashes .. ' GPU workers, so it will not be run again'
     finish(id, 'failed', {'error', reason}, {'kind', 'failed', 'reason', reason})
     failed[#failed + 1] = id
