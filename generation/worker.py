@@ -73,7 +73,10 @@ def load_settings() -> WorkerSettings:
     try:
         settings = WorkerSettings()
     except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in error.errors())
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])).upper()} is invalid: {e['msg'].removeprefix('Value error, ')}"
+            for e in error.errors()
+        )
         raise StartupError(problems, EXIT_CONFIG) from None
     if settings.queue_url is None:
         raise StartupError(

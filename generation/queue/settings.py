@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
 class QueueSettings(BaseSettings):
@@ -35,3 +37,13 @@ class QueueSettings(BaseSettings):
     queue_video_ttl_h: float = Field(
         24.0, gt=0, description="with QUEUE_URL: hours a finished video waits in Redis for the bot to fetch it"
     )
+
+    @field_validator("queue_url", mode="before")
+    @classmethod
+    def _check_queue_url(cls, value: object) -> object:
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if isinstance(text, str) and not text.strip():
+            return None  # `QUEUE_URL=` as .env.example leaves it: the in-process queue
+        if isinstance(text, str) and not text.strip().startswith(_REDIS_SCHEMES):
+            raise ValueError("must be a Redis URL: redis://host:6379/0 (or rediss://, unix://)")
+        return value

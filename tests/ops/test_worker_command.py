@@ -54,8 +54,7 @@ def test_a_queue_url_that_is_not_redis_is_refused_with_exit_78(tmp_path: Path) -
     status, lines = worker(tmp_path, QUEUE_URL="http://localhost:6379")
 
     assert status == EXIT_CONFIG
-    assert len(lines) == 1
-    assert lines[0].startswith("error: QUEUE_URL is not a Redis URL")
+    assert lines == ["error: QUEUE_URL is invalid: must be a Redis URL: redis://host:6379/0 (or rediss://, unix://)"]
 
 
 def test_a_redis_nobody_answers_at_is_one_line_and_exit_69(tmp_path: Path, redis_server: RedisServer) -> None:
