@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from generation.queue.interface import JobFinished
 from generation.queue.local import LocalJobQueue
 from generation.queue.retention import SWEEP_INTERVAL_S
 from tests.fakes.clock import FakeClock
 from tests.queue.conftest import MakeQueue, first, spec
+
+# The sweep of the local queue's files; with Redis a video's bytes expire (QUEUE_VIDEO_TTL_H).
+pytestmark = pytest.mark.local_only
 
 WEEK_S = 168 * 3600
 
