@@ -125,7 +125,11 @@ async def serve(
 
     commands = Commands(client, clock, lease_s=settings.queue_lease_s)
     source_settings = SourceSettings(
-        name, settings.job_max_attempts, settings.eta_window, int(settings.queue_video_ttl_h * 3600)
+        name,
+        settings.job_max_attempts,
+        settings.eta_window,
+        int(settings.queue_video_ttl_h * 3600),
+        image_dir=settings.output_dir / "images",
     )
     source = RedisJobSource(commands, connect(url, decode=False), source_settings, clock, describe=describe)
     host = WorkerHost(source, generator, settings, settings, clock)

@@ -75,7 +75,13 @@ def worker_host(
     source = RedisJobSource(
         commands,
         connect(url, decode=False),
-        SourceSettings(name, settings.job_max_attempts, settings.eta_window, int(settings.queue_video_ttl_h * 3600)),
+        SourceSettings(
+            name,
+            settings.job_max_attempts,
+            settings.eta_window,
+            int(settings.queue_video_ttl_h * 3600),
+            image_dir=engine.output_dir / "worker-images",
+        ),
         clock,
         tick_clock=tick_clock or FakeClock(),
         describe=describe,

@@ -32,7 +32,7 @@ from generation.queue.interface import (
 from generation.queue.outcome import LOST_VIDEO
 from generation.queue.redis.host import WorkerHost
 from generation.queue.redis.queue import RedisJobQueue
-from generation.queue.redis.source import RedisJobSource
+from generation.queue.redis.source import PICTURE_GONE, RedisJobSource
 from generation.queue.settings import QueueSettings
 from generation.queue.source import BatchLimits, Cancelled, Failed
 from tests.fakes.clock import FakeClock
@@ -330,3 +330,70 @@ async def test_waiting_jobs_survive_a_redis_restart_with_aof(
         for close in reversed(cluster.closers):
             await close()
         server.stop()
+
+
+async def test_a_picture_on_the_bots_host_reaches_a_worker_through_redis_and_is_gone_when_the_job_ends(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    picture = tmp_path / "bot-host" / "picture.png"
+    picture.parent.mkdir()
+    picture.write_bytes(b"\x89PNG a picture")
+    bot = await cluster.bot()
+    hand = await cluster.hand("elsewhere")
+    handle = await bot.submit(spec("ann", image=str(picture)))
+    picture.unlink()  # the worker's host never had it
+
+    [taken] = await hand.take(BatchLimits(1)) or []
+    copy = Path(taken.spec.request.image or "")
+    assert contents(copy) == b"\x89PNG a picture"
+    assert copy != picture
+
+    await hand.end(handle.info.job_id, Failed("it could not be animated"))
+    assert contents(copy) is None
+    assert await cluster_keys(cluster, "image:*") == []
+
+
+async def test_a_picture_that_is_gone_from_redis_fails_its_job_with_a_clear_reason(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    picture = tmp_path / "picture.png"
+    picture.write_bytes(b"\x89PNG a picture")
+    bot = await cluster.bot()
+    handle = await bot.submit(spec("ann", image=str(picture)))
+    for key in await cluster_keys(cluster, "image:*"):
+        await bot_client(cluster).delete(key)
+
+    await cluster.worker("gpu")
+
+    assert (await events_of(handle))[-1] == JobFailed(handle.info.job_id, PICTURE_GONE)
+
+
+async def test_a_refused_submission_leaves_no_picture_behind(cluster: Cluster, tmp_path: Path) -> None:
+    picture = tmp_path / "picture.png"
+    picture.write_bytes(b"\x89PNG a picture")
+    bot = await cluster.bot(queue_max_per_user=1)
+    await bot.submit(spec("ann", image=str(picture)))
+
+    with pytest.raises(UserQueueLimitError):
+        await bot.submit(spec("ann", image=str(picture)))
+
+    assert len(await cluster_keys(cluster, "image:*")) == 1
+
+
+def contents(path: Path) -> bytes | None:
+    """The file's bytes, or None if there is no such file."""
+    return path.read_bytes() if path.exists() else None
+
+
+def bot_client(cluster: Cluster) -> Any:
+    """A plain client on the cluster's Redis (bytes, not strings)."""
+    import redis.asyncio as redis
+
+    client = redis.Redis.from_url(cluster.url)
+    cluster.closers.append(client.aclose)
+    return client
+
+
+async def cluster_keys(cluster: Cluster, pattern: str) -> list[bytes]:
+    """The keys of this test's prefix matching `pattern`."""
+    return [key async for key in bot_client(cluster).scan_iter(f"{cluster.prefix}{pattern}")]

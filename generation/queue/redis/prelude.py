@@ -246,6 +246,7 @@ local function finish(id, status, fields, event)
     redis.call('ZADD', zset, seq, id)
     redis.call('ZREMRANGEBYRANK', zset, 0, -DONE_KEPT - 1)
   end
+  redis.call('DEL', K('image:', id))
   emit(id, event)
   redis.call('EXPIRE', K('ev:', id), ENDED_EVENTS_TTL)
 end

@@ -183,12 +183,22 @@ class RedisJobQueue:
         if self._closed or not self._started:
             raise QueueClosedError("the video queue is not running right now; try again in a minute")
         job_id = uuid.uuid4().hex[:12]
-        answer = await self._commands.submit(
-            job_id,
-            job_fields(job_id, spec, self._origin),
-            max_jobs=self._settings.queue_max_jobs,
-            max_per_user=self._settings.queue_max_per_user,
-        )
+        picture = self._key("image:", job_id)
+        if spec.request.image is not None:
+            # The worker runs on another host: it gets the picture from Redis (deleted when the job ends).
+            await self._raw.set(picture, await asyncio.to_thread(Path(spec.request.image).read_bytes))
+        try:
+            answer = await self._commands.submit(
+                job_id,
+                job_fields(job_id, spec, self._origin),
+                max_jobs=self._settings.queue_max_jobs,
+                max_per_user=self._settings.queue_max_per_user,
+            )
+        except BaseException:
+            await self._raw.delete(picture)
+            raise
+        if "error" in answer:
+            await self._raw.delete(picture)
         match answer.get("error"):
             case "paused":
                 raise QueuePausedError("video generation is paused by an admin; try again later")

@@ -12,18 +12,23 @@ next step (the cancel listeners are told), "drop:{id}" only means the job is no 
 
 A finished video's bytes are stored under `video:{id}:{token}` with a TTL before its end is recorded;
 the bot fetches them to deliver. A refused end (the job was reclaimed and ended elsewhere) deletes them.
+
+The picture an image-to-video job animates lives on the bot's host; the bot keeps its bytes under
+`image:{id}` until the job ends. A worker copies them into `image_dir` when it takes the job (the
+request it runs names that copy) and deletes the copy when the job leaves it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final, cast
 
 import redis.asyncio as redis
 
@@ -31,9 +36,11 @@ from generation.clock import Clock
 from generation.queue.interface import JobInfo, actor_text
 from generation.queue.redis.codec import decode_info, encode_ending
 from generation.queue.redis.commands import Commands
-from generation.queue.source import BatchLimits, Ending, Succeeded
+from generation.queue.source import BatchLimits, Ending, Failed, Succeeded
 
 log = logging.getLogger(__name__)
+
+PICTURE_GONE: Final = "the picture to animate is no longer stored (it waited too long); please ask again"
 
 
 @dataclass(frozen=True)
@@ -44,6 +51,7 @@ class SourceSettings:
     max_attempts: int
     eta_window: int
     video_ttl_s: int
+    image_dir: Path = Path("outputs") / "images"
 
 
 class _Outbox:
@@ -177,9 +185,26 @@ class RedisJobSource:
                     self._held[info.job_id] = token
                     self._live.add(info.job_id)
                 log.info("batch taken token=%s job_ids=%s", token, ",".join(i.job_id for i in infos))
-                return infos
+                runnable = [info for info in [await self._with_local_image(info) for info in infos] if info]
+                if runnable:
+                    return runnable
+                continue
             await self._wake.wait()
         return None
+
+    async def _with_local_image(self, info: JobInfo) -> JobInfo | None:
+        """The job as this worker runs it: its picture copied here from Redis; None if that is gone."""
+        request = info.spec.request
+        if request.image is None:
+            return info
+        data = cast(bytes | None, await self._raw.get(self._commands.key("image:", info.job_id)))
+        if data is None:
+            await self.end(info.job_id, Failed(PICTURE_GONE))
+            return None
+        path = self._settings.image_dir / f"{info.job_id}.png"
+        await asyncio.to_thread(_write, path, data)
+        local = dataclasses.replace(request, image=str(path))
+        return dataclasses.replace(info, spec=dataclasses.replace(info.spec, request=local))
 
     async def begin(self, job_ids: Sequence[str]) -> float:
         """An attempt for these held jobs starts now (saved, then announced)."""
@@ -240,6 +265,7 @@ class RedisJobSource:
                 log.info("jobs handed back job_ids=%s", ",".join(members))
             for job_id in ids:
                 self._forget(job_id)
+                await self._drop_local_image(job_id)
 
         await self._outbox.put(write)
 
@@ -316,6 +342,7 @@ class RedisJobSource:
             await asyncio.to_thread(_remove, path)
         row = await self._commands.end(self.name, token, job_id, encode_ending(ending, video_key))
         self._forget(job_id)
+        await self._drop_local_image(job_id)
         if row is None:
             log.warning("end refused job_id=%s token=%s (the job ended elsewhere)", job_id, token)
             if video_key is not None:
@@ -323,6 +350,9 @@ class RedisJobSource:
             return False
         _log_ending(decode_info(row))
         return True
+
+    async def _drop_local_image(self, job_id: str) -> None:
+        await asyncio.to_thread(_remove, self._settings.image_dir / f"{job_id}.png")
 
     def _forget(self, job_id: str) -> None:
         self._held.pop(job_id, None)
@@ -349,6 +379,11 @@ def _span(start: float | None, end: float | None) -> str:
 def _shape_key(shape: Hashable) -> str:
     """The key `codec.shape_key` gives the requests of this shape (a tuple, as `VideoRequest.shape` is)."""
     return json.dumps(list(shape) if isinstance(shape, tuple) else shape)
+
+
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
 
 
 def _remove(path: Path) -> None:
