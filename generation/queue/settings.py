@@ -25,7 +25,12 @@ class QueueSettings(BaseSettings):
     database_path: Path = Field(Path("videobot.sqlite3"), description="SQLite file for jobs and history")
     eta_window: int = Field(20, ge=1, description="recent jobs averaged for ETAs")
     video_retention_h: float = Field(
-        168.0, ge=0, description="hours a delivered video stays in OUTPUT_DIR before it is deleted (0: forever)"
+        168.0,
+        ge=0,
+        description=(
+            "hours a delivered video and its picture stay in the bot's OUTPUT_DIR before they are deleted,"
+            " with or without QUEUE_URL (0: forever)"
+        ),
     )
     queue_url: SecretStr | None = Field(
         None,

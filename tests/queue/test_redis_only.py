@@ -397,3 +397,80 @@ def bot_client(cluster: Cluster) -> Any:
 async def cluster_keys(cluster: Cluster, pattern: str) -> list[bytes]:
     """The keys of this test's prefix matching `pattern`."""
     return [key async for key in bot_client(cluster).scan_iter(f"{cluster.prefix}{pattern}")]
+
+
+# -- retention: the bot host's files and the job records (VIDEO_RETENTION_H) -----------------------
+
+WEEK_S = 7 * 24 * 3600  # ENDED_EVENTS_TTL in the Lua prelude
+
+
+async def finished_on(cluster: Cluster, bot: RedisJobQueue) -> JobFinished:
+    """Run one job of `bot` to its end on a worker; its video is then on the bot's host."""
+    await cluster.worker("gpu")
+    finished = (await events_of(await bot.submit(spec("ann"))))[-1]
+    assert isinstance(finished, JobFinished)
+    return finished
+
+
+async def test_a_job_record_does_not_expire_while_its_outcome_is_owed(cluster: Cluster) -> None:
+    bot = await cluster.bot(video_retention_h=336.0)
+    done = await finished_on(cluster, bot)
+
+    assert await bot_client(cluster).ttl(f"{cluster.prefix}job:{done.job_id}") == -1  # no expiry
+
+
+async def test_an_acknowledged_job_record_expires_after_the_retention_and_two_sweeps(cluster: Cluster) -> None:
+    bot = await cluster.bot(video_retention_h=336.0)
+    done = await finished_on(cluster, bot)
+
+    await bot.acknowledge(done.job_id)
+
+    ttl = await bot_client(cluster).ttl(f"{cluster.prefix}job:{done.job_id}")
+    assert 336 * 3600 < ttl <= 338 * 3600
+
+
+async def test_an_acknowledged_job_record_lasts_at_least_as_long_as_its_events(cluster: Cluster) -> None:
+    bot = await cluster.bot(video_retention_h=0)
+    done = await finished_on(cluster, bot)
+
+    await bot.acknowledge(done.job_id)
+
+    assert WEEK_S - 60 < await bot_client(cluster).ttl(f"{cluster.prefix}job:{done.job_id}") <= WEEK_S
+
+
+async def test_a_job_acknowledged_before_it_ended_expires_when_it_ends(cluster: Cluster) -> None:
+    bot = await cluster.bot()
+    handle = await bot.submit(spec("ann"))
+    key = f"{cluster.prefix}job:{handle.info.job_id}"
+    await bot.acknowledge(handle.info.job_id)
+    assert await bot_client(cluster).ttl(key) == -1  # still waiting
+
+    await bot.cancel(handle.info.job_id, Person("ann"))
+
+    assert await bot_client(cluster).ttl(key) > 0
+
+
+async def test_a_bots_sweep_leaves_the_files_of_another_bot_origin(cluster: Cluster) -> None:
+    first = await cluster.bot(origin="shard-1", video_retention_h=168.0)
+    video = (await finished_on(cluster, first)).result.video.path
+    await first.acknowledge(video.stem)
+    await first.close()
+    cluster.clock.advance(WEEK_S + 60)
+
+    await cluster.bot(origin="shard-2", video_retention_h=168.0)
+    assert video.exists()
+    await cluster.bot(origin="shard-1", video_retention_h=168.0)
+    assert not video.exists()
+
+
+async def test_a_retention_set_after_the_record_expired_still_finds_the_files(cluster: Cluster) -> None:
+    bot = await cluster.bot(video_retention_h=0)
+    done = await finished_on(cluster, bot)
+    await bot.acknowledge(done.job_id)
+    await bot.close()
+    await bot_client(cluster).delete(f"{cluster.prefix}job:{done.job_id}")  # as its expiry would
+    cluster.clock.advance(WEEK_S + 60)
+
+    await cluster.bot(video_retention_h=168.0)
+
+    assert not done.result.video.path.exists()

@@ -97,6 +97,13 @@ class Commands:
         """Held jobs (by submission), then waiting ones in the order they will run."""
         return list(_rows((await self._run(scripts.ACTIVE))["ids"]))  # type: ignore[arg-type]
 
+    async def acknowledge(self, job_id: str, origin: str, *, keep_s: float) -> bool:
+        """Mark the job's outcome shown to `origin`'s user: once it has ended, its files on that bot's host
+        are recorded for its sweep and its record expires after `max(ENDED_EVENTS_TTL, keep_s)` s.
+        False for an unknown job."""
+        found: bool = (await self._run(scripts.ACK, id=job_id, origin=origin, keep_s=keep_s))["found"]
+        return found
+
     async def set_context(self, job_id: str, context: str) -> bool:
         """Replace a job's context; False for an unknown job."""
         found: bool = (await self._run(scripts.SET_CONTEXT, id=job_id, context=context))["found"]

@@ -225,6 +225,20 @@ local function view(id, places)
 end
 
 -- ending -----------------------------------------------------------------------------------------
+-- A job both ended and acknowledged (see ACK, which left `ack_*` fields): its record expires after
+-- `ack_ttl` s, and its files on that bot's host are recorded for the bot's retention sweep:
+-- `kept:{origin}` by end time, `pictures:{origin}` the picture's path (recorded even while the bot keeps
+-- files forever, as the local queue's database does, so a retention set later still finds them).
+-- Until then (waiting, running, or ended with its outcome still owed) the record never expires.
+local function settle_acknowledged(id)
+  local key = job_key(id)
+  local origin = hget(key, 'ack_origin')
+  redis.call('ZADD', K('kept:', origin), hget(key, 'finished_at'), id)
+  local image = cjson.decode(hget(key, 'request')).image
+  if type(image) == 'string' then redis.call('HSET', K('pictures:', origin), id, image) end
+  redis.call('EXPIRE', key, tonumber(hget(key, 'ack_ttl')))
+end
+
 -- End a live job (waiting or held by a worker) as `status` with extra `fields`; emits its terminal event.
 local function finish(id, status, fields, event)
   local key = job_key(id)
@@ -249,6 +263,7 @@ local function finish(id, status, fields, event)
   redis.call('DEL', K('image:', id))
   emit(id, event)
   redis.call('EXPIRE', K('ev:', id), ENDED_EVENTS_TTL)
+  if hget(key, 'ack_ttl') then settle_acknowledged(id) end  -- acknowledged before it ended
 end
 
 local function cancel_now(id, by)

@@ -9,6 +9,11 @@ replays a job's own stream `ev:{id}`, then follows the pump.
 A finished job's MP4 is fetched from Redis into `output_dir` before its `JobFinished` is handed on
 (a video no longer in Redis comes back as a `JobFailed`, as a lost file does for the local queue).
 
+VIDEO_RETENTION_H holds as for the local queue: a `VideoSweeper` (at start, then hourly on the clock)
+deletes the bot host's MP4 and picture of this origin's acknowledged jobs once they ended that long
+ago (`redis.retention`); a job's record in Redis expires once it has ended and been acknowledged
+(see `scripts.py`), never while its outcome is owed.
+
 A tick every `lease_s / 3` on the tick clock reclaims the jobs of workers that stopped heartbeating
 and refreshes the list of workers behind `health` and `stats`.
 """
@@ -56,6 +61,8 @@ from generation.queue.redis.codec import (
 )
 from generation.queue.redis.commands import Commands
 from generation.queue.redis.registry import read_workers
+from generation.queue.redis.retention import BotHostFiles, record_keep_s, video_path
+from generation.queue.retention import VideoSweeper
 from generation.queue.scheduler import queue_full_error, user_limit_error
 from generation.queue.settings import QueueSettings
 from generation.results import Timings, VideoResult
@@ -125,6 +132,9 @@ class RedisJobQueue:
         self._cursor = "0-0"
         self._started_from = (0, 0)  # the newest event when this process started
         self._workers: list[WorkerStatus] = []
+        self._sweeper = VideoSweeper(
+            BotHostFiles(commands.client, commands.prefix, origin, output_dir), settings.video_retention_h, clock
+        )
         self._tasks: list[asyncio.Task[None]] = []
         self._started = False
         self._closed = False
@@ -148,11 +158,15 @@ class RedisJobQueue:
         self._cursor = saved
         self._started_from = _entry_key(newest[0][0]) if newest else (0, 0)
         await self._refresh_workers()
+        if self._sweeper.enabled:
+            await self._sweeper.sweep()
         self._started = True
         self._tasks = [
             asyncio.create_task(self._pump(), name="redis-queue-events"),
             asyncio.create_task(self._tick(), name="redis-queue-tick"),
         ]
+        if self._sweeper.enabled:
+            self._tasks.append(asyncio.create_task(self._sweeper.run(), name="redis-queue-video-sweeper"))
         following = cast(set[str], await self._client.smembers(self._key("open:", self._origin)))
         found = await self._commands.view(sorted(following))
         infos = [self._info(row) for row in sorted(found, key=lambda row: int(row["seq"]))]
@@ -299,11 +313,13 @@ class RedisJobQueue:
         return WorkerHealth(worker_alive=bool(alive), model_ready=any(worker.model_ready for worker in alive))
 
     async def acknowledge(self, job_id: str) -> None:
-        """The job's outcome reached its user: `start` will not hand it back again."""
-        if not await self._client.exists(self._key("job:", job_id)):
-            raise JobNotFoundError(f"there is no job with id {job_id!r}")
-        await self._client.srem(self._key("open:", self._origin), job_id)
+        """The job's outcome reached its user: `start` will not hand it back again, its files here are
+        swept after VIDEO_RETENTION_H and its record in Redis expires (see the module docstring)."""
+        keep_s = record_keep_s(self._settings.video_retention_h)
+        found = await self._commands.acknowledge(job_id, self._origin, keep_s=keep_s)
         await self._settle()
+        if not found:
+            raise JobNotFoundError(f"there is no job with id {job_id!r}")
 
     async def outcome(self, job_id: str) -> JobFinished | JobFailed | JobCancelled:
         """The ended job's terminal event; a success whose video is gone from Redis comes back failed."""
@@ -459,7 +475,7 @@ class RedisJobQueue:
         return rows
 
     def _video_path(self, job_id: str) -> Path:
-        return self._output_dir / f"{job_id}.mp4"
+        return video_path(self._output_dir, job_id)
 
     def _info(self, row: Raw) -> JobInfo:
         return decode_info(row, self._video_path(row["id"]))

@@ -14,7 +14,14 @@ Keys (under the prefix):
 * `events` stream: every event; `ev:{id}` stream: one job's events, under the same entry ids.
 * `eta` / `eta:{shape}` lists: recent runs as "cost seconds after_s", newest first.
 * `stats` hash: outcome counters; `done` / `done:{owner}` zsets: ended jobs in the order they ended;
-  `open:{origin}` set: jobs a bot process submitted whose outcome it has not acknowledged.
+  `open:{origin}` set: jobs a bot process submitted whose outcome it has not acknowledged;
+  `kept:{origin}` zset (by end time) / `pictures:{origin}` hash (id -> path): acknowledged ended jobs
+  whose files on that bot's host wait for its retention sweep (`redis.retention`).
+
+A job's record (`job:{id}`) expires once it has ended and been acknowledged, `max(ENDED_EVENTS_TTL,
+keep_s)` seconds after the later of the two (`keep_s`: the bot's retention plus two sweeps, so its
+sweep reads the record first); until its outcome is acknowledged it never expires. Trimming `done`
+deletes no record: an id trimmed there whose record is still owed stays until acknowledged.
 * `workers` zset: worker name by last heartbeat; `worker:{name}` hash: its record.
 * channels `wake` (work to take) and `cancel` ("stop:{id}" ends a running call, "drop:{id}" drops one
   member of it).
@@ -290,5 +297,15 @@ return cjson.encode({})
 SET_CONTEXT: Final = _script(r"""
 if redis.call('EXISTS', job_key(A.id)) == 0 then return cjson.encode({found = false}) end
 redis.call('HSET', job_key(A.id), 'context', A.context)
+return cjson.encode({found = true})
+""")
+
+ACK: Final = _script(r"""
+local key = job_key(A.id)
+if redis.call('EXISTS', key) == 0 then return cjson.encode({found = false}) end
+redis.call('SREM', K('open:', A.origin), A.id)
+local ttl = math.ceil(math.max(ENDED_EVENTS_TTL, A.keep_s))
+redis.call('HSET', key, 'ack_ttl', ttl, 'ack_origin', A.origin)
+if TERMINAL[hget(key, 'status')] then settle_acknowledged(A.id) end
 return cjson.encode({found = true})
 """)
