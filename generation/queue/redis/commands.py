@@ -11,6 +11,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 import redis.asyncio as redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
 from redis.commands.core import AsyncScript
 
 from generation.clock import Clock
@@ -18,11 +20,18 @@ from generation.queue.redis import scripts
 from generation.queue.redis.codec import Raw, number
 
 DEFAULT_PREFIX: Final = "videobot:"
+_RETRIES: Final = 8
 
 
 def connect(url: str, *, decode: bool = True) -> redis.Redis:
-    """A client for `url` (`redis://host:port/db`); nothing is sent until the first command."""
-    return redis.Redis.from_url(url, decode_responses=decode)
+    """A client for `url` (`redis://host:port/db`); nothing is sent until the first command.
+
+    A command that finds its connection broken (Redis restarted, a network blip) reconnects and is
+    sent again, for about 4 s, instead of failing at once as redis-py does by default. Time-outs are
+    not retried: the cancellation of a blocked read surfaces as one, and must end it.
+    """
+    retry = Retry(ExponentialBackoff(cap=1.0, base=0.05), _RETRIES, supported_errors=(redis.ConnectionError,))
+    return redis.Redis.from_url(url, decode_responses=decode, retry=retry)
 
 
 async def unreachable(url: str) -> str | None:
