@@ -50,4 +50,6 @@ def create_redis_queue(engine: EngineSettings, queue: QueueSettings) -> JobQueue
     assert queue.queue_url is not None
     url = queue.queue_url.get_secret_value()
     commands = Commands(connect(url), SYSTEM_CLOCK, lease_s=queue.queue_lease_s)
-    return RedisJobQueue(queue, commands, connect(url, decode=False), output_dir=engine.output_dir)
+    return RedisJobQueue(
+        queue, commands, connect(url, decode=False), output_dir=engine.output_dir, origin=queue.queue_origin
+    )

@@ -42,6 +42,12 @@ class QueueSettings(BaseSettings):
     queue_video_ttl_h: float = Field(
         24.0, gt=0, description="with QUEUE_URL: hours a finished video waits in Redis for the bot to fetch it"
     )
+    queue_origin: str = Field(
+        "bot",
+        min_length=1,
+        pattern=r"^[A-Za-z0-9_.-]+$",
+        description="with QUEUE_URL: this bot process's name in Redis; give each bot sharing one Redis its own",
+    )
 
     @field_validator("queue_url", mode="before")
     @classmethod

@@ -216,6 +216,7 @@ MISTAKES = {
     "QUEUE_URL": "localhost:6379",
     "QUEUE_LEASE_S": "0",
     "QUEUE_VIDEO_TTL_H": "0",
+    "QUEUE_ORIGIN": "shard one",
     "MODEL_ID": "{tmp}/no-such-model",
     "MODEL_PROFILE": "sora",
     "VAE_TILING": "sometimes",
