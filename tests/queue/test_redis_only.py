@@ -474,3 +474,12 @@ async def test_a_retention_set_after_the_record_expired_still_finds_the_files(cl
     await cluster.bot(video_retention_h=168.0)
 
     assert not done.result.video.path.exists()
+
+
+async def test_a_burst_of_submissions_larger_than_the_connection_pool_is_admitted_whole(cluster: Cluster) -> None:
+    bot = await cluster.bot(queue_max_jobs=400)
+
+    handles = await asyncio.gather(*(bot.submit(spec(f"user{n}")) for n in range(300)))
+
+    assert len({handle.info.job_id for handle in handles}) == 300
+    assert (await bot.stats()).waiting == 300

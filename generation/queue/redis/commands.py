@@ -21,6 +21,9 @@ from generation.queue.redis.codec import Raw, number
 
 DEFAULT_PREFIX: Final = "videobot:"
 _RETRIES: Final = 8
+#: Connections one client opens at most; past that a command waits for one (up to `_POOL_WAIT_S`).
+_MAX_CONNECTIONS: Final = 50
+_POOL_WAIT_S: Final = 30.0
 
 
 def connect(url: str, *, decode: bool = True) -> redis.Redis:
@@ -28,10 +31,15 @@ def connect(url: str, *, decode: bool = True) -> redis.Redis:
 
     A command that finds its connection broken (Redis restarted, a network blip) reconnects and is
     sent again, for about 4 s, instead of failing at once as redis-py does by default. Time-outs are
-    not retried: the cancellation of a blocked read surfaces as one, and must end it.
+    not retried: the cancellation of a blocked read surfaces as one, and must end it. In a burst (a
+    few hundred `/video` at once) commands wait for a free connection instead of failing with "Too
+    many connections" as redis-py's default pool does.
     """
     retry = Retry(ExponentialBackoff(cap=1.0, base=0.05), _RETRIES, supported_errors=(redis.ConnectionError,))
-    return redis.Redis.from_url(url, decode_responses=decode, retry=retry)
+    pool = redis.BlockingConnectionPool.from_url(
+        url, decode_responses=decode, retry=retry, max_connections=_MAX_CONNECTIONS, timeout=_POOL_WAIT_S
+    )
+    return redis.Redis.from_pool(pool)
 
 
 async def unreachable(url: str) -> str | None:

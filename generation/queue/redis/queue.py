@@ -197,9 +197,10 @@ class RedisJobQueue:
         if self._closed or not self._started:
             raise QueueClosedError("the video queue is not running right now; try again in a minute")
         job_id = uuid.uuid4().hex[:12]
-        picture = self._key("image:", job_id)
+        picture = None
         if spec.request.image is not None:
             # The worker runs on another host: it gets the picture from Redis (deleted when the job ends).
+            picture = self._key("image:", job_id)
             await self._raw.set(picture, await asyncio.to_thread(Path(spec.request.image).read_bytes))
         try:
             answer = await self._commands.submit(
@@ -209,9 +210,10 @@ class RedisJobQueue:
                 max_per_user=self._settings.queue_max_per_user,
             )
         except BaseException:
-            await self._raw.delete(picture)
+            if picture is not None:
+                await self._raw.delete(picture)
             raise
-        if "error" in answer:
+        if picture is not None and "error" in answer:
             await self._raw.delete(picture)
         match answer.get("error"):
             case "paused":
