@@ -12,7 +12,8 @@ from bot.client import VideoBot
 from bot.discord_startup import check_discord
 from bot.endpoints import point_discord_at
 from bot.settings import Settings
-from generation.backend import create_local_queue
+from bot.startup_problems import StartupCheckFailed, StartupProblem
+from generation.backend import create_queue
 from generation.queue.interface import JobQueue
 
 log = logging.getLogger(__name__)
@@ -24,7 +25,8 @@ async def main(settings: Settings, queue: JobQueue | None = None) -> None:
 
     Discord is checked first (token, DISCORD_GUILD_IDS; see `bot.discord_startup`), so a mistake there
     is reported before the GPU stack loads; `StartupCheckFailed` carries it. `queue` defaults to the
-    in-process queue on this machine's GPU (benchmarks hand in their own).
+    in-process queue on this machine's GPU, or with QUEUE_URL to the queue in Redis in front of GPU
+    workers elsewhere (benchmarks hand in their own).
     """
     point_discord_at(settings.discord_api_url, settings.discord_gateway_url)
     loop = asyncio.get_running_loop()
@@ -35,7 +37,8 @@ async def main(settings: Settings, queue: JobQueue | None = None) -> None:
         log.info("shutdown requested before Discord could be reached")
         return
     if queue is None:
-        queue = create_local_queue(settings, settings)
+        await _check_queue_url(settings)
+        queue = create_queue(settings, settings)
     async with VideoBot(settings, queue) as bot:
         # Not raced against a stop: login runs setup_hook (commands, the queue, recovery), and closing
         # the queue half-way through its start would break it. A stop asked for meanwhile waits for it.
@@ -61,3 +64,15 @@ async def _unless_stopped(work: Coroutine[Any, Any, T], stopping: asyncio.Event)
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
     return None
+
+
+async def _check_queue_url(settings: Settings) -> None:
+    """With QUEUE_URL set, Redis must answer before the bot goes on; `StartupCheckFailed` says why not."""
+    if settings.queue_url is None:
+        return
+    from generation.queue.redis.commands import unreachable
+
+    problem = await unreachable(settings.queue_url.get_secret_value())
+    if problem is not None:
+        fix = "start Redis, or correct QUEUE_URL in .env or the environment (redis://host:6379/0)"
+        raise StartupCheckFailed([StartupProblem("QUEUE_URL", f"{problem}.", fix, fatal=True)])

@@ -81,15 +81,17 @@ def check_startup(
     problems = [
         *_check_token(settings.discord_token),
         *_check_limits(settings),
-        *_check_gpu(settings.device, gpu or inspect_gpu()),
-        *_check_database_path(settings.database_path),
         *_check_output_dir(settings.output_dir),
         *_check_health_port(settings.health_host, settings.health_port),
         *_check_env_file(env_file),
     ]
-    model = find_model_problem(settings, cache_dir=hf_cache, offline=hf_offline)
-    if model is not None:
-        problems.append(StartupProblem("MODEL_ID", model.message, model.fix, fatal=True))
+    # With QUEUE_URL the GPU, the model and the job database are the workers' and Redis'; a bot host
+    # has none of them (its image has no torch), so they are not this process's to check.
+    if settings.queue_url is None:
+        problems += [*_check_gpu(settings.device, gpu or inspect_gpu()), *_check_database_path(settings.database_path)]
+        model = find_model_problem(settings, cache_dir=hf_cache, offline=hf_offline)
+        if model is not None:
+            problems.append(StartupProblem("MODEL_ID", model.message, model.fix, fatal=True))
     return sorted(problems, key=lambda problem: not problem.fatal)
 
 
@@ -126,8 +128,9 @@ def _check_gpu(device: str, gpu: GpuEnvironment) -> list[StartupProblem]:
     explicit = device.startswith("cuda")
     consequence = "the engine cannot start" if explicit else "generation falls back to the CPU (minutes per video)"
     if gpu.torch_version is None:
-        message = f"DEVICE={device}, but torch is not installed, so this process cannot generate videos."
-        return [StartupProblem("DEVICE", message, "use the Docker image, or install torch with CUDA", fatal=explicit)]
+        message = "torch is not installed (a bot-only install) and QUEUE_URL is unset: no GPU can make videos."
+        fix = "set QUEUE_URL to the Redis your GPU workers serve, or install the engine here: pip install '.[gpu]'"
+        return [StartupProblem("QUEUE_URL", message, fix, fatal=True)]
     if "+cpu" in gpu.torch_version:
         message = f"DEVICE={device}, but torch {gpu.torch_version} is a CPU-only build; {consequence}."
         fix = "install a CUDA build of torch (the Docker image has one), or set DEVICE=cpu"

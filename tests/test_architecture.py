@@ -29,6 +29,14 @@ _PRODUCTION_QUEUE = (
 )
 
 
+_REDIS_QUEUE = (
+    "from bot.settings import Settings; from generation.backend import create_queue; "
+    "settings = Settings(_env_file=None, discord_token='x', queue_url='redis://127.0.0.1:1/0'); "
+    "assert type(create_queue(settings, settings)).__name__ == 'RedisJobQueue'"
+)
+_GPU_SIDE = {"generation.queue.worker", "generation.queue.gpu", "generation.process_generator", "generation.generator"}
+
+
 @pytest.mark.parametrize(
     "statement",
     [
@@ -37,12 +45,20 @@ _PRODUCTION_QUEUE = (
         _EVERY_BOT_MODULE,  # a module only a command or a cog imports counts too
         "import generation.request, generation.queue.interface, generation.errors",
         _PRODUCTION_QUEUE,  # the pipeline is built in the GPU process, not in the bot's
+        _REDIS_QUEUE,
     ],
-    ids=["settings", "bot", "every-bot-module", "queue-interface", "production-queue"],
+    ids=["settings", "bot", "every-bot-module", "queue-interface", "production-queue", "redis-queue"],
 )
 def test_bot_side_imports_load_no_gpu_stack(statement: str) -> None:
     loaded = _modules_loaded_by(statement)
     assert loaded.isdisjoint({"torch", "diffusers", "transformers", "accelerate", "numpy"})
+
+
+def test_a_bot_on_the_queue_in_redis_loads_no_gpu_worker() -> None:
+    loaded = _modules_loaded_by(_REDIS_QUEUE)
+
+    assert loaded & _GPU_SIDE == set()
+    assert {"transformers", "accelerate"} & loaded == set()
 
 
 def _imported_roots(path: Path) -> set[str]:

@@ -13,7 +13,7 @@ from bot.acknowledgement import Acknowledgement, Deferral, acknowledged
 from bot.channel_defaults import SERVER_WIDE
 from bot.errors import RefusedError
 from bot.options import ChannelDefaults, check_defaults, size_named
-from generation.queue.interface import Person, QueueStats
+from generation.queue.interface import Person, QueueStats, WorkerStatus
 
 if TYPE_CHECKING:
     from bot.client import VideoBot
@@ -134,7 +134,27 @@ def _stats_embed(stats: QueueStats) -> discord.Embed:
     memory = "no GPU" if stats.gpu_memory_bytes is None else f"{stats.gpu_memory_bytes / 2**30:.2f} GiB"
     embed.add_field(name="GPU memory in use", value=memory)
     embed.add_field(name="Paused", value="yes" if stats.paused else "no")
+    if stats.workers:
+        shown = stats.workers[:_WORKERS_SHOWN]
+        lines = [_worker_line(worker) for worker in shown]
+        if len(stats.workers) > len(shown):
+            lines.append(f"… and {len(stats.workers) - len(shown)} more")
+        alive = sum(worker.alive for worker in stats.workers)
+        embed.add_field(
+            name=f"Workers ({alive} of {len(stats.workers)} alive)", value="\n".join(lines)[:1024], inline=False
+        )
     return embed
+
+
+def _worker_line(worker: WorkerStatus) -> str:
+    """One worker as an admin reads it: name, where, GPU, what it runs, jobs done, last heartbeat."""
+    state = "up" if worker.alive else "**gone**"
+    doing = ", ".join(worker.current_jobs) or "idle"
+    beat = f"<t:{int(worker.last_heartbeat)}:R>"
+    return f"`{worker.name}` {state} · {worker.host} · {worker.gpu} · {doing} · {worker.jobs_done} done · seen {beat}"
+
+
+_WORKERS_SHOWN = 5  # an embed field holds 1024 characters
 
 
 def _seconds(value: float | None) -> str:

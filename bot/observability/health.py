@@ -15,7 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from bot.observability.metrics import Metrics
 from bot.observability.probe import HealthProbe, read_probe
-from generation.queue.interface import QueueStats
+from generation.queue.interface import QueueStats, WorkerStatus
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ class HealthServer:
 
     async def _healthz(self, _request: web.Request) -> web.Response:
         report = read_probe(self._probe)
-        body = {
+        body: dict[str, object] = {
             "status": "ok" if report.ok else "unhealthy",
             "gateway": report.gateway,
             "worker": report.worker,
@@ -69,6 +69,11 @@ class HealthServer:
             "failed": report.failed,
             "uptime_s": round(self._clock() - self._started_at, 1),
         }
+        if self._stats is not None:
+            try:
+                body["workers"] = [_worker_json(worker) for worker in (await self._stats()).workers]
+            except Exception:
+                log.warning("queue stats unavailable for /healthz", exc_info=True)
         return web.json_response(body, status=200 if report.ok else 503)
 
     async def _metrics_page(self, _request: web.Request) -> web.Response:
@@ -80,6 +85,18 @@ class HealthServer:
                 # Serve the other series anyway: a scrape that fails whole hides what still works.
                 log.warning("queue stats unavailable for /metrics", exc_info=True)
         return web.Response(body=self._metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def _worker_json(worker: WorkerStatus) -> dict[str, object]:
+    return {
+        "name": worker.name,
+        "host": worker.host,
+        "gpu": worker.gpu,
+        "current_jobs": list(worker.current_jobs),
+        "jobs_done": worker.jobs_done,
+        "last_heartbeat": worker.last_heartbeat,
+        "alive": worker.alive,
+    }
 
 
 async def start_health_server(

@@ -14,6 +14,8 @@ Exposed series (all prefixed `videobot_`):
     job_stage_seconds{stage}                                histogram, load | denoise | decode | encode
     discord_api_errors_total{status,route}                  route is a bucket: ids and tokens replaced
     gateway_connected, worker_alive, model_loaded           gauges, 1 or 0, read at each scrape
+    worker_up{worker}, worker_jobs_done{worker},            per GPU worker, from QueueStats (a gone
+    worker_last_heartbeat_timestamp_seconds{worker}         worker reads 0 until it is forgotten)
 """
 
 from __future__ import annotations
@@ -124,6 +126,18 @@ class Metrics:
         self._gateway = Gauge("videobot_gateway_connected", "1 while the gateway is connected", registry=registry)
         self._worker = Gauge("videobot_worker_alive", "1 while the GPU worker runs", registry=registry)
         self._model = Gauge("videobot_model_loaded", "1 once the pipeline is loaded", registry=registry)
+        self._worker_up = Gauge(
+            "videobot_worker_up", "1 while the GPU worker heartbeats, 0 once gone", ["worker"], registry=registry
+        )
+        self._worker_done = Gauge(
+            "videobot_worker_jobs_done", "Jobs the GPU worker finished", ["worker"], registry=registry
+        )
+        self._worker_beat = Gauge(
+            "videobot_worker_last_heartbeat_timestamp_seconds",
+            "When the GPU worker was last heard from (Unix time)",
+            ["worker"],
+            registry=registry,
+        )
         # Series that exist from the start read 0 instead of missing, so rate() works from the first job.
         for outcome in OUTCOMES:
             self._jobs.labels(outcome)
@@ -174,6 +188,12 @@ class Metrics:
         self._running.set(stats.running)
         self._paused.set(int(stats.paused))
         self._gpu_memory.set(math.nan if stats.gpu_memory_bytes is None else stats.gpu_memory_bytes)
+        for gauge in (self._worker_up, self._worker_done, self._worker_beat):
+            gauge.clear()  # a worker forgotten by the queue leaves the page too
+        for worker in stats.workers:
+            self._worker_up.labels(worker.name).set(int(worker.alive))
+            self._worker_done.labels(worker.name).set(worker.jobs_done)
+            self._worker_beat.labels(worker.name).set(worker.last_heartbeat)
 
     def set_health(self, report: HealthReport) -> None:
         """Update the gateway, worker and model gauges from a health reading."""

@@ -21,11 +21,15 @@ import logging
 import weakref
 from collections import deque
 from collections.abc import AsyncIterator
+from typing import Final
 
 from generation.errors import SubscriberLagged
 from generation.queue.interface import JobEvent
 
 log = logging.getLogger(__name__)
+
+DEFAULT_EVENT_BUFFER: Final = 10_000
+"""Events a `subscribe()` stream may fall behind before it is disconnected."""
 
 
 class _Signal:

@@ -81,8 +81,9 @@ class GpuThread:
         self._encoder = encoder
         self._clock = clock
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gpu-worker")
-        # Written by the GPU thread only; a bool is read atomically by health checks on the loop.
+        # Written by the GPU thread only; bools are read atomically by health checks on the loop.
         self.load_failed = False
+        self.loaded = False
 
     def load(self) -> asyncio.Future[float]:
         """Load the model ahead of the first job (on the GPU thread); the future gives the seconds."""
@@ -95,6 +96,7 @@ class GpuThread:
             self.load_failed = True
             raise
         self.load_failed = False
+        self.loaded = True
         return seconds
 
     def run(

@@ -160,6 +160,23 @@ JobEvent = JobQueued | JobStarted | JobProgress | JobFinished | JobFailed | JobC
 
 
 @dataclass(frozen=True)
+class WorkerStatus:
+    """One GPU worker as the queue last heard of it (the in-process queue has exactly one)."""
+
+    name: str
+    host: str
+    gpu: str
+    current_jobs: tuple[str, ...]
+    jobs_done: int
+    last_heartbeat: float
+    """When it was last heard from, in seconds since the epoch."""
+    alive: bool
+    """False once it stopped heartbeating (gone) or stopped."""
+    model_ready: bool
+    memory_bytes: int | None = None
+
+
+@dataclass(frozen=True)
 class QueueStats:
     """Counters for `/stats` and metrics."""
 
@@ -171,11 +188,16 @@ class QueueStats:
     mean_job_s: float | None
     paused: bool
     gpu_memory_bytes: int | None
+    workers: tuple[WorkerStatus, ...] = ()
 
 
 @dataclass(frozen=True)
 class WorkerHealth:
-    """Liveness for health checks: the worker loop runs, and the model is loaded or still loading."""
+    """Liveness for health checks: a worker loop runs, and the model is loaded or still loading.
+
+    With workers elsewhere (Redis), alive means at least one worker heartbeats, and ready means one
+    of those has a usable model.
+    """
 
     worker_alive: bool
     model_ready: bool

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import uuid
 from collections.abc import AsyncIterator
 from typing import Final
@@ -25,8 +26,9 @@ from generation.errors import JobNotFoundError, QueueClosedError, QueuePausedErr
 from generation.protocol import VideoGenerator
 from generation.queue.core import QueueCore
 from generation.queue.eta import EtaEstimator
-from generation.queue.events import EventHub
+from generation.queue.events import DEFAULT_EVENT_BUFFER, EventHub
 from generation.queue.gpu import Encoder, GpuThread, mp4_encoder
+from generation.queue.handle import QueueHandle
 from generation.queue.interface import (
     Actor,
     JobCancelled,
@@ -35,11 +37,11 @@ from generation.queue.interface import (
     JobFinished,
     JobHandle,
     JobInfo,
-    JobQueue,
     JobSpec,
     JobStatus,
     QueueStats,
     WorkerHealth,
+    WorkerStatus,
 )
 from generation.queue.outcome import terminal_event
 from generation.queue.retention import VideoSweeper
@@ -49,9 +51,6 @@ from generation.queue.store import JobStore, StoredJob
 from generation.queue.worker import Worker
 
 log = logging.getLogger(__name__)
-
-DEFAULT_EVENT_BUFFER: Final = 10_000
-"""Events a `subscribe()` stream may fall behind before it is disconnected (see `events`)."""
 
 _STOP_WAIT_S: Final = 30.0
 """How long shutdown waits for an interrupted call to reach its next step before abandoning the thread."""
@@ -76,6 +75,7 @@ class LocalJobQueue:
         event_buffer: int = DEFAULT_EVENT_BUFFER,
     ) -> None:
         self._settings = settings
+        self._device = engine.device
         self._generator = generator
         self._clock = clock
         self._store = JobStore(settings.database_path)
@@ -216,7 +216,7 @@ class LocalJobQueue:
         return [job.info for job in await self._store.history(owner_id, limit)]
 
     async def stats(self) -> QueueStats:
-        """Outcome counts since the database was created, plus the live line and GPU memory."""
+        """Outcome counts since the database was created, plus the live line, GPU memory and the one worker."""
         counts, mean_job_s = await self._store.outcomes()
         return QueueStats(
             waiting=self._core.waiting_count,
@@ -227,6 +227,22 @@ class LocalJobQueue:
             mean_job_s=mean_job_s,
             paused=self._core.paused,
             gpu_memory_bytes=self._generator.memory_in_use(),
+            workers=(self._worker_status(counts[JobStatus.SUCCEEDED]),),
+        )
+
+    def _worker_status(self, jobs_done: int) -> WorkerStatus:
+        """The one worker, as a worker of the Redis backend is listed (it "heartbeats" while its task runs)."""
+        health = self.health()
+        return WorkerStatus(
+            name="local",
+            host=socket.gethostname(),
+            gpu=self._device,
+            current_jobs=tuple(info.job_id for info in self._core.active() if info.position == 0),
+            jobs_done=jobs_done,
+            last_heartbeat=self._clock.time(),
+            alive=health.worker_alive,
+            model_ready=health.model_ready,
+            memory_bytes=self._generator.memory_in_use(),
         )
 
     async def _stored_outcome(self, job_id: str) -> AsyncIterator[JobEvent]:
@@ -259,27 +275,6 @@ class LocalJobQueue:
         await self._store.close()
         self._core.close()
         log.info("queue closed waiting=%d", self._core.waiting_count)
-
-
-class QueueHandle:
-    """What `submit` returns: the first snapshot, the job's event stream and a shortcut to cancel."""
-
-    def __init__(self, queue: JobQueue, info: JobInfo) -> None:
-        self._queue = queue
-        self._info = info
-
-    @property
-    def info(self) -> JobInfo:
-        """The snapshot taken at submission."""
-        return self._info
-
-    def events(self) -> AsyncIterator[JobEvent]:
-        """This job's events from submission on, ending after its terminal event."""
-        return self._queue.watch(self._info.job_id)
-
-    async def cancel(self, by: Actor) -> JobInfo:
-        """Cancel this job (see `JobQueue.cancel`)."""
-        return await self._queue.cancel(self._info.job_id, by)
 
 
 def _learn_history(eta: EtaEstimator, successes: list[StoredJob]) -> None:

@@ -3,27 +3,42 @@
 Discord keeps the uploaded copy; the file on disk is only needed until its user has been shown it (a
 restart may still deliver it), so an unacknowledged job's video is never deleted, however old. The
 picture an image-to-video job animated goes with its video (Re-roll and Remix of the job need it until then).
+
+The policy and its loop are here, for both backends; where the files are recorded is an `ExpiredFiles`:
+the local queue's SQLite `JobStore`, or, with Redis, the bot host's record (`redis.retention`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Final
+from typing import Final, Protocol
 
 from generation.clock import Clock
-from generation.queue.store import JobStore
 
 log = logging.getLogger(__name__)
 
 SWEEP_INTERVAL_S: Final = 3600.0
 
 
+class ExpiredFiles(Protocol):
+    """Where the files of ended jobs are recorded, as the sweeper needs them."""
+
+    async def expired_videos(self, ended_before: float) -> dict[str, list[Path]]:
+        """The files, by job id, of acknowledged jobs that ended before `ended_before` (video and picture)."""
+        ...
+
+    async def forget_videos(self, job_ids: Sequence[str]) -> None:
+        """Forget the files of these jobs: they are gone."""
+        ...
+
+
 class VideoSweeper:
     """Deletes the files of acknowledged jobs that ended more than `retention_h` hours ago, by `clock`."""
 
-    def __init__(self, store: JobStore, retention_h: float, clock: Clock) -> None:
+    def __init__(self, store: ExpiredFiles, retention_h: float, clock: Clock) -> None:
         self._store = store
         self._retention_s = retention_h * 3600.0
         self._clock = clock

@@ -47,6 +47,19 @@ class Ticket:
     alone: bool = False
 
 
+def user_limit_error(held: int, limit: int) -> UserQueueLimitError:
+    """The refusal of a job whose owner already holds `held` jobs, `limit` being the most allowed."""
+    return UserQueueLimitError(
+        f"you already have {held} videos waiting or in progress, the most one person may have "
+        f"(limit: {limit}); wait for one to finish or cancel one"
+    )
+
+
+def queue_full_error(waiting: int, limit: int) -> QueueFullError:
+    """The refusal of a job when `waiting` jobs wait already, `limit` being the most allowed."""
+    return QueueFullError(f"the queue is full ({waiting} videos waiting, limit: {limit}); try again in a few minutes")
+
+
 class _OwnerLine:
     """One owner's waiting jobs: the head runs in round `base`, the next in `base + 1`, and so on."""
 
@@ -87,15 +100,9 @@ class FairScheduler:
         """Raise `UserQueueLimitError` or `QueueFullError` if a new job of `owner_id` would pass a cap."""
         held = self._per_owner[owner_id]
         if held >= self.max_per_owner:
-            raise UserQueueLimitError(
-                f"you already have {held} videos waiting or in progress, the most one person may have "
-                f"(limit: {self.max_per_owner}); wait for one to finish or cancel one"
-            )
+            raise user_limit_error(held, self.max_per_owner)
         if len(self._waiting) >= self.max_waiting:
-            raise QueueFullError(
-                f"the queue is full ({len(self._waiting)} videos waiting, limit: {self.max_waiting}); "
-                "try again in a few minutes"
-            )
+            raise queue_full_error(len(self._waiting), self.max_waiting)
 
     def push(self, ticket: Ticket, *, enforce_caps: bool = True) -> None:
         """Add a job behind its owner's other jobs.

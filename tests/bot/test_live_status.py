@@ -63,6 +63,7 @@ def progress_steps(message: Message) -> list[int]:
     return steps
 
 
+@pytest.mark.local_only  # the held step is the gate; through Redis progress reaches the bot a hop later
 async def test_progress_is_shown_at_most_once_per_interval_and_always_the_newest_step(start_bot: StartBot) -> None:
     generator = FakeGenerator(hold_steps=True)
     running = await start_bot(generator)
@@ -191,6 +192,7 @@ async def test_a_video_whose_upload_was_cut_off_by_shutdown_is_posted_after_the_
     assert f"<@{running.alice.id}>" in delivered.content
 
 
+@pytest.mark.local_only  # reads what the SQLite store owes
 async def test_a_delivered_video_is_acknowledged_so_no_restart_posts_it_again(start_bot: StartBot) -> None:
     running = await start_bot(FakeGenerator())
     await finished(
@@ -219,6 +221,7 @@ async def test_a_job_that_finishes_during_shutdown_still_reaches_its_user(start_
     assert interaction.original.attachments
 
 
+@pytest.mark.local_only  # reads the SQLite store and the local worker task
 async def test_a_video_delivered_during_shutdown_is_not_posted_again_after_the_restart(start_bot: StartBot) -> None:
     running, interaction = await finished_during_shutdown(start_bot)
     assert interaction.original is not None
@@ -242,6 +245,7 @@ async def crashed_mid_generation(start_bot: StartBot, prompt: str) -> RunningBot
     return running
 
 
+@pytest.mark.local_only  # a crash of the in-process worker (Redis: test_redis_only)
 async def test_a_job_that_crashed_the_worker_is_reported_failed_after_restart(start_bot: StartBot) -> None:
     running = await crashed_mid_generation(start_bot, "doomed")
     emulator = running.emulator
@@ -254,6 +258,7 @@ async def test_a_job_that_crashed_the_worker_is_reported_failed_after_restart(st
     assert "crashed the worker" in embed_text(report)
 
 
+@pytest.mark.local_only  # reads what the SQLite store owes
 async def test_an_outcome_the_user_could_not_be_shown_is_shown_at_the_next_start(
     start_bot: StartBot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -274,6 +279,7 @@ async def test_an_outcome_the_user_could_not_be_shown_is_shown_at_the_next_start
     assert "crashed the worker" in embed_text(report)
 
 
+@pytest.mark.local_only  # reads what the SQLite store owes
 async def test_an_outcome_refused_for_good_is_not_retried_at_every_start(start_bot: StartBot) -> None:
     running = await crashed_mid_generation(start_bot, "doomed")
     emulator = running.emulator
@@ -286,6 +292,7 @@ async def test_an_outcome_refused_for_good_is_not_retried_at_every_start(start_b
     assert await owed_at_next_start(running) == []
 
 
+@pytest.mark.local_only  # reads what the SQLite store owes
 async def test_a_video_refused_for_good_stays_owed_while_its_notice_could_not_be_posted(start_bot: StartBot) -> None:
     running = await start_bot(FakeGenerator())
     emulator = running.emulator

@@ -91,6 +91,8 @@ async def test_admins_pause_resume_clear_and_read_stats(start_bot: StartBot) -> 
     assert callback.data is not None
     fields = {field["name"]: field["value"] for field in callback.data["embeds"][0]["fields"]}
     assert (fields["Cancelled"], fields["Running"], fields["GPU memory in use"]) == ("1", "1", "1.00 GiB")
+    [workers] = [value for name, value in fields.items() if name.startswith("Workers (1 of 1 alive)")]
+    assert " up " in workers
     assert "Cancelled" in embed_text(
         next(m for m in emulator.messages(running.channel) if "waiting one" in embed_text(m))
     )

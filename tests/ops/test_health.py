@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 
 from bot.observability import HealthServer, Metrics, start_health_server
-from generation.queue.interface import JobFailed, QueueStats
+from generation.queue.interface import JobFailed, QueueStats, WorkerStatus
 
 STATS = QueueStats(
     waiting=3,
@@ -23,6 +23,10 @@ STATS = QueueStats(
     mean_job_s=40.0,
     paused=False,
     gpu_memory_bytes=1024,
+    workers=(
+        WorkerStatus("gpu-0", "box-a", "cuda:0", ("job1",), 4, 1_800_000_000.0, alive=True, model_ready=True),
+        WorkerStatus("gpu-1", "box-b", "cuda:1", (), 2, 1_799_999_000.0, alive=False, model_ready=True),
+    ),
 )
 
 
@@ -81,6 +85,18 @@ async def test_healthz_answers_200_with_every_check_when_all_pass(http: aiohttp.
     assert body["status"] == "ok"
     assert (body["gateway"], body["worker"], body["model_loaded"]) == (True, True, True)
     assert body["failed"] == []
+
+
+async def test_healthz_lists_every_worker_and_which_are_gone(http: aiohttp.ClientSession) -> None:
+    async with http.get("/healthz") as response:
+        body = await response.json()
+
+    assert [(w["name"], w["host"], w["gpu"], w["alive"]) for w in body["workers"]] == [
+        ("gpu-0", "box-a", "cuda:0", True),
+        ("gpu-1", "box-b", "cuda:1", False),
+    ]
+    assert (body["workers"][0]["current_jobs"], body["workers"][0]["jobs_done"]) == (["job1"], 4)
+    assert body["workers"][1]["last_heartbeat"] == 1_799_999_000.0
 
 
 async def test_healthz_answers_503_naming_the_failed_check(http: aiohttp.ClientSession, probe: FakeProbe) -> None:

@@ -20,6 +20,7 @@ from generation.queue.interface import (
     JobStarted,
     Person,
     QueueStats,
+    WorkerStatus,
 )
 from generation.request import VideoRequest
 from generation.results import Timings, VideoFile, VideoResult
@@ -165,6 +166,29 @@ def test_refresh_sets_the_queue_and_gpu_gauges(metrics: Metrics) -> None:
     assert value(metrics, "videobot_queue_running_jobs") == 1
     assert value(metrics, "videobot_queue_paused") == 1
     assert value(metrics, "videobot_gpu_memory_bytes") == 2**33
+
+
+def test_each_worker_has_its_own_series_and_a_gone_one_reads_down(metrics: Metrics) -> None:
+    workers = (
+        WorkerStatus("gpu-0", "box-a", "cuda:0", ("job1",), 4, 1_800_000_000.0, alive=True, model_ready=True),
+        WorkerStatus("gpu-1", "box-b", "cuda:1", (), 2, 1_799_999_000.0, alive=False, model_ready=True),
+    )
+
+    metrics.refresh(QueueStats(0, 1, 6, 0, 0, None, False, None, workers=workers))
+
+    assert value(metrics, "videobot_worker_up", worker="gpu-0") == 1
+    assert value(metrics, "videobot_worker_up", worker="gpu-1") == 0
+    assert value(metrics, "videobot_worker_jobs_done", worker="gpu-0") == 4
+    assert value(metrics, "videobot_worker_last_heartbeat_timestamp_seconds", worker="gpu-1") == 1_799_999_000.0
+
+
+def test_a_worker_the_queue_forgot_leaves_the_metrics(metrics: Metrics) -> None:
+    worker = WorkerStatus("gpu-0", "box-a", "cuda:0", (), 4, 1_800_000_000.0, alive=False, model_ready=True)
+    metrics.refresh(QueueStats(0, 0, 4, 0, 0, None, False, None, workers=(worker,)))
+
+    metrics.refresh(QueueStats(0, 0, 4, 0, 0, None, False, None))
+
+    assert metrics.registry.get_sample_value("videobot_worker_up", {"worker": "gpu-0"}) is None
 
 
 def test_unknown_gpu_memory_reads_as_nan_not_zero(metrics: Metrics) -> None:

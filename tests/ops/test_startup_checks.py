@@ -105,13 +105,15 @@ def test_a_cpu_only_torch_build_is_a_warning(tmp_path: Path) -> None:
     assert "torch 2.13.0+cpu is a CPU-only build" in problem.message
 
 
-def test_missing_torch_is_a_warning_when_the_device_is_auto(tmp_path: Path) -> None:
+def test_a_bot_only_install_without_queue_url_is_fatal_and_names_both_ways_out(tmp_path: Path) -> None:
     no_torch = GpuEnvironment(torch_version=None, nvidia_devices=("nvidia0",), cuda_visible_devices=None)
 
     problem = only(problems(settings(tmp_path), gpu=no_torch))
 
-    assert not problem.fatal
+    assert (problem.setting, problem.fatal) == ("QUEUE_URL", True)
     assert "torch is not installed" in problem.message
+    assert "QUEUE_URL" in problem.fix
+    assert "pip install '.[gpu]'" in problem.fix
 
 
 def test_device_cpu_needs_no_gpu(tmp_path: Path) -> None:
@@ -133,6 +135,12 @@ def test_a_model_missing_from_the_cache_in_offline_mode_is_fatal(tmp_path: Path)
     assert (problem.setting, problem.fatal) == ("MODEL_ID", True)
     assert problem.message.startswith("MODEL_ID: Model 'acme/tiny-t2v' is not in the Hugging Face cache")
     assert "python -m generation download" in problem.fix
+
+
+def test_a_bot_whose_gpu_workers_are_elsewhere_checks_neither_gpu_nor_model(tmp_path: Path) -> None:
+    config = settings(tmp_path, device="cuda", model_id="acme/tiny-t2v", queue_url="redis://queue:6379/0")
+
+    assert check_startup(config, gpu=NO_GPU, hf_cache=tmp_path / "hub", hf_offline=True) == []
 
 
 def test_a_cached_model_in_offline_mode_is_fine(tmp_path: Path) -> None:
@@ -213,6 +221,10 @@ MISTAKES = {
     "DATABASE_PATH": "{tmp}",
     "ETA_WINDOW": "0",
     "VIDEO_RETENTION_H": "-1",
+    "QUEUE_URL": "localhost:6379",
+    "QUEUE_LEASE_S": "0",
+    "QUEUE_VIDEO_TTL_H": "0",
+    "QUEUE_ORIGIN": "shard one",
     "MODEL_ID": "{tmp}/no-such-model",
     "MODEL_PROFILE": "sora",
     "VAE_TILING": "sometimes",

@@ -2,6 +2,10 @@
 
 Queues run on a `FakeClock` (the `clock` fixture): no watchdog, grace period or sweep runs out unless
 the test advances it. Jobs run as long as the test holds them at the fake generator's gates.
+
+`make_queue` builds the queue of the test's `queue_backend`: the in-process `LocalJobQueue`, or the
+Redis backend with one worker in this process (`tests.fakes.redis_queue`); the specifications are the
+same for both.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from generation.queue.interface import (
     JobFinished,
     JobHandle,
     JobInfo,
+    JobQueue,
     JobSpec,
     JobStatus,
 )
@@ -31,8 +36,10 @@ from generation.request import VideoRequest
 from generation.results import GeneratedClip, VideoFile
 from tests.fakes.clock import FakeClock
 from tests.fakes.generator import FakeGenerator
+from tests.fakes.redis_queue import HostedRedisQueue, redis_queue, worker_host
+from tests.fixtures.redis_server import RedisServer
 
-MakeQueue = Callable[..., Awaitable[LocalJobQueue]]
+MakeQueue = Callable[..., Awaitable[Any]]
 EventT = TypeVar("EventT")
 
 
@@ -68,7 +75,7 @@ async def first(handle: JobHandle, kind: type[EventT]) -> EventT:
     raise AssertionError(f"job {handle.info.job_id} ended without a {kind.__name__}")
 
 
-async def start_and_drain(queue: LocalJobQueue) -> tuple[list[JobInfo], list[JobEvent]]:
+async def start_and_drain(queue: JobQueue) -> tuple[list[JobInfo], list[JobEvent]]:
     """Start `queue`; return what it recovered and every event until each recovered job has ended."""
     stream = queue.subscribe()
     found = await queue.start()
@@ -111,15 +118,26 @@ def engine_settings(tmp_path: Path) -> EngineSettings:
 
 @pytest.fixture
 async def make_queue(
-    queue_settings: QueueSettings, engine_settings: EngineSettings, clock: FakeClock
+    queue_settings: QueueSettings,
+    engine_settings: EngineSettings,
+    clock: FakeClock,
+    queue_backend: str,
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
 ) -> AsyncIterator[MakeQueue]:
-    """Start a `LocalJobQueue` on `clock` and a fake generator; every queue made is closed after the test.
+    """Start a queue of the test's backend on `clock` and a fake generator; every queue made is closed
+    after the test.
 
     Before closing them, the gates of their fake generators are opened: a job the test left held then
-    runs to its end instead of waiting for a grace period on a clock nobody advances any more.
+    runs to its end instead of waiting for a grace period on a clock nobody advances any more. The
+    queues made in one test share their storage (the SQLite file, or the Redis keys under one prefix),
+    so a second one is the first restarted.
     """
-    queues: list[LocalJobQueue] = []
+    queues: list[JobQueue] = []
     generators: list[VideoGenerator] = []
+    if queue_backend == "redis":
+        server: RedisServer = request.getfixturevalue("redis_server")
+        prefix: str = request.getfixturevalue("redis_prefix")
 
     async def make(
         generator: VideoGenerator | None = None,
@@ -128,15 +146,19 @@ async def make_queue(
         encoder: Encoder = stub_encoder,
         start: bool = True,
         **settings: Any,
-    ) -> LocalJobQueue:
+    ) -> Any:
         generator = generator or FakeGenerator(clock=clock)
-        queue = LocalJobQueue(
-            queue_settings.model_copy(update=settings),
-            engine_settings.model_copy(update={"max_batch_size": batch_size}),
-            generator,
-            encoder=encoder,
-            clock=clock,
-        )
+        chosen = queue_settings.model_copy(update=settings)
+        engine = engine_settings.model_copy(update={"max_batch_size": batch_size})
+        queue: JobQueue
+        if queue_backend == "redis":
+            host, _ = worker_host(
+                server.url, prefix, chosen, engine.model_copy(update={"output_dir": tmp_path / "worker"}),
+                generator, clock, name=f"worker-{len(queues) + 1}", encoder=encoder,
+            )  # fmt: skip
+            queue = HostedRedisQueue(redis_queue(server.url, prefix, chosen, engine.output_dir, clock), host)
+        else:
+            queue = LocalJobQueue(chosen, engine, generator, encoder=encoder, clock=clock)
         queues.append(queue)
         generators.append(generator)
         if start:

@@ -57,6 +57,7 @@ async def test_the_outcome_of_a_success_is_its_video_read_back_from_disk(
     assert rebuilt == finished
 
 
+@pytest.mark.local_only  # with Redis the bot fetches the video again (see test_redis_only)
 async def test_the_outcome_of_a_success_whose_video_is_gone_is_a_failure_the_user_can_read(
     make_queue: MakeQueue, engine_settings: EngineSettings
 ) -> None:
@@ -92,6 +93,7 @@ async def test_a_job_still_in_line_has_no_outcome(make_queue: MakeQueue) -> None
         await queue.outcome(handle.info.job_id)
 
 
+@pytest.mark.local_only  # about the SQLite schema
 async def test_a_database_from_before_acknowledgements_does_not_hand_back_its_history(
     make_queue: MakeQueue, queue_settings: QueueSettings
 ) -> None:

@@ -133,6 +133,7 @@ async def save_history(settings: QueueSettings, *batches: list[JobInfo]) -> None
     await store.close()
 
 
+@pytest.mark.local_only  # the history is seeded in SQLite
 async def test_after_a_restart_new_runs_push_out_the_oldest_history_first(
     make_queue: MakeQueue, queue_settings: QueueSettings
 ) -> None:
@@ -149,6 +150,7 @@ async def test_after_a_restart_new_runs_push_out_the_oldest_history_first(
     assert started.eta_s == pytest.approx(100 * COST / 2)
 
 
+@pytest.mark.local_only  # the history is seeded in SQLite
 async def test_a_batch_in_the_history_counts_as_one_run_not_one_per_member(
     make_queue: MakeQueue, queue_settings: QueueSettings
 ) -> None:

@@ -144,6 +144,16 @@ async def test_history_and_stats_count_outcomes(make_queue: MakeQueue, clock: Fa
     assert len(await queue.history(limit=2)) == 2
 
 
+async def test_stats_list_the_worker_with_what_it_did(make_queue: MakeQueue) -> None:
+    queue = await make_queue()
+    await events_of(await queue.submit(spec("ann")))
+
+    [worker] = (await queue.stats()).workers
+
+    assert (worker.alive, worker.model_ready, worker.jobs_done, worker.current_jobs) == (True, True, 1, ())
+    assert worker.host
+
+
 async def test_owner_over_the_cap_is_refused_with_the_limit_named(make_queue: MakeQueue) -> None:
     queue = await make_queue(FakeGenerator(hold_steps=True), queue_max_per_user=2)  # nothing ends
     await queue.submit(spec("ann"))

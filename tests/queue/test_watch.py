@@ -25,6 +25,7 @@ async def test_every_watcher_of_a_job_gets_its_whole_story_from_the_submission(m
     assert [event async for event in early] == ended
 
 
+@pytest.mark.local_only  # with Redis the job never left the queue: its story is whole (test_redis_only)
 async def test_a_job_found_at_start_up_is_watched_like_a_new_one(make_queue: MakeQueue) -> None:
     generator = FakeGenerator(hold_steps=True)
     first = await make_queue(generator, shutdown_grace_s=0)

@@ -1,0 +1,172 @@
+"""The queue's verbs on Redis: each Lua script (`scripts.py`) behind one typed, awaitable method.
+
+Both sides share it: the bot's `RedisJobQueue` and the worker's `RedisJobSource`. Every call stamps
+the time on the `Clock` handed in, so leases, ETAs and history follow the caller's clock.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+import redis.asyncio as redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.commands.core import AsyncScript
+
+from generation.clock import Clock
+from generation.queue.redis import scripts
+from generation.queue.redis.codec import Raw, number
+
+DEFAULT_PREFIX: Final = "videobot:"
+_RETRIES: Final = 8
+#: Connections one client opens at most; past that a command waits for one (up to `_POOL_WAIT_S`).
+_MAX_CONNECTIONS: Final = 50
+_POOL_WAIT_S: Final = 30.0
+
+
+def connect(url: str, *, decode: bool = True) -> redis.Redis:
+    """A client for `url` (`redis://host:port/db`); nothing is sent until the first command.
+
+    A command that finds its connection broken (Redis restarted, a network blip) reconnects and is
+    sent again, for about 4 s, instead of failing at once as redis-py does by default. Time-outs are
+    not retried: the cancellation of a blocked read surfaces as one, and must end it. In a burst (a
+    few hundred `/video` at once) commands wait for a free connection instead of failing with "Too
+    many connections" as redis-py's default pool does.
+    """
+    retry = Retry(ExponentialBackoff(cap=1.0, base=0.05), _RETRIES, supported_errors=(redis.ConnectionError,))
+    pool = redis.BlockingConnectionPool.from_url(
+        url, decode_responses=decode, retry=retry, max_connections=_MAX_CONNECTIONS, timeout=_POOL_WAIT_S
+    )
+    return redis.Redis.from_pool(pool)
+
+
+async def unreachable(url: str) -> str | None:
+    """Why Redis at `url` cannot be used (a bad URL, nobody answering), or None when it answers PING."""
+    try:
+        client = connect(url)
+    except ValueError as error:
+        return f"QUEUE_URL is not a Redis URL ({error}); expected redis://host:6379/0"
+    try:
+        await client.ping()
+    except (redis.RedisError, OSError) as error:
+        kwargs = client.connection_pool.connection_kwargs
+        return f"cannot reach Redis at {kwargs.get('host', '?')}:{kwargs.get('port', '?')} (QUEUE_URL): {error}"
+    finally:
+        await client.aclose()
+    return None
+
+
+def _rows(value: Any) -> list[Raw]:
+    # cjson writes an empty Lua table as {}: an empty list of rows.
+    return list(value) if isinstance(value, list) else []
+
+
+class Commands:
+    """The scripts and the few plain commands the queue needs, under one key prefix."""
+
+    def __init__(self, client: redis.Redis, clock: Clock, *, prefix: str = DEFAULT_PREFIX, lease_s: float) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.lease_s = lease_s
+        self._clock = clock
+        self._scripts: dict[str, AsyncScript] = {}
+
+    def key(self, *parts: str) -> str:
+        """A key under the prefix."""
+        return self.prefix + "".join(parts)
+
+    async def _run(self, source: str, **arguments: Any) -> dict[str, Any]:
+        script = self._scripts.get(source)
+        if script is None:
+            script = self._scripts[source] = self.client.register_script(source)
+        arguments.setdefault("lease", self.lease_s)
+        reply = await script(args=[self.prefix, number(self._clock.time()), json.dumps(arguments)])
+        answer: dict[str, Any] = json.loads(reply)
+        return answer
+
+    # -- the bot's -------------------------------------------------------------------------------
+
+    async def submit(
+        self, job_id: str, fields: Mapping[str, str], *, max_jobs: int, max_per_user: int
+    ) -> dict[str, Any]:
+        """Queue a job if no cap or pause refuses it: {"job": row} or {"error": ..., ...}."""
+        return await self._run(
+            scripts.SUBMIT, id=job_id, owner=fields["owner"], fields=dict(fields), max_jobs=max_jobs,
+            max_per_user=max_per_user,
+        )  # fmt: skip
+
+    async def cancel(self, job_id: str, by: str) -> Raw | None:
+        """Cancel a job wherever it is; its row after (None for an unknown job)."""
+        job: Raw | None = (await self._run(scripts.CANCEL, id=job_id, by=by)).get("job")
+        return job
+
+    async def clear(self, by: str) -> list[Raw]:
+        """Cancel every waiting job; their rows, in the order they were."""
+        return _rows((await self._run(scripts.CLEAR, by=by))["jobs"])
+
+    async def view(self, job_ids: Sequence[str]) -> list[Raw]:
+        """The rows of the jobs that exist, with positions and ETAs."""
+        return _rows((await self._run(scripts.VIEW, ids=list(job_ids)))["jobs"])
+
+    async def active_ids(self) -> list[str]:
+        """Held jobs (by submission), then waiting ones in the order they will run."""
+        return list(_rows((await self._run(scripts.ACTIVE))["ids"]))  # type: ignore[arg-type]
+
+    async def acknowledge(self, job_id: str, origin: str, *, keep_s: float) -> bool:
+        """Mark the job's outcome shown to `origin`'s user: once it has ended, its files on that bot's host
+        are recorded for its sweep and its record expires after `max(ENDED_EVENTS_TTL, keep_s)` s.
+        False for an unknown job."""
+        found: bool = (await self._run(scripts.ACK, id=job_id, origin=origin, keep_s=keep_s))["found"]
+        return found
+
+    async def set_context(self, job_id: str, context: str) -> bool:
+        """Replace a job's context; False for an unknown job."""
+        found: bool = (await self._run(scripts.SET_CONTEXT, id=job_id, context=context))["found"]
+        return found
+
+    async def reclaim(self, max_attempts: int) -> list[str]:
+        """Hand back (or fail, at `max_attempts` crashes) the jobs whose lease ran out; their ids."""
+        expired: list[str] = _rows((await self._run(scripts.RECLAIM, max_attempts=max_attempts))["expired"])  # type: ignore[assignment]
+        return expired
+
+    # -- the worker's ----------------------------------------------------------------------------
+
+    async def take(self, worker: str, default: int, by_shape: Mapping[str, int]) -> tuple[list[Raw], str]:
+        """The next batch in the fair order, held by `worker` under a new fencing token."""
+        answer = await self._run(scripts.TAKE, worker=worker, default=default, by_shape=dict(by_shape))
+        return _rows(answer["jobs"]), str(answer.get("token", ""))
+
+    async def begin(self, token: str, job_ids: Sequence[str], attempt: int) -> list[Raw]:
+        """An attempt for these held jobs starts now; the rows of those still held."""
+        answer = await self._run(scripts.BEGIN, token=token, ids=list(job_ids), attempt=attempt)
+        return _rows(answer["started"])
+
+    async def progress(self, token: str, job_ids: Sequence[str], step: int, total: int) -> None:
+        """The attempt finished `step` of `total`."""
+        await self._run(scripts.PROGRESS, token=token, ids=list(job_ids), step=step, total=total)
+
+    async def end(self, worker: str, token: str, job_id: str, ending: Mapping[str, Any]) -> Raw | None:
+        """End a held job; its final row, or None when the token no longer holds it (it ended elsewhere)."""
+        answer = await self._run(scripts.END, worker=worker, token=token, id=job_id, ending=dict(ending))
+        job: Raw | None = answer.get("job") if answer["ended"] else None
+        return job
+
+    async def put_back(self, token: str, job_ids: Sequence[str]) -> None:
+        """Hand held jobs back to the front of their owners' lines (cancelled ones end)."""
+        await self._run(scripts.PUT_BACK, token=token, ids=list(job_ids))
+
+    async def heartbeat(
+        self, worker: str, held: Mapping[str, str], record: Mapping[str, str]
+    ) -> tuple[list[str], list[str]]:
+        """Extend the leases of the `held` jobs (id: token), save the worker's record; (cancelled, lost)."""
+        answer = await self._run(scripts.HEARTBEAT, worker=worker, held=dict(held), record=dict(record))
+        return list(_rows(answer["cancelled"])), list(_rows(answer["lost"]))  # type: ignore[arg-type]
+
+    async def learn(self, shape: str, cost: float, seconds: float, after_s: float, window: int) -> None:
+        """Record a run for the ETAs everybody computes."""
+        await self._run(
+            scripts.LEARN, shape=shape, cost=number(cost), seconds=number(seconds), after=number(after_s),
+            window=window,
+        )  # fmt: skip

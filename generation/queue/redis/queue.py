@@ -1,0 +1,491 @@
+"""`RedisJobQueue`: the `JobQueue` the bot talks to when the GPU workers are elsewhere, through Redis.
+
+Its state lives in Redis and changes only through the Lua scripts (`scripts.py`), so several bot
+processes (shards) can submit into one Redis and share the caps and the fair order. Events come from
+the global `events` stream, read by one pump task per process from a cursor saved under the process's
+`origin`: a bot restarted with the same origin first hears what happened while it was down. `watch`
+replays a job's own stream `ev:{id}`, then follows the pump.
+
+A finished job's MP4 is fetched from Redis into `output_dir` before its `JobFinished` is handed on
+(a video no longer in Redis comes back as a `JobFailed`, as a lost file does for the local queue).
+
+VIDEO_RETENTION_H holds as for the local queue: a `VideoSweeper` (at start, then hourly on the clock)
+deletes the bot host's MP4 and picture of this origin's acknowledged jobs once they ended that long
+ago (`redis.retention`); a job's record in Redis expires once it has ended and been acknowledged
+(see `scripts.py`), never while its outcome is owed.
+
+A tick every `lease_s / 3` on the tick clock reclaims the jobs of workers that stopped heartbeating
+and refreshes the list of workers behind `health` and `stats`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Final, cast
+
+import redis.asyncio as redis
+
+from generation.clock import SYSTEM_CLOCK, Clock
+from generation.errors import JobNotFoundError, QueueClosedError, QueuePausedError
+from generation.queue.events import DEFAULT_EVENT_BUFFER, EventHub
+from generation.queue.handle import QueueHandle
+from generation.queue.interface import (
+    Actor,
+    JobCancelled,
+    JobEvent,
+    JobFailed,
+    JobFinished,
+    JobHandle,
+    JobInfo,
+    JobSpec,
+    JobStatus,
+    QueueStats,
+    WorkerHealth,
+    WorkerStatus,
+    actor_text,
+)
+from generation.queue.outcome import LOST_VIDEO
+from generation.queue.redis.codec import (
+    Raw,
+    decode_event,
+    decode_info,
+    decode_request,
+    is_terminal,
+    job_fields,
+    video_meta,
+)
+from generation.queue.redis.commands import Commands
+from generation.queue.redis.registry import read_workers
+from generation.queue.redis.retention import BotHostFiles, record_keep_s, video_path
+from generation.queue.retention import VideoSweeper
+from generation.queue.scheduler import queue_full_error, user_limit_error
+from generation.queue.settings import QueueSettings
+from generation.results import Timings, VideoResult
+
+log = logging.getLogger(__name__)
+
+DEFAULT_ORIGIN: Final = "bot"
+_READ_COUNT: Final = 500
+_Entries = list[tuple[str, dict[str, str]]]
+"""Stream entries as the decoding client returns them: (id, fields)."""
+_BLOCK_MS: Final = 1000
+"""How long one read of the events stream waits for news: well under redis-py's 5 s socket timeout."""
+
+
+def _entry_key(entry_id: str) -> tuple[int, int]:
+    millis, _, seq = entry_id.partition("-")
+    return int(millis), int(seq or 0)
+
+
+class _Feed:
+    """One job's events as the pump hands them on, for the watchers of that job in this process."""
+
+    def __init__(self, closed: bool) -> None:
+        self.events: list[tuple[str, JobEvent]] = []
+        self.watchers = 0
+        self.closed = closed
+        self.changed = asyncio.Event()
+
+    def push(self, entry_id: str, event: JobEvent) -> None:
+        self.events.append((entry_id, event))
+        self._fire()
+
+    def close(self) -> None:
+        self.closed = True
+        self._fire()
+
+    def _fire(self) -> None:
+        changed, self.changed = self.changed, asyncio.Event()
+        changed.set()
+
+
+class RedisJobQueue:
+    """The fair, bounded, durable queue in Redis, as one bot process sees it; see the module docstring."""
+
+    def __init__(
+        self,
+        settings: QueueSettings,
+        commands: Commands,
+        raw: redis.Redis,
+        *,
+        output_dir: Path,
+        clock: Clock = SYSTEM_CLOCK,
+        tick_clock: Clock | None = None,
+        origin: str = DEFAULT_ORIGIN,
+        event_buffer: int = DEFAULT_EVENT_BUFFER,
+    ) -> None:
+        self._settings = settings
+        self._commands = commands
+        self._client = commands.client
+        self._raw = raw
+        self._output_dir = output_dir
+        self._clock = clock
+        self._tick_clock = tick_clock or clock
+        self._origin = origin
+        self._hub = EventHub(event_buffer)
+        self._feeds: dict[str, _Feed] = {}
+        self._cursor = "0-0"
+        self._started_from = (0, 0)  # the newest event when this process started
+        self._workers: list[WorkerStatus] = []
+        self._sweeper = VideoSweeper(
+            BotHostFiles(commands.client, commands.prefix, origin, output_dir), settings.video_retention_h, clock
+        )
+        self._tasks: list[asyncio.Task[None]] = []
+        self._started = False
+        self._closed = False
+
+    def _key(self, *parts: str) -> str:
+        return self._commands.key(*parts)
+
+    async def start(self) -> list[JobInfo]:
+        """Connect, resume the event cursor this origin saved, start the pump and the tick.
+
+        Returns the jobs this origin submitted whose outcome it has not acknowledged (waiting, running
+        or ended), in submission order, to `watch`.
+        """
+        if self._started or self._closed:
+            raise RuntimeError("RedisJobQueue.start() may be called once, before close()")
+        await self._client.ping()
+        saved = cast(str | None, await self._client.get(self._key("cursor:", self._origin)))
+        newest = cast(_Entries, await self._client.xrevrange(self._key("events"), count=1))
+        if saved is None:
+            saved = newest[0][0] if newest else "0-0"
+        self._cursor = saved
+        self._started_from = _entry_key(newest[0][0]) if newest else (0, 0)
+        await self._refresh_workers()
+        if self._sweeper.enabled:
+            await self._sweeper.sweep()
+        self._started = True
+        self._tasks = [
+            asyncio.create_task(self._pump(), name="redis-queue-events"),
+            asyncio.create_task(self._tick(), name="redis-queue-tick"),
+        ]
+        if self._sweeper.enabled:
+            self._tasks.append(asyncio.create_task(self._sweeper.run(), name="redis-queue-video-sweeper"))
+        following = cast(set[str], await self._client.smembers(self._key("open:", self._origin)))
+        found = await self._commands.view(sorted(following))
+        infos = [self._info(row) for row in sorted(found, key=lambda row: int(row["seq"]))]
+        log.info(
+            "queue started (redis) origin=%s following=%d workers=%d", self._origin, len(infos), len(self._workers)
+        )
+        return infos
+
+    async def close(self) -> None:
+        """Stop the pump (after reading what is already written) and the tick; end every stream. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._started:
+            with contextlib.suppress(Exception):
+                await self._catch_up(block=None)
+        for feed in self._feeds.values():
+            feed.close()
+        self._hub.close()
+        await self._disconnect()
+        log.info("queue closed (redis) origin=%s", self._origin)
+
+    async def submit(self, spec: JobSpec) -> JobHandle:
+        """Queue a job; see `JobQueue.submit` for what it refuses."""
+        if self._closed or not self._started:
+            raise QueueClosedError("the video queue is not running right now; try again in a minute")
+        job_id = uuid.uuid4().hex[:12]
+        picture = None
+        if spec.request.image is not None:
+            # The worker runs on another host: it gets the picture from Redis (deleted when the job ends).
+            picture = self._key("image:", job_id)
+            await self._raw.set(picture, await asyncio.to_thread(Path(spec.request.image).read_bytes))
+        try:
+            answer = await self._commands.submit(
+                job_id,
+                job_fields(job_id, spec, self._origin),
+                max_jobs=self._settings.queue_max_jobs,
+                max_per_user=self._settings.queue_max_per_user,
+            )
+        except BaseException:
+            if picture is not None:
+                await self._raw.delete(picture)
+            raise
+        if picture is not None and "error" in answer:
+            await self._raw.delete(picture)
+        match answer.get("error"):
+            case "paused":
+                raise QueuePausedError("video generation is paused by an admin; try again later")
+            case "user":
+                raise user_limit_error(int(answer["held"]), self._settings.queue_max_per_user)
+            case "full":
+                raise queue_full_error(int(answer["waiting"]), self._settings.queue_max_jobs)
+        info = self._info(answer["job"])
+        log.info(
+            "job queued job_id=%s owner=%s group=%s position=%s",
+            job_id, spec.owner_id, spec.group_id, info.position,
+        )  # fmt: skip
+        return QueueHandle(self, info)
+
+    def watch(self, job_id: str) -> AsyncIterator[JobEvent]:
+        """The job's events from its submission; see `JobQueue.watch`."""
+        return self._watch(job_id)
+
+    async def cancel(self, job_id: str, by: Actor) -> JobInfo:
+        """Cancel a waiting job now, or a running one (wherever it runs) at its next step."""
+        if self._closed:
+            raise QueueClosedError("the video queue is restarting; try again in a minute")
+        row = await self._commands.cancel(job_id, actor_text(by))
+        if row is None:
+            raise JobNotFoundError(f"there is no job with id {job_id!r}")
+        return self._info(row)
+
+    async def get(self, job_id: str) -> JobInfo:
+        """The job's current snapshot. Raises `JobNotFoundError`."""
+        rows = await self._commands.view([job_id])
+        await self._settle()
+        if not rows:
+            raise JobNotFoundError(f"there is no job with id {job_id!r}")
+        return self._info(rows[0])
+
+    async def active(self) -> list[JobInfo]:
+        """Running jobs first, then waiting ones in the order they will run."""
+        ids = await self._commands.active_ids()
+        rows = {row["id"]: row for row in await self._commands.view(ids)}
+        return [self._info(rows[job_id]) for job_id in ids if job_id in rows]
+
+    def subscribe(self) -> AsyncIterator[JobEvent]:
+        """Every event from now on (from the saved cursor, if the queue is not started yet)."""
+        return self._hub.subscribe()
+
+    async def pause(self) -> None:
+        """Workers start no new jobs and submissions are refused, in every bot process."""
+        await self._client.set(self._key("paused"), "1")
+        log.info("queue paused")
+
+    async def resume(self) -> None:
+        """Undo `pause`."""
+        await self._client.delete(self._key("paused"))
+        await self._client.publish(self._key("wake"), "resume")
+        log.info("queue resumed")
+
+    async def clear(self, by: Actor) -> list[JobInfo]:
+        """Cancel every waiting job (the running ones go on); return them in the order they were."""
+        if self._closed:
+            raise QueueClosedError("the video queue is restarting; try again in a minute")
+        cleared = [self._info(row) for row in await self._commands.clear(actor_text(by))]
+        log.info("queue cleared by=%s cancelled=%d", actor_text(by), len(cleared))
+        return cleared
+
+    async def history(self, owner_id: str | None = None, limit: int = 10) -> list[JobInfo]:
+        """Ended jobs, newest first, optionally only one owner's."""
+        key = self._key("done") if owner_id is None else self._key("done:", owner_id)
+        ids = cast(list[str], await self._client.zrevrange(key, 0, limit - 1))
+        rows = await self._rows(ids)
+        return [self._info(row) for row in rows if row]
+
+    async def stats(self) -> QueueStats:
+        """Outcome counts, the line, and every worker heard from recently."""
+        async with self._client.pipeline(transaction=False) as pipe:
+            pipe.hgetall(self._key("stats"))
+            pipe.hget(self._key("sched"), "waiting")
+            pipe.zcard(self._key("running"))
+            pipe.exists(self._key("paused"))
+            counts, waiting, running, paused = await pipe.execute()
+        await self._refresh_workers()
+        succeeded = int(counts.get("succeeded", 0))
+        memory = [worker.memory_bytes for worker in self._workers if worker.alive and worker.memory_bytes is not None]
+        return QueueStats(
+            waiting=int(waiting or 0),
+            running=int(running),
+            succeeded=succeeded,
+            failed=int(counts.get("failed", 0)),
+            cancelled=int(counts.get("cancelled", 0)),
+            mean_job_s=float(counts["succeeded_s"]) / succeeded if succeeded and "succeeded_s" in counts else None,
+            paused=bool(paused),
+            gpu_memory_bytes=sum(memory) if memory else None,
+            workers=tuple(self._workers),
+        )
+
+    def health(self) -> WorkerHealth:
+        """From the last look at the registry: a worker heartbeats, and one of them has a usable model."""
+        alive = [worker for worker in self._workers if worker.alive]
+        return WorkerHealth(worker_alive=bool(alive), model_ready=any(worker.model_ready for worker in alive))
+
+    async def acknowledge(self, job_id: str) -> None:
+        """The job's outcome reached its user: `start` will not hand it back again, its files here are
+        swept after VIDEO_RETENTION_H and its record in Redis expires (see the module docstring)."""
+        keep_s = record_keep_s(self._settings.video_retention_h)
+        found = await self._commands.acknowledge(job_id, self._origin, keep_s=keep_s)
+        await self._settle()
+        if not found:
+            raise JobNotFoundError(f"there is no job with id {job_id!r}")
+
+    async def outcome(self, job_id: str) -> JobFinished | JobFailed | JobCancelled:
+        """The ended job's terminal event; a success whose video is gone from Redis comes back failed."""
+        info = await self.get(job_id)
+        row = (await self._rows([job_id]))[0]
+        match info.status:
+            case JobStatus.SUCCEEDED:
+                return await self._finished(row)
+            case JobStatus.FAILED:
+                return JobFailed(job_id, info.error or "it failed")
+            case JobStatus.CANCELLED:
+                assert info.cancelled_by is not None
+                return JobCancelled(job_id, info.cancelled_by)
+            case _:
+                raise ValueError(f"job {job_id} has not ended ({info.status})")
+
+    async def update_context(self, job_id: str, context: str) -> None:
+        """Replace the job's `JobSpec.context`. Raises `JobNotFoundError`."""
+        if not await self._commands.set_context(job_id, context):
+            raise JobNotFoundError(f"there is no job with id {job_id!r}")
+
+    async def reclaim(self) -> list[str]:
+        """Hand back (or fail) the jobs of workers whose leases ran out; their ids."""
+        return await self._commands.reclaim(self._settings.job_max_attempts)
+
+    # -- events ---------------------------------------------------------------------------------
+
+    async def _watch(self, job_id: str) -> AsyncIterator[JobEvent]:
+        feed = self._feeds.get(job_id)
+        if feed is None:
+            feed = self._feeds[job_id] = _Feed(closed=self._closed or not self._started)
+        feed.watchers += 1
+        try:
+            if not await self._client.exists(self._key("job:", job_id)):
+                raise JobNotFoundError(f"there is no job with id {job_id!r}")
+            last = (0, 0)
+            history = cast(_Entries, await self._client.xrange(self._key("ev:", job_id)))
+            if not history and (await self.get(job_id)).status.terminal:
+                yield await self.outcome(job_id)  # its stream expired
+                return
+            if history and is_terminal(history[-1][1]) and _entry_key(history[-1][0]) <= self._started_from:
+                yield await self.outcome(job_id)  # it ended before this process started: only how
+                return
+            for entry_id, fields in history:
+                yield await self._event(fields)
+                last = _entry_key(entry_id)
+                if is_terminal(fields):
+                    return
+            index = 0
+            while True:
+                while index < len(feed.events):
+                    entry_id, event = feed.events[index]
+                    index += 1
+                    if _entry_key(entry_id) > last:
+                        last = _entry_key(entry_id)
+                        yield event
+                        if isinstance(event, JobFinished | JobFailed | JobCancelled):
+                            return
+                if feed.closed:
+                    return
+                await feed.changed.wait()
+        finally:
+            feed.watchers -= 1
+            if not feed.watchers and self._feeds.get(job_id) is feed:
+                del self._feeds[job_id]
+            await self._settle()
+
+    async def _pump(self) -> None:
+        # redis-py may answer the cancellation of a blocked read by retrying it: the flag ends the loop.
+        while not self._closed:
+            try:
+                await self._catch_up(block=_BLOCK_MS)
+            except Exception:
+                if self._closed:  # redis-py turns the cancellation of a blocked read into a TimeoutError
+                    return
+                log.exception("reading queue events failed; retrying")
+                await self._tick_clock.sleep(1.0)
+
+    async def _catch_up(self, *, block: int | None) -> None:
+        """Read and hand on the events after the cursor (waiting up to `block` ms for some), then save it."""
+        replies = cast(
+            list[tuple[str, _Entries]],
+            await self._client.xread({self._key("events"): self._cursor}, count=_READ_COUNT, block=block),
+        )
+        if not replies:
+            return
+        for entry_id, fields in replies[0][1]:
+            event = await self._event(fields)
+            self._cursor = entry_id
+            feed = self._feeds.get(fields["job"])
+            if feed is not None:
+                feed.push(entry_id, event)
+            self._hub.publish(event)
+        await self._client.set(self._key("cursor:", self._origin), self._cursor)
+
+    async def _event(self, fields: Raw) -> JobEvent:
+        event = decode_event(fields)
+        if event is not None:
+            return event
+        rows = await self._rows([fields["job"]])
+        if not rows[0]:
+            return JobFailed(fields["job"], LOST_VIDEO)
+        return await self._finished(rows[0])
+
+    async def _finished(self, row: Raw) -> JobFinished | JobFailed:
+        """A success's event, once its MP4 is in `output_dir` (fetched from Redis if it is not there yet)."""
+        job_id = row["id"]
+        meta = video_meta(row)
+        path = self._video_path(job_id)
+        if meta is None or "seed" not in row:
+            return JobFailed(job_id, LOST_VIDEO)
+        if not await asyncio.to_thread(path.exists):
+            data = cast(bytes | None, await self._raw.get(row.get("video_key", "")))
+            if data is None:
+                return JobFailed(job_id, LOST_VIDEO)
+            await asyncio.to_thread(_write, path, data)
+        info = decode_info(row, path)
+        request = decode_request(row["request"])
+        return JobFinished(job_id, VideoResult(request, int(row["seed"]), meta.at(path), info.timings or Timings()))
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    async def _settle(self) -> None:
+        """After a read or an acknowledgement once closed: let go of the connection it opened again."""
+        if self._closed:
+            await self._disconnect()
+
+    async def _disconnect(self) -> None:
+        # The clients stay usable (a later `acknowledge` reconnects); this closes their connections.
+        await self._client.aclose()
+        await self._raw.aclose()
+
+    async def _tick(self) -> None:
+        interval = self._commands.lease_s / 3
+        while True:
+            await self._tick_clock.sleep(interval)
+            try:
+                await self.reclaim()
+                await self._refresh_workers()
+            except Exception:
+                log.exception("queue tick failed; retrying in %.1f s", interval)
+
+    async def _refresh_workers(self) -> None:
+        self._workers = await read_workers(
+            self._client, self._commands.prefix, self._clock.time(), self._commands.lease_s
+        )
+
+    async def _rows(self, job_ids: list[str]) -> list[Raw]:
+        async with self._client.pipeline(transaction=False) as pipe:
+            for job_id in job_ids:
+                pipe.hgetall(self._key("job:", job_id))
+            rows: list[Raw] = await pipe.execute()
+        return rows
+
+    def _video_path(self, job_id: str) -> Path:
+        return video_path(self._output_dir, job_id)
+
+    def _info(self, row: Raw) -> JobInfo:
+        return decode_info(row, self._video_path(row["id"]))
+
+
+def _write(path: Path, data: bytes) -> None:
+    """Write whole or not at all: a reader never sees half a video."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
+    partial.write_bytes(data)
+    partial.replace(path)

@@ -1,0 +1,390 @@
+"""`RedisJobSource`: the `JobSource` a GPU worker talks through when the queue lives in Redis.
+
+Every write goes through one ordered outbox (a task draining a queue), so the worker's calls reach
+Redis in the order it made them (progress before the end, the end before the next take) while
+`progress` and `end(wait=False)` never make it wait.
+
+Each batch taken is held under a fencing token and a lease. A tick every `lease_s / 3` on the tick
+clock heartbeats (extending the leases, refreshing the worker's record in the registry, learning of
+cancellations it missed and of jobs it lost) and reclaims the jobs of workers that stopped
+heartbeating. Cancellations arrive on the `cancel` channel: "stop:{id}" stops the running call at its
+next step (the cancel listeners are told), "drop:{id}" only means the job is no longer wanted.
+
+A finished video's bytes are stored under `video:{id}:{token}` with a TTL before its end is recorded;
+the bot fetches them to deliver. A refused end (the job was reclaimed and ended elsewhere) deletes them.
+
+The picture an image-to-video job animates lives on the bot's host; the bot keeps its bytes under
+`image:{id}` until the job ends. A worker copies them into `image_dir` when it takes the job (the
+request it runs names that copy) and deletes the copy when the job leaves it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+import logging
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final, cast
+
+import redis.asyncio as redis
+
+from generation.clock import Clock
+from generation.queue.interface import JobInfo, actor_text
+from generation.queue.redis.codec import decode_info, encode_ending
+from generation.queue.redis.commands import Commands
+from generation.queue.source import BatchLimits, Ending, Failed, Succeeded
+
+log = logging.getLogger(__name__)
+
+PICTURE_GONE: Final = "the picture to animate is no longer stored (it waited too long); please ask again"
+
+
+@dataclass(frozen=True)
+class SourceSettings:
+    """How a worker holds jobs: its name in the registry, crash and ETA limits, how long videos stay."""
+
+    worker: str
+    max_attempts: int
+    eta_window: int
+    video_ttl_s: int
+    image_dir: Path = Path("outputs") / "images"
+
+
+class _Outbox:
+    """Writes to Redis one at a time, in the order they were handed in."""
+
+    def __init__(self) -> None:
+        self._queue: asyncio.Queue[tuple[Callable[[], Awaitable[Any]], asyncio.Future[Any]]] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._drain(), name="redis-worker-outbox")
+
+    def put(self, write: Callable[[], Awaitable[Any]]) -> asyncio.Future[Any]:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((write, future))
+        return future
+
+    async def close(self) -> None:
+        await self.put(_nothing)
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _drain(self) -> None:
+        while True:
+            write, future = await self._queue.get()
+            try:
+                result = await write()
+            except Exception as error:
+                log.exception("a write to the queue failed")
+                if not future.done():
+                    future.set_exception(error)
+                    future.exception()  # a fire-and-forget write's failure is logged above
+            else:
+                if not future.done():
+                    future.set_result(result)
+
+
+async def _nothing() -> None:
+    return None
+
+
+class RedisJobSource:
+    """The queue in Redis as one worker sees it; see the module docstring. `start` before use."""
+
+    def __init__(
+        self,
+        commands: Commands,
+        raw: redis.Redis,
+        settings: SourceSettings,
+        clock: Clock,
+        *,
+        tick_clock: Clock | None = None,
+        describe: Callable[[], Mapping[str, str]] = dict,
+    ) -> None:
+        self._commands = commands
+        self._raw = raw
+        self._settings = settings
+        self._clock = clock
+        self._tick_clock = tick_clock or clock
+        self._describe = describe
+        self._outbox = _Outbox()
+        self._held: dict[str, str] = {}  # job id -> fencing token, until its end is written
+        self._live: set[str] = set()  # held and not ended by this worker
+        self._unwanted: set[str] = set()
+        self._listeners: list[Callable[[str], None]] = []
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._attempts = 0
+        self._tasks: list[asyncio.Task[None]] = []
+        self._pubsub = commands.client.pubsub()
+
+    @property
+    def name(self) -> str:
+        """The worker's name in the registry."""
+        return self._settings.worker
+
+    async def start(self) -> None:
+        """Listen for wake-ups and cancellations, register the worker, and start the tick."""
+        await self._pubsub.subscribe(self._commands.key("wake"), self._commands.key("cancel"))
+        # Wait for both confirmations, so nothing published from here on is missed.
+        confirmed = 0
+        while confirmed < 2:
+            message = await self._pubsub.get_message(timeout=30.0)
+            if message is None:
+                raise ConnectionError("Redis did not confirm the worker's subscriptions")
+            confirmed += message["type"] == "subscribe"
+        self._outbox.start()
+        await self.heartbeat()
+        self._tasks = [
+            asyncio.create_task(self._listen(), name="redis-worker-listen"),
+            asyncio.create_task(self._tick(), name="redis-worker-tick"),
+        ]
+
+    def stop(self) -> None:
+        """Hand out no more batches: `take` answers None from now on."""
+        self._stopping = True
+        self._wake.set()
+
+    async def close(self) -> None:
+        """Write what is pending, mark the worker stopped in the registry and stop listening."""
+        self.stop()
+        await self._outbox.close()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        with contextlib.suppress(Exception):  # listed as stopped until it comes back (see `registry`)
+            await self._commands.client.hset(
+                self._commands.key("worker:", self.name), mapping={"state": "stopped", "current": ""}
+            )
+        await self._pubsub.aclose()  # type: ignore[no-untyped-call]  # untyped in redis-py
+        await self._commands.client.aclose()
+        await self._raw.aclose()
+
+    # -- JobSource ------------------------------------------------------------------------------
+
+    async def take(self, limits: BatchLimits) -> list[JobInfo] | None:
+        """The next batch in the fair order, held under a new token; None once stopping."""
+        by_shape = {_shape_key(shape): size for shape, size in limits.by_shape.items()}
+        while not self._stopping:
+            self._wake.clear()
+            try:
+                rows, token = await self._outbox.put(lambda: self._commands.take(self.name, limits.default, by_shape))
+            except (redis.RedisError, OSError):
+                # Redis is away (restarting, network cut): the worker waits for it rather than dying.
+                await self._tick_clock.sleep(self._commands.lease_s / 3)
+                continue
+            if rows:
+                infos = [decode_info(row) for row in rows]
+                for info in infos:
+                    self._held[info.job_id] = token
+                    self._live.add(info.job_id)
+                log.info("batch taken token=%s job_ids=%s", token, ",".join(i.job_id for i in infos))
+                runnable = [info for info in [await self._with_local_image(info) for info in infos] if info]
+                if runnable:
+                    return runnable
+                continue
+            await self._wake.wait()
+        return None
+
+    async def _with_local_image(self, info: JobInfo) -> JobInfo | None:
+        """The job as this worker runs it: its picture copied here from Redis; None if that is gone."""
+        request = info.spec.request
+        if request.image is None:
+            return info
+        data = cast(bytes | None, await self._raw.get(self._commands.key("image:", info.job_id)))
+        if data is None:
+            await self.end(info.job_id, Failed(PICTURE_GONE))
+            return None
+        path = self._settings.image_dir / f"{info.job_id}.png"
+        await asyncio.to_thread(_write, path, data)
+        local = dataclasses.replace(request, image=str(path))
+        return dataclasses.replace(info, spec=dataclasses.replace(info.spec, request=local))
+
+    async def begin(self, job_ids: Sequence[str]) -> float:
+        """An attempt for these held jobs starts now (saved, then announced)."""
+        self._attempts += 1
+        attempt, token = self._attempts, self._token(job_ids)
+        now = self._clock.time()
+        started = await self._outbox.put(lambda: self._commands.begin(token, job_ids, attempt))
+        for row in started:
+            info = decode_info(row)
+            log.info(
+                "job started job_id=%s owner=%s group=%s batch=%d attempt=%d wait_s=%.3f worker=%s",
+                info.job_id, info.spec.owner_id, info.spec.group_id, len(started), info.attempts,
+                now - info.submitted_at, self.name,
+            )  # fmt: skip
+        return now
+
+    def progress(self, job_ids: Sequence[str], step: int, total: int) -> None:
+        """The attempt finished a step (written in order, without waiting)."""
+        token = self._token(job_ids)
+        ids = [job_id for job_id in job_ids if self.wanted(job_id)]
+        if not ids:
+            return
+        self._outbox.put(lambda: self._commands.progress(token, ids, step, total))
+
+    def wanted(self, job_id: str) -> bool:
+        """True while this worker holds the job and nobody asked to cancel it."""
+        return job_id in self._live and job_id not in self._unwanted
+
+    def on_cancel(self, listener: Callable[[str], None]) -> None:
+        """Call `listener(job_id)` when a running call should stop for a cancellation."""
+        self._listeners.append(listener)
+
+    async def end(self, job_id: str, ending: Ending, *, wait: bool = True) -> bool:
+        """End a held job (a success's video stored first); False if this worker no longer holds it."""
+        if job_id not in self._live:
+            return False
+        self._live.discard(job_id)
+        token = self._held[job_id]
+        written = self._outbox.put(lambda: self._end(job_id, token, ending))
+        if not wait:
+            return True
+        ended: bool = await written
+        return ended
+
+    async def put_back(self, job_ids: Sequence[str]) -> None:
+        """Hand jobs back to the front of their owners' lines (cancelled ones end cancelled)."""
+        ids = [job_id for job_id in job_ids if job_id in self._live]
+        if not ids:
+            return
+        self._live.difference_update(ids)
+        by_token: dict[str, list[str]] = {}
+        for job_id in ids:
+            by_token.setdefault(self._held[job_id], []).append(job_id)
+
+        async def write() -> None:
+            for token, members in by_token.items():
+                await self._commands.put_back(token, members)
+                log.info("jobs handed back job_ids=%s", ",".join(members))
+            for job_id in ids:
+                self._forget(job_id)
+                await self._drop_local_image(job_id)
+
+        await self._outbox.put(write)
+
+    def learn(self, shape: Hashable, cost: float, run_s: float, after_s: float) -> None:
+        """Record a run for everybody's ETAs."""
+        key = _shape_key(shape)
+        window = self._settings.eta_window
+        self._outbox.put(lambda: self._commands.learn(key, cost, run_s, after_s, window))
+
+    # -- leases ---------------------------------------------------------------------------------
+
+    async def heartbeat(self) -> None:
+        """Extend the leases of the held jobs and refresh this worker's record; learn what was cancelled or lost."""
+        record = dict(self._describe()) | {"current": ",".join(self._live), "state": "running"}
+        cancelled, lost = await self._commands.heartbeat(self.name, dict(self._held), record)
+        for job_id in cancelled:
+            self._cancelled(job_id, stop=True)
+        for job_id in lost:
+            if job_id in self._live:
+                log.warning("job lost its lease job_id=%s (reclaimed by the queue)", job_id)
+            self._unwanted.add(job_id)
+
+    async def reclaim(self) -> list[str]:
+        """Hand back or fail the jobs of workers whose leases ran out; their ids."""
+        return await self._commands.reclaim(self._settings.max_attempts)
+
+    async def _tick(self) -> None:
+        interval = self._commands.lease_s / 3
+        while True:
+            await self._tick_clock.sleep(interval)
+            try:
+                await self.heartbeat()
+                await self.reclaim()
+            except Exception:
+                log.exception("worker heartbeat failed; retrying in %.1f s", interval)
+
+    async def _listen(self) -> None:
+        wake, cancel = self._commands.key("wake"), self._commands.key("cancel")
+        while True:
+            try:
+                async for message in self._pubsub.listen():
+                    if message["type"] != "message":
+                        continue
+                    channel, data = message["channel"], message["data"]
+                    if channel == wake:
+                        self._wake.set()
+                    elif channel == cancel:
+                        what, _, job_id = data.partition(":")
+                        self._cancelled(job_id, stop=what == "stop")
+            except (redis.RedisError, OSError):
+                # redis-py subscribes again when it reconnects; what was published meanwhile is lost,
+                # so look at the line again, and the next heartbeat tells of missed cancellations.
+                log.warning("lost the queue's notifications; listening again", exc_info=True)
+                self._wake.set()
+                await self._tick_clock.sleep(1.0)
+
+    def _cancelled(self, job_id: str, *, stop: bool) -> None:
+        if job_id not in self._live or job_id in self._unwanted:
+            return
+        self._unwanted.add(job_id)
+        if stop:
+            for listener in self._listeners:
+                listener(job_id)
+
+    # -- writing --------------------------------------------------------------------------------
+
+    async def _end(self, job_id: str, token: str, ending: Ending) -> bool:
+        video_key = None
+        if isinstance(ending, Succeeded):
+            video_key = self._commands.key("video:", job_id, ":", token)
+            path = ending.video.path
+            data = await asyncio.to_thread(path.read_bytes)
+            await self._raw.set(video_key, data, ex=self._settings.video_ttl_s)
+            await asyncio.to_thread(_remove, path)
+        row = await self._commands.end(self.name, token, job_id, encode_ending(ending, video_key))
+        self._forget(job_id)
+        await self._drop_local_image(job_id)
+        if row is None:
+            log.warning("end refused job_id=%s token=%s (the job ended elsewhere)", job_id, token)
+            if video_key is not None:
+                await self._raw.delete(video_key)
+            return False
+        _log_ending(decode_info(row))
+        return True
+
+    async def _drop_local_image(self, job_id: str) -> None:
+        await asyncio.to_thread(_remove, self._settings.image_dir / f"{job_id}.png")
+
+    def _forget(self, job_id: str) -> None:
+        self._held.pop(job_id, None)
+        self._unwanted.discard(job_id)
+
+    def _token(self, job_ids: Sequence[str]) -> str:
+        return self._held.get(job_ids[0], "") if job_ids else ""
+
+
+def _log_ending(info: JobInfo) -> None:
+    detail = f" by={actor_text(info.cancelled_by)}" if info.cancelled_by is not None else ""
+    detail += f" reason={info.error!r}" if info.error else ""
+    log.info(
+        "job %s job_id=%s owner=%s group=%s wait_s=%s run_s=%s%s",
+        info.status.value, info.job_id, info.spec.owner_id, info.spec.group_id,
+        _span(info.submitted_at, info.started_at), _span(info.started_at, info.finished_at), detail,
+    )  # fmt: skip
+
+
+def _span(start: float | None, end: float | None) -> str:
+    return "-" if start is None or end is None else f"{end - start:.3f}"
+
+
+def _shape_key(shape: Hashable) -> str:
+    """The key `codec.shape_key` gives the requests of this shape (a tuple, as `VideoRequest.shape` is)."""
+    return json.dumps(list(shape) if isinstance(shape, tuple) else shape)
+
+
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
+def _remove(path: Path) -> None:
+    path.unlink(missing_ok=True)
