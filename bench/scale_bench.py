@@ -7,7 +7,9 @@ Everything runs in one process tree: this process starts its own `redis-server` 
 `appendfsync everysec`, as the compose profile runs it) on 127.0.0.1 at a free port.
 
 (a) Throughput: `--workers` worker processes (`python -m generation.worker`, the real entry point)
-    on the tiny random-weight pipeline, on the CPU; this process submits `--jobs` same-shape jobs
+    on the tiny random-weight pipeline, on the CPU, each with one torch thread (`OMP_NUM_THREADS=1`,
+    as each GPU worker owns one GPU; several workers each spinning a thread per core would fight
+    over the cores instead of sharing them); this process submits `--jobs` same-shape jobs
     from as many users through `RedisJobQueue`, as the bot does, and waits for every outcome. The
     figure is jobs per minute from the first submission to the last outcome, with the ratio to one
     worker. Workers are started and their model loaded before the clock starts.
@@ -123,6 +125,7 @@ def start_worker(url: str, name: str, model: Path, folder: Path) -> subprocess.P
         "WORKER_NAME": name,
         "OUTPUT_DIR": str(folder / name),
         "LOG_LEVEL": "WARNING",
+        "OMP_NUM_THREADS": "1",
     }
     log = (folder / f"{name}.log").open("wb")
     return subprocess.Popen([sys.executable, "-m", "generation.worker"], env=env, stdout=log, stderr=log)
