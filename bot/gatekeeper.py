@@ -41,6 +41,7 @@ class Gatekeeper:
         )
         self.blocklist = Blocklist.from_entries(settings.blocklist)
         self.cooldown = Cooldown(settings.cooldown_s)
+        self._model_negative_prompt = settings.profile.negative_prompt
 
     def admit(self, interaction: discord.Interaction[Any], request: VideoRequest) -> Admission:
         """Raise `RefusedError` if this user may not queue `request` here, now; else start their cooldown.
@@ -49,7 +50,10 @@ class Gatekeeper:
         `Admission.withdraw()` if the job is not accepted after all.
         """
         context = access_context(interaction)
-        blocked = self.blocklist.match(request.prompt, request.negative_prompt)
+        # The model's own default negative prompt (Wan's lists "ugly", "deformed") is the operator's
+        # text, not the user's: a blocklist with such words must not refuse every request.
+        negative = "" if request.negative_prompt == self._model_negative_prompt else request.negative_prompt
+        blocked = self.blocklist.match(request.prompt, negative)
         refusal = check_access(context, self.policy, blocked=blocked)
         now = self._clock.monotonic()
         exempt = is_admin(context, self.policy)

@@ -29,6 +29,16 @@ async def test_the_blocklist_also_applies_to_the_negative_prompt(start_bot: Star
     assert "Your negative prompt contains “bloody”" in await ephemeral_reply(refused)
 
 
+async def test_the_models_own_default_negative_prompt_is_not_held_against_the_user(start_bot: StartBot) -> None:
+    running = await start_bot(
+        model_profile="wan2.1-t2v-1.3b", blocklist=["ugly"], blocklist_mode="refuse_everywhere", video_sizes=["w:64x64"]
+    )
+
+    asked = await running.emulator.invoke_slash(running.alice, running.channel, "video", {"prompt": "a lake"})
+
+    await finished(running.emulator, asked)
+
+
 async def test_video_works_only_in_allowed_channels(start_bot: StartBot, discord_emulator: DiscordEmulator) -> None:
     guild = discord_emulator.add_guild("Studio")
     studio = discord_emulator.add_channel(guild, "render-room")
