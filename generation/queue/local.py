@@ -18,9 +18,8 @@ import logging
 import socket
 import uuid
 from collections.abc import AsyncIterator
-from typing import Final
 
-from generation.clock import SYSTEM_CLOCK, Clock, within
+from generation.clock import SYSTEM_CLOCK, Clock
 from generation.config import EngineSettings
 from generation.errors import JobNotFoundError, QueueClosedError, QueuePausedError
 from generation.protocol import VideoGenerator
@@ -51,9 +50,6 @@ from generation.queue.store import JobStore, StoredJob
 from generation.queue.worker import Worker
 
 log = logging.getLogger(__name__)
-
-_STOP_WAIT_S: Final = 30.0
-"""How long shutdown waits for an interrupted call to reach its next step before abandoning the thread."""
 
 
 class LocalJobQueue:
@@ -259,18 +255,8 @@ class LocalJobQueue:
             self._sweep_task.cancel()
             await asyncio.gather(self._sweep_task, return_exceptions=True)
         self._core.stop()
-        task, grace_s = self._worker_task, self._settings.shutdown_grace_s
-        if task is not None:
-            done = await within(self._clock, task, grace_s)
-            if not done:
-                log.warning("shutdown: interrupting the running call after %g s", grace_s)
-                self._worker.interrupt()
-                done = await within(self._clock, task, _STOP_WAIT_S)
-            if not done:
-                # The generator ignores its token: abandon its thread, but keep its jobs for the next start.
-                log.error("shutdown: the GPU thread did not stop within %g s; abandoning it", _STOP_WAIT_S)
-                task.cancel()
-                await self._worker.abandon()
+        if self._worker_task is not None:
+            await self._worker.wind_down(self._worker_task, self._settings.shutdown_grace_s)
         self._gpu.shutdown()
         await self._store.close()
         self._core.close()

@@ -24,6 +24,7 @@ import traceback
 from collections.abc import Hashable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Final
 
 from generation.clock import Clock, within
 from generation.errors import EngineError, GenerationCancelled, GenerationTimeout, OutOfMemoryError
@@ -32,6 +33,9 @@ from generation.queue.run import Attempt, Run
 from generation.queue.source import BatchLimits, Cancelled, Failed, JobSource, Succeeded
 
 log = logging.getLogger(__name__)
+
+STOP_WAIT_S: Final = 30.0
+"""How long shutdown waits for an interrupted call to reach its next step before abandoning the thread."""
 
 _BUG_REASON = "something went wrong on our side while making this video; it has been logged"
 
@@ -72,6 +76,20 @@ class Worker:
         run = self._run
         if run is not None:
             await self._put_back(run, list(run.live))
+
+    async def wind_down(self, task: asyncio.Task[None], grace_s: float) -> None:
+        """Shut down `task` (this worker's `serve`): let the running call finish within `grace_s`, then
+        interrupt it; if it does not reach its next step within `STOP_WAIT_S`, abandon its thread."""
+        done = await within(self._clock, task, grace_s)
+        if not done:
+            log.warning("shutdown: interrupting the running call after %g s", grace_s)
+            self.interrupt()
+            done = await within(self._clock, task, STOP_WAIT_S)
+        if not done:
+            # The generator ignores its token: abandon its thread, but hand its jobs back.
+            log.error("shutdown: the GPU thread did not stop within %g s; abandoning it", STOP_WAIT_S)
+            task.cancel()
+            await self.abandon()
 
     async def serve(self) -> None:
         """The worker loop; returns once the source hands out no more work and the running batch ended.

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Final
 
-from generation.clock import Clock, within
+from generation.clock import Clock
 from generation.config import EngineSettings
 from generation.protocol import VideoGenerator
 from generation.queue.gpu import Encoder, GpuThread, mp4_encoder
@@ -21,9 +20,6 @@ from generation.queue.settings import QueueSettings
 from generation.queue.worker import Worker
 
 log = logging.getLogger(__name__)
-
-_STOP_WAIT_S: Final = 30.0
-"""How long shutdown waits for an interrupted call to reach its next step before abandoning the thread."""
 
 
 class WorkerHost:
@@ -86,17 +82,8 @@ class WorkerHost:
 
     async def _shut_down(self) -> None:
         self._source.stop()
-        task, grace_s = self._task, self._settings.shutdown_grace_s
-        if task is not None:
-            done = await within(self._clock, task, grace_s)
-            if not done:
-                log.warning("shutdown: interrupting the running call after %g s", grace_s)
-                self._worker.interrupt()
-                done = await within(self._clock, task, _STOP_WAIT_S)
-            if not done:
-                log.error("shutdown: the GPU thread did not stop within %g s; abandoning it", _STOP_WAIT_S)
-                task.cancel()
-                await self._worker.abandon()
+        if self._task is not None:
+            await self._worker.wind_down(self._task, self._settings.shutdown_grace_s)
         self._gpu.shutdown()
         await self._source.close()
         log.info("worker stopped name=%s", self._source.name)
