@@ -13,6 +13,7 @@ from generation.results import GeneratedClip
 from tests.discord_emulator import DiscordEmulator
 from tests.fakes.generator import FakeGenerator
 from tests.fixtures.bot import StartBot, decode_mp4, embed_text, ephemeral_reply, finished, has_video
+from tests.patience import PATIENCE_S
 
 MiB = 2**20
 WEBHOOK_MESSAGE = "/webhooks/{webhook_id}/{webhook_token}/messages/{message_id}"
@@ -45,7 +46,7 @@ async def test_a_20_mib_video_is_re_encoded_to_fit_a_10_mib_guild(start_bot: Sta
         running.alice, running.channel, "video", {"prompt": "static -steps 1 -frames 64"}
     )
 
-    message = await finished(running.emulator, interaction, within=120)
+    message = await finished(running.emulator, interaction, within=3 * PATIENCE_S)
 
     produced = max(path.stat().st_size for path in running.settings.output_dir.glob("*.mp4"))
     assert produced > 20 * MiB
@@ -71,7 +72,7 @@ async def test_an_expired_token_falls_back_to_a_channel_message_that_pings_only_
     emulator.expire_interaction(interaction)
     generator.steps.open()
 
-    posted = await emulator.wait_for_message(channel_id=running.channel.id, predicate=has_video, timeout=20)
+    posted = await emulator.wait_for_message(channel_id=running.channel.id, predicate=has_video)
     assert posted.interaction_id is None
     assert f"<@{running.alice.id}>" in posted.content
     pings = emulator.pings(posted)
@@ -89,7 +90,7 @@ async def test_uploads_survive_a_server_error_and_a_rate_limit(start_bot: StartB
 
     interaction = await emulator.invoke_slash(running.alice, running.channel, "video", {"prompt": "stubborn"})
 
-    await finished(emulator, interaction, within=30)
+    await finished(emulator, interaction)
     statuses = [r.status for r in emulator.requests if r.method == "PATCH" and r.route == WEBHOOK_MESSAGE]
     assert 429 in statuses
     assert 502 in statuses

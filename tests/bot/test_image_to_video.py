@@ -45,7 +45,7 @@ async def test_the_picture_is_animated_with_the_frame_count_rounded_to_the_model
     callback = await interaction.wait_for_response()
     assert callback.data is not None
     assert "frames 16 → 17: LTX-Video (image-to-video) makes 8k+1 frames" in str(callback.data.get("embeds"))
-    message = await finished(running.emulator, interaction, within=60)
+    message = await finished(running.emulator, interaction)
     assert decode_mp4(message.attachments[0].data)[2:] == (17, 64, 64)
     [picture] = images_seen(tiny_i2v_generator)[before:]
     assert picture.size == (64, 64)
@@ -56,13 +56,13 @@ async def test_re_roll_animates_the_same_picture_again(
     start_bot: StartBot, tiny_i2v_generator: DiffusersGenerator, tiny_ltx_i2v_dir: Path
 ) -> None:
     running = await start_bot(tiny_i2v_generator, model_id=str(tiny_ltx_i2v_dir), **TINY)
-    message = await finished(running.emulator, await animate(running, solid_png((0, 255, 0)), frames=9), within=60)
+    message = await finished(running.emulator, await animate(running, solid_png((0, 255, 0)), frames=9))
     before = len(images_seen(tiny_i2v_generator))
 
     [reroll] = [custom_id for custom_id in button_ids(message) if custom_id.startswith("job:reroll:")]
     again = await running.emulator.click_button(running.alice, message, reroll)
 
-    await finished(running.emulator, again, within=60)
+    await finished(running.emulator, again)
     [picture] = images_seen(tiny_i2v_generator)[before:]
     assert np.asarray(picture)[0, 0].tolist() == [0, 255, 0]
 
@@ -71,7 +71,7 @@ async def test_remix_animates_the_same_picture_with_the_new_prompt(
     start_bot: StartBot, tiny_i2v_generator: DiffusersGenerator, tiny_ltx_i2v_dir: Path
 ) -> None:
     running = await start_bot(tiny_i2v_generator, model_id=str(tiny_ltx_i2v_dir), **TINY)
-    message = await finished(running.emulator, await animate(running, solid_png((0, 0, 255)), frames=9), within=60)
+    message = await finished(running.emulator, await animate(running, solid_png((0, 0, 255)), frames=9))
     [remix] = [custom_id for custom_id in button_ids(message) if custom_id.startswith("job:remix:")]
     click = await running.emulator.click_button(running.alice, message, remix)
     await click.wait_for_response()
@@ -82,7 +82,7 @@ async def test_remix_animates_the_same_picture_with_the_new_prompt(
         running.alice, click, click.modal["custom_id"], {"prompt": "a storm -steps 2 -frames 9"}
     )
 
-    done = await finished(running.emulator, submit, within=60)
+    done = await finished(running.emulator, submit)
     assert "a storm" in embed_text(done)
     [picture] = images_seen(tiny_i2v_generator)[before:]
     assert np.asarray(picture)[0, 0].tolist() == [0, 0, 255]
@@ -106,7 +106,7 @@ async def test_a_queued_picture_survives_a_restart(
 
     restarted = await start_bot(tiny_i2v_generator, model_id=str(tiny_ltx_i2v_dir), **TINY)
 
-    await restarted.emulator.wait_for(lambda: len(images_seen(tiny_i2v_generator)) >= before + 2, timeout=60)
+    await restarted.emulator.wait_for(lambda: len(images_seen(tiny_i2v_generator)) >= before + 2)
     colours = {tuple(np.asarray(picture)[0, 0].tolist()) for picture in images_seen(tiny_i2v_generator)[before:]}
     assert colours == {(255, 0, 0), (0, 0, 255)}
 
@@ -161,7 +161,7 @@ async def test_ltx_video_through_the_bot_makes_the_rounded_frame_count(
         running.alice, running.channel, "video", {"prompt": "a red kite", "frames": 12, "steps": 2}
     )
 
-    message = await finished(running.emulator, interaction, within=60)
+    message = await finished(running.emulator, interaction)
     assert decode_mp4(message.attachments[0].data)[2:] == (17, 64, 64)
     assert "17 frames" in embed_text(message)
 

@@ -40,7 +40,6 @@ async def video_posted(running: RunningBot, prompt: str) -> Message:
     return await running.emulator.wait_for_message(
         channel_id=running.channel.id,
         predicate=lambda m: prompt in embed_text(m) and bool(m.attachments),
-        timeout=60,
     )
 
 

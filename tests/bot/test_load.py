@@ -7,6 +7,7 @@ import asyncio
 from tests.discord_emulator import DiscordEmulator, Interaction
 from tests.fakes.generator import FakeGenerator
 from tests.fixtures.bot import StartBot, has_video
+from tests.patience import PATIENCE_S
 
 EPHEMERAL = 1 << 6
 
@@ -48,7 +49,7 @@ async def test_200_requests_from_50_users_in_5_guilds_are_each_answered_once(
             return "refused"
         return "video" if has_video(interaction.original) else None
 
-    await discord_emulator.wait_for(lambda: all(outcome(i) for i in interactions), timeout=120)
+    await discord_emulator.wait_for(lambda: all(outcome(i) for i in interactions), timeout=3 * PATIENCE_S)
     outcomes = [outcome(i) for i in interactions]
     assert len(outcomes) == 200
     assert all(len(i.callbacks) == 1 for i in interactions)  # answered exactly once

@@ -27,7 +27,7 @@ async def test_video_with_the_tiny_pipeline_replies_with_a_playable_mp4(
         running.alice, running.channel, "video", {"prompt": "Spiderman is surfing", "frames": 8, "steps": 3}
     )
 
-    await finished(running.emulator, interaction, within=60)
+    await finished(running.emulator, interaction)
     message = interaction.original
     assert message is not None
     assert decode_mp4(message.attachments[0].data) == ("h264", "yuv420p", 8, 64, 64)
@@ -60,7 +60,7 @@ async def test_five_users_in_two_guilds_each_get_their_own_video_in_submission_o
         )
     )
 
-    await asyncio.gather(*(finished(discord_emulator, interaction, within=60) for interaction in interactions))
+    await asyncio.gather(*(finished(discord_emulator, interaction) for interaction in interactions))
     for user, interaction in zip(users, interactions, strict=True):
         message = interaction.original
         assert message is not None

@@ -25,8 +25,8 @@ Driving API (all on `DiscordEmulator`; `await` marks coroutines):
   `await click_button(user, message, custom_id)`, `await select(user, message, custom_id, [values])`,
   `await submit_modal(user, interaction, modal_custom_id, {input_custom_id: value})`; each returns the
   `Interaction` record at once (after dispatching INTERACTION_CREATE).
-- observing: `await wait_until_ready()`, `await wait_for(predicate, timeout=10.0)`,
-  `await wait_for_message(channel_id=None, predicate=..., timeout=10.0) -> Message`,
+- observing: `await wait_until_ready()`, `await wait_for(predicate, timeout=PATIENCE_S)`,
+  `await wait_for_message(channel_id=None, predicate=..., timeout=PATIENCE_S) -> Message`,
   `messages(channel)`, `commands(guild=None)`, `interactions`, `requests`, `violations`,
   `pings(message) -> Pings`; on an `Interaction`: `await wait_for_response()`, `.original`,
   `.followups`, `.callbacks`, `.modal`; on a `Message`: `.content`, `.embeds`, `.components`,

@@ -18,6 +18,8 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from tests.patience import PATIENCE_S
+
 if TYPE_CHECKING:
     from .state import EmulatorState
 
@@ -287,7 +289,7 @@ class Interaction:
         """The accepted callback, if any."""
         return next((callback for callback in self.callbacks if callback.status < 300), None)
 
-    async def wait_for_response(self, timeout: float = 10.0) -> InteractionCallback:
+    async def wait_for_response(self, timeout: float = PATIENCE_S) -> InteractionCallback:
         """Wait until the bot's callback to this interaction was accepted and sent back, and return it."""
         assert self._state is not None, "interaction is not attached to an emulator"
         await self._state.wait_for(lambda: self.responded, timeout=timeout)

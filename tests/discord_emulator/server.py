@@ -13,6 +13,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.patience import PATIENCE_S
+
 from .cdn import CDN_PREFIX, Cdn
 from .commands import slash_command_data
 from .components import filled_modal, find_component
@@ -197,11 +199,11 @@ class DiscordEmulator:
 
     # -- observing ------------------------------------------------------------------------------
 
-    async def wait_until_ready(self, timeout: float = 10.0) -> None:
+    async def wait_until_ready(self, timeout: float = PATIENCE_S) -> None:
         """Until the bot identified and every GUILD_CREATE was sent."""
         await self.wait_for(lambda: self.gateway.ready and self.gateway.connected, timeout=timeout)
 
-    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    async def wait_for(self, predicate: Callable[[], bool], timeout: float = PATIENCE_S) -> None:
         """Until `predicate()` holds, re-checked whenever the emulator's state changes."""
         await self._state.wait_for(predicate, timeout=timeout)
 
@@ -209,7 +211,7 @@ class DiscordEmulator:
         self,
         channel_id: int | None = None,
         predicate: Callable[[Message], bool] = lambda message: True,
-        timeout: float = 10.0,
+        timeout: float = PATIENCE_S,
     ) -> Message:
         """The first visible message (in `channel_id`, if given) matching `predicate`."""
         found: list[Message] = []

@@ -15,6 +15,8 @@ import secrets
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from tests.patience import PATIENCE_S
+
 from .components import stored_components, without_nulls
 from .models import (
     DEFAULT_ATTACHMENT_LIMIT,
@@ -85,7 +87,7 @@ class EmulatorState:
         """Undo `abort_waits` (the test claimed the error it provoked)."""
         self._abort_reason = None
 
-    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    async def wait_for(self, predicate: Callable[[], bool], timeout: float = PATIENCE_S) -> None:
         """Return once `predicate()` is true, re-checking it on every state change."""
         try:
             async with asyncio.timeout(timeout):

@@ -8,6 +8,7 @@ import io
 import discord
 
 from tests.emulator.conftest import World
+from tests.patience import PATIENCE_S
 
 
 def _file(name: str, data: bytes) -> discord.File:
@@ -75,7 +76,7 @@ async def test_bot_sees_its_own_channel_message_on_the_gateway(world: World) -> 
     channel = world.bot.get_channel(world.channel.id)
     assert isinstance(channel, discord.TextChannel)
     # Listen first: the MESSAGE_CREATE may arrive before send() returns, as on real Discord.
-    arrival = asyncio.create_task(world.bot.wait_for("message", timeout=5))
+    arrival = asyncio.create_task(world.bot.wait_for("message", timeout=PATIENCE_S))
     sent = await channel.send("hello")
     message = await arrival
     assert message.id == sent.id

@@ -15,6 +15,7 @@ import pytest
 from tests.discord_emulator import DiscordEmulator
 from tests.emulator.conftest import World
 from tests.fakes.clock import FakeClock
+from tests.patience import PATIENCE_S
 
 HEARTBEAT = json.dumps({"op": 1, "d": None})
 
@@ -46,7 +47,7 @@ async def test_a_connection_silent_for_one_and_a_half_intervals_is_closed(
     await _overdue(pacing, 61)  # 41.25 s x 1.5 = 61.875 s
     assert pacing.sleepers() == 1  # nothing woke the check: the connection stands
     pacing.advance(1)
-    closing = await socket.receive(timeout=10)
+    closing = await socket.receive(timeout=PATIENCE_S)
     assert (closing.type, closing.data) == (aiohttp.WSMsgType.CLOSE, 4000)
 
 
@@ -64,7 +65,7 @@ async def test_a_shorter_interval_is_announced_and_enforced(paced_emulator: Disc
     async with aiohttp.ClientSession() as session, session.ws_connect(paced_emulator.gateway_url) as ws:
         hello = await ws.receive_json()
         await _overdue(pacing, 1.5)
-        closing = await ws.receive(timeout=10)
+        closing = await ws.receive(timeout=PATIENCE_S)
     assert hello["d"]["heartbeat_interval"] == 1_000
     assert (closing.type, closing.data) == (aiohttp.WSMsgType.CLOSE, 4000)
 

@@ -9,6 +9,7 @@ import pytest
 from tests.discord_emulator import DiscordEmulator
 from tests.emulator.tinybot import VIDEO_BYTES, TinyBot
 from tests.fixtures.discord import connected
+from tests.patience import PATIENCE_S
 
 
 async def test_bot_logs_in_and_sees_its_guild(discord_emulator: DiscordEmulator) -> None:
@@ -110,7 +111,7 @@ async def test_guild_added_after_login_arrives_as_guild_create(discord_emulator:
     home = discord_emulator.add_guild("home")
     bot = TinyBot(home.id)
     async with connected(bot, discord_emulator):
-        joined = asyncio.create_task(bot.wait_for("guild_join", timeout=5))
+        joined = asyncio.create_task(bot.wait_for("guild_join", timeout=PATIENCE_S))
         later = discord_emulator.add_guild("later")
         guild = await joined
     assert guild.id == later.id
@@ -120,7 +121,7 @@ async def test_channel_added_after_login_arrives_as_channel_create(discord_emula
     home = discord_emulator.add_guild("home")
     bot = TinyBot(home.id)
     async with connected(bot, discord_emulator):
-        created = asyncio.create_task(bot.wait_for("guild_channel_create", timeout=5))
+        created = asyncio.create_task(bot.wait_for("guild_channel_create", timeout=PATIENCE_S))
         channel = discord_emulator.add_channel(home, "late")
         seen = await created
     assert (seen.id, seen.name) == (channel.id, "late")

@@ -25,6 +25,8 @@ import time
 from collections.abc import Awaitable
 from typing import TypeVar
 
+from tests.patience import PATIENCE_S
+
 _T = TypeVar("_T")
 
 _MONOTONIC_START = 10_000.0  # far from 0, like a real monotonic clock, so "never happened" (0.0) is long ago
@@ -99,7 +101,9 @@ class FakeClock:
         pending = [deadline for deadline, _, future in self._sleepers if not future.done()]
         return min(pending) - self.monotonic() if pending else None
 
-    async def wait_for_sleepers(self, count: int = 1, *, due_within: float = math.inf, timeout: float = 30.0) -> None:
+    async def wait_for_sleepers(
+        self, count: int = 1, *, due_within: float = math.inf, timeout: float = PATIENCE_S
+    ) -> None:
         """Until at least `count` coroutines are parked on the clock (waking within `due_within` s)."""
         async with asyncio.timeout(timeout):
             while self.sleepers(due_within) < count:
@@ -107,14 +111,14 @@ class FakeClock:
                 self._changed.append(changed)
                 await changed
 
-    async def advance_to_next_sleeper(self, timeout: float = 30.0) -> None:
+    async def advance_to_next_sleeper(self, timeout: float = PATIENCE_S) -> None:
         """Wait until something sleeps on the clock, then advance exactly to the earliest deadline."""
         await self.wait_for_sleepers(1, timeout=timeout)
         deadline = self.next_deadline()
         assert deadline is not None
         self.advance(max(0.0, deadline))
 
-    async def advance_past(self, seconds: float, timeout: float = 30.0) -> None:
+    async def advance_past(self, seconds: float, timeout: float = PATIENCE_S) -> None:
         """Wait until something sleeps on the clock due within `seconds`, then advance `seconds`.
 
         For a wait that starts a little later than the test acts (a grace period, a throttle): advancing
@@ -123,7 +127,7 @@ class FakeClock:
         await self.wait_for_sleepers(1, due_within=seconds, timeout=timeout)
         self.advance(seconds)
 
-    async def run_until_done(self, awaitable: Awaitable[_T], *, step: float, timeout: float = 30.0) -> _T:
+    async def run_until_done(self, awaitable: Awaitable[_T], *, step: float, timeout: float = PATIENCE_S) -> _T:
         """Await `awaitable`, moving time on by `step` whenever something sleeps on the clock due within it.
 
         For a wait whose deadline is known but whose start is not (a shutdown's grace period behind other

@@ -17,6 +17,7 @@ import asyncio
 import threading
 
 from generation.protocol import CancelToken
+from tests.patience import PATIENCE_S
 
 # How often a held thread looks at its cancel token. Only how quickly a cancelled wait notices; no
 # outcome depends on it.
@@ -80,7 +81,7 @@ class Gate:
             self._open = False
             self._permits = 0
 
-    async def arrived(self, count: int = 1, timeout: float = 30.0) -> None:
+    async def arrived(self, count: int = 1, timeout: float = PATIENCE_S) -> None:
         """Until the thread has reached the gate `count` times in all."""
         loop = asyncio.get_running_loop()
         async with asyncio.timeout(timeout):

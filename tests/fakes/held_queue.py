@@ -17,6 +17,7 @@ from collections import Counter
 from typing import Any
 
 from generation.queue.interface import JobHandle, JobInfo, JobQueue, JobSpec, QueueStats
+from tests.patience import PATIENCE_S
 
 _HELD = ("submit", "get", "cancel", "active", "stats", "history", "clear", "pause", "close")
 
@@ -40,7 +41,7 @@ class HeldQueue:
         """Let the waiting and later calls of `method` through."""
         self._doors.pop(method).set()
 
-    async def arrived(self, method: str, count: int = 1, timeout: float = 30.0) -> None:
+    async def arrived(self, method: str, count: int = 1, timeout: float = PATIENCE_S) -> None:
         """Until `count` calls of `method` have reached the door (held or not)."""
         async with asyncio.timeout(timeout), self._changed:
             await self._changed.wait_for(lambda: self._arrivals[method] >= count)

@@ -9,7 +9,6 @@ import itertools
 import signal
 from pathlib import Path
 
-import pytest
 import redis.asyncio as redis
 from pydantic import SecretStr
 
@@ -23,8 +22,6 @@ from tests.fakes.redis_queue import redis_queue
 from tests.fixtures.redis_server import RedisServer
 from tests.ops.entry_points import clean_environment, run_module, start_module
 from tests.queue.conftest import events_of, spec
-
-pytestmark = pytest.mark.timeout(120)
 
 
 async def registered(client: redis.Redis) -> None:

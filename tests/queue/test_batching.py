@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-
 from generation.queue.interface import JobFinished, JobStarted, JobStatus, Person
 from tests.fakes.generator import FakeGenerator
 from tests.queue.conftest import MakeQueue, events_of, first, spec
-
-pytestmark = pytest.mark.timeout(30)
 
 
 async def test_batches_are_runs_of_same_shape_jobs_in_fair_order(make_queue: MakeQueue) -> None:

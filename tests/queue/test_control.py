@@ -28,8 +28,6 @@ from tests.fakes.gate import Gate
 from tests.fakes.generator import FakeGenerator
 from tests.queue.conftest import MakeQueue, events_of, spec, start_and_drain
 
-pytestmark = pytest.mark.timeout(30)
-
 
 async def test_cancelling_a_waiting_job_removes_it_and_moves_the_line_up(make_queue: MakeQueue) -> None:
     generator = FakeGenerator(hold_steps=True)

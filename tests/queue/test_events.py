@@ -11,8 +11,6 @@ from generation.errors import SubscriberLagged
 from generation.queue.events import EventHub, JobEventLog
 from generation.queue.interface import JobEvent, JobProgress, JobQueued
 
-pytestmark = pytest.mark.timeout(10)
-
 
 def progress(step: int) -> JobProgress:
     return JobProgress("job", step, 10, elapsed_s=0.1 * step)

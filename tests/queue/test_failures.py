@@ -20,8 +20,6 @@ from tests.fakes.clock import FakeClock
 from tests.fakes.generator import FakeGenerator
 from tests.queue.conftest import MakeQueue, events_of, spec, stub_encoder
 
-pytestmark = pytest.mark.timeout(30)
-
 
 class Latents:
     """Stands in for the CUDA tensors a pipeline's frames hold while it runs."""

@@ -27,8 +27,6 @@ from tests.fakes.clock import FakeClock
 from tests.fakes.generator import FAKE_MEMORY_BYTES, FakeGenerator
 from tests.queue.conftest import MakeQueue, events_of, spec
 
-pytestmark = pytest.mark.timeout(30)
-
 
 async def test_a_jobs_events_run_queued_started_progress_finished(make_queue: MakeQueue) -> None:
     queue = await make_queue()

@@ -13,7 +13,7 @@ from generation.queue.settings import QueueSettings
 from tests.queue.conftest import MakeQueue, start_and_drain
 
 # A crash of the process that holds the queue: the Redis backend's crashes are its leases (test_redis_only).
-pytestmark = [pytest.mark.timeout(60), pytest.mark.local_only]
+pytestmark = pytest.mark.local_only
 
 ROOT = Path(__file__).resolve().parents[2]
 

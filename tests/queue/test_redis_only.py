@@ -41,8 +41,6 @@ from tests.fakes.redis_queue import redis_queue, worker_host
 from tests.fixtures.redis_server import RedisServer
 from tests.queue.conftest import events_of, spec, stub_encoder
 
-pytestmark = pytest.mark.timeout(60)
-
 LEASE_S = 30.0
 
 

@@ -23,8 +23,6 @@ if TYPE_CHECKING:
 
 torch = pytest.importorskip("torch")
 
-pytestmark = pytest.mark.timeout(120)
-
 
 def tiny_spec(owner: str, prompt: str = "a tiny cat", steps: int = 2) -> Any:
     """A job the tiny model runs in a fraction of a second."""

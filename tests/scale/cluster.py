@@ -27,14 +27,15 @@ from tests.discord_emulator import DiscordEmulator
 from tests.discord_emulator.models import Channel, Guild, Interaction, Message, RecordedRequest, User
 from tests.fixtures.redis_server import RedisServer
 from tests.ops.entry_points import clean_environment
+from tests.patience import PATIENCE_S
 
 #: The prefix the bot and the workers use by default.
 PREFIX = "videobot:"
 #: Long enough that a worker starved of CPU on a busy machine still beats in time, so only a worker
 #: that is really gone loses its job; short enough that a test waiting for a reclaim stays quick.
 LEASE_S = 6.0
-#: A safety net for a process that hangs: generous, because these machines are often busy.
-PATIENCE_S = 300.0
+#: A safety net for a process that hangs: several processes each start and import torch first.
+CLUSTER_PATIENCE_S = 5 * PATIENCE_S
 _LOOK_EVERY_S = 0.05
 
 
@@ -157,14 +158,14 @@ class Cluster:
     async def until(self, condition: Callable[[], bool], what: str) -> None:
         """Until `condition()` holds; fails naming `what` (with every process' log) if a process hangs."""
         try:
-            async with asyncio.timeout(PATIENCE_S):
+            async with asyncio.timeout(CLUSTER_PATIENCE_S):
                 while not condition():
                     for name, process in [*self.workers.items(), ("bot", self.bot)]:
                         if process is not None and process.returncode is None and process.poll() is not None:
                             raise AssertionError(f"{name} exited with {process.returncode} while waiting for {what}")
                     await asyncio.sleep(_LOOK_EVERY_S)
         except TimeoutError:
-            raise AssertionError(f"still waiting for {what} after {PATIENCE_S:.0f} s\n{self.logs()}") from None
+            raise AssertionError(f"still waiting for {what} after {CLUSTER_PATIENCE_S:.0f} s\n{self.logs()}") from None
 
     async def until_workers_ready(self, *names: str) -> None:
         """Until the named workers heartbeat with their model loaded."""
@@ -172,15 +173,15 @@ class Cluster:
 
     async def until_bot_ready(self) -> None:
         """Until the bot process is logged in and has synced its commands."""
-        await self.emulator.wait_until_ready(timeout=PATIENCE_S)
-        await self.emulator.wait_for(lambda: bool(self.emulator.commands(self.guild)), timeout=PATIENCE_S)
+        await self.emulator.wait_until_ready(timeout=CLUSTER_PATIENCE_S)
+        await self.emulator.wait_for(lambda: bool(self.emulator.commands(self.guild)), timeout=CLUSTER_PATIENCE_S)
 
     # -- Discord's view ------------------------------------------------------------------------------
 
     async def video(self, user: User, prompt: str) -> Interaction:
         """`/video prompt` as `user`, once the bot has answered it."""
         interaction = await self.emulator.invoke_slash(user, self.channel, "video", {"prompt": prompt})
-        await interaction.wait_for_response(timeout=PATIENCE_S)
+        await interaction.wait_for_response(timeout=CLUSTER_PATIENCE_S)
         self._prompts[interaction.id] = prompt.split(" -")[0]
         return interaction
 
