@@ -51,15 +51,19 @@ def owners_in_take_order(cluster: Cluster) -> list[str]:
 async def test_three_workers_deliver_60_jobs_of_20_users_once_each_in_the_fair_order(cluster: Cluster) -> None:
     users = members(cluster, 20)
     cluster.start_bot()
+    workers = [cluster.start_worker(name) for name in ("gpu0", "gpu1", "gpu2")]
     await cluster.until_bot_ready()
-    # Everyone asks before any worker is up, so the whole line is known when the first take happens.
+    await cluster.until_workers_ready("gpu0", "gpu1", "gpu2")
+    # Everyone asks while the workers, all ready, are held: the whole line is known when the first take
+    # happens, and no worker that started late finds the work already done.
+    for worker in workers:
+        cluster.freeze(worker)
     asked: list[Interaction] = []
     for user in users:
         for n in range(3):
             asked.append(await cluster.video(user, video_prompt(f"{user.username} clip {n}")))
-
-    for name in ("gpu0", "gpu1", "gpu2"):
-        cluster.start_worker(name)
+    for worker in workers:
+        cluster.thaw(worker)
     await cluster.until(lambda: all(map(cluster.delivered, asked)), "60 videos delivered")
 
     assert len(cluster.uploads()) == 60
@@ -73,9 +77,17 @@ async def test_a_job_whose_worker_is_killed_mid_job_is_finished_by_another_and_d
     alice, bob = members(cluster, 2)
     cluster.start_bot()
     await cluster.until_bot_ready()
-    asked = [await cluster.video(alice, video_prompt("a lighthouse")), await cluster.video(bob, video_prompt("a fox"))]
+    # Alice's job is long: between the test seeing its first step and freezing the worker, the worker
+    # would have to run all the others, and a slower machine only makes that run longer.
+    asked = [
+        await cluster.video(alice, "a lighthouse -steps 50 -frames 16"),
+        await cluster.video(bob, video_prompt("a fox")),
+    ]
     doomed = cluster.start_worker("doomed")
-    await cluster.until(lambda: any(job["status"] == "running" for job in cluster.jobs()), "a job running")
+    await cluster.until(
+        lambda: any(job["status"] == "running" and int(job.get("step") or 0) >= 1 for job in cluster.jobs()),
+        "a job past its first step",
+    )
 
     cluster.freeze(doomed)  # from here on it can neither finish its job nor give it back
     held = [job for job in cluster.jobs() if job["status"] == "running" and job.get("worker") == "doomed"]
@@ -149,7 +161,7 @@ async def test_a_job_running_on_a_remote_worker_is_stopped_by_cancel(cluster: Cl
     # As many steps as a request may have: the cancel has the whole run to arrive in, and a slower
     # machine only makes that run longer.
     long = await cluster.video(alice, "a long voyage -steps 50 -frames 16")
-    cluster.start_worker("gpu0")
+    worker = cluster.start_worker("gpu0")
     await cluster.until(
         lambda: any(job["status"] == "running" and int(job.get("step") or 0) >= 1 for job in cluster.jobs()),
         "the job past its first step",
@@ -157,8 +169,13 @@ async def test_a_job_running_on_a_remote_worker_is_stopped_by_cancel(cluster: Cl
     status = long.original
     assert status is not None
 
+    # Held while the cancel travels (the bot, Redis, the worker's subscription), so it reaches a job
+    # that is still running however slowly the bot got to it.
+    cluster.freeze(worker)
     cancel = await cluster.emulator.click_button(alice, status, _cancel_button(status))
     await cancel.wait_for_response()
+    await cluster.until(lambda: "cancel_by" in cluster.jobs()[0], "the cancel recorded in Redis")
+    cluster.thaw(worker)
     await cluster.until(lambda: cluster.jobs()[0]["status"] == "cancelled", "the job cancelled")
 
     [job] = cluster.jobs()
