@@ -23,6 +23,8 @@ class JobContext:
     interaction_created_at: float
     attachment_size_limit: int
     status_message_id: int | None = None
+    adjustments: tuple[str, ...] = ()
+    """What was changed to fit the model (e.g. a frame count rounded to its rule), shown with the job."""
 
     def token_usable(self, now: float) -> bool:
         """True while the interaction token can still be trusted to edit and follow up."""
@@ -39,4 +41,6 @@ class JobContext:
     @classmethod
     def loads(cls, text: str) -> Self:
         """Parse what `dumps` wrote."""
-        return cls(**json.loads(text))
+        fields = json.loads(text)
+        fields["adjustments"] = tuple(fields.get("adjustments", ()))
+        return cls(**fields)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import discord
 
 from bot.sanitize import display_prompt
@@ -54,12 +56,19 @@ def _base(title: str, colour: discord.Colour, request: VideoRequest, user_id: in
 
 
 def queued_embed(
-    request: VideoRequest, user_id: int, position: int, ready: float | None, *, recovered: bool = False
+    request: VideoRequest,
+    user_id: int,
+    position: int,
+    ready: float | None,
+    *,
+    recovered: bool = False,
+    adjustments: Sequence[str] = (),
 ) -> discord.Embed:
     """Waiting in line: position and, when known, when it should be done (`ready`, epoch seconds)."""
     embed = _base("⏳ Queued", COLOUR_QUEUED, request, user_id)
     embed.add_field(name="Position", value=f"#{position}", inline=True)
     embed.add_field(name="Ready", value=relative_time(ready) if ready is not None else "estimating…", inline=True)
+    _note_adjustments(embed, adjustments)
     embed.set_footer(text=settings_text(request, request.seed))
     if recovered:
         embed.title = "⏳ Queued again after a restart"
@@ -67,7 +76,14 @@ def queued_embed(
 
 
 def running_embed(
-    request: VideoRequest, user_id: int, step: int, total: int, elapsed_s: float, ready: float | None = None
+    request: VideoRequest,
+    user_id: int,
+    step: int,
+    total: int,
+    elapsed_s: float,
+    ready: float | None = None,
+    *,
+    adjustments: Sequence[str] = (),
 ) -> discord.Embed:
     """Generating: a progress bar, step i/n, the time so far and, when known, when it should be done."""
     embed = _base("🎬 Generating", COLOUR_RUNNING, request, user_id)
@@ -75,17 +91,27 @@ def running_embed(
     embed.add_field(name="Elapsed", value=f"{elapsed_s:.0f} s", inline=True)
     if ready is not None:
         embed.add_field(name="Ready", value=relative_time(ready), inline=True)
+    _note_adjustments(embed, adjustments)
     embed.set_footer(text=settings_text(request, request.seed))
     return embed
 
 
-def finished_embed(result: VideoResult, user_id: int, elapsed_s: float) -> discord.Embed:
+def finished_embed(
+    result: VideoResult, user_id: int, elapsed_s: float, *, adjustments: Sequence[str] = ()
+) -> discord.Embed:
     """Done: everything needed to reproduce the video."""
     embed = _base("✅ Done", COLOUR_DONE, result.request, user_id)
     embed.add_field(name="Seed", value=str(result.seed), inline=True)
     embed.add_field(name="Time", value=f"{elapsed_s:.0f} s", inline=True)
+    _note_adjustments(embed, adjustments)
     embed.set_footer(text=settings_text(result.request, result.seed))
     return embed
+
+
+def _note_adjustments(embed: discord.Embed, adjustments: Sequence[str]) -> None:
+    # Kept on every state the video is made in, so what changed from the request stays explained.
+    if adjustments:
+        embed.add_field(name="Adjusted to fit the model", value="\n".join(adjustments), inline=False)
 
 
 def failed_embed(request: VideoRequest, user_id: int, reason: str) -> discord.Embed:

@@ -69,6 +69,7 @@ class Submitter:
             interaction_token=interaction.token,
             interaction_created_at=interaction.created_at.timestamp(),
             attachment_size_limit=interaction.filesize_limit,
+            adjustments=tuple(adjustments),
         )
         spec = JobSpec(
             request=request,
@@ -91,9 +92,7 @@ class Submitter:
             extra={**who, "channel_id": context.channel_id},
         )
         ready = render.ready_at(self._clock.time(), info.eta_s)
-        embed = render.queued_embed(request, context.user_id, info.position or 1, ready)
-        if adjustments:
-            embed.add_field(name="Adjusted to fit the model", value="\n".join(adjustments), inline=False)
+        embed = render.queued_embed(request, context.user_id, info.position or 1, ready, adjustments=adjustments)
         answer = await ack.respond(embed=embed, view=status_view(job_id))
         message_id = answer.message_id
         if answer.shown is Shown.NOT_SHOWN:

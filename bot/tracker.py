@@ -133,8 +133,9 @@ class JobTracker:
         """
         previous = self.status.message_id
         ready = render.ready_at(self._clock.time(), info.eta_s)
+        context = self.status.context
         embed = render.queued_embed(
-            self.request, self.status.context.user_id, info.position or 1, ready, recovered=True
+            self.request, context.user_id, info.position or 1, ready, recovered=True, adjustments=context.adjustments
         )
         try:
             await self.status.post_in_channel(
@@ -210,14 +211,20 @@ class JobTracker:
             await self._settle(await self._finish(terminal))
 
     def _render(self, event: JobQueued | JobStarted | JobProgress) -> discord.Embed:
-        user_id = self.status.context.user_id
+        user_id, adjustments = self.status.context.user_id, self.status.context.adjustments
         if isinstance(event, JobQueued):
             ready = render.ready_at(self._clock.time(), event.eta_s)
-            return render.queued_embed(self.request, user_id, event.position, ready, recovered=event.recovered)
+            return render.queued_embed(
+                self.request, user_id, event.position, ready, recovered=event.recovered, adjustments=adjustments
+            )
         if isinstance(event, JobStarted):
             ready = render.ready_at(self._clock.time(), event.eta_s)
-            return render.running_embed(self.request, user_id, 0, self.request.steps, 0.0, ready)
-        return render.running_embed(self.request, user_id, event.step, event.total, event.elapsed_s)
+            return render.running_embed(
+                self.request, user_id, 0, self.request.steps, 0.0, ready, adjustments=adjustments
+            )
+        return render.running_embed(
+            self.request, user_id, event.step, event.total, event.elapsed_s, adjustments=adjustments
+        )
 
     def _show(self, event: JobQueued | JobStarted | JobProgress) -> None:
         if _same_place(event, self._shown):
@@ -258,7 +265,9 @@ class JobTracker:
         elapsed = self._clock.time() - self.status.context.interaction_created_at
         try:
             if isinstance(event, JobFinished):
-                embed = render.finished_embed(event.result, user_id, elapsed)
+                embed = render.finished_embed(
+                    event.result, user_id, elapsed, adjustments=self.status.context.adjustments
+                )
                 try:
                     await deliver(
                         self.status,

@@ -12,7 +12,16 @@ import numpy as np
 from generation.generator import DiffusersGenerator
 from tests.discord_emulator import Interaction
 from tests.fakes.generator import FakeGenerator
-from tests.fixtures.bot import RunningBot, StartBot, button_ids, decode_mp4, embed_text, ephemeral_reply, finished
+from tests.fixtures.bot import (
+    STATUS_EDIT_INTERVAL_S,
+    RunningBot,
+    StartBot,
+    button_ids,
+    decode_mp4,
+    embed_text,
+    ephemeral_reply,
+    finished,
+)
 from tests.fixtures.pictures import huge_png_header, solid_png
 
 TINY = {"video_sizes": ["tiny:64x64"]}
@@ -164,6 +173,33 @@ async def test_ltx_video_through_the_bot_makes_the_rounded_frame_count(
     message = await finished(running.emulator, interaction)
     assert decode_mp4(message.attachments[0].data)[2:] == (17, 64, 64)
     assert "17 frames" in embed_text(message)
+
+
+async def test_the_adjustment_stays_on_the_status_message_while_the_video_is_made(
+    start_bot: StartBot, tiny_ltx_dir: Path
+) -> None:
+    generator = FakeGenerator(hold_steps=True)
+    running = await start_bot(generator, model_id=str(tiny_ltx_dir), **TINY)
+    interaction = await running.emulator.invoke_slash(
+        running.alice, running.channel, "video", {"prompt": "a red kite", "frames": 12, "steps": 4}
+    )
+    callback = await interaction.wait_for_response()
+    message = interaction.original
+    assert callback.data is not None
+    assert message is not None
+
+    generator.steps.release(2)
+    await running.clock.run_until_done(
+        running.emulator.wait_for(lambda: "Generating" in embed_text(message)), step=STATUS_EDIT_INTERVAL_S
+    )
+    generator.steps.open()
+    await finished(running.emulator, interaction)
+
+    shown = [callback.data["embeds"], *(edit.embeds for edit in message.edits)]
+    assert [embeds[0]["title"] for embeds in shown] == ["⏳ Queued", "🎬 Generating", "✅ Done"]
+    for embeds in shown:
+        notes = [field["value"] for field in embeds[0]["fields"] if field["name"] == "Adjusted to fit the model"]
+        assert notes == ["frames 12 → 17: LTX-Video (text-to-video) makes 8k+1 frames"]
 
 
 async def test_a_default_frame_count_off_the_models_rule_is_refused_with_the_rule(

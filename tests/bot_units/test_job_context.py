@@ -1,0 +1,31 @@
+"""The Discord side of a job, as stored with it: what a restart reads back is what was written."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+from bot.job_context import JobContext
+
+CONTEXT = JobContext(
+    user_id=1,
+    channel_id=2,
+    guild_id=3,
+    application_id=4,
+    interaction_token="token",
+    interaction_created_at=1_700_000_000.0,
+    attachment_size_limit=10 * 1024 * 1024,
+    status_message_id=5,
+    adjustments=("frames 12 → 17: LTX-Video (text-to-video) makes 8k+1 frames",),
+)
+
+
+def test_a_context_reads_back_as_written() -> None:
+    assert JobContext.loads(CONTEXT.dumps()) == CONTEXT
+
+
+def test_a_context_saved_before_adjustments_were_kept_reads_back_without_any() -> None:
+    older = asdict(CONTEXT)
+    del older["adjustments"]
+
+    assert JobContext.loads(json.dumps(older)).adjustments == ()
