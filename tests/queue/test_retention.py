@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
-from generation.queue.interface import JobFinished, JobQueue
+from generation.queue.interface import JobFailed, JobFinished, JobQueue
+from generation.queue.outcome import LOST_VIDEO
 from generation.queue.retention import SWEEP_INTERVAL_S
 from tests.fakes.clock import FakeClock
 from tests.queue.conftest import MakeQueue, first, spec
@@ -45,7 +44,6 @@ async def test_a_delivered_video_older_than_the_retention_is_deleted_at_start(
     assert not video.exists()
 
 
-@pytest.mark.local_only  # with Redis the history still names where the bot fetches it
 async def test_a_deleted_video_is_forgotten_by_the_jobs_history(make_queue: MakeQueue, clock: FakeClock) -> None:
     await finished_video(make_queue, acknowledged=True)
 
@@ -79,7 +77,6 @@ async def test_a_retention_of_zero_keeps_videos_forever(make_queue: MakeQueue, c
     assert video.exists()
 
 
-@pytest.mark.local_only  # with Redis the history still names where the bot fetches it
 async def test_a_video_already_deleted_by_hand_is_forgotten_by_the_sweep(
     make_queue: MakeQueue, clock: FakeClock
 ) -> None:
@@ -103,4 +100,18 @@ async def test_a_video_that_expires_while_the_queue_runs_goes_at_the_next_hourly
     clock.advance(SWEEP_INTERVAL_S)
     await clock.wait_for_sleepers(1)  # swept, and waiting for the round after
 
+    assert not video.exists()
+
+
+async def test_a_swept_video_is_lost_to_a_later_watch_not_fetched_again(
+    make_queue: MakeQueue, clock: FakeClock
+) -> None:
+    video = await finished_video(make_queue, acknowledged=True)
+    queue = await reopen(make_queue, clock, later_s=WEEK_S + 60)
+    [job] = await queue.history()
+
+    events = [event async for event in queue.watch(job.job_id)]
+
+    assert isinstance(events[-1], JobFailed)
+    assert events[-1].reason == LOST_VIDEO
     assert not video.exists()

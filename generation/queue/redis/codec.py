@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from generation.queue.interface import (
     JobCancelled,
@@ -32,6 +32,9 @@ from generation.results import Timings, VideoFile
 
 Raw = Mapping[str, Any]
 """A job hash or stream entry as the scripts return it (strings, and numbers they computed)."""
+
+SWEPT: Final = "swept"
+"""Job hash field set once the bot's retention sweep deleted the job's files: it has no video any more."""
 
 
 @dataclass(frozen=True)
@@ -134,7 +137,7 @@ def decode_info(raw: Raw, video_path: Path | None = None) -> JobInfo:
         seed=int(seed) if seed else None,
         error=raw.get("error") or None,
         cancelled_by=actor_from_text(cancelled_by) if cancelled_by else None,
-        video_path=str(video_path) if status is JobStatus.SUCCEEDED and video_path is not None else None,
+        video_path=str(video_path) if status is JobStatus.SUCCEEDED and video_path and SWEPT not in raw else None,
         timings=Timings(**json.loads(timings)) if timings else None,
     )
 

@@ -51,6 +51,7 @@ from generation.queue.interface import (
 )
 from generation.queue.outcome import LOST_VIDEO
 from generation.queue.redis.codec import (
+    SWEPT,
     Raw,
     decode_event,
     decode_info,
@@ -431,7 +432,8 @@ class RedisJobQueue:
         job_id = row["id"]
         meta = video_meta(row)
         path = self._video_path(job_id)
-        if meta is None or "seed" not in row:
+        if meta is None or "seed" not in row or SWEPT in row:
+            # Swept by the retention: fetching its bytes again would leave a file no sweep knows of.
             return JobFailed(job_id, LOST_VIDEO)
         if not await asyncio.to_thread(path.exists):
             data = cast(bytes | None, await self._raw.get(row.get("video_key", "")))

@@ -20,7 +20,7 @@ from typing import cast
 
 import redis.asyncio as redis
 
-from generation.queue.redis.codec import decode_request, encode_request, number
+from generation.queue.redis.codec import SWEPT, decode_request, encode_request, number
 from generation.queue.retention import SWEEP_INTERVAL_S
 
 
@@ -57,8 +57,9 @@ class BotHostFiles:
         }
 
     async def forget_videos(self, job_ids: Sequence[str]) -> None:
-        """Drop these jobs from the record (their files are gone), and their pictures from the requests of
-        those whose job record is still there, as the local history forgets them (Re-roll must not offer it)."""
+        """Drop these jobs from the record (their files are gone); mark those whose job record is still
+        there as swept and drop their pictures from their requests, as the local history forgets both (no
+        video to fetch again, no picture for Re-roll to offer)."""
         if not job_ids:
             return
         async with self._client.pipeline(transaction=False) as pipe:
@@ -67,8 +68,11 @@ class BotHostFiles:
             requests = cast(list[str | None], await pipe.execute())
         async with self._client.pipeline(transaction=True) as pipe:
             for job_id, text in zip(job_ids, requests, strict=True):
-                if text is not None and (request := decode_request(text)).image is not None:
-                    # HSET keeps the record's expiry; the job has ended, so nothing else writes its request.
+                if text is None:
+                    continue
+                # HSET keeps the record's expiry; the job has ended, so nothing else writes these fields.
+                pipe.hset(self._job(job_id), SWEPT, "1")
+                if (request := decode_request(text)).image is not None:
                     pipe.hset(self._job(job_id), "request", encode_request(dataclasses.replace(request, image=None)))
             pipe.zrem(self._kept, *job_ids)
             pipe.hdel(self._pictures, *job_ids)
