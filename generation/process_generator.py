@@ -12,7 +12,8 @@ real generator from a picklable factory. `generate` blocks the caller's thread (
 thread) while the child works; progress, the frames and errors come back over a pipe, and the
 caller's cancel token is passed on within `_POLL_S`. If the child dies, the call fails with a
 `GenerationError` that says so, and the next call starts a new child (and loads the model again).
-When the parent goes away the child notices its pipe close and exits.
+When the parent goes away the child notices its pipe close and exits. `halt` (from any thread) kills
+the child for good, so a shutdown need not wait for a model load to end.
 
 The child runs at a lower CPU priority (`CHILD_NICENESS`) than its parent. On a GPU host it mostly
 waits on the device and the setting costs nothing; on a host whose CPUs are all busy, the parent's
@@ -36,7 +37,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Final
 
-from generation.errors import EngineError, GenerationError
+from generation.errors import EngineError, GenerationCancelled, GenerationError
 from generation.protocol import CancelToken, ProgressCallback, VideoGenerator
 from generation.request import VideoRequest
 from generation.results import GeneratedClip
@@ -128,6 +129,7 @@ class ProcessGenerator:
         self._loaded = False
         self._memory: int | None = None
         self._calls = itertools.count(1)
+        self._halted = threading.Event()
 
     @property
     def max_batch_size(self) -> int:
@@ -163,6 +165,16 @@ class ProcessGenerator:
         assert isinstance(answer, _Generated)
         return answer.clips
 
+    def halt(self) -> None:
+        """Kill the child now and start no other: the call waiting on it (a model load, which has no
+        cancel token, included) raises `GenerationCancelled` within `_POLL_S`, and so does every later
+        call. Thread-safe: for a shutdown that will not wait for the GPU thread."""
+        self._halted.set()
+        process = self._process
+        if process is not None:
+            process.kill()
+            log.info("gpu process halted pid=%s", process.pid)
+
     def close(self) -> None:
         """Stop the child (it also stops by itself when this process goes away)."""
         if self._conn is not None:
@@ -175,6 +187,8 @@ class ProcessGenerator:
         self._conn, self._process, self._loaded = None, None, False
 
     def _connection(self) -> Connection:
+        if self._halted.is_set():
+            raise self._stopped()
         if self._conn is None or self._process is None or not self._process.is_alive():
             parent_end, child_end = self._context.Pipe()
             process = self._context.Process(
@@ -199,14 +213,16 @@ class ProcessGenerator:
         cancel, call = cancellable if cancellable is not None else (None, 0)
         cancel_sent = False
         while True:
-            if cancel is not None and cancel.cancelled and not cancel_sent:
-                conn.send(_Cancel(call))
-                cancel_sent = True
             try:
+                if cancel is not None and cancel.cancelled and not cancel_sent:
+                    conn.send(_Cancel(call))
+                    cancel_sent = True
                 ready = conn.poll(_POLL_S)
                 message: _Progress | _Loaded | _Generated | _Raised | None = conn.recv() if ready else None
             except (EOFError, OSError):
-                raise self._died() from None
+                raise (self._stopped() if self._halted.is_set() else self._died()) from None
+            if self._halted.is_set():
+                raise self._stopped()
             if message is None:
                 if self._process is not None and not self._process.is_alive():
                     raise self._died()
@@ -219,6 +235,12 @@ class ProcessGenerator:
             if isinstance(message, _Raised):
                 raise message.error
             return message
+
+    def _stopped(self) -> GenerationCancelled:
+        """After `halt`: the child gone (one started as the halt came is killed here), the error to raise."""
+        if self._process is not None and self._process.is_alive():
+            self._process.kill()
+        return GenerationCancelled("the GPU process was stopped: the worker is shutting down")
 
     def _died(self) -> GenerationError:
         process = self._process

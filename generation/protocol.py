@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from generation.errors import GenerationCancelled
 from generation.request import VideoRequest
@@ -68,4 +68,14 @@ class VideoGenerator(Protocol):
         fires between steps, `OutOfMemoryError` when the GPU runs out of memory, `GenerationError`
         for other failures; the generator stays usable after any of them.
         """
+        ...
+
+
+@runtime_checkable
+class Haltable(Protocol):
+    """A generator whose blocking calls can be ended from another thread (one in a child process is
+    killed): how a shutdown stops a model load, which has no cancel token, or a call deaf to its token."""
+
+    def halt(self) -> None:
+        """End the call in progress now and refuse later ones; both raise `GenerationCancelled`. Thread-safe."""
         ...

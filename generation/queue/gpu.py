@@ -18,7 +18,7 @@ from pathlib import Path
 from generation.clock import Clock
 from generation.config import EngineSettings
 from generation.errors import EncodeError
-from generation.protocol import CancelToken, VideoGenerator
+from generation.protocol import CancelToken, Haltable, VideoGenerator
 from generation.request import VideoRequest
 from generation.results import GeneratedClip, Timings, VideoFile
 
@@ -132,6 +132,12 @@ class GpuThread:
             return BatchOutcome(outcomes, load_s, self._clock.monotonic() - started)
 
         return loop.run_in_executor(self._thread, work)
+
+    def halt(self) -> None:
+        """End the call in progress now if the generator can be stopped from outside (a GPU process is
+        killed: a model load, or a call deaf to its token); otherwise it is left to finish."""
+        if isinstance(self._generator, Haltable):
+            self._generator.halt()
 
     def shutdown(self) -> None:
         """Stop taking work; a call in progress finishes on its own."""

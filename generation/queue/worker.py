@@ -61,30 +61,47 @@ class Worker:
         self._output_dir = output_dir
         self._oom_batch_limits: dict[Hashable, int] = {}
         self._run: Run | None = None
+        self._stopping = False
         source.on_cancel(self._stop_call_of)
 
     def interrupt(self) -> None:
-        """Stop the running call at its next step; its jobs are put back in line for the next start."""
+        """Stop the running call at its next step; its jobs are put back in line for the next start.
+
+        With no batch running, a model load in progress is stopped (where the generator can be halted).
+        """
+        self._stopping = True
         run = self._run
-        if run is not None:
-            run.interrupted = True
-            if run.attempt is not None:
-                run.attempt.token.cancel()
+        if run is None:
+            self._gpu.halt()
+            return
+        run.interrupted = True
+        if run.attempt is not None:
+            run.attempt.token.cancel()
 
     async def abandon(self) -> None:
-        """Put back what the running batch still holds (its call would not stop: the thread is left to it)."""
+        """Put back what the running batch still holds; its call would not stop, so it is halted where the
+        generator allows (a GPU process is killed) and otherwise left to its thread."""
+        self._gpu.halt()
         run = self._run
         if run is not None:
             await self._put_back(run, list(run.live))
 
     async def wind_down(self, task: asyncio.Task[None], grace_s: float) -> None:
         """Shut down `task` (this worker's `serve`): let the running call finish within `grace_s`, then
-        interrupt it; if it does not reach its next step within `STOP_WAIT_S`, abandon its thread."""
-        done = await within(self._clock, task, grace_s)
-        if not done:
-            log.warning("shutdown: interrupting the running call after %g s", grace_s)
+        interrupt it; if it does not reach its next step within `STOP_WAIT_S`, abandon its thread.
+
+        With no batch running there is nothing to finish: a model still loading is stopped at once.
+        """
+        if self._run is None and not self._gpu.loaded and not task.done():
+            log.info("shutdown: stopping the model load; no video is running")
             self.interrupt()
             done = await within(self._clock, task, STOP_WAIT_S)
+        else:
+            done = await within(self._clock, task, grace_s)
+            if not done:
+                log.warning("shutdown: interrupting the running call after %g s", grace_s)
+                self.interrupt()
+                done = await within(self._clock, task, STOP_WAIT_S)
         if not done:
             # The generator ignores its token: abandon its thread, but hand its jobs back.
             log.error("shutdown: the GPU thread did not stop within %g s; abandoning it", STOP_WAIT_S)
@@ -100,9 +117,11 @@ class Worker:
         try:
             log.info("model loaded load_s=%.1f", await self._gpu.load())
         except Exception:
-            log.exception("model load failed; jobs will retry it")
+            if not self._stopping:
+                log.exception("model load failed; jobs will retry it")
         while (batch := await self._source.take(BatchLimits(self._batch_size, self._oom_batch_limits))) is not None:
             run = self._run = Run(batch)
+            run.interrupted = self._stopping  # taken as the shutdown began: back in line, untouched
             try:
                 await self._execute(run, list(run.live))
             except Exception:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ from generation.queue.settings import QueueSettings
 from generation.request import VideoRequest
 from generation.results import GeneratedClip
 from tests.fakes.generator import FakeGenerator
+from tests.patience import PATIENCE_S
 
 
 class DyingGenerator(FakeGenerator):
@@ -139,6 +141,21 @@ def test_a_cancellation_reaches_the_call_running_in_the_child(child: functools.p
         generator.generate([request()], on_progress=lambda step, total: steps.append(step), cancel=token)
 
     assert steps == []  # the held first step noticed it; nothing ran
+
+
+def test_a_halt_ends_a_model_load_in_the_child_and_refuses_every_later_call(
+    child: functools.partial[ProcessGenerator],
+) -> None:
+    generator = child(functools.partial(FakeGenerator, hold_load=True))  # the load never ends by itself
+    with ThreadPoolExecutor(max_workers=1) as gpu_thread:
+        loading = gpu_thread.submit(generator.load)
+
+        generator.halt()  # before the child started, or while it loads: the same for the caller
+
+        with pytest.raises(GenerationCancelled, match="shutting down"):
+            loading.result(timeout=PATIENCE_S)
+    with pytest.raises(GenerationCancelled):
+        generator.generate([request()])
 
 
 @pytest.mark.parametrize(("prompt", "raised"), [("FAIL", GenerationError), ("OOM", OutOfMemoryError)])

@@ -21,6 +21,7 @@ from tests.fakes.generator import FakeGenerator
 from tests.fakes.redis_queue import redis_queue
 from tests.fixtures.redis_server import RedisServer
 from tests.ops.entry_points import clean_environment, run_module, start_module
+from tests.patience import PATIENCE_S
 from tests.queue.conftest import events_of, spec
 
 
@@ -103,14 +104,14 @@ async def test_a_worker_process_registers_then_exits_0_on_sigterm(
     process = await start_module("generation.worker", cwd=tmp_path, env=env)
     client = redis.Redis.from_url(url, decode_responses=True)
     try:
-        async with asyncio.timeout(90):  # a safety net: the condition is the worker in the registry
+        async with asyncio.timeout(2 * PATIENCE_S):  # a safety net: the condition is the worker in the registry
             await registered(client)
         process.send_signal(signal.SIGTERM)
-        _, stderr = await asyncio.wait_for(process.communicate(), 60)
+        _, stderr = await asyncio.wait_for(process.communicate(), PATIENCE_S)
     finally:
         if process.returncode is None:
             process.kill()
-            await process.wait()
+            await process.communicate()  # not wait(): it would wait for ever on pipes nobody drains
     [stopped] = await read_workers(client, "videobot:", 0.0, 1e12)
     await client.aclose()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 
 from generation.errors import QueueClosedError, QueuePausedError
+from generation.process_generator import ProcessGenerator
 from generation.protocol import CancelToken, ProgressCallback
 from generation.queue.interface import (
     JobCancelled,
@@ -26,6 +28,7 @@ from generation.results import GeneratedClip
 from tests.fakes.clock import FakeClock
 from tests.fakes.gate import Gate
 from tests.fakes.generator import FakeGenerator
+from tests.patience import PATIENCE_S
 from tests.queue.conftest import MakeQueue, events_of, spec, start_and_drain
 
 
@@ -276,4 +279,22 @@ async def test_a_call_deaf_to_the_shutdown_is_abandoned_and_its_job_kept_for_the
 
     found, events = await start_and_drain(await make_queue(job_max_attempts=1, start=False))
     assert [(i.job_id, i.status) for i in found] == [(running.info.job_id, JobStatus.QUEUED)]
+    assert isinstance(events[-1], JobFinished)
+
+
+async def test_close_while_the_model_loads_in_the_gpu_process_stops_the_load_and_keeps_the_jobs(
+    make_queue: MakeQueue,
+) -> None:
+    generator = ProcessGenerator(functools.partial(FakeGenerator, hold_load=True), max_batch_size=1)
+    try:
+        queue = await make_queue(generator, shutdown_grace_s=60.0)
+        waiting = await queue.submit(spec("ann"))
+        # Nothing of anyone's runs, so nothing is waited for: close() returns on a clock nobody moves.
+        async with asyncio.timeout(PATIENCE_S):
+            await queue.close()
+    finally:
+        generator.close()
+
+    found, events = await start_and_drain(await make_queue(start=False))
+    assert [(i.job_id, i.status) for i in found] == [(waiting.info.job_id, JobStatus.QUEUED)]
     assert isinstance(events[-1], JobFinished)
