@@ -14,6 +14,7 @@ from generation.cli import EXIT_BAD_INPUT, main
 from generation.encode import probe
 from tests.fixtures.pictures import solid_png
 from tests.ops.entry_points import Finished, clean_environment, run_module
+from tests.patience import PATIENCE_S
 
 ROOT = Path(__file__).resolve().parents[2]
 # What the command loads only to generate: a mistake found before it costs no wait.
@@ -33,7 +34,9 @@ def test_the_command_writes_a_playable_mp4_with_the_usual_mode_and_prints_the_se
     command = [sys.executable, "-m", "generation", "Spiderman is surfing", "-o", str(output)]
     flags = ["--model", str(tiny_model_dir), "--frames", "8", "--steps", "3", "--seed", "42", *TINY_FLAGS]
 
-    done = subprocess.run([*command, *flags], cwd=ROOT, capture_output=True, text=True, timeout=120, umask=0o022)
+    done = subprocess.run(
+        [*command, *flags], cwd=ROOT, capture_output=True, text=True, timeout=2 * PATIENCE_S, umask=0o022
+    )
 
     assert done.returncode == 0, done.stderr
     assert "seed 42" in done.stdout

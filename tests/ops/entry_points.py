@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.settings import Settings
+from tests.patience import PATIENCE_S
 
 ROOT = Path(__file__).resolve().parents[2]
 # Shaped like a real bot token (base64 user id . timestamp . HMAC); assembled so scanners leave it be.
@@ -52,7 +53,7 @@ def finished(status: int, stdout: str, stderr: str) -> Finished:
     return Finished(status, stdout, [line for line in lines if not line.startswith("import time:")], imported)
 
 
-def run_module(module: str, *args: str, cwd: Path, env: dict[str, str], timeout: float = 120) -> Finished:
+def run_module(module: str, *args: str, cwd: Path, env: dict[str, str], timeout: float = 2 * PATIENCE_S) -> Finished:
     """Run `python -m module args...` to its end."""
     done = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", module, *args],

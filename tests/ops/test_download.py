@@ -15,6 +15,7 @@ from generation.config import EngineSettings
 from generation.download import check_model_available, select_files
 from tests.ops.entry_points import Finished, clean_environment, run_module
 from tests.ops.fake_hf_cache import PIPELINE_FILES, write_cached_model
+from tests.patience import PATIENCE_S
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = "acme/tiny-t2v"
@@ -93,7 +94,7 @@ def test_select_files_keeps_every_shard_of_the_chosen_weight_set() -> None:
 def _download(hf_home: Path, *args: str) -> Finished:
     """`python -m generation download args...`, offline, with the cache at `hf_home`."""
     env = clean_environment(HF_HOME=str(hf_home), HF_HUB_OFFLINE="1", MODEL_ID=MODEL)
-    return run_module("generation", "download", *args, cwd=hf_home, env=env, timeout=60)
+    return run_module("generation", "download", *args, cwd=hf_home, env=env)
 
 
 def test_offline_download_succeeds_when_the_model_is_complete_in_the_cache(tmp_path: Path) -> None:
@@ -173,7 +174,7 @@ def test_the_engine_cli_dispatches_download_help() -> None:
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=2 * PATIENCE_S,
     )
 
     assert done.returncode == 0, done.stderr

@@ -13,6 +13,7 @@ import pytest
 
 from bot.observability import HealthServer, Metrics, start_health_server
 from generation.queue.interface import JobFailed, QueueStats, WorkerStatus
+from tests.patience import PATIENCE_S
 
 STATS = QueueStats(
     waiting=3,
@@ -174,7 +175,7 @@ async def _run_healthcheck(port: int | None) -> int:
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot.healthcheck", env=env, stdout=asyncio.subprocess.DEVNULL
     )
-    return await asyncio.wait_for(process.wait(), timeout=30)
+    return await asyncio.wait_for(process.wait(), timeout=PATIENCE_S)
 
 
 async def test_the_image_healthcheck_passes_against_a_healthy_bot(server: HealthServer) -> None:

@@ -26,6 +26,7 @@ from tests.ops.dockerfile import (
     stages,
     target,
 )
+from tests.patience import PATIENCE_S
 
 
 def test_hadolint_finds_nothing_in_the_dockerfile() -> None:
@@ -36,7 +37,7 @@ def test_hadolint_finds_nothing_in_the_dockerfile() -> None:
         [hadolint, "--no-color", "--failure-threshold", "style", str(DOCKERFILE)],
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=2 * PATIENCE_S,
     )
 
     assert (done.returncode, done.stdout + done.stderr) == (0, "")

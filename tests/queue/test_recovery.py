@@ -10,6 +10,7 @@ import pytest
 
 from generation.queue.interface import JobFailed, JobQueued, JobStarted, JobStatus
 from generation.queue.settings import QueueSettings
+from tests.patience import PATIENCE_S
 from tests.queue.conftest import MakeQueue, start_and_drain
 
 # A crash of the process that holds the queue: the Redis backend's crashes are its leases (test_redis_only).
@@ -29,7 +30,7 @@ async def crash_while_running(settings: QueueSettings, videos: Path, *jobs: str,
     )  # fmt: skip
     assert child.stdout is not None
     try:
-        running = (await asyncio.wait_for(child.stdout.readline(), timeout=30)).decode().strip()
+        running = (await asyncio.wait_for(child.stdout.readline(), timeout=2 * PATIENCE_S)).decode().strip()
     finally:
         child.kill()
         await child.wait()

@@ -14,8 +14,6 @@ from tests.discord_emulator.models import Interaction, Message, User
 from tests.fixtures.redis_server import RedisServer, redis_server_binary
 from tests.scale.cluster import Cluster, video_prompt
 
-pytestmark = pytest.mark.timeout(600)
-
 
 @pytest.fixture
 async def cluster(discord_emulator: DiscordEmulator, tiny_model_dir: Path, tmp_path: Path) -> AsyncIterator[Cluster]:
