@@ -69,7 +69,7 @@ def run_module(module: str, *args: str, cwd: Path, env: dict[str, str], timeout:
 async def run_module_async(module: str, *args: str, cwd: Path, env: dict[str, str]) -> Finished:
     """`run_module` without blocking the event loop (the Discord emulator serves the process meanwhile)."""
     process = await start_module(module, *args, cwd=cwd, env=env)
-    stdout, stderr = await process.communicate()
+    stdout, stderr = await finish(process, within=2 * PATIENCE_S)
     assert process.returncode is not None
     return finished(process.returncode, stdout.decode(), stderr.decode())
 
@@ -80,3 +80,28 @@ async def start_module(module: str, *args: str, cwd: Path, env: dict[str, str]) 
         sys.executable, "-X", "importtime", "-m", module, *args,
         cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
+
+
+async def read_until(process: asyncio.subprocess.Process, text: str) -> list[str]:
+    """The process' stderr lines up to the first that holds `text`; fails if it ends or hangs first."""
+    assert process.stderr is not None
+    lines: list[str] = []
+    async with asyncio.timeout(2 * PATIENCE_S):  # the process starts Python and may import torch first
+        while not lines or text not in lines[-1]:
+            line = (await process.stderr.readline()).decode()
+            if not line:
+                raise AssertionError(f"the process ended before logging {text!r}:\n{''.join(lines)}")
+            lines.append(line)
+    return lines
+
+
+async def finish(process: asyncio.subprocess.Process, within: float = PATIENCE_S) -> tuple[bytes, bytes]:
+    """The rest of the process' stdout and stderr once it has exited; killed, failing the test, if it
+    outlives `within` (its pipes drained either way: Python 3.11's wait() also waits for them)."""
+    try:
+        async with asyncio.timeout(within):
+            return await process.communicate()
+    except TimeoutError:
+        process.kill()
+        await process.communicate()
+        raise AssertionError(f"the process did not exit within {within:g} s") from None

@@ -18,7 +18,7 @@ from generation.queue.local import LocalJobQueue
 from tests.discord_emulator import DiscordEmulator
 from tests.fakes.generator import FakeGenerator
 from tests.fixtures.bot import bot_settings
-from tests.ops.entry_points import TOKEN, clean_environment, run_module_async, start_module
+from tests.ops.entry_points import TOKEN, clean_environment, finish, read_until, run_module_async, start_module
 
 GPU_STACK = {"torch", "diffusers"}
 
@@ -84,13 +84,10 @@ async def test_a_configured_bot_logs_in_syncs_its_commands_and_stops_cleanly(
         discord_emulator, DISCORD_GUILD_IDS=str(guild.id), MODEL_ID=str(tiny_model_dir), SHUTDOWN_GRACE_S="1"
     )
     process = await start_module("bot", cwd=tmp_path, env=env)
-    assert process.stderr is not None
 
-    lines: list[str] = []
-    while not lines or " synced " not in lines[-1]:
-        lines.append((await process.stderr.readline()).decode())
+    lines = await read_until(process, " synced ")
     process.send_signal(signal.SIGTERM)
-    _, rest = await process.communicate()
+    _, rest = await finish(process)
 
     assert process.returncode == 0, "".join(lines) + rest.decode()
     assert any(
@@ -105,13 +102,10 @@ async def test_no_route_to_discord_is_retried_with_backoff_and_said_so_until_sto
     api_url = f"http://127.0.0.1:{closed_port()}/api/v10"
     env = clean_environment(DISCORD_TOKEN=TOKEN, DISCORD_API_URL=api_url, DEVICE="cpu")
     process = await start_module("bot", cwd=tmp_path, env=env)
-    assert process.stderr is not None
 
-    line = ""
-    while "Cannot reach Discord" not in line:
-        line = (await process.stderr.readline()).decode()
+    line = (await read_until(process, "Cannot reach Discord"))[-1]
     process.send_signal(signal.SIGTERM)
-    _, rest = await process.communicate()
+    _, rest = await finish(process)
 
     assert process.returncode == 0
     assert f" WARNING  bot.discord_startup: Cannot reach Discord at {api_url}: Cannot connect to host " in line

@@ -20,7 +20,7 @@ from tests.fakes.clock import FakeClock
 from tests.fakes.generator import FakeGenerator
 from tests.fakes.redis_queue import redis_queue
 from tests.fixtures.redis_server import RedisServer
-from tests.ops.entry_points import clean_environment, run_module, start_module
+from tests.ops.entry_points import clean_environment, finish, run_module, start_module
 from tests.patience import PATIENCE_S
 from tests.queue.conftest import events_of, spec
 
@@ -106,12 +106,10 @@ async def test_a_worker_process_registers_then_exits_0_on_sigterm(
     try:
         async with asyncio.timeout(2 * PATIENCE_S):  # a safety net: the condition is the worker in the registry
             await registered(client)
-        process.send_signal(signal.SIGTERM)
-        _, stderr = await asyncio.wait_for(process.communicate(), PATIENCE_S)
     finally:
         if process.returncode is None:
-            process.kill()
-            await process.communicate()  # not wait(): it would wait for ever on pipes nobody drains
+            process.send_signal(signal.SIGTERM)
+        _, stderr = await finish(process)
     [stopped] = await read_workers(client, "videobot:", 0.0, 1e12)
     await client.aclose()
 
