@@ -92,16 +92,15 @@ class Worker:
 
         With no batch running there is nothing to finish: a model still loading is stopped at once.
         """
-        if self._run is None and not self._gpu.loaded and not task.done():
-            log.info("shutdown: stopping the model load; no video is running")
+        loading = self._run is None and not self._gpu.loaded
+        done = await within(self._clock, task, 0.0 if loading else grace_s)
+        if not done:
+            if loading:
+                log.info("shutdown: stopping the model load; no video is running")
+            else:
+                log.warning("shutdown: interrupting the running call after %g s", grace_s)
             self.interrupt()
             done = await within(self._clock, task, STOP_WAIT_S)
-        else:
-            done = await within(self._clock, task, grace_s)
-            if not done:
-                log.warning("shutdown: interrupting the running call after %g s", grace_s)
-                self.interrupt()
-                done = await within(self._clock, task, STOP_WAIT_S)
         if not done:
             # The generator ignores its token: abandon its thread, but hand its jobs back.
             log.error("shutdown: the GPU thread did not stop within %g s; abandoning it", STOP_WAIT_S)
