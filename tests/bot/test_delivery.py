@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
 
 import numpy as np
 import pytest
 
-from generation.protocol import CancelToken, ProgressCallback
-from generation.request import VideoRequest
 from generation.results import GeneratedClip
 from tests.discord_emulator import DiscordEmulator
 from tests.fakes.generator import FakeGenerator
@@ -23,20 +21,9 @@ VIEW, SEND, EMBED, ATTACH, HISTORY = 1 << 10, 1 << 11, 1 << 14, 1 << 15, 1 << 16
 class NoiseGenerator(FakeGenerator):
     """Frames of pure noise: the worst case for a video encoder, so the MP4 comes out huge."""
 
-    def generate(
-        self,
-        requests: Sequence[VideoRequest],
-        on_progress: ProgressCallback | None = None,
-        cancel: CancelToken | None = None,
-    ) -> list[GeneratedClip]:
-        clips = super().generate(requests, on_progress, cancel)
-        rng = np.random.default_rng(0)
-        return [
-            GeneratedClip(
-                clip.request, clip.seed, rng.integers(0, 256, clip.frames.shape, dtype=np.uint8), clip.timings
-            )
-            for clip in clips
-        ]
+    def finish(self, clip: GeneratedClip) -> GeneratedClip:
+        noise = np.random.default_rng(clip.seed).integers(0, 256, clip.frames.shape, dtype=np.uint8)
+        return dataclasses.replace(clip, frames=noise)
 
 
 async def test_a_20_mib_video_is_re_encoded_to_fit_a_10_mib_guild(start_bot: StartBot) -> None:

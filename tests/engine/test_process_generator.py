@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 from collections.abc import Iterator, Sequence
@@ -45,31 +46,15 @@ class DyingGenerator(FakeGenerator):
 class PidGenerator(FakeGenerator):
     """Stamps the process id that made each clip into its seed, to show where the work ran."""
 
-    def generate(
-        self,
-        requests: Sequence[VideoRequest],
-        on_progress: ProgressCallback | None = None,
-        cancel: CancelToken | None = None,
-    ) -> list[GeneratedClip]:
-        return [
-            GeneratedClip(clip.request, os.getpid(), clip.frames, clip.timings)
-            for clip in super().generate(requests, on_progress, cancel)
-        ]
+    def finish(self, clip: GeneratedClip) -> GeneratedClip:
+        return dataclasses.replace(clip, seed=os.getpid())
 
 
 class NicenessGenerator(FakeGenerator):
     """Stamps the nice value of the process that made each clip into its seed."""
 
-    def generate(
-        self,
-        requests: Sequence[VideoRequest],
-        on_progress: ProgressCallback | None = None,
-        cancel: CancelToken | None = None,
-    ) -> list[GeneratedClip]:
-        return [
-            GeneratedClip(clip.request, os.getpriority(os.PRIO_PROCESS, 0), clip.frames, clip.timings)
-            for clip in super().generate(requests, on_progress, cancel)
-        ]
+    def finish(self, clip: GeneratedClip) -> GeneratedClip:
+        return dataclasses.replace(clip, seed=os.getpriority(os.PRIO_PROCESS, 0))
 
 
 def request(prompt: str = "a cat", **fields: object) -> VideoRequest:

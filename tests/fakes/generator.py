@@ -114,9 +114,13 @@ class FakeGenerator:
                 on_progress(step, steps)
         denoise_s = self._clock.monotonic() - started
         return [
-            GeneratedClip(request, seed, fake_frames(request, seed), Timings(denoise_s=denoise_s))
+            self.finish(GeneratedClip(request, seed, fake_frames(request, seed), Timings(denoise_s=denoise_s)))
             for request, seed in zip(requests, seeds, strict=True)
         ]
+
+    def finish(self, clip: GeneratedClip) -> GeneratedClip:
+        """Each clip on its way out, for a subclass to mark (where it was made) or change (its frames)."""
+        return clip
 
     def _raise_if_asked(self, requests: list[VideoRequest]) -> None:
         prompts = [request.prompt for request in requests]
