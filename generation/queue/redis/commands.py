@@ -24,6 +24,8 @@ _RETRIES: Final = 8
 #: Connections one client opens at most; past that a command waits for one (up to `_POOL_WAIT_S`).
 _MAX_CONNECTIONS: Final = 50
 _POOL_WAIT_S: Final = 30.0
+#: Jobs one script call reads or changes at most where a verb covers a whole line (a few ms at most).
+_CHUNK: Final = 200
 
 
 def connect(url: str, *, decode: bool = True) -> redis.Redis:
@@ -103,12 +105,33 @@ class Commands:
         return job
 
     async def clear(self, by: str) -> list[Raw]:
-        """Cancel every waiting job; their rows, in the order they were."""
-        return _rows((await self._run(scripts.CLEAR, by=by))["jobs"])
+        """Cancel every waiting job, `_CHUNK` per script call from the end of the line (so none moves the
+        rest); their rows, in the order they were. Jobs submitted while it runs may be cleared too."""
+        cleared: list[Raw] = []
+        while True:
+            answer = await self._run(scripts.CLEAR, by=by, count=_CHUNK)
+            rows = _rows(answer["jobs"])
+            cleared.extend(rows)
+            if not rows or not answer["more"]:
+                return cleared[::-1]
 
     async def view(self, job_ids: Sequence[str]) -> list[Raw]:
-        """The rows of the jobs that exist, with positions and ETAs."""
-        return _rows((await self._run(scripts.VIEW, ids=list(job_ids)))["jobs"])
+        """The rows of the jobs that exist, with positions and ETAs (`_CHUNK` jobs per script call)."""
+        rows: list[Raw] = []
+        for start in range(0, len(job_ids), _CHUNK):
+            rows.extend(_rows((await self._run(scripts.VIEW, ids=list(job_ids[start : start + _CHUNK])))["jobs"]))
+        return rows
+
+    async def far_places(self, every_s: float) -> int:
+        """Announce the waiting jobs past the near line whose place moved enough, unless a pass began less
+        than `every_s` ago (`scripts.FAR_PLACES`), `_CHUNK` jobs per script call; how many were told."""
+        told, start = 0, None
+        while True:
+            answer = await self._run(scripts.FAR_PLACES, begin=start is None, start=start or 0, count=_CHUNK, every=every_s)
+            told += int(answer["told"])
+            start = answer.get("next")
+            if start is None:
+                return told
 
     async def active_ids(self) -> list[str]:
         """Held jobs (by submission), then waiting ones in the order they will run."""

@@ -112,60 +112,77 @@ local function running_remaining(only)
 end
 
 -- the fair order ---------------------------------------------------------------------------------
+-- `order` zset: every waiting job, scored by the round it runs in; within a round, owners new to it go
+-- first (by stamp), then those carried over from the round before, in that round's order. So the member
+-- sorts by the job's index in its owner's line, then its owner's stamp (then its id, for uniqueness):
+-- the zset is `FairScheduler.order()` itself, read in O(log n) instead of replayed.
+local NEAR_PLACES = 100
+local ORDER_ID_AT = 22  -- where the id starts in a member: after 6 digits of index and 15 of stamp
+
 local function next_stamp() return redis.call('HINCRBY', K('sched'), 'stamps', 1) end
+local function order_member(index, stamp, id) return string.format('%06d%015d', index, stamp) .. id end
+local function member_id(member) return string.sub(member, ORDER_ID_AT) end
+
+-- Add an owner's waiting jobs to `order` (`add`), or take them out, as its line, base and stamp stand.
+-- Every change to an owner's line is bracketed by the two: O(jobs of that owner × log n).
+local function owner_entries(owner, add)
+  local base = hget(K('lines'), owner)
+  if not base then return end
+  base = tonumber(base)
+  local stamp = tonumber(hget(K('stamps'), owner))
+  for i, id in ipairs(redis.call('LRANGE', K('line:', owner), 0, -1)) do
+    local member = order_member(i - 1, stamp, id)
+    if add then redis.call('ZADD', K('order'), base + i - 1, member) else redis.call('ZREM', K('order'), member) end
+  end
+end
 
 local function line_push(owner, id, front)
+  local line = K('line:', owner)
   if not hget(K('lines'), owner) then
     local served = hget(K('served'), owner)
     local base = served and (tonumber(served) + 1) or sched('round')
     redis.call('HSET', K('lines'), owner, base)
     redis.call('HSET', K('stamps'), owner, next_stamp())
+  elseif front then
+    owner_entries(owner, false)
   end
-  if front then redis.call('LPUSH', K('line:', owner), id) else redis.call('RPUSH', K('line:', owner), id) end
+  if front then
+    redis.call('LPUSH', line, id)
+    owner_entries(owner, true)
+  else
+    local index = redis.call('RPUSH', line, id) - 1
+    local base, stamp = tonumber(hget(K('lines'), owner)), tonumber(hget(K('stamps'), owner))
+    redis.call('ZADD', K('order'), base + index, order_member(index, stamp, id))
+  end
   redis.call('HINCRBY', K('sched'), 'waiting', 1)
 end
 
+-- The owner's later jobs move up a round each (its base and stamp stay).
 local function line_remove(owner, id)
-  local removed = redis.call('LREM', K('line:', owner), 1, id)
-  if removed == 0 then return false end
+  if redis.call('LPOS', K('line:', owner), id) == false then return false end
+  owner_entries(owner, false)
+  redis.call('LREM', K('line:', owner), 1, id)
   if redis.call('LLEN', K('line:', owner)) == 0 then
     redis.call('HDEL', K('lines'), owner)
     redis.call('HDEL', K('stamps'), owner)
+  else
+    owner_entries(owner, true)
   end
   redis.call('HINCRBY', K('sched'), 'waiting', -1)
   return true
 end
 
--- Every waiting job in the order workers will take them: {id, owner} each.
-local function order()
-  local flat = redis.call('HGETALL', K('lines'))
-  local heads = {}
-  for i = 1, #flat, 2 do
-    local owner = flat[i]
-    heads[#heads + 1] = {tonumber(flat[i + 1]), tonumber(hget(K('stamps'), owner)), owner, 1,
-      redis.call('LRANGE', K('line:', owner), 0, -1)}
-  end
-  local stamps = sched('stamps')
-  local out = {}
-  while #heads > 0 do
-    local best = 1
-    for i = 2, #heads do
-      local a, b = heads[i], heads[best]
-      if a[1] < b[1] or (a[1] == b[1] and a[2] < b[2]) then best = i end
-    end
-    local e = heads[best]
-    out[#out + 1] = {id = e[5][e[4]], owner = e[3]}
-    if e[4] < #e[5] then
-      stamps = stamps + 1
-      e[1], e[2], e[4] = e[1] + 1, stamps, e[4] + 1
-    else
-      table.remove(heads, best)
-    end
-  end
-  return out
+-- Waiting job ids from place `first` to `last` (1-based, inclusive; negative counts from the end).
+local function waiting_ids(first, last)
+  local ids = {}
+  local from = first > 0 and first - 1 or first
+  local to = last > 0 and last - 1 or last
+  for i, member in ipairs(redis.call('ZRANGE', K('order'), from, to)) do ids[i] = member_id(member) end
+  return ids
 end
 
 local function take_head(owner)
+  owner_entries(owner, false)
   local base = tonumber(hget(K('lines'), owner))
   local id = redis.call('LPOP', K('line:', owner))
   if base > sched('round') then
@@ -176,6 +193,7 @@ local function take_head(owner)
   if redis.call('LLEN', K('line:', owner)) > 0 then
     redis.call('HSET', K('lines'), owner, base + 1)
     redis.call('HSET', K('stamps'), owner, next_stamp())
+    owner_entries(owner, true)
   else
     redis.call('HDEL', K('lines'), owner)
     redis.call('HDEL', K('stamps'), owner)
@@ -184,41 +202,83 @@ local function take_head(owner)
   return id
 end
 
--- Waiting jobs with their positions and ETAs; announces every changed place (recovered: `back` ids).
-local function reposition(lease, back)
-  local line = order()
-  local workers = live_workers(lease)
-  local eta = running_remaining(nil)
-  local places = {}
-  for position, e in ipairs(line) do
-    local key = job_key(e.id)
-    local shape, cost = unpack(redis.call('HMGET', key, 'shape', 'cost'))
-    if eta ~= nil then
-      local est = estimate(shape, tonumber(cost))
-      if est == nil then eta = nil else eta = eta + est end
-    end
-    local eta_s = eta and eta / workers
-    places[e.id] = {position, eta_s}
-    local recovered = back ~= nil and back[e.id] == true
-    if recovered or hget(key, 'pos') ~= tostring(position) then
-      redis.call('HSET', key, 'pos', position)
-      emit(e.id, {'kind', 'queued', 'position', position, 'eta', eta_s and tostring(eta_s) or '',
-        'recovered', recovered and '1' or '0'})
-    end
-  end
-  return places
+-- A waiting job's 1-based place in the order (nil for a job not waiting): O(its owner's jobs + log n).
+local function place_of(id)
+  local owner = hget(job_key(id), 'owner')
+  local stamp = owner and hget(K('stamps'), owner)
+  if not stamp then return nil end
+  local index = redis.call('LPOS', K('line:', owner), id)
+  if index == false then return nil end
+  local rank = redis.call('ZRANK', K('order'), order_member(index, tonumber(stamp), id))
+  if rank == false then return nil end
+  return rank + 1
 end
 
-local function view(id, places)
+-- The head of the line, for ETAs: its first NEAR_PLACES ids, and for each the seconds of work up to and
+-- including it (the running jobs' remainder plus the estimates; nil from the first job with none).
+local function near_line(lease)
+  local ids = waiting_ids(1, NEAR_PLACES)
+  local running = running_remaining(nil)
+  local sums, total = {}, running
+  for i, id in ipairs(ids) do
+    if total ~= nil then
+      local shape, cost = unpack(redis.call('HMGET', job_key(id), 'shape', 'cost'))
+      local est = estimate(shape, tonumber(cost))
+      if est == nil then total = nil else total = total + est end
+    end
+    sums[i] = total
+  end
+  return {ids = ids, sums = sums, running = running, workers = live_workers(lease)}
+end
+
+-- Seconds until the job at `place` is done: exact within the near line; beyond it, the near line's mean
+-- estimate per job stands for the jobs past it (an ETA hours away is a guess either way, and summing
+-- thousands of estimates per look is what kept Redis busy).
+local function eta_at(line, place)
+  local n = #line.ids
+  if n == 0 then return nil end
+  local sum = line.sums[math.min(place, n)]
+  if sum == nil then return nil end
+  if place > n then sum = line.running + (sum - line.running) * place / n end
+  return sum / line.workers
+end
+
+local function announce(id, place, eta_s, recovered)
+  redis.call('HSET', job_key(id), 'pos', place)
+  emit(id, {'kind', 'queued', 'position', place, 'eta', eta_s and tostring(eta_s) or '',
+    'recovered', recovered and '1' or '0'})
+end
+
+-- After the line changed: announces each job of the near line whose place changed, and every job in
+-- `told` (id -> 'new' or 'recovered') wherever it is. Places past the near line are announced by
+-- FAR_PLACES (scripts.py), coalesced. Returns the near line, for `view`.
+local function reposition(lease, told)
+  local line = near_line(lease)
+  for place, id in ipairs(line.ids) do
+    if told[id] or hget(job_key(id), 'pos') ~= tostring(place) then
+      announce(id, place, eta_at(line, place), told[id] == 'recovered')
+    end
+  end
+  for id, how in pairs(told) do
+    local place = place_of(id)
+    if place and place > #line.ids then announce(id, place, eta_at(line, place), how == 'recovered') end
+  end
+  return line
+end
+
+local function view(id, line)
   local j = job_table(id)
   if j == nil then return nil end
   if not TERMINAL[j.status] then
     if redis.call('ZSCORE', K('running'), id) then
       j.position = 0
       j.eta = running_remaining(j.token)
-    elseif places[id] then
-      j.position = places[id][1]
-      j.eta = places[id][2]
+    else
+      local place = place_of(id)
+      if place then
+        j.position = place
+        j.eta = eta_at(line, place)
+      end
     end
   end
   return j

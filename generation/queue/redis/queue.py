@@ -15,7 +15,9 @@ ago (`redis.retention`); a job's record in Redis expires once it has ended and b
 (see `scripts.py`), never while its outcome is owed.
 
 A tick every `lease_s / 3` on the tick clock reclaims the jobs of workers that stopped heartbeating
-and refreshes the list of workers behind `health` and `stats`.
+and refreshes the list of workers behind `health` and `stats`. Every `FAR_PLACES_EVERY_S` on it, the
+places of jobs past the near line are announced, coalesced (`scripts.FAR_PLACES`; the near line's are
+announced by the script that moved them).
 """
 
 from __future__ import annotations
@@ -76,6 +78,9 @@ _Entries = list[tuple[str, dict[str, str]]]
 """Stream entries as the decoding client returns them: (id, fields)."""
 _BLOCK_MS: Final = 1000
 """How long one read of the events stream waits for news: well under redis-py's 5 s socket timeout."""
+FAR_PLACES_EVERY_S: Final = 5.0
+"""How often the places past the near line are looked at (`scripts.FAR_PLACES`): a job that far back
+moves a place every few seconds at best, and the near line's places are announced as they change."""
 
 
 def _entry_key(entry_id: str) -> tuple[int, int]:
@@ -165,6 +170,7 @@ class RedisJobQueue:
         self._tasks = [
             asyncio.create_task(self._pump(), name="redis-queue-events"),
             asyncio.create_task(self._tick(), name="redis-queue-tick"),
+            asyncio.create_task(self._far_places(), name="redis-queue-far-places"),
         ]
         if self._sweeper.enabled:
             self._tasks.append(asyncio.create_task(self._sweeper.run(), name="redis-queue-video-sweeper"))
@@ -465,6 +471,14 @@ class RedisJobQueue:
                 await self._refresh_workers()
             except Exception:
                 log.exception("queue tick failed; retrying in %.1f s", interval)
+
+    async def _far_places(self) -> None:
+        while True:
+            await self._tick_clock.sleep(FAR_PLACES_EVERY_S)
+            try:
+                await self._commands.far_places(FAR_PLACES_EVERY_S)
+            except Exception:
+                log.exception("announcing far places failed; retrying in %.1f s", FAR_PLACES_EVERY_S)
 
     async def _refresh_workers(self) -> None:
         self._workers = await read_workers(

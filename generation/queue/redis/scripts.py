@@ -56,24 +56,27 @@ redis.call('HSET', key, unpack(fields))
 redis.call('HINCRBY', K('held'), owner, 1)
 line_push(owner, A.id, false)
 redis.call('SADD', K('open:', A.fields.origin), A.id)
-local places = reposition(A.lease, nil)
+local line = reposition(A.lease, {[A.id] = 'new'})
 redis.call('PUBLISH', K('wake'), A.id)
-return cjson.encode({job = view(A.id, places)})
+return cjson.encode({job = view(A.id, line)})
 """)
 
 TAKE: Final = _script(r"""
 if redis.call('EXISTS', K('paused')) == 1 then return cjson.encode({jobs = {}}) end
-local line = order()
-if #line == 0 then return cjson.encode({jobs = {}}) end
-local head = job_table(line[1].id)
+local first = waiting_ids(1, 1)
+if #first == 0 then return cjson.encode({jobs = {}}) end
+local head = job_table(first[1])
 local limit = A.by_shape[head.shape] or A.default
 if limit > A.default then limit = A.default end
 if limit < 1 then limit = 1 end
-local batch = {}
-for i = 1, math.min(limit, #line) do
-  local j = (i == 1) and head or job_table(line[i].id)
-  if i > 1 and (j.shape ~= head.shape or j.alone == '1' or head.alone == '1') then break end
-  batch[#batch + 1] = line[i]
+-- The batch is the run of same-shape jobs at the head: taking them one by one is taking the line's head.
+local batch = {{id = first[1], owner = head.owner}}
+if limit > 1 and head.alone ~= '1' then
+  for i, id in ipairs(waiting_ids(2, limit)) do
+    local owner, shape, alone = unpack(redis.call('HMGET', job_key(id), 'owner', 'shape', 'alone'))
+    if shape ~= head.shape or alone == '1' then break end
+    batch[#batch + 1] = {id = id, owner = owner}
+  end
 end
 local token = tostring(redis.call('HINCRBY', K('sched'), 'token', 1))
 local jobs = {}
@@ -84,7 +87,7 @@ for _, e in ipairs(batch) do
   redis.call('ZADD', K('running'), now + A.lease, e.id)
   jobs[#jobs + 1] = job_table(e.id)
 end
-reposition(A.lease, nil)
+reposition(A.lease, {})
 return cjson.encode({jobs = jobs, token = token})
 """)
 
@@ -168,8 +171,8 @@ if j == nil then return cjson.encode({}) end
 if TERMINAL[j.status] then return cjson.encode({job = j}) end
 if redis.call('ZSCORE', K('running'), id) == false then
   cancel_now(id, A.by)
-  local places = reposition(A.lease, nil)
-  return cjson.encode({job = view(id, places)})
+  reposition(A.lease, {})
+  return cjson.encode({job = job_table(id)})
 end
 if j.cancel_by == nil then redis.call('HSET', job_key(id), 'cancel_by', A.by) end
 -- The call stops only when nobody in it wants its result any more; otherwise this member ends now.
@@ -184,7 +187,7 @@ if j.att and j.att ~= '' then
 end
 if j.att and j.att ~= '' and not others_wanted then
   redis.call('PUBLISH', K('cancel'), 'stop:' .. id)
-  local v = view(id, {})
+  local v = view(id, nil)
   v.cancelled_by = hget(job_key(id), 'cancel_by')
   return cjson.encode({job = v})
 end
@@ -203,7 +206,7 @@ for _, id in ipairs(A.ids) do
       cancel_now(id, by)
     else
       requeue(id, {})
-      back[id] = true
+      back[id] = 'recovered'
       any = true
     end
   end
@@ -230,7 +233,7 @@ for _, id in ipairs(expired) do
     failed[#failed + 1] = id
   else
     requeue(id, {'alone', '1'})
-    back[id] = true
+    back[id] = 'recovered'
     requeued = true
   end
 end
@@ -242,32 +245,21 @@ return cjson.encode({expired = expired, failed = failed})
 """)
 
 CLEAR: Final = _script(r"""
+-- Up to `count` jobs from the end of the line, last first: a job cancelled at the end moves nobody.
 local cleared = {}
-for _, e in ipairs(order()) do
-  cancel_now(e.id, A.by)
-  cleared[#cleared + 1] = job_table(e.id)
+local ids = waiting_ids(-A.count, -1)
+for i = #ids, 1, -1 do
+  cancel_now(ids[i], A.by)
+  cleared[#cleared + 1] = job_table(ids[i])
 end
-return cjson.encode({jobs = cleared})
+return cjson.encode({jobs = cleared, more = redis.call('ZCARD', K('order')) > 0})
 """)
 
 VIEW: Final = _script(r"""
-local places = {}
-if #A.ids > 0 then
-  local line = order()
-  local workers = live_workers(A.lease)
-  local eta = running_remaining(nil)
-  for position, e in ipairs(line) do
-    if eta ~= nil then
-      local shape, cost = unpack(redis.call('HMGET', job_key(e.id), 'shape', 'cost'))
-      local est = estimate(shape, tonumber(cost))
-      if est == nil then eta = nil else eta = eta + est end
-    end
-    places[e.id] = {position, eta and eta / workers}
-  end
-end
+local line = #A.ids > 0 and near_line(A.lease)
 local out = {}
 for _, id in ipairs(A.ids) do
-  local v = view(id, places)
+  local v = view(id, line)
   if v then out[#out + 1] = v end
 end
 return cjson.encode({jobs = out})
@@ -280,8 +272,36 @@ table.sort(running, function(a, b)
   return tonumber(hget(job_key(a), 'seq')) < tonumber(hget(job_key(b), 'seq'))
 end)
 for _, id in ipairs(running) do ids[#ids + 1] = id end
-for _, e in ipairs(order()) do ids[#ids + 1] = e.id end
+for _, id in ipairs(waiting_ids(1, -1)) do ids[#ids + 1] = id end
 return cjson.encode({ids = ids})
+""")
+
+FAR_PLACES: Final = _script(r"""
+-- One chunk (`count` jobs from place `start`; a pass begins past the near line) of the pass that
+-- announces the places past the near line. Coalesced twice: a pass begins at most once every `every`
+-- seconds, whichever bot process asks; and a far job is told its place again only once that moved by a
+-- tenth (counting #4,321 down one by one would be a stream entry per waiting job per take).
+local start = A.start
+if A.begin then
+  local last = num(hget(K('sched'), 'far_at'))
+  if last and now < last + A.every then return cjson.encode({told = 0}) end
+  redis.call('HSET', K('sched'), 'far_at', NOW)
+  start = NEAR_PLACES + 1
+end
+local line = near_line(A.lease)
+local ids = waiting_ids(start, start + A.count - 1)
+local told = 0
+for i, id in ipairs(ids) do
+  local place = start + i - 1
+  local was = num(hget(job_key(id), 'pos'))
+  if was == nil or (was ~= place and math.abs(was - place) * 10 >= was) then
+    announce(id, place, eta_at(line, place), false)
+    told = told + 1
+  end
+end
+local answer = {told = told}
+if #ids == A.count then answer.next = start + A.count end
+return cjson.encode(answer)
 """)
 
 LEARN: Final = _script(r"""
