@@ -1,17 +1,20 @@
-"""The Lua scripts keep `FairScheduler`'s order exactly: the same line and the same batches, whatever happens.
+"""The Lua scripts keep `FairScheduler`'s order exactly: the same line, the same batches and the same
+places, whatever happens.
 
 A state machine drives the scripts (through a plain Redis client, on a prefix of their own) and a
-`FairScheduler` side by side with random submissions, takes of batches, cancellations and endings,
-and checks after each step that both list the same waiting jobs in the same order.
+`FairScheduler` side by side with random submissions, takes of batches, cancellations (of the head
+too), endings, put-backs and reclaims, and checks after each step that both list the same waiting jobs
+in the same order, that `VIEW` gives each its place in that order, and that each was last told that
+place. An owner whose last job is taken and who submits again in the same round, or whose job comes
+back to the front of a line it had left, arises from the traffic itself.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
-import time
-import uuid
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 import redis
@@ -20,40 +23,37 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from generation.queue.redis import scripts
-from generation.queue.scheduler import FairScheduler, Ticket
+from generation.queue.scheduler import FairScheduler, Ticket, _OwnerLine
 from tests.fixtures.redis_server import RedisServer
+from tests.queue.lua_scripts import LEASE_S, Scripts
 
 SHAPES = {"small": json.dumps([64, 64]), "wide": json.dumps([128, 64])}
 
 
-class Scripts:
-    """The scripts called as `Commands` calls them, synchronously, under one prefix."""
+class PutBackScheduler(FairScheduler):
+    """`FairScheduler` with the Redis backend's put-back, which the in-process queue has no use for.
 
-    def __init__(self, client: redis.Redis) -> None:
-        self._client = client
-        self._prefix = f"prop-{uuid.uuid4().hex[:10]}:"
-        self._loaded: dict[str, Any] = {}
+    As `requeue` in the prelude: a job handed back goes to the front of its owner's line; an owner with
+    no line left starts one in the round after the one it was last served in (if that is this round),
+    else in this round, with a new stamp.
+    """
 
-    def __call__(self, source: str, **arguments: Any) -> dict[str, Any]:
-        script = self._loaded.get(source)
-        if script is None:
-            script = self._loaded[source] = self._client.register_script(source)
-        arguments.setdefault("lease", 30.0)
-        answer: dict[str, Any] = json.loads(script(args=[self._prefix, repr(time.time()), json.dumps(arguments)]))
-        return answer
-
-    def line(self) -> list[str]:
-        ids = self(scripts.ACTIVE)["ids"]
-        running = set(self._client.zrange(f"{self._prefix}running", 0, -1))
-        return [job_id for job_id in (ids or []) if job_id not in running]
-
-    def cleanup(self) -> None:
-        for key in self._client.scan_iter(f"{self._prefix}*"):
-            self._client.delete(key)
+    def put_back(self, job_id: str, *, alone: bool) -> None:
+        """Move a running job back to the front of its owner's line (`alone` marks it, as a reclaim does)."""
+        ticket = self._running.pop(job_id)
+        ticket = dataclasses.replace(ticket, alone=alone or ticket.alone)  # a mark, once set, stays
+        line = self._lines.get(ticket.owner_id)
+        if line is None:
+            served = self._served.get(ticket.owner_id)
+            base = served + 1 if served is not None else self._round
+            line = self._lines[ticket.owner_id] = _OwnerLine(base, self._next_stamp())
+        line.jobs.appendleft(ticket)
+        self._waiting[job_id] = ticket
+        self.version += 1
 
 
 @pytest.fixture(scope="module")
-def redis_client(redis_server: RedisServer) -> Any:
+def redis_client(redis_server: RedisServer) -> Iterator[redis.Redis]:
     client = redis.Redis.from_url(redis_server.url, decode_responses=True)
     yield client
     client.close()
@@ -67,15 +67,19 @@ class LuaLineMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.lua = Scripts(self.client)
-        self.reference = FairScheduler(max_waiting=1000, max_per_owner=1000)
+        self.lua.now = 1_000.0
+        self.reference = PutBackScheduler(max_waiting=1000, max_per_owner=1000)
         self.ids = itertools.count(1)
-        self.running: dict[str, str] = {}  # job id -> token
+        self.running: dict[str, tuple[str, float]] = {}  # job id -> (token, lease deadline)
+
+    def tick(self) -> None:
+        assert self.lua.now is not None
+        self.lua.now += 1.0
 
     @rule(owner=st.sampled_from("abcd"), shape=st.sampled_from(sorted(SHAPES)))
     def submit(self, owner: str, shape: str) -> None:
         job_id = f"{owner}{next(self.ids)}"
-        fields = {"id": job_id, "owner": owner, "origin": "bot", "shape": SHAPES[shape], "cost": "1.0"}
-        answer = self.lua(scripts.SUBMIT, id=job_id, owner=owner, fields=fields, max_jobs=1000, max_per_user=1000)
+        answer = self.lua.submit(job_id, owner, SHAPES[shape])
         assert "error" not in answer
         self.reference.push(Ticket(job_id, owner, SHAPES[shape]))
 
@@ -86,32 +90,70 @@ class LuaLineMachine(RuleBasedStateMachine):
         self.lua(scripts.CANCEL, id=job_id, by="someone")
         self.reference.remove(job_id)
 
+    @precondition(lambda self: self.reference.waiting_count > 0)
+    @rule()
+    def cancel_the_head(self) -> None:
+        head = self.reference.order()[0].job_id
+        self.lua(scripts.CANCEL, id=head, by="someone")
+        self.reference.remove(head)
+
     @rule(size=st.integers(1, 3))
     def take(self, size: int) -> None:
+        self.tick()
         answer = self.lua(scripts.TAKE, worker="w", default=size, by_shape={})
         taken = [job["id"] for job in answer["jobs"] or []]
         expected = [t.job_id for t in self.reference.pop_batch(size)]
         assert taken == expected
-        self.running.update((job_id, answer["token"]) for job_id in taken)
+        assert self.lua.now is not None
+        self.running.update((job_id, (answer["token"], self.lua.now + LEASE_S)) for job_id in taken)
 
     @precondition(lambda self: bool(self.running))
     @rule(data=st.data())
     def finish(self, data: st.DataObject) -> None:
         job_id = data.draw(st.sampled_from(sorted(self.running)))
-        token = self.running.pop(job_id)
+        token, _ = self.running.pop(job_id)
         answer = self.lua(scripts.END, worker="w", token=token, id=job_id, ending={"kind": "failed", "reason": "x"})
         assert answer["ended"]
         self.reference.finish(job_id)
+
+    @precondition(lambda self: bool(self.running))
+    @rule(data=st.data())
+    def put_back(self, data: st.DataObject) -> None:
+        token = data.draw(st.sampled_from(sorted({token for token, _ in self.running.values()})))
+        batch = [job_id for job_id, (held, _) in self.running.items() if held == token]
+        self.lua(scripts.PUT_BACK, token=token, ids=batch)
+        for job_id in batch:
+            del self.running[job_id]
+            self.reference.put_back(job_id, alone=False)
+
+    @precondition(lambda self: bool(self.running))
+    @rule()
+    def reclaim(self) -> None:
+        self.lua.now = max(deadline for _, deadline in self.running.values()) + 1.0
+        answer = self.lua(scripts.RECLAIM, max_attempts=1000)
+        # In the order RECLAIM meets them: by lease deadline, then id.
+        expired = sorted(self.running, key=lambda job_id: (self.running[job_id][1], job_id))
+        assert answer["expired"] == expired
+        for job_id in expired:
+            del self.running[job_id]
+            self.reference.put_back(job_id, alone=True)
 
     @invariant()
     def same_line(self) -> None:
         assert self.lua.line() == [t.job_id for t in self.reference.order()]
 
+    @invariant()
+    def every_place_is_its_place_in_the_line_and_was_told(self) -> None:
+        waiting = [t.job_id for t in self.reference.order()]
+        places = self.lua.places(waiting + sorted(self.running))
+        assert places == {job_id: place for place, job_id in enumerate(waiting, 1)} | dict.fromkeys(self.running, 0)
+        assert [self.lua.told(job_id) for job_id in waiting] == list(range(1, len(waiting) + 1))
+
     def teardown(self) -> None:
         self.lua.cleanup()
 
 
-LuaLineMachine.TestCase.settings = settings(max_examples=40, stateful_step_count=30, deadline=None)
+LuaLineMachine.TestCase.settings = settings(max_examples=60, stateful_step_count=40, deadline=None)
 
 
 def test_the_lua_line_is_fair_schedulers_line(redis_client: redis.Redis) -> None:

@@ -26,6 +26,8 @@ _MAX_CONNECTIONS: Final = 50
 _POOL_WAIT_S: Final = 30.0
 #: Jobs one script call reads or changes at most where a verb covers a whole line (a few ms at most).
 _CHUNK: Final = 200
+#: Ids one script call lists at most (ids only, so more per call than `_CHUNK`).
+_LISTED: Final = 1000
 
 
 def connect(url: str, *, decode: bool = True) -> redis.Redis:
@@ -134,8 +136,16 @@ class Commands:
                 return told
 
     async def active_ids(self) -> list[str]:
-        """Held jobs (by submission), then waiting ones in the order they will run."""
-        return list(_rows((await self._run(scripts.ACTIVE))["ids"]))  # type: ignore[arg-type]
+        """Held jobs (by submission), then waiting ones in the order they will run (`_LISTED` per script
+        call: a line that moves in between may list a job twice, kept once, or miss one that moved up)."""
+        ids: dict[str, None] = {}
+        start = 1
+        while True:
+            answer = await self._run(scripts.ACTIVE, start=start, count=_LISTED)
+            ids.update(dict.fromkeys(_rows(answer["ids"])))  # type: ignore[arg-type]
+            if not answer["more"]:
+                return list(ids)
+            start += _LISTED
 
     async def acknowledge(self, job_id: str, origin: str, *, keep_s: float) -> bool:
         """Mark the job's outcome shown to `origin`'s user: once it has ended, its files on that bot's host

@@ -116,7 +116,7 @@ end
 -- first (by stamp), then those carried over from the round before, in that round's order. So the member
 -- sorts by the job's index in its owner's line, then its owner's stamp (then its id, for uniqueness):
 -- the zset is `FairScheduler.order()` itself, read in O(log n) instead of replayed.
-local NEAR_PLACES = 100
+local NEAR_PLACES = 50
 local ORDER_ID_AT = 22  -- where the id starts in a member: after 6 digits of index and 15 of stamp
 
 local function next_stamp() return redis.call('HINCRBY', K('sched'), 'stamps', 1) end

@@ -6,10 +6,16 @@ of arguments; it answers a JSON document. They share the helpers in `prelude.PRE
 
 Keys (under the prefix):
 
-* `job:{id}` hash: the job (see `codec.py` for its fields); `line:{owner}` list: an owner's waiting
-  jobs in order; `lines` / `stamps` hashes: per owner with jobs waiting, the round its head runs in
-  and its rank within a round; `served` hash: owners served in the current round; `sched` hash:
-  `round`, `stamps`, `waiting`, `token` counters; `held` hash: jobs per owner waiting or running.
+* `job:{id}` hash: the job (see `codec.py` for its fields; `pos`: the place last announced to it);
+  `line:{owner}` list: an owner's waiting jobs in order; `lines` / `stamps` hashes: per owner with jobs
+  waiting, the round its head runs in and its rank within a round; `served` hash: owners served in the
+  current round; `sched` hash: `round`, `stamps`, `waiting`, `token` counters and `far_at` (when the
+  last pass of far places began); `held` hash: jobs per owner waiting or running.
+* `order` zset: every waiting job in the order workers will take them. Score: the round the job runs
+  in (its owner's base plus its index in the owner's line); member: the index (6 digits), the owner's
+  stamp (15 digits) and the job id, so that within a round owners new to it come first, by stamp, then
+  those carried over, in the previous round's order. Rewritten for one owner's jobs whenever its line
+  changes; the head is `ZRANGE 0 0`, a job's place `ZRANK + 1`.
 * `running` zset: jobs held by a worker, scored by their lease deadline; `paused` string.
 * `events` stream: every event; `ev:{id}` stream: one job's events, under the same entry ids.
 * `eta` / `eta:{shape}` lists: recent runs as "cost seconds after_s", newest first.
@@ -26,8 +32,19 @@ deletes no record: an id trimmed there whose record is still owed stays until ac
 * channels `wake` (work to take) and `cancel` ("stop:{id}" ends a running call, "drop:{id}" drops one
   member of it).
 
-The fair order is `FairScheduler`'s (see `generation.queue.scheduler`), replayed here: owners go in
-rounds, one job each per round, ranked within a round by when they were last served.
+The fair order is `FairScheduler`'s (see `generation.queue.scheduler`): owners go in rounds, one job
+each per round, ranked within a round by when they were last served. It is kept, not replayed: a
+submit, take, end, cancel or put-back changes one owner's entries in `order` (O(that owner's jobs ×
+log n)), and no script reads more than a bounded slice of the line, whatever its depth.
+
+Places are announced (`queued` events) in two tiers. The first `NEAR_PLACES` (50, prelude) are walked
+by every script that moves the line, and each job there whose place changed is told at once, with an
+ETA summed job by job; those are the places a user watches count down, and more than /queue shows.
+Past them, FAR_PLACES is run by the bot every `FAR_PLACES_EVERY_S` in chunks of 200 and tells a job
+its place only once it moved by a tenth since it was last told, with an ETA extrapolated from the
+near line's mean: announcing every waiting job on every take cost a stream entry per job per take
+(ten takes at 10,000 waiting filled the events stream) and is why a take took seconds. A job's first
+place (new, or put back) is told at once wherever it is; `VIEW` gives any job's exact place.
 """
 
 from __future__ import annotations
@@ -266,14 +283,18 @@ return cjson.encode({jobs = out})
 """)
 
 ACTIVE: Final = _script(r"""
+-- Held jobs by submission (when `start` is 1), then up to `count` waiting ones from place `start`.
 local ids = {}
-local running = redis.call('ZRANGE', K('running'), 0, -1)
-table.sort(running, function(a, b)
-  return tonumber(hget(job_key(a), 'seq')) < tonumber(hget(job_key(b), 'seq'))
-end)
-for _, id in ipairs(running) do ids[#ids + 1] = id end
-for _, id in ipairs(waiting_ids(1, -1)) do ids[#ids + 1] = id end
-return cjson.encode({ids = ids})
+if A.start == 1 then
+  local running = redis.call('ZRANGE', K('running'), 0, -1)
+  table.sort(running, function(a, b)
+    return tonumber(hget(job_key(a), 'seq')) < tonumber(hget(job_key(b), 'seq'))
+  end)
+  for _, id in ipairs(running) do ids[#ids + 1] = id end
+end
+local waiting = waiting_ids(A.start, A.start + A.count - 1)
+for _, id in ipairs(waiting) do ids[#ids + 1] = id end
+return cjson.encode({ids = ids, more = #waiting == A.count})
 """)
 
 FAR_PLACES: Final = _script(r"""
