@@ -35,6 +35,7 @@ from generation.queue.redis import scripts
 _SHAPE = json.dumps([64, 64, 16])
 _LEASE_S = 30.0
 _SLOWLOG_KEPT = 1_000_000
+_NAMED = ("SUBMIT", "TAKE", "END", "VIEW", "ACTIVE", "FAR_PLACES", "LEARN")
 
 
 class Lua:
@@ -46,6 +47,12 @@ class Lua:
         self._shas = {source: client.script_load(source) for source in (scripts.SUBMIT, scripts.TAKE, scripts.END)}
         self._shas |= {s: client.script_load(s) for s in (scripts.VIEW, scripts.ACTIVE, scripts.FAR_PLACES)}
         self._shas[scripts.LEARN] = client.script_load(scripts.LEARN)
+
+    def name(self, entry: dict[str, Any]) -> str:
+        """What a SLOWLOG entry ran: the script's name for an EVALSHA, else the command."""
+        words = _words(entry)
+        names = {sha: name for name in _NAMED for sha in [self._shas.get(getattr(scripts, name))] if sha}
+        return names.get(words[1], "a script") if words[0].upper() == "EVALSHA" else words[0].upper()
 
     def args(self, **arguments: Any) -> list[str]:
         arguments.setdefault("lease", _LEASE_S)
@@ -68,13 +75,23 @@ class Lua:
                 pipe.execute()
 
 
+def _words(entry: dict[str, Any]) -> list[str]:
+    command = entry["command"]
+    text = command.decode(errors="replace") if isinstance(command, bytes) else str(command)
+    return text.split() or [""]
+
+
+def _is_slowlog(entry: dict[str, Any]) -> bool:
+    return _words(entry)[0].upper() == "SLOWLOG"
+
+
 def percentiles(samples: Sequence[float]) -> tuple[float, float]:
     """p50 and p99 of `samples`, in milliseconds."""
     ordered = sorted(samples)
     return statistics.median(ordered) * 1000, ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
 
 
-def run_depth(client: redis.Redis, depth: int, users: int, rounds: int) -> dict[str, float]:
+def run_depth(client: redis.Redis, depth: int, users: int, rounds: int) -> dict[str, Any]:
     """Fill to `depth`, then time submits and takes there; the figures of one depth."""
     lua = Lua(client)
     client.slowlog_reset()
@@ -102,13 +119,19 @@ def run_depth(client: redis.Redis, depth: int, users: int, rounds: int) -> dict[
         if start is None:
             break
     far_pass_s = time.perf_counter() - began
-    ids = lua(scripts.ACTIVE, start=1, count=1_000_000)["ids"]
+    ids: list[str] = []
+    while True:
+        listed = lua(scripts.ACTIVE, start=len(ids) + 1, count=1000)
+        ids += listed["ids"] or []
+        if not listed["more"]:
+            break
     began = time.perf_counter()
     lua(scripts.VIEW, ids=ids[-1:])
     deepest_view_s = time.perf_counter() - began
-    for chunk in range(0, len(ids), 200):
-        lua(scripts.VIEW, ids=ids[chunk : chunk + 200])
-    slowest_us = max((int(entry["duration"]) for entry in client.slowlog_get(_SLOWLOG_KEPT)), default=0)
+    for chunk in range(0, len(ids), 100):
+        lua(scripts.VIEW, ids=ids[chunk : chunk + 100])
+    logged = [entry for entry in client.slowlog_get(_SLOWLOG_KEPT) if not _is_slowlog(entry)]
+    slowest = max(logged, key=lambda entry: int(entry["duration"]))
     submit_p50, submit_p99 = percentiles(submits)
     take_p50, take_p99 = percentiles(takes)
     return {
@@ -118,7 +141,8 @@ def run_depth(client: redis.Redis, depth: int, users: int, rounds: int) -> dict[
         "take_p99": take_p99,
         "far_pass_ms": far_pass_s * 1000,
         "view_deepest_ms": deepest_view_s * 1000,
-        "slowlog_max_ms": slowest_us / 1000,
+        "slowlog_max_ms": int(slowest["duration"]) / 1000,
+        "slowest": lua.name(slowest),
     }
 
 
@@ -141,7 +165,7 @@ def main() -> None:
             print(
                 f"{depth:>8} {users:>6}  {f['submit_p50']:>7.2f} / {f['submit_p99']:<7.2f}"
                 f"  {f['take_p50']:>6.2f} / {f['take_p99']:<6.2f}  {f['far_pass_ms']:>11.1f}"
-                f"  {f['view_deepest_ms']:>7.2f}  {f['slowlog_max_ms']:>14.2f}"
+                f"  {f['view_deepest_ms']:>7.2f}  {f['slowlog_max_ms']:>14.2f} ({f['slowest']})"
             )
         client.close()
 

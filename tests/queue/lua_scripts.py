@@ -26,9 +26,9 @@ def job_fields(job_id: str, owner: str, shape: str) -> dict[str, str]:
 class Scripts:
     """The scripts under one prefix; `now` is the time every call stamps (the wall clock unless set)."""
 
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: redis.Redis, prefix: str | None = None) -> None:
         self.client = client
-        self.prefix = f"lua-{uuid.uuid4().hex[:10]}:"
+        self.prefix = prefix or f"lua-{uuid.uuid4().hex[:10]}:"
         self.now: float | None = None
         self._shas: dict[str, str] = {}
 

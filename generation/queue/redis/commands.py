@@ -26,7 +26,8 @@ _MAX_CONNECTIONS: Final = 50
 _POOL_WAIT_S: Final = 30.0
 #: Jobs one script call reads or changes at most where a verb covers a whole line (a few ms at most).
 _CHUNK: Final = 200
-#: Ids one script call lists at most (ids only, so more per call than `_CHUNK`).
+#: Jobs one `VIEW` call reads whole; ids one `ACTIVE` call lists (ids only, so more per call).
+_VIEWED: Final = 100
 _LISTED: Final = 1000
 
 
@@ -118,10 +119,11 @@ class Commands:
                 return cleared[::-1]
 
     async def view(self, job_ids: Sequence[str]) -> list[Raw]:
-        """The rows of the jobs that exist, with positions and ETAs (`_CHUNK` jobs per script call)."""
+        """The rows of the jobs that exist, with positions and ETAs (`_VIEWED` jobs per script call)."""
         rows: list[Raw] = []
-        for start in range(0, len(job_ids), _CHUNK):
-            rows.extend(_rows((await self._run(scripts.VIEW, ids=list(job_ids[start : start + _CHUNK])))["jobs"]))
+        for start in range(0, len(job_ids), _VIEWED):
+            chunk = list(job_ids[start : start + _VIEWED])
+            rows.extend(_rows((await self._run(scripts.VIEW, ids=chunk))["jobs"]))
         return rows
 
     async def far_places(self, every_s: float) -> int:
@@ -129,7 +131,9 @@ class Commands:
         than `every_s` ago (`scripts.FAR_PLACES`), `_CHUNK` jobs per script call; how many were told."""
         told, start = 0, None
         while True:
-            answer = await self._run(scripts.FAR_PLACES, begin=start is None, start=start or 0, count=_CHUNK, every=every_s)
+            answer = await self._run(
+                scripts.FAR_PLACES, begin=start is None, start=start or 0, count=_CHUNK, every=every_s
+            )
             told += int(answer["told"])
             start = answer.get("next")
             if start is None:

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from typing import Final
 
+NEAR_PLACES: Final = 50
+"""Places at the head of the line told as they change; past them, coalesced (see `scripts.py`)."""
+
 PRELUDE: Final = r"""
 local P = ARGV[1]
 local NOW = ARGV[2]
@@ -116,23 +119,25 @@ end
 -- first (by stamp), then those carried over from the round before, in that round's order. So the member
 -- sorts by the job's index in its owner's line, then its owner's stamp (then its id, for uniqueness):
 -- the zset is `FairScheduler.order()` itself, read in O(log n) instead of replayed.
-local NEAR_PLACES = 50
+local NEAR_PLACES = {NEAR_PLACES}
 local ORDER_ID_AT = 22  -- where the id starts in a member: after 6 digits of index and 15 of stamp
 
 local function next_stamp() return redis.call('HINCRBY', K('sched'), 'stamps', 1) end
 local function order_member(index, stamp, id) return string.format('%06d%015d', index, stamp) .. id end
 local function member_id(member) return string.sub(member, ORDER_ID_AT) end
 
--- Add an owner's waiting jobs to `order` (`add`), or take them out, as its line, base and stamp stand.
--- Every change to an owner's line is bracketed by the two: O(jobs of that owner × log n).
-local function owner_entries(owner, add)
+-- Add an owner's waiting jobs from index `from` (0-based; all when nil) to `order` (`add`), or take
+-- them out, as its line, base and stamp stand. Every change to an owner's line is bracketed by the two:
+-- O(jobs of that owner × log n).
+local function owner_entries(owner, add, from)
   local base = hget(K('lines'), owner)
   if not base then return end
-  base = tonumber(base)
+  base, from = tonumber(base), from or 0
   local stamp = tonumber(hget(K('stamps'), owner))
-  for i, id in ipairs(redis.call('LRANGE', K('line:', owner), 0, -1)) do
-    local member = order_member(i - 1, stamp, id)
-    if add then redis.call('ZADD', K('order'), base + i - 1, member) else redis.call('ZREM', K('order'), member) end
+  for i, id in ipairs(redis.call('LRANGE', K('line:', owner), from, -1)) do
+    local index = from + i - 1
+    local member = order_member(index, stamp, id)
+    if add then redis.call('ZADD', K('order'), base + index, member) else redis.call('ZREM', K('order'), member) end
   end
 end
 
@@ -159,14 +164,15 @@ end
 
 -- The owner's later jobs move up a round each (its base and stamp stay).
 local function line_remove(owner, id)
-  if redis.call('LPOS', K('line:', owner), id) == false then return false end
-  owner_entries(owner, false)
+  local index = redis.call('LPOS', K('line:', owner), id)
+  if index == false then return false end
+  owner_entries(owner, false, index)
   redis.call('LREM', K('line:', owner), 1, id)
   if redis.call('LLEN', K('line:', owner)) == 0 then
     redis.call('HDEL', K('lines'), owner)
     redis.call('HDEL', K('stamps'), owner)
   else
-    owner_entries(owner, true)
+    owner_entries(owner, true, index)
   end
   redis.call('HINCRBY', K('sched'), 'waiting', -1)
   return true
@@ -343,4 +349,4 @@ end
 local function held_by(id, token)
   return hget(job_key(id), 'token') == token and redis.call('ZSCORE', K('running'), id) ~= false
 end
-"""
+""".replace("{NEAR_PLACES}", str(NEAR_PLACES))
