@@ -94,7 +94,7 @@ def redis_server(folder: Path) -> Iterator[str]:
 
 def bot_side(url: str, settings: QueueSettings, output_dir: Path) -> RedisJobQueue:
     """The bot's side of the Redis queue, as `generation.backend.create_redis_queue` builds it."""
-    commands = Commands(connect(url), SYSTEM_CLOCK, lease_s=settings.queue_lease_s)
+    commands = Commands(connect(url), lease_s=settings.queue_lease_s)
     return RedisJobQueue(settings, commands, connect(url, decode=False), output_dir=output_dir)
 
 
@@ -203,7 +203,7 @@ async def redis_overhead(url: str, folder: Path, jobs: int, owners: int) -> floa
     settings = QueueSettings(queue_url=url, queue_max_jobs=owners + 10, queue_max_per_user=2)
     engine = EngineSettings(output_dir=folder / "worker-videos")
     queue = bot_side(url, settings, folder / "bot-videos")
-    commands = Commands(connect(url), SYSTEM_CLOCK, lease_s=settings.queue_lease_s)
+    commands = Commands(connect(url), lease_s=settings.queue_lease_s)
     source_settings = SourceSettings("noop", settings.job_max_attempts, settings.eta_window, 3600)
     source = RedisJobSource(commands, connect(url, decode=False), source_settings, SYSTEM_CLOCK)
     host = WorkerHost(source, NoOpGenerator(), settings, engine, SYSTEM_CLOCK, encoder=one_kib_encoder)

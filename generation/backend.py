@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 
-from generation.clock import SYSTEM_CLOCK
 from generation.config import EngineSettings
 from generation.protocol import VideoGenerator
 from generation.queue.interface import JobQueue
@@ -49,7 +48,7 @@ def create_redis_queue(engine: EngineSettings, queue: QueueSettings) -> JobQueue
 
     assert queue.queue_url is not None
     url = queue.queue_url.get_secret_value()
-    commands = Commands(connect(url), SYSTEM_CLOCK, lease_s=queue.queue_lease_s)
+    commands = Commands(connect(url), lease_s=queue.queue_lease_s)
     return RedisJobQueue(
         queue, commands, connect(url, decode=False), output_dir=engine.output_dir, origin=queue.queue_origin
     )

@@ -123,7 +123,7 @@ async def serve(
             "memory_bytes": "" if memory is None else str(memory),
         }
 
-    commands = Commands(client, clock, lease_s=settings.queue_lease_s)
+    commands = Commands(client, lease_s=settings.queue_lease_s)
     source_settings = SourceSettings(
         name,
         settings.job_max_attempts,

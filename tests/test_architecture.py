@@ -82,3 +82,19 @@ def test_generation_never_imports_discord_or_bot() -> None:
 
 def test_bot_never_imports_torch_or_diffusers_directly() -> None:
     assert _offenders("bot", {"torch", "diffusers", "transformers", "accelerate"}) == {}
+
+
+def _keyword_users(package: str, keyword: str) -> list[str]:
+    """Files under `package` with a call that passes `keyword=`."""
+    users = []
+    for path in (ROOT / package).rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Call) and any(k.arg == keyword for k in node.keywords):
+                users.append(str(path.relative_to(ROOT)))
+                break
+    return users
+
+
+def test_production_code_never_hands_the_redis_scripts_a_clock_of_its_own() -> None:
+    # Leases are compared across hosts: only Redis's clock may stamp them; `test_clock` is for tests.
+    assert [*_keyword_users("generation", "test_clock"), *_keyword_users("bot", "test_clock")] == []

@@ -41,7 +41,7 @@ def redis_queue(
     url: str, prefix: str, settings: QueueSettings, output_dir: Path, clock: FakeClock, **options: Any
 ) -> RedisJobQueue:
     """The bot's side alone, on `clock` (its tick on a clock of its own unless `tick_clock` is given)."""
-    commands = Commands(connect(url), clock, prefix=prefix, lease_s=settings.queue_lease_s)
+    commands = Commands(connect(url), prefix=prefix, lease_s=settings.queue_lease_s, test_clock=clock)
     options.setdefault("tick_clock", FakeClock())
     return RedisJobQueue(settings, commands, connect(url, decode=False), output_dir=output_dir, clock=clock, **options)
 
@@ -59,7 +59,7 @@ def worker_host(
     tick_clock: FakeClock | None = None,
 ) -> tuple[WorkerHost, RedisJobSource]:
     """One worker in this process: its host and its source (for the lease specifications)."""
-    commands = Commands(connect(url), clock, prefix=prefix, lease_s=settings.queue_lease_s)
+    commands = Commands(connect(url), prefix=prefix, lease_s=settings.queue_lease_s, test_clock=clock)
     hosts: list[WorkerHost] = []
 
     def describe() -> dict[str, str]:

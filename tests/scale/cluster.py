@@ -75,8 +75,9 @@ class Cluster:
         self.bot = self._start("bot", "bot", env | settings)
         return self.bot
 
-    def start_worker(self, name: str, **settings: str) -> subprocess.Popen[bytes]:
-        """Start `python -m generation.worker` named `name`, on the CPU with the tiny pipeline."""
+    def start_worker(self, name: str, *, clock_offset_s: int = 0, **settings: str) -> subprocess.Popen[bytes]:
+        """Start `python -m generation.worker` named `name`, on the CPU with the tiny pipeline; with
+        `clock_offset_s`, its host's clock (and its GPU process's) that far ahead, or behind if negative."""
         env = {
             "QUEUE_URL": self.redis_server.url,
             "QUEUE_LEASE_S": str(LEASE_S),
@@ -88,15 +89,19 @@ class Cluster:
             "OUTPUT_DIR": str(self.folder / f"{name}-videos"),
             "SHUTDOWN_GRACE_S": "5",
         }
-        self.workers[name] = self._start(f"worker-{name}", "generation.worker", env | settings)
+        self.workers[name] = self._start(f"worker-{name}", "generation.worker", env | settings, clock_offset_s)
         return self.workers[name]
 
-    def _start(self, label: str, module: str, settings: Mapping[str, str]) -> subprocess.Popen[bytes]:
+    def _start(
+        self, label: str, module: str, settings: Mapping[str, str], clock_offset_s: int = 0
+    ) -> subprocess.Popen[bytes]:
         log = self.folder / f"{label}-{len(self._logs)}.log"
         self._logs.append(log)
+        # libfaketime (Debian's `faketime`) moves every clock the process and its children read.
+        offset = ["faketime", "-f", f"{clock_offset_s:+d}s"] if clock_offset_s else []
         with log.open("wb") as output:
             return subprocess.Popen(
-                [sys.executable, "-m", module],
+                [*offset, sys.executable, "-m", module],
                 cwd=self.folder,
                 env=clean_environment(**settings),
                 stdout=output,
@@ -217,3 +222,11 @@ def _descriptions(message: Message) -> list[str]:
 def video_prompt(text: str) -> str:
     """A prompt for a tiny, quick video."""
     return f"{text} -steps 2 -frames 2"
+
+
+def members(cluster: Cluster, count: int) -> list[User]:
+    """`count` new members of the cluster's guild."""
+    users = [cluster.emulator.add_user(f"member{n}") for n in range(count)]
+    for user in users:
+        cluster.emulator.add_member(cluster.guild, user)
+    return users

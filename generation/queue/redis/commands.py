@@ -1,7 +1,10 @@
 """The queue's verbs on Redis: each Lua script (`scripts.py`) behind one typed, awaitable method.
 
-Both sides share it: the bot's `RedisJobQueue` and the worker's `RedisJobSource`. Every call stamps
-the time on the `Clock` handed in, so leases, ETAs and history follow the caller's clock.
+Both sides share it: the bot's `RedisJobQueue` and the worker's `RedisJobSource`. Every deadline two
+processes compare (leases, reclaim, worker liveness, ETAs) is on Redis's clock: the scripts read
+`TIME` themselves, and `now()` asks Redis for the Python code that compares against what they wrote.
+No host's clock is ever passed in, so a bot or worker whose clock is off cannot expire another's
+lease. Only a test hands in `test_clock`, a fake clock the scripts then run on instead.
 """
 
 from __future__ import annotations
@@ -71,23 +74,34 @@ def _rows(value: Any) -> list[Raw]:
 class Commands:
     """The scripts and the few plain commands the queue needs, under one key prefix."""
 
-    def __init__(self, client: redis.Redis, clock: Clock, *, prefix: str = DEFAULT_PREFIX, lease_s: float) -> None:
+    def __init__(
+        self, client: redis.Redis, *, prefix: str = DEFAULT_PREFIX, lease_s: float, test_clock: Clock | None = None
+    ) -> None:
         self.client = client
         self.prefix = prefix
         self.lease_s = lease_s
-        self._clock = clock
+        self._test_clock = test_clock
         self._scripts: dict[str, AsyncScript] = {}
 
     def key(self, *parts: str) -> str:
         """A key under the prefix."""
         return self.prefix + "".join(parts)
 
+    async def now(self) -> float:
+        """The time on the clock the scripts stamp and compare: Redis's (the test's clock in a test)."""
+        if self._test_clock is not None:
+            return self._test_clock.time()
+        seconds, microseconds = await self.client.time()
+        return seconds + microseconds / 1e6
+
     async def _run(self, source: str, **arguments: Any) -> dict[str, Any]:
         script = self._scripts.get(source)
         if script is None:
             script = self._scripts[source] = self.client.register_script(source)
         arguments.setdefault("lease", self.lease_s)
-        reply = await script(args=[self.prefix, number(self._clock.time()), json.dumps(arguments)])
+        # An empty time makes the script read Redis's own `TIME` (see `prelude.PRELUDE`).
+        stamp = "" if self._test_clock is None else number(self._test_clock.time())
+        reply = await script(args=[self.prefix, stamp, json.dumps(arguments)])
         answer: dict[str, Any] = json.loads(reply)
         return answer
 
@@ -170,9 +184,10 @@ class Commands:
 
     # -- the worker's ----------------------------------------------------------------------------
 
-    async def take(self, worker: str, default: int, by_shape: Mapping[str, int]) -> tuple[list[Raw], str]:
-        """The next batch in the fair order, held by `worker` under a new fencing token."""
-        answer = await self._run(scripts.TAKE, worker=worker, default=default, by_shape=dict(by_shape))
+    async def take(self, worker: str, default: int, by_shape: Mapping[str, int], request: str) -> tuple[list[Raw], str]:
+        """The next batch in the fair order, held by `worker` under a new fencing token. The same
+        `request` id again (its answer was lost) gets the same batch, for one lease."""
+        answer = await self._run(scripts.TAKE, worker=worker, default=default, by_shape=dict(by_shape), req=request)
         return _rows(answer["jobs"]), str(answer.get("token", ""))
 
     async def begin(self, token: str, job_ids: Sequence[str], attempt: int) -> list[Raw]:
@@ -184,9 +199,12 @@ class Commands:
         """The attempt finished `step` of `total`."""
         await self._run(scripts.PROGRESS, token=token, ids=list(job_ids), step=step, total=total)
 
-    async def end(self, worker: str, token: str, job_id: str, ending: Mapping[str, Any]) -> Raw | None:
-        """End a held job; its final row, or None when the token no longer holds it (it ended elsewhere)."""
-        answer = await self._run(scripts.END, worker=worker, token=token, id=job_id, ending=dict(ending))
+    async def end(self, worker: str, token: str, job_id: str, ending: Mapping[str, Any], request: str) -> Raw | None:
+        """End a held job; its final row, or None when the token no longer holds it (it ended elsewhere).
+        The same `request` id again (its answer was lost) is answered as the first was."""
+        answer = await self._run(
+            scripts.END, worker=worker, token=token, id=job_id, ending=dict(ending), req=request
+        )  # fmt: skip
         job: Raw | None = answer.get("job") if answer["ended"] else None
         return job
 

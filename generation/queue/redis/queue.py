@@ -481,9 +481,9 @@ class RedisJobQueue:
                 log.exception("announcing far places failed; retrying in %.1f s", FAR_PLACES_EVERY_S)
 
     async def _refresh_workers(self) -> None:
-        self._workers = await read_workers(
-            self._client, self._commands.prefix, self._clock.time(), self._commands.lease_s
-        )
+        # Heartbeats are stamped on Redis's clock: liveness is judged on it, never on this host's.
+        now = await self._commands.now()
+        self._workers = await read_workers(self._client, self._commands.prefix, now, self._commands.lease_s)
 
     async def _rows(self, job_ids: list[str]) -> list[Raw]:
         async with self._client.pipeline(transaction=False) as pipe:

@@ -1,8 +1,8 @@
 """The Lua scripts that change the queue's state in Redis, each one atomic.
 
-Every script is called the same way: ARGV[1] the key prefix, ARGV[2] the time now on the caller's
-`Clock` (never Redis's own, so tests drive leases and ETAs with a fake clock), ARGV[3] a JSON object
-of arguments; it answers a JSON document. They share the helpers in `prelude.PRELUDE`, prepended to each.
+Every script is called the same way: ARGV[1] the key prefix, ARGV[2] empty (the script reads Redis's
+`TIME`, the one clock every process shares) or, in tests only, the time on a fake clock, ARGV[3] a
+JSON object of arguments; it answers a JSON document. They share the helpers in `prelude.PRELUDE`, prepended to each.
 
 Keys (under the prefix):
 
@@ -29,6 +29,10 @@ keep_s)` seconds after the later of the two (`keep_s`: the bot's retention plus 
 sweep reads the record first); until its outcome is acknowledged it never expires. Trimming `done`
 deletes no record: an id trimmed there whose record is still owed stays until acknowledged.
 * `workers` zset: worker name by last heartbeat; `worker:{name}` hash: its record.
+* `take:{request}` string, for one lease: the token and ids a take handed out, so a take sent again
+  under the same request id (its answer lost) gets the same jobs. An end's request id is kept in its
+  job's `end_req` field for the same reason; an attempt (`att`) and a submission (the job id) are
+  their own request ids.
 * channels `wake` (work to take) and `cancel` ("stop:{id}" ends a running call, "drop:{id}" drops one
   member of it).
 
@@ -59,6 +63,8 @@ def _script(body: str) -> str:
 
 
 SUBMIT: Final = _script(r"""
+-- The same submission again (its answer was lost on the way): queued once.
+if redis.call('EXISTS', job_key(A.id)) == 1 then return cjson.encode({job = job_table(A.id)}) end
 if redis.call('EXISTS', K('paused')) == 1 then return cjson.encode({error = 'paused'}) end
 local owner = A.owner
 local held = tonumber(hget(K('held'), owner) or '0')
@@ -79,6 +85,16 @@ return cjson.encode({job = view(A.id, line)})
 """)
 
 TAKE: Final = _script(r"""
+-- The same request again (its answer was lost on the way): the same jobs, those still held.
+local taken = A.req and redis.call('GET', K('take:', A.req))
+if taken then
+  taken = cjson.decode(taken)
+  local again = {}
+  for _, id in ipairs(taken.ids) do
+    if held_by(id, taken.token) then again[#again + 1] = job_table(id) end
+  end
+  return cjson.encode({jobs = again, token = taken.token})
+end
 if redis.call('EXISTS', K('paused')) == 1 then return cjson.encode({jobs = {}}) end
 local first = waiting_ids(1, 1)
 if #first == 0 then return cjson.encode({jobs = {}}) end
@@ -105,6 +121,11 @@ for _, e in ipairs(batch) do
   jobs[#jobs + 1] = job_table(e.id)
 end
 reposition(A.lease, {})
+local ids = {}
+for _, e in ipairs(batch) do ids[#ids + 1] = e.id end
+if A.req then
+  redis.call('SET', K('take:', A.req), cjson.encode({token = token, ids = ids}), 'PX', math.ceil(A.lease * 1000))
+end
 return cjson.encode({jobs = jobs, token = token})
 """)
 
@@ -117,16 +138,19 @@ for _, id in ipairs(A.ids) do
   end
 end
 local att = A.token .. ':' .. A.attempt
-for _, id in ipairs(members) do
-  local key = job_key(id)
-  local started = hget(key, 'started_at') or NOW
-  redis.call('HSET', key, 'status', 'running', 'started_at', started, 'att', att, 'att_start', NOW,
-    'att_cost', cost, 'att_members', table.concat(members, ' '), 'step', 0, 'total', 0)
-  redis.call('HINCRBY', key, 'attempts', 1)
-end
-for _, id in ipairs(members) do
-  local eta = estimate(hget(job_key(id), 'shape'), cost)
-  emit(id, {'kind', 'started', 'batch', #members, 'eta', eta and tostring(eta) or ''})
+-- The same attempt again (its answer was lost on the way) is counted and announced once.
+if #members > 0 and hget(job_key(members[1]), 'att') ~= att then
+  for _, id in ipairs(members) do
+    local key = job_key(id)
+    local started = hget(key, 'started_at') or NOW
+    redis.call('HSET', key, 'status', 'running', 'started_at', started, 'att', att, 'att_start', NOW,
+      'att_cost', cost, 'att_members', table.concat(members, ' '), 'step', 0, 'total', 0)
+    redis.call('HINCRBY', key, 'attempts', 1)
+  end
+  for _, id in ipairs(members) do
+    local eta = estimate(hget(job_key(id), 'shape'), cost)
+    emit(id, {'kind', 'started', 'batch', #members, 'eta', eta and tostring(eta) or ''})
+  end
 end
 local rows = {}
 for _, id in ipairs(members) do rows[#rows + 1] = job_table(id) end
@@ -147,8 +171,10 @@ return cjson.encode({})
 
 END: Final = _script(r"""
 local id = A.id
-if not held_by(id, A.token) then return cjson.encode({ended = false}) end
 local key = job_key(id)
+-- The same request again (its answer was lost on the way): it ended then; say so again.
+if A.req and hget(key, 'end_req') == A.req then return cjson.encode({ended = true, job = job_table(id)}) end
+if not held_by(id, A.token) then return cjson.encode({ended = false}) end
 local kind = A.ending.kind
 if kind == 'succeeded' then
   local e = A.ending
@@ -161,6 +187,7 @@ else
   local by = A.ending.by or hget(key, 'cancel_by') or 'unknown'
   cancel_now(id, by)
 end
+if A.req then redis.call('HSET', key, 'end_req', A.req) end
 return cjson.encode({ended = true, job = job_table(id)})
 """)
 

@@ -13,6 +13,13 @@ next step (the cancel listeners are told), "drop:{id}" only means the job is no 
 A finished video's bytes are stored under `video:{id}:{token}` with a TTL before its end is recorded;
 the bot fetches them to deliver. A refused end (the job was reclaimed and ended elsewhere) deletes them.
 
+A write Redis refuses (out of memory) or whose answer times out — the video, a start, progress, an
+end — is sent again with backoff for up to one lease, while the tick keeps the job's lease. Each is
+idempotent (a take and an end carry a request id, an attempt is its own), so one that ran although its
+answer was lost is not applied twice. A video that still cannot be stored ends its job failed, with
+that reason. A write that still cannot be recorded makes the worker let go of its jobs: it stops
+heartbeating them, so their leases run out and the queue reclaims them. Nothing is left running.
+
 The picture an image-to-video job animates lives on the bot's host; the bot keeps its bytes under
 `image:{id}` until the job ends. A worker copies them into `image_dir` when it takes the job (the
 request it runs names that copy) and deletes the copy when the job leaves it.
@@ -23,12 +30,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import json
 import logging
+import uuid
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, cast
+from typing import Any, Final, TypeVar, cast
 
 import redis.asyncio as redis
 
@@ -41,6 +50,18 @@ from generation.queue.source import BatchLimits, Ending, Failed, Succeeded
 log = logging.getLogger(__name__)
 
 PICTURE_GONE: Final = "the picture to animate is no longer stored (it waited too long); please ask again"
+VIDEO_NOT_STORED: Final = (
+    "the video was made, but the queue had no room to store it (Redis is out of memory); please ask again later"
+)
+_FIRST_RETRY_S: Final = 0.25
+_T = TypeVar("_T")
+
+#: What a write may meet and still succeed when sent again: Redis full, or its answer late or cut off.
+_TRANSIENT: Final = (redis.OutOfMemoryError, redis.TimeoutError, redis.ConnectionError, OSError)
+
+
+class _NotRecorded(Exception):
+    """A write still refused (or unanswered) after a lease of retries."""
 
 
 @dataclass(frozen=True)
@@ -110,7 +131,6 @@ class RedisJobSource:
         self._commands = commands
         self._raw = raw
         self._settings = settings
-        self._clock = clock
         self._tick_clock = tick_clock or clock
         self._describe = describe
         self._outbox = _Outbox()
@@ -171,14 +191,17 @@ class RedisJobSource:
     async def take(self, limits: BatchLimits) -> list[JobInfo] | None:
         """The next batch in the fair order, held under a new token; None once stopping."""
         by_shape = {_shape_key(shape): size for shape, size in limits.by_shape.items()}
+        request = uuid.uuid4().hex  # kept until answered: a take whose answer was lost gets its batch again
         while not self._stopping:
             self._wake.clear()
             try:
-                rows, token = await self._outbox.put(lambda: self._commands.take(self.name, limits.default, by_shape))
+                take = functools.partial(self._commands.take, self.name, limits.default, by_shape, request)
+                rows, token = await self._outbox.put(take)
             except (redis.RedisError, OSError):
                 # Redis is away (restarting, network cut): the worker waits for it rather than dying.
                 await self._tick_clock.sleep(self._commands.lease_s / 3)
                 continue
+            request = uuid.uuid4().hex
             if rows:
                 infos = [decode_info(row) for row in rows]
                 for info in infos:
@@ -210,8 +233,15 @@ class RedisJobSource:
         """An attempt for these held jobs starts now (saved, then announced)."""
         self._attempts += 1
         attempt, token = self._attempts, self._token(job_ids)
-        now = self._clock.time()
-        started = await self._outbox.put(lambda: self._commands.begin(token, job_ids, attempt))
+        # Not recorded: the worker let go of the jobs, and the call finds none of them wanted.
+        started = (
+            await self._outbox.put(
+                lambda: self._recorded(job_ids, "the start", lambda: self._commands.begin(token, job_ids, attempt))
+            )
+            or []
+        )
+        # The start as Redis stamped it (its clock, like the submission's), for a wait that means something.
+        now = float(started[0]["att_start"]) if started else await self._commands.now()
         for row in started:
             info = decode_info(row)
             log.info(
@@ -227,7 +257,9 @@ class RedisJobSource:
         ids = [job_id for job_id in job_ids if self.wanted(job_id)]
         if not ids:
             return
-        self._outbox.put(lambda: self._commands.progress(token, ids, step, total))
+        self._outbox.put(
+            lambda: self._recorded(ids, "progress", lambda: self._commands.progress(token, ids, step, total))
+        )
 
     def wanted(self, job_id: str) -> bool:
         """True while this worker holds the job and nobody asked to cancel it."""
@@ -332,15 +364,68 @@ class RedisJobSource:
 
     # -- writing --------------------------------------------------------------------------------
 
+    async def _retrying(self, what: str, job_ids: Sequence[str], write: Callable[[], Awaitable[_T]]) -> _T:
+        """`write`'s answer; what Redis refused or left unanswered is sent again with backoff for up to
+        a lease (the tick keeps the jobs' leases meanwhile), then `_NotRecorded`."""
+        give_up_at = self._tick_clock.monotonic() + self._commands.lease_s
+        delay = _FIRST_RETRY_S
+        while True:
+            try:
+                return await write()
+            except _TRANSIENT as error:
+                if self._tick_clock.monotonic() + delay > give_up_at:
+                    raise _NotRecorded(f"{what}: {error}") from error
+                log.warning(
+                    "could not record %s job_ids=%s (%s); again in %.2f s", what, ",".join(job_ids), error, delay
+                )
+                await self._tick_clock.sleep(delay)
+                delay = min(2 * delay, self._commands.lease_s / 3)
+
+    async def _recorded(self, job_ids: Sequence[str], what: str, write: Callable[[], Awaitable[_T]]) -> _T | None:
+        """`write` retried (see `_retrying`); if it never gets recorded, the worker lets go of the jobs."""
+        try:
+            return await self._retrying(what, job_ids, write)
+        except _NotRecorded as error:
+            self._let_go(job_ids, str(error))
+            return None
+
+    def _let_go(self, job_ids: Sequence[str], why: str) -> None:
+        """Stop heartbeating these jobs, so their leases run out and the queue reclaims them; stop their call."""
+        for job_id in job_ids:
+            if self._held.pop(job_id, None) is None:
+                continue
+            log.error(
+                "letting go of job_id=%s: could not record %s; the queue reclaims it after its lease", job_id, why
+            )
+            self._cancelled(job_id, stop=True)
+            self._live.discard(job_id)
+            self._unwanted.discard(job_id)
+
     async def _end(self, job_id: str, token: str, ending: Ending) -> bool:
+        request = uuid.uuid4().hex  # the same for every retry: an end whose answer was lost is not applied twice
         video_key = None
         if isinstance(ending, Succeeded):
             video_key = self._commands.key("video:", job_id, ":", token)
             path = ending.video.path
             data = await asyncio.to_thread(path.read_bytes)
-            await self._raw.set(video_key, data, ex=self._settings.video_ttl_s)
+            key = video_key
+            try:
+                await self._retrying(
+                    "the video", [job_id], lambda: self._raw.set(key, data, ex=self._settings.video_ttl_s)
+                )
+            except _NotRecorded as error:
+                log.error("video not stored job_id=%s (%s); failing the job", job_id, error)
+                ending, video_key = Failed(VIDEO_NOT_STORED), None
+                with contextlib.suppress(*_TRANSIENT):  # in case it was stored after all
+                    await self._raw.delete(key)
             await asyncio.to_thread(_remove, path)
-        row = await self._commands.end(self.name, token, job_id, encode_ending(ending, video_key))
+        fields = encode_ending(ending, video_key)
+        row = await self._recorded(
+            [job_id], "the end", lambda: self._commands.end(self.name, token, job_id, fields, request)
+        )
+        if job_id not in self._held:  # let go of: the queue reclaims it
+            await self._drop_local_image(job_id)
+            return False
         self._forget(job_id)
         await self._drop_local_image(job_id)
         if row is None:
