@@ -10,12 +10,17 @@ cancellations it missed and of jobs it lost) and reclaims the jobs of workers th
 heartbeating. Cancellations arrive on the `cancel` channel: "stop:{id}" stops the running call at its
 next step (the cancel listeners are told), "drop:{id}" only means the job is no longer wanted.
 
-A finished video's bytes are stored under `video:{id}:{token}` with a TTL before its end is recorded;
-the bot fetches them to deliver. A refused end (the job was reclaimed and ended elsewhere) deletes them.
+A finished video's bytes are stored under `video:{id}:{token}` (`codec.video_key`, the key the END
+script records) with a TTL before its end is recorded; the bot fetches them to deliver. A refused end
+(the job was reclaimed and ended elsewhere) deletes them.
 
 The picture an image-to-video job animates lives on the bot's host; the bot keeps its bytes under
 `image:{id}` until the job ends. A worker copies them into `image_dir` when it takes the job (the
 request it runs names that copy) and deletes the copy when the job leaves it.
+
+A taken job's record is input (see `codec`): one that fails its checks is reported and, when its id is
+a job id, ended failed (`DAMAGED_JOB`) so its user hears; one whose id is not is left to its lease.
+Only checked ids name files, and every file written or deleted resolves inside `image_dir`.
 """
 
 from __future__ import annotations
@@ -33,14 +38,17 @@ from typing import Any, Final, cast
 import redis.asyncio as redis
 
 from generation.clock import Clock
+from generation.errors import DamagedJobError
 from generation.queue.interface import JobInfo, actor_text
-from generation.queue.redis.codec import decode_info, encode_ending
+from generation.queue.jobfiles import inside, is_job_id, job_file
+from generation.queue.redis.codec import DAMAGED_JOB, Raw, decode_info, encode_ending, video_key
 from generation.queue.redis.commands import Commands
 from generation.queue.source import BatchLimits, Ending, Failed, Succeeded
 
 log = logging.getLogger(__name__)
 
 PICTURE_GONE: Final = "the picture to animate is no longer stored (it waited too long); please ask again"
+_DAMAGED: Final = Failed(DAMAGED_JOB)
 
 
 @dataclass(frozen=True)
@@ -180,7 +188,7 @@ class RedisJobSource:
                 await self._tick_clock.sleep(self._commands.lease_s / 3)
                 continue
             if rows:
-                infos = [decode_info(row) for row in rows]
+                infos = [info for row in rows if (info := await self._checked(row, token)) is not None]
                 for info in infos:
                     self._held[info.job_id] = token
                     self._live.add(info.job_id)
@@ -192,6 +200,19 @@ class RedisJobSource:
             await self._wake.wait()
         return None
 
+    async def _checked(self, row: Raw, token: str) -> JobInfo | None:
+        """A taken row as a job to run; None for a damaged one, reported and, if it has a job id, failed."""
+        try:
+            return decode_info(row)
+        except DamagedJobError as damaged:
+            log.warning("damaged job record taken: %s", damaged)
+            job_id = row.get("id")
+            if is_job_id(job_id):
+                ending = encode_ending(_DAMAGED)
+                with contextlib.suppress(redis.RedisError):  # logged by the outbox; its lease runs out instead
+                    await self._outbox.put(lambda: self._commands.end(self.name, token, job_id, ending))
+            return None
+
     async def _with_local_image(self, info: JobInfo) -> JobInfo | None:
         """The job as this worker runs it: its picture copied here from Redis; None if that is gone."""
         request = info.spec.request
@@ -201,8 +222,8 @@ class RedisJobSource:
         if data is None:
             await self.end(info.job_id, Failed(PICTURE_GONE))
             return None
-        path = self._settings.image_dir / f"{info.job_id}.png"
-        await asyncio.to_thread(_write, path, data)
+        path = self._image_path(info.job_id)
+        await asyncio.to_thread(_write, self._settings.image_dir, path, data)
         local = dataclasses.replace(request, image=str(path))
         return dataclasses.replace(info, spec=dataclasses.replace(info.spec, request=local))
 
@@ -333,26 +354,29 @@ class RedisJobSource:
     # -- writing --------------------------------------------------------------------------------
 
     async def _end(self, job_id: str, token: str, ending: Ending) -> bool:
-        video_key = None
+        stored = None
         if isinstance(ending, Succeeded):
-            video_key = self._commands.key("video:", job_id, ":", token)
-            path = ending.video.path
+            stored = video_key(self._commands.prefix, job_id, token)
+            path = ending.video.path  # made by this worker's encoder, not read from Redis
             data = await asyncio.to_thread(path.read_bytes)
-            await self._raw.set(video_key, data, ex=self._settings.video_ttl_s)
-            await asyncio.to_thread(_remove, path)
-        row = await self._commands.end(self.name, token, job_id, encode_ending(ending, video_key))
+            await self._raw.set(stored, data, ex=self._settings.video_ttl_s)
+            await asyncio.to_thread(path.unlink, missing_ok=True)
+        row = await self._commands.end(self.name, token, job_id, encode_ending(ending))
         self._forget(job_id)
         await self._drop_local_image(job_id)
         if row is None:
             log.warning("end refused job_id=%s token=%s (the job ended elsewhere)", job_id, token)
-            if video_key is not None:
-                await self._raw.delete(video_key)
+            if stored is not None:
+                await self._raw.delete(stored)
             return False
         _log_ending(decode_info(row))
         return True
 
     async def _drop_local_image(self, job_id: str) -> None:
-        await asyncio.to_thread(_remove, self._settings.image_dir / f"{job_id}.png")
+        await asyncio.to_thread(_remove, self._settings.image_dir, self._image_path(job_id))
+
+    def _image_path(self, job_id: str) -> Path:
+        return job_file(self._settings.image_dir, job_id, ".png")
 
     def _forget(self, job_id: str) -> None:
         self._held.pop(job_id, None)
@@ -381,10 +405,11 @@ def _shape_key(shape: Hashable) -> str:
     return json.dumps(list(shape) if isinstance(shape, tuple) else shape)
 
 
-def _write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
+def _write(folder: Path, path: Path, data: bytes) -> None:
+    target = inside(folder, path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(data)
 
 
-def _remove(path: Path) -> None:
-    path.unlink(missing_ok=True)
+def _remove(folder: Path, path: Path) -> None:
+    inside(folder, path).unlink(missing_ok=True)
