@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from generation.errors import DamagedJobError, InvalidRequestError
+from generation.errors import DamagedJobError, InvalidRequestError, one_line
 from generation.queue.interface import (
     JobCancelled,
     JobFailed,
@@ -145,6 +145,11 @@ def encode_ending(ending: Ending) -> dict[str, Any]:
             return {"kind": "cancelled"} | ({"by": actor_text(by)} if by is not None else {})
 
 
+def _why(error: Exception) -> str:
+    """What was wrong with a stored field, in a bounded line (the value may be anything Redis held)."""
+    return f"{type(error).__name__}: {one_line(error)[:120]}"
+
+
 def _float(raw: Raw, field: str) -> float | None:
     value = raw.get(field)
     return None if value is None or value == "" else float(value)
@@ -158,7 +163,7 @@ def video_meta(raw: Raw) -> VideoMeta | None:
     try:
         return VideoMeta(**json.loads(text))
     except (TypeError, ValueError) as error:
-        raise DamagedJobError(raw.get("id"), f"its video's description: {error}") from None
+        raise DamagedJobError(raw.get("id"), f"its video's description: {_why(error)}") from None
 
 
 def decode_info(raw: Raw, video_path: Path | None = None) -> JobInfo:
@@ -167,8 +172,10 @@ def decode_info(raw: Raw, video_path: Path | None = None) -> JobInfo:
     job_id = job_id_of(raw)
     try:
         return _info(job_id, raw, video_path)
-    except (KeyError, TypeError, ValueError) as error:  # InvalidRequestError is a ValueError
-        raise DamagedJobError(job_id, f"{type(error).__name__}: {error}") from None
+    except InvalidRequestError as error:  # named, never shown: a prompt is the user's, not the log's
+        raise DamagedJobError(job_id, f"its request's {error.field} is not {error.allowed}") from None
+    except (KeyError, TypeError, ValueError) as error:
+        raise DamagedJobError(job_id, _why(error)) from None
 
 
 def _info(job_id: str, raw: Raw, video_path: Path | None) -> JobInfo:
@@ -202,7 +209,7 @@ def decode_event(entry: Raw) -> JobQueued | JobStarted | JobProgress | JobFailed
     try:
         return _event(job_id, entry)
     except (KeyError, TypeError, ValueError) as error:
-        raise DamagedJobError(job_id, f"an event: {type(error).__name__}: {error}") from None
+        raise DamagedJobError(job_id, f"an event: {_why(error)}") from None
 
 
 def _event(job_id: str, entry: Raw) -> JobQueued | JobStarted | JobProgress | JobFailed | JobCancelled | None:
