@@ -44,6 +44,7 @@ from generation.errors import (
     JobNotFoundError,
     QueueClosedError,
     QueuePausedError,
+    shown,
 )
 from generation.queue.events import DEFAULT_EVENT_BUFFER, EventHub
 from generation.queue.handle import QueueHandle
@@ -348,12 +349,12 @@ class RedisJobQueue:
         damaged, comes back failed."""
         try:
             info = await self.get(job_id)
-        except DamagedJobError:
-            return JobFailed(job_id, DAMAGED_JOB)  # reported by `get`
-        row = (await self._rows([job_id]))[0]
+            if info.status is JobStatus.SUCCEEDED:
+                return await self._finished(job_id, (await self._rows([job_id]))[0])
+        except DamagedJobError as damaged:
+            self._report(damaged)
+            return JobFailed(job_id, DAMAGED_JOB)
         match info.status:
-            case JobStatus.SUCCEEDED:
-                return await self._finished(job_id, row)
             case JobStatus.FAILED:
                 return JobFailed(job_id, info.error or "it failed")
             case JobStatus.CANCELLED:
@@ -548,7 +549,7 @@ class RedisJobQueue:
 
     def _report(self, damaged: DamagedJobError) -> None:
         """Say once per process that a job's record is damaged and not used (no field values: no secrets)."""
-        key = repr(damaged.job_id)
+        key = shown(damaged.job_id)  # bounded: the id may be anything Redis held
         if key not in self._reported:
             self._reported.add(key)
             log.warning("damaged job record skipped: %s", damaged)
@@ -556,8 +557,8 @@ class RedisJobQueue:
 
 def _submitted(row: Raw) -> int:
     """The row's place in submission order (a damaged one last: it is reported and left out anyway)."""
-    seq = row.get("seq")
-    return int(seq) if isinstance(seq, str) and seq.isascii() and seq.isdigit() else 2**63
+    seq = str(row.get("seq"))
+    return int(seq) if seq.isascii() and seq.isdigit() else 2**63
 
 
 def _write(folder: Path, path: Path, data: bytes) -> None:
