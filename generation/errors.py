@@ -15,6 +15,7 @@
         ├── QueuePausedError        an admin paused the queue
         ├── QueueClosedError        the queue is shutting down
         ├── JobNotFoundError        no such job (or not yours)
+        │   └── DamagedJobError     its stored record fails validation (Redis data is input)
         └── SubscriberLagged        an event subscriber fell too far behind and was disconnected
 
 Anything else that escapes is a bug: callers log it with the job id and tell the user something
@@ -30,6 +31,12 @@ def one_line(error: BaseException) -> str:
     text = str(error).strip() or type(error).__name__
     first = text.splitlines()[0].strip()
     return first if len(first) <= 300 else f"{first[:297]}..."
+
+
+def shown(value: object) -> str:
+    """A value read from storage as a message may show it: quoted, escaped, at most 40 characters."""
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:37]}..."
 
 
 class EngineError(Exception):
@@ -104,6 +111,15 @@ class QueueClosedError(QueueError):
 
 class JobNotFoundError(QueueError):
     """No job with that id (or it belongs to someone else)."""
+
+
+class DamagedJobError(JobNotFoundError):
+    """A job's stored record (or one of its events) fails the checks a new job passes: it is not used."""
+
+    def __init__(self, job_id: object, reason: str) -> None:
+        self.job_id = job_id
+        self.reason = reason
+        super().__init__(f"the queue's record of job {shown(job_id)} is damaged ({reason}), so it is not used")
 
 
 class SubscriberLagged(QueueError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import typing
 from dataclasses import dataclass
 from typing import Final
 
@@ -103,3 +104,34 @@ class VideoRequest:
         # Exact rather than rounded: a shape with no history of its own is estimated from the overall
         # rate per unit, so 64² must cost a sixteenth of 256², not the same.
         return self.num_frames * self.steps * self.width * self.height / (256 * 256)
+
+
+_FIELD_TYPES: Final = typing.get_type_hints(VideoRequest)
+
+
+def _of_type(hint: object, value: object) -> bool:
+    allowed = typing.get_args(hint) or (hint,)  # `int | None` -> (int, NoneType)
+    if isinstance(value, bool):  # JSON true is no number
+        return bool in allowed
+    if isinstance(value, int) and float in allowed:
+        return True
+    return isinstance(value, allowed)
+
+
+def request_from_fields(fields: object) -> VideoRequest:
+    """A request rebuilt from stored fields (`dataclasses.asdict` of one), checked as a new one is.
+
+    Stored requests are input like any other: every field must be one of `VideoRequest`'s, of its
+    type, and pass its checks. Raises `InvalidRequestError` naming the first field that does not.
+    """
+    if not isinstance(fields, dict):
+        raise InvalidRequestError("request", type(fields).__name__, "an object of request fields")
+    checked: dict[str, object] = {}
+    for name, value in fields.items():
+        hint = _FIELD_TYPES.get(name) if isinstance(name, str) else None
+        if hint is None:
+            raise InvalidRequestError(str(name), "a field", f"one of {', '.join(_FIELD_TYPES)}")
+        if not _of_type(hint, value):
+            raise InvalidRequestError(name, value, f"of type {getattr(hint, '__name__', hint)}")
+        checked[name] = float(value) if hint is float else value  # JSON writes 9.0 back as 9 at times
+    return VideoRequest(**checked)  # type: ignore[arg-type]  # each value checked against its field above

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from generation.errors import InvalidRequestError
-from generation.request import VideoRequest
+from generation.request import VideoRequest, request_from_fields
 
 
 def test_defaults_follow_the_seed_recipe() -> None:
@@ -66,3 +68,26 @@ def test_cost_is_frames_times_steps_times_pixels_over_256_squared_without_roundi
 ) -> None:
     request = VideoRequest("a cat", num_frames=num_frames, steps=steps, width=width, height=height)
     assert request.cost == pytest.approx(cost)
+
+
+def test_a_stored_request_comes_back_equal() -> None:
+    request = VideoRequest("a cat", seed=7, guidance_scale=7.5, image="outputs/images/a.png")
+    assert request_from_fields(dataclasses.asdict(request)) == request
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"prompt": "a cat", "steps": "25"}, "steps"),
+        ({"prompt": "a cat", "seed": True}, "seed"),
+        ({"prompt": 7}, "prompt"),
+        ({"prompt": "a cat", "image": ["/etc/passwd"]}, "image"),
+        ({"prompt": "a cat", "evil": 1}, "evil"),
+        ({"prompt": "a cat", "steps": 10_000}, "steps"),
+        (["a cat"], "request"),
+    ],
+)
+def test_a_stored_request_is_checked_as_a_new_one_naming_the_field(fields: object, field: str) -> None:
+    with pytest.raises(InvalidRequestError) as caught:
+        request_from_fields(fields)
+    assert caught.value.field == field

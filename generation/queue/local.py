@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-import uuid
 from collections.abc import AsyncIterator
 
 from generation.clock import SYSTEM_CLOCK, Clock
@@ -42,6 +41,7 @@ from generation.queue.interface import (
     WorkerHealth,
     WorkerStatus,
 )
+from generation.queue.jobfiles import new_job_id
 from generation.queue.outcome import terminal_event
 from generation.queue.retention import VideoSweeper
 from generation.queue.scheduler import FairScheduler
@@ -135,7 +135,7 @@ class LocalJobQueue:
             raise QueueClosedError("the video queue is not running right now; try again in a minute")
         if self._core.paused:
             raise QueuePausedError("video generation is paused by an admin; try again later")
-        info = await self._core.admit(uuid.uuid4().hex[:12], spec)
+        info = await self._core.admit(new_job_id(), spec)
         return QueueHandle(self, info)
 
     def watch(self, job_id: str) -> AsyncIterator[JobEvent]:

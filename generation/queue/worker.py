@@ -29,6 +29,7 @@ from typing import Final
 from generation.clock import Clock, within
 from generation.errors import EngineError, GenerationCancelled, GenerationTimeout, OutOfMemoryError
 from generation.queue.gpu import BatchOutcome, Encoded, GpuThread
+from generation.queue.jobfiles import job_file
 from generation.queue.run import Attempt, Run
 from generation.queue.source import BatchLimits, Cancelled, Failed, JobSource, Succeeded
 
@@ -162,7 +163,7 @@ class Worker:
             raise GenerationCancelled("cancelled")
         future = self._gpu.run(
             [run.requests[job_id] for job_id in attempt.members],
-            [self._output_dir / f"{job_id}.mp4" for job_id in attempt.members],
+            [job_file(self._output_dir, job_id, ".mp4") for job_id in attempt.members],
             token=attempt.token,
             on_progress=lambda step, total: self._on_progress(run, attempt, step, total),
             wanted=lambda index: self._source.wanted(attempt.members[index]),

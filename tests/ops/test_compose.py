@@ -14,7 +14,7 @@ from tests.ops.dockerfile import ROOT, image_env, stages
 
 COMPOSE = ROOT / "docker-compose.yml"
 PROFILE = "scale-out"
-QUEUE_URL = "redis://redis:6379/0"
+REDIS = "@redis:6379/0"
 
 
 def compose(text: str | None = None) -> dict[str, Any]:
@@ -114,7 +114,7 @@ def test_the_scaled_out_bot_builds_the_bot_target_and_reserves_no_gpu() -> None:
 def test_redis_keeps_an_append_only_file_synced_every_second_on_a_named_volume() -> None:
     redis = compose()["services"]["redis"]
     command = redis["command"]
-    mounts = dict(volume.split(":")[::-1] for volume in redis["volumes"])
+    mounts = {volume.split(":")[1]: volume.split(":")[0] for volume in redis["volumes"]}
 
     assert redis["image"].startswith("redis:7")
     assert command[command.index("--appendonly") + 1] == "yes"
@@ -158,8 +158,10 @@ def test_the_scaled_out_services_share_redis_and_read_the_env_file() -> None:
     services = compose()["services"]
     clients = {"bot-nogpu": services["bot-nogpu"], **workers(services)}
 
-    for service in clients.values():
-        assert service["environment"]["QUEUE_URL"] == QUEUE_URL
+    for name, service in clients.items():
+        user = "videobot-bot" if name == "bot-nogpu" else "videobot-worker"  # their users in users.acl
+        assert service["environment"]["QUEUE_URL"].startswith(f"redis://{user}:")
+        assert service["environment"]["QUEUE_URL"].endswith(REDIS)
         assert service["env_file"] == ".env"
         assert service["depends_on"] == {"redis": {"condition": "service_healthy"}}
     assert "QUEUE_URL" not in bot_service().get("environment", {})

@@ -14,7 +14,7 @@ WEEK_S = 168 * 3600
 
 async def finished_with_picture(make_queue: MakeQueue, tmp_path: Path, *, acknowledged: bool) -> Path:
     """Run one image-to-video job to the end, close the queue, and return where its picture is."""
-    picture = tmp_path / "outputs" / "images" / "sunset.png"
+    picture = tmp_path / "videos" / "images" / "sunset.png"  # where the bot stores them (engine_settings)
     picture.parent.mkdir(parents=True, exist_ok=True)
     picture.write_bytes(b"png")
     queue = await make_queue()

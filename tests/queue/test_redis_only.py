@@ -333,9 +333,7 @@ async def test_waiting_jobs_survive_a_redis_restart_with_aof(
 async def test_a_picture_on_the_bots_host_reaches_a_worker_through_redis_and_is_gone_when_the_job_ends(
     cluster: Cluster, tmp_path: Path
 ) -> None:
-    picture = tmp_path / "bot-host" / "picture.png"
-    picture.parent.mkdir()
-    picture.write_bytes(b"\x89PNG a picture")
+    picture = bot_picture(cluster)
     bot = await cluster.bot()
     hand = await cluster.hand("elsewhere")
     handle = await bot.submit(spec("ann", image=str(picture)))
@@ -354,8 +352,7 @@ async def test_a_picture_on_the_bots_host_reaches_a_worker_through_redis_and_is_
 async def test_a_picture_that_is_gone_from_redis_fails_its_job_with_a_clear_reason(
     cluster: Cluster, tmp_path: Path
 ) -> None:
-    picture = tmp_path / "picture.png"
-    picture.write_bytes(b"\x89PNG a picture")
+    picture = bot_picture(cluster)
     bot = await cluster.bot()
     handle = await bot.submit(spec("ann", image=str(picture)))
     for key in await cluster_keys(cluster, "image:*"):
@@ -367,8 +364,7 @@ async def test_a_picture_that_is_gone_from_redis_fails_its_job_with_a_clear_reas
 
 
 async def test_a_refused_submission_leaves_no_picture_behind(cluster: Cluster, tmp_path: Path) -> None:
-    picture = tmp_path / "picture.png"
-    picture.write_bytes(b"\x89PNG a picture")
+    picture = bot_picture(cluster)
     bot = await cluster.bot(queue_max_per_user=1)
     await bot.submit(spec("ann", image=str(picture)))
 
@@ -376,6 +372,14 @@ async def test_a_refused_submission_leaves_no_picture_behind(cluster: Cluster, t
         await bot.submit(spec("ann", image=str(picture)))
 
     assert len(await cluster_keys(cluster, "image:*")) == 1
+
+
+def bot_picture(cluster: Cluster, origin: str = "bot") -> Path:
+    """A picture where the bot of `origin` stores them (`output_dir/images`, see `Cluster.bot`)."""
+    picture = cluster.tmp_path / f"bot-{origin}" / "images" / "picture.png"
+    picture.parent.mkdir(parents=True, exist_ok=True)
+    picture.write_bytes(b"\x89PNG a picture")
+    return picture
 
 
 def contents(path: Path) -> bytes | None:

@@ -3,17 +3,24 @@
 The request is stored whole as JSON of its dataclass fields, so a field added to `VideoRequest`
 travels to the workers without a change here. Numbers the Lua scripts only copy (times) are written by
 Python as exact decimal strings; what the scripts compute (positions, ETAs) comes back as numbers.
+
+Whoever can write to Redis can write anything there, so what is read back is input: every decoder
+here checks what it builds (the id against the job-id format, the request as a new one is checked,
+the numbers as numbers) and raises `DamagedJobError` for a record that fails, never a `KeyError` or
+`TypeError` from deep inside.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from generation.errors import DamagedJobError, InvalidRequestError, one_line
 from generation.queue.interface import (
     JobCancelled,
     JobFailed,
@@ -26,8 +33,9 @@ from generation.queue.interface import (
     actor_from_text,
     actor_text,
 )
+from generation.queue.jobfiles import is_job_id
 from generation.queue.source import Cancelled, Ending, Failed, Succeeded
-from generation.request import VideoRequest
+from generation.request import VideoRequest, request_from_fields
 from generation.results import Timings, VideoFile
 
 Raw = Mapping[str, Any]
@@ -35,6 +43,12 @@ Raw = Mapping[str, Any]
 
 SWEPT: Final = "swept"
 """Job hash field set once the bot's retention sweep deleted the job's files: it has no video any more."""
+
+DAMAGED_JOB: Final = "the queue's record of this job was damaged, so its result cannot be trusted; please ask again"
+"""Why a job whose record failed validation ended, as its user reads it."""
+
+_TOKEN: Final = re.compile(r"[0-9]{1,20}")
+"""A fencing token: the `sched` hash's `token` counter (see `scripts.TAKE`)."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +60,12 @@ class VideoMeta:
     height: int
     num_frames: int
     fps: int
+
+    def __post_init__(self) -> None:
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{field.name} must be a whole number of at least 0 (got {value!r})")
 
     def at(self, path: Path) -> VideoFile:
         """The file description once the bytes are written to `path`."""
@@ -68,8 +88,28 @@ def encode_request(request: VideoRequest) -> str:
 
 
 def decode_request(text: str) -> VideoRequest:
-    """The request `encode_request` wrote (validated again on construction)."""
-    return VideoRequest(**json.loads(text))
+    """The request `encode_request` wrote, checked as a new one is; raises `InvalidRequestError`."""
+    try:
+        fields = json.loads(text)
+    except (TypeError, ValueError):
+        raise InvalidRequestError("request", "text that is not JSON", "the JSON of a video request") from None
+    return request_from_fields(fields)
+
+
+def job_id_of(raw: Raw, field: str = "id") -> str:
+    """The job id a record or event names in `field`; raises `DamagedJobError` unless it is a job id."""
+    job_id = raw.get(field)
+    if not is_job_id(job_id):
+        raise DamagedJobError(job_id, "its id is not a job id")
+    return str(job_id)
+
+
+def video_key(prefix: str, job_id: str, token: object) -> str:
+    """Where a success's MP4 is stored: under the job's id and the fencing token of the worker that made
+    it, so no worker can name another job's bytes. The END script derives the same key in Lua."""
+    if not is_job_id(job_id) or not isinstance(token, str) or not _TOKEN.fullmatch(token):
+        raise DamagedJobError(job_id, "its fencing token is not one")
+    return f"{prefix}video:{job_id}:{token}"
 
 
 def job_fields(job_id: str, spec: JobSpec, origin: str) -> dict[str, str]:
@@ -87,15 +127,14 @@ def job_fields(job_id: str, spec: JobSpec, origin: str) -> dict[str, str]:
     }
 
 
-def encode_ending(ending: Ending, video_key: str | None) -> dict[str, Any]:
-    """The `ending` argument of the end script (`video_key`: where a success's bytes were stored)."""
+def encode_ending(ending: Ending) -> dict[str, Any]:
+    """The `ending` argument of the end script (a success's bytes are already under `video_key`)."""
     match ending:
         case Succeeded(video=video, seed=seed, timings=timings, batch_size=batch_size):
             meta = VideoMeta(video.size_bytes, video.width, video.height, video.num_frames, video.fps)
             return {
                 "kind": "succeeded",
                 "seed": str(seed),
-                "video_key": video_key or "",
                 "video": json.dumps(dataclasses.asdict(meta)),
                 "timings": json.dumps(dataclasses.asdict(timings)),
                 "batch_size": str(batch_size),
@@ -106,26 +145,47 @@ def encode_ending(ending: Ending, video_key: str | None) -> dict[str, Any]:
             return {"kind": "cancelled"} | ({"by": actor_text(by)} if by is not None else {})
 
 
+def _why(error: Exception) -> str:
+    """What was wrong with a stored field, in a bounded line (the value may be anything Redis held)."""
+    return f"{type(error).__name__}: {one_line(error)[:120]}"
+
+
 def _float(raw: Raw, field: str) -> float | None:
     value = raw.get(field)
     return None if value is None or value == "" else float(value)
 
 
 def video_meta(raw: Raw) -> VideoMeta | None:
-    """The stored description of a succeeded job's MP4."""
+    """The stored description of a succeeded job's MP4; raises `DamagedJobError`."""
     text = raw.get("video")
-    return VideoMeta(**json.loads(text)) if text else None
+    if not text:
+        return None
+    try:
+        return VideoMeta(**json.loads(text))
+    except (TypeError, ValueError) as error:
+        raise DamagedJobError(raw.get("id"), f"its video's description: {_why(error)}") from None
 
 
 def decode_info(raw: Raw, video_path: Path | None = None) -> JobInfo:
-    """A job hash as a `JobInfo` (`video_path`: where this process keeps a succeeded job's MP4)."""
+    """A job hash as a `JobInfo` (`video_path`: where this process keeps a succeeded job's MP4), every field
+    checked; raises `DamagedJobError`."""
+    job_id = job_id_of(raw)
+    try:
+        return _info(job_id, raw, video_path)
+    except InvalidRequestError as error:  # named, never shown: a prompt is the user's, not the log's
+        raise DamagedJobError(job_id, f"its request's {error.field} is not {error.allowed}") from None
+    except (KeyError, TypeError, ValueError) as error:
+        raise DamagedJobError(job_id, _why(error)) from None
+
+
+def _info(job_id: str, raw: Raw, video_path: Path | None) -> JobInfo:
     status = JobStatus(raw["status"])
     position = raw.get("position")
     timings = raw.get("timings")
     seed = raw.get("seed")
     cancelled_by = raw.get("cancelled_by")
     return JobInfo(
-        job_id=raw["id"],
+        job_id=job_id,
         spec=JobSpec(decode_request(raw["request"]), raw["owner"], raw.get("group", ""), raw.get("context", "")),
         status=status,
         position=None if status.terminal or position is None else int(position),
@@ -143,8 +203,16 @@ def decode_info(raw: Raw, video_path: Path | None = None) -> JobInfo:
 
 
 def decode_event(entry: Raw) -> JobQueued | JobStarted | JobProgress | JobFailed | JobCancelled | None:
-    """A stream entry as its event; None for a success, which needs the job and its video to build."""
-    job_id = entry["job"]
+    """A stream entry as its event; None for a success, which needs the job and its video to build.
+    Raises `DamagedJobError` for an entry that is not one the scripts write."""
+    job_id = job_id_of(entry, "job")
+    try:
+        return _event(job_id, entry)
+    except (KeyError, TypeError, ValueError) as error:
+        raise DamagedJobError(job_id, f"an event: {_why(error)}") from None
+
+
+def _event(job_id: str, entry: Raw) -> JobQueued | JobStarted | JobProgress | JobFailed | JobCancelled | None:
     match entry["kind"]:
         case "queued":
             return JobQueued(job_id, int(entry["position"]), _float(entry, "eta"), entry.get("recovered") == "1")
@@ -164,4 +232,4 @@ def decode_event(entry: Raw) -> JobQueued | JobStarted | JobProgress | JobFailed
 
 def is_terminal(entry: Raw) -> bool:
     """True for the entry of a job's last event."""
-    return entry["kind"] in ("finished", "failed", "cancelled")
+    return entry.get("kind") in ("finished", "failed", "cancelled")

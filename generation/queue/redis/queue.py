@@ -9,6 +9,12 @@ replays a job's own stream `ev:{id}`, then follows the pump.
 A finished job's MP4 is fetched from Redis into `output_dir` before its `JobFinished` is handed on
 (a video no longer in Redis comes back as a `JobFailed`, as a lost file does for the local queue).
 
+What Redis holds is input (see `codec`): a record or event that fails its checks is reported once
+(`log` warning with the job id) and skipped, or, where it ends a job this process follows, handed on
+as that job's `JobFailed(DAMAGED_JOB)`; no loop stops for it. The MP4's key is derived from the job's
+id and fencing token (`codec.video_key`), never read from the record, and the file it is written to is
+`output_dir/{id}.mp4` for a checked id, checked again to resolve inside `output_dir`.
+
 VIDEO_RETENTION_H holds as for the local queue: a `VideoSweeper` (at start, then hourly on the clock)
 deletes the bot host's MP4 and picture of this origin's acknowledged jobs once they ended that long
 ago (`redis.retention`); a job's record in Redis expires once it has ended and been acknowledged
@@ -33,7 +39,15 @@ from typing import Final, cast
 import redis.asyncio as redis
 
 from generation.clock import SYSTEM_CLOCK, Clock
-from generation.errors import JobNotFoundError, QueueClosedError, QueuePausedError
+from generation.conditioning import IMAGES_FOLDER
+from generation.errors import (
+    DamagedJobError,
+    InvalidRequestError,
+    JobNotFoundError,
+    QueueClosedError,
+    QueuePausedError,
+    shown,
+)
 from generation.queue.events import DEFAULT_EVENT_BUFFER, EventHub
 from generation.queue.handle import QueueHandle
 from generation.queue.interface import (
@@ -51,20 +65,23 @@ from generation.queue.interface import (
     WorkerStatus,
     actor_text,
 )
+from generation.queue.jobfiles import inside, is_job_id, job_file, new_job_id
 from generation.queue.outcome import LOST_VIDEO
 from generation.queue.redis.codec import (
+    DAMAGED_JOB,
     SWEPT,
     Raw,
     decode_event,
     decode_info,
-    decode_request,
     is_terminal,
     job_fields,
+    job_id_of,
+    video_key,
     video_meta,
 )
 from generation.queue.redis.commands import Commands
 from generation.queue.redis.registry import read_workers
-from generation.queue.redis.retention import BotHostFiles, record_keep_s, video_path
+from generation.queue.redis.retention import BotHostFiles, record_keep_s
 from generation.queue.retention import VideoSweeper
 from generation.queue.scheduler import queue_full_error, user_limit_error
 from generation.queue.settings import QueueSettings
@@ -130,6 +147,8 @@ class RedisJobQueue:
         self._client = commands.client
         self._raw = raw
         self._output_dir = output_dir
+        self._picture_dir = output_dir / IMAGES_FOLDER
+        self._reported: set[str] = set()
         self._clock = clock
         self._tick_clock = tick_clock or clock
         self._origin = origin
@@ -176,7 +195,7 @@ class RedisJobQueue:
             self._tasks.append(asyncio.create_task(self._sweeper.run(), name="redis-queue-video-sweeper"))
         following = cast(set[str], await self._client.smembers(self._key("open:", self._origin)))
         found = await self._commands.view(sorted(following))
-        infos = [self._info(row) for row in sorted(found, key=lambda row: int(row["seq"]))]
+        infos = self._infos(sorted(found, key=_submitted))
         log.info(
             "queue started (redis) origin=%s following=%d workers=%d", self._origin, len(infos), len(self._workers)
         )
@@ -203,7 +222,9 @@ class RedisJobQueue:
         """Queue a job; see `JobQueue.submit` for what it refuses."""
         if self._closed or not self._started:
             raise QueueClosedError("the video queue is not running right now; try again in a minute")
-        job_id = uuid.uuid4().hex[:12]
+        if spec.request.image is not None and not self._is_picture(spec.request.image):
+            raise InvalidRequestError("image", spec.request.image, f"a picture the bot stored in {self._picture_dir}")
+        job_id = new_job_id()
         picture = None
         if spec.request.image is not None:
             # The worker runs on another host: it gets the picture from Redis (deleted when the job ends).
@@ -260,8 +281,8 @@ class RedisJobQueue:
     async def active(self) -> list[JobInfo]:
         """Running jobs first, then waiting ones in the order they will run."""
         ids = await self._commands.active_ids()
-        rows = {row["id"]: row for row in await self._commands.view(ids)}
-        return [self._info(rows[job_id]) for job_id in ids if job_id in rows]
+        infos = {info.job_id: info for info in self._infos(await self._commands.view(ids))}
+        return [infos[job_id] for job_id in ids if job_id in infos]
 
     def subscribe(self) -> AsyncIterator[JobEvent]:
         """Every event from now on (from the saved cursor, if the queue is not started yet)."""
@@ -282,7 +303,7 @@ class RedisJobQueue:
         """Cancel every waiting job (the running ones go on); return them in the order they were."""
         if self._closed:
             raise QueueClosedError("the video queue is restarting; try again in a minute")
-        cleared = [self._info(row) for row in await self._commands.clear(actor_text(by))]
+        cleared = self._infos(await self._commands.clear(actor_text(by)))
         log.info("queue cleared by=%s cancelled=%d", actor_text(by), len(cleared))
         return cleared
 
@@ -290,8 +311,7 @@ class RedisJobQueue:
         """Ended jobs, newest first, optionally only one owner's."""
         key = self._key("done") if owner_id is None else self._key("done:", owner_id)
         ids = cast(list[str], await self._client.zrevrange(key, 0, limit - 1))
-        rows = await self._rows(ids)
-        return [self._info(row) for row in rows if row]
+        return self._infos([row for row in await self._rows(ids) if row])
 
     async def stats(self) -> QueueStats:
         """Outcome counts, the line, and every worker heard from recently."""
@@ -331,12 +351,16 @@ class RedisJobQueue:
             raise JobNotFoundError(f"there is no job with id {job_id!r}")
 
     async def outcome(self, job_id: str) -> JobFinished | JobFailed | JobCancelled:
-        """The ended job's terminal event; a success whose video is gone from Redis comes back failed."""
-        info = await self.get(job_id)
-        row = (await self._rows([job_id]))[0]
+        """The ended job's terminal event; a success whose video is gone from Redis, or whose record is
+        damaged, comes back failed."""
+        try:
+            info = await self.get(job_id)
+            if info.status is JobStatus.SUCCEEDED:
+                return await self._finished(job_id, (await self._rows([job_id]))[0])
+        except DamagedJobError as damaged:
+            self._report(damaged)
+            return JobFailed(job_id, DAMAGED_JOB)
         match info.status:
-            case JobStatus.SUCCEEDED:
-                return await self._finished(row)
             case JobStatus.FAILED:
                 return JobFailed(job_id, info.error or "it failed")
             case JobStatus.CANCELLED:
@@ -373,8 +397,9 @@ class RedisJobQueue:
                 yield await self.outcome(job_id)  # it ended before this process started: only how
                 return
             for entry_id, fields in history:
-                yield await self._event(fields)
                 last = _entry_key(entry_id)
+                if (event := await self._checked_event(fields)) is not None:
+                    yield event
                 if is_terminal(fields):
                     return
             index = 0
@@ -416,39 +441,54 @@ class RedisJobQueue:
         if not replies:
             return
         for entry_id, fields in replies[0][1]:
-            event = await self._event(fields)
+            event = await self._checked_event(fields)
             self._cursor = entry_id
-            feed = self._feeds.get(fields["job"])
+            if event is None:
+                continue
+            feed = self._feeds.get(event.job_id)
             if feed is not None:
                 feed.push(entry_id, event)
             self._hub.publish(event)
         await self._client.set(self._key("cursor:", self._origin), self._cursor)
 
-    async def _event(self, fields: Raw) -> JobEvent:
-        event = decode_event(fields)
-        if event is not None:
-            return event
-        rows = await self._rows([fields["job"]])
-        if not rows[0]:
-            return JobFailed(fields["job"], LOST_VIDEO)
-        return await self._finished(rows[0])
+    async def _checked_event(self, fields: Raw) -> JobEvent | None:
+        """The entry's event; for a damaged one (reported), the job's failure if the entry ends a job
+        with a valid id, else None: skip it."""
+        try:
+            event = decode_event(fields)
+            if event is not None:
+                return event
+            job_id = job_id_of(fields, "job")
+            rows = await self._rows([job_id])
+            if not rows[0]:
+                return JobFailed(job_id, LOST_VIDEO)
+            return await self._finished(job_id, rows[0])
+        except DamagedJobError as damaged:
+            self._report(damaged)
+            named = fields.get("job")
+            return JobFailed(named, DAMAGED_JOB) if is_terminal(fields) and is_job_id(named) else None
 
-    async def _finished(self, row: Raw) -> JobFinished | JobFailed:
-        """A success's event, once its MP4 is in `output_dir` (fetched from Redis if it is not there yet)."""
-        job_id = row["id"]
+    async def _finished(self, job_id: str, row: Raw) -> JobFinished | JobFailed:
+        """A success's event, once its MP4 is in `output_dir` (fetched from Redis if it is not there yet).
+        Raises `DamagedJobError` for a record that is not this job's or fails its checks."""
+        if job_id_of(row) != job_id:
+            raise DamagedJobError(job_id, "its record names another job")
         meta = video_meta(row)
         path = self._video_path(job_id)
         if meta is None or "seed" not in row or SWEPT in row:
             # Swept by the retention: fetching its bytes again would leave a file no sweep knows of.
             return JobFailed(job_id, LOST_VIDEO)
+        info = decode_info(row, path)
+        if info.seed is None:
+            raise DamagedJobError(job_id, "a success without its seed")
         if not await asyncio.to_thread(path.exists):
-            data = cast(bytes | None, await self._raw.get(row.get("video_key", "")))
+            # Derived, not read from the record: a worker cannot name another key's bytes for this user.
+            data = cast(bytes | None, await self._raw.get(video_key(self._commands.prefix, job_id, row.get("token"))))
             if data is None:
                 return JobFailed(job_id, LOST_VIDEO)
-            await asyncio.to_thread(_write, path, data)
-        info = decode_info(row, path)
-        request = decode_request(row["request"])
-        return JobFinished(job_id, VideoResult(request, int(row["seed"]), meta.at(path), info.timings or Timings()))
+            await asyncio.to_thread(_write, self._output_dir, path, data)
+        video = meta.at(path)
+        return JobFinished(job_id, VideoResult(info.spec.request, info.seed, video, info.timings or Timings()))
 
     # -- helpers --------------------------------------------------------------------------------
 
@@ -493,15 +533,52 @@ class RedisJobQueue:
         return rows
 
     def _video_path(self, job_id: str) -> Path:
-        return video_path(self._output_dir, job_id)
+        return job_file(self._output_dir, job_id, ".mp4")
+
+    def _is_picture(self, image: str) -> bool:
+        """True for a path `generation.conditioning.store_image` could have made here (a file right in the
+        picture folder); the sweep checks again, resolved on disk, before it deletes one."""
+        path = Path(image)
+        return path.parent == self._picture_dir and path.name not in ("", ".", "..")
 
     def _info(self, row: Raw) -> JobInfo:
-        return decode_info(row, self._video_path(row["id"]))
+        """The row as a `JobInfo`; raises `DamagedJobError` (reported) for one that fails its checks."""
+        try:
+            job_id = job_id_of(row)
+            info = decode_info(row, self._video_path(job_id))
+            if info.spec.request.image is not None and not self._is_picture(info.spec.request.image):
+                raise DamagedJobError(job_id, "its picture is not one the bot stored")
+        except DamagedJobError as damaged:
+            self._report(damaged)
+            raise
+        return info
+
+    def _infos(self, rows: list[Raw]) -> list[JobInfo]:
+        """The rows that pass their checks, as `JobInfo`s (the others reported and left out)."""
+        infos = []
+        for row in rows:
+            with contextlib.suppress(DamagedJobError):
+                infos.append(self._info(row))
+        return infos
+
+    def _report(self, damaged: DamagedJobError) -> None:
+        """Say once per process that a job's record is damaged and not used (no field values: no secrets)."""
+        key = shown(damaged.job_id)  # bounded: the id may be anything Redis held
+        if key not in self._reported:
+            self._reported.add(key)
+            log.warning("damaged job record skipped: %s", damaged)
 
 
-def _write(path: Path, data: bytes) -> None:
-    """Write whole or not at all: a reader never sees half a video."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
+def _submitted(row: Raw) -> int:
+    """The row's place in submission order (a damaged one last: it is reported and left out anyway)."""
+    seq = str(row.get("seq"))
+    return int(seq) if seq.isascii() and seq.isdigit() else 2**63
+
+
+def _write(folder: Path, path: Path, data: bytes) -> None:
+    """Write whole or not at all, a reader never seeing half a video, and only inside `folder`."""
+    target = inside(folder, path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}")
     partial.write_bytes(data)
-    partial.replace(path)
+    partial.replace(target)

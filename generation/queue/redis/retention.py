@@ -9,24 +9,31 @@ The record of those files is in Redis, per bot `origin` (see `scripts.py`): ackn
 job adds it to `kept:{origin}` (scored by when it ended) and its picture's path to
 `pictures:{origin}`, so the sweep needs neither the job's record (which expires) nor a scan of
 `output_dir`. A job whose outcome is still owed is never in it.
+
+That record is input like anything in Redis: an id that is not a job id is reported once and dropped
+from it, and a picture whose path does not resolve inside the bot's picture folder
+(`output_dir/images`, where `generation.conditioning` stores them) is reported and left on disk. So the
+sweep deletes nothing outside `output_dir`, whatever Redis holds.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import cast
 
 import redis.asyncio as redis
 
+from generation.conditioning import IMAGES_FOLDER
+from generation.errors import InvalidRequestError, shown
+from generation.queue.jobfiles import UnsafeNameError, inside, is_job_id, job_file
 from generation.queue.redis.codec import SWEPT, decode_request, encode_request, number
 from generation.queue.retention import SWEEP_INTERVAL_S
 
-
-def video_path(output_dir: Path, job_id: str) -> Path:
-    """Where the bot keeps a succeeded job's MP4."""
-    return output_dir / f"{job_id}.mp4"
+log = logging.getLogger(__name__)
 
 
 def record_keep_s(retention_h: float) -> float:
@@ -44,17 +51,49 @@ class BotHostFiles:
         self._kept = f"{prefix}kept:{origin}"
         self._pictures = f"{prefix}pictures:{origin}"
         self._output_dir = output_dir
+        self._picture_dir = output_dir / IMAGES_FOLDER
 
     async def expired_videos(self, ended_before: float) -> dict[str, list[Path]]:
-        """The MP4 and picture, by job id, of this origin's acknowledged jobs that ended before `ended_before`."""
+        """The MP4 and picture, by job id, of this origin's acknowledged jobs that ended before `ended_before`,
+        each path checked to resolve inside its folder (what fails is reported and left out)."""
         ids = cast(list[str], await self._client.zrangebyscore(self._kept, "-inf", f"({number(ended_before)}"))
         if not ids:
             return {}
         pictures = cast(list[str | None], await self._client.hmget(self._pictures, ids))
-        return {
-            job_id: [video_path(self._output_dir, job_id), *([Path(picture)] if picture else [])]
-            for job_id, picture in zip(ids, pictures, strict=True)
-        }
+        files = await asyncio.to_thread(self._checked, ids, pictures)
+        if damaged := [job_id for job_id in ids if job_id not in files]:
+            await self._drop(damaged)
+        return files
+
+    def _checked(self, ids: list[str], pictures: list[str | None]) -> dict[str, list[Path]]:
+        """The files of the ids that are job ids (blocking: paths are resolved on disk)."""
+        files: dict[str, list[Path]] = {}
+        for job_id, picture in zip(ids, pictures, strict=True):
+            if not is_job_id(job_id):
+                log.warning("damaged retention record dropped: job_id=%s is not a job id", shown(job_id))
+                continue
+            try:
+                paths = [inside(self._output_dir, job_file(self._output_dir, job_id, ".mp4"))]
+            except UnsafeNameError:  # a link planted in the folder: followed, it leads out
+                log.warning("damaged retention record dropped: the video of job_id=%s leads out of its folder", job_id)
+                continue
+            if picture:
+                try:
+                    paths.append(inside(self._picture_dir, Path(picture)))
+                except UnsafeNameError:
+                    log.warning(
+                        "damaged retention record: the picture of job_id=%s is not in %s; it is left alone",
+                        job_id, self._picture_dir,
+                    )  # fmt: skip
+            files[job_id] = paths
+        return files
+
+    async def _drop(self, job_ids: list[str]) -> None:
+        """Forget records that name no job, without touching anything they name."""
+        async with self._client.pipeline(transaction=True) as pipe:
+            pipe.zrem(self._kept, *job_ids)
+            pipe.hdel(self._pictures, *job_ids)
+            await pipe.execute()
 
     async def forget_videos(self, job_ids: Sequence[str]) -> None:
         """Drop these jobs from the record (their files are gone); mark those whose job record is still
@@ -72,7 +111,11 @@ class BotHostFiles:
                     continue
                 # HSET keeps the record's expiry; the job has ended, so nothing else writes these fields.
                 pipe.hset(self._job(job_id), SWEPT, "1")
-                if (request := decode_request(text)).image is not None:
+                try:
+                    request = decode_request(text)
+                except InvalidRequestError:
+                    continue  # a damaged request: nothing of it is shown again, so nothing to rewrite
+                if request.image is not None:
                     pipe.hset(self._job(job_id), "request", encode_request(dataclasses.replace(request, image=None)))
             pipe.zrem(self._kept, *job_ids)
             pipe.hdel(self._pictures, *job_ids)

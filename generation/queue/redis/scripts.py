@@ -178,8 +178,10 @@ if not held_by(id, A.token) then return cjson.encode({ended = false}) end
 local kind = A.ending.kind
 if kind == 'succeeded' then
   local e = A.ending
-  finish(id, 'succeeded', {'seed', e.seed, 'video_key', e.video_key, 'video', e.video, 'timings', e.timings,
-    'batch_size', e.batch_size}, {'kind', 'finished'})
+  -- The key is derived here, as `codec.video_key` does, never taken from the worker: no worker can
+  -- make the bot deliver another key's bytes.
+  finish(id, 'succeeded', {'seed', e.seed, 'video_key', K('video:', id, ':', A.token), 'video', e.video,
+    'timings', e.timings, 'batch_size', e.batch_size}, {'kind', 'finished'})
   redis.call('HINCRBY', K('worker:', A.worker), 'done', 1)
 elseif kind == 'failed' then
   finish(id, 'failed', {'error', A.ending.reason}, {'kind', 'failed', 'reason', A.ending.reason})

@@ -10,8 +10,9 @@ cancellations it missed and of jobs it lost) and reclaims the jobs of workers th
 heartbeating. Cancellations arrive on the `cancel` channel: "stop:{id}" stops the running call at its
 next step (the cancel listeners are told), "drop:{id}" only means the job is no longer wanted.
 
-A finished video's bytes are stored under `video:{id}:{token}` with a TTL before its end is recorded;
-the bot fetches them to deliver. A refused end (the job was reclaimed and ended elsewhere) deletes them.
+A finished video's bytes are stored under `video:{id}:{token}` (`codec.video_key`, the key the END
+script records) with a TTL before its end is recorded; the bot fetches them to deliver. A refused end
+(the job was reclaimed and ended elsewhere) deletes them.
 
 A write Redis refuses (out of memory) or whose answer times out — the video, a start, progress, an
 end — is sent again with backoff for up to one lease, while the tick keeps the job's lease. Each is
@@ -23,6 +24,10 @@ heartbeating them, so their leases run out and the queue reclaims them. Nothing 
 The picture an image-to-video job animates lives on the bot's host; the bot keeps its bytes under
 `image:{id}` until the job ends. A worker copies them into `image_dir` when it takes the job (the
 request it runs names that copy) and deletes the copy when the job leaves it.
+
+A taken job's record is input (see `codec`): one that fails its checks is reported and, when its id is
+a job id, ended failed (`DAMAGED_JOB`) so its user hears; one whose id is not is left to its lease.
+Only checked ids name files, and every file written or deleted resolves inside `image_dir`.
 """
 
 from __future__ import annotations
@@ -42,8 +47,10 @@ from typing import Any, Final, TypeVar, cast
 import redis.asyncio as redis
 
 from generation.clock import Clock
+from generation.errors import DamagedJobError
 from generation.queue.interface import JobInfo, actor_text
-from generation.queue.redis.codec import decode_info, encode_ending
+from generation.queue.jobfiles import inside, is_job_id, job_file
+from generation.queue.redis.codec import DAMAGED_JOB, Raw, decode_info, encode_ending, video_key
 from generation.queue.redis.commands import Commands
 from generation.queue.source import BatchLimits, Ending, Failed, Succeeded
 
@@ -53,6 +60,7 @@ PICTURE_GONE: Final = "the picture to animate is no longer stored (it waited too
 VIDEO_NOT_STORED: Final = (
     "the video was made, but the queue had no room to store it (Redis is out of memory); please ask again later"
 )
+_DAMAGED: Final = Failed(DAMAGED_JOB)
 _FIRST_RETRY_S: Final = 0.25
 _T = TypeVar("_T")
 
@@ -203,7 +211,7 @@ class RedisJobSource:
                 continue
             request = uuid.uuid4().hex
             if rows:
-                infos = [decode_info(row) for row in rows]
+                infos = [info for row in rows if (info := await self._checked(row, token)) is not None]
                 for info in infos:
                     self._held[info.job_id] = token
                     self._live.add(info.job_id)
@@ -215,6 +223,19 @@ class RedisJobSource:
             await self._wake.wait()
         return None
 
+    async def _checked(self, row: Raw, token: str) -> JobInfo | None:
+        """A taken row as a job to run; None for a damaged one, reported and, if it has a job id, failed."""
+        try:
+            return decode_info(row)
+        except DamagedJobError as damaged:
+            log.warning("damaged job record taken: %s", damaged)
+            job_id = row.get("id")
+            if is_job_id(job_id):
+                ending = encode_ending(_DAMAGED)
+                with contextlib.suppress(redis.RedisError):  # logged by the outbox; its lease runs out instead
+                    await self._outbox.put(lambda: self._commands.end(self.name, token, job_id, ending))
+            return None
+
     async def _with_local_image(self, info: JobInfo) -> JobInfo | None:
         """The job as this worker runs it: its picture copied here from Redis; None if that is gone."""
         request = info.spec.request
@@ -224,8 +245,8 @@ class RedisJobSource:
         if data is None:
             await self.end(info.job_id, Failed(PICTURE_GONE))
             return None
-        path = self._settings.image_dir / f"{info.job_id}.png"
-        await asyncio.to_thread(_write, path, data)
+        path = self._image_path(info.job_id)
+        await asyncio.to_thread(_write, self._settings.image_dir, path, data)
         local = dataclasses.replace(request, image=str(path))
         return dataclasses.replace(info, spec=dataclasses.replace(info.spec, request=local))
 
@@ -403,23 +424,22 @@ class RedisJobSource:
 
     async def _end(self, job_id: str, token: str, ending: Ending) -> bool:
         request = uuid.uuid4().hex  # the same for every retry: an end whose answer was lost is not applied twice
-        video_key = None
+        stored: str | None = None
         if isinstance(ending, Succeeded):
-            video_key = self._commands.key("video:", job_id, ":", token)
-            path = ending.video.path
+            stored = key = video_key(self._commands.prefix, job_id, token)
+            path = ending.video.path  # made by this worker's encoder, not read from Redis
             data = await asyncio.to_thread(path.read_bytes)
-            key = video_key
             try:
                 await self._retrying(
                     "the video", [job_id], lambda: self._raw.set(key, data, ex=self._settings.video_ttl_s)
                 )
             except _NotRecorded as error:
                 log.error("video not stored job_id=%s (%s); failing the job", job_id, error)
-                ending, video_key = Failed(VIDEO_NOT_STORED), None
+                ending, stored = Failed(VIDEO_NOT_STORED), None
                 with contextlib.suppress(*_TRANSIENT):  # in case it was stored after all
                     await self._raw.delete(key)
-            await asyncio.to_thread(_remove, path)
-        fields = encode_ending(ending, video_key)
+            await asyncio.to_thread(path.unlink, missing_ok=True)
+        fields = encode_ending(ending)
         row = await self._recorded(
             [job_id], "the end", lambda: self._commands.end(self.name, token, job_id, fields, request)
         )
@@ -430,14 +450,17 @@ class RedisJobSource:
         await self._drop_local_image(job_id)
         if row is None:
             log.warning("end refused job_id=%s token=%s (the job ended elsewhere)", job_id, token)
-            if video_key is not None:
-                await self._raw.delete(video_key)
+            if stored is not None:
+                await self._raw.delete(stored)
             return False
         _log_ending(decode_info(row))
         return True
 
     async def _drop_local_image(self, job_id: str) -> None:
-        await asyncio.to_thread(_remove, self._settings.image_dir / f"{job_id}.png")
+        await asyncio.to_thread(_remove, self._settings.image_dir, self._image_path(job_id))
+
+    def _image_path(self, job_id: str) -> Path:
+        return job_file(self._settings.image_dir, job_id, ".png")
 
     def _forget(self, job_id: str) -> None:
         self._held.pop(job_id, None)
@@ -466,10 +489,11 @@ def _shape_key(shape: Hashable) -> str:
     return json.dumps(list(shape) if isinstance(shape, tuple) else shape)
 
 
-def _write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
+def _write(folder: Path, path: Path, data: bytes) -> None:
+    target = inside(folder, path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(data)
 
 
-def _remove(path: Path) -> None:
-    path.unlink(missing_ok=True)
+def _remove(folder: Path, path: Path) -> None:
+    inside(folder, path).unlink(missing_ok=True)
