@@ -24,7 +24,7 @@ from bot.delivery import DEFAULT_UPLOAD_LIMIT, deliver
 from bot.discord_calls import DISCORD_FAILURES, RETRY_DELAYS_S, describe, transient, with_retries
 from bot.job_context import JobContext
 from bot.status_message import EditLimiter, StatusMessage
-from bot.views import result_view, status_view
+from bot.views import failed_view, result_view, status_view
 from generation.clock import Clock
 from generation.errors import DoesNotFitError
 from generation.queue.interface import (
@@ -162,14 +162,14 @@ class JobTracker:
         if isinstance(event, JobFinished):
             delivery = await self._finish(event)  # with the channel route, `deliver` posts anew, retires the old
         else:
-            delivery = await self._post_replacing_status(self._ended_embed(event))
+            delivery = await self._post_replacing_status(self._ended_embed(event), self._ended_view(event))
         await self._settle(delivery)
 
-    async def _post_replacing_status(self, embed: discord.Embed) -> Delivery:
+    async def _post_replacing_status(self, embed: discord.Embed, view: discord.ui.View | None) -> Delivery:
         """Post the outcome anew and retire the old message."""
         previous = self.status.message_id
         try:
-            await self._post_outcome(embed, "outcome after restart")
+            await self._post_outcome(embed, "outcome after restart", view)
         except DISCORD_FAILURES as error:
             self._count_failure(error)
             log.exception("could not report the outcome of job_id=%s after a restart", self.job_id)
@@ -294,7 +294,7 @@ class JobTracker:
                 except DoesNotFitError as error:
                     await self._final_edit(render.failed_embed(self.request, user_id, str(error)))
                     return Delivery.SHOWN
-            await self._final_edit(self._ended_embed(event))
+            await self._final_edit(self._ended_embed(event), self._ended_view(event))
             return Delivery.SHOWN
         except Exception as error:
             self._count_failure(error)
@@ -309,17 +309,17 @@ class JobTracker:
                 return Delivery.REFUSED  # the notice, or the video itself, was refused for good
             return Delivery.SHOWN  # the cancellation or failure was shown in the channel
 
-    async def _final_edit(self, embed: discord.Embed) -> None:
+    async def _final_edit(self, embed: discord.Embed, view: discord.ui.View | None = None) -> None:
         if self.status.message_id is None:
-            await self._post_outcome(embed, "final status message")
+            await self._post_outcome(embed, "final status message", view)
             return
-        await with_retries(lambda: self.status.edit(embed=embed, view=None), "final status edit", RETRY_DELAYS_S)
+        await with_retries(lambda: self.status.edit(embed=embed, view=view), "final status edit", RETRY_DELAYS_S)
 
-    async def _post_outcome(self, embed: discord.Embed, what: str) -> None:
+    async def _post_outcome(self, embed: discord.Embed, what: str, view: discord.ui.View | None = None) -> None:
         """A new channel message pinging the requester, retried through transient failures."""
         content = f"<@{self.status.context.user_id}>"
         await with_retries(
-            lambda: self.status.post_in_channel(content=content, embed=embed, view=None), what, RETRY_DELAYS_S
+            lambda: self.status.post_in_channel(content=content, embed=embed, view=view), what, RETRY_DELAYS_S
         )
 
     def _ended_embed(self, event: JobEvent) -> discord.Embed:
@@ -329,6 +329,10 @@ class JobTracker:
             return render.cancelled_embed(self.request, user_id, event.by)
         reason = event.reason if isinstance(event, JobFailed) else "the result could not be uploaded to Discord"
         return render.failed_embed(self.request, user_id, reason)
+
+    def _ended_view(self, event: JobEvent) -> discord.ui.View | None:
+        """A failure offers Re-roll (nothing was made, so trying again is what its user wants)."""
+        return failed_view(self.job_id) if isinstance(event, JobFailed) else None
 
     async def _last_resort(self, event: JobEvent) -> Exception | None:
         """Post the outcome (a video's as a failed upload) in the channel; the error if that failed too."""

@@ -74,6 +74,11 @@ def status_view(job_id: str) -> discord.ui.View:
     return _view(job_id, (JobAction.CANCEL,))
 
 
+def failed_view(job_id: str) -> discord.ui.View:
+    """Buttons on a failure: try it again (a job Redis lost, a call that ran out of memory...)."""
+    return _view(job_id, (JobAction.REROLL,))
+
+
 def result_view(job_id: str) -> discord.ui.View:
     """Buttons on a finished video."""
     return _view(job_id, (JobAction.REROLL, JobAction.REMIX, JobAction.INFO, JobAction.DELETE))

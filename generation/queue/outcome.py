@@ -10,6 +10,10 @@ from generation.queue.interface import JobCancelled, JobFailed, JobFinished, Job
 from generation.results import Timings, VideoResult
 
 LOST_VIDEO = "the finished video was lost before it could be sent"
+LOST_IN_REDIS = (
+    "the queue's storage (Redis) restarted without its data and lost this job before it was done; "
+    "nothing was made, so press Re-roll or ask again"
+)
 
 
 def terminal_event(info: JobInfo) -> JobFinished | JobFailed | JobCancelled:

@@ -21,6 +21,7 @@ from redis.commands.core import AsyncScript
 from generation.clock import Clock
 from generation.queue.redis import scripts
 from generation.queue.redis.codec import Raw, number
+from generation.queue.redis.registry import GONE_KEPT_S
 
 DEFAULT_PREFIX: Final = "videobot:"
 _RETRIES: Final = 8
@@ -177,6 +178,15 @@ class Commands:
         found: bool = (await self._run(scripts.SET_CONTEXT, id=job_id, context=context))["found"]
         return found
 
+    async def lost(self, job_id: str, fields: Mapping[str, str], *, submitted_at: float, reason: str) -> bool:
+        """Write back a job Redis lost, ended as failed for `reason` (its terminal event emitted as any
+        other); False when its record is there after all."""
+        answer = await self._run(
+            scripts.LOST, id=job_id, fields=dict(fields), submitted_at=number(submitted_at), reason=reason
+        )
+        recorded: bool = answer["recorded"]
+        return recorded
+
     async def reclaim(self, max_attempts: int) -> list[str]:
         """Hand back (or fail, at `max_attempts` crashes) the jobs whose lease ran out; their ids."""
         expired: list[str] = _rows((await self._run(scripts.RECLAIM, max_attempts=max_attempts))["expired"])  # type: ignore[assignment]
@@ -216,7 +226,9 @@ class Commands:
         self, worker: str, held: Mapping[str, str], record: Mapping[str, str]
     ) -> tuple[list[str], list[str]]:
         """Extend the leases of the `held` jobs (id: token), save the worker's record; (cancelled, lost)."""
-        answer = await self._run(scripts.HEARTBEAT, worker=worker, held=dict(held), record=dict(record))
+        answer = await self._run(
+            scripts.HEARTBEAT, worker=worker, held=dict(held), record=dict(record), gone_s=GONE_KEPT_S
+        )
         return list(_rows(answer["cancelled"])), list(_rows(answer["lost"]))  # type: ignore[arg-type]
 
     async def learn(self, shape: str, cost: float, seconds: float, after_s: float, window: int) -> None:

@@ -23,6 +23,11 @@ local A = cjson.decode(ARGV[3])
 local ENDED_EVENTS_TTL = 7 * 24 * 3600
 local EVENTS_KEPT = 100000
 local DONE_KEPT = 10000
+-- Memory bounds (docs/deploy.md, "Redis memory"): the events stream by age as well as by length (a bot
+-- away longer catches up on what it owes through each job's own `ev:{id}`), and a user's history.
+local EVENTS_MAX_AGE_MS = 24 * 3600 * 1000
+local DONE_PER_USER_KEPT = 100
+local DONE_IDLE_TTL = 30 * 24 * 3600
 local TERMINAL = {succeeded = true, failed = true, cancelled = true}
 
 local function K(...) return P .. table.concat({...}) end
@@ -48,6 +53,9 @@ local function emit(id, fields)
   local args = {'XADD', K('events'), 'MAXLEN', '~', EVENTS_KEPT, '*', 'job', id}
   for _, v in ipairs(fields) do args[#args + 1] = v end
   local entry = redis.call(unpack(args))
+  -- The entry's id is Redis's own clock, whatever clock the caller has.
+  local entry_ms = tonumber(string.match(entry, '^(%d+)'))
+  redis.call('XTRIM', K('events'), 'MINID', string.format('%d', entry_ms - EVENTS_MAX_AGE_MS))
   args = {'XADD', K('ev:', id), entry, 'job', id}
   for _, v in ipairs(fields) do args[#args + 1] = v end
   redis.call(unpack(args))
@@ -328,10 +336,12 @@ local function finish(id, status, fields, event)
     if started then redis.call('HINCRBYFLOAT', K('stats'), 'succeeded_s', now - started) end
   end
   local seq = redis.call('HINCRBY', K('sched'), 'ended', 1)
-  for _, zset in ipairs({K('done'), K('done:', owner)}) do
-    redis.call('ZADD', zset, seq, id)
-    redis.call('ZREMRANGEBYRANK', zset, 0, -DONE_KEPT - 1)
-  end
+  redis.call('ZADD', K('done'), seq, id)
+  redis.call('ZREMRANGEBYRANK', K('done'), 0, -DONE_KEPT - 1)
+  local mine = K('done:', owner)
+  redis.call('ZADD', mine, seq, id)
+  redis.call('ZREMRANGEBYRANK', mine, 0, -DONE_PER_USER_KEPT - 1)
+  redis.call('EXPIRE', mine, DONE_IDLE_TTL)
   redis.call('DEL', K('image:', id))
   emit(id, event)
   redis.call('EXPIRE', K('ev:', id), ENDED_EVENTS_TTL)

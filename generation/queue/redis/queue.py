@@ -7,7 +7,10 @@ the global `events` stream, read by one pump task per process from a cursor save
 replays a job's own stream `ev:{id}`, then follows the pump.
 
 A finished job's MP4 is fetched from Redis into `output_dir` before its `JobFinished` is handed on
-(a video no longer in Redis comes back as a `JobFailed`, as a lost file does for the local queue).
+(a video no longer in Redis comes back as a `JobFailed`, as a lost file does for the local queue),
+and deleted from Redis once it is on this host's disk: Redis holds a whole MP4 only until its bot
+fetched it (QUEUE_VIDEO_TTL_H bounds a video nobody fetches). Another origin's videos are left to their
+own bot (fetched here only for a job watched here, never deleted).
 
 What Redis holds is input (see `codec`): a record or event that fails its checks is reported once
 (`log` warning with the job id) and skipped, or, where it ends a job this process follows, handed on
@@ -23,13 +26,18 @@ ago (`redis.retention`); a job's record in Redis expires once it has ended and b
 A tick every `lease_s / 3` on the tick clock reclaims the jobs of workers that stopped heartbeating
 and refreshes the list of workers behind `health` and `stats`. Every `FAR_PLACES_EVERY_S` on it, the
 places of jobs past the near line are announced, coalesced (`scripts.FAR_PLACES`; the near line's are
-announced by the script that moved them).
+announced by the script that moved them). The tick also checks that Redis still has every
+job this process owes an outcome (kept in memory, since `open:{origin}` goes with the rest): Redis
+restarted without its data (no AOF, a new instance) loses them all, so each missing one is written
+back as failed with `LOST_IN_REDIS`, through the script every ending takes, and its user hears of it
+as of any failure (and can Re-roll it) within one tick of Redis answering again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -67,6 +75,7 @@ from generation.queue.interface import (
 )
 from generation.queue.jobfiles import inside, is_job_id, job_file, new_job_id
 from generation.queue.outcome import LOST_VIDEO
+from generation.queue.outcome import LOST_IN_REDIS, LOST_VIDEO
 from generation.queue.redis.codec import (
     DAMAGED_JOB,
     SWEPT,
@@ -98,6 +107,9 @@ _BLOCK_MS: Final = 1000
 FAR_PLACES_EVERY_S: Final = 5.0
 """How often the places past the near line are looked at (`scripts.FAR_PLACES`): a job that far back
 moves a place every few seconds at best, and the near line's places are announced as they change."""
+PICTURE_UNSUBMITTED_TTL_S: Final = 600
+"""How long a picture written for a submission stays if the submission never runs (the bot died
+between the two); the submission makes it the job's, deleted when the job ends."""
 
 
 def _entry_key(entry_id: str) -> tuple[int, int]:
@@ -157,6 +169,7 @@ class RedisJobQueue:
         self._cursor = "0-0"
         self._started_from = (0, 0)  # the newest event when this process started
         self._workers: list[WorkerStatus] = []
+        self._owed: dict[str, JobInfo] = {}  # submitted or found here; until acknowledged or its end handed on
         self._sweeper = VideoSweeper(
             BotHostFiles(commands.client, commands.prefix, origin, output_dir), settings.video_retention_h, clock
         )
@@ -196,6 +209,7 @@ class RedisJobQueue:
         following = cast(set[str], await self._client.smembers(self._key("open:", self._origin)))
         found = await self._commands.view(sorted(following))
         infos = self._infos(sorted(found, key=_submitted))
+        self._owed.update((info.job_id, info) for info in infos)
         log.info(
             "queue started (redis) origin=%s following=%d workers=%d", self._origin, len(infos), len(self._workers)
         )
@@ -229,7 +243,8 @@ class RedisJobQueue:
         if spec.request.image is not None:
             # The worker runs on another host: it gets the picture from Redis (deleted when the job ends).
             picture = self._key("image:", job_id)
-            await self._raw.set(picture, await asyncio.to_thread(Path(spec.request.image).read_bytes))
+            data = await asyncio.to_thread(Path(spec.request.image).read_bytes)
+            await self._raw.set(picture, data, ex=PICTURE_UNSUBMITTED_TTL_S)
         try:
             answer = await self._commands.submit(
                 job_id,
@@ -251,6 +266,7 @@ class RedisJobQueue:
             case "full":
                 raise queue_full_error(int(answer["waiting"]), self._settings.queue_max_jobs)
         info = self._info(answer["job"])
+        self._owed[job_id] = info
         log.info(
             "job queued job_id=%s owner=%s group=%s position=%s",
             job_id, spec.owner_id, spec.group_id, info.position,
@@ -345,6 +361,7 @@ class RedisJobQueue:
         """The job's outcome reached its user: `start` will not hand it back again, its files here are
         swept after VIDEO_RETENTION_H and its record in Redis expires (see the module docstring)."""
         keep_s = record_keep_s(self._settings.video_retention_h)
+        self._owed.pop(job_id, None)
         found = await self._commands.acknowledge(job_id, self._origin, keep_s=keep_s)
         await self._settle()
         if not found:
@@ -373,6 +390,8 @@ class RedisJobQueue:
         """Replace the job's `JobSpec.context`. Raises `JobNotFoundError`."""
         if not await self._commands.set_context(job_id, context):
             raise JobNotFoundError(f"there is no job with id {job_id!r}")
+        if (info := self._owed.get(job_id)) is not None:  # written back with it, should Redis lose the job
+            self._owed[job_id] = dataclasses.replace(info, spec=dataclasses.replace(info.spec, context=context))
 
     async def reclaim(self) -> list[str]:
         """Hand back (or fail) the jobs of workers whose leases ran out; their ids."""
@@ -386,13 +405,16 @@ class RedisJobQueue:
             feed = self._feeds[job_id] = _Feed(closed=self._closed or not self._started)
         feed.watchers += 1
         try:
-            if not await self._client.exists(self._key("job:", job_id)):
-                raise JobNotFoundError(f"there is no job with id {job_id!r}")
             last = (0, 0)
-            history = cast(_Entries, await self._client.xrange(self._key("ev:", job_id)))
-            if not history and (await self.get(job_id)).status.terminal:
-                yield await self.outcome(job_id)  # its stream expired
-                return
+            history: _Entries = []
+            if await self._client.exists(self._key("job:", job_id)):
+                history = cast(_Entries, await self._client.xrange(self._key("ev:", job_id)))
+                if not history and (await self.get(job_id)).status.terminal:
+                    yield await self.outcome(job_id)  # its stream expired
+                    return
+            elif job_id not in self._owed:
+                raise JobNotFoundError(f"there is no job with id {job_id!r}")
+            # else Redis lost it: the tick writes its ending back (`_recover_lost`) and the pump brings it
             if history and is_terminal(history[-1][1]) and _entry_key(history[-1][0]) <= self._started_from:
                 yield await self.outcome(job_id)  # it ended before this process started: only how
                 return
@@ -448,6 +470,8 @@ class RedisJobQueue:
             feed = self._feeds.get(event.job_id)
             if feed is not None:
                 feed.push(entry_id, event)
+            if isinstance(event, JobFinished | JobFailed | JobCancelled):
+                self._owed.pop(event.job_id, None)  # its user is told through this event, whatever Redis keeps
             self._hub.publish(event)
         await self._client.set(self._key("cursor:", self._origin), self._cursor)
 
@@ -462,15 +486,17 @@ class RedisJobQueue:
             rows = await self._rows([job_id])
             if not rows[0]:
                 return JobFailed(job_id, LOST_VIDEO)
-            return await self._finished(job_id, rows[0])
+            # Another bot's job, unwatched here: its video is that bot's to fetch (the event still counts).
+            fetch = rows[0].get("origin") == self._origin or job_id in self._feeds
+            return await self._finished(job_id, rows[0], fetch=fetch)
         except DamagedJobError as damaged:
             self._report(damaged)
             named = fields.get("job")
             return JobFailed(named, DAMAGED_JOB) if is_terminal(fields) and is_job_id(named) else None
 
-    async def _finished(self, job_id: str, row: Raw) -> JobFinished | JobFailed:
-        """A success's event, once its MP4 is in `output_dir` (fetched from Redis if it is not there yet).
-        Raises `DamagedJobError` for a record that is not this job's or fails its checks."""
+    async def _finished(self, job_id: str, row: Raw, *, fetch: bool = True) -> JobFinished | JobFailed:
+        """A success's event, once its MP4 is in `output_dir` (fetched from Redis if it is not there yet,
+        then deleted from Redis if the job is this origin's). Raises `DamagedJobError` for a record that is not this job's or fails its checks."""
         if job_id_of(row) != job_id:
             raise DamagedJobError(job_id, "its record names another job")
         meta = video_meta(row)
@@ -481,12 +507,16 @@ class RedisJobQueue:
         info = decode_info(row, path)
         if info.seed is None:
             raise DamagedJobError(job_id, "a success without its seed")
-        if not await asyncio.to_thread(path.exists):
-            # Derived, not read from the record: a worker cannot name another key's bytes for this user.
-            data = cast(bytes | None, await self._raw.get(video_key(self._commands.prefix, job_id, row.get("token"))))
-            if data is None:
+        # Derived, not read from the record: a worker cannot name another key's bytes for this user.
+        key = video_key(self._commands.prefix, job_id, row.get("token"))
+        if fetch and not await asyncio.to_thread(path.exists):
+            data = cast(bytes | None, await self._raw.get(key))
+            if data is not None:
+                await asyncio.to_thread(_write, self._output_dir, path, data)
+            elif not await asyncio.to_thread(path.exists):  # else fetched (then deleted) meanwhile by this process
                 return JobFailed(job_id, LOST_VIDEO)
-            await asyncio.to_thread(_write, self._output_dir, path, data)
+        if fetch and row.get("origin") == self._origin:
+            await self._raw.delete(key)  # on this host's disk for good: Redis need not hold it too
         video = meta.at(path)
         return JobFinished(job_id, VideoResult(info.spec.request, info.seed, video, info.timings or Timings()))
 
@@ -502,13 +532,19 @@ class RedisJobQueue:
         await self._client.aclose()
         await self._raw.aclose()
 
+    async def tick(self) -> None:
+        """What the tick does every `lease_s / 3`: tell the users of the jobs Redis lost, reclaim the jobs of
+        silent workers, refresh the list of workers."""
+        await self._recover_lost()
+        await self.reclaim()
+        await self._refresh_workers()
+
     async def _tick(self) -> None:
         interval = self._commands.lease_s / 3
         while True:
             await self._tick_clock.sleep(interval)
             try:
-                await self.reclaim()
-                await self._refresh_workers()
+                await self.tick()
             except Exception:
                 log.exception("queue tick failed; retrying in %.1f s", interval)
 
@@ -519,6 +555,25 @@ class RedisJobQueue:
                 await self._commands.far_places(FAR_PLACES_EVERY_S)
             except Exception:
                 log.exception("announcing far places failed; retrying in %.1f s", FAR_PLACES_EVERY_S)
+    async def _recover_lost(self) -> None:
+        """End as lost, through the usual path, every job this process owes whose record Redis no longer has."""
+        owed = list(self._owed.values())
+        if not owed:
+            return
+        async with self._client.pipeline(transaction=False) as pipe:
+            for info in owed:
+                pipe.exists(self._key("job:", info.job_id))
+            there: list[int] = await pipe.execute()
+        lost = [info for info, found in zip(owed, there, strict=True) if not found]
+        if not lost:
+            return
+        log.error(
+            "Redis no longer has %d jobs this bot owes an outcome (restarted without its data?); "
+            "telling their users job_ids=%s", len(lost), ",".join(info.job_id for info in lost),
+        )  # fmt: skip
+        for info in lost:
+            fields = job_fields(info.job_id, info.spec, self._origin)
+            await self._commands.lost(info.job_id, fields, submitted_at=info.submitted_at, reason=LOST_IN_REDIS)
 
     async def _refresh_workers(self) -> None:
         # Heartbeats are stamped on Redis's clock: liveness is judged on it, never on this host's.

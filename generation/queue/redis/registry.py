@@ -3,7 +3,9 @@
 A worker writes `worker:{name}` (host, GPU, model state, memory in use, current jobs, jobs done) and
 its last heartbeat in the `workers` zset at every tick (`RedisJobSource.heartbeat`). One whose last
 heartbeat is older than a lease is gone: its jobs are reclaimed, and it is listed as gone until it
-comes back or its record expires.
+comes back or its record expires: each heartbeat sets the record to expire `GONE_KEPT_S` after it and
+drops from `workers` the names silent that long, so a fleet that restarts under new names leaves nothing
+behind in Redis.
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ import redis.asyncio as redis
 
 from generation.queue.interface import WorkerStatus
 
-GONE_KEPT_S: Final = 24 * 3600.0
-"""How long a gone worker is still listed (then its record is forgotten)."""
+GONE_KEPT_S: Final = 24 * 3600
+"""How long a gone worker is still listed (then its record expires from Redis)."""
 
 
 async def read_workers(client: redis.Redis, prefix: str, now: float, lease_s: float) -> list[WorkerStatus]:

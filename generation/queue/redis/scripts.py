@@ -76,6 +76,7 @@ local fields = {'status', 'queued', 'submitted_at', NOW, 'attempts', '0', 'crash
   'seq', redis.call('HINCRBY', K('sched'), 'submitted', 1)}
 for k, v in pairs(A.fields) do fields[#fields + 1] = k; fields[#fields + 1] = v end
 redis.call('HSET', key, unpack(fields))
+redis.call('PERSIST', K('image:', A.id))  -- written with a short TTL by the bot; now the job's, until it ends
 redis.call('HINCRBY', K('held'), owner, 1)
 line_push(owner, A.id, false)
 redis.call('SADD', K('open:', A.fields.origin), A.id)
@@ -182,7 +183,8 @@ if kind == 'succeeded' then
   -- make the bot deliver another key's bytes.
   finish(id, 'succeeded', {'seed', e.seed, 'video_key', K('video:', id, ':', A.token), 'video', e.video,
     'timings', e.timings, 'batch_size', e.batch_size}, {'kind', 'finished'})
-  redis.call('HINCRBY', K('worker:', A.worker), 'done', 1)
+  -- Never recreated without its expiry (see HEARTBEAT) by a worker whose record already went.
+  if redis.call('EXISTS', K('worker:', A.worker)) == 1 then redis.call('HINCRBY', K('worker:', A.worker), 'done', 1) end
 elseif kind == 'failed' then
   finish(id, 'failed', {'error', A.ending.reason}, {'kind', 'failed', 'reason', A.ending.reason})
 else
@@ -206,7 +208,9 @@ end
 local record = {'last_beat', NOW}
 for k, v in pairs(A.record) do record[#record + 1] = k; record[#record + 1] = v end
 redis.call('HSET', K('worker:', A.worker), unpack(record))
+redis.call('EXPIRE', K('worker:', A.worker), A.gone_s)  -- a dead worker's record goes by itself
 redis.call('ZADD', K('workers'), now, A.worker)
+redis.call('ZREMRANGEBYSCORE', K('workers'), '-inf', '(' .. (now - A.gone_s))
 return cjson.encode({cancelled = cancelled, lost = lost})
 """)
 
@@ -378,4 +382,19 @@ local ttl = math.ceil(math.max(ENDED_EVENTS_TTL, A.keep_s))
 redis.call('HSET', key, 'ack_ttl', ttl, 'ack_origin', A.origin)
 if TERMINAL[hget(key, 'status')] then settle_acknowledged(A.id) end
 return cjson.encode({found = true})
+""")
+
+LOST: Final = _script(r"""
+local key = job_key(A.id)
+if redis.call('EXISTS', key) == 1 then return cjson.encode({recorded = false}) end
+-- Written back as submitted, then failed the way every job ends: the bot tells its user as usual, Re-roll
+-- finds its request, its acknowledgement settles it. 'lost' is never seen: `finish` overwrites it here.
+local fields = {'status', 'lost', 'submitted_at', A.submitted_at, 'attempts', '0', 'crashes', '0',
+  'seq', redis.call('HINCRBY', K('sched'), 'submitted', 1)}
+for k, v in pairs(A.fields) do fields[#fields + 1] = k; fields[#fields + 1] = v end
+redis.call('HSET', key, unpack(fields))
+redis.call('HINCRBY', K('held'), A.fields.owner, 1)  -- counted as SUBMIT counts a job, for `finish` to count off
+redis.call('SADD', K('open:', A.fields.origin), A.id)
+finish(A.id, 'failed', {'error', A.reason}, {'kind', 'failed', 'reason', A.reason})
+return cjson.encode({recorded = true})
 """)

@@ -52,6 +52,7 @@ from generation.queue.interface import JobInfo, actor_text
 from generation.queue.jobfiles import inside, is_job_id, job_file
 from generation.queue.redis.codec import DAMAGED_JOB, Raw, decode_info, encode_ending, video_key
 from generation.queue.redis.commands import Commands
+from generation.queue.redis.registry import GONE_KEPT_S
 from generation.queue.source import BatchLimits, Ending, Failed, Succeeded
 
 log = logging.getLogger(__name__)
@@ -187,9 +188,11 @@ class RedisJobSource:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         with contextlib.suppress(Exception):  # listed as stopped until it comes back (see `registry`)
-            await self._commands.client.hset(
-                self._commands.key("worker:", self.name), mapping={"state": "stopped", "current": ""}
-            )
+            record = self._commands.key("worker:", self.name)
+            async with self._commands.client.pipeline(transaction=True) as pipe:
+                pipe.hset(record, mapping={"state": "stopped", "current": ""})
+                pipe.expire(record, GONE_KEPT_S)  # an HSET of a record that already expired makes a new one
+                await pipe.execute()
         await self._pubsub.aclose()  # type: ignore[no-untyped-call]  # untyped in redis-py
         await self._commands.client.aclose()
         await self._raw.aclose()
