@@ -74,7 +74,6 @@ from generation.queue.interface import (
     actor_text,
 )
 from generation.queue.jobfiles import inside, is_job_id, job_file, new_job_id
-from generation.queue.outcome import LOST_VIDEO
 from generation.queue.outcome import LOST_IN_REDIS, LOST_VIDEO
 from generation.queue.redis.codec import (
     DAMAGED_JOB,
@@ -496,7 +495,8 @@ class RedisJobQueue:
 
     async def _finished(self, job_id: str, row: Raw, *, fetch: bool = True) -> JobFinished | JobFailed:
         """A success's event, once its MP4 is in `output_dir` (fetched from Redis if it is not there yet,
-        then deleted from Redis if the job is this origin's). Raises `DamagedJobError` for a record that is not this job's or fails its checks."""
+        then deleted from Redis if the job is this origin's). Raises `DamagedJobError` for a record that is
+        not this job's or fails its checks."""
         if job_id_of(row) != job_id:
             raise DamagedJobError(job_id, "its record names another job")
         meta = video_meta(row)
@@ -555,6 +555,7 @@ class RedisJobQueue:
                 await self._commands.far_places(FAR_PLACES_EVERY_S)
             except Exception:
                 log.exception("announcing far places failed; retrying in %.1f s", FAR_PLACES_EVERY_S)
+
     async def _recover_lost(self) -> None:
         """End as lost, through the usual path, every job this process owes whose record Redis no longer has."""
         owed = list(self._owed.values())

@@ -234,9 +234,9 @@ class RedisJobSource:
             log.warning("damaged job record taken: %s", damaged)
             job_id = row.get("id")
             if is_job_id(job_id):
-                ending = encode_ending(_DAMAGED)
+                ending, request = encode_ending(_DAMAGED), uuid.uuid4().hex
                 with contextlib.suppress(redis.RedisError):  # logged by the outbox; its lease runs out instead
-                    await self._outbox.put(lambda: self._commands.end(self.name, token, job_id, ending))
+                    await self._outbox.put(lambda: self._commands.end(self.name, token, job_id, ending, request))
             return None
 
     async def _with_local_image(self, info: JobInfo) -> JobInfo | None:
