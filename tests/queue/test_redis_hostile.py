@@ -256,9 +256,11 @@ async def test_a_worker_cannot_make_the_bot_deliver_another_keys_bytes(fleet: Fl
         "kind": "succeeded", "seed": "1", "video": json.dumps(meta), "timings": json.dumps(asdict(Timings())),
         "batch_size": "1", "video_key": fleet.key("image:", other.info.job_id),
     }  # fmt: skip
-    commands = Commands(connect(fleet.url), fleet.clock, prefix=fleet.prefix, lease_s=fleet.settings.queue_lease_s)
+    commands = Commands(
+        connect(fleet.url), prefix=fleet.prefix, lease_s=fleet.settings.queue_lease_s, test_clock=fleet.clock
+    )
     fleet.closers.append(commands.client.aclose)
-    assert await commands.end("liar", str(token), taken.job_id, ending) is not None
+    assert await commands.end("liar", str(token), taken.job_id, ending, "a-request") is not None
 
     assert (await events_of(handle))[-1] == JobFailed(handle.info.job_id, LOST_VIDEO)
     assert [path for path in fleet.output_dir.rglob("*.*") if path.read_bytes() == b"\x89PNG bob.png"] == [

@@ -23,7 +23,7 @@ from tests.fakes.generator import FakeGenerator
 from tests.fakes.redis_queue import worker_host
 from tests.queue import test_redis_only
 from tests.queue.conftest import events_of, spec
-from tests.queue.test_redis_only import LEASE_S, Cluster, bot_client, cluster_keys
+from tests.queue.test_redis_only import LEASE_S, Cluster, bot_client, bot_picture, cluster_keys
 
 cluster = test_redis_only.cluster  # the Redis-only specifications' fixture, here too
 
@@ -93,10 +93,11 @@ class _GatedCommands(Commands):
 async def test_a_picture_not_yet_submitted_expires_and_a_submitted_one_lives_as_long_as_its_job(
     cluster: Cluster, tmp_path: Path
 ) -> None:
-    picture = tmp_path / "picture.png"
-    picture.write_bytes(b"\x89PNG a picture")
-    commands = _GatedCommands(connect(cluster.url), cluster.clock, prefix=cluster.prefix, lease_s=LEASE_S)
-    bot = RedisJobQueue(cluster.settings, commands, connect(cluster.url, decode=False), output_dir=tmp_path / "bot")
+    picture = bot_picture(cluster)
+    commands = _GatedCommands(connect(cluster.url), prefix=cluster.prefix, lease_s=LEASE_S, test_clock=cluster.clock)
+    bot = RedisJobQueue(
+        cluster.settings, commands, connect(cluster.url, decode=False), output_dir=cluster.tmp_path / "bot-bot"
+    )
     cluster.closers.append(bot.close)
     await bot.start()
 
@@ -165,8 +166,7 @@ async def test_the_events_stream_forgets_entries_older_than_a_day(cluster: Clust
 
 
 async def test_after_jobs_ran_every_key_expires_or_is_a_bounded_structure(cluster: Cluster, tmp_path: Path) -> None:
-    picture = tmp_path / "picture.png"
-    picture.write_bytes(b"\x89PNG a picture")
+    picture = bot_picture(cluster)
     bot = await cluster.bot(video_retention_h=24.0)
     await cluster.worker("gpu")
     handles = [
