@@ -25,6 +25,7 @@ from typing import NoReturn
 from bot.logging_setup import configure_logging
 from bot.settings import Settings
 from bot.startup_problems import EXIT_CONFIG, StartupCheckFailed, StartupProblem, load_settings_or_explain
+from generation.config import settings_help
 from generation.hub_environment import export_hub_settings
 
 log = logging.getLogger("bot")
@@ -72,24 +73,8 @@ def _parser() -> argparse.ArgumentParser:
             "current folder (the environment wins); every one is checked before the bot starts, and a "
             f"mistake ends it with one line per problem and exit status {EXIT_CONFIG}."
         ),
-        epilog=_settings_help(),
+        epilog=settings_help(Settings.model_fields),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {importlib.metadata.version('videobot')}")
     return parser
-
-
-def _settings_help() -> str:
-    lines = ["settings (environment variable, default: what it does):"]
-    for name, field in Settings.model_fields.items():
-        default = "required" if field.is_required() else _shown(field.get_default(call_default_factory=True))
-        lines.append(f"  {name.upper():<24} {default}: {field.description}")
-    return "\n".join(lines)
-
-
-def _shown(value: object) -> str:
-    if isinstance(value, list):
-        return ",".join(str(item) for item in value) or "(empty)"
-    if value is None:
-        return "(unset)"
-    return str(value)

@@ -344,3 +344,15 @@ def test_a_name_in_env_that_is_no_setting_is_a_warning_naming_the_setting_meant(
         f"DISCORD_GUILD_ID in {env_file} is not a videobot setting, so it has no effect outside Docker. "
         "Fix: did you mean DISCORD_GUILD_IDS? Rename it."
     )
+
+
+def test_a_typo_of_a_setting_in_the_environment_is_a_warning_naming_the_setting_meant(tmp_path: Path) -> None:
+    environ = {"PATH": "/usr/bin", "HOSTNAME": "gpu-box", "MAX_STPES": "50"}
+
+    problem = only(check_startup(settings(tmp_path), gpu=GPU, hf_offline=False, env_file=None, environ=environ))
+
+    assert (problem.setting, problem.fatal) == ("MAX_STPES", False)
+    assert problem.line() == (
+        "MAX_STPES is set in the environment, but it is not a videobot setting, so it has no effect. "
+        "Fix: did you mean MAX_STEPS? Rename it."
+    )
