@@ -243,7 +243,7 @@ def main(argv: list[str], settings: EngineSettings) -> int:
     A failure is one line on stderr: huggingface_hub's own retry warnings are not shown.
     """
     args = _parser().parse_args(argv)
-    hub_logging.set_verbosity_error()
+    hub_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
     if args.model:
         settings = settings.model_copy(update={"model_id": args.model})
     model_id = settings.model_id
