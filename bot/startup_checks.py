@@ -29,6 +29,7 @@ from bot.settings import Settings
 from bot.startup_problems import TOKEN_FIX, StartupProblem
 from generation.config import stray_names
 from generation.download import find_model_problem
+from generation.profiles import pipeline_class_name, profile_for_class
 
 GPU_FIX = (
     "install the NVIDIA driver and the NVIDIA Container Toolkit on the host and reserve the GPU "
@@ -80,6 +81,7 @@ def check_startup(
     problems = [
         *_check_token(settings.discord_token),
         *_check_limits(settings),
+        *_check_profile(settings),
         *_check_output_dir(settings.output_dir),
         *_check_health_port(settings.health_host, settings.health_port),
         *_check_names(env_file, os.environ if environ is None else environ),
@@ -119,6 +121,25 @@ def _check_limits(settings: Settings) -> list[StartupProblem]:
         "so a /video without steps would be refused."
     )
     return [StartupProblem("DEFAULT_STEPS", message, "lower DEFAULT_STEPS or raise MAX_STEPS", fatal=True)]
+
+
+def _check_profile(settings: Settings) -> list[StartupProblem]:
+    """A MODEL_PROFILE for another kind of pipeline than MODEL_ID's, where its model_index.json can be read
+    (a folder, or the Hugging Face cache): the engine would refuse it only when it loads the model."""
+    saved_as = pipeline_class_name(settings.model_id, settings.hf_home)
+    profile = settings.profile
+    if settings.model_profile is None or saved_as is None:
+        return []
+    if profile.loads(saved_as) or saved_as in profile.loads_weights_of:
+        return []
+    fitting = profile_for_class(saved_as, settings.model_id)
+    message = (
+        f"MODEL_PROFILE={profile.name} does not fit MODEL_ID={settings.model_id}: its model_index.json names a "
+        f"{saved_as}, and {profile.name} is for {' or '.join(profile.pipeline_classes)}."
+    )
+    advice = f"set MODEL_PROFILE={fitting.name}" if fitting is not None else "leave MODEL_PROFILE empty"
+    fix = f"{advice} (empty picks it from the model), or point MODEL_ID at a {profile.pipeline_classes[0]} model"
+    return [StartupProblem("MODEL_PROFILE", message, fix, fatal=True)]
 
 
 def _check_gpu(device: str, gpu: GpuEnvironment) -> list[StartupProblem]:

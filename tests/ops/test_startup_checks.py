@@ -356,3 +356,23 @@ def test_a_typo_of_a_setting_in_the_environment_is_a_warning_naming_the_setting_
         "MAX_STPES is set in the environment, but it is not a videobot setting, so it has no effect. "
         "Fix: did you mean MAX_STEPS? Rename it."
     )
+
+
+def test_a_model_profile_for_another_pipeline_than_the_cached_models_is_refused_with_the_fix(tmp_path: Path) -> None:
+    write_cached_model(tmp_path / "hub", "acme/tiny-t2v", PIPELINE_FILES)
+    config = settings(tmp_path, model_id="acme/tiny-t2v", model_profile="ltx-video", hf_home=tmp_path)
+
+    problem = only(problems(config, tmp_path=tmp_path))
+
+    assert (problem.setting, problem.fatal) == ("MODEL_PROFILE", True)
+    assert problem.line() == (
+        "MODEL_PROFILE=ltx-video does not fit MODEL_ID=acme/tiny-t2v: its model_index.json names a "
+        "TextToVideoSDPipeline, and ltx-video is for LTXPipeline. Fix: set MODEL_PROFILE=modelscope-t2v (empty "
+        "picks it from the model), or point MODEL_ID at a LTXPipeline model."
+    )
+
+
+def test_a_model_profile_that_fits_the_model_folder_is_accepted(tmp_path: Path) -> None:
+    folder = write_cached_model(tmp_path / "hub", "acme/tiny-t2v", PIPELINE_FILES)
+
+    assert problems(settings(tmp_path, model_id=str(folder), model_profile="modelscope-t2v"), tmp_path=tmp_path) == []
