@@ -9,7 +9,7 @@ from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 from bot.client import VideoBot
-from bot.discord_startup import check_discord
+from bot.discord_startup import check_discord, reach_gateway
 from bot.endpoints import point_discord_at
 from bot.settings import Settings
 from bot.startup_problems import StartupCheckFailed, StartupProblem
@@ -46,6 +46,12 @@ async def main(settings: Settings, queue: JobQueue | None = None) -> None:
         # Not raced against a stop: login runs setup_hook (commands, the queue, recovery), and closing
         # the queue half-way through its start would break it. A stop asked for meanwhile waits for it.
         await bot.login(settings.discord_token.get_secret_value())
+        # The load above may have taken minutes: discord.py retries a gateway only once it reached it.
+        await _unless_stopped(reach_gateway(settings.discord_gateway_url), stopping)
+        if stopping.is_set():
+            log.info("shutdown requested before Discord's gateway could be reached")
+            await bot.close()
+            return
         runner = asyncio.create_task(bot.connect())
         stopper = asyncio.create_task(stopping.wait())
         done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
