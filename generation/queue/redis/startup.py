@@ -23,7 +23,7 @@ from redis.exceptions import NoPermissionError
 #: A check at start-up may not hang for the OS's minutes-long connect timeout on a black-holed route.
 _CHECK_TIMEOUT_S: Final = 10.0
 _REDIS_URL_FIX: Final = "correct QUEUE_URL in .env or the environment (redis://host:6379/0)"
-_ACL_DOC: Final = 'docs/deploy.md, "Redis users"'
+_ACL_DOC: Final = 'docs/deploy.md, "Redis, safely"'
 _CREDENTIALS_FIX: Final = (
     f"put the user and password Redis expects in QUEUE_URL (redis://USER:PASSWORD@host:6379/0; {_ACL_DOC})"
 )
