@@ -133,7 +133,7 @@ async def load_model(generator: VideoGenerator, settings: EngineSettings, stop: 
         return False
     error = loading.exception()
     if error is not None:
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        reason = str(error).splitlines()[0].rstrip(".") if str(error) else type(error).__name__
         raise StartupError(
             f"MODEL_ID={settings.model_id}: the model could not be loaded: {reason}. Fix: {_MODEL_FIX}.", EXIT_CONFIG
         )
@@ -156,18 +156,27 @@ async def serve(
     url = settings.queue_url.get_secret_value()
     client = await open_redis(url)
     if generator is None:
-        generator = ProcessGenerator(
+        generator = owned = ProcessGenerator(
             functools.partial(diffusers_generator, settings),
             max_batch_size=settings.max_batch_size,
         )
+    else:
+        owned = None
     if stop is None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-    if not await load_model(generator, settings, stop):
-        log.info("worker stopped before its model loaded")
+    try:
+        loaded = await load_model(generator, settings, stop)
+    except StartupError:
         await client.aclose()
+        if owned is not None:  # its model process ends now, not killed at exit with its resources
+            await asyncio.to_thread(owned.close)
+        raise
+    if not loaded:
+        await client.aclose()
+        log.info("worker stopped before its model loaded")
         return
     name = settings.name()
     hosts: list[WorkerHost] = []
