@@ -12,6 +12,7 @@ import pytest
 from bot.settings import Settings
 from bot.startup_checks import GpuEnvironment, check_startup, inspect_gpu
 from bot.startup_problems import StartupCheckFailed, StartupProblem, load_settings_or_explain
+from generation.worker import WorkerSettings
 from tests.ops.fake_hf_cache import PIPELINE_FILES, write_cached_model
 
 TOKEN = ".".join(["MTA4NzY1NDMyMTA5ODc2NTQzMg", "GaBcDe", "Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0"])
@@ -376,3 +377,10 @@ def test_a_model_profile_that_fits_the_model_folder_is_accepted(tmp_path: Path) 
     folder = write_cached_model(tmp_path / "hub", "acme/tiny-t2v", PIPELINE_FILES)
 
     assert problems(settings(tmp_path, model_id=str(folder), model_profile="modelscope-t2v"), tmp_path=tmp_path) == []
+
+
+def test_the_workers_settings_in_a_shared_environment_are_no_typo_of_the_bots(tmp_path: Path) -> None:
+    # Compose hands one .env to the bot and its workers: WORKER_NAME reaches the bot's environment.
+    environ = {name.upper(): "x" for name in WorkerSettings.model_fields}
+
+    assert check_startup(settings(tmp_path), gpu=GPU, hf_offline=False, env_file=None, environ=environ) == []
