@@ -206,3 +206,21 @@ def test_a_model_that_does_not_load_is_one_line_and_exit_78_before_registering(
     assert "Traceback" not in "\n".join(lines)
     assert "worker ready" not in "\n".join(lines)
     assert not registry_keys(url)
+
+
+async def test_a_worker_stopped_while_its_model_loads_leaves_without_registering(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    url = redis_server.url.removesuffix("/0") + "/5"
+    settings = WorkerSettings(_env_file=None, queue_url=SecretStr(url), worker_name="slow", output_dir=tmp_path)  # type: ignore[call-arg]
+    generator = FakeGenerator(hold_load=True)
+    stop = asyncio.Event()
+    serving = asyncio.create_task(serve(settings, generator=generator, stop=stop))
+    await generator.loading.arrived()
+
+    stop.set()
+    generator.loading.open()  # a fake cannot be halted: its load ends, and the stop is seen first
+    await serving
+
+    assert generator.loading.passed == 1
+    assert not registry_keys(url)
