@@ -88,4 +88,4 @@ async def _check_queue_url(settings: Settings) -> None:
     if not problem.trouble.fatal:
         log.warning("%s", problem.line())
         return
-    raise StartupCheckFailed([StartupProblem("QUEUE_URL", f"{problem.message}.", problem.fix, fatal=True)])
+    raise StartupCheckFailed([StartupProblem("QUEUE_URL", f"{problem.message.rstrip('.')}.", problem.fix, fatal=True)])

@@ -126,8 +126,8 @@ async def load_model(generator: VideoGenerator, settings: EngineSettings, stop: 
     stopping = asyncio.ensure_future(stop.wait())
     await asyncio.wait({loading, stopping}, return_when=asyncio.FIRST_COMPLETED)
     stopping.cancel()
-    if not loading.done():
-        if isinstance(generator, Haltable):  # a model in a child process is killed; else the load ends first
+    if stop.is_set():
+        if not loading.done() and isinstance(generator, Haltable):  # a model process is killed; else it ends
             generator.halt()
         await asyncio.gather(loading, return_exceptions=True)
         return False

@@ -64,7 +64,7 @@ async def test_an_evicting_redis_is_refused_naming_its_policy_and_the_fix(evicti
     assert problem.trouble is RedisTrouble.EVICTION
     assert problem.line() == (
         f"Redis at 127.0.0.1:{evicting.port} has maxmemory-policy allkeys-lru: when its memory is full it deletes "
-        f"keys, and with them waiting jobs and the queue's order, without telling anyone {EVICTION_FIX}"
+        f"keys, and with them waiting jobs and the queue's order, without telling anyone. {EVICTION_FIX}"
     )
 
 

@@ -219,7 +219,7 @@ async def test_a_worker_stopped_while_its_model_loads_leaves_without_registering
     await generator.loading.arrived()
 
     stop.set()
-    generator.loading.open()  # a fake cannot be halted: its load ends, and the stop is seen first
+    generator.loading.open()  # a fake cannot be halted: its load ends, and the stop still wins
     await serving
 
     assert generator.loading.passed == 1

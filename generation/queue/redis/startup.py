@@ -58,7 +58,7 @@ class RedisProblem:
 
     def line(self) -> str:
         """The message, then the fix, as one line."""
-        return f"{self.message} Fix: {self.fix}."
+        return f"{self.message.rstrip('.')}. Fix: {self.fix}."
 
 
 async def check_redis(url: str) -> RedisProblem | None:
