@@ -7,7 +7,8 @@ The order is the point of this module:
    status 78 (`EXIT_CONFIG`), before logging is set up (LOG_LEVEL may be the mistake).
 3. The Hugging Face settings read from `.env` are exported before huggingface_hub is first imported.
 4. What the settings mean on this machine is checked (token shape, GPU, folders, model, port): fatal
-   problems exit 78 the same way, warnings are logged.
+   problems exit 78 the same way, warnings are logged. Then OUTPUT_DIR is locked: a second bot on the
+   same folder exits 78 too (`bot.instance_lock`).
 5. The bot runs (`bot.main`): Discord is checked first, and what only the operator can fix there
    (a refused token, a wrong guild id) is one logged line and exit 78 too.
 """
@@ -22,9 +23,11 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
+from bot.instance_lock import hold_output_dir
 from bot.logging_setup import configure_logging
 from bot.settings import Settings
 from bot.startup_problems import EXIT_CONFIG, StartupCheckFailed, StartupProblem, load_settings_or_explain
+from generation.config import settings_help
 from generation.hub_environment import export_hub_settings
 
 log = logging.getLogger("bot")
@@ -44,6 +47,9 @@ def run(argv: Sequence[str] | None = None) -> None:
     problems = check_startup(settings)
     if any(problem.fatal for problem in problems):
         _exit_unconfigured(problems)
+    lock = hold_output_dir(settings.output_dir)
+    if isinstance(lock, StartupProblem):
+        _exit_unconfigured([lock])
     secrets = [secret.get_secret_value() for secret in (settings.discord_token, settings.hf_token) if secret]
     configure_logging(settings.log_level, settings.log_format, secrets)
     for problem in problems:
@@ -56,6 +62,8 @@ def run(argv: Sequence[str] | None = None) -> None:
         for problem in failure.problems:
             log.error("%s", problem.line())
         raise SystemExit(EXIT_CONFIG) from None
+    finally:
+        lock.release()
 
 
 def _exit_unconfigured(problems: Sequence[StartupProblem]) -> NoReturn:
@@ -72,24 +80,8 @@ def _parser() -> argparse.ArgumentParser:
             "current folder (the environment wins); every one is checked before the bot starts, and a "
             f"mistake ends it with one line per problem and exit status {EXIT_CONFIG}."
         ),
-        epilog=_settings_help(),
+        epilog=settings_help(Settings.model_fields),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {importlib.metadata.version('videobot')}")
     return parser
-
-
-def _settings_help() -> str:
-    lines = ["settings (environment variable, default: what it does):"]
-    for name, field in Settings.model_fields.items():
-        default = "required" if field.is_required() else _shown(field.get_default(call_default_factory=True))
-        lines.append(f"  {name.upper():<24} {default}: {field.description}")
-    return "\n".join(lines)
-
-
-def _shown(value: object) -> str:
-    if isinstance(value, list):
-        return ",".join(str(item) for item in value) or "(empty)"
-    if value is None:
-        return "(unset)"
-    return str(value)

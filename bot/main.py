@@ -9,7 +9,7 @@ from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 from bot.client import VideoBot
-from bot.discord_startup import check_discord
+from bot.discord_startup import check_discord, reach_gateway
 from bot.endpoints import point_discord_at
 from bot.settings import Settings
 from bot.startup_problems import StartupCheckFailed, StartupProblem
@@ -23,8 +23,10 @@ T = TypeVar("T")
 async def main(settings: Settings, queue: JobQueue | None = None) -> None:
     """Run the bot until SIGINT/SIGTERM, then stop taking jobs and let the running one finish.
 
-    Discord is checked first (token, DISCORD_GUILD_IDS; see `bot.discord_startup`), so a mistake there
-    is reported before the GPU stack loads; `StartupCheckFailed` carries it. `queue` defaults to the
+    With QUEUE_URL, Redis is checked first (it answers, takes the credentials, never evicts keys): its
+    mistakes are said even while Discord cannot be reached. Then Discord (token, DISCORD_GUILD_IDS; see
+    `bot.discord_startup`), so a mistake there is reported before the GPU stack loads. `StartupCheckFailed`
+    carries what only the operator can fix. `queue` defaults to the
     in-process queue on this machine's GPU, or with QUEUE_URL to the queue in Redis in front of GPU
     workers elsewhere (benchmarks hand in their own).
     """
@@ -33,16 +35,23 @@ async def main(settings: Settings, queue: JobQueue | None = None) -> None:
     stopping = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stopping.set)
+    if queue is None:
+        await _check_queue_url(settings)
     if await _unless_stopped(check_discord(settings), stopping) is None:
         log.info("shutdown requested before Discord could be reached")
         return
     if queue is None:
-        await _check_queue_url(settings)
         queue = create_queue(settings, settings)
     async with VideoBot(settings, queue) as bot:
         # Not raced against a stop: login runs setup_hook (commands, the queue, recovery), and closing
         # the queue half-way through its start would break it. A stop asked for meanwhile waits for it.
         await bot.login(settings.discord_token.get_secret_value())
+        # The load above may have taken minutes: discord.py retries a gateway only once it reached it.
+        await _unless_stopped(reach_gateway(settings.discord_gateway_url), stopping)
+        if stopping.is_set():
+            log.info("shutdown requested before Discord's gateway could be reached")
+            await bot.close()
+            return
         runner = asyncio.create_task(bot.connect())
         stopper = asyncio.create_task(stopping.wait())
         done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
@@ -67,12 +76,16 @@ async def _unless_stopped(work: Coroutine[Any, Any, T], stopping: asyncio.Event)
 
 
 async def _check_queue_url(settings: Settings) -> None:
-    """With QUEUE_URL set, Redis must answer before the bot goes on; `StartupCheckFailed` says why not."""
+    """With QUEUE_URL set, Redis must answer, take its credentials and never evict keys before the bot goes
+    on; `StartupCheckFailed` says why not (a Redis that will not tell its eviction policy is a warning)."""
     if settings.queue_url is None:
         return
-    from generation.queue.redis.commands import unreachable
+    from generation.queue.redis.startup import check_redis
 
-    problem = await unreachable(settings.queue_url.get_secret_value())
-    if problem is not None:
-        fix = "start Redis, or correct QUEUE_URL in .env or the environment (redis://host:6379/0)"
-        raise StartupCheckFailed([StartupProblem("QUEUE_URL", f"{problem}.", fix, fatal=True)])
+    problem = await check_redis(settings.queue_url.get_secret_value())
+    if problem is None:
+        return
+    if not problem.trouble.fatal:
+        log.warning("%s", problem.line())
+        return
+    raise StartupCheckFailed([StartupProblem("QUEUE_URL", f"{problem.message.rstrip('.')}.", problem.fix, fatal=True)])

@@ -14,25 +14,23 @@ when the engine first initialises CUDA.
 
 from __future__ import annotations
 
-import difflib
 import errno
 import importlib.metadata
 import os
 import socket
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
 
-from dotenv import dotenv_values
 from pydantic import SecretStr
 
 from bot.logging_setup import DISCORD_TOKEN_PATTERN
 from bot.settings import Settings
 from bot.startup_problems import TOKEN_FIX, StartupProblem
+from generation.config import stray_names
 from generation.download import find_model_problem
+from generation.profiles import pipeline_class_name, profile_for_class
 
-# Names a .env may hold that are not settings: docker compose reads them itself.
-_COMPOSE_NAMES: Final = ("PRELOAD_MODEL", "COMPOSE_")
 GPU_FIX = (
     "install the NVIDIA driver and the NVIDIA Container Toolkit on the host and reserve the GPU "
     "(docker-compose.yml's deploy.resources, or `docker run --gpus all`); to run on the CPU on purpose, "
@@ -72,18 +70,21 @@ def check_startup(
     hf_cache: Path | None = None,
     hf_offline: bool | None = None,
     env_file: Path | None = Path(".env"),
+    environ: Mapping[str, str] | None = None,
 ) -> list[StartupProblem]:
     """Every problem found, fatal ones first; an empty list means good to go.
 
     `gpu`, `hf_cache` and `hf_offline` default to this machine (`inspect_gpu()`, HF_HOME, HF_HUB_OFFLINE);
-    names in `env_file` that are no setting are warned about, with the setting meant where one is close.
+    names in `env_file` that are no setting, and names in `environ` (default `os.environ`) that look like a
+    setting's typo, are warned about, with the setting meant where one is close.
     """
     problems = [
         *_check_token(settings.discord_token),
         *_check_limits(settings),
+        *_check_profile(settings),
         *_check_output_dir(settings.output_dir),
         *_check_health_port(settings.health_host, settings.health_port),
-        *_check_env_file(env_file),
+        *_check_names(env_file, os.environ if environ is None else environ),
     ]
     # With QUEUE_URL the GPU, the model and the job database are the workers' and Redis'; a bot host
     # has none of them (its image has no torch), so they are not this process's to check.
@@ -120,6 +121,25 @@ def _check_limits(settings: Settings) -> list[StartupProblem]:
         "so a /video without steps would be refused."
     )
     return [StartupProblem("DEFAULT_STEPS", message, "lower DEFAULT_STEPS or raise MAX_STEPS", fatal=True)]
+
+
+def _check_profile(settings: Settings) -> list[StartupProblem]:
+    """A MODEL_PROFILE for another kind of pipeline than MODEL_ID's, where its model_index.json can be read
+    (a folder, or the Hugging Face cache): the engine would refuse it only when it loads the model."""
+    saved_as = pipeline_class_name(settings.model_id, settings.hf_home)
+    profile = settings.profile
+    if settings.model_profile is None or saved_as is None:
+        return []
+    if profile.loads(saved_as) or saved_as in profile.loads_weights_of:
+        return []
+    fitting = profile_for_class(saved_as, settings.model_id)
+    message = (
+        f"MODEL_PROFILE={profile.name} does not fit MODEL_ID={settings.model_id}: its model_index.json names a "
+        f"{saved_as}, and {profile.name} is for {' or '.join(profile.pipeline_classes)}."
+    )
+    advice = f"set MODEL_PROFILE={fitting.name}" if fitting is not None else "leave MODEL_PROFILE empty"
+    fix = f"{advice} (empty picks it from the model), or point MODEL_ID at a {profile.pipeline_classes[0]} model"
+    return [StartupProblem("MODEL_PROFILE", message, fix, fatal=True)]
 
 
 def _check_gpu(device: str, gpu: GpuEnvironment) -> list[StartupProblem]:
@@ -185,16 +205,8 @@ def _check_health_port(host: str, port: int | None) -> list[StartupProblem]:
         return [StartupProblem("HEALTH_HOST", message, fix, fatal=True)]
 
 
-def _check_env_file(env_file: Path | None) -> list[StartupProblem]:
-    if env_file is None or not env_file.is_file():
-        return []
-    settings = [name.upper() for name in Settings.model_fields]
-    problems = []
-    for name in dotenv_values(env_file):
-        if name.upper() in settings or name.upper().startswith(_COMPOSE_NAMES):
-            continue
-        close = difflib.get_close_matches(name.upper(), settings, n=1)
-        fix = f"did you mean {close[0]}? Rename it" if close else "remove it, or set it in the environment"
-        message = f"{name} in {env_file} is not a videobot setting, so it has no effect outside Docker."
-        problems.append(StartupProblem(name, message, fix, fatal=False))
-    return problems
+def _check_names(env_file: Path | None, environ: Mapping[str, str]) -> list[StartupProblem]:
+    return [
+        StartupProblem(stray.name, stray.message, stray.fix, fatal=False)
+        for stray in stray_names(Settings.model_fields, env_file=env_file, environ=environ)
+    ]

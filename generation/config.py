@@ -9,20 +9,30 @@ the environment does not set; a setting that is set always wins.
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Self
 
+from dotenv import dotenv_values
 from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
+from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from generation.profiles import PROFILES, SEED, ModelProfile, OffloadMode, detect_profile
 
-__all__ = ["DTYPES", "SEED_MODEL_ID", "EngineSettings", "OffloadMode"]
+__all__ = ["DTYPES", "SEED_MODEL_ID", "EngineSettings", "OffloadMode", "StrayName", "settings_help", "stray_names"]
 
 SEED_MODEL_ID = SEED.model_id
 DTYPES: Final = ("float16", "bfloat16", "float32")
 _DEVICE: Final = re.compile(r"auto|cpu|cuda(:\d+)?")
+# Names a .env may hold that are not settings: docker compose reads them itself.
+_COMPOSE_NAMES: Final = ("PRELOAD_MODEL", "COMPOSE_")
+# How alike a name in the environment must be to a setting to be taken for its typo: the environment
+# holds every program's variables (HOSTNAME is not a typo of HF_HOME), so closer than in a .env.
+_ENVIRONMENT_CUTOFF: Final = 0.8
 
 
 class EngineSettings(BaseSettings):
@@ -127,3 +137,78 @@ class EngineSettings(BaseSettings):
     def _empty_is_unset(cls, value: object) -> object:
         # `HF_TOKEN=` as .env.example leaves it means "no token", not an empty one.
         return None if isinstance(value, str) and not value.strip() else value
+
+
+@dataclass(frozen=True)
+class StrayName:
+    """A name set in the environment or a `.env` that is no setting, and the setting it is closest to."""
+
+    name: str
+    env_file: Path | None
+    """The `.env` it is in; None for the environment."""
+    meant: str | None
+
+    @property
+    def message(self) -> str:
+        """What is wrong, naming where the name was found."""
+        if self.env_file is None:
+            return f"{self.name} is set in the environment, but it is not a videobot setting, so it has no effect."
+        return f"{self.name} in {self.env_file} is not a videobot setting, so it has no effect outside Docker."
+
+    @property
+    def fix(self) -> str:
+        """Rename it to the setting meant, or remove it."""
+        return f"did you mean {self.meant}? Rename it" if self.meant else "remove it, or set it in the environment"
+
+
+def stray_names(
+    settings: Iterable[str],
+    *,
+    env_file: Path | None,
+    environ: Mapping[str, str] | None = None,
+    whole_env_file: bool = True,
+) -> list[StrayName]:
+    """Names in `env_file` and `environ` that are no setting of `settings` (field names), with the one meant.
+
+    Every stray name of `env_file` is reported when `whole_env_file` (a `.env` is this program's alone),
+    else only those close to a setting (a worker's `.env` may be shared with the bot); of `environ`,
+    which holds every program's variables, only names very close to a setting.
+    """
+    known = [name.upper() for name in settings]
+    found: list[StrayName] = []
+    if env_file is not None and env_file.is_file():
+        cutoff = 0.6 if whole_env_file else _ENVIRONMENT_CUTOFF
+        found += _strays(dotenv_values(env_file), env_file, known, cutoff, every=whole_env_file)
+    if environ is not None:
+        found += _strays(environ, None, known, _ENVIRONMENT_CUTOFF, every=False)
+    return found
+
+
+def _strays(
+    names: Iterable[str], where: Path | None, known: list[str], cutoff: float, *, every: bool
+) -> list[StrayName]:
+    found = []
+    for name in names:
+        if name.upper() in known or name.upper().startswith(_COMPOSE_NAMES):
+            continue
+        close = difflib.get_close_matches(name.upper(), known, n=1, cutoff=cutoff)
+        if close or every:
+            found.append(StrayName(name, where, close[0] if close else None))
+    return found
+
+
+def settings_help(fields: Mapping[str, FieldInfo]) -> str:
+    """The `--help` epilog of a command configured by `fields`: each variable, its default and its use."""
+    lines = ["settings (environment variable, default: what it does):"]
+    for name, field in fields.items():
+        default = "required" if field.is_required() else _shown(field.get_default(call_default_factory=True))
+        lines.append(f"  {name.upper():<24} {default}: {field.description}")
+    return "\n".join(lines)
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, list):
+        return ",".join(str(item) for item in value) or "(empty)"
+    if value is None:
+        return "(unset)"
+    return str(value)

@@ -19,8 +19,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+import httpx2
 from huggingface_hub import HfApi, constants, snapshot_download
 from huggingface_hub.errors import HfHubHTTPError, HFValidationError, LocalEntryNotFoundError
+from huggingface_hub.utils import logging as hub_logging
 
 from generation.config import SEED_MODEL_ID, EngineSettings
 from generation.errors import ModelLoadError
@@ -33,6 +35,13 @@ _WEIGHT_FILE = re.compile(r"^(?P<stem>[^.]+?)(?:\.(?P<variant>\w+))?(?:-\d{5}-of
 
 # `name` or `owner/name`, as the Hub accepts them.
 _HUB_ID = re.compile(r"(?![-.])[\w.-]{1,96}(?<![-.])(/(?![-.])[\w.-]{1,96}(?<![-.]))?", re.ASCII)
+
+# The Hub cannot be reached (DNS, refused, timed out): huggingface_hub lets its HTTP client's errors through.
+_NO_ROUTE = (httpx2.TransportError, OSError)
+NETWORK_FIX = (
+    "check this machine's network, proxy (HTTPS_PROXY) and HF_ENDPOINT; or, on a host without Hub access, "
+    "copy a cache that holds the model to HF_HOME and set HF_HUB_OFFLINE=1"
+)
 
 FIX_HINT = (
     "run `python -m generation download` with network access "
@@ -154,6 +163,12 @@ def download_model(
                 allow_patterns=select_files(repo_files, variant),
             )
         )
+    except _NO_ROUTE as error:
+        reason = str(error) or type(error).__name__
+        raise ModelLoadError(
+            f"Could not download model {model_id!r}: the Hugging Face Hub at {constants.ENDPOINT} cannot be "
+            f"reached ({reason}). Fix: {NETWORK_FIX}."
+        ) from error
     except (HfHubHTTPError, LocalEntryNotFoundError, HFValidationError) as error:
         raise ModelLoadError(
             f"Could not download model {model_id!r}: {error}. Check the id and revision, the network, "
@@ -223,8 +238,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str], settings: EngineSettings) -> int:
-    """Run `python -m generation download` with `settings`; return the exit code (0 when the model is ready)."""
+    """Run `python -m generation download` with `settings`; return the exit code (0 when the model is ready).
+
+    A failure is one line on stderr: huggingface_hub's own retry warnings are not shown.
+    """
     args = _parser().parse_args(argv)
+    hub_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
     if args.model:
         settings = settings.model_copy(update={"model_id": args.model})
     model_id = settings.model_id

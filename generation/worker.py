@@ -10,19 +10,27 @@ jobs done, last heartbeat), takes jobs in the fair order, runs them with the eng
 `QUEUE_LEASE_S / 3`. SIGTERM or SIGINT: it takes nothing more, lets the running call finish within
 `SHUTDOWN_GRACE_S`, hands back what it still holds, leaves the registry and exits 0.
 
-Start-up problems are one line on stderr and a distinct exit status: 78 for a setting to change
-(`QUEUE_URL` missing or not a redis:// URL, any invalid setting), 69 when Redis cannot be reached.
+`--help` lists the settings and `--version` answers, whatever the settings. Start-up checks everything
+before the worker says "worker ready" and takes a job: a name in the environment or `.env` that looks
+like a setting's typo is a warning; the rest is one line on stderr, with its fix, and a distinct exit
+status: 78 for a setting to change (`QUEUE_URL` missing or not a redis:// URL, any invalid setting,
+credentials Redis refuses, a Redis that evicts keys, a model that cannot be found or loaded), 69 when
+Redis cannot be reached.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import functools
+import importlib.metadata
 import logging
 import os
 import signal
 import socket
 import sys
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Final
 
 import redis.asyncio as redis
@@ -30,13 +38,14 @@ from pydantic import Field, ValidationError
 
 from generation.backend import diffusers_generator
 from generation.clock import SYSTEM_CLOCK, Clock
-from generation.config import EngineSettings
+from generation.config import EngineSettings, settings_help, stray_names
 from generation.hub_environment import export_hub_settings
 from generation.process_generator import ProcessGenerator
-from generation.protocol import VideoGenerator
-from generation.queue.redis.commands import Commands, connect, unreachable
+from generation.protocol import Haltable, VideoGenerator
+from generation.queue.redis.commands import Commands, connect
 from generation.queue.redis.host import WorkerHost
 from generation.queue.redis.source import RedisJobSource, SourceSettings
+from generation.queue.redis.startup import RedisTrouble, check_redis
 from generation.queue.settings import QueueSettings
 
 log = logging.getLogger(__name__)
@@ -45,6 +54,10 @@ EXIT_CONFIG: Final = 78
 """A setting the operator must change (sysexits.h EX_CONFIG), as the bot's start-up checks use."""
 EXIT_UNAVAILABLE: Final = 69
 """Redis could not be reached (sysexits.h EX_UNAVAILABLE)."""
+_MODEL_FIX: Final = (
+    "set MODEL_ID to a model this host can load (a Hub id such as damo-vilab/text-to-video-ms-1.7b, or a "
+    "pipeline folder), and MODEL_PROFILE to fit it; offline, fetch it first with `python -m generation download`"
+)
 
 
 class WorkerSettings(EngineSettings, QueueSettings):
@@ -87,12 +100,45 @@ def load_settings() -> WorkerSettings:
 
 
 async def open_redis(url: str) -> redis.Redis:
-    """A client for `url` once Redis answered; raises `StartupError` for a bad URL or no answer."""
-    problem = await unreachable(url)
+    """A client for `url` once Redis answered and was found fit for the queue; raises `StartupError` for
+    a bad URL, refused credentials or an evicting Redis (78), or no answer (69)."""
+    problem = await check_redis(url)
+    if problem is not None and problem.trouble.fatal:
+        status = EXIT_UNAVAILABLE if problem.trouble is RedisTrouble.UNREACHABLE else EXIT_CONFIG
+        raise StartupError(problem.line(), status)
     if problem is not None:
-        status = EXIT_CONFIG if problem.startswith("QUEUE_URL is not") else EXIT_UNAVAILABLE
-        raise StartupError(problem, status)
+        log.warning("%s", problem.line())
     return connect(url)
+
+
+async def load_model(generator: VideoGenerator, settings: EngineSettings, stop: asyncio.Event) -> bool:
+    """Load the model before the worker registers, so a worker that cannot run jobs never takes one.
+
+    False when `stop` came first (the load is halted); raises `StartupError` (78) when it fails.
+    """
+    # What can be told without loading (a missing folder, not cached while offline) is told at once.
+    from generation.download import find_model_problem
+
+    problem = find_model_problem(settings)
+    if problem is not None:
+        raise StartupError(str(problem), EXIT_CONFIG)
+    loading = asyncio.ensure_future(asyncio.to_thread(generator.load))
+    stopping = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({loading, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if stop.is_set():
+        if not loading.done() and isinstance(generator, Haltable):  # a model process is killed; else it ends
+            generator.halt()
+        await asyncio.gather(loading, return_exceptions=True)
+        return False
+    error = loading.exception()
+    if error is not None:
+        reason = str(error).splitlines()[0].rstrip(".") if str(error) else type(error).__name__
+        raise StartupError(
+            f"MODEL_ID={settings.model_id}: the model could not be loaded: {reason}. Fix: {_MODEL_FIX}.", EXIT_CONFIG
+        )
+    log.info("model loaded load_s=%.1f", loading.result())
+    return True
 
 
 async def serve(
@@ -102,15 +148,36 @@ async def serve(
     clock: Clock = SYSTEM_CLOCK,
     stop: asyncio.Event | None = None,
 ) -> None:
-    """Serve jobs until `stop` is set (SIGTERM/SIGINT by default), then hand back and leave."""
+    """Serve jobs until `stop` is set (SIGTERM/SIGINT by default), then hand back and leave.
+
+    Redis is checked and the model loaded first; `StartupError` says what stopped either.
+    """
     assert settings.queue_url is not None
     url = settings.queue_url.get_secret_value()
     client = await open_redis(url)
     if generator is None:
-        generator = ProcessGenerator(
+        generator = owned = ProcessGenerator(
             functools.partial(diffusers_generator, settings),
             max_batch_size=settings.max_batch_size,
         )
+    else:
+        owned = None
+    if stop is None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+    try:
+        loaded = await load_model(generator, settings, stop)
+    except StartupError:
+        await client.aclose()
+        if owned is not None:  # its model process ends now, not killed at exit with its resources
+            await asyncio.to_thread(owned.close)
+        raise
+    if not loaded:
+        await client.aclose()
+        log.info("worker stopped before its model loaded")
+        return
     name = settings.name()
     hosts: list[WorkerHost] = []
 
@@ -134,11 +201,6 @@ async def serve(
     source = RedisJobSource(commands, connect(url, decode=False), source_settings, clock, describe=describe)
     host = WorkerHost(source, generator, settings, settings, clock)
     hosts.append(host)
-    if stop is None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stop.set)
     await host.start()
     log.info("worker ready name=%s model=%s device=%s", name, settings.model_id, settings.device)
     stopping = asyncio.create_task(stop.wait())
@@ -156,8 +218,13 @@ def _gpu(settings: WorkerSettings) -> str:
     return settings.device if visible is None else f"{settings.device} (CUDA_VISIBLE_DEVICES={visible})"
 
 
-def run() -> None:
-    """Entry point of `videobot-worker` and `python -m generation.worker`."""
+def run(argv: Sequence[str] | None = None) -> None:
+    """Entry point of `videobot-worker` and `python -m generation.worker`; `argv` defaults to `sys.argv[1:]`."""
+    _parser().parse_args(argv)
+    for stray in stray_names(
+        WorkerSettings.model_fields, env_file=Path(".env"), environ=os.environ, whole_env_file=False
+    ):
+        print(f"warning: {stray.message} Fix: {stray.fix}.", file=sys.stderr)
     try:
         settings = load_settings()
         logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -167,6 +234,21 @@ def run() -> None:
         print(f"error: {error}", file=sys.stderr)
         raise SystemExit(error.status) from None
     raise SystemExit(0)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="videobot-worker",
+        description=(
+            "Serve the videobot queue in Redis (QUEUE_URL) on one GPU. Settings come from the environment "
+            "and from .env in the current folder (the environment wins); a mistake ends it with one line "
+            f"and exit status {EXIT_CONFIG} ({EXIT_UNAVAILABLE} when Redis cannot be reached)."
+        ),
+        epilog=settings_help(WorkerSettings.model_fields),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {importlib.metadata.version('videobot')}")
+    return parser
 
 
 if __name__ == "__main__":

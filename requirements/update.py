@@ -20,6 +20,7 @@ PATH or else installed into a temporary folder.
 
 from __future__ import annotations
 
+import argparse
 import shutil
 import subprocess
 import sys
@@ -39,8 +40,16 @@ GPU_STACK = {"torch", "diffusers", "transformers", "accelerate", "numpy"}
 
 
 def main(argv: list[str]) -> int:
-    """Write the four files; return the exit status."""
-    upgrade = ["--upgrade"] if "--upgrade" in argv else []
+    """Write the four files; return the exit status (`--help`: this module's docstring, nothing written)."""
+    parser = argparse.ArgumentParser(
+        prog="python3 requirements/update.py",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--upgrade", action="store_true", help="move every package to its newest allowed version (default: keep)"
+    )
+    upgrade = ["--upgrade"] if parser.parse_args(argv).upgrade else []
     with tempfile.TemporaryDirectory() as scratch:
         uv = _find_uv(Path(scratch))
         _compile(uv, "pyproject.toml", "--extra", "dev", "-c", f"{FOLDER}/pins.in", *upgrade, output="constraints.txt")

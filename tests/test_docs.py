@@ -29,9 +29,10 @@ def test_ci_runs_the_readmes_test_command_verbatim() -> None:
     assert command in (ROOT / ".ci" / "run").read_text().splitlines()
 
 
-def test_env_example_sets_only_the_token_and_shows_the_true_defaults() -> None:
+def test_env_example_sets_only_compose_profile_and_token_and_shows_the_true_defaults() -> None:
     lines = (ROOT / ".env.example").read_text().splitlines()
-    assert [line.split("=")[0] for line in lines if re.match(r"^[A-Z_]+=", line)] == ["DISCORD_TOKEN"]
+    set_here = [line.split("=")[0] for line in lines if re.match(r"^[A-Z_]+=", line)]
+    assert set_here == ["COMPOSE_PROFILES", "DISCORD_TOKEN"]
     shown = dict(line[2:].split("=", 1) for line in lines if re.match(r"^# [A-Z_]+=", line))
     from_example = Settings(_env_file=None, discord_token="x", **{k.lower(): v for k, v in shown.items() if v})  # type: ignore[call-arg]
     defaults = Settings(_env_file=None, discord_token="x")  # type: ignore[call-arg]

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import yaml
+from dotenv import dotenv_values
 
 from bot.settings import Settings
 from tests.ops.dockerfile import ROOT, image_env, stages
@@ -88,11 +89,41 @@ def test_metrics_port_mapping_is_offered_commented_out() -> None:
     assert '#   - "127.0.0.1:8080:8080"' in text
 
 
-def test_the_one_machine_bot_runs_without_naming_a_profile() -> None:
-    services = compose()["services"]
+def enabled(services: dict[str, Any], profiles: set[str]) -> set[str]:
+    """The services compose starts with `profiles` active: those with no profile, and those of an active one."""
+    return {
+        name for name, service in services.items() if not service.get("profiles") or profiles & set(service["profiles"])
+    }
 
-    assert "profiles" not in bot_service()
-    assert [name for name, service in services.items() if "profiles" not in service] == ["bot"]
+
+def bots(names: set[str], services: dict[str, Any]) -> set[str]:
+    """Of `names`, the services that run the bot (this project's image, not a worker)."""
+    return {
+        name
+        for name in names
+        if services[name]["image"].startswith("videobot") and services[name].get("command") != ["videobot-worker"]
+    }
+
+
+def default_profiles() -> set[str]:
+    """COMPOSE_PROFILES as .env.example sets it: what `docker compose up` runs when no --profile is named."""
+    example = dotenv_values(ROOT / ".env.example")
+    return set((example.get("COMPOSE_PROFILES") or "").split(","))
+
+
+def test_every_service_has_a_profile_so_none_runs_beside_another_profiles_bot() -> None:
+    assert [name for name, service in compose()["services"].items() if not service.get("profiles")] == []
+
+
+def test_without_a_profile_named_the_env_example_runs_the_one_machine_bot() -> None:
+    assert enabled(compose()["services"], default_profiles()) == {"bot"}
+
+
+@pytest.mark.parametrize("services", [compose()["services"], with_second_worker()["services"]], ids=["as-is", "two"])
+@pytest.mark.parametrize("profile", ["one-machine", PROFILE])
+def test_each_profile_runs_exactly_one_bot(services: dict[str, Any], profile: str) -> None:
+    # `--profile NAME` replaces COMPOSE_PROFILES: no `--scale bot=0` to remember.
+    assert len(bots(enabled(services, {profile}), services)) == 1
 
 
 def test_the_scale_out_profile_is_a_bot_without_gpu_redis_and_gpu_workers() -> None:

@@ -9,9 +9,10 @@ import socket
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 
 from bot.client import VideoBot
-from bot.discord_startup import NETWORK_FIX, DiscordIdentity, backoff_delays, check_discord
+from bot.discord_startup import NETWORK_FIX, DiscordIdentity, backoff_delays, check_discord, reach_gateway
 from bot.permissions import invite_url
 from bot.startup_problems import EXIT_CONFIG, TOKEN_FIX, StartupCheckFailed
 from generation.queue.local import LocalJobQueue
@@ -163,3 +164,49 @@ def test_the_invite_asks_for_the_scopes_and_permissions_the_bot_needs() -> None:
     assert invite_url(1234) == (
         "https://discord.com/oauth2/authorize?client_id=1234&scope=bot+applications.commands&permissions=274878024704"
     )
+
+
+async def test_a_gateway_out_of_reach_is_retried_with_backoff_and_said_so_until_stopped(
+    discord_emulator: DiscordEmulator, tmp_path: Path
+) -> None:
+    gateway_url = f"ws://127.0.0.1:{closed_port()}/gateway"
+    env = bot_environment(discord_emulator, DISCORD_GATEWAY_URL=gateway_url)
+    process = await start_module("bot", cwd=tmp_path, env=env)
+
+    line = (await read_until(process, "Cannot reach Discord"))[-1]
+    process.send_signal(signal.SIGTERM)
+    _, rest = await finish(process)
+
+    assert process.returncode == 0, rest.decode()
+    assert f" WARNING  bot.discord_startup: Cannot reach Discord at {gateway_url}: Cannot connect to host " in line
+    assert line.rstrip().endswith(f"Retrying in 1 s (attempt 1). Fix, if it persists: {NETWORK_FIX}.")
+    assert "Traceback" not in rest.decode()
+
+
+async def test_a_gateway_that_comes_up_after_a_retry_is_reached(tmp_path: Path) -> None:
+    port = closed_port()
+    pauses: list[float] = []
+    opened: list[str] = []
+
+    async def gateway(request: web.Request) -> web.WebSocketResponse:
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        opened.append(request.query_string)
+        return socket
+
+    app = web.Application()
+    app.router.add_get("/gateway", gateway)
+    runner = web.AppRunner(app)
+    await runner.setup()
+
+    async def pause(seconds: float) -> None:
+        pauses.append(seconds)
+        await web.TCPSite(runner, "127.0.0.1", port).start()  # the gateway is back
+
+    try:
+        await reach_gateway(f"ws://127.0.0.1:{port}/gateway", sleep=pause)
+    finally:
+        await runner.cleanup()
+
+    assert pauses == [1.0]
+    assert opened == ["v=10&encoding=json"]

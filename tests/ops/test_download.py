@@ -5,6 +5,7 @@ No test touches the network: the command runs with HF_HUB_OFFLINE=1 against a ca
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from generation.config import EngineSettings
-from generation.download import check_model_available, select_files
+from generation.download import NETWORK_FIX, check_model_available, select_files
 from tests.ops.entry_points import Finished, clean_environment, run_module
 from tests.ops.fake_hf_cache import PIPELINE_FILES, write_cached_model
 from tests.patience import PATIENCE_S
@@ -179,3 +180,17 @@ def test_the_engine_cli_dispatches_download_help() -> None:
 
     assert done.returncode == 0, done.stderr
     assert "--revision" in done.stdout
+
+
+def test_a_hub_that_cannot_be_reached_is_one_line_with_the_fix(tmp_path: Path) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        endpoint = f"http://127.0.0.1:{listener.getsockname()[1]}"  # closed once the block ends: refused
+    env = clean_environment(HF_HOME=str(tmp_path), HF_ENDPOINT=endpoint, MODEL_ID=MODEL)
+
+    done = run_module("generation", "download", cwd=tmp_path, env=env)
+
+    assert done.status == 1
+    assert done.stderr_lines == [
+        f"Could not download model '{MODEL}': the Hugging Face Hub at {endpoint} cannot be reached ([Errno 111] "
+        f"Connection refused). Fix: {NETWORK_FIX}."
+    ]

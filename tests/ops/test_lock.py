@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import importlib.metadata
 import re
+import subprocess
+import sys
 import tomllib
 from collections.abc import Iterable
 from pathlib import Path
@@ -15,6 +17,8 @@ from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
+
+from tests.patience import PATIENCE_S
 
 ROOT = Path(__file__).resolve().parents[2]
 REQUIREMENTS = ROOT / "requirements"
@@ -155,3 +159,17 @@ def test_this_environment_runs_the_locked_versions() -> None:
         if name in installed and Version(installed[name].public) != version
     }
     assert differ == {}, f"installed, locked: {differ}"
+
+
+def test_the_update_script_prints_its_help_and_writes_nothing(tmp_path: Path) -> None:
+    before = {path.name: path.read_bytes() for path in REQUIREMENTS.iterdir()}
+
+    done = subprocess.run(
+        [sys.executable, str(REQUIREMENTS / "update.py"), "--help"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=PATIENCE_S,
+    )  # fmt: skip
+
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout.startswith(f"usage: {UPDATE} [-h] [--upgrade]")
+    assert "--upgrade" in done.stdout
+    assert {path.name: path.read_bytes() for path in REQUIREMENTS.iterdir()} == before

@@ -12,6 +12,7 @@ import pytest
 from bot.settings import Settings
 from bot.startup_checks import GpuEnvironment, check_startup, inspect_gpu
 from bot.startup_problems import StartupCheckFailed, StartupProblem, load_settings_or_explain
+from generation.worker import WorkerSettings
 from tests.ops.fake_hf_cache import PIPELINE_FILES, write_cached_model
 
 TOKEN = ".".join(["MTA4NzY1NDMyMTA5ODc2NTQzMg", "GaBcDe", "Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0"])
@@ -344,3 +345,42 @@ def test_a_name_in_env_that_is_no_setting_is_a_warning_naming_the_setting_meant(
         f"DISCORD_GUILD_ID in {env_file} is not a videobot setting, so it has no effect outside Docker. "
         "Fix: did you mean DISCORD_GUILD_IDS? Rename it."
     )
+
+
+def test_a_typo_of_a_setting_in_the_environment_is_a_warning_naming_the_setting_meant(tmp_path: Path) -> None:
+    environ = {"PATH": "/usr/bin", "HOSTNAME": "gpu-box", "MAX_STPES": "50"}
+
+    problem = only(check_startup(settings(tmp_path), gpu=GPU, hf_offline=False, env_file=None, environ=environ))
+
+    assert (problem.setting, problem.fatal) == ("MAX_STPES", False)
+    assert problem.line() == (
+        "MAX_STPES is set in the environment, but it is not a videobot setting, so it has no effect. "
+        "Fix: did you mean MAX_STEPS? Rename it."
+    )
+
+
+def test_a_model_profile_for_another_pipeline_than_the_cached_models_is_refused_with_the_fix(tmp_path: Path) -> None:
+    write_cached_model(tmp_path / "hub", "acme/tiny-t2v", PIPELINE_FILES)
+    config = settings(tmp_path, model_id="acme/tiny-t2v", model_profile="ltx-video", hf_home=tmp_path)
+
+    problem = only(problems(config, tmp_path=tmp_path))
+
+    assert (problem.setting, problem.fatal) == ("MODEL_PROFILE", True)
+    assert problem.line() == (
+        "MODEL_PROFILE=ltx-video does not fit MODEL_ID=acme/tiny-t2v: its model_index.json names a "
+        "TextToVideoSDPipeline, and ltx-video is for LTXPipeline. Fix: set MODEL_PROFILE=modelscope-t2v (empty "
+        "picks it from the model), or point MODEL_ID at a LTXPipeline model."
+    )
+
+
+def test_a_model_profile_that_fits_the_model_folder_is_accepted(tmp_path: Path) -> None:
+    folder = write_cached_model(tmp_path / "hub", "acme/tiny-t2v", PIPELINE_FILES)
+
+    assert problems(settings(tmp_path, model_id=str(folder), model_profile="modelscope-t2v"), tmp_path=tmp_path) == []
+
+
+def test_the_workers_settings_in_a_shared_environment_are_no_typo_of_the_bots(tmp_path: Path) -> None:
+    # Compose hands one .env to the bot and its workers: WORKER_NAME reaches the bot's environment.
+    environ = {name.upper(): "x" for name in WorkerSettings.model_fields}
+
+    assert check_startup(settings(tmp_path), gpu=GPU, hf_offline=False, env_file=None, environ=environ) == []

@@ -48,7 +48,7 @@ def acl_server(tmp_path: Path) -> Iterator[RedisServer]:
     """A server on the shipped users.acl (a copy: Redis may rewrite its file on `ACL SAVE`)."""
     acl = tmp_path / "users.acl"
     shutil.copy(ROOT / "users.acl", acl)
-    server = RedisServer.start(tmp_path / "redis", arguments=["--aclfile", str(acl)])
+    server = RedisServer.start(tmp_path / "redis", options=["--aclfile", str(acl)])
     yield server
     server.stop()
 

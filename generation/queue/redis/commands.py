@@ -51,22 +51,6 @@ def connect(url: str, *, decode: bool = True) -> redis.Redis:
     return redis.Redis.from_pool(pool)
 
 
-async def unreachable(url: str) -> str | None:
-    """Why Redis at `url` cannot be used (a bad URL, nobody answering), or None when it answers PING."""
-    try:
-        client = connect(url)
-    except ValueError as error:
-        return f"QUEUE_URL is not a Redis URL ({error}); expected redis://host:6379/0"
-    try:
-        await client.ping()
-    except (redis.RedisError, OSError) as error:
-        kwargs = client.connection_pool.connection_kwargs
-        return f"cannot reach Redis at {kwargs.get('host', '?')}:{kwargs.get('port', '?')} (QUEUE_URL): {error}"
-    finally:
-        await client.aclose()
-    return None
-
-
 def _rows(value: Any) -> list[Raw]:
     # cjson writes an empty Lua table as {}: an empty list of rows.
     return list(value) if isinstance(value, list) else []
