@@ -31,7 +31,7 @@ from typing import Final, cast
 import redis.asyncio as redis
 
 from generation.clock import SYSTEM_CLOCK, Clock
-from generation.errors import JobNotFoundError, QueueClosedError, QueuePausedError
+from generation.errors import JobNotFoundError, QueueBusyError, QueueClosedError, QueuePausedError
 from generation.queue.events import DEFAULT_EVENT_BUFFER, EventHub
 from generation.queue.handle import QueueHandle
 from generation.queue.interface import (
@@ -71,6 +71,7 @@ from generation.results import Timings, VideoResult
 log = logging.getLogger(__name__)
 
 DEFAULT_ORIGIN: Final = "bot"
+QUEUE_BUSY: Final = "the queue cannot take more right now (its storage is full); please try again in a few minutes"
 _READ_COUNT: Final = 500
 _Entries = list[tuple[str, dict[str, str]]]
 """Stream entries as the decoding client returns them: (id, fields)."""
@@ -199,20 +200,24 @@ class RedisJobQueue:
             raise QueueClosedError("the video queue is not running right now; try again in a minute")
         job_id = uuid.uuid4().hex[:12]
         picture = None
-        if spec.request.image is not None:
-            # The worker runs on another host: it gets the picture from Redis (deleted when the job ends).
-            picture = self._key("image:", job_id)
-            await self._raw.set(picture, await asyncio.to_thread(Path(spec.request.image).read_bytes))
         try:
+            if spec.request.image is not None:
+                # The worker runs on another host: it gets the picture from Redis (deleted when the job ends).
+                picture = self._key("image:", job_id)
+                await self._raw.set(picture, await asyncio.to_thread(Path(spec.request.image).read_bytes))
             answer = await self._commands.submit(
                 job_id,
                 job_fields(job_id, spec, self._origin),
                 max_jobs=self._settings.queue_max_jobs,
                 max_per_user=self._settings.queue_max_per_user,
             )
-        except BaseException:
+        except BaseException as error:
             if picture is not None:
-                await self._raw.delete(picture)
+                await self._raw.delete(picture)  # DEL is allowed at the memory limit
+            if isinstance(error, redis.OutOfMemoryError):
+                # The script refuses before its first write, so nothing of the job was written.
+                log.warning("submission refused: Redis is at its memory limit (maxmemory) owner=%s", spec.owner_id)
+                raise QueueBusyError(QUEUE_BUSY) from error
             raise
         if picture is not None and "error" in answer:
             await self._raw.delete(picture)
