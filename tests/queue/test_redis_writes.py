@@ -1,8 +1,8 @@
 """Nothing stranded: a write Redis refuses (at its memory limit, `noeviction`) or whose answer is lost
 is sent again, applied once, and a job whose end cannot be recorded still ends visibly.
 
-Redis here is a private `redis-server` at a small `maxmemory`; "full" is Redis refusing writes because
-its memory is past that limit, as in production. A lost answer is a command that ran on the server
+Redis here is a private `redis-server` run past its `maxmemory` (`noeviction`): it refuses writes that
+could grow it, as a full Redis does in production. A lost answer is a command that ran on the server
 whose reply never came back (a client-side time-out): the commands below run it, then raise. The
 worker is driven by hand; its retries and ticks sleep on a tick clock only the test moves.
 """
@@ -37,40 +37,15 @@ from tests.queue.conftest import spec
 
 LEASE_S = 30.0
 PREFIX = "writes:"
-MAXMEMORY = "16mb"
 VIDEO = bytes(range(256)) * 4096  # 1 MiB
-_FILLER = b"x" * (256 << 10)
-_FILLERS = 16  # 4 MiB: freed, there is room for the 1 MiB video
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[RedisServer]:
-    """A Redis of its own with a small memory limit that refuses writes past it (no eviction)."""
+    """A Redis of its own, to run out of memory."""
     started = RedisServer.start(tmp_path / "redis")
-    with redis.Redis(port=started.port) as client:
-        client.config_set("maxmemory", MAXMEMORY)
-        client.config_set("maxmemory-policy", "noeviction")
     yield started
     started.stop()
-
-
-def fill(server: RedisServer) -> list[str]:
-    """Take memory and bring the limit down under what Redis now uses, so it refuses every write that
-    could grow it (a limit reached exactly would not hold: closing a connection frees its buffers).
-    The keys written, for `free`."""
-    fillers = [f"filler:{n}" for n in range(_FILLERS)]
-    with redis.Redis(port=server.port) as client:
-        for key in fillers:
-            client.set(key, _FILLER)
-        used = int(client.info("memory")["used_memory"])
-        client.config_set("maxmemory", used - len(_FILLER) * 2)
-    return fillers
-
-
-def free(server: RedisServer, keys: list[str]) -> None:
-    """Give back the memory `fill` took."""
-    with redis.Redis(port=server.port) as client:
-        client.delete(*keys)
 
 
 def keys(server: RedisServer, pattern: str) -> list[bytes]:
@@ -145,11 +120,11 @@ async def test_a_video_redis_had_no_room_for_is_delivered_once_memory_is_freed(f
     bot = await fleet.bot()
     source = await fleet.worker()
     job_id = await running_job(fleet, bot, source)
-    fillers = fill(fleet.server)
+    fillers = fleet.server.exhaust_memory()
 
     ending = asyncio.ensure_future(source.end(job_id, fleet.video()))
     await fleet.tick.wait_for_sleepers(1, due_within=1.0)  # refused, and waiting to try again
-    free(fleet.server, fillers)
+    fleet.server.free_memory(fillers)
 
     assert await fleet.tick.run_until_done(ending, step=LEASE_S / 3)
     finished = await bot.outcome(job_id)
@@ -161,11 +136,11 @@ async def test_a_video_redis_never_has_room_for_fails_its_job_with_the_reason(fl
     bot = await fleet.bot()
     source = await fleet.worker()
     job_id = await running_job(fleet, bot, source)
-    fillers = fill(fleet.server)
+    fillers = fleet.server.exhaust_memory()
 
     assert await end_on_tick(fleet, source, job_id, fleet.video())
 
-    free(fleet.server, fillers)
+    fleet.server.free_memory(fillers)
     assert (await bot.get(job_id)).status is JobStatus.FAILED
     assert (await bot.outcome(job_id)) == JobFailed(job_id, VIDEO_NOT_STORED)
     assert keys(fleet.server, "video:*") == []
@@ -176,7 +151,7 @@ async def test_a_submission_redis_has_no_room_for_is_refused_with_nothing_writte
     picture.write_bytes(b"\x89PNG a picture")
     bot = await fleet.bot()
     written = keys(fleet.server, "*")
-    fill(fleet.server)
+    fleet.server.exhaust_memory()
 
     with pytest.raises(QueueBusyError) as refused:
         await bot.submit(spec("ann", image=str(picture)))
