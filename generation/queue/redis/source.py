@@ -372,7 +372,8 @@ class RedisJobSource:
             try:
                 return await write()
             except _TRANSIENT as error:
-                if waited + delay > self._commands.lease_s:
+                # Jobs already let go of (an earlier write failed) are the queue's to reclaim: no more tries.
+                if waited + delay > self._commands.lease_s or not any(map(self._held.__contains__, job_ids)):
                     raise _NotRecorded(f"{what}: {error}") from error
                 log.warning(
                     "could not record %s job_ids=%s (%s); again in %.2f s", what, ",".join(job_ids), error, delay
