@@ -22,7 +22,7 @@ import redis.asyncio as aredis
 from generation.config import EngineSettings
 from generation.errors import QueueBusyError
 from generation.queue.interface import JobFailed, JobFinished, JobStatus
-from generation.queue.redis.codec import Raw
+from generation.queue.redis.codec import Raw, job_fields
 from generation.queue.redis.commands import Commands
 from generation.queue.redis.queue import QUEUE_BUSY, RedisJobQueue
 from generation.queue.redis.source import VIDEO_NOT_STORED, RedisJobSource
@@ -241,3 +241,15 @@ async def test_a_worker_that_cannot_record_an_end_lets_the_lease_run_out_and_the
 
     job = await bot.get(job_id)
     assert (job.status, job.attempts) == (JobStatus.QUEUED, 1)
+
+
+async def test_a_submission_sent_again_under_its_job_id_is_queued_once(fleet: Fleet) -> None:
+    commands = Commands(aredis.Redis.from_url(fleet.server.url), prefix=PREFIX, lease_s=LEASE_S, test_clock=fleet.clock)
+    fields = job_fields("j1", spec("ann"), "bot")
+    fleet.closers.append(commands.client.aclose)
+
+    first = await commands.submit("j1", fields, max_jobs=10, max_per_user=1)
+    again = await commands.submit("j1", fields, max_jobs=10, max_per_user=1)  # its first answer lost
+
+    assert again["job"]["id"] == first["job"]["id"] == "j1"
+    assert await commands.active_ids() == ["j1"]
