@@ -51,7 +51,7 @@ log = logging.getLogger(__name__)
 
 PICTURE_GONE: Final = "the picture to animate is no longer stored (it waited too long); please ask again"
 VIDEO_NOT_STORED: Final = (
-    "the video was made, but the queue had no room to store it (Redis is out of memory); please ask again later"
+    "the video was made, but the queue could not store it (full or not answering); please ask again in a few minutes"
 )
 _FIRST_RETRY_S: Final = 0.25
 _T = TypeVar("_T")
