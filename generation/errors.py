@@ -14,6 +14,7 @@
         ├── UserQueueLimitError     this user already has the maximum number of jobs waiting
         ├── QueuePausedError        an admin paused the queue
         ├── QueueClosedError        the queue is shutting down
+        ├── QueueBusyError          the queue's store (Redis) has no room for more right now
         ├── JobNotFoundError        no such job (or not yours)
         │   └── DamagedJobError     its stored record fails validation (Redis data is input)
         └── SubscriberLagged        an event subscriber fell too far behind and was disconnected
@@ -107,6 +108,10 @@ class QueuePausedError(QueueError):
 
 class QueueClosedError(QueueError):
     """The queue is shutting down and accepts no new work."""
+
+
+class QueueBusyError(QueueError):
+    """The queue's store refused the job for want of room (Redis at its memory limit)."""
 
 
 class JobNotFoundError(QueueError):

@@ -57,9 +57,11 @@ def worker_host(
     name: str = "worker-1",
     encoder: Encoder | None = None,
     tick_clock: FakeClock | None = None,
+    commands_type: type[Commands] = Commands,
 ) -> tuple[WorkerHost, RedisJobSource]:
-    """One worker in this process: its host and its source (for the lease specifications)."""
-    commands = Commands(connect(url), prefix=prefix, lease_s=settings.queue_lease_s, test_clock=clock)
+    """One worker in this process: its host and its source (for the lease specifications); its
+    `commands_type` may lose answers on the way back, as a network does."""
+    commands = commands_type(connect(url), prefix=prefix, lease_s=settings.queue_lease_s, test_clock=clock)
     hosts: list[WorkerHost] = []
 
     def describe() -> dict[str, str]:

@@ -53,6 +53,7 @@ from generation.errors import (
     InvalidRequestError,
     JobNotFoundError,
     QueueClosedError,
+    QueueBusyError,
     QueuePausedError,
     shown,
 )
@@ -98,6 +99,7 @@ from generation.results import Timings, VideoResult
 log = logging.getLogger(__name__)
 
 DEFAULT_ORIGIN: Final = "bot"
+QUEUE_BUSY: Final = "the queue cannot take more right now (its storage is full); please try again in a few minutes"
 _READ_COUNT: Final = 500
 _Entries = list[tuple[str, dict[str, str]]]
 """Stream entries as the decoding client returns them: (id, fields)."""
@@ -239,21 +241,25 @@ class RedisJobQueue:
             raise InvalidRequestError("image", spec.request.image, f"a picture the bot stored in {self._picture_dir}")
         job_id = new_job_id()
         picture = None
-        if spec.request.image is not None:
-            # The worker runs on another host: it gets the picture from Redis (deleted when the job ends).
-            picture = self._key("image:", job_id)
-            data = await asyncio.to_thread(Path(spec.request.image).read_bytes)
-            await self._raw.set(picture, data, ex=PICTURE_UNSUBMITTED_TTL_S)
         try:
+            if spec.request.image is not None:
+                # The worker runs on another host: it gets the picture from Redis (deleted when the job ends).
+                picture = self._key("image:", job_id)
+                data = await asyncio.to_thread(Path(spec.request.image).read_bytes)
+                await self._raw.set(picture, data, ex=PICTURE_UNSUBMITTED_TTL_S)
             answer = await self._commands.submit(
                 job_id,
                 job_fields(job_id, spec, self._origin),
                 max_jobs=self._settings.queue_max_jobs,
                 max_per_user=self._settings.queue_max_per_user,
             )
-        except BaseException:
+        except BaseException as error:
             if picture is not None:
-                await self._raw.delete(picture)
+                await self._raw.delete(picture)  # DEL is allowed at the memory limit
+            if isinstance(error, redis.OutOfMemoryError):
+                # The script refuses before its first write, so nothing of the job was written.
+                log.warning("submission refused: Redis is at its memory limit (maxmemory) owner=%s", spec.owner_id)
+                raise QueueBusyError(QUEUE_BUSY) from error
             raise
         if picture is not None and "error" in answer:
             await self._raw.delete(picture)

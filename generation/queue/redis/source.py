@@ -59,7 +59,7 @@ log = logging.getLogger(__name__)
 
 PICTURE_GONE: Final = "the picture to animate is no longer stored (it waited too long); please ask again"
 VIDEO_NOT_STORED: Final = (
-    "the video was made, but the queue had no room to store it (Redis is out of memory); please ask again later"
+    "the video was made, but the queue could not store it (full or not answering); please ask again in a few minutes"
 )
 _DAMAGED: Final = Failed(DAMAGED_JOB)
 _FIRST_RETRY_S: Final = 0.25
@@ -389,21 +389,21 @@ class RedisJobSource:
     # -- writing --------------------------------------------------------------------------------
 
     async def _retrying(self, what: str, job_ids: Sequence[str], write: Callable[[], Awaitable[_T]]) -> _T:
-        """`write`'s answer; what Redis refused or left unanswered is sent again with backoff for up to
-        a lease (the tick keeps the jobs' leases meanwhile), then `_NotRecorded`."""
-        give_up_at = self._tick_clock.monotonic() + self._commands.lease_s
-        delay = _FIRST_RETRY_S
+        """`write`'s answer; what Redis refused or left unanswered is sent again with backoff, waiting a
+        lease in all (the tick keeps the jobs' leases meanwhile), then `_NotRecorded`."""
+        waited, delay = 0.0, _FIRST_RETRY_S
         while True:
             try:
                 return await write()
             except _TRANSIENT as error:
-                if self._tick_clock.monotonic() + delay > give_up_at:
+                # Jobs already let go of (an earlier write failed) are the queue's to reclaim: no more tries.
+                if waited + delay > self._commands.lease_s or not any(map(self._held.__contains__, job_ids)):
                     raise _NotRecorded(f"{what}: {error}") from error
                 log.warning(
                     "could not record %s job_ids=%s (%s); again in %.2f s", what, ",".join(job_ids), error, delay
                 )
                 await self._tick_clock.sleep(delay)
-                delay = min(2 * delay, self._commands.lease_s / 3)
+                waited, delay = waited + delay, min(2 * delay, self._commands.lease_s / 3)
 
     async def _recorded(self, job_ids: Sequence[str], what: str, write: Callable[[], Awaitable[_T]]) -> _T | None:
         """`write` retried (see `_retrying`); if it never gets recorded, the worker lets go of the jobs."""
