@@ -52,8 +52,8 @@ from generation.errors import (
     DamagedJobError,
     InvalidRequestError,
     JobNotFoundError,
-    QueueClosedError,
     QueueBusyError,
+    QueueClosedError,
     QueuePausedError,
     shown,
 )
