@@ -23,10 +23,11 @@ from generation.queue.redis.queue import RedisJobQueue
 from generation.queue.settings import QueueSettings
 from generation.queue.source import BatchLimits
 from tests.fakes.clock import FakeClock
-from tests.fakes.redis_queue import redis_queue
+from tests.fakes.generator import FakeGenerator
+from tests.fakes.redis_queue import redis_queue, worker_host
 from tests.fixtures.redis_server import RedisServer
 from tests.patience import PATIENCE_S
-from tests.queue.conftest import spec
+from tests.queue.conftest import spec, stub_encoder
 from tests.queue.test_redis_only import LEASE_S, Cluster
 
 log = logging.getLogger(__name__)
@@ -148,3 +149,26 @@ async def test_a_job_redis_still_has_is_left_alone(forgetful: tuple[RedisServer,
     await bot.tick()
 
     assert (await bot.get(handle.info.job_id)).status is JobStatus.QUEUED
+
+
+async def test_a_worker_stops_the_call_redis_lost_and_takes_the_next_job(
+    forgetful: tuple[RedisServer, Cluster],
+) -> None:
+    server, cluster = forgetful
+    bot = await cluster.bot()
+    generator = FakeGenerator(hold_steps=True, clock=cluster.clock)
+    engine = cluster.engine.model_copy(update={"output_dir": cluster.tmp_path / "w"})
+    host, source = worker_host(
+        cluster.url, cluster.prefix, cluster.settings, engine, generator, cluster.clock, encoder=stub_encoder
+    )
+    cluster.closers.append(host.close)
+    await host.start()
+    await bot.submit(spec("ann"))
+    await generator.steps.arrived(1)  # running, held at its first step
+
+    server.stop()
+    server.restart()
+    await bot.submit(spec("bob"))
+    await source.heartbeat()
+
+    await generator.steps.arrived(2)  # the gate was never opened: the lost call stopped, bob's began

@@ -547,11 +547,14 @@ class RedisJobQueue:
 
     async def _tick(self) -> None:
         interval = self._commands.lease_s / 3
-        while True:
+        # As in `_pump`: redis-py may swallow the cancellation of a command in flight, so the flag ends it.
+        while not self._closed:
             await self._tick_clock.sleep(interval)
             try:
                 await self.tick()
             except Exception:
+                if self._closed:
+                    return
                 log.exception("queue tick failed; retrying in %.1f s", interval)
 
     async def _far_places(self) -> None:
@@ -575,10 +578,11 @@ class RedisJobQueue:
         if not lost:
             return
         log.error(
-            "Redis no longer has %d jobs this bot owes an outcome (restarted without its data?); "
-            "telling their users job_ids=%s", len(lost), ",".join(info.job_id for info in lost),
-        )  # fmt: skip
+            "Redis no longer has %d jobs this bot owes an outcome (restarted without its data?); telling their users",
+            len(lost),
+        )
         for info in lost:
+            log.warning("job lost by Redis job_id=%s owner=%s", info.job_id, info.spec.owner_id)
             fields = job_fields(info.job_id, info.spec, self._origin)
             await self._commands.lost(info.job_id, fields, submitted_at=info.submitted_at, reason=LOST_IN_REDIS)
 

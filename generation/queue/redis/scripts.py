@@ -19,7 +19,8 @@ Keys (under the prefix):
 * `running` zset: jobs held by a worker, scored by their lease deadline; `paused` string.
 * `events` stream: every event; `ev:{id}` stream: one job's events, under the same entry ids.
 * `eta` / `eta:{shape}` lists: recent runs as "cost seconds after_s", newest first.
-* `stats` hash: outcome counters; `done` / `done:{owner}` zsets: ended jobs in the order they ended;
+* `stats` hash: outcome counters; `done` / `done:{owner}` zsets: ended jobs in the order they ended
+  (the last 10,000 / a user's last 100, expiring 30 days after that user's last ended job);
   `open:{origin}` set: jobs a bot process submitted whose outcome it has not acknowledged;
   `kept:{origin}` zset (by end time) / `pictures:{origin}` hash (id -> path): acknowledged ended jobs
   whose files on that bot's host wait for its retention sweep (`redis.retention`).
@@ -28,7 +29,12 @@ A job's record (`job:{id}`) expires once it has ended and been acknowledged, `ma
 keep_s)` seconds after the later of the two (`keep_s`: the bot's retention plus two sweeps, so its
 sweep reads the record first); until its outcome is acknowledged it never expires. Trimming `done`
 deletes no record: an id trimmed there whose record is still owed stays until acknowledged.
-* `workers` zset: worker name by last heartbeat; `worker:{name}` hash: its record.
+* `workers` zset: worker name by last heartbeat; `worker:{name}` hash: its record. Each heartbeat sets
+  the record to expire after `registry.GONE_KEPT_S` and drops the names silent that long.
+* `image:{id}` string: the picture of an image-to-video job, written by the bot with a short TTL,
+  made the job's by SUBMIT (no TTL) and deleted when the job ends; `video:{id}:{token}` string: a
+  success's MP4, with QUEUE_VIDEO_TTL_H, deleted by its bot once fetched.
+* `events` is trimmed to ~100,000 entries and to the last 24 h (by entry id: Redis's clock).
 * `take:{request}` string, for one lease: the token and ids a take handed out, so a take sent again
   under the same request id (its answer lost) gets the same jobs. An end's request id is kept in its
   job's `end_req` field for the same reason; an attempt (`att`) and a submission (the job id) are

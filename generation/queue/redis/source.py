@@ -341,8 +341,13 @@ class RedisJobSource:
             self._cancelled(job_id, stop=True)
         for job_id in lost:
             if job_id in self._live:
-                log.warning("job lost its lease job_id=%s (reclaimed by the queue)", job_id)
+                log.warning("job lost its lease job_id=%s (reclaimed, or Redis lost it)", job_id)
             self._unwanted.add(job_id)
+        for token in {self._held[job_id] for job_id in lost if job_id in self._live}:
+            call = [job_id for job_id in self._live if self._held.get(job_id) == token]
+            if all(job_id in self._unwanted for job_id in call):
+                for listener in self._listeners:  # nobody can take its results any more: stop the call
+                    listener(call[0])
 
     async def reclaim(self) -> list[str]:
         """Hand back or fail the jobs of workers whose leases ran out; their ids."""
