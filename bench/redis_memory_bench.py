@@ -125,13 +125,13 @@ def specs(count: int) -> list[JobSpec]:
 
 def bot(url: str, settings: QueueSettings, folder: Path) -> RedisJobQueue:
     """The bot's side, as `generation.backend.create_redis_queue` builds it."""
-    commands = Commands(connect(url), SYSTEM_CLOCK, lease_s=settings.queue_lease_s)
+    commands = Commands(connect(url), lease_s=settings.queue_lease_s)
     return RedisJobQueue(settings, commands, connect(url, decode=False), output_dir=folder / "bot")
 
 
 def worker(url: str, settings: QueueSettings, folder: Path, video_bytes: int) -> WorkerHost:
     """One worker in this process, as `generation.worker` builds it."""
-    commands = Commands(connect(url), SYSTEM_CLOCK, lease_s=settings.queue_lease_s)
+    commands = Commands(connect(url), lease_s=settings.queue_lease_s)
     source_settings = SourceSettings("bench", settings.job_max_attempts, settings.eta_window, 3600)
     source = RedisJobSource(commands, connect(url, decode=False), source_settings, SYSTEM_CLOCK)
     engine = EngineSettings(output_dir=folder / "worker")
