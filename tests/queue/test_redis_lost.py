@@ -172,3 +172,4 @@ async def test_a_worker_stops_the_call_redis_lost_and_takes_the_next_job(
     await source.heartbeat()
 
     await generator.steps.arrived(2)  # the gate was never opened: the lost call stopped, bob's began
+    generator.steps.open()  # bob's job ends, so the worker's close has no grace to wait out
