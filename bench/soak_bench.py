@@ -45,6 +45,7 @@ from pathlib import Path
 
 from bot.settings import Settings
 from tests.discord_emulator import DiscordEmulator, Interaction
+from tests.discord_emulator.models import Channel, User
 from tests.fixtures.tiny_pipeline import build_tiny_pipeline
 
 _SUCCEEDED = re.compile(r"job succeeded job_id=\S+ .*run_s=([0-9.]+)")
@@ -169,9 +170,8 @@ async def _read_log(stream: asyncio.StreamReader, log_path: Path, progress: _Pro
                 progress.run_s.append(float(match.group(1)))
 
 
-async def soak(args: argparse.Namespace, workdir: Path) -> Soak:
-    """Start the emulator and the bot, keep `args.waiting` requests open until `args.videos` arrived."""
-    model = build_tiny_pipeline(workdir / "tiny-model")
+async def soak(args: argparse.Namespace, model: Path, workdir: Path) -> Soak:
+    """Start the emulator and the bot on `model`, keep `args.waiting` requests open until `args.videos` arrived."""
     emulator = DiscordEmulator()
     emulator.response_deadline = None  # a late answer is measured here, not refused
     await emulator.start()
@@ -225,8 +225,8 @@ async def soak(args: argparse.Namespace, workdir: Path) -> Soak:
 async def _drive(
     emulator: DiscordEmulator,
     args: argparse.Namespace,
-    channels: Sequence[object],
-    members: Sequence[object],
+    channels: Sequence[Channel],
+    members: Sequence[User],
     processes: _Processes,
     progress: _Progress,
 ) -> Soak:
@@ -239,7 +239,7 @@ async def _drive(
             n = next(numbers)
             member, channel = members[n % len(members)], channels[n % len(channels)]
             prompt = f"soak video {n} -steps 1 -frames 2"
-            interaction = await emulator.invoke_slash(member, channel, "video", {"prompt": prompt})  # type: ignore[arg-type]
+            interaction = await emulator.invoke_slash(member, channel, "video", {"prompt": prompt})
             try:
                 await emulator.wait_for(lambda: _delivered(interaction), timeout=_VIDEO_TIMEOUT_S)  # noqa: B023
             except TimeoutError:
@@ -336,7 +336,8 @@ def entry(argv: Sequence[str] | None = None) -> Soak:
     args = parser.parse_args(argv)
     print_header()
     with tempfile.TemporaryDirectory(prefix="soak-bench-") as folder:
-        result = asyncio.run(soak(args, Path(folder)))
+        model = build_tiny_pipeline(Path(folder) / "tiny-model")
+        result = asyncio.run(soak(args, model, Path(folder)))
     if result.blocks:
         print_ratios(result.blocks)
     if result.lost or result.violations:
