@@ -338,7 +338,7 @@ class DiscordEmulator:
             trigger=trigger,
             _state=self._state,
         )
-        self._state.interactions[interaction.id] = interaction
+        self._state.add_interaction(interaction)
         await self.gateway.dispatch("INTERACTION_CREATE", interaction_json(interaction, self._state))
         return interaction
 

@@ -57,6 +57,9 @@ class EmulatorState:
         self.channels: dict[int, Channel] = {}
         self.messages: dict[int, Message] = {}
         self.interactions: dict[int, Interaction] = {}
+        # Webhook routes name an interaction by token: a scan of every interaction per request would make
+        # a long soak's emulator slower with each video it has seen.
+        self._by_token: dict[str, Interaction] = {}
         self.global_commands: list[dict[str, Any]] = []
         self.guild_commands: dict[int, list[dict[str, Any]]] = {}
         self.requests: list[RecordedRequest] = []
@@ -173,9 +176,14 @@ class EmulatorState:
         guild.members[user.id] = member
         return member
 
+    def add_interaction(self, interaction: Interaction) -> None:
+        """Record a user's interaction, findable by id and by token."""
+        self.interactions[interaction.id] = interaction
+        self._by_token[interaction.token] = interaction
+
     def interaction_by_token(self, token: str) -> Interaction | None:
         """The interaction a webhook token belongs to."""
-        return next((i for i in self.interactions.values() if i.token == token), None)
+        return self._by_token.get(token)
 
     def guild_of(self, channel: Channel) -> Guild | None:
         """The guild a channel belongs to; None for DMs."""

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from generation.queue.core import QueueCore
+from generation.queue.core import ENDED_LOGS_KEPT, QueueCore
 from generation.queue.eta import EtaEstimator
 from generation.queue.events import EventHub
 from generation.queue.interface import JobCancelled, JobFailed, JobStatus, Person
@@ -61,3 +61,17 @@ async def test_a_running_job_ends_cancelled_by_whoever_asked(core: QueueCore) ->
     assert events is not None
     await core.end("b", Cancelled())  # the worker saw the call stop
     assert [event async for event in events][-1] == JobCancelled("b", Person("bob"))
+
+
+async def test_only_the_latest_ended_jobs_keep_their_events_in_memory(core: QueueCore) -> None:
+    # What a long-running bot holds per video made: bounded, so its memory and its collector's work are too.
+    jobs = [f"j{n}" for n in range(ENDED_LOGS_KEPT + 50)]
+    for job_id in jobs:
+        await core.admit(job_id, spec("ann"))
+        await core.take(BatchLimits(1))
+        await core.begin([job_id])
+        await core.end(job_id, Failed("it broke"))
+
+    kept = [job_id for job_id in jobs if core.watch(job_id) is not None]
+
+    assert kept == jobs[-ENDED_LOGS_KEPT:]
