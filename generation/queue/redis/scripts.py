@@ -9,8 +9,9 @@ Keys (under the prefix):
 * `job:{id}` hash: the job (see `codec.py` for its fields; `pos`: the place last announced to it);
   `line:{owner}` list: an owner's waiting jobs in order; `lines` / `stamps` hashes: per owner with jobs
   waiting, the round its head runs in and its rank within a round; `served` hash: owners served in the
-  current round; `sched` hash: `round`, `stamps`, `waiting`, `token` counters and `far_at` (when the
-  last pass of far places began); `held` hash: jobs per owner waiting or running.
+  current round; `sched` hash: `round`, `stamps`, `waiting`, `token` counters, `far_at` (when the
+  last pass of far places began) and `ordered` (set once `order` holds every line: INDEX_ORDER);
+  `held` hash: jobs per owner waiting or running.
 * `order` zset: every waiting job in the order workers will take them. Score: the round the job runs
   in (its owner's base plus its index in the owner's line); member: the index (6 digits), the owner's
   stamp (15 digits) and the job id, so that within a round owners new to it come first, by stamp, then
@@ -323,6 +324,16 @@ end
 local answer = {told = told}
 if #ids == A.count then answer.next = start + A.count end
 return cjson.encode(answer)
+""")
+
+INDEX_ORDER: Final = _script(r"""
+-- Lines written before `order` existed (an upgrade with jobs waiting): the jobs of about `count` owners
+-- from HSCAN cursor `cursor` of `lines` into `order`. Adding an owner's entries again changes nothing.
+local reply = redis.call('HSCAN', K('lines'), A.cursor, 'COUNT', A.count)
+local flat = reply[2]
+for i = 1, #flat, 2 do owner_entries(flat[i], true) end
+if reply[1] == '0' then redis.call('HSET', K('sched'), 'ordered', 1) end
+return cjson.encode({cursor = reply[1]})
 """)
 
 LEARN: Final = _script(r"""
