@@ -20,7 +20,7 @@ LEASE_S = 30.0
 
 def job_fields(job_id: str, owner: str, shape: str) -> dict[str, str]:
     """The fields of a new job the scripts read (no request: nothing here delivers a video)."""
-    return {"id": job_id, "owner": owner, "origin": "bot", "shape": shape, "cost": "1.0"}
+    return {"id": job_id, "owner": owner, "origin": "lua-scripts", "shape": shape, "cost": "1.0"}
 
 
 class Scripts:

@@ -212,3 +212,23 @@ async def test_the_bot_tells_far_jobs_their_places_on_its_tick(
                 break
     await bot.close()
     client.close()
+
+
+async def test_a_line_written_before_the_order_index_is_indexed_when_the_bot_starts(
+    redis_server: RedisServer, redis_prefix: str, queue_settings: QueueSettings, clock: FakeClock, tmp_path: Path
+) -> None:
+    client = redis.Redis.from_url(redis_server.url, decode_responses=True)
+    lua = Scripts(client, prefix=redis_prefix)
+    lua.fill([(f"j{i}", f"user{i % 7}", SHAPE) for i in range(30)])
+    for _ in range(3):
+        lua(scripts.TAKE, worker="w", default=1, by_shape={})
+    line = lua.line()
+    client.delete(f"{redis_prefix}order")  # as an older version left it: the lines, and no index
+    bot = redis_queue(redis_server.url, redis_prefix, queue_settings, tmp_path, clock)
+
+    await bot.start()
+
+    assert lua.line() == line
+    assert [job["id"] for job in lua(scripts.TAKE, worker="w", default=1, by_shape={})["jobs"]] == line[:1]
+    await bot.close()
+    client.close()

@@ -125,6 +125,17 @@ class Commands:
             rows.extend(_rows((await self._run(scripts.VIEW, ids=chunk))["jobs"]))
         return rows
 
+    async def index_order(self) -> None:
+        """Put the waiting jobs of a Redis written before the `order` zset existed into it, `_CHUNK` owners
+        per script call (see `scripts.INDEX_ORDER`); once done, a flag makes this one HGET."""
+        if await self.client.hget(self.key("sched"), "ordered"):
+            return
+        cursor = "0"
+        while True:
+            cursor = str((await self._run(scripts.INDEX_ORDER, cursor=cursor, count=_CHUNK))["cursor"])
+            if cursor == "0":
+                return
+
     async def far_places(self, every_s: float) -> int:
         """Announce the waiting jobs past the near line whose place moved enough, unless a pass began less
         than `every_s` ago (`scripts.FAR_PLACES`), `_CHUNK` jobs per script call; how many were told."""

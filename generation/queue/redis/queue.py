@@ -182,7 +182,8 @@ class RedisJobQueue:
         return self._commands.key(*parts)
 
     async def start(self) -> list[JobInfo]:
-        """Connect, resume the event cursor this origin saved, start the pump and the tick.
+        """Connect, index a line written before the `order` zset existed, resume the event cursor this
+        origin saved, start the pump and the tick.
 
         Returns the jobs this origin submitted whose outcome it has not acknowledged (waiting, running
         or ended), in submission order, to `watch`.
@@ -190,6 +191,7 @@ class RedisJobQueue:
         if self._started or self._closed:
             raise RuntimeError("RedisJobQueue.start() may be called once, before close()")
         await self._client.ping()
+        await self._commands.index_order()
         saved = cast(str | None, await self._client.get(self._key("cursor:", self._origin)))
         newest = cast(_Entries, await self._client.xrevrange(self._key("events"), count=1))
         if saved is None:

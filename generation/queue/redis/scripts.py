@@ -9,8 +9,9 @@ Keys (under the prefix):
 * `job:{id}` hash: the job (see `codec.py` for its fields; `pos`: the place last announced to it);
   `line:{owner}` list: an owner's waiting jobs in order; `lines` / `stamps` hashes: per owner with jobs
   waiting, the round its head runs in and its rank within a round; `served` hash: owners served in the
-  current round; `sched` hash: `round`, `stamps`, `waiting`, `token` counters and `far_at` (when the
-  last pass of far places began); `held` hash: jobs per owner waiting or running.
+  current round; `sched` hash: `round`, `stamps`, `waiting`, `token` counters, `far_at` (when the
+  last pass of far places began) and `ordered` (set once `order` holds every line: INDEX_ORDER);
+  `held` hash: jobs per owner waiting or running.
 * `order` zset: every waiting job in the order workers will take them. Score: the round the job runs
   in (its owner's base plus its index in the owner's line); member: the index (6 digits), the owner's
   stamp (15 digits) and the job id, so that within a round owners new to it come first, by stamp, then
@@ -302,11 +303,14 @@ return cjson.encode({expired = expired, failed = failed})
 
 CLEAR: Final = _script(r"""
 -- Up to `count` jobs from the end of the line, last first: a job cancelled at the end moves nobody.
+-- Each entry leaves `order` even if its record disagrees (not waiting), so a clear always ends.
 local cleared = {}
-local ids = waiting_ids(-A.count, -1)
-for i = #ids, 1, -1 do
-  cancel_now(ids[i], A.by)
-  cleared[#cleared + 1] = job_table(ids[i])
+local members = redis.call('ZRANGE', K('order'), -A.count, -1)
+for i = #members, 1, -1 do
+  local id = member_id(members[i])
+  cancel_now(id, A.by)
+  redis.call('ZREM', K('order'), members[i])
+  cleared[#cleared + 1] = job_table(id)
 end
 return cjson.encode({jobs = cleared, more = redis.call('ZCARD', K('order')) > 0})
 """)
@@ -362,6 +366,16 @@ end
 local answer = {told = told}
 if #ids == A.count then answer.next = start + A.count end
 return cjson.encode(answer)
+""")
+
+INDEX_ORDER: Final = _script(r"""
+-- Lines written before `order` existed (an upgrade with jobs waiting): the jobs of about `count` owners
+-- from HSCAN cursor `cursor` of `lines` into `order`. Adding an owner's entries again changes nothing.
+local reply = redis.call('HSCAN', K('lines'), A.cursor, 'COUNT', A.count)
+local flat = reply[2]
+for i = 1, #flat, 2 do owner_entries(flat[i], true) end
+if reply[1] == '0' then redis.call('HSET', K('sched'), 'ordered', 1) end
+return cjson.encode({cursor = reply[1]})
 """)
 
 LEARN: Final = _script(r"""
