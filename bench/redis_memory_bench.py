@@ -41,7 +41,7 @@ from bench.queue_bench import NoOpGenerator
 from generation.clock import SYSTEM_CLOCK
 from generation.config import EngineSettings
 from generation.queue.interface import JobCancelled, JobFailed, JobFinished, JobSpec
-from generation.queue.redis.commands import Commands, connect
+from generation.queue.redis.commands import DEFAULT_PREFIX, Commands, connect
 from generation.queue.redis.host import WorkerHost
 from generation.queue.redis.queue import RedisJobQueue
 from generation.queue.redis.source import RedisJobSource, SourceSettings
@@ -110,7 +110,7 @@ def until_ended(client: redis.Redis, jobs: int) -> None:
     while ended < jobs:
         for _, entries in cast(
             list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]],
-            client.xread({"videobot:events": cursor}, block=1000),
+            client.xread({f"{DEFAULT_PREFIX}events": cursor}, block=1000),
         ):
             for entry_id, fields in entries:
                 cursor = entry_id.decode()
@@ -149,7 +149,7 @@ async def memory(server: Server, folder: Path, jobs: int, video_bytes: int) -> N
     handles = [await first.submit(spec) for spec in specs(jobs)]
     waiting = server.used_memory()
     sample = handles[-1].info.job_id
-    record, own_events = (cast(int, client.memory_usage(f"videobot:{key}{sample}")) for key in ("job:", "ev:"))
+    record, own_events = (cast(int, client.memory_usage(f"{DEFAULT_PREFIX}{key}{sample}")) for key in ("job:", "ev:"))
     await first.close()
 
     host = worker(server.url, settings, folder, video_bytes)
@@ -157,7 +157,7 @@ async def memory(server: Server, folder: Path, jobs: int, video_bytes: int) -> N
     await asyncio.to_thread(until_ended, client, jobs)
     await host.close()
     unfetched = server.used_memory()
-    video_key = next(client.scan_iter("videobot:video:*"))
+    video_key = next(client.scan_iter(f"{DEFAULT_PREFIX}video:*"))
     video = client.memory_usage(video_key) or 0
 
     second = bot(server.url, settings, folder)
@@ -167,7 +167,7 @@ async def memory(server: Server, folder: Path, jobs: int, video_bytes: int) -> N
             if isinstance(event, JobFinished | JobFailed | JobCancelled):
                 break
     delivered = server.used_memory()
-    stream = (client.memory_usage("videobot:events") or 0) / client.xlen("videobot:events")
+    stream = (client.memory_usage(f"{DEFAULT_PREFIX}events") or 0) / client.xlen(f"{DEFAULT_PREFIX}events")
     await second.close()
     client.close()
 

@@ -29,7 +29,7 @@ from tests.queue.conftest import events_of, spec
 def registry_keys(url: str) -> list[bytes]:
     """The worker registry's keys in the database of `url` (a worker that registered leaves them)."""
     with SyncRedis.from_url(url) as client:
-        keys: list[bytes] = client.keys("videobot:worker*")
+        keys: list[bytes] = client.keys("{videobot}:worker*")
         return keys
 
 
@@ -76,7 +76,7 @@ async def test_the_worker_serves_jobs_and_on_stop_leaves_the_registry(
         output_dir=tmp_path / "worker",
     )
     clock = FakeClock()
-    bot = redis_queue(url, "videobot:", QueueSettings(_env_file=None), tmp_path / "bot", clock)  # type: ignore[call-arg]
+    bot = redis_queue(url, "{videobot}:", QueueSettings(_env_file=None), tmp_path / "bot", clock)  # type: ignore[call-arg]
     await bot.start()
     stop = asyncio.Event()
     serving = asyncio.create_task(serve(settings, generator=FakeGenerator(clock=clock), clock=clock, stop=stop))
@@ -106,12 +106,12 @@ async def test_a_worker_process_registers_then_exits_0_on_sigterm(
     try:
         # Read as it comes: a full stderr pipe (`-X importtime` in the model's process too) would stall it.
         await read_until(process, "worker ready")
-        [running] = await read_workers(client, "videobot:", 0.0, 1e12)
+        [running] = await read_workers(client, "{videobot}:", 0.0, 1e12)
     finally:
         if process.returncode is None:
             process.send_signal(signal.SIGTERM)
         _, stderr = await finish(process)
-    [stopped] = await read_workers(client, "videobot:", 0.0, 1e12)
+    [stopped] = await read_workers(client, "{videobot}:", 0.0, 1e12)
     await client.aclose()
 
     assert process.returncode == 0, stderr.decode()[-2000:]

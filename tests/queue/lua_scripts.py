@@ -38,13 +38,19 @@ class Scripts:
             sha = self._shas[source] = self.client.script_load(source)
         return sha
 
+    @property
+    def _routing_key(self) -> str:
+        return f"{self.prefix}sched"
+
     def _args(self, arguments: dict[str, Any]) -> list[str]:
         arguments.setdefault("lease", LEASE_S)
         now = time.time() if self.now is None else self.now
         return [self.prefix, repr(now), json.dumps(arguments)]
 
     def __call__(self, source: str, **arguments: Any) -> dict[str, Any]:
-        answer: dict[str, Any] = json.loads(self.client.evalsha(self._sha(source), 0, *self._args(arguments)))
+        answer: dict[str, Any] = json.loads(
+            self.client.evalsha(self._sha(source), 1, self._routing_key, *self._args(arguments))
+        )
         return answer
 
     def submit(self, job_id: str, owner: str, shape: str) -> dict[str, Any]:
@@ -57,7 +63,7 @@ class Scripts:
         for start in range(0, len(jobs), 1000):
             with self.client.pipeline(transaction=False) as pipe:
                 for job_id, owner, shape in jobs[start : start + 1000]:
-                    pipe.evalsha(sha, 0, *self._args(_submission(job_id, owner, shape)))
+                    pipe.evalsha(sha, 1, self._routing_key, *self._args(_submission(job_id, owner, shape)))
                 pipe.execute()
 
     def line(self) -> list[str]:

@@ -2,7 +2,7 @@
 
 A real `redis-server` loads the very file the compose profile mounts; the bot and a worker connect with
 the `QUEUE_URL`s of `docker-compose.yml` (the host swapped for the test's server) and run a job with a
-picture end to end. The worker's user is then refused everything outside the `videobot:` prefix and
+picture end to end. The worker's user is then refused everything outside the `{videobot}:` prefix and
 every command that could take Redis down or change its rules.
 """
 

@@ -22,6 +22,7 @@ import pytest
 import redis
 
 from generation.queue.interface import JobQueued
+from generation.queue.jobfiles import JOB_ID_LENGTH
 from generation.queue.redis import scripts
 from generation.queue.redis.prelude import NEAR_PLACES
 from generation.queue.redis.queue import FAR_PLACES_EVERY_S
@@ -34,6 +35,11 @@ from tests.queue.lua_scripts import Scripts
 
 SHAPE = json.dumps([64, 64])
 SECONDS_PER_JOB = 6.0
+
+
+def job(i: int) -> str:
+    """The `i`th job's id, in the job-id format the bot checks what it reads from Redis against."""
+    return f"{i:0{JOB_ID_LENGTH}x}"
 
 
 @pytest.fixture
@@ -66,7 +72,7 @@ def filled(client: redis.Redis, depth: int, users: int) -> Scripts:
     lua = Scripts(client)
     lua.now = 1_000.0
     lua(scripts.LEARN, shape=SHAPE, cost="1.0", seconds=str(SECONDS_PER_JOB), after="0", window=20)
-    lua.fill([(f"j{i}", f"user{i % users}", SHAPE) for i in range(depth)])
+    lua.fill([(job(i), f"user{i % users}", SHAPE) for i in range(depth)])
     return lua
 
 
@@ -128,27 +134,27 @@ def test_no_verb_runs_more_redis_commands_at_10000_waiting_than_at_1000(private_
 
 def test_every_job_is_told_its_first_place_wherever_it_lands(lua: Scripts) -> None:
     depth = NEAR_PLACES + 30
-    lua.fill([(f"j{i}", f"user{i}", SHAPE) for i in range(depth)])
+    lua.fill([(job(i), f"user{i}", SHAPE) for i in range(depth)])
 
-    first = [int(lua.queued_events(f"j{i}")[0]["position"]) for i in range(depth)]
+    first = [int(lua.queued_events(job(i))[0]["position"]) for i in range(depth)]
 
     assert first == list(range(1, depth + 1))
 
 
 def test_a_take_tells_the_near_line_its_new_places_and_nobody_past_it(lua: Scripts) -> None:
     depth = NEAR_PLACES + 30
-    lua.fill([(f"j{i}", f"user{i}", SHAPE) for i in range(depth)])
+    lua.fill([(job(i), f"user{i}", SHAPE) for i in range(depth)])
 
     lua(scripts.TAKE, worker="w", default=1, by_shape={})
 
-    told = [len(lua.queued_events(f"j{i}")) for i in range(1, depth)]
+    told = [len(lua.queued_events(job(i))) for i in range(1, depth)]
     assert told == [2] * NEAR_PLACES + [1] * (depth - 1 - NEAR_PLACES)
-    assert [lua.told(f"j{i}") for i in range(1, NEAR_PLACES + 1)] == list(range(1, NEAR_PLACES + 1))
+    assert [lua.told(job(i)) for i in range(1, NEAR_PLACES + 1)] == list(range(1, NEAR_PLACES + 1))
 
 
 def test_a_far_job_is_told_its_place_once_it_moved_by_a_tenth(lua: Scripts) -> None:
     depth = 2 * NEAR_PLACES
-    lua.fill([(f"j{i}", f"user{i}", SHAPE) for i in range(depth)])
+    lua.fill([(job(i), f"user{i}", SHAPE) for i in range(depth)])
     moved = 6
     for _ in range(moved):
         lua(scripts.TAKE, worker="w", default=1, by_shape={})
@@ -156,14 +162,14 @@ def test_a_far_job_is_told_its_place_once_it_moved_by_a_tenth(lua: Scripts) -> N
     lua(scripts.FAR_PLACES, begin=True, start=0, count=200, every=5.0)
 
     # Each far job moved up 6 places: told again where 6 is a tenth of its old place (60 or less).
-    far = {f"j{i}": i + 1 - moved for i in range(moved + NEAR_PLACES, depth)}
+    far = {job(i): i + 1 - moved for i in range(moved + NEAR_PLACES, depth)}
     told = {job_id: lua.told(job_id) for job_id in far}
     assert told == {job_id: place if place + moved <= 10 * moved else place + moved for job_id, place in far.items()}
 
 
 def test_a_pass_of_far_places_begins_at_most_once_per_interval(lua: Scripts) -> None:
     depth, taken = 3 * NEAR_PLACES, 20
-    lua.fill([(f"j{i}", f"user{i}", SHAPE) for i in range(depth)])
+    lua.fill([(job(i), f"user{i}", SHAPE) for i in range(depth)])
     lua(scripts.FAR_PLACES, begin=True, start=0, count=200, every=5.0)
     for _ in range(taken):
         lua(scripts.TAKE, worker="w", default=1, by_shape={})
@@ -180,7 +186,7 @@ def test_a_pass_of_far_places_begins_at_most_once_per_interval(lua: Scripts) -> 
 def test_a_deep_job_has_its_exact_place_and_an_eta_from_the_near_lines_pace(lua: Scripts) -> None:
     lua(scripts.LEARN, shape=SHAPE, cost="1.0", seconds=str(SECONDS_PER_JOB), after="0", window=20)
     depth = 3 * NEAR_PLACES
-    lua.fill([(f"j{i}", f"user{i % 7}", SHAPE) for i in range(depth)])
+    lua.fill([(job(i), f"user{i % 7}", SHAPE) for i in range(depth)])
     line = lua.line()
 
     [deepest] = lua(scripts.VIEW, ids=[line[-1]])["jobs"]
@@ -199,13 +205,13 @@ async def test_the_bot_tells_far_jobs_their_places_on_its_tick(
     client = redis.Redis.from_url(redis_server.url, decode_responses=True)
     lua = Scripts(client, prefix=redis_prefix)
     depth, taken = 2 * NEAR_PLACES, 10
-    lua.fill([(f"j{i}", f"user{i}", SHAPE) for i in range(depth)])
+    lua.fill([(job(i), f"user{i}", SHAPE) for i in range(depth)])
     for _ in range(taken):
         lua(scripts.TAKE, worker="w", default=1, by_shape={})
 
     await tick.advance_past(FAR_PLACES_EVERY_S)
 
-    last = f"j{depth - 1}"
+    last = job(depth - 1)
     async with asyncio.timeout(PATIENCE_S):
         async for event in heard:
             if event == JobQueued(last, depth - taken, None):
@@ -219,7 +225,7 @@ async def test_a_line_written_before_the_order_index_is_indexed_when_the_bot_sta
 ) -> None:
     client = redis.Redis.from_url(redis_server.url, decode_responses=True)
     lua = Scripts(client, prefix=redis_prefix)
-    lua.fill([(f"j{i}", f"user{i % 7}", SHAPE) for i in range(30)])
+    lua.fill([(job(i), f"user{i % 7}", SHAPE) for i in range(30)])
     for _ in range(3):
         lua(scripts.TAKE, worker="w", default=1, by_shape={})
     line = lua.line()

@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from generation.queue.redis.commands import DEFAULT_PREFIX
 from tests.discord_emulator import DiscordEmulator
 from tests.discord_emulator.models import Channel, Guild, Interaction, Message, RecordedRequest, User
 from tests.fixtures.redis_server import RedisServer
@@ -32,7 +33,7 @@ from tests.ops.entry_points import clean_environment
 from tests.patience import PATIENCE_S
 
 #: The prefix the bot and the workers use by default.
-PREFIX = "videobot:"
+PREFIX = DEFAULT_PREFIX
 #: Long enough that a worker starved of CPU on a busy machine still beats in time, so only a worker
 #: that is really gone loses its job; short enough that a test waiting for a reclaim stays quick.
 LEASE_S = 6.0

@@ -23,7 +23,9 @@ from generation.queue.redis import scripts
 from generation.queue.redis.codec import Raw, number
 from generation.queue.redis.registry import GONE_KEPT_S
 
-DEFAULT_PREFIX: Final = "videobot:"
+DEFAULT_PREFIX: Final = "{videobot}:"
+"""Every key of a deployment starts with it; its hash tag (`{videobot}`) puts them all in one slot, so
+the scripts run on a Redis Cluster endpoint too (see `scripts.py`)."""
 _RETRIES: Final = 8
 #: Connections one client opens at most; past that a command waits for one (up to `_POOL_WAIT_S`).
 _MAX_CONNECTIONS: Final = 50
@@ -86,7 +88,7 @@ class Commands:
         arguments.setdefault("lease", self.lease_s)
         # An empty time makes the script read Redis's own `TIME` (see `prelude.PRELUDE`).
         stamp = "" if self._test_clock is None else number(self._test_clock.time())
-        reply = await script(args=[self.prefix, stamp, json.dumps(arguments)])
+        reply = await script(keys=[self.key("sched")], args=[self.prefix, stamp, json.dumps(arguments)])
         answer: dict[str, Any] = json.loads(reply)
         return answer
 

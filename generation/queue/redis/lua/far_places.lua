@@ -1,0 +1,26 @@
+-- FAR_PLACES: see generation/queue/redis/scripts.py for the keys and the calling convention.
+-- One chunk (`count` jobs from place `start`; a pass begins past the near line) of the pass that
+-- announces the places past the near line. Coalesced twice: a pass begins at most once every `every`
+-- seconds, whichever bot process asks; and a far job is told its place again only once that moved by a
+-- tenth (counting #4,321 down one by one would be a stream entry per waiting job per take).
+local start = A.start
+if A.begin then
+  local last = num(hget(K('sched'), 'far_at'))
+  if last and now < last + A.every then return cjson.encode({told = 0}) end
+  redis.call('HSET', K('sched'), 'far_at', NOW)
+  start = NEAR_PLACES + 1
+end
+local line = near_line(A.lease)
+local ids = waiting_ids(start, start + A.count - 1)
+local told = 0
+for i, id in ipairs(ids) do
+  local place = start + i - 1
+  local was = num(hget(job_key(id), 'pos'))
+  if was == nil or (was ~= place and math.abs(was - place) * 10 >= was) then
+    announce(id, place, eta_at(line, place), false)
+    told = told + 1
+  end
+end
+local answer = {told = told}
+if #ids == A.count then answer.next = start + A.count end
+return cjson.encode(answer)

@@ -1,0 +1,359 @@
+-- The prelude every script in this folder starts with (prepended by generation/queue/redis/scripts.py).
+local P = ARGV[1]
+-- KEYS[1] is the deployment's `sched` key: it names the one hash slot all of the deployment's keys
+-- share (the prefix carries a hash tag), so a cluster routes the call to the node that holds them all.
+if KEYS[1] ~= P .. 'sched' then return redis.error_reply('KEYS[1] must be the prefix followed by sched') end
+-- Redis's clock, the one all processes share (Redis 7 replicates a script's effects, so TIME is
+-- allowed). Only a test passes a time of its own, to drive leases with a fake clock.
+local NOW = ARGV[2]
+if NOW == '' then
+  local t = redis.call('TIME')
+  NOW = t[1] .. '.' .. string.format('%06d', tonumber(t[2]))
+end
+local now = tonumber(NOW)
+local A = cjson.decode(ARGV[3])
+local ENDED_EVENTS_TTL = 7 * 24 * 3600
+local EVENTS_KEPT = 100000
+local DONE_KEPT = 10000
+-- Memory bounds (docs/deploy.md, "Redis memory"): the events stream by age as well as by length (a bot
+-- away longer catches up on what it owes through each job's own `ev:{id}`), and a user's history.
+local EVENTS_MAX_AGE_MS = 24 * 3600 * 1000
+local DONE_PER_USER_KEPT = 100
+local DONE_IDLE_TTL = 30 * 24 * 3600
+local TERMINAL = {succeeded = true, failed = true, cancelled = true}
+
+local function K(...) return P .. table.concat({...}) end
+local function num(v) if v == false or v == nil or v == '' then return nil end return tonumber(v) end
+local function hget(key, field)
+  local v = redis.call('HGET', key, field)
+  if v == false then return nil end
+  return v
+end
+local function sched(field) return tonumber(hget(K('sched'), field) or '0') end
+local function job_key(id) return K('job:', id) end
+
+local function job_table(id)
+  local flat = redis.call('HGETALL', job_key(id))
+  if #flat == 0 then return nil end
+  local t = {}
+  for i = 1, #flat, 2 do t[flat[i]] = flat[i + 1] end
+  return t
+end
+
+-- events -----------------------------------------------------------------------------------------
+local function emit(id, fields)
+  local args = {'XADD', K('events'), 'MAXLEN', '~', EVENTS_KEPT, '*', 'job', id}
+  for _, v in ipairs(fields) do args[#args + 1] = v end
+  local entry = redis.call(unpack(args))
+  -- The entry's id is Redis's own clock, whatever clock the caller has.
+  local entry_ms = tonumber(string.match(entry, '^(%d+)'))
+  redis.call('XTRIM', K('events'), 'MINID', string.format('%d', entry_ms - EVENTS_MAX_AGE_MS))
+  args = {'XADD', K('ev:', id), entry, 'job', id}
+  for _, v in ipairs(fields) do args[#args + 1] = v end
+  redis.call(unpack(args))
+  return entry
+end
+
+-- estimates --------------------------------------------------------------------------------------
+local rate_cache = {}
+local function rates(shape)
+  local cached = rate_cache[shape]
+  if cached then return cached[1], cached[2] end
+  local samples = redis.call('LRANGE', K('eta:', shape), 0, -1)
+  if #samples == 0 then samples = redis.call('LRANGE', K('eta'), 0, -1) end
+  local r, a = nil, nil
+  if #samples > 0 then
+    local c, s, after = 0, 0, 0
+    for _, x in ipairs(samples) do
+      local cc, ss, aa = string.match(x, '(%S+) (%S+) (%S+)')
+      c = c + tonumber(cc); s = s + tonumber(ss); after = after + tonumber(aa)
+    end
+    r, a = s / c, after / c
+  end
+  rate_cache[shape] = {r, a}
+  return r, a
+end
+
+local function estimate(shape, cost)
+  local r = rates(shape)
+  if r == nil then return nil end
+  return r * cost
+end
+
+local function live_workers(lease)
+  local n = redis.call('ZCOUNT', K('workers'), now - lease, '+inf')
+  if n < 1 then return 1 end
+  return n
+end
+
+-- Seconds until the running jobs with fencing token `only` (all running jobs when nil) are done.
+local function running_remaining(only)
+  local total = 0
+  local seen = {}
+  for _, id in ipairs(redis.call('ZRANGE', K('running'), 0, -1)) do
+    local j = job_table(id)
+    if j and (only == nil or j.token == only) then
+      local part
+      if j.att and j.att ~= '' then
+        if not seen[j.att] then
+          seen[j.att] = true
+          local cost = tonumber(j.att_cost)
+          local elapsed = now - tonumber(j.att_start)
+          local step, steps = tonumber(j.step or '0'), tonumber(j.total or '0')
+          if step > 0 and steps > 0 then
+            local _, after = rates(j.shape)
+            part = math.max(0, elapsed / step * (steps - step)) + (after and cost * after or 0)
+          else
+            local e = estimate(j.shape, cost)
+            part = e and math.max(0, e - elapsed)
+          end
+        else
+          part = 0
+        end
+      else
+        part = estimate(j.shape, tonumber(j.cost))
+      end
+      if part == nil then return nil end
+      total = total + part
+    end
+  end
+  return total
+end
+
+-- the fair order ---------------------------------------------------------------------------------
+-- `order` zset: every waiting job, scored by the round it runs in; within a round, owners new to it go
+-- first (by stamp), then those carried over from the round before, in that round's order. So the member
+-- sorts by the job's index in its owner's line, then its owner's stamp (then its id, for uniqueness):
+-- the zset is `FairScheduler.order()` itself, read in O(log n) instead of replayed.
+local NEAR_PLACES = 50
+local ORDER_ID_AT = 22  -- where the id starts in a member: after 6 digits of index and 15 of stamp
+
+local function next_stamp() return redis.call('HINCRBY', K('sched'), 'stamps', 1) end
+local function order_member(index, stamp, id) return string.format('%06d%015d', index, stamp) .. id end
+local function member_id(member) return string.sub(member, ORDER_ID_AT) end
+
+-- Add an owner's waiting jobs from index `from` (0-based; all when nil) to `order` (`add`), or take
+-- them out, as its line, base and stamp stand. Every change to an owner's line is bracketed by the two:
+-- O(jobs of that owner × log n).
+local function owner_entries(owner, add, from)
+  local base = hget(K('lines'), owner)
+  if not base then return end
+  base, from = tonumber(base), from or 0
+  local stamp = tonumber(hget(K('stamps'), owner))
+  for i, id in ipairs(redis.call('LRANGE', K('line:', owner), from, -1)) do
+    local index = from + i - 1
+    local member = order_member(index, stamp, id)
+    if add then redis.call('ZADD', K('order'), base + index, member) else redis.call('ZREM', K('order'), member) end
+  end
+end
+
+local function line_push(owner, id, front)
+  local line = K('line:', owner)
+  if not hget(K('lines'), owner) then
+    local served = hget(K('served'), owner)
+    local base = served and (tonumber(served) + 1) or sched('round')
+    redis.call('HSET', K('lines'), owner, base)
+    redis.call('HSET', K('stamps'), owner, next_stamp())
+  elseif front then
+    owner_entries(owner, false)
+  end
+  if front then
+    redis.call('LPUSH', line, id)
+    owner_entries(owner, true)
+  else
+    local index = redis.call('RPUSH', line, id) - 1
+    local base, stamp = tonumber(hget(K('lines'), owner)), tonumber(hget(K('stamps'), owner))
+    redis.call('ZADD', K('order'), base + index, order_member(index, stamp, id))
+  end
+  redis.call('HINCRBY', K('sched'), 'waiting', 1)
+end
+
+-- The owner's later jobs move up a round each (its base and stamp stay).
+local function line_remove(owner, id)
+  local index = redis.call('LPOS', K('line:', owner), id)
+  if index == false then return false end
+  owner_entries(owner, false, index)
+  redis.call('LREM', K('line:', owner), 1, id)
+  if redis.call('LLEN', K('line:', owner)) == 0 then
+    redis.call('HDEL', K('lines'), owner)
+    redis.call('HDEL', K('stamps'), owner)
+  else
+    owner_entries(owner, true, index)
+  end
+  redis.call('HINCRBY', K('sched'), 'waiting', -1)
+  return true
+end
+
+-- Waiting job ids from place `first` to `last` (1-based, inclusive; negative counts from the end).
+local function waiting_ids(first, last)
+  local ids = {}
+  local from = first > 0 and first - 1 or first
+  local to = last > 0 and last - 1 or last
+  for i, member in ipairs(redis.call('ZRANGE', K('order'), from, to)) do ids[i] = member_id(member) end
+  return ids
+end
+
+local function take_head(owner)
+  owner_entries(owner, false)
+  local base = tonumber(hget(K('lines'), owner))
+  local id = redis.call('LPOP', K('line:', owner))
+  if base > sched('round') then
+    redis.call('HSET', K('sched'), 'round', base)
+    redis.call('DEL', K('served'))
+  end
+  redis.call('HSET', K('served'), owner, base)
+  if redis.call('LLEN', K('line:', owner)) > 0 then
+    redis.call('HSET', K('lines'), owner, base + 1)
+    redis.call('HSET', K('stamps'), owner, next_stamp())
+    owner_entries(owner, true)
+  else
+    redis.call('HDEL', K('lines'), owner)
+    redis.call('HDEL', K('stamps'), owner)
+  end
+  redis.call('HINCRBY', K('sched'), 'waiting', -1)
+  return id
+end
+
+-- A waiting job's 1-based place in the order (nil for a job not waiting): O(its owner's jobs + log n).
+local function place_of(id)
+  local owner = hget(job_key(id), 'owner')
+  local stamp = owner and hget(K('stamps'), owner)
+  if not stamp then return nil end
+  local index = redis.call('LPOS', K('line:', owner), id)
+  if index == false then return nil end
+  local rank = redis.call('ZRANK', K('order'), order_member(index, tonumber(stamp), id))
+  if rank == false then return nil end
+  return rank + 1
+end
+
+-- The head of the line, for ETAs: its first NEAR_PLACES ids, and for each the seconds of work up to and
+-- including it (the running jobs' remainder plus the estimates; nil from the first job with none).
+local function near_line(lease)
+  local ids = waiting_ids(1, NEAR_PLACES)
+  local running = running_remaining(nil)
+  local sums, total = {}, running
+  for i, id in ipairs(ids) do
+    if total ~= nil then
+      local shape, cost = unpack(redis.call('HMGET', job_key(id), 'shape', 'cost'))
+      local est = estimate(shape, tonumber(cost))
+      if est == nil then total = nil else total = total + est end
+    end
+    sums[i] = total
+  end
+  return {ids = ids, sums = sums, running = running, workers = live_workers(lease)}
+end
+
+-- Seconds until the job at `place` is done: exact within the near line; beyond it, the near line's mean
+-- estimate per job stands for the jobs past it (an ETA hours away is a guess either way, and summing
+-- thousands of estimates per look is what kept Redis busy).
+local function eta_at(line, place)
+  local n = #line.ids
+  if n == 0 then return nil end
+  local sum = line.sums[math.min(place, n)]
+  if sum == nil then return nil end
+  if place > n then sum = line.running + (sum - line.running) * place / n end
+  return sum / line.workers
+end
+
+local function announce(id, place, eta_s, recovered)
+  redis.call('HSET', job_key(id), 'pos', place)
+  emit(id, {'kind', 'queued', 'position', place, 'eta', eta_s and tostring(eta_s) or '',
+    'recovered', recovered and '1' or '0'})
+end
+
+-- After the line changed: announces each job of the near line whose place changed, and every job in
+-- `told` (id -> 'new' or 'recovered') wherever it is. Places past the near line are announced by
+-- FAR_PLACES (scripts.py), coalesced. Returns the near line, for `view`.
+local function reposition(lease, told)
+  local line = near_line(lease)
+  for place, id in ipairs(line.ids) do
+    if told[id] or hget(job_key(id), 'pos') ~= tostring(place) then
+      announce(id, place, eta_at(line, place), told[id] == 'recovered')
+    end
+  end
+  for id, how in pairs(told) do
+    local place = place_of(id)
+    if place and place > #line.ids then announce(id, place, eta_at(line, place), how == 'recovered') end
+  end
+  return line
+end
+
+local function view(id, line)
+  local j = job_table(id)
+  if j == nil then return nil end
+  if not TERMINAL[j.status] then
+    if redis.call('ZSCORE', K('running'), id) then
+      j.position = 0
+      j.eta = running_remaining(j.token)
+    else
+      local place = place_of(id)
+      if place then
+        j.position = place
+        j.eta = eta_at(line, place)
+      end
+    end
+  end
+  return j
+end
+
+-- ending -----------------------------------------------------------------------------------------
+-- A job both ended and acknowledged (see ACK, which left `ack_*` fields): its record expires after
+-- `ack_ttl` s, and its files on that bot's host are recorded for the bot's retention sweep:
+-- `kept:{origin}` by end time, `pictures:{origin}` the picture's path (recorded even while the bot keeps
+-- files forever, as the local queue's database does, so a retention set later still finds them).
+-- Until then (waiting, running, or ended with its outcome still owed) the record never expires.
+local function settle_acknowledged(id)
+  local key = job_key(id)
+  local origin = hget(key, 'ack_origin')
+  redis.call('ZADD', K('kept:', origin), hget(key, 'finished_at'), id)
+  local image = cjson.decode(hget(key, 'request')).image
+  if type(image) == 'string' then redis.call('HSET', K('pictures:', origin), id, image) end
+  redis.call('EXPIRE', key, tonumber(hget(key, 'ack_ttl')))
+end
+
+-- End a live job (waiting or held by a worker) as `status` with extra `fields`; emits its terminal event.
+local function finish(id, status, fields, event)
+  local key = job_key(id)
+  local owner = hget(key, 'owner')
+  if hget(key, 'status') == 'queued' and redis.call('ZSCORE', K('running'), id) == false then
+    line_remove(owner, id)
+  end
+  redis.call('ZREM', K('running'), id)
+  if redis.call('HINCRBY', K('held'), owner, -1) <= 0 then redis.call('HDEL', K('held'), owner) end
+  redis.call('HSET', key, 'status', status, 'finished_at', NOW, unpack(fields))
+  redis.call('HDEL', key, 'pos', 'cancel_by')
+  redis.call('HINCRBY', K('stats'), status, 1)
+  if status == 'succeeded' then
+    local started = num(hget(key, 'started_at'))
+    if started then redis.call('HINCRBYFLOAT', K('stats'), 'succeeded_s', now - started) end
+  end
+  local seq = redis.call('HINCRBY', K('sched'), 'ended', 1)
+  redis.call('ZADD', K('done'), seq, id)
+  redis.call('ZREMRANGEBYRANK', K('done'), 0, -DONE_KEPT - 1)
+  local mine = K('done:', owner)
+  redis.call('ZADD', mine, seq, id)
+  redis.call('ZREMRANGEBYRANK', mine, 0, -DONE_PER_USER_KEPT - 1)
+  redis.call('EXPIRE', mine, DONE_IDLE_TTL)
+  redis.call('DEL', K('image:', id))
+  emit(id, event)
+  redis.call('EXPIRE', K('ev:', id), ENDED_EVENTS_TTL)
+  if hget(key, 'ack_ttl') then settle_acknowledged(id) end  -- acknowledged before it ended
+end
+
+local function cancel_now(id, by)
+  finish(id, 'cancelled', {'cancelled_by', by}, {'kind', 'cancelled', 'by', by})
+end
+
+-- Back to the front of its owner's line (the job was running, so it was the owner's earliest).
+local function requeue(id, fields)
+  local key = job_key(id)
+  redis.call('ZREM', K('running'), id)
+  redis.call('HDEL', key, 'token', 'worker', 'att', 'att_start', 'att_cost', 'att_members', 'step', 'total',
+    'started_at', 'pos')
+  redis.call('HSET', key, 'status', 'queued', unpack(fields))
+  line_push(hget(key, 'owner'), id, true)
+end
+
+local function held_by(id, token)
+  return hget(job_key(id), 'token') == token and redis.call('ZSCORE', K('running'), id) ~= false
+end

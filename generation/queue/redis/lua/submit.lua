@@ -1,0 +1,21 @@
+-- SUBMIT: see generation/queue/redis/scripts.py for the keys and the calling convention.
+-- The same submission again (its answer was lost on the way): queued once.
+if redis.call('EXISTS', job_key(A.id)) == 1 then return cjson.encode({job = job_table(A.id)}) end
+if redis.call('EXISTS', K('paused')) == 1 then return cjson.encode({error = 'paused'}) end
+local owner = A.owner
+local held = tonumber(hget(K('held'), owner) or '0')
+if held >= A.max_per_user then return cjson.encode({error = 'user', held = held}) end
+local waiting = sched('waiting')
+if waiting >= A.max_jobs then return cjson.encode({error = 'full', waiting = waiting}) end
+local key = job_key(A.id)
+local fields = {'status', 'queued', 'submitted_at', NOW, 'attempts', '0', 'crashes', '0',
+  'seq', redis.call('HINCRBY', K('sched'), 'submitted', 1)}
+for k, v in pairs(A.fields) do fields[#fields + 1] = k; fields[#fields + 1] = v end
+redis.call('HSET', key, unpack(fields))
+redis.call('PERSIST', K('image:', A.id))  -- written with a short TTL by the bot; now the job's, until it ends
+redis.call('HINCRBY', K('held'), owner, 1)
+line_push(owner, A.id, false)
+redis.call('SADD', K('open:', A.fields.origin), A.id)
+local line = reposition(A.lease, {[A.id] = 'new'})
+redis.call('PUBLISH', K('wake'), A.id)
+return cjson.encode({job = view(A.id, line)})
