@@ -19,6 +19,7 @@ import pytest
 import redis
 import redis.asyncio as aredis
 
+from generation.conditioning import IMAGES_FOLDER
 from generation.config import EngineSettings
 from generation.errors import QueueBusyError
 from generation.queue.interface import JobFailed, JobFinished, JobStatus
@@ -147,7 +148,8 @@ async def test_a_video_redis_never_has_room_for_fails_its_job_with_the_reason(fl
 
 
 async def test_a_submission_redis_has_no_room_for_is_refused_with_nothing_written(fleet: Fleet, tmp_path: Path) -> None:
-    picture = tmp_path / "picture.png"
+    picture = tmp_path / "bot" / IMAGES_FOLDER / "picture.png"  # where the bot keeps the pictures it takes
+    picture.parent.mkdir(parents=True)
     picture.write_bytes(b"\x89PNG a picture")
     bot = await fleet.bot()
     written = keys(fleet.server, "*")
