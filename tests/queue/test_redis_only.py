@@ -30,6 +30,7 @@ from generation.queue.interface import (
     Person,
 )
 from generation.queue.outcome import LOST_VIDEO
+from generation.queue.redis.commands import Commands, connect
 from generation.queue.redis.host import WorkerHost
 from generation.queue.redis.queue import RedisJobQueue
 from generation.queue.redis.source import PICTURE_GONE, RedisJobSource
@@ -462,6 +463,24 @@ async def test_a_bots_sweep_leaves_the_files_of_another_bot_origin(cluster: Clus
     assert video.exists()
     await cluster.bot(origin="shard-1", video_retention_h=168.0)
     assert not video.exists()
+
+
+async def test_a_bot_whose_own_clock_runs_weeks_ahead_sweeps_nothing_redis_calls_recent(cluster: Cluster) -> None:
+    bot = await cluster.bot(video_retention_h=168.0)
+    video = (await finished_on(cluster, bot)).result.video.path
+    await bot.acknowledge(video.stem)
+    await bot.close()
+    ahead = FakeClock(start=cluster.clock.time() + 2 * WEEK_S)  # the bot host's clock; Redis's is cluster.clock
+
+    commands = Commands(connect(cluster.url), prefix=cluster.prefix, lease_s=LEASE_S, test_clock=cluster.clock)
+    restarted = RedisJobQueue(
+        cluster.settings.model_copy(update={"video_retention_h": 168.0}), commands, connect(cluster.url, decode=False),
+        output_dir=cluster.tmp_path / "bot-bot", clock=ahead, tick_clock=FakeClock(),
+    )  # fmt: skip
+    cluster.closers.append(restarted.close)
+    await restarted.start()  # sweeps once at start
+
+    assert video.exists()
 
 
 async def test_a_retention_set_after_the_record_expired_still_finds_the_files(cluster: Cluster) -> None:

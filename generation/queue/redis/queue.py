@@ -172,7 +172,10 @@ class RedisJobQueue:
         self._workers: list[WorkerStatus] = []
         self._owed: dict[str, JobInfo] = {}  # submitted or found here; until acknowledged or its end handed on
         self._sweeper = VideoSweeper(
-            BotHostFiles(commands.client, commands.prefix, origin, output_dir), settings.video_retention_h, clock
+            BotHostFiles(commands.client, commands.prefix, origin, output_dir),
+            settings.video_retention_h,
+            clock,
+            now=commands.now,  # the end times in Redis are on Redis's clock
         )
         self._tasks: list[asyncio.Task[None]] = []
         self._started = False
