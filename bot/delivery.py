@@ -1,8 +1,8 @@
-"""Getting a finished video to the user: fit it under the upload limit, upload it, never lose it.
+"""A finished video as an attachment: fitted under each route's upload limit, never left behind.
 
-The result replaces the status message while the interaction token is fresh. Past that, or when the
-token is refused, it goes to the channel as a new message that mentions only the requester.
-Transient Discord failures (5xx, 429, dropped connections) are retried with backoff.
+Which route the video takes (the interaction's webhook or the channel) is the status message's
+choice; this module only makes the file fit the limit it is given. Shrunk copies are removed when
+the upload is over, whatever its outcome.
 """
 
 from __future__ import annotations
@@ -12,19 +12,17 @@ import contextlib
 import io
 import logging
 from pathlib import Path
+from types import TracebackType
 
 import aiofiles
 import aiofiles.os
 import discord
 
-from bot.discord_calls import RETRY_DELAYS_S, with_retries
-from bot.status_message import StatusMessage, TokenGoneError
+from bot.status_message import FileMaker
 from generation.encode import fit_to_budget
 from generation.results import VideoFile, VideoResult
 
 log = logging.getLogger(__name__)
-
-DEFAULT_UPLOAD_LIMIT = 10 * 2**20
 
 
 async def fit_video(video: VideoFile, budget_bytes: int) -> VideoFile:
@@ -42,64 +40,32 @@ async def read_bytes(path: Path) -> bytes:
         return await handle.read()
 
 
-async def deliver(
-    status: StatusMessage,
-    result: VideoResult,
-    *,
-    embed: discord.Embed,
-    view: discord.ui.View,
-    channel_upload_limit: int,
-    retry_delays: tuple[float, ...] = RETRY_DELAYS_S,
-) -> None:
-    """Upload `result` to the user. Raises DoesNotFitError or the last Discord error if all attempts fail.
+class VideoUpload:
+    """A result's MP4 as an `Upload`; use as `async with`, which removes the shrunk copies it made."""
 
-    Shrunk copies made to fit an upload limit are removed once the upload is over, whatever its outcome.
-    """
-    copies: list[Path] = []
+    def __init__(self, result: VideoResult) -> None:
+        self._video = result.video
+        self._filename = f"video-{result.seed}.mp4"
+        self._data: bytes | None = None
+        self._copies: list[Path] = []
 
-    async def fitted(video: VideoFile, budget: int) -> VideoFile:
-        smaller = await fit_video(video, budget)
-        if smaller.path != video.path:
-            copies.append(smaller.path)
-        return smaller
+    async def fit(self, budget_bytes: int) -> FileMaker:
+        """Shrink the video (the copy already made, if any) only when it is over `budget_bytes`."""
+        if self._data is None or self._video.size_bytes > budget_bytes:
+            smaller = await fit_video(self._video, budget_bytes)
+            if smaller.path != self._video.path:
+                self._copies.append(smaller.path)
+            self._video = smaller
+            self._data = await read_bytes(smaller.path)
+        data, filename = self._data, self._filename
+        return lambda: discord.File(io.BytesIO(data), filename=filename)
 
-    try:
-        via_token = status.token_usable()
-        budget = status.context.attachment_size_limit if via_token else channel_upload_limit
-        video = await fitted(result.video, budget)
-        data = await read_bytes(video.path)
-        filename = f"video-{result.seed}.mp4"
+    async def __aenter__(self) -> VideoUpload:
+        return self
 
-        def file() -> discord.File:
-            return discord.File(io.BytesIO(data), filename=filename)
-
-        if via_token:
-            try:
-                await with_retries(
-                    lambda: status.edit(embed=embed, view=view, attachments=[file()], channel_fallback=False),
-                    "result upload",
-                    retry_delays,
-                )
-                return
-            except TokenGoneError:
-                log.info("interaction token refused at delivery; posting in the channel instead")
-                if video.size_bytes > channel_upload_limit:
-                    video = await fitted(video, channel_upload_limit)
-                    data = await read_bytes(video.path)
-        previous = status.message_id
-        await with_retries(
-            lambda: status.post_in_channel(
-                content=f"<@{status.context.user_id}> your video is ready.",
-                embed=embed,
-                view=view,
-                files=[file()],
-            ),
-            "channel upload",
-            retry_delays,
-        )
-        if previous is not None:
-            await status.delete_message(previous)
-    finally:
-        for path in copies:
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        for path in self._copies:
             with contextlib.suppress(FileNotFoundError):
                 await aiofiles.os.remove(path)

@@ -1,30 +1,56 @@
-"""The one message that shows a job's status, and the two ways the bot can change it.
+"""The one message that shows a job's status: which route changes it, and when it is replaced.
 
 While the interaction token is fresh the message is edited through the interaction webhook; after
 that (15-minute token life, or a restart) through the channel API with the bot's own token, which
-needs Send Messages in the channel (checked when the job is queued).
+needs Send Messages in the channel (checked when the job is queued). Callers say what to show;
+`StatusMessage` picks the route, and is the one place that reposts (post anew, then delete the old).
 """
 
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
 import discord
 
+from bot.discord_calls import with_retries
 from bot.job_context import JobContext
 from generation.clock import Clock
 
 log = logging.getLogger(__name__)
 
 NO_PINGS = discord.AllowedMentions.none()
+DEFAULT_UPLOAD_LIMIT = 10 * 2**20
+"""Discord's attachment limit where nothing larger is known (a guild's boosts raise it)."""
 # Discord's error codes meaning "this token or message can no longer be used through the webhook".
 TOKEN_GONE_CODES = frozenset({10008, 10015, 10062, 50027})
 
 
 class TokenGoneError(Exception):
     """The interaction webhook refused the token (expired, or the message is gone)."""
+
+
+class StatusChange(enum.Enum):
+    """How the job's outcome came to be on screen."""
+
+    EDITED = "the status message was edited in place (through the webhook, or the channel once the token is spent)"
+    POSTED = "a new channel message shows it: there was no status message to edit"
+    REPOSTED = "a new channel message shows it and the old status message was deleted"
+
+
+FileMaker = Callable[[], discord.File]
+"""Makes a fresh `discord.File` for each attempt (a sent file's buffer is spent)."""
+
+
+class Upload(Protocol):
+    """A file to attach, made to fit whichever route's size limit it goes through."""
+
+    async def fit(self, budget_bytes: int) -> FileMaker:
+        """Make the file fit `budget_bytes` (raising `DoesNotFitError` if it cannot)."""
+        ...
 
 
 class EditLimiter:
@@ -121,6 +147,80 @@ class StatusMessage:
             content=content, embed=embed, view=view, attachments=files, allowed_mentions=NO_PINGS
         )
 
+    async def show(
+        self,
+        *,
+        content: str,
+        embed: discord.Embed,
+        view: discord.ui.View | None,
+        upload: Upload | None = None,
+        channel_upload_limit: int = DEFAULT_UPLOAD_LIMIT,
+        retry_delays: tuple[float, ...],
+    ) -> StatusChange:
+        """Show an outcome, retried through transient failures, and say how it went on screen.
+
+        Without an upload the status message is edited in place (through the webhook, else the
+        channel), or a channel message saying `content` is posted when there is none. With one, the
+        message is edited through the webhook while the token lives, the upload fitted to the
+        interaction's limit; otherwise the outcome is reposted with `content` (which pings), the
+        upload fitted to `channel_upload_limit`. Raises `DoesNotFitError` or the last Discord error.
+        """
+        if upload is None:
+            if self.message_id is None:
+                await with_retries(
+                    lambda: self.post_in_channel(content=content, embed=embed, view=view),
+                    "final status message",
+                    retry_delays,
+                )
+                return StatusChange.POSTED
+            await with_retries(lambda: self.edit(embed=embed, view=view), "final status edit", retry_delays)
+            return StatusChange.EDITED
+        if self.token_usable():
+            attachment = await upload.fit(self.context.attachment_size_limit)
+            try:
+                await with_retries(
+                    lambda: self.edit(embed=embed, view=view, attachments=[attachment()], channel_fallback=False),
+                    "result upload",
+                    retry_delays,
+                )
+                return StatusChange.EDITED
+            except TokenGoneError:
+                log.info("interaction token refused at delivery; posting in the channel instead")
+        attachment = await upload.fit(channel_upload_limit)
+        return await self.repost(
+            content=content,
+            embed=embed,
+            view=view,
+            files=(attachment,),
+            what="channel upload",
+            retry_delays=retry_delays,
+        )
+
+    async def repost(
+        self,
+        *,
+        content: str,
+        embed: discord.Embed,
+        view: discord.ui.View | None,
+        files: Sequence[FileMaker] = (),
+        what: str,
+        retry_delays: tuple[float, ...],
+    ) -> StatusChange:
+        """Post the job anew in the channel (pinging its requester), then delete the message it replaces.
+
+        Retried through transient failures; raises the last Discord error if the post never went out,
+        leaving the old message in place.
+        """
+        previous = self.message_id
+        await with_retries(
+            lambda: self.post_in_channel(content=content, embed=embed, view=view, files=[make() for make in files]),
+            what,
+            retry_delays,
+        )
+        if previous is not None:
+            await self._delete(previous)
+        return StatusChange.REPOSTED
+
     async def post_in_channel(
         self,
         *,
@@ -147,7 +247,7 @@ class StatusMessage:
         self._via_channel = True
         return message
 
-    async def delete_message(self, message_id: int) -> None:
+    async def _delete(self, message_id: int) -> None:
         """Delete one of the bot's messages in the job's channel; a message already gone is fine."""
         channel = self._client.get_partial_messageable(self.context.channel_id)
         try:

@@ -20,10 +20,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import discord
 
 from bot import render
-from bot.delivery import DEFAULT_UPLOAD_LIMIT, deliver
-from bot.discord_calls import DISCORD_FAILURES, RETRY_DELAYS_S, describe, transient, with_retries
+from bot.delivery import VideoUpload
+from bot.discord_calls import DISCORD_FAILURES, RETRY_DELAYS_S, describe, transient
 from bot.job_context import JobContext
-from bot.status_message import EditLimiter, StatusMessage
+from bot.status_message import DEFAULT_UPLOAD_LIMIT, EditLimiter, StatusMessage
 from bot.views import failed_view, result_view, status_view
 from generation.clock import Clock
 from generation.errors import DoesNotFitError
@@ -131,17 +131,18 @@ class JobTracker:
 
         The old status message (if any) is retired, since its interaction token has likely expired.
         """
-        previous = self.status.message_id
         ready = render.ready_at(self._clock.time(), info.eta_s)
         context = self.status.context
         embed = render.queued_embed(
             self.request, context.user_id, info.position or 1, ready, recovered=True, adjustments=context.adjustments
         )
         try:
-            await self.status.post_in_channel(
+            await self.status.repost(
                 content=f"<@{self.status.context.user_id}> I restarted; your video is back in the queue.",
                 embed=embed,
                 view=self._status_view,
+                what="recovery notice",
+                retry_delays=(),
             )
         except Exception as error:
             self._count_failure(error)
@@ -153,29 +154,30 @@ class JobTracker:
             return
         self._attached.set()
         await self._remember_message()
-        if previous is not None:
-            await self.status.delete_message(previous)
 
     async def _announce_outcome_after_restart(self, event: JobFinished | JobFailed | JobCancelled) -> None:
         self.status.use_channel()
         self._attached.set()
         if isinstance(event, JobFinished):
-            delivery = await self._finish(event)  # with the channel route, `deliver` posts anew, retires the old
+            delivery = await self._deliver_video(event)  # with the channel route, the video is reposted
         else:
-            delivery = await self._post_replacing_status(self._ended_embed(event), self._ended_view(event))
+            delivery = await self._repost_ended(event)
         await self._settle(delivery)
 
-    async def _post_replacing_status(self, embed: discord.Embed, view: discord.ui.View | None) -> Delivery:
-        """Post the outcome anew and retire the old message."""
-        previous = self.status.message_id
+    async def _repost_ended(self, event: JobFailed | JobCancelled) -> Delivery:
+        """Post a failure or cancellation anew and retire the old message."""
         try:
-            await self._post_outcome(embed, "outcome after restart", view)
+            await self.status.repost(
+                content=f"<@{self.status.context.user_id}>",
+                embed=self._ended_embed(event),
+                view=self._ended_view(event),
+                what="outcome after restart",
+                retry_delays=RETRY_DELAYS_S,
+            )
         except DISCORD_FAILURES as error:
             self._count_failure(error)
             log.exception("could not report the outcome of job_id=%s after a restart", self.job_id)
             return Delivery.OWED if transient(error) else Delivery.REFUSED
-        if previous is not None:
-            await self.status.delete_message(previous)
         return Delivery.SHOWN
 
     async def _settle(self, delivery: Delivery) -> None:
@@ -260,67 +262,77 @@ class JobTracker:
 
     async def _finish(self, event: JobEvent) -> Delivery:
         """Show the outcome, by editing the status message or, failing that, in the channel."""
-        user_id = self.status.context.user_id
-        # From the user's request, which survives a restart (the tracker's own start does not).
-        elapsed = self._clock.time() - self.status.context.interaction_created_at
+        if isinstance(event, JobFinished):
+            return await self._deliver_video(event)
         try:
-            if isinstance(event, JobFinished):
-                embed = render.finished_embed(
-                    event.result, user_id, elapsed, adjustments=self.status.context.adjustments
+            await self._show_ended(self._ended_embed(event), self._ended_view(event))
+        except Exception as error:
+            return await self._fall_back(event, error)
+        return Delivery.SHOWN
+
+    async def _deliver_video(self, event: JobFinished) -> Delivery:
+        """The return trip of a finished job: its embed, then its MP4 where the user will see it.
+
+        The status message picks the route and fits the video to it; a video that cannot be made to
+        fit is shown as a failure, and any other failure to show it falls back to a channel notice.
+        """
+        context = self.status.context
+        # From the user's request, which survives a restart (the tracker's own start does not).
+        elapsed = self._clock.time() - context.interaction_created_at
+        embed = render.finished_embed(event.result, context.user_id, elapsed, adjustments=context.adjustments)
+        try:
+            async with VideoUpload(event.result) as upload:
+                change = await self.status.show(
+                    content=f"<@{context.user_id}> your video is ready.",
+                    embed=embed,
+                    view=result_view(self.job_id),
+                    upload=upload,
+                    channel_upload_limit=self._channel_upload_limit(),
+                    retry_delays=RETRY_DELAYS_S,
                 )
-                try:
-                    await deliver(
-                        self.status,
-                        event.result,
-                        embed=embed,
-                        view=result_view(self.job_id),
-                        channel_upload_limit=self._channel_upload_limit(),
-                    )
-                    log.info(
-                        "delivered job_id=%s user_id=%s elapsed_s=%.1f",
-                        self.job_id,
-                        user_id,
-                        elapsed,
-                        extra={
-                            "job_id": self.job_id,
-                            "user_id": user_id,
-                            "guild_id": self.status.context.guild_id,
-                            "elapsed_s": round(elapsed, 2),
-                            "denoise_s": round(event.result.timings.denoise_s, 2),
-                            "encode_s": round(event.result.timings.encode_s, 2),
-                        },
-                    )
-                    return Delivery.SHOWN
-                except DoesNotFitError as error:
-                    await self._final_edit(render.failed_embed(self.request, user_id, str(error)))
-                    return Delivery.SHOWN
-            await self._final_edit(self._ended_embed(event), self._ended_view(event))
+        except DoesNotFitError as too_big:
+            try:
+                await self._show_ended(render.failed_embed(self.request, context.user_id, str(too_big)))
+            except Exception as error:
+                return await self._fall_back(event, error)
             return Delivery.SHOWN
         except Exception as error:
-            self._count_failure(error)
-            log.exception("could not tell the user about job_id=%s; trying a channel message", self.job_id)
-            unposted = await self._last_resort(event)
-            if unposted is not None and transient(unposted):
-                return Delivery.OWED
-            if isinstance(event, JobFinished) and transient(error):
-                # The notice only says the upload failed: while that may pass, the video stays owed.
-                return Delivery.OWED
-            if unposted is not None or isinstance(event, JobFinished):
-                return Delivery.REFUSED  # the notice, or the video itself, was refused for good
-            return Delivery.SHOWN  # the cancellation or failure was shown in the channel
-
-    async def _final_edit(self, embed: discord.Embed, view: discord.ui.View | None = None) -> None:
-        if self.status.message_id is None:
-            await self._post_outcome(embed, "final status message", view)
-            return
-        await with_retries(lambda: self.status.edit(embed=embed, view=view), "final status edit", RETRY_DELAYS_S)
-
-    async def _post_outcome(self, embed: discord.Embed, what: str, view: discord.ui.View | None = None) -> None:
-        """A new channel message pinging the requester, retried through transient failures."""
-        content = f"<@{self.status.context.user_id}>"
-        await with_retries(
-            lambda: self.status.post_in_channel(content=content, embed=embed, view=view), what, RETRY_DELAYS_S
+            return await self._fall_back(event, error)
+        log.info(
+            "delivered job_id=%s user_id=%s elapsed_s=%.1f",
+            self.job_id,
+            context.user_id,
+            elapsed,
+            extra={
+                "job_id": self.job_id,
+                "user_id": context.user_id,
+                "guild_id": context.guild_id,
+                "elapsed_s": round(elapsed, 2),
+                "denoise_s": round(event.result.timings.denoise_s, 2),
+                "encode_s": round(event.result.timings.encode_s, 2),
+                "shown": change.name.lower(),
+            },
         )
+        return Delivery.SHOWN
+
+    async def _show_ended(self, embed: discord.Embed, view: discord.ui.View | None = None) -> None:
+        await self.status.show(
+            content=f"<@{self.status.context.user_id}>", embed=embed, view=view, retry_delays=RETRY_DELAYS_S
+        )
+
+    async def _fall_back(self, event: JobEvent, error: Exception) -> Delivery:
+        """After a failure to show the outcome: a channel notice, and whether the outcome is still owed."""
+        self._count_failure(error)
+        log.error("could not tell the user about job_id=%s; trying a channel message", self.job_id, exc_info=error)
+        unposted = await self._last_resort(event)
+        if unposted is not None and transient(unposted):
+            return Delivery.OWED
+        if isinstance(event, JobFinished) and transient(error):
+            # The notice only says the upload failed: while that may pass, the video stays owed.
+            return Delivery.OWED
+        if unposted is not None or isinstance(event, JobFinished):
+            return Delivery.REFUSED  # the notice, or the video itself, was refused for good
+        return Delivery.SHOWN  # the cancellation or failure was shown in the channel
 
     def _ended_embed(self, event: JobEvent) -> discord.Embed:
         """A failure or cancellation as shown to the user; any other event here is a failed upload."""
