@@ -25,7 +25,7 @@ from generation.queue.settings import QueueSettings
 from tests.fakes.clock import FakeClock
 from tests.fakes.generator import FakeGenerator
 from tests.fakes.redis_queue import redis_queue, worker_host
-from tests.fixtures.redis_server import RedisServer
+from tests.fixtures.redis_server import RedisServer, free_port
 from tests.patience import PATIENCE_S
 from tests.queue.conftest import events_of, spec, stub_encoder
 
@@ -34,9 +34,14 @@ from tests.queue.conftest import events_of, spec, stub_encoder
 def cluster_node(tmp_path: Path) -> Iterator[RedisServer]:
     """A one-node Redis Cluster that owns all 16,384 slots, once the cluster says it is ok."""
     folder = tmp_path / "redis"
+    # The cluster bus port is given: Redis's default (the port + 10,000) overflows for a high free port.
     server = RedisServer.start(
-        folder, options=["--cluster-enabled", "yes", "--cluster-config-file", str(folder / "nodes.conf")]
-    )
+        folder,
+        options=[
+            "--cluster-enabled", "yes", "--cluster-config-file", str(folder / "nodes.conf"),
+            "--cluster-port", str(free_port()),
+        ],
+    )  # fmt: skip
     client = redis.Redis.from_url(server.url)
     client.execute_command("CLUSTER", "ADDSLOTSRANGE", 0, 16383)
     deadline = time.monotonic() + PATIENCE_S
