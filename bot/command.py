@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.metadata
 import logging
 import sys
 from collections.abc import Sequence
@@ -27,7 +26,7 @@ from bot.instance_lock import hold_output_dir
 from bot.logging_setup import configure_logging
 from bot.settings import Settings
 from bot.startup_problems import EXIT_CONFIG, StartupCheckFailed, StartupProblem, load_settings_or_explain
-from generation.config import settings_help
+from generation.config import settings_parser
 from generation.hub_environment import export_hub_settings
 
 log = logging.getLogger("bot")
@@ -73,15 +72,12 @@ def _exit_unconfigured(problems: Sequence[StartupProblem]) -> NoReturn:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="videobot",
-        description=(
+    return settings_parser(
+        "videobot",
+        (
             "Run the text-to-video Discord bot. Settings come from the environment and from .env in the "
             "current folder (the environment wins); every one is checked before the bot starts, and a "
             f"mistake ends it with one line per problem and exit status {EXIT_CONFIG}."
         ),
-        epilog=settings_help(Settings.model_fields),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        Settings.model_fields,
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {importlib.metadata.version('videobot')}")
-    return parser

@@ -9,7 +9,9 @@ the environment does not set; a setting that is set always wins.
 
 from __future__ import annotations
 
+import argparse
 import difflib
+import importlib.metadata
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -23,7 +25,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from generation.profiles import PROFILES, SEED, ModelProfile, OffloadMode, detect_profile
 
-__all__ = ["DTYPES", "SEED_MODEL_ID", "EngineSettings", "OffloadMode", "StrayName", "settings_help", "stray_names"]
+__all__ = ["DTYPES", "SEED_MODEL_ID", "EngineSettings", "OffloadMode", "StrayName", "settings_parser", "stray_names"]
 
 SEED_MODEL_ID = SEED.model_id
 DTYPES: Final = ("float16", "bfloat16", "float32")
@@ -197,8 +199,21 @@ def _strays(
     return found
 
 
-def settings_help(fields: Mapping[str, FieldInfo]) -> str:
-    """The `--help` epilog of a command configured by `fields`: each variable, its default and its use."""
+def settings_parser(prog: str, description: str, fields: Mapping[str, FieldInfo]) -> argparse.ArgumentParser:
+    """The parser of a command configured by `fields`: `--help` lists each setting, `--version` the
+    installed version, and neither reads a setting (both answer on a host with nothing configured)."""
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description=description,
+        epilog=_settings_help(fields),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {importlib.metadata.version('videobot')}")
+    return parser
+
+
+def _settings_help(fields: Mapping[str, FieldInfo]) -> str:
+    """The `--help` epilog: each variable, its default and its use."""
     lines = ["settings (environment variable, default: what it does):"]
     for name, field in fields.items():
         default = "required" if field.is_required() else _shown(field.get_default(call_default_factory=True))

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
-import importlib.metadata
 import logging
 import os
 import signal
@@ -38,7 +37,7 @@ from pydantic import Field, ValidationError
 
 from generation.backend import diffusers_generator
 from generation.clock import SYSTEM_CLOCK, Clock
-from generation.config import EngineSettings, settings_help, stray_names
+from generation.config import EngineSettings, settings_parser, stray_names
 from generation.hub_environment import export_hub_settings
 from generation.process_generator import ProcessGenerator
 from generation.protocol import Haltable, VideoGenerator
@@ -237,18 +236,15 @@ def run(argv: Sequence[str] | None = None) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="videobot-worker",
-        description=(
+    return settings_parser(
+        "videobot-worker",
+        (
             "Serve the videobot queue in Redis (QUEUE_URL) on one GPU. Settings come from the environment "
             "and from .env in the current folder (the environment wins); a mistake ends it with one line "
             f"and exit status {EXIT_CONFIG} ({EXIT_UNAVAILABLE} when Redis cannot be reached)."
         ),
-        epilog=settings_help(WorkerSettings.model_fields),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        WorkerSettings.model_fields,
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {importlib.metadata.version('videobot')}")
-    return parser
 
 
 if __name__ == "__main__":

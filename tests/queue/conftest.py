@@ -67,6 +67,31 @@ async def events_of(handle: JobHandle) -> list[JobEvent]:
     return [event async for event in handle.events()]
 
 
+async def picture_job_through_redis(
+    urls: tuple[str, str], prefix: str, settings: QueueSettings, clock: FakeClock, folder: Path
+) -> JobEvent:
+    """Run one image-to-video job from a bot (at `urls[0]`) to a worker (at `urls[1]`) and back, under
+    `prefix`, the way a deployment does; the job's last event, once the bot acknowledged it."""
+    picture = folder / "bot" / "images" / "picture.png"
+    picture.parent.mkdir(parents=True)
+    picture.write_bytes(b"\x89PNG a picture")
+    bot = redis_queue(urls[0], prefix, settings, folder / "bot", clock)
+    host, _ = worker_host(
+        urls[1], prefix, settings, EngineSettings(output_dir=folder / "worker", max_batch_size=1),
+        FakeGenerator(clock=clock), clock, encoder=stub_encoder,
+    )  # fmt: skip
+    await bot.start()
+    await host.start()
+    try:
+        handle = await bot.submit(spec("ann", image=str(picture)))
+        last = (await events_of(handle))[-1]
+        await bot.acknowledge(handle.info.job_id)
+    finally:
+        await host.close()
+        await bot.close()
+    return last
+
+
 async def first(handle: JobHandle, kind: type[EventT]) -> EventT:
     """Wait for the job's first event of `kind`."""
     async for event in handle.events():

@@ -18,15 +18,12 @@ import redis.asyncio as redis
 import yaml
 from redis.exceptions import NoPermissionError
 
-from generation.config import EngineSettings
 from generation.queue.interface import JobFinished
 from generation.queue.redis.commands import DEFAULT_PREFIX
 from generation.queue.settings import QueueSettings
 from tests.fakes.clock import FakeClock
-from tests.fakes.generator import FakeGenerator
-from tests.fakes.redis_queue import redis_queue, worker_host
 from tests.fixtures.redis_server import RedisServer
-from tests.queue.conftest import events_of, spec, stub_encoder
+from tests.queue.conftest import picture_job_through_redis
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -70,24 +67,8 @@ def test_the_compose_profiles_redis_loads_the_shipped_users_acl() -> None:
 async def test_the_bot_and_a_worker_run_a_job_end_to_end_as_their_own_users(
     acl_server: RedisServer, queue_settings: QueueSettings, clock: FakeClock, tmp_path: Path
 ) -> None:
-    picture = tmp_path / "bot" / "images" / "picture.png"
-    picture.parent.mkdir(parents=True)
-    picture.write_bytes(b"\x89PNG a picture")
-    bot = redis_queue(compose_url(acl_server, worker=False), DEFAULT_PREFIX, queue_settings, tmp_path / "bot", clock)
-    host, _ = worker_host(
-        compose_url(acl_server, worker=True), DEFAULT_PREFIX, queue_settings,
-        EngineSettings(output_dir=tmp_path / "worker", max_batch_size=1), FakeGenerator(clock=clock), clock,
-        encoder=stub_encoder,
-    )  # fmt: skip
-    await bot.start()
-    await host.start()
-    try:
-        handle = await bot.submit(spec("ann", image=str(picture)))
-        finished = (await events_of(handle))[-1]
-        await bot.acknowledge(handle.info.job_id)
-    finally:
-        await host.close()
-        await bot.close()
+    urls = (compose_url(acl_server, worker=False), compose_url(acl_server, worker=True))
+    finished = await picture_job_through_redis(urls, DEFAULT_PREFIX, queue_settings, clock, tmp_path)
 
     assert isinstance(finished, JobFinished)
     assert finished.result.video.path.read_bytes()

@@ -17,17 +17,14 @@ import pytest
 import redis
 from redis.crc import key_slot
 
-from generation.config import EngineSettings
 from generation.queue.interface import JobFinished
 from generation.queue.redis.commands import DEFAULT_PREFIX
 from generation.queue.redis.prelude import lua_source
 from generation.queue.settings import QueueSettings
 from tests.fakes.clock import FakeClock
-from tests.fakes.generator import FakeGenerator
-from tests.fakes.redis_queue import redis_queue, worker_host
 from tests.fixtures.redis_server import RedisServer, free_port
 from tests.patience import PATIENCE_S
-from tests.queue.conftest import events_of, spec, stub_encoder
+from tests.queue.conftest import picture_job_through_redis
 
 
 @pytest.fixture
@@ -64,24 +61,8 @@ def test_every_script_checks_it_was_routed_by_the_deployments_sched_key() -> Non
 async def test_a_job_runs_end_to_end_on_a_cluster_endpoint_with_every_key_in_one_slot(
     cluster_node: RedisServer, queue_settings: QueueSettings, clock: FakeClock, tmp_path: Path
 ) -> None:
-    picture = tmp_path / "bot" / "images" / "picture.png"
-    picture.parent.mkdir(parents=True)
-    picture.write_bytes(b"\x89PNG a picture")
-    bot = redis_queue(cluster_node.url, DEFAULT_PREFIX, queue_settings, tmp_path / "bot", clock)
-    host, _ = worker_host(
-        cluster_node.url, DEFAULT_PREFIX, queue_settings,
-        EngineSettings(output_dir=tmp_path / "worker", max_batch_size=1), FakeGenerator(clock=clock), clock,
-        encoder=stub_encoder,
-    )  # fmt: skip
-    await bot.start()
-    await host.start()
-    try:
-        handle = await bot.submit(spec("ann", image=str(picture)))
-        finished = (await events_of(handle))[-1]
-        await bot.acknowledge(handle.info.job_id)
-    finally:
-        await host.close()
-        await bot.close()
+    urls = (cluster_node.url, cluster_node.url)
+    finished = await picture_job_through_redis(urls, DEFAULT_PREFIX, queue_settings, clock, tmp_path)
     assert isinstance(finished, JobFinished)
 
     client = redis.Redis.from_url(cluster_node.url)
