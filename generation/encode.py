@@ -37,6 +37,11 @@ log = logging.getLogger(__name__)
 # transfer: untagged, a clip upscaled past 720 lines would be decoded as BT.709 and shift colour.
 _COLOUR_TAGS: Final = {"color_primaries": 1, "color_trc": 1, "colorspace": 6}  # ffmpeg: BT.709, SMPTE 170M
 _X264_PRESET: Final = "medium"
+# x264 splits its work by its thread count (slices, or which frames see which statistics), so the bytes
+# depend on it; left to FFmpeg it is the number of CPUs the process may use, which differs between hosts,
+# containers and the bot and the CLI. A fixed count makes the same frames the same MP4 everywhere; frame
+# threads (x264 keeps them deterministic) compress better than slices.
+_X264_THREADS: Final = 4
 # Share of the budget given to the video stream: the rest covers the MP4 index and x264's overshoot.
 _BUDGET_MARGIN: Final = 0.92
 _CONTAINER_OVERHEAD_BYTES: Final = 4096
@@ -163,6 +168,8 @@ def _write(
         with av.open(str(temp), "w", format="mp4", options={"movflags": "+faststart"}) as container:
             stream = container.add_stream("libx264", rate=fps, options={"preset": _X264_PRESET, **options})
             stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+            stream.codec_context.thread_type = "FRAME"
+            stream.codec_context.thread_count = _X264_THREADS
             for name, value in _COLOUR_TAGS.items():
                 setattr(stream.codec_context, name, value)
             for index, frame in enumerate(frames):
