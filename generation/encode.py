@@ -42,6 +42,9 @@ _X264_PRESET: Final = "medium"
 # containers and the bot and the CLI. A fixed count makes the same frames the same MP4 everywhere; frame
 # threads (x264 keeps them deterministic) compress better than slices.
 _X264_THREADS: Final = 4
+# Except under a bitrate cap: x264's row-level VBV reads the other threads' progress, so a capped encode
+# on more than one thread comes out different from run to run. Re-encodes to fit a budget use one.
+_X264_CAPPED_THREADS: Final = 1
 # Share of the budget given to the video stream: the rest covers the MP4 index and x264's overshoot.
 _BUDGET_MARGIN: Final = 0.92
 _CONTAINER_OVERHEAD_BYTES: Final = 4096
@@ -71,7 +74,7 @@ def encode_mp4(frames: npt.NDArray[np.uint8], fps: int, path: Path, *, scale: fl
         raise EncodeError(f"fps must be at least 1, got {fps}")
     out_width, out_height = _even(width * scale), _even(height * scale)
     source = (VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24") for frame in frames)
-    _write(source, fps, path, out_width, out_height, {"crf": str(crf)})
+    _write(source, fps, path, out_width, out_height, {"crf": str(crf)}, _X264_THREADS)
     return _probe_or_remove(path)
 
 
@@ -145,7 +148,7 @@ def _encode_attempt(source: Path, fps: int, dest: Path, width: int, height: int,
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         options = {"b": str(bitrate), "maxrate": str(bitrate), "bufsize": str(bitrate)}
-        _write(container.decode(stream), fps, dest, width, height, options)
+        _write(container.decode(stream), fps, dest, width, height, options, _X264_CAPPED_THREADS)
     return _probe_or_remove(dest)
 
 
@@ -159,9 +162,16 @@ def _probe_or_remove(path: Path) -> VideoFile:
 
 
 def _write(
-    frames: Iterable[VideoFrame], fps: int, path: Path, width: int, height: int, options: dict[str, str]
+    frames: Iterable[VideoFrame],
+    fps: int,
+    path: Path,
+    width: int,
+    height: int,
+    options: dict[str, str],
+    threads: int,
 ) -> None:
-    """Encode `frames` (any size or pixel format) to `path` via a temporary file in the same folder."""
+    """Encode `frames` (any size or pixel format) to `path` on `threads` x264 frame threads, via a temporary
+    file in the same folder."""
     temp = _new_file_beside(path)
     try:
         # faststart rewrites the file after the last packet, so it needs a real, seekable file.
@@ -169,7 +179,7 @@ def _write(
             stream = container.add_stream("libx264", rate=fps, options={"preset": _X264_PRESET, **options})
             stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
             stream.codec_context.thread_type = "FRAME"
-            stream.codec_context.thread_count = _X264_THREADS
+            stream.codec_context.thread_count = threads
             for name, value in _COLOUR_TAGS.items():
                 setattr(stream.codec_context, name, value)
             for index, frame in enumerate(frames):
