@@ -1,9 +1,10 @@
 """Frames to an MP4 every Discord client plays inline, and re-encoding it to fit an upload limit.
 
 Output is always H.264 (libx264), yuv420p, even dimensions, BT.709-tagged and `+faststart` (the index at
-the front, so playback starts before the download ends). Everything runs in-process through PyAV: no
-ffmpeg subprocess, no torch. Each call owns its own containers, so the functions are thread-safe; they
-block, so call them off the event loop.
+the front, so playback starts before the download ends). The same frames make the same bytes on any host
+and under any CPU limit: x264's thread count is fixed, and the file carries no time stamp. Everything runs
+in-process through PyAV: no ffmpeg subprocess, no torch. Each call owns its own containers, so the
+functions are thread-safe; they block, so call them off the event loop.
 """
 
 from __future__ import annotations
