@@ -1,9 +1,10 @@
 """Frames to an MP4 every Discord client plays inline, and re-encoding it to fit an upload limit.
 
 Output is always H.264 (libx264), yuv420p, even dimensions, BT.709-tagged and `+faststart` (the index at
-the front, so playback starts before the download ends). Everything runs in-process through PyAV: no
-ffmpeg subprocess, no torch. Each call owns its own containers, so the functions are thread-safe; they
-block, so call them off the event loop.
+the front, so playback starts before the download ends). The same frames make the same bytes on any host
+and under any CPU limit: x264's thread count is fixed, and the file carries no time stamp. Everything runs
+in-process through PyAV: no ffmpeg subprocess, no torch. Each call owns its own containers, so the
+functions are thread-safe; they block, so call them off the event loop.
 """
 
 from __future__ import annotations
@@ -37,6 +38,14 @@ log = logging.getLogger(__name__)
 # transfer: untagged, a clip upscaled past 720 lines would be decoded as BT.709 and shift colour.
 _COLOUR_TAGS: Final = {"color_primaries": 1, "color_trc": 1, "colorspace": 6}  # ffmpeg: BT.709, SMPTE 170M
 _X264_PRESET: Final = "medium"
+# x264 splits its work by its thread count (slices, or which frames see which statistics), so the bytes
+# depend on it; left to FFmpeg it is the number of CPUs the process may use, which differs between hosts,
+# containers and the bot and the CLI. A fixed count makes the same frames the same MP4 everywhere; frame
+# threads (x264 keeps them deterministic) compress better than slices.
+_X264_THREADS: Final = 4
+# Except under a bitrate cap: x264's row-level VBV reads the other threads' progress, so a capped encode
+# on more than one thread comes out different from run to run. Re-encodes to fit a budget use one.
+_X264_CAPPED_THREADS: Final = 1
 # Share of the budget given to the video stream: the rest covers the MP4 index and x264's overshoot.
 _BUDGET_MARGIN: Final = 0.92
 _CONTAINER_OVERHEAD_BYTES: Final = 4096
@@ -66,7 +75,7 @@ def encode_mp4(frames: npt.NDArray[np.uint8], fps: int, path: Path, *, scale: fl
         raise EncodeError(f"fps must be at least 1, got {fps}")
     out_width, out_height = _even(width * scale), _even(height * scale)
     source = (VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24") for frame in frames)
-    _write(source, fps, path, out_width, out_height, {"crf": str(crf)})
+    _write(source, fps, path, out_width, out_height, {"crf": str(crf)}, _X264_THREADS)
     return _probe_or_remove(path)
 
 
@@ -140,7 +149,7 @@ def _encode_attempt(source: Path, fps: int, dest: Path, width: int, height: int,
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         options = {"b": str(bitrate), "maxrate": str(bitrate), "bufsize": str(bitrate)}
-        _write(container.decode(stream), fps, dest, width, height, options)
+        _write(container.decode(stream), fps, dest, width, height, options, _X264_CAPPED_THREADS)
     return _probe_or_remove(dest)
 
 
@@ -154,15 +163,24 @@ def _probe_or_remove(path: Path) -> VideoFile:
 
 
 def _write(
-    frames: Iterable[VideoFrame], fps: int, path: Path, width: int, height: int, options: dict[str, str]
+    frames: Iterable[VideoFrame],
+    fps: int,
+    path: Path,
+    width: int,
+    height: int,
+    options: dict[str, str],
+    threads: int,
 ) -> None:
-    """Encode `frames` (any size or pixel format) to `path` via a temporary file in the same folder."""
+    """Encode `frames` (any size or pixel format) to `path` on `threads` x264 frame threads, via a temporary
+    file in the same folder."""
     temp = _new_file_beside(path)
     try:
         # faststart rewrites the file after the last packet, so it needs a real, seekable file.
         with av.open(str(temp), "w", format="mp4", options={"movflags": "+faststart"}) as container:
             stream = container.add_stream("libx264", rate=fps, options={"preset": _X264_PRESET, **options})
             stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+            stream.codec_context.thread_type = "FRAME"
+            stream.codec_context.thread_count = threads
             for name, value in _COLOUR_TAGS.items():
                 setattr(stream.codec_context, name, value)
             for index, frame in enumerate(frames):

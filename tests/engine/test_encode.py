@@ -164,3 +164,25 @@ def test_importing_the_encoder_loads_neither_torch_nor_diffusers() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
 
     assert done.stdout.strip() == "False"
+
+
+def test_the_same_frames_make_the_same_bytes_in_a_process_allowed_one_cpu(tmp_path: Path) -> None:
+    # x264 left to itself slices each frame once per CPU the process may use: a smaller host, a container
+    # or a CPU limit would turn the same frames into another video. The budget's re-encode as well.
+    frames = _noise(9, 256)
+    np.save(tmp_path / "frames.npy", frames)
+    here = encode_mp4(frames, 8, tmp_path / "here.mp4")
+    budget = here.size_bytes // 4
+    fitted_here = fit_to_budget(here.path, budget, tmp_path / "here-fitted.mp4")
+    code = (
+        "import os, sys, numpy as np; from pathlib import Path;"
+        "from generation.encode import encode_mp4, fit_to_budget;"
+        "os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}); folder = Path(sys.argv[1]);"
+        "video = encode_mp4(np.load(folder / 'frames.npy'), 8, folder / 'one-cpu.mp4');"
+        "fit_to_budget(video.path, int(sys.argv[2]), folder / 'one-cpu-fitted.mp4')"
+    )
+
+    subprocess.run([sys.executable, "-c", code, str(tmp_path), str(budget)], check=True, capture_output=True)
+
+    assert (tmp_path / "one-cpu.mp4").read_bytes() == here.path.read_bytes()
+    assert (tmp_path / "one-cpu-fitted.mp4").read_bytes() == fitted_here.path.read_bytes()
