@@ -39,7 +39,8 @@ _NAMED = ("SUBMIT", "TAKE", "END", "VIEW", "ACTIVE", "FAR_PLACES", "LEARN")
 
 
 class Lua:
-    """The scripts under one key prefix, called as `Commands` calls them (ARGV: prefix, now, JSON)."""
+    """The scripts under one key prefix, called as `Commands` calls them (KEYS: the prefix's `sched`;
+    ARGV: prefix, an empty time so the scripts read Redis's `TIME`, JSON)."""
 
     def __init__(self, client: redis.Redis) -> None:
         self.client = client
@@ -54,12 +55,19 @@ class Lua:
         names = {sha: name for name in _NAMED for sha in [self._shas.get(getattr(scripts, name))] if sha}
         return names.get(words[1], "a script") if words[0].upper() == "EVALSHA" else words[0].upper()
 
+    @property
+    def routing_key(self) -> str:
+        """The key every script is routed by (see `scripts.py`)."""
+        return f"{self.prefix}sched"
+
     def args(self, **arguments: Any) -> list[str]:
         arguments.setdefault("lease", _LEASE_S)
-        return [self.prefix, repr(time.time()), json.dumps(arguments)]
+        return [self.prefix, "", json.dumps(arguments)]
 
     def __call__(self, source: str, **arguments: Any) -> dict[str, Any]:
-        answer: dict[str, Any] = json.loads(self.client.evalsha(self._shas[source], 0, *self.args(**arguments)))
+        answer: dict[str, Any] = json.loads(
+            self.client.evalsha(self._shas[source], 1, self.routing_key, *self.args(**arguments))
+        )
         return answer
 
     def submit_args(self, job_id: str, owner: str) -> list[str]:
@@ -71,7 +79,9 @@ class Lua:
         for start in range(0, depth, 1000):
             with self.client.pipeline(transaction=False) as pipe:
                 for i in range(start, min(depth, start + 1000)):
-                    pipe.evalsha(self._shas[scripts.SUBMIT], 0, *self.submit_args(f"f{i}", f"user{i % users}"))
+                    pipe.evalsha(
+                        self._shas[scripts.SUBMIT], 1, self.routing_key, *self.submit_args(f"f{i}", f"user{i % users}")
+                    )
                 pipe.execute()
 
 
@@ -103,7 +113,7 @@ def run_depth(client: redis.Redis, depth: int, users: int, rounds: int) -> dict[
     for i in range(rounds):
         args = lua.submit_args(f"r{i}", f"user{(depth + i) % users}")
         began = time.perf_counter()
-        client.evalsha(lua._shas[scripts.SUBMIT], 0, *args)
+        client.evalsha(lua._shas[scripts.SUBMIT], 1, lua.routing_key, *args)
         submits.append(time.perf_counter() - began)
         began = time.perf_counter()
         taken = lua(scripts.TAKE, worker="bench", default=1, by_shape={})
