@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -22,12 +21,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pytest
 import redis
 
 from generation.queue.redis.commands import DEFAULT_PREFIX
 from tests.discord_emulator import DiscordEmulator
 from tests.discord_emulator.models import Channel, Guild, Interaction, Message, RecordedRequest, User
+from tests.fixtures.binaries import required_binary
 from tests.fixtures.redis_server import RedisServer
 from tests.ops.entry_points import clean_environment
 from tests.patience import PATIENCE_S
@@ -101,7 +100,11 @@ class Cluster:
         log = self.folder / f"{label}-{len(self._logs)}.log"
         self._logs.append(log)
         # libfaketime (Debian's `faketime`) moves every clock the process and its children read.
-        offset = [_faketime(), "-f", f"{clock_offset_s:+d}s"] if clock_offset_s else []
+        offset = (
+            [required_binary("faketime", "clocks that disagree are not tested"), "-f", f"{clock_offset_s:+d}s"]
+            if clock_offset_s
+            else []
+        )
         with log.open("wb") as output:
             return subprocess.Popen(
                 [*offset, sys.executable, "-m", module],
@@ -220,17 +223,6 @@ def _has_video(message: Message) -> bool:
 
 def _descriptions(message: Message) -> list[str]:
     return [str(embed.get("description", "")) for embed in message.embeds]
-
-
-def _faketime() -> str:
-    """The path of `faketime`; skips the test where it is missing (fails in CI instead)."""
-    binary = shutil.which("faketime")
-    if binary is None:
-        reason = "faketime is not installed (apt-get install faketime); clocks that disagree are not tested"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason}, and CI must test it")
-        pytest.skip(reason)
-    return binary
 
 
 def video_prompt(text: str) -> str:
