@@ -3,11 +3,11 @@
     python -m bench.redis_depth_bench [--depths 100 1000 10000] [--users 30 300 3000] [--rounds 300]
 
 This process starts its own `redis-server` (as `bench.scale_bench` does) and drives the queue's Lua
-scripts (`generation.queue.redis.scripts`) directly with a synchronous client, as `Commands` calls them.
+scripts (`generation.queue.redis.scripts`) directly with a synchronous client, as `QueueVerbs` calls them.
 For each depth, under a fresh key prefix: fill the line with that many waiting jobs from `--users`
 users (pipelined submits, round-robin over the users), then `--rounds` times submit one job, take one
 (and end it, so the depth stays put); then one pass of the far places (`FAR_PLACES`), a `VIEW` of the
-deepest job and a `/queue` listing (`ACTIVE` and `VIEW` of every waiting job, as `Commands` chunks it).
+deepest job and a `/queue` listing (`ACTIVE` and `VIEW` of every waiting job, as `QueueVerbs` chunks it).
 Every command is logged (`slowlog-log-slower-than 0`), so the SLOWLOG maximum is the longest any single
 command or script ran inside Redis during the depth's whole run, fill included; the submit and take
 figures are client-side (a round trip on 127.0.0.1 included).
@@ -39,7 +39,7 @@ _NAMED = ("SUBMIT", "TAKE", "END", "VIEW", "ACTIVE", "FAR_PLACES", "LEARN")
 
 
 class Lua:
-    """The scripts under one key prefix, called as `Commands` calls them (KEYS: the prefix's `sched`;
+    """The scripts under one key prefix, called as `QueueVerbs` calls them (KEYS: the prefix's `sched`;
     ARGV: prefix, an empty time so the scripts read Redis's `TIME`, JSON)."""
 
     def __init__(self, client: redis.Redis) -> None:

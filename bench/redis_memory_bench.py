@@ -41,10 +41,10 @@ from bench.queue_bench import NoOpGenerator
 from generation.clock import SYSTEM_CLOCK
 from generation.config import EngineSettings
 from generation.queue.interface import JobCancelled, JobFailed, JobFinished, JobSpec
-from generation.queue.redis.commands import DEFAULT_PREFIX, Commands, connect
 from generation.queue.redis.host import WorkerHost
 from generation.queue.redis.queue import RedisJobQueue
 from generation.queue.redis.source import RedisJobSource, SourceSettings
+from generation.queue.redis.verbs import DEFAULT_PREFIX, QueueVerbs, connect
 from generation.queue.settings import QueueSettings
 from generation.request import VideoRequest
 from generation.results import GeneratedClip, VideoFile
@@ -124,14 +124,14 @@ def specs(count: int) -> list[JobSpec]:
 
 
 def bot(url: str, settings: QueueSettings, folder: Path) -> RedisJobQueue:
-    """The bot's side, as `generation.backend.create_redis_queue` builds it."""
-    commands = Commands(connect(url), lease_s=settings.queue_lease_s)
+    """The bot's side, as `generation.queue_factory.create_redis_queue` builds it."""
+    commands = QueueVerbs(connect(url), lease_s=settings.queue_lease_s)
     return RedisJobQueue(settings, commands, connect(url, decode=False), output_dir=folder / "bot")
 
 
 def worker(url: str, settings: QueueSettings, folder: Path, video_bytes: int) -> WorkerHost:
     """One worker in this process, as `generation.worker` builds it."""
-    commands = Commands(connect(url), lease_s=settings.queue_lease_s)
+    commands = QueueVerbs(connect(url), lease_s=settings.queue_lease_s)
     source_settings = SourceSettings("bench", settings.job_max_attempts, settings.eta_window, 3600)
     source = RedisJobSource(commands, connect(url, decode=False), source_settings, SYSTEM_CLOCK)
     engine = EngineSettings(output_dir=folder / "worker")

@@ -43,10 +43,10 @@ from generation.clock import SYSTEM_CLOCK
 from generation.config import EngineSettings
 from generation.queue.interface import JobCancelled, JobFailed, JobFinished, JobQueue, JobSpec
 from generation.queue.local import LocalJobQueue
-from generation.queue.redis.commands import DEFAULT_PREFIX, Commands, connect
 from generation.queue.redis.host import WorkerHost
 from generation.queue.redis.queue import RedisJobQueue
 from generation.queue.redis.source import RedisJobSource, SourceSettings
+from generation.queue.redis.verbs import DEFAULT_PREFIX, QueueVerbs, connect
 from generation.queue.settings import QueueSettings
 from generation.request import VideoRequest
 from generation.results import GeneratedClip, VideoFile
@@ -93,8 +93,8 @@ def redis_server(folder: Path) -> Iterator[str]:
 
 
 def bot_side(url: str, settings: QueueSettings, output_dir: Path) -> RedisJobQueue:
-    """The bot's side of the Redis queue, as `generation.backend.create_redis_queue` builds it."""
-    commands = Commands(connect(url), lease_s=settings.queue_lease_s)
+    """The bot's side of the Redis queue, as `generation.queue_factory.create_redis_queue` builds it."""
+    commands = QueueVerbs(connect(url), lease_s=settings.queue_lease_s)
     return RedisJobQueue(settings, commands, connect(url, decode=False), output_dir=output_dir)
 
 
@@ -203,7 +203,7 @@ async def redis_overhead(url: str, folder: Path, jobs: int, owners: int) -> floa
     settings = QueueSettings(queue_url=url, queue_max_jobs=owners + 10, queue_max_per_user=2)
     engine = EngineSettings(output_dir=folder / "worker-videos")
     queue = bot_side(url, settings, folder / "bot-videos")
-    commands = Commands(connect(url), lease_s=settings.queue_lease_s)
+    commands = QueueVerbs(connect(url), lease_s=settings.queue_lease_s)
     source_settings = SourceSettings("noop", settings.job_max_attempts, settings.eta_window, 3600)
     source = RedisJobSource(commands, connect(url, decode=False), source_settings, SYSTEM_CLOCK)
     host = WorkerHost(source, NoOpGenerator(), settings, engine, SYSTEM_CLOCK, encoder=one_kib_encoder)

@@ -13,8 +13,8 @@ from bot.discord_startup import check_discord, reach_gateway
 from bot.endpoints import point_discord_at
 from bot.settings import Settings
 from bot.startup_problems import StartupCheckFailed, StartupProblem
-from generation.backend import create_queue
 from generation.queue.interface import JobQueue
+from generation.queue_factory import create_queue
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -35,17 +35,17 @@ from typing import Final
 import redis.asyncio as redis
 from pydantic import Field, ValidationError
 
-from generation.backend import diffusers_generator
 from generation.clock import SYSTEM_CLOCK, Clock
 from generation.config import EngineSettings, settings_parser, stray_names
 from generation.hub_environment import export_hub_settings
 from generation.process_generator import ProcessGenerator
 from generation.protocol import Haltable, VideoGenerator
-from generation.queue.redis.commands import Commands, connect
 from generation.queue.redis.host import WorkerHost
 from generation.queue.redis.source import RedisJobSource, SourceSettings
 from generation.queue.redis.startup import RedisTrouble, check_redis
+from generation.queue.redis.verbs import QueueVerbs, connect
 from generation.queue.settings import QueueSettings
+from generation.queue_factory import diffusers_generator
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +189,7 @@ async def serve(
             "memory_bytes": "" if memory is None else str(memory),
         }
 
-    commands = Commands(client, lease_s=settings.queue_lease_s)
+    commands = QueueVerbs(client, lease_s=settings.queue_lease_s)
     source_settings = SourceSettings(
         name,
         settings.job_max_attempts,

@@ -24,17 +24,17 @@ _EVERY_BOT_MODULE = (
 )
 
 _PRODUCTION_QUEUE = (
-    "from bot.settings import Settings; from generation.backend import create_local_queue; "
+    "from bot.settings import Settings; from generation.queue_factory import create_local_queue; "
     "settings = Settings(_env_file=None, discord_token='x'); create_local_queue(settings, settings)"
 )
 
 
 _REDIS_QUEUE = (
-    "from bot.settings import Settings; from generation.backend import create_queue; "
+    "from bot.settings import Settings; from generation.queue_factory import create_queue; "
     "settings = Settings(_env_file=None, discord_token='x', queue_url='redis://127.0.0.1:1/0'); "
     "assert type(create_queue(settings, settings)).__name__ == 'RedisJobQueue'"
 )
-_GPU_SIDE = {"generation.queue.worker", "generation.queue.gpu", "generation.process_generator", "generation.generator"}
+_GPU_SIDE = {"generation.queue.runner", "generation.queue.gpu", "generation.process_generator", "generation.generator"}
 
 
 @pytest.mark.parametrize(

@@ -47,7 +47,7 @@ from generation.results import VideoResult
 
 log = logging.getLogger(__name__)
 
-Line = dict[str, tuple[int, float | None]]
+PlacesInLine = dict[str, tuple[int, float | None]]
 """Waiting job ids in run order, each with its 1-based position and ETA in seconds."""
 
 ENDED_LOGS_KEPT: Final = 1024
@@ -111,7 +111,7 @@ class QueueCore:
         """True for a job live in this process (waiting, running, or ending right now)."""
         return job_id in self._jobs or job_id in self._ending
 
-    def snapshot(self, job_id: str, line: Line | None = None) -> JobInfo:
+    def snapshot(self, job_id: str, line: PlacesInLine | None = None) -> JobInfo:
         """The live job's info with its current position and ETA. Raises `KeyError` for others."""
         if job_id in self._ending:
             return self._ending[job_id]
@@ -127,10 +127,10 @@ class QueueCore:
         running = [job_id for job_id in self._jobs if job_id not in line]
         return [self.snapshot(job_id, line) for job_id in (*running, *line)]
 
-    def line(self) -> Line:
+    def line(self) -> PlacesInLine:
         """Waiting jobs in the order they will run, with positions and ETAs."""
         rates: dict[Hashable, float | None] = {}
-        line: Line = {}
+        line: PlacesInLine = {}
         eta_s = self._running_remaining()
         for position, ticket in enumerate(self._scheduler.order(), 1):
             if eta_s is not None:

@@ -1,6 +1,6 @@
 """`LocalJobQueue`: the in-process `JobQueue` — fair line, SQLite store and one GPU worker task.
 
-The event loop owns all state (`QueueCore`); the one worker task (`Worker`) takes batches from it
+The event loop owns all state (`QueueCore`); the one worker task (`JobRunner`) takes batches from it
 through the `JobSource` seam and runs the blocking work on one dedicated thread (`GpuThread`), so the
 event loop never blocks. Every state change is committed to SQLite (`JobStore`) before it is announced.
 
@@ -44,10 +44,10 @@ from generation.queue.interface import (
 from generation.queue.jobfiles import new_job_id
 from generation.queue.outcome import terminal_event
 from generation.queue.retention import VideoSweeper
+from generation.queue.runner import JobRunner
 from generation.queue.scheduler import FairScheduler
 from generation.queue.settings import QueueSettings
 from generation.queue.store import JobStore, StoredJob
-from generation.queue.worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ class LocalJobQueue:
         scheduler = FairScheduler(settings.queue_max_jobs, settings.queue_max_per_user)
         self._core = QueueCore(scheduler, self._store, self._eta, EventHub(event_buffer), clock)
         self._gpu = GpuThread(generator, encoder or mp4_encoder(engine), clock)
-        self._worker = Worker(
+        self._worker = JobRunner(
             self._core,
             self._gpu,
             clock,

@@ -29,10 +29,10 @@ from generation.queue.interface import (
     QueueStats,
     WorkerHealth,
 )
-from generation.queue.redis.commands import Commands, connect
 from generation.queue.redis.host import WorkerHost
 from generation.queue.redis.queue import RedisJobQueue
 from generation.queue.redis.source import RedisJobSource, SourceSettings
+from generation.queue.redis.verbs import QueueVerbs, connect
 from generation.queue.settings import QueueSettings
 from tests.fakes.clock import FakeClock
 
@@ -41,7 +41,7 @@ def redis_queue(
     url: str, prefix: str, settings: QueueSettings, output_dir: Path, clock: FakeClock, **options: Any
 ) -> RedisJobQueue:
     """The bot's side alone, on `clock` (its tick on a clock of its own unless `tick_clock` is given)."""
-    commands = Commands(connect(url), prefix=prefix, lease_s=settings.queue_lease_s, test_clock=clock)
+    commands = QueueVerbs(connect(url), prefix=prefix, lease_s=settings.queue_lease_s, test_clock=clock)
     options.setdefault("tick_clock", FakeClock())
     return RedisJobQueue(settings, commands, connect(url, decode=False), output_dir=output_dir, clock=clock, **options)
 
@@ -57,7 +57,7 @@ def worker_host(
     name: str = "worker-1",
     encoder: Encoder | None = None,
     tick_clock: FakeClock | None = None,
-    commands_type: type[Commands] = Commands,
+    commands_type: type[QueueVerbs] = QueueVerbs,
 ) -> tuple[WorkerHost, RedisJobSource]:
     """One worker in this process: its host and its source (for the lease specifications); its
     `commands_type` may lose answers on the way back, as a network does."""

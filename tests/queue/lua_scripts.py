@@ -1,7 +1,7 @@
 """The queue's Lua scripts called directly, synchronously, under a key prefix of their own.
 
 For the specifications of the scripts themselves (the fair order's twin test, the cost at depth):
-`Scripts` calls them as `Commands` does, on a plain client, with a time the test sets.
+`Scripts` calls them as `QueueVerbs` does, on a plain client, with a time the test sets.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ import yaml
 from redis.exceptions import NoPermissionError
 
 from generation.queue.interface import JobFinished
-from generation.queue.redis.commands import DEFAULT_PREFIX
+from generation.queue.redis.verbs import DEFAULT_PREFIX
 from generation.queue.settings import QueueSettings
 from tests.fakes.clock import FakeClock
 from tests.fixtures.redis_server import RedisServer

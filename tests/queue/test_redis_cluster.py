@@ -18,8 +18,8 @@ import redis
 from redis.crc import key_slot
 
 from generation.queue.interface import JobFinished
-from generation.queue.redis.commands import DEFAULT_PREFIX
 from generation.queue.redis.prelude import lua_source
+from generation.queue.redis.verbs import DEFAULT_PREFIX
 from generation.queue.settings import QueueSettings
 from tests.fakes.clock import FakeClock
 from tests.fixtures.redis_server import RedisServer, free_port

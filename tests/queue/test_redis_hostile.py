@@ -26,10 +26,10 @@ from generation.queue.interface import JobEvent, JobFailed, JobFinished, JobQueu
 from generation.queue.jobfiles import new_job_id
 from generation.queue.outcome import LOST_VIDEO
 from generation.queue.redis.codec import DAMAGED_JOB, encode_request, video_key
-from generation.queue.redis.commands import Commands, connect
 from generation.queue.redis.host import WorkerHost
 from generation.queue.redis.queue import RedisJobQueue
 from generation.queue.redis.source import RedisJobSource
+from generation.queue.redis.verbs import QueueVerbs, connect
 from generation.queue.settings import QueueSettings
 from generation.queue.source import BatchLimits
 from generation.results import Timings
@@ -256,7 +256,7 @@ async def test_a_worker_cannot_make_the_bot_deliver_another_keys_bytes(fleet: Fl
         "kind": "succeeded", "seed": "1", "video": json.dumps(meta), "timings": json.dumps(asdict(Timings())),
         "batch_size": "1", "video_key": fleet.key("image:", other.info.job_id),
     }  # fmt: skip
-    commands = Commands(
+    commands = QueueVerbs(
         connect(fleet.url), prefix=fleet.prefix, lease_s=fleet.settings.queue_lease_s, test_clock=fleet.clock
     )
     fleet.closers.append(commands.client.aclose)

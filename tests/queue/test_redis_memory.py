@@ -15,9 +15,9 @@ from typing import Any
 import redis.asyncio as redis
 
 from generation.queue.interface import JobFinished, Person
-from generation.queue.redis.commands import Commands, connect
 from generation.queue.redis.queue import PICTURE_UNSUBMITTED_TTL_S, RedisJobQueue
 from generation.queue.redis.registry import GONE_KEPT_S
+from generation.queue.redis.verbs import QueueVerbs, connect
 from generation.queue.source import BatchLimits, Failed
 from tests.fakes.generator import FakeGenerator
 from tests.fakes.redis_queue import worker_host
@@ -75,7 +75,7 @@ async def test_another_bots_video_is_left_in_redis_for_that_bot(cluster: Cluster
     assert isinstance((await events_of(handle))[-1], JobFinished)  # shard-1 still finds its video
 
 
-class _GatedCommands(Commands):
+class _GatedCommands(QueueVerbs):
     """The real commands, with `submit` held at a gate the test opens: the moment between the picture's
     write and the submission, where a bot that dies leaves the picture behind."""
 

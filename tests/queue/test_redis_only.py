@@ -30,10 +30,10 @@ from generation.queue.interface import (
     Person,
 )
 from generation.queue.outcome import LOST_VIDEO
-from generation.queue.redis.commands import Commands, connect
 from generation.queue.redis.host import WorkerHost
 from generation.queue.redis.queue import RedisJobQueue
 from generation.queue.redis.source import PICTURE_GONE, RedisJobSource
+from generation.queue.redis.verbs import QueueVerbs, connect
 from generation.queue.settings import QueueSettings
 from generation.queue.source import BatchLimits, Cancelled, Failed
 from tests.fakes.clock import FakeClock
@@ -472,7 +472,7 @@ async def test_a_bot_whose_own_clock_runs_weeks_ahead_sweeps_nothing_redis_calls
     await bot.close()
     ahead = FakeClock(start=cluster.clock.time() + 2 * WEEK_S)  # the bot host's clock; Redis's is cluster.clock
 
-    commands = Commands(connect(cluster.url), prefix=cluster.prefix, lease_s=LEASE_S, test_clock=cluster.clock)
+    commands = QueueVerbs(connect(cluster.url), prefix=cluster.prefix, lease_s=LEASE_S, test_clock=cluster.clock)
     restarted = RedisJobQueue(
         cluster.settings.model_copy(update={"video_retention_h": 168.0}), commands, connect(cluster.url, decode=False),
         output_dir=cluster.tmp_path / "bot-bot", clock=ahead, tick_clock=FakeClock(),

@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from generation.queue.redis.codec import job_fields
-from generation.queue.redis.commands import Commands, connect
 from generation.queue.redis.registry import read_workers
+from generation.queue.redis.verbs import QueueVerbs, connect
 from tests.fixtures.redis_server import RedisServer
 from tests.queue.conftest import spec
 
@@ -17,19 +17,19 @@ LEASE_S = 30.0
 
 
 @pytest.fixture
-async def commands(redis_server: RedisServer, redis_prefix: str) -> AsyncIterator[Commands]:
+async def commands(redis_server: RedisServer, redis_prefix: str) -> AsyncIterator[QueueVerbs]:
     """The scripts as production calls them: no clock handed in."""
-    made = Commands(connect(redis_server.url), prefix=redis_prefix, lease_s=LEASE_S)
+    made = QueueVerbs(connect(redis_server.url), prefix=redis_prefix, lease_s=LEASE_S)
     yield made
     await made.client.aclose()
 
 
-async def redis_now(commands: Commands) -> float:
+async def redis_now(commands: QueueVerbs) -> float:
     seconds, micros = await commands.client.time()
     return seconds + micros / 1e6
 
 
-async def test_a_submission_is_stamped_on_redis_clock(commands: Commands) -> None:
+async def test_a_submission_is_stamped_on_redis_clock(commands: QueueVerbs) -> None:
     before = await redis_now(commands)
     answer = await commands.submit("j1", job_fields("j1", spec("ann"), "bot"), max_jobs=10, max_per_user=10)
     after = await redis_now(commands)
@@ -37,7 +37,7 @@ async def test_a_submission_is_stamped_on_redis_clock(commands: Commands) -> Non
     assert before <= float(answer["job"]["submitted_at"]) <= after
 
 
-async def test_a_lease_runs_one_lease_past_redis_clock(commands: Commands) -> None:
+async def test_a_lease_runs_one_lease_past_redis_clock(commands: QueueVerbs) -> None:
     await commands.submit("j1", job_fields("j1", spec("ann"), "bot"), max_jobs=10, max_per_user=10)
     before = await redis_now(commands)
     await commands.take("w1", 1, {}, "request-1")
@@ -47,7 +47,7 @@ async def test_a_lease_runs_one_lease_past_redis_clock(commands: Commands) -> No
     assert before + LEASE_S <= deadline <= after + LEASE_S
 
 
-async def test_a_heartbeat_is_judged_alive_on_redis_clock(commands: Commands) -> None:
+async def test_a_heartbeat_is_judged_alive_on_redis_clock(commands: QueueVerbs) -> None:
     await commands.heartbeat("w1", {}, {"state": "running"})
 
     [worker] = await read_workers(commands.client, commands.prefix, await commands.now(), LEASE_S)

@@ -24,9 +24,9 @@ from generation.config import EngineSettings
 from generation.errors import QueueBusyError
 from generation.queue.interface import JobFailed, JobFinished, JobStatus
 from generation.queue.redis.codec import Raw, job_fields
-from generation.queue.redis.commands import Commands
 from generation.queue.redis.queue import QUEUE_BUSY, RedisJobQueue
 from generation.queue.redis.source import VIDEO_NOT_STORED, RedisJobSource
+from generation.queue.redis.verbs import QueueVerbs
 from generation.queue.settings import QueueSettings
 from generation.queue.source import BatchLimits, Ending, Failed, Succeeded
 from generation.results import Timings, VideoFile
@@ -74,7 +74,7 @@ class Fleet:
         await queue.start()
         return queue
 
-    async def worker(self, commands_type: type[Commands] = Commands) -> RedisJobSource:
+    async def worker(self, commands_type: type[QueueVerbs] = QueueVerbs) -> RedisJobSource:
         _, source = worker_host(
             self.server.url, PREFIX, self.settings, self.engine, FakeGenerator(), self.clock,
             tick_clock=self.tick, commands_type=commands_type,
@@ -171,7 +171,7 @@ def _lost() -> aredis.TimeoutError:
     return aredis.TimeoutError("Timeout reading from 127.0.0.1")
 
 
-class FirstTakeAnswerLost(Commands):
+class FirstTakeAnswerLost(QueueVerbs):
     """The first take runs on the server; its answer never arrives."""
 
     lost = False
@@ -184,7 +184,7 @@ class FirstTakeAnswerLost(Commands):
         return answer
 
 
-class FirstEndAnswerLost(Commands):
+class FirstEndAnswerLost(QueueVerbs):
     """The first end runs on the server; its answer never arrives."""
 
     lost = False
@@ -197,7 +197,7 @@ class FirstEndAnswerLost(Commands):
         return answer
 
 
-class EndNeverAnswered(Commands):
+class EndNeverAnswered(QueueVerbs):
     """Every end times out before Redis records it."""
 
     async def end(self, worker: str, token: str, job_id: str, ending: Mapping[str, Any], request: str) -> Raw | None:
@@ -246,7 +246,9 @@ async def test_a_worker_that_cannot_record_an_end_lets_the_lease_run_out_and_the
 
 
 async def test_a_submission_sent_again_under_its_job_id_is_queued_once(fleet: Fleet) -> None:
-    commands = Commands(aredis.Redis.from_url(fleet.server.url), prefix=PREFIX, lease_s=LEASE_S, test_clock=fleet.clock)
+    commands = QueueVerbs(
+        aredis.Redis.from_url(fleet.server.url), prefix=PREFIX, lease_s=LEASE_S, test_clock=fleet.clock
+    )
     fields = job_fields("j1", spec("ann"), "bot")
     fleet.closers.append(commands.client.aclose)
 

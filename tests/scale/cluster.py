@@ -23,7 +23,7 @@ from pathlib import Path
 
 import redis
 
-from generation.queue.redis.commands import DEFAULT_PREFIX
+from generation.queue.redis.verbs import DEFAULT_PREFIX
 from tests.discord_emulator import DiscordEmulator
 from tests.discord_emulator.models import Channel, Guild, Interaction, Message, RecordedRequest, User
 from tests.fixtures.binaries import required_binary

@@ -1,4 +1,4 @@
-"""`WorkerHost`: one GPU worker serving the queue in Redis — the `Worker` loop, its GPU thread and source.
+"""`WorkerHost`: one GPU worker serving the queue in Redis — the `JobRunner` loop, its GPU thread and source.
 
 What `LocalJobQueue` does for its own worker, without the queue: start the loop, report its health,
 and on `close` stop taking work, give the running call `shutdown_grace_s`, then interrupt it and hand
@@ -16,8 +16,8 @@ from generation.protocol import VideoGenerator
 from generation.queue.gpu import Encoder, GpuThread, mp4_encoder
 from generation.queue.interface import WorkerHealth
 from generation.queue.redis.source import RedisJobSource
+from generation.queue.runner import JobRunner
 from generation.queue.settings import QueueSettings
-from generation.queue.worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ class WorkerHost:
         self._settings = settings
         self._clock = clock
         self._gpu = GpuThread(generator, encoder or mp4_encoder(engine), clock)
-        self._worker = Worker(
+        self._worker = JobRunner(
             source,
             self._gpu,
             clock,

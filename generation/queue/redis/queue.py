@@ -88,9 +88,9 @@ from generation.queue.redis.codec import (
     video_key,
     video_meta,
 )
-from generation.queue.redis.commands import Commands
 from generation.queue.redis.registry import read_workers
 from generation.queue.redis.retention import BotHostFiles, record_keep_s
+from generation.queue.redis.verbs import QueueVerbs
 from generation.queue.retention import VideoSweeper
 from generation.queue.scheduler import queue_full_error, user_limit_error
 from generation.queue.settings import QueueSettings
@@ -146,7 +146,7 @@ class RedisJobQueue:
     def __init__(
         self,
         settings: QueueSettings,
-        commands: Commands,
+        commands: QueueVerbs,
         raw: redis.Redis,
         *,
         output_dir: Path,

@@ -23,7 +23,7 @@ GONE_KEPT_S: Final = 24 * 3600
 async def read_workers(client: redis.Redis, prefix: str, now: float, lease_s: float) -> list[WorkerStatus]:
     """Every worker heard from in the last `GONE_KEPT_S`, by name; `alive` when it beat within a lease.
 
-    `now` is on the clock the heartbeats were stamped with, Redis's (`Commands.now()`), never this host's.
+    `now` is on the clock the heartbeats were stamped with, Redis's (`QueueVerbs.now()`), never this host's.
     """
     beats = cast(
         list[tuple[str, float]],

@@ -51,8 +51,8 @@ from generation.errors import DamagedJobError
 from generation.queue.interface import JobInfo, actor_text
 from generation.queue.jobfiles import inside, is_job_id, job_file
 from generation.queue.redis.codec import DAMAGED_JOB, Raw, decode_info, encode_ending, video_key
-from generation.queue.redis.commands import Commands
 from generation.queue.redis.registry import GONE_KEPT_S
+from generation.queue.redis.verbs import QueueVerbs
 from generation.queue.source import BatchLimits, Ending, Failed, Succeeded
 
 log = logging.getLogger(__name__)
@@ -129,7 +129,7 @@ class RedisJobSource:
 
     def __init__(
         self,
-        commands: Commands,
+        commands: QueueVerbs,
         raw: redis.Redis,
         settings: SourceSettings,
         clock: Clock,

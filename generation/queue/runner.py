@@ -41,7 +41,7 @@ STOP_WAIT_S: Final = 30.0
 _BUG_REASON = "something went wrong on our side while making this video; it has been logged"
 
 
-class Worker:
+class JobRunner:
     """Runs what the fair line hands it, one batch at a time, until the source stops handing out work."""
 
     def __init__(

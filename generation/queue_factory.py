@@ -43,12 +43,12 @@ def create_local_queue(engine: EngineSettings, queue: QueueSettings) -> JobQueue
 
 def create_redis_queue(engine: EngineSettings, queue: QueueSettings) -> JobQueue:
     """The bot's side of the queue in Redis at `queue.queue_url`: no worker here; videos land in `output_dir`."""
-    from generation.queue.redis.commands import Commands, connect
     from generation.queue.redis.queue import RedisJobQueue
+    from generation.queue.redis.verbs import QueueVerbs, connect
 
     assert queue.queue_url is not None
     url = queue.queue_url.get_secret_value()
-    commands = Commands(connect(url), lease_s=queue.queue_lease_s)
+    commands = QueueVerbs(connect(url), lease_s=queue.queue_lease_s)
     return RedisJobQueue(
         queue, commands, connect(url, decode=False), output_dir=engine.output_dir, origin=queue.queue_origin
     )

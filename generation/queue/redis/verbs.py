@@ -58,7 +58,7 @@ def _rows(value: Any) -> list[Raw]:
     return list(value) if isinstance(value, list) else []
 
 
-class Commands:
+class QueueVerbs:
     """The scripts and the few plain commands the queue needs, under one key prefix."""
 
     def __init__(
