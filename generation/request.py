@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import typing
 from dataclasses import dataclass
 from typing import Final
@@ -42,6 +43,16 @@ GUIDANCE: Final = Bounds(0.0, 30.0, 9.0)
 FPS: Final = Bounds(1, 60, 8)
 SIZE: Final = Bounds(64, 1280, 256)
 
+# A served model's public name: members type it, so short, plain and safe to echo anywhere.
+MODEL_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]{0,31}")
+
+
+def check_model_name(name: str) -> str:
+    """`name` when it is a valid public model name, else `InvalidRequestError`."""
+    if not MODEL_NAME.fullmatch(name):
+        raise InvalidRequestError("model", name, "1-32 letters, digits, '-' or '.', starting with a letter or digit")
+    return name
+
 
 @dataclass(frozen=True)
 class VideoRequest:
@@ -50,7 +61,9 @@ class VideoRequest:
     `seed=None` means "draw one": the generator picks a seed and reports it back, so every result can
     be reproduced. Width and height must be multiples of 8 (the VAE downsamples by 8). `image` is the
     path of the picture an image-to-video model animates, a PNG already cropped to width × height and
-    kept with the job (see `generation.conditioning`); None for text-to-video.
+    kept with the job (see `generation.conditioning`); None for text-to-video. `model` is the public
+    name of the served model that must run it; None runs it on whatever model the GPU holds (a
+    deployment serving one model, or a job queued before models had names).
     """
 
     prompt: str
@@ -63,6 +76,7 @@ class VideoRequest:
     width: int = int(SIZE.default)
     height: int = int(SIZE.default)
     image: str | None = None
+    model: str | None = None
 
     def __post_init__(self) -> None:
         prompt = " ".join(self.prompt.split())
@@ -84,6 +98,8 @@ class VideoRequest:
         FPS.check("fps", self.fps)
         if self.image is not None and not self.image.strip():
             raise InvalidRequestError("image", self.image, "the path of a stored image, or none")
+        if self.model is not None:
+            check_model_name(self.model)
         for name, size in (("width", self.width), ("height", self.height)):
             SIZE.check(name, size)
             if size % SIZE_MULTIPLE:

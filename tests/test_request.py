@@ -71,7 +71,7 @@ def test_cost_is_frames_times_steps_times_pixels_over_256_squared_without_roundi
 
 
 def test_a_stored_request_comes_back_equal() -> None:
-    request = VideoRequest("a cat", seed=7, guidance_scale=7.5, image="outputs/images/a.png")
+    request = VideoRequest("a cat", seed=7, guidance_scale=7.5, image="outputs/images/a.png", model="fast-2.1")
     assert request_from_fields(dataclasses.asdict(request)) == request
 
 
@@ -83,6 +83,9 @@ def test_a_stored_request_comes_back_equal() -> None:
         ({"prompt": 7}, "prompt"),
         ({"prompt": "a cat", "image": ["/etc/passwd"]}, "image"),
         ({"prompt": "a cat", "evil": 1}, "evil"),
+        ({"prompt": "a cat", "model": "../../etc"}, "model"),
+        ({"prompt": "a cat", "model": "fast model"}, "model"),
+        ({"prompt": "a cat", "model": "x" * 33}, "model"),
         ({"prompt": "a cat", "steps": 10_000}, "steps"),
         (["a cat"], "request"),
     ],

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+from generation.profiles import ModelProfile
 from generation.request import VideoRequest
 from generation.results import Timings, VideoResult
 
@@ -201,6 +202,19 @@ class WorkerHealth:
 
     worker_alive: bool
     model_ready: bool
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    """A model this deployment serves now, under the public name members pick it by.
+
+    `profile` says what it makes (sizes, frame rule, limits, text or image to video); `workers` is
+    how many live GPUs hold it or can load it (in-process: the one GPU).
+    """
+
+    name: str
+    profile: ModelProfile
+    workers: int
 
 
 class JobHandle(Protocol):
