@@ -116,11 +116,16 @@ class JobQueued:
 
 @dataclass(frozen=True)
 class JobStarted:
-    """The worker picked the job up (possibly in a batch of `batch_size` same-shape jobs)."""
+    """The worker picked the job up (possibly in a batch of `batch_size` same-shape jobs).
+
+    `loading` names the model the GPU loads first to run it (it held another one), else None: the
+    status says so until the first denoising step.
+    """
 
     job_id: str
     batch_size: int
     eta_s: float | None
+    loading: str | None = None
 
 
 @dataclass(frozen=True)
