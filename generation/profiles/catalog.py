@@ -183,5 +183,3 @@ PROFILES: Final = {
         _COG_I2V,
     )
 }
-
-# Known hub ids when neither MODEL_PROFILE nor a model_index.json says (first match wins).
