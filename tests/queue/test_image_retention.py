@@ -65,3 +65,20 @@ async def test_the_picture_of_a_young_video_is_kept(make_queue: MakeQueue, clock
     await reopened(make_queue, clock, WEEK_S - 60)
 
     assert picture.exists()
+
+
+@pytest.mark.local_only
+async def test_a_recorded_file_outside_the_output_folder_is_left_alone_while_the_video_goes(
+    make_queue: MakeQueue, clock: FakeClock, tmp_path: Path
+) -> None:
+    elsewhere = tmp_path / "not-ours.mp4"  # what a tampered database could name
+    elsewhere.write_bytes(b"must survive")
+    queue = await make_queue()
+    done = await first(await queue.submit(spec("ann", extend=str(elsewhere))), JobFinished)
+    await queue.acknowledge(done.job_id)
+    await queue.close()
+
+    await reopened(make_queue, clock, WEEK_S + 60)
+
+    assert elsewhere.read_bytes() == b"must survive"
+    assert not done.result.video.path.exists()
