@@ -1,10 +1,13 @@
 """`python -m generation "a prompt" -o clip.mp4`: one video from the command line, no bot, no queue.
 
-Also `python -m generation download ...`, which fetches a model ahead of time (see `generation.download`).
-Progress goes to stderr; the seed, timings and output path go to stdout. Everything that can be checked
-before the model loads is checked first (the flags, the settings, the model folder, that the output can
-be written), so a mistake costs no wait; each ends with one line on stderr that names the flag (or the
-setting, when the value came from the environment) and a non-zero exit status, never a traceback.
+`--extend VIDEO.mp4` continues a video from its last frame on an image-to-video model and writes the
+original followed by the continuation (see `generation.extend`). Also `python -m generation download
+...`, which fetches a model ahead of time (see `generation.download`). Progress goes to stderr; the
+seed, timings and output path go to stdout. Everything that can be checked before the model loads is
+checked first (the flags, the settings, what the model's profile can make, the video to extend, the
+model folder, that the output can be written), so a mistake costs no wait; each ends with one line on
+stderr that names the flag (or the setting, when the value came from the environment) and a non-zero
+exit status, never a traceback.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from pydantic import ValidationError
 from generation.conditioning import ImageLimits, prepare_image
 from generation.config import DTYPES, EngineSettings, OffloadMode
 from generation.errors import EngineError, InvalidRequestError
+from generation.extend import check_frame_rate, check_source_video
 from generation.hub_environment import export_hub_settings
 from generation.profiles import PROFILES, ModelProfile
 from generation.request import VideoRequest
@@ -56,6 +60,7 @@ _REQUEST_FLAGS = {
     "width": "--width",
     "height": "--height",
     "image": "--image",
+    "extend": "--extend",
 }
 
 
@@ -98,9 +103,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _request(options: argparse.Namespace, settings: EngineSettings) -> VideoRequest:
-    """The request the flags ask for, with the profile's defaults and its frame rule applied."""
+    """The request the flags ask for, with the profile's defaults and its frame rule applied, checked
+    against what the profile's model can make (sizes, frames) and, with `--extend`, the video to extend.
+
+    An extension defaults to the video's frame rate (which it must keep) and size (where the model can make it).
+    """
     profile = settings.profile
+    _check_image_flag(options.image, options.extend, profile)
+    source = None if options.extend is None else check_source_video(options.extend)
     size = profile.sizes[0]
+    width, height = size.width, size.height
+    if source is not None and not (source.width % profile.size_multiple or source.height % profile.size_multiple):
+        width, height = source.width, source.height
+    default_fps = int(profile.fps.default) if source is None else source.fps
     wanted_frames = int(profile.frames.default) if options.frames is None else options.frames
     request = VideoRequest(
         prompt=options.prompt,
@@ -109,21 +124,30 @@ def _request(options: argparse.Namespace, settings: EngineSettings) -> VideoRequ
         steps=settings.default_steps if options.steps is None else options.steps,
         num_frames=wanted_frames,
         guidance_scale=profile.guidance.default if options.guidance is None else options.guidance,
-        fps=int(profile.fps.default) if options.fps is None else options.fps,
-        width=size.width if options.width is None else options.width,
-        height=size.height if options.height is None else options.height,
+        fps=default_fps if options.fps is None else options.fps,
+        width=width if options.width is None else options.width,
+        height=height if options.height is None else options.height,
+        extend=None if options.extend is None else str(options.extend),
     )
-    _check_image_flag(options.image, profile)
-    return dataclasses.replace(request, num_frames=profile.frames.fit(wanted_frames))
+    if source is not None:
+        check_frame_rate(source, request.fps)
+    request = dataclasses.replace(request, num_frames=profile.frames.fit(wanted_frames))
+    profile.check_shape(request.width, request.height, request.num_frames)
+    return request
 
 
-def _check_image_flag(image: Path | None, profile: ModelProfile) -> None:
-    if image is None and profile.image_to_video:
+def _check_image_flag(image: Path | None, extend: Path | None, profile: ModelProfile) -> None:
+    if image is None and extend is None and profile.image_to_video:
         raise InvalidRequestError("image", "none", f"a picture to animate: {profile.title} makes videos from images")
     if image is not None and not profile.image_to_video:
         raise InvalidRequestError(
             "image", str(image), f"left out: {profile.title} makes videos from text only (see --profile)"
         )
+    if extend is not None and not profile.image_to_video:
+        raise InvalidRequestError(
+            "extend", str(extend), f"left out: {profile.title} makes videos from text only; extending takes an "
+            "image-to-video model (see --profile)",
+        )  # fmt: skip
 
 
 def _with_image(request: VideoRequest, image: Path, settings: EngineSettings, folder: Path) -> VideoRequest:
@@ -190,6 +214,7 @@ def _model_problem(settings: EngineSettings, overrides: dict[str, Any]) -> str |
 def _generate(settings: EngineSettings, request: VideoRequest, output: Path | None) -> int:
     # torch and diffusers load in seconds: only once the arguments are known to be good.
     from generation.encode import encode_mp4
+    from generation.extend import join
     from generation.generator import DiffusersGenerator
 
     _quiet_library_progress_bars()
@@ -201,7 +226,10 @@ def _generate(settings: EngineSettings, request: VideoRequest, output: Path | No
     bar.close()
     path = output or settings.output_dir / f"{_slug(request.prompt)}-{clip.seed}.mp4"
     started = time.perf_counter()
-    video = encode_mp4(clip.frames, request.fps, path, scale=settings.output_scale)
+    if request.extend is not None:
+        video = join(Path(request.extend), clip.frames, request.fps, path, scale=settings.output_scale)
+    else:
+        video = encode_mp4(clip.frames, request.fps, path, scale=settings.output_scale)
     encode_s = time.perf_counter() - started
     print(f"seed {clip.seed}")
     print(
@@ -260,6 +288,12 @@ def _parser() -> argparse.ArgumentParser:
         "--profile", choices=list(PROFILES), help="model profile (default: MODEL_PROFILE, else picked from the model)"
     )
     parser.add_argument("--image", type=Path, help="picture to animate (image-to-video models only)")
+    parser.add_argument(
+        "--extend",
+        type=Path,
+        metavar="VIDEO.mp4",
+        help="continue this video from its last frame (image-to-video models only); writes the two joined",
+    )
     parser.add_argument("--steps", type=int, help="denoising steps (default: DEFAULT_STEPS setting)")
     parser.add_argument("--frames", type=int, help="number of frames (default: the profile's)")
     parser.add_argument("--seed", type=int, help="seed for reproducible output (default: a fresh one)")

@@ -79,6 +79,21 @@ def encode_mp4(frames: npt.NDArray[np.uint8], fps: int, path: Path, *, scale: fl
     return _probe_or_remove(path)
 
 
+def encode_frames(
+    frames: Iterable[VideoFrame], fps: int, path: Path, size: tuple[int, int], *, scale: float = 1.0, crf: int = 18
+) -> VideoFile:
+    """Encode decoded frames (any pixel format, resized to `size` × `scale` as needed) to an MP4 at `path`.
+
+    For frames that stream from elsewhere (another video's, joined to new ones) rather than one array;
+    otherwise as `encode_mp4`. Blocking.
+    """
+    if fps < 1:
+        raise EncodeError(f"fps must be at least 1, got {fps}")
+    width, height = size
+    _write(frames, fps, path, _even(width * scale), _even(height * scale), {"crf": str(crf)}, _X264_THREADS)
+    return _probe_or_remove(path)
+
+
 def fit_to_budget(source: Path, budget_bytes: int, dest: Path) -> VideoFile:
     """Return `source` as an MP4 at `dest` no larger than `budget_bytes` (Discord's upload limit).
 

@@ -14,15 +14,18 @@ import logging
 import secrets
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import torch
+from PIL import Image
 
 from generation.conditioning import open_stored_image
 from generation.config import EngineSettings
 from generation.errors import GenerationError, InvalidRequestError, OutOfMemoryError, one_line
+from generation.extend import last_frame
 from generation.pipeline import CallbackStyle, LoadedPipeline, load_pipeline
 from generation.protocol import CancelToken, ProgressCallback
 from generation.request import MAX_SEED, VideoRequest
@@ -83,10 +86,11 @@ class DiffusersGenerator:
         cancel = cancel or CancelToken()
         cancel.raise_if_cancelled()
         _check_against_model(loaded, requests[0])
+        pictures = _pictures(requests) if loaded.takes_image else []
         seeds = [request.seed if request.seed is not None else secrets.randbelow(MAX_SEED + 1) for request in requests]
         hook = _StepHook(loaded, requests[0].steps, on_progress, cancel)
         started = time.perf_counter()
-        output = _call_pipeline(loaded, requests, seeds, hook)
+        output = _call_pipeline(loaded, requests, seeds, pictures, hook)
         finished = time.perf_counter()
         # The last step's callback marks where denoising ends and VAE decoding begins, for every pipeline
         # with a callback: decoding inside the pipeline's own call keeps each pipeline's latent
@@ -106,11 +110,15 @@ class DiffusersGenerator:
 
 
 def _call_pipeline(
-    loaded: LoadedPipeline, requests: Sequence[VideoRequest], seeds: Sequence[int], hook: _StepHook
+    loaded: LoadedPipeline,
+    requests: Sequence[VideoRequest],
+    seeds: Sequence[int],
+    pictures: Sequence[Image.Image],
+    hook: _StepHook,
 ) -> Any:
     """Run the pipeline once; translate what it raises into our errors, leaving it usable."""
     try:
-        return loaded.pipe(**_call_arguments(loaded, requests, seeds), **hook.arguments())
+        return loaded.pipe(**_call_arguments(loaded, requests, seeds, pictures), **hook.arguments())
     except GenerationError:
         # Cancelled from a step callback, or a watchdog's error from `on_progress`: the pipeline was
         # unwound mid-loop and never reached its own cleanup.
@@ -210,22 +218,40 @@ def to_uint8_video(video: Any) -> npt.NDArray[np.uint8]:
 def _check_against_model(loaded: LoadedPipeline, request: VideoRequest) -> None:
     """Raise `GenerationError` for a request the loaded model cannot take as it is."""
     profile = loaded.profile
-    if not profile.frames.allows_shape(request.num_frames):
-        error = InvalidRequestError("num_frames", request.num_frames, profile.frames.describe())
-        raise GenerationError(f"{profile.title} cannot make this video: {error}")
-    if loaded.takes_image and request.image is None:
+    try:
+        profile.check_shape(request.width, request.height, request.num_frames)
+    except InvalidRequestError as error:
+        raise GenerationError(f"{profile.title} cannot make this video: {error}") from None
+    if loaded.takes_image and not request.conditioned:
         raise GenerationError(f"{profile.title} animates a picture: the request needs an image")
+    if not loaded.takes_image and request.extend is not None:
+        raise GenerationError(f"{profile.title} makes videos from text only: it cannot extend a video")
     if not loaded.takes_image and request.image is not None:
         raise GenerationError(f"{profile.title} makes videos from text only: it cannot take an image")
 
 
-def _call_arguments(loaded: LoadedPipeline, requests: Sequence[VideoRequest], seeds: Sequence[int]) -> dict[str, Any]:
+def _pictures(requests: Sequence[VideoRequest]) -> list[Image.Image]:
+    """The picture each request animates: its stored image, or the last frame of the video it extends."""
+    pictures = []
+    for request in requests:
+        if request.image is not None:
+            pictures.append(open_stored_image(request.image))
+        elif request.extend is not None:
+            try:
+                pictures.append(last_frame(Path(request.extend), request.width, request.height, request.fps))
+            except InvalidRequestError as error:
+                raise GenerationError(f"this video cannot be extended: {error}") from None
+    return pictures
+
+
+def _call_arguments(
+    loaded: LoadedPipeline, requests: Sequence[VideoRequest], seeds: Sequence[int], pictures: Sequence[Image.Image]
+) -> dict[str, Any]:
     first = requests[0]
     extra: dict[str, Any] = {}
     if loaded.takes_image:
-        images = [open_stored_image(request.image) for request in requests if request.image is not None]
         # One picture as itself: not every image-to-video pipeline takes a list for a batch of one.
-        extra["image"] = images[0] if len(images) == 1 else images
+        extra["image"] = pictures[0] if len(pictures) == 1 else list(pictures)
     if loaded.takes_frame_rate:
         extra["frame_rate"] = first.fps
     return {

@@ -61,7 +61,11 @@ class VideoRequest:
     `seed=None` means "draw one": the generator picks a seed and reports it back, so every result can
     be reproduced. Width and height must be multiples of 8 (the VAE downsamples by 8). `image` is the
     path of the picture an image-to-video model animates, a PNG already cropped to width × height and
-    kept with the job (see `generation.conditioning`); None for text-to-video. `model` is the public
+    kept with the job (see `generation.conditioning`); None for text-to-video. `extend` is the path of
+    an MP4 to continue, kept with the job as a picture is (`generation.extend`): the requester sets it
+    and nothing else (no `image`); the engine takes the video's last frame, fitted to width × height, as
+    the picture an image-to-video model animates, and delivers the original followed by the
+    continuation at `fps`, which must be the original's. `model` is the public
     name of the served model that must run it; None runs it on whatever model the GPU holds (a
     deployment serving one model, or a job queued before models had names).
     """
@@ -77,6 +81,7 @@ class VideoRequest:
     height: int = int(SIZE.default)
     image: str | None = None
     model: str | None = None
+    extend: str | None = None
 
     def __post_init__(self) -> None:
         prompt = " ".join(self.prompt.split())
@@ -98,6 +103,10 @@ class VideoRequest:
         FPS.check("fps", self.fps)
         if self.image is not None and not self.image.strip():
             raise InvalidRequestError("image", self.image, "the path of a stored image, or none")
+        if self.extend is not None and not self.extend.strip():
+            raise InvalidRequestError("extend", self.extend, "the path of a stored video, or none")
+        if self.extend is not None and self.image is not None:
+            raise InvalidRequestError("image", self.image, "none when extending a video: its last frame is the picture")
         if self.model is not None:
             check_model_name(self.model)
         for name, size in (("width", self.width), ("height", self.height)):
@@ -111,8 +120,17 @@ class VideoRequest:
 
     @property
     def shape(self) -> tuple[int, int, int, int, float, bool]:
-        """Requests with equal shapes can share one batched pipeline call (with an image each, or none)."""
-        return (self.width, self.height, self.num_frames, self.steps, self.guidance_scale, self.image is not None)
+        """Requests with equal shapes can share one batched pipeline call (with a picture each, or none).
+
+        An extension has a picture too (its video's last frame), so it may share a call with pictures;
+        only its encoding differs, and that is per clip.
+        """
+        return (self.width, self.height, self.num_frames, self.steps, self.guidance_scale, self.conditioned)
+
+    @property
+    def conditioned(self) -> bool:
+        """True when the request animates a picture: an `image`, or the last frame of the video it extends."""
+        return self.image is not None or self.extend is not None
 
     @property
     def cost(self) -> float:

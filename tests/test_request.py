@@ -54,6 +54,17 @@ def test_requests_of_equal_shape_can_batch() -> None:
     assert VideoRequest("a cat").shape != VideoRequest("a cat", num_frames=8).shape
 
 
+def test_an_extension_batches_with_pictures_not_with_text_alone() -> None:
+    extension = VideoRequest("a cat", extend="outputs/images/a.mp4")
+    assert extension.shape == VideoRequest("a dog", image="outputs/images/b.png").shape
+    assert extension.shape != VideoRequest("a dog").shape
+
+
+def test_an_extension_takes_no_picture_of_its_own() -> None:
+    with pytest.raises(InvalidRequestError, match="image must be none when extending a video: its last frame"):
+        VideoRequest("a cat", image="outputs/images/a.png", extend="outputs/images/a.mp4")
+
+
 @pytest.mark.parametrize(
     ("num_frames", "steps", "width", "height", "cost"),
     [
@@ -72,7 +83,9 @@ def test_cost_is_frames_times_steps_times_pixels_over_256_squared_without_roundi
 
 def test_a_stored_request_comes_back_equal() -> None:
     request = VideoRequest("a cat", seed=7, guidance_scale=7.5, image="outputs/images/a.png", model="fast-2.1")
+    extension = VideoRequest("a cat", extend="outputs/images/a.mp4", model="animate")
     assert request_from_fields(dataclasses.asdict(request)) == request
+    assert request_from_fields(dataclasses.asdict(extension)) == extension
 
 
 @pytest.mark.parametrize(
@@ -82,6 +95,8 @@ def test_a_stored_request_comes_back_equal() -> None:
         ({"prompt": "a cat", "seed": True}, "seed"),
         ({"prompt": 7}, "prompt"),
         ({"prompt": "a cat", "image": ["/etc/passwd"]}, "image"),
+        ({"prompt": "a cat", "extend": ["/etc/passwd"]}, "extend"),
+        ({"prompt": "a cat", "extend": " "}, "extend"),
         ({"prompt": "a cat", "evil": 1}, "evil"),
         ({"prompt": "a cat", "model": "../../etc"}, "model"),
         ({"prompt": "a cat", "model": "fast model"}, "model"),

@@ -169,6 +169,17 @@ class ModelProfile:
         """The sizes as `VIDEO_SIZES` entries."""
         return [size.setting() for size in self.sizes]
 
+    def check_shape(self, width: int, height: int, num_frames: int) -> None:
+        """Raise `InvalidRequestError` naming the first of width, height and frame count the model cannot make.
+
+        The frame count is checked against the rule's pattern only: a range is the operator's to set.
+        """
+        for name, side in (("width", width), ("height", height)):
+            if side % self.size_multiple:
+                raise InvalidRequestError(name, side, f"a multiple of {self.size_multiple} for {self.title}")
+        if not self.frames.allows_shape(num_frames):
+            raise InvalidRequestError("num_frames", num_frames, self.frames.describe())
+
     def loads(self, class_name: str) -> bool:
         """True when this profile drives pipelines of `class_name`."""
         return class_name in self.pipeline_classes

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from generation.clock import Clock
 from generation.config import EngineSettings
-from generation.errors import EncodeError
+from generation.errors import EncodeError, InvalidRequestError
 from generation.protocol import CancelToken, Haltable, VideoGenerator
 from generation.request import VideoRequest
 from generation.results import GeneratedClip, Timings, VideoFile
@@ -29,13 +29,21 @@ Encoder = Callable[[GeneratedClip, Path], VideoFile]
 
 
 def mp4_encoder(engine: EngineSettings) -> Encoder:
-    """The default encoder: H.264 MP4 through `generation.encode`, upscaled by `engine.output_scale`."""
+    """The default encoder: H.264 MP4 through `generation.encode`, upscaled by `engine.output_scale`; an
+    extension's clip is joined to the video it continues (`generation.extend.join`)."""
 
     def encode(clip: GeneratedClip, path: Path) -> VideoFile:
         # Imported on first use: PyAV is only needed once a job runs, not to build or inspect a queue.
         from generation.encode import encode_mp4
+        from generation.extend import join
 
-        return encode_mp4(clip.frames, clip.request.fps, path, scale=engine.output_scale)
+        request = clip.request
+        if request.extend is not None:
+            try:
+                return join(Path(request.extend), clip.frames, request.fps, path, scale=engine.output_scale)
+            except InvalidRequestError as error:
+                raise EncodeError(f"this video cannot be extended: {error}") from None
+        return encode_mp4(clip.frames, request.fps, path, scale=engine.output_scale)
 
     return encode
 

@@ -87,7 +87,7 @@ class LocalJobQueue:
             timeout_s=settings.job_timeout_s,
             output_dir=engine.output_dir,
         )
-        self._sweeper = VideoSweeper(self._store, settings.video_retention_h, clock)
+        self._sweeper = VideoSweeper(self._store, settings.video_retention_h, clock, folder=engine.output_dir)
         self._worker_task: asyncio.Task[None] | None = None
         self._sweep_task: asyncio.Task[None] | None = None
         self._closing: asyncio.Task[None] | None = None

@@ -5,7 +5,9 @@ restart may still deliver it), so an unacknowledged job's video is never deleted
 picture an image-to-video job animated goes with its video (Re-roll and Remix of the job need it until then).
 
 The policy and its loop are here, for both backends; where the files are recorded is an `ExpiredFiles`:
-the local queue's SQLite `JobStore`, or, with Redis, the bot host's record (`redis.retention`).
+the local queue's SQLite `JobStore`, or, with Redis, the bot host's record (`redis.retention`). What a
+record names is input: the local queue's sweep deletes only files that resolve inside its output
+folder (Redis's record is checked by `redis.retention` itself).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import Final, Protocol
 
 from generation.clock import Clock
+from generation.queue.jobfiles import UnsafeNameError, inside
 
 log = logging.getLogger(__name__)
 
@@ -45,13 +48,17 @@ class VideoSweeper:
         clock: Clock,
         *,
         now: Callable[[], Awaitable[float]] | None = None,
+        folder: Path | None = None,
     ) -> None:
         """`now` reads the clock the store's end times were stamped on, where that is not `clock`: Redis's,
-        for a store in Redis, so a bot host whose clock is off neither sweeps early nor keeps too long."""
+        for a store in Redis, so a bot host whose clock is off neither sweeps early nor keeps too long.
+        `folder`, where the store's paths are not checked already, is the one every file deleted must
+        resolve inside: a recorded path that leads elsewhere is reported and left on disk."""
         self._store = store
         self._retention_s = retention_h * 3600.0
         self._clock = clock
         self._now = now
+        self._folder = folder
 
     @property
     def enabled(self) -> bool:
@@ -66,7 +73,7 @@ class VideoSweeper:
             return 0
         # Files first, then the paths: a crash in between leaves paths the next sweep retries, not
         # files nobody knows of.
-        gone = await asyncio.to_thread(_remove, expired)
+        gone = await asyncio.to_thread(_remove, expired, self._folder)
         await self._store.forget_videos(gone)
         log.info("deleted %d expired videos", len(gone), extra={"videos_deleted": len(gone)})
         return len(gone)
@@ -81,15 +88,27 @@ class VideoSweeper:
                 log.exception("sweeping expired videos failed; trying again in %.0f s", SWEEP_INTERVAL_S)
 
 
-def _remove(files: dict[str, list[Path]]) -> list[str]:
-    """Delete the files; return the jobs whose files are all gone now (a missing one counts as gone)."""
+def _remove(files: dict[str, list[Path]], folder: Path | None) -> list[str]:
+    """Delete the files (those inside `folder`, when given); return the jobs whose files are all gone now
+    (a missing one counts as gone, and one left outside `folder` is no longer recorded)."""
     gone = []
     for job_id, paths in files.items():
         try:
             for path in paths:
+                if folder is not None and not _inside(folder, path, job_id):
+                    continue
                 path.unlink(missing_ok=True)
         except OSError:
             log.warning("could not delete the expired files of job_id=%s", job_id, exc_info=True)
             continue
         gone.append(job_id)
     return gone
+
+
+def _inside(folder: Path, path: Path, job_id: str) -> bool:
+    try:
+        inside(folder, path)
+    except UnsafeNameError:
+        log.warning("a recorded file of job_id=%s is not under %s; it is left alone", job_id, folder)
+        return False
+    return True

@@ -180,29 +180,31 @@ class JobStore:
 
     async def expired_videos(self, ended_before: float) -> dict[str, list[Path]]:
         """The files, by job id, of acknowledged jobs that ended before `ended_before`: the video, and the
-        picture an image-to-video job animated (`VideoRequest.image`), whichever are still recorded.
+        picture an image-to-video job animated (`VideoRequest.image`) or the video an extension continued
+        (`VideoRequest.extend`), whichever are still recorded.
 
         A job keeps its files until its user was shown the outcome, however old: a restart may still deliver it.
         """
 
         def fetch(conn: sqlite3.Connection) -> dict[str, list[Path]]:
             sql = (
-                "SELECT job_id, video_path, json_extract(request, '$.image') FROM jobs "
-                "WHERE acknowledged_at IS NOT NULL AND finished_at < ? "
-                "AND (video_path IS NOT NULL OR json_extract(request, '$.image') IS NOT NULL)"
+                "SELECT job_id, video_path, json_extract(request, '$.image'), json_extract(request, '$.extend') "
+                "FROM jobs WHERE acknowledged_at IS NOT NULL AND finished_at < ? AND (video_path IS NOT NULL "
+                "OR json_extract(request, '$.image') IS NOT NULL OR json_extract(request, '$.extend') IS NOT NULL)"
             )
             rows = conn.execute(sql, (ended_before,))
-            return {job_id: [Path(path) for path in (video, image) if path] for job_id, video, image in rows}
+            return {job_id: [Path(path) for path in files if path] for job_id, *files in rows}
 
         return await self._db.run(fetch)
 
     async def forget_videos(self, job_ids: Sequence[str]) -> None:
-        """Clear the paths of these jobs' files (video and picture; the files are gone)."""
+        """Clear the paths of these jobs' files (video, picture, video extended; the files are gone)."""
 
         def update(conn: sqlite3.Connection) -> None:
             with transaction(conn):
                 conn.executemany(
-                    "UPDATE jobs SET video_path = NULL, request = json_remove(request, '$.image') WHERE job_id = ?",
+                    "UPDATE jobs SET video_path = NULL, request = json_remove(request, '$.image', '$.extend') "
+                    "WHERE job_id = ?",
                     [(i,) for i in job_ids],
                 )
 

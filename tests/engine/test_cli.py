@@ -3,6 +3,7 @@ in the flags the user typed, before anything slow loads."""
 
 from __future__ import annotations
 
+import shutil
 import stat
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import pytest
 from generation.cli import EXIT_BAD_INPUT, main
 from generation.encode import probe
 from tests.fixtures.pictures import solid_png
+from tests.fixtures.videos import colour_video, decoded, nearest
 from tests.ops.entry_points import Finished, clean_environment, run_module
 from tests.patience import PATIENCE_S
 
@@ -169,4 +171,59 @@ def test_a_wrong_image_flag_is_one_line_before_the_model_loads(
     assert done.status == EXIT_BAD_INPUT
     assert len(done.stderr_lines) == 1
     assert done.stderr_lines[0].startswith(line)
+    assert not done.imported & GPU_STACK
+
+
+def test_extend_writes_the_video_followed_by_its_continuation_at_its_size_and_rate(
+    tiny_ltx_i2v_dir: Path, tmp_path: Path
+) -> None:
+    original = colour_video(tmp_path / "before.mp4", [(level, level, level) for level in (0, 60, 120, 180)], fps=12)
+    output = tmp_path / "after.mp4"
+
+    done = generate(
+        tmp_path, "night falls", "--model", str(tiny_ltx_i2v_dir), "--extend", str(original), "--frames", "9",
+        "-o", str(output), *LTX_FLAGS,
+    )  # fmt: skip
+
+    assert done.status == 0, done.stderr
+    video = probe(output)
+    assert (video.width, video.height, video.num_frames, video.fps) == (64, 64, 4 + 9 - 1, 12)
+    assert nearest(decoded(output)[:4], decoded(original)) == [0, 1, 2, 3]
+
+
+@pytest.mark.parametrize(
+    ("model", "flags", "line"),
+    [
+        ("tiny_ltx_dir", [], "error: --extend must be left out: LTX-Video (text-to-video) makes videos from text"),
+        ("tiny_ltx_i2v_dir", ["--fps", "24"], "error: --fps must be 8, the frame rate of the video extended (got 24)"),
+        ("tiny_ltx_i2v_dir", ["--image", "{tmp}/a.png"], "error: --image must be none when extending a video"),
+    ],
+    ids=["text-model", "other-rate", "with-a-picture"],
+)
+def test_a_wrong_extension_is_one_line_before_the_model_loads(
+    model: str, flags: list[str], line: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    (tmp_path / "a.png").write_bytes(solid_png((1, 2, 3)))
+    original = colour_video(tmp_path / "before.mp4", [(0, 0, 0), (9, 9, 9)], fps=8)
+    folder: Path = request.getfixturevalue(model)
+    given = [flag.format(tmp=tmp_path) for flag in flags]
+
+    done = generate(tmp_path, "a cat", "--model", str(folder), "--extend", str(original), *given)
+
+    assert done.status == EXIT_BAD_INPUT
+    assert len(done.stderr_lines) == 1
+    assert done.stderr_lines[0].startswith(line)
+    assert not done.imported & GPU_STACK
+
+
+def test_a_size_the_model_cannot_make_is_one_line_before_the_model_loads(tiny_ltx_dir: Path, tmp_path: Path) -> None:
+    # The folder names the tiny LTX pipeline but holds none of its weights: loading it would fail.
+    unloadable = tmp_path / "unloadable-ltx"
+    unloadable.mkdir()
+    shutil.copy(tiny_ltx_dir / "model_index.json", unloadable)
+
+    done = generate(tmp_path, "a cat", "--model", str(unloadable), "--width", "72", "--height", "64", *LTX_FLAGS)
+
+    assert done.status == EXIT_BAD_INPUT
+    assert done.stderr_lines == ["error: --width must be a multiple of 32 for LTX-Video (text-to-video) (got 72)"]
     assert not done.imported & GPU_STACK

@@ -56,6 +56,15 @@ def test_a_frame_count_off_the_rule_is_an_error_before_the_pipeline_runs(
         tiny_ltx_generator.generate([VideoRequest(prompt="a cat", steps=1, num_frames=16, width=SIDE, height=SIDE)])
 
 
+def test_a_size_off_the_profiles_multiple_is_an_error_before_the_pipeline_runs(
+    tiny_ltx_generator: DiffusersGenerator,
+) -> None:
+    request = VideoRequest(prompt="a cat", steps=1, num_frames=9, width=72, height=SIDE)
+
+    with pytest.raises(GenerationError, match=r"width must be a multiple of 32 for LTX-Video \(text-to-video\)"):
+        tiny_ltx_generator.generate([request])
+
+
 def test_a_text_to_video_pipeline_refuses_a_picture(tiny_ltx_generator: DiffusersGenerator, tmp_path: Path) -> None:
     image = stored(solid_png((0, 255, 0)), tmp_path)
     request = VideoRequest(prompt="a cat", steps=1, num_frames=9, width=SIDE, height=SIDE, image=image)

@@ -211,6 +211,26 @@ async def test_a_restarted_bot_skips_the_damaged_records_it_followed_and_reports
     assert [reports(caplog, value) for value in (TRAVERSAL, fleet.absolute, damaged.info.job_id)] == [1, 1, 1]
 
 
+@pytest.mark.parametrize("field", ["image", "extend"])
+async def test_a_stored_request_naming_a_file_outside_the_bots_folder_is_skipped_as_damaged(
+    fleet: Fleet, caplog: pytest.LogCaptureFixture, field: str
+) -> None:
+    first = await fleet.bot()
+    handle = await first.submit(spec("ann"))
+    await first.close()
+    job_id = handle.info.job_id
+    planted = request(**{field: fleet.absolute})  # e.g. an extension of a file the sweep would then delete
+    await fleet.raw.hset(fleet.key("job:", job_id), "request", encode_request(planted))
+
+    with caplog.at_level(logging.WARNING):
+        bot = await fleet.bot()
+        with pytest.raises(JobNotFoundError):
+            await bot.get(job_id)
+
+    assert "is not one the bot stored" in caplog.text
+    assert reports(caplog, job_id) == 1
+
+
 async def test_a_worker_skips_a_taken_job_whose_id_was_rewritten_and_writes_no_picture_outside(
     fleet: Fleet, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 from generation.config import EngineSettings
-from generation.errors import UserQueueLimitError
+from generation.errors import InvalidRequestError, UserQueueLimitError
+from generation.extend import MAX_SOURCE_BYTES
 from generation.queue.interface import (
     JobCancelled,
     JobEvent,
@@ -32,7 +33,7 @@ from generation.queue.interface import (
 from generation.queue.outcome import LOST_VIDEO
 from generation.queue.redis.host import WorkerHost
 from generation.queue.redis.queue import RedisJobQueue
-from generation.queue.redis.source import PICTURE_GONE, RedisJobSource
+from generation.queue.redis.source import PICTURE_GONE, VIDEO_GONE, RedisJobSource
 from generation.queue.redis.verbs import QueueVerbs, connect
 from generation.queue.settings import QueueSettings
 from generation.queue.source import BatchLimits, Cancelled, Failed
@@ -374,9 +375,66 @@ async def test_a_refused_submission_leaves_no_picture_behind(cluster: Cluster, t
     assert len(await cluster_keys(cluster, "image:*")) == 1
 
 
-def bot_picture(cluster: Cluster, origin: str = "bot") -> Path:
-    """A picture where the bot of `origin` stores them (`output_dir/images`, see `Cluster.bot`)."""
-    picture = cluster.tmp_path / f"bot-{origin}" / "images" / "picture.png"
+async def test_a_video_to_extend_travels_to_the_worker_as_a_picture_does_and_is_gone_when_the_job_ends(
+    cluster: Cluster,
+) -> None:
+    video = bot_picture(cluster, name="clip.mp4")
+    bot = await cluster.bot()
+    hand = await cluster.hand("elsewhere")
+    handle = await bot.submit(spec("ann", extend=str(video)))
+    video.unlink()  # the worker's host never had it
+
+    [taken] = await hand.take(BatchLimits(1)) or []
+    copy = Path(taken.spec.request.extend or "")
+    assert contents(copy) == b"\x89PNG a picture"
+    assert (copy.suffix, taken.spec.request.image) == (".mp4", None)
+
+    await hand.end(handle.info.job_id, Failed("it could not be extended"))
+    assert contents(copy) is None
+    assert await cluster_keys(cluster, "image:*") == []
+
+
+async def test_a_video_to_extend_that_is_gone_from_redis_fails_its_job_saying_so(cluster: Cluster) -> None:
+    bot = await cluster.bot()
+    handle = await bot.submit(spec("ann", extend=str(bot_picture(cluster, name="clip.mp4"))))
+    for key in await cluster_keys(cluster, "image:*"):
+        await bot_client(cluster).delete(key)
+
+    await cluster.worker("gpu")
+
+    assert (await events_of(handle))[-1] == JobFailed(handle.info.job_id, VIDEO_GONE)
+
+
+async def test_a_video_to_extend_from_outside_the_bots_folder_is_refused_before_anything_is_stored(
+    cluster: Cluster,
+) -> None:
+    elsewhere = cluster.tmp_path / "clip.mp4"
+    elsewhere.write_bytes(b"a video")
+    bot = await cluster.bot()
+
+    with pytest.raises(InvalidRequestError, match="extend must be a video the bot stored in"):
+        await bot.submit(spec("ann", extend=str(elsewhere)))
+
+    assert await cluster_keys(cluster, "image:*") == []
+
+
+async def test_a_video_to_extend_too_large_for_redis_is_refused_naming_the_limit(cluster: Cluster) -> None:
+    video = bot_picture(cluster, name="long.mp4")
+    with video.open("r+b") as file:
+        file.truncate(MAX_SOURCE_BYTES + 1)  # sparse: its size is all the check reads
+    bot = await cluster.bot()
+
+    with pytest.raises(InvalidRequestError) as caught:
+        await bot.submit(spec("ann", extend=str(video)))
+
+    assert str(caught.value) == f"extend must be a file of at most {MAX_SOURCE_BYTES // 2**20} MiB (got '50.0 MiB')"
+    assert await cluster_keys(cluster, "image:*") == []
+
+
+def bot_picture(cluster: Cluster, origin: str = "bot", name: str = "picture.png") -> Path:
+    """A picture (or a video to extend, by `name`) where the bot of `origin` stores them (`output_dir/images`,
+    see `Cluster.bot`)."""
+    picture = cluster.tmp_path / f"bot-{origin}" / "images" / name
     picture.parent.mkdir(parents=True, exist_ok=True)
     picture.write_bytes(b"\x89PNG a picture")
     return picture

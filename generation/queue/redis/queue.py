@@ -57,6 +57,7 @@ from generation.errors import (
     QueuePausedError,
     shown,
 )
+from generation.extend import MAX_SOURCE_BYTES
 from generation.queue.events import DEFAULT_EVENT_BUFFER, EventHub
 from generation.queue.handle import QueueHandle
 from generation.queue.interface import (
@@ -244,13 +245,18 @@ class RedisJobQueue:
             raise QueueClosedError("the video queue is not running right now; try again in a minute")
         if spec.request.image is not None and not self._is_picture(spec.request.image):
             raise InvalidRequestError("image", spec.request.image, f"a picture the bot stored in {self._picture_dir}")
+        if spec.request.extend is not None and not self._is_picture(spec.request.extend):
+            raise InvalidRequestError("extend", spec.request.extend, f"a video the bot stored in {self._picture_dir}")
+        kept = spec.request.image or spec.request.extend
         job_id = new_job_id()
         picture = None
         try:
-            if spec.request.image is not None:
-                # The worker runs on another host: it gets the picture from Redis (deleted when the job ends).
+            if kept is not None:
+                # The worker runs on another host: it gets the picture (or the video it extends) from Redis,
+                # deleted when the job ends.
+                field = "image" if spec.request.image else "extend"
+                data = await asyncio.to_thread(_kept_file, Path(kept), field, MAX_SOURCE_BYTES)
                 picture = self._key("image:", job_id)
-                data = await asyncio.to_thread(Path(spec.request.image).read_bytes)
                 await self._raw.set(picture, data, ex=PICTURE_UNSUBMITTED_TTL_S)
             answer = await self._commands.submit(
                 job_id,
@@ -619,6 +625,8 @@ class RedisJobQueue:
             info = decode_info(row, self._video_path(job_id))
             if info.spec.request.image is not None and not self._is_picture(info.spec.request.image):
                 raise DamagedJobError(job_id, "its picture is not one the bot stored")
+            if info.spec.request.extend is not None and not self._is_picture(info.spec.request.extend):
+                raise DamagedJobError(job_id, "its video to extend is not one the bot stored")
         except DamagedJobError as damaged:
             self._report(damaged)
             raise
@@ -644,6 +652,15 @@ def _submitted(row: Raw) -> int:
     """The row's place in submission order (a damaged one last: it is reported and left out anyway)."""
     seq = str(row.get("seq"))
     return int(seq) if seq.isascii() and seq.isdigit() else 2**63
+
+
+def _kept_file(path: Path, field: str, max_bytes: int) -> bytes:
+    """The bytes of a job's picture or video to extend (`field`); `InvalidRequestError` past `max_bytes`,
+    told from its size before it is read."""
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise InvalidRequestError(field, f"{size / 2**20:.1f} MiB", f"a file of at most {max_bytes // 2**20} MiB")
+    return path.read_bytes()
 
 
 def _write(folder: Path, path: Path, data: bytes) -> None:

@@ -1,9 +1,10 @@
 """The bot host's files of the Redis backend, as `VideoSweeper` sweeps them (VIDEO_RETENTION_H).
 
 With Redis the bot fetches each finished MP4 into its `output_dir`, and the picture an image-to-video
-job animated stays where the bot stored it: both on the bot's host, which no worker sees. The
-promise is the local queue's (`generation.queue.retention`, which holds the policy and the loop): a
-file goes once its job ended `video_retention_h` hours ago *and* its outcome was acknowledged.
+job animated (or the video an extension continued) stays where the bot stored it: both on the bot's
+host, which no worker sees. The promise is the local queue's (`generation.queue.retention`, which holds
+the policy and the loop): a file goes once its job ended `video_retention_h` hours ago *and* its outcome
+was acknowledged.
 
 The record of those files is in Redis, per bot `origin` (see `scripts.py`): acknowledging an ended
 job adds it to `kept:{origin}` (scored by when it ended) and its picture's path to
@@ -115,8 +116,9 @@ class BotHostFiles:
                     request = decode_request(text)
                 except InvalidRequestError:
                     continue  # a damaged request: nothing of it is shown again, so nothing to rewrite
-                if request.image is not None:
-                    pipe.hset(self._job(job_id), "request", encode_request(dataclasses.replace(request, image=None)))
+                if request.conditioned:
+                    forgotten = dataclasses.replace(request, image=None, extend=None)
+                    pipe.hset(self._job(job_id), "request", encode_request(forgotten))
             pipe.zrem(self._kept, *job_ids)
             pipe.hdel(self._pictures, *job_ids)
             await pipe.execute()

@@ -23,7 +23,8 @@ heartbeating them, so their leases run out and the queue reclaims them. Nothing 
 
 The picture an image-to-video job animates lives on the bot's host; the bot keeps its bytes under
 `image:{id}` until the job ends. A worker copies them into `image_dir` when it takes the job (the
-request it runs names that copy) and deletes the copy when the job leaves it.
+request it runs names that copy) and deletes the copy when the job leaves it. The video an extension
+continues (`VideoRequest.extend`) travels the same way, under the same key (a job has one or the other).
 
 A taken job's record is input (see `codec`): one that fails its checks is reported and, when its id is
 a job id, ended failed (`DAMAGED_JOB`) so its user hears; one whose id is not is left to its lease.
@@ -58,6 +59,7 @@ from generation.queue.source import BatchLimits, Ending, Failed, Succeeded
 log = logging.getLogger(__name__)
 
 PICTURE_GONE: Final = "the picture to animate is no longer stored (it waited too long); please ask again"
+VIDEO_GONE: Final = "the video to extend is no longer stored (it waited too long); please ask again"
 VIDEO_NOT_STORED: Final = (
     "the video was made, but the queue could not store it (full or not answering); please ask again in a few minutes"
 )
@@ -240,17 +242,22 @@ class RedisJobSource:
             return None
 
     async def _with_local_image(self, info: JobInfo) -> JobInfo | None:
-        """The job as this worker runs it: its picture copied here from Redis; None if that is gone."""
+        """The job as this worker runs it: its picture (or the video it extends) copied here from Redis;
+        None if that is gone."""
         request = info.spec.request
-        if request.image is None:
+        if not request.conditioned:
             return info
         data = cast(bytes | None, await self._raw.get(self._commands.key("image:", info.job_id)))
         if data is None:
-            await self.end(info.job_id, Failed(PICTURE_GONE))
+            await self.end(info.job_id, Failed(PICTURE_GONE if request.extend is None else VIDEO_GONE))
             return None
-        path = self._image_path(info.job_id)
+        if request.extend is None:
+            path = self._image_path(info.job_id)
+            local = dataclasses.replace(request, image=str(path))
+        else:
+            path = self._image_path(info.job_id, ".mp4")
+            local = dataclasses.replace(request, extend=str(path))
         await asyncio.to_thread(_write, self._settings.image_dir, path, data)
-        local = dataclasses.replace(request, image=str(path))
         return dataclasses.replace(info, spec=dataclasses.replace(info.spec, request=local))
 
     async def begin(self, job_ids: Sequence[str]) -> float:
@@ -465,10 +472,11 @@ class RedisJobSource:
         return True
 
     async def _drop_local_image(self, job_id: str) -> None:
-        await asyncio.to_thread(_remove, self._settings.image_dir, self._image_path(job_id))
+        for suffix in (".png", ".mp4"):  # a picture, or a video to extend
+            await asyncio.to_thread(_remove, self._settings.image_dir, self._image_path(job_id, suffix))
 
-    def _image_path(self, job_id: str) -> Path:
-        return job_file(self._settings.image_dir, job_id, ".png")
+    def _image_path(self, job_id: str, suffix: str = ".png") -> Path:
+        return job_file(self._settings.image_dir, job_id, suffix)
 
     def _forget(self, job_id: str) -> None:
         self._held.pop(job_id, None)

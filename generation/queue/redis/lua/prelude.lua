@@ -306,7 +306,9 @@ local function settle_acknowledged(id)
   local key = job_key(id)
   local origin = hget(key, 'ack_origin')
   redis.call('ZADD', K('kept:', origin), hget(key, 'finished_at'), id)
-  local image = cjson.decode(hget(key, 'request')).image
+  local request = cjson.decode(hget(key, 'request'))
+  local image = request.image  -- the picture, or the video an extension continued (JSON null is no string)
+  if type(image) ~= 'string' then image = request.extend end
   if type(image) == 'string' then redis.call('HSET', K('pictures:', origin), id, image) end
   redis.call('EXPIRE', key, tonumber(hget(key, 'ack_ttl')))
 end
