@@ -15,6 +15,7 @@ model name, or whose profile the catalog lacks, is left out with a warning (`ser
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from typing import Final, cast
 
@@ -83,11 +84,11 @@ async def served_models(
     """Every model a live worker serves, by name, with how many live workers serve it.
 
     `now` is on Redis's clock, as for `read_workers`. An advert that fails its checks (a name that is
-    not a model name, a profile the catalog lacks, or another profile than the first worker of that
-    name advertises) is left out, and `warn` is told which worker's (never the advertised value: it
-    may be anything).
+    not a model name, a profile the catalog lacks, or another profile than most workers of that name
+    advertise) is left out, and `warn` is told which worker's (never the advertised value: it may be
+    anything).
     """
-    served: dict[str, tuple[ModelProfile, int]] = {}
+    adverts: dict[str, list[tuple[str, ModelProfile]]] = {}
     for worker, last, record in sorted(await _records(client, prefix, now)):
         name = record.get(ADVERT_MODEL, "")
         if not name or not _alive(last, record, now, lease_s):
@@ -101,9 +102,14 @@ async def served_models(
         if profile is None:
             warn(f"worker {shown(worker)} advertises a profile this bot does not ship for model {name}; ignored")
             continue
-        known, workers = served.get(name, (profile, 0))
-        if known is not profile:
-            warn(f"worker {shown(worker)} advertises model {name} with another profile than its peers; ignored")
-            continue
-        served[name] = (profile, workers + 1)
-    return tuple(ServedModel(name, profile, workers) for name, (profile, workers) in sorted(served.items()))
+        adverts.setdefault(name, []).append((worker, profile))
+    served = []
+    for name, found in sorted(adverts.items()):
+        # Most workers of a name agree on its profile (a tie: the first by worker name).
+        counts = Counter(profile.name for _, profile in found)
+        chosen = max(counts, key=counts.__getitem__)
+        for worker, profile in found:
+            if profile.name != chosen:
+                warn(f"worker {shown(worker)} advertises model {name} with another profile than its peers; ignored")
+        served.append(ServedModel(name, PROFILES[chosen], counts[chosen]))
+    return tuple(served)
