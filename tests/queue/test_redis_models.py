@@ -23,8 +23,10 @@ from generation.errors import DamagedJobError
 from generation.queue.interface import JobCancelled, JobFailed, JobFinished, JobStatus, Person
 from generation.queue.redis import scripts
 from generation.queue.redis.codec import DAMAGED_JOB
+from generation.queue.redis.prelude import NEAR_PLACES
 from generation.queue.redis.queue import RedisJobQueue
 from generation.queue.redis.source import RedisJobSource
+from generation.queue.redis.verbs import QueueVerbs, connect
 from generation.queue.settings import QueueSettings
 from generation.queue.source import BatchLimits
 from tests.fakes.clock import FakeClock
@@ -267,3 +269,46 @@ def test_a_place_and_eta_count_the_jobs_ahead_for_the_same_model_over_its_live_w
         ("classic", 2, None),
         ("quality", 3, 15.0),
     ]
+
+
+async def test_a_pass_of_far_places_tells_the_far_jobs_of_every_models_lane(
+    redis_server: RedisServer, redis_prefix: str, clock: FakeClock, lua: Scripts
+) -> None:
+    lua.prefix = redis_prefix
+    depth, taken = 2 * NEAR_PLACES, 20
+    for model in ("fast", "quality"):
+        for i in range(depth):
+            lua.submit(f"{model}{i}", f"user{i}", SHAPE, model)
+        for _ in range(taken):
+            lua(scripts.TAKE, worker=f"{model}-1", model=model, default=1, by_shape={})
+    verbs = QueueVerbs(connect(redis_server.url), prefix=redis_prefix, lease_s=LEASE_S, test_clock=clock)
+
+    told = await verbs.far_places(every_s=5.0)
+
+    # Each far job moved up 20 places, more than a tenth of where it was: all are told, in both lanes.
+    assert told == 2 * (depth - NEAR_PLACES - taken)
+    assert [lua.told(f"{model}{depth - 1}") for model in ("fast", "quality")] == [depth - taken] * 2
+    await verbs.client.aclose()
+
+
+def test_the_waiting_jobs_of_every_lane_are_listed_page_by_page_and_cleared_from_the_end(lua: Scripts) -> None:
+    for i, model in enumerate(["", "fast", "quality"] * 3):
+        lua.submit(f"job{i}", f"user{i % 2}", SHAPE, model)
+    whole = lua.line()
+    listed, start = [], 1
+    while True:
+        page = lua(scripts.ACTIVE, start=start, count=2)
+        listed += page["ids"] or []
+        if not page["more"]:
+            break
+        start += 2
+
+    cleared = []
+    for count in (4, 200):  # a clear runs in chunks, each from the end of the lanes
+        cleared += [job["id"] for job in lua(scripts.CLEAR, by="admin", count=count)["jobs"]]
+
+    assert len(whole) == 9
+    assert listed == whole
+    assert cleared[::-1] == whole
+    assert lua.line() == []
+    assert lua.client.hgetall(f"{lua.prefix}lanes") == {}  # nothing waits for any model

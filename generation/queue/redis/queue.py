@@ -314,7 +314,8 @@ class RedisJobQueue:
         return self._info(rows[0])
 
     async def active(self) -> list[JobInfo]:
-        """Running jobs first, then waiting ones in the order they will run."""
+        """Running jobs first, then waiting ones in the order they will run, model by model (those naming
+        none first); each one's `position` is its place among the jobs for its model."""
         ids = await self._commands.active_ids()
         infos = {info.job_id: info for info in self._infos(await self._commands.view(ids))}
         return [infos[job_id] for job_id in ids if job_id in infos]

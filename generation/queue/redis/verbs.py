@@ -139,8 +139,9 @@ class QueueVerbs:
                 return
 
     async def far_places(self, every_s: float) -> int:
-        """Announce the waiting jobs past the near line whose place moved enough, unless a pass began less
-        than `every_s` ago (`scripts.FAR_PLACES`), `_CHUNK` jobs per script call; how many were told."""
+        """Announce the waiting jobs past the near line of each lane (model) whose place moved enough, unless
+        a pass began less than `every_s` ago (`scripts.FAR_PLACES`), `_CHUNK` jobs per script call; how
+        many were told."""
         told, start, lane = 0, None, ""
         while True:
             answer = await self._run(
@@ -158,8 +159,9 @@ class QueueVerbs:
         return {name: int(count) for name, count in counts.items() if count.isascii() and count.isdigit()}
 
     async def active_ids(self) -> list[str]:
-        """Held jobs (by submission), then waiting ones in the order they will run (`_LISTED` per script
-        call: a line that moves in between may list a job twice, kept once, or miss one that moved up)."""
+        """Held jobs (by submission), then waiting ones lane by lane (those naming no model, then each
+        model's by name), each lane in the order it will run (`_LISTED` per script call: a line that moves
+        in between may list a job twice, kept once, or miss one that moved up)."""
         ids: dict[str, None] = {}
         start = 1
         while True:
