@@ -58,13 +58,13 @@ class Scripts:
         """Submit with caps no test reaches."""
         return self(scripts.SUBMIT, **_submission(job_id, owner, shape, model))
 
-    def fill(self, jobs: list[tuple[str, str, str]]) -> None:
-        """Submit (id, owner, shape) jobs in order, pipelined a thousand at a time."""
+    def fill(self, jobs: list[tuple[str, str, str]], model: str = "") -> None:
+        """Submit (id, owner, shape) jobs for `model` in order, pipelined a thousand at a time."""
         sha = self._sha(scripts.SUBMIT)
         for start in range(0, len(jobs), 1000):
             with self.client.pipeline(transaction=False) as pipe:
                 for job_id, owner, shape in jobs[start : start + 1000]:
-                    pipe.evalsha(sha, 1, self._routing_key, *self._args(_submission(job_id, owner, shape)))
+                    pipe.evalsha(sha, 1, self._routing_key, *self._args(_submission(job_id, owner, shape, model)))
                 pipe.execute()
 
     def line(self) -> list[str]:
