@@ -14,15 +14,15 @@ own bot (fetched here only for a job watched here, never deleted).
 
 What Redis holds is input (see `codec`): a record or event that fails its checks is reported once
 (`log` warning with the job id) and skipped, or, where it ends a job this process follows, handed on
-as that job's `JobFailed(DAMAGED_JOB)`; no loop stops for it.
+as that job's `JobFailed(DAMAGED_JOB)`; no loop stops for it. The MP4's key is derived from the job's
+id and fencing token (`codec.video_key`), never read from the record, and the file it is written to is
+`output_dir/{id}.mp4` for a checked id, checked again to resolve inside `output_dir`.
 
 A job that names a model (`VideoRequest.model`) runs only on a worker serving that name, in that
 model's own fair order (its lane: see `scripts.py`); its place and ETA count only the jobs ahead of it
 for that model, and the live workers serving it. A job for a model no live worker serves is accepted
 and waits (without an ETA) until one registers: `models()` lists what the live workers serve, and
-`stats()` what waits per model, for the bot to tell its members. The MP4's key is derived from the job's
-id and fencing token (`codec.video_key`), never read from the record, and the file it is written to is
-`output_dir/{id}.mp4` for a checked id, checked again to resolve inside `output_dir`.
+`stats()` what waits per model, for the bot to tell its members.
 
 VIDEO_RETENTION_H holds as for the local queue: a `VideoSweeper` (at start, then hourly on the clock)
 deletes the bot host's MP4 and picture of this origin's acknowledged jobs once they ended that long
