@@ -56,7 +56,8 @@ a batch is cut from one lane, so it never mixes models. A job's place is its pla
 counts the jobs ahead of it there, the jobs running on the workers serving that model (`runs_on`, set
 by TAKE) and those workers (`lane:{model}:workers` zset, by last heartbeat, next to `workers`); with
 none alive it has no ETA. `lane:{model}:eta` / `lane:{model}:eta:{shape}`: that model's recent runs
-(models differ tenfold in speed); `eta` / `eta:{shape}` hold every run, for lane ''. So fairness is per
+(models differ tenfold in speed; these and `lane:{model}:workers` expire once the model is no longer
+run / served); `eta` / `eta:{shape}` hold every run, for lane ''. So fairness is per
 member within each model: a member's job for one model never waits behind their own (or anyone's) job
 for another, and a model whose workers are all busy holds up no other model's jobs.
 

@@ -19,4 +19,6 @@ for _, list in ipairs(lists) do
   redis.call('ZADD', list, now, A.worker)
   redis.call('ZREMRANGEBYSCORE', list, '-inf', '(' .. (now - A.gone_s))
 end
+-- A model nobody serves any more leaves nothing behind for good.
+if lists[2] then redis.call('EXPIRE', lists[2], A.gone_s) end
 return cjson.encode({cancelled = cancelled, lost = lost})

@@ -9,5 +9,7 @@ for _, lane in ipairs(lanes) do
     redis.call('LTRIM', key, 0, A.window - 1)
   end
   redis.call('EXPIRE', LK(lane, 'eta:', A.shape), ENDED_EVENTS_TTL)
+  -- A model nobody runs any more leaves nothing behind for good (lane '' is everyone's, always in use).
+  if lane ~= '' then redis.call('EXPIRE', LK(lane, 'eta'), ENDED_EVENTS_TTL) end
 end
 return cjson.encode({})
