@@ -312,3 +312,13 @@ def test_the_waiting_jobs_of_every_lane_are_listed_page_by_page_and_cleared_from
     assert cleared[::-1] == whole
     assert lua.line() == []
     assert lua.client.hgetall(f"{lua.prefix}lanes") == {}  # nothing waits for any model
+
+
+async def test_both_backends_serve_the_engines_model_under_its_profiles_name(make_queue: Any) -> None:
+    queue = await make_queue()
+
+    [served] = await queue.models()
+
+    assert (served.name, served.profile.name, served.workers) == ("modelscope-t2v", "modelscope-t2v", 1)
+    handle = await queue.submit(spec("ann", model=served.name))
+    assert isinstance((await events_of(handle))[-1], JobFinished)
