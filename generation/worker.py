@@ -2,13 +2,16 @@
 
 Configured like the bot's engine, from the environment or `.env`, with no arguments: `QUEUE_URL`
 (required here), `MODEL_ID`, `DEVICE`, `OFFLOAD`, `MAX_BATCH_SIZE`, ... and `WORKER_NAME` (default
-host-pid-device). Run one per GPU (`DEVICE=cuda:N`, or `CUDA_VISIBLE_DEVICES`).
+host-pid-device). Run one per GPU (`DEVICE=cuda:N`, or `CUDA_VISIBLE_DEVICES`). It serves its model
+under `MODEL_NAME` (default: the profile's name): it runs the jobs that ask for that name, and those
+that name none.
 
-It registers in Redis (`workers` zset, `worker:{name}` hash: host, GPU, model state, current jobs,
-jobs done, last heartbeat), takes jobs in the fair order, runs them with the engine in a child process
-(as the bot's in-process queue does), stores each MP4 in Redis for the bot and heartbeats every
-`QUEUE_LEASE_S / 3`. SIGTERM or SIGINT: it takes nothing more, lets the running call finish within
-`SHUTDOWN_GRACE_S`, hands back what it still holds, leaves the registry and exits 0.
+It registers in Redis (`workers` zset, `worker:{name}` hash: host, GPU, model state, current jobs, jobs
+done, last heartbeat, and the model it serves: its public name and its profile's name), takes jobs in
+the fair order, runs them with the engine in a child process (as the bot's in-process queue does),
+stores each MP4 in Redis for the bot and heartbeats every `QUEUE_LEASE_S / 3`. SIGTERM or SIGINT: it
+takes nothing more, lets the running call finish within `SHUTDOWN_GRACE_S`, hands back what it still
+holds, leaves the registry and exits 0.
 
 `--help` lists the settings and `--version` answers, whatever the settings. Start-up checks everything
 before the worker says "worker ready" and takes a job: a name in the environment or `.env` that looks
@@ -33,10 +36,11 @@ from pathlib import Path
 from typing import Final
 
 import redis.asyncio as redis
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 
 from generation.clock import SYSTEM_CLOCK, Clock
 from generation.config import EngineSettings, settings_parser, stray_names
+from generation.errors import InvalidRequestError, shown
 from generation.hub_environment import export_hub_settings
 from generation.process_generator import ProcessGenerator
 from generation.protocol import Haltable, VideoGenerator
@@ -46,6 +50,7 @@ from generation.queue.redis.startup import RedisTrouble, check_redis
 from generation.queue.redis.verbs import QueueVerbs, connect
 from generation.queue.settings import QueueSettings
 from generation.queue_factory import diffusers_generator
+from generation.request import check_model_name
 
 log = logging.getLogger(__name__)
 
@@ -60,16 +65,39 @@ _MODEL_FIX: Final = (
 
 
 class WorkerSettings(EngineSettings, QueueSettings):
-    """The engine and queue settings a worker uses, and its name in the registry."""
+    """The engine and queue settings a worker uses, its name in the registry and its model's public name."""
 
     worker_name: str | None = Field(
         None, description="videobot-worker only: this worker's name in /videoadmin stats (default: host-pid-device)"
     )
+    model_name: str | None = Field(
+        None,
+        description=(
+            "videobot-worker only: the public name members pick this worker's model by (1-32 letters, digits, "
+            "'-' or '.'); workers of one name serve one model; default: the profile's name"
+        ),
+    )
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
+
+    @field_validator("model_name", mode="before")
+    @classmethod
+    def _check_model_name(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        if isinstance(value, str):
+            try:
+                return check_model_name(value.strip())
+            except InvalidRequestError as error:
+                raise ValueError(f"must be {error.allowed} (got {shown(value)})") from None
+        return value
 
     def name(self) -> str:
         """`WORKER_NAME`, or host-pid-device."""
         return self.worker_name or f"{socket.gethostname()}-{os.getpid()}-{self.device}"
+
+    def served_name(self) -> str:
+        """`MODEL_NAME`, or the profile's name: the name this worker's jobs ask for."""
+        return self.model_name or self.profile.name
 
 
 class StartupError(Exception):
@@ -196,12 +224,17 @@ async def serve(
         settings.eta_window,
         int(settings.queue_video_ttl_h * 3600),
         image_dir=settings.output_dir / "images",
+        model=settings.served_name(),
+        profile=settings.profile.name,
     )
     source = RedisJobSource(commands, connect(url, decode=False), source_settings, clock, describe=describe)
     host = WorkerHost(source, generator, settings, settings, clock)
     hosts.append(host)
     await host.start()
-    log.info("worker ready name=%s model=%s device=%s", name, settings.model_id, settings.device)
+    log.info(
+        "worker ready name=%s serves=%s profile=%s model=%s device=%s",
+        name, settings.served_name(), settings.profile.name, settings.model_id, settings.device,
+    )  # fmt: skip
     stopping = asyncio.create_task(stop.wait())
     serving = asyncio.create_task(host.wait())
     await asyncio.wait({stopping, serving}, return_when=asyncio.FIRST_COMPLETED)

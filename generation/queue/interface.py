@@ -195,6 +195,7 @@ class QueueStats:
     paused: bool
     gpu_memory_bytes: int | None
     workers: tuple[WorkerStatus, ...] = ()
+    waiting_by_model: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -314,6 +315,10 @@ class JobQueue(Protocol):
 
     async def stats(self) -> QueueStats:
         """Counters since the database was created."""
+        ...
+
+    async def models(self) -> tuple[ServedModel, ...]:
+        """The models served now, by name (`ServedModel.workers`: the live GPUs that hold or load each)."""
         ...
 
     def health(self) -> WorkerHealth:

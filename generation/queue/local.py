@@ -38,6 +38,7 @@ from generation.queue.interface import (
     JobSpec,
     JobStatus,
     QueueStats,
+    ServedModel,
     WorkerHealth,
     WorkerStatus,
 )
@@ -72,6 +73,7 @@ class LocalJobQueue:
     ) -> None:
         self._settings = settings
         self._device = engine.device
+        self._profile = engine.profile
         self._generator = generator
         self._clock = clock
         self._store = JobStore(settings.database_path)
@@ -210,6 +212,10 @@ class LocalJobQueue:
     async def history(self, owner_id: str | None = None, limit: int = 10) -> list[JobInfo]:
         """Ended jobs, newest first, optionally only one owner's."""
         return [job.info for job in await self._store.history(owner_id, limit)]
+
+    async def models(self) -> tuple[ServedModel, ...]:
+        """The one model this queue's GPU holds, under its profile's name."""
+        return (ServedModel(self._profile.name, self._profile, 1),)
 
     async def stats(self) -> QueueStats:
         """Outcome counts since the database was created, plus the live line, GPU memory and the one worker."""

@@ -27,6 +27,7 @@ from generation.queue.interface import (
     JobInfo,
     JobSpec,
     QueueStats,
+    ServedModel,
     WorkerHealth,
 )
 from generation.queue.redis.host import WorkerHost
@@ -55,12 +56,15 @@ def worker_host(
     clock: FakeClock,
     *,
     name: str = "worker-1",
+    model: str = "",
+    profile: str = "",
     encoder: Encoder | None = None,
     tick_clock: FakeClock | None = None,
     commands_type: type[QueueVerbs] = QueueVerbs,
 ) -> tuple[WorkerHost, RedisJobSource]:
-    """One worker in this process: its host and its source (for the lease specifications); its
-    `commands_type` may lose answers on the way back, as a network does."""
+    """One worker in this process: its host and its source (for the lease specifications), serving
+    `model` (with `profile`; '': none by name, so only the jobs naming none); its `commands_type` may
+    lose answers on the way back, as a network does."""
     commands = commands_type(connect(url), prefix=prefix, lease_s=settings.queue_lease_s, test_clock=clock)
     hosts: list[WorkerHost] = []
 
@@ -83,6 +87,8 @@ def worker_host(
             settings.eta_window,
             int(settings.queue_video_ttl_h * 3600),
             image_dir=engine.output_dir / "worker-images",
+            model=model,
+            profile=profile,
         ),
         clock,
         tick_clock=tick_clock or FakeClock(),
@@ -142,6 +148,9 @@ class HostedRedisQueue:
 
     async def stats(self) -> QueueStats:
         return await self.redis.stats()
+
+    async def models(self) -> tuple[ServedModel, ...]:
+        return await self.redis.models()
 
     def health(self) -> WorkerHealth:
         return self.host.health()

@@ -14,9 +14,11 @@ import redis.asyncio as redis
 from pydantic import SecretStr
 from redis import Redis as SyncRedis
 
-from generation.queue.interface import JobFinished
+from generation.profiles import PROFILES
+from generation.queue.interface import JobFinished, ServedModel
 from generation.queue.redis.registry import read_workers
 from generation.queue.settings import QueueSettings
+from generation.request import check_model_name
 from generation.worker import EXIT_CONFIG, EXIT_UNAVAILABLE, WorkerSettings, serve
 from tests.fakes.clock import FakeClock
 from tests.fakes.generator import FakeGenerator
@@ -91,6 +93,55 @@ async def test_the_worker_serves_jobs_and_on_stop_leaves_the_registry(
     [gone] = (await bot.stats()).workers
     assert not gone.alive
     await bot.close()
+
+
+async def test_the_worker_advertises_its_model_name_and_profile_and_runs_the_jobs_naming_it(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    url = redis_server.url.removesuffix("/0") + "/6"  # a database of its own: the registry-key checks read theirs
+    settings = WorkerSettings(
+        _env_file=None,  # type: ignore[call-arg]
+        queue_url=SecretStr(url),
+        model_profile="ltx-video",
+        model_name="fast",
+        output_dir=tmp_path / "worker",
+    )
+    clock = FakeClock()
+    bot = redis_queue(url, "{videobot}:", QueueSettings(_env_file=None), tmp_path / "bot", clock)  # type: ignore[call-arg]
+    await bot.start()
+    stop = asyncio.Event()
+    serving = asyncio.create_task(serve(settings, generator=FakeGenerator(clock=clock), clock=clock, stop=stop))
+    try:
+        events = await events_of(await bot.submit(spec("ann", model="fast")))
+        assert isinstance(events[-1], JobFinished)
+        assert await bot.models() == (ServedModel("fast", PROFILES["ltx-video"], 1),)
+    finally:
+        stop.set()
+        await serving
+    assert await bot.models() == ()  # stopped: it serves nothing any more
+    await bot.close()
+
+
+def test_a_worker_serves_its_model_under_its_profiles_name_unless_model_name_says_otherwise() -> None:
+    unnamed = WorkerSettings(_env_file=None, model_profile="wan2.1-t2v-1.3b")  # type: ignore[call-arg]
+    named = WorkerSettings(_env_file=None, model_profile="wan2.1-t2v-1.3b", model_name="draft")  # type: ignore[call-arg]
+
+    assert (unnamed.served_name(), named.served_name()) == ("wan2.1-t2v-1.3b", "draft")
+
+
+@pytest.mark.parametrize("profile", sorted(PROFILES))
+def test_every_shipped_profiles_name_may_be_a_workers_default_model_name(profile: str) -> None:
+    assert check_model_name(profile) == profile
+
+
+def test_a_model_name_that_is_not_one_is_refused_with_exit_78(tmp_path: Path) -> None:
+    status, lines = worker(tmp_path, QUEUE_URL="redis://127.0.0.1:1/0", MODEL_NAME="fast/../draft")
+
+    assert status == EXIT_CONFIG
+    assert lines == [
+        "error: MODEL_NAME is invalid: must be 1-32 letters, digits, '-' or '.', starting with a letter or digit "
+        "(got 'fast/../draft')"
+    ]
 
 
 async def test_a_worker_process_registers_then_exits_0_on_sigterm(

@@ -177,9 +177,11 @@ async def make_queue(
         engine = engine_settings.model_copy(update={"max_batch_size": batch_size})
         queue: JobQueue
         if queue_backend == "redis":
+            # It serves the engine's model under its profile's name, as the in-process queue does.
             host, _ = worker_host(
                 server.url, prefix, chosen, engine.model_copy(update={"output_dir": tmp_path / "worker"}),
-                generator, clock, name=f"worker-{len(queues) + 1}", encoder=encoder,
+                generator, clock, name=f"worker-{len(queues) + 1}", model=engine.profile.name,
+                profile=engine.profile.name, encoder=encoder,
             )  # fmt: skip
             queue = HostedRedisQueue(redis_queue(server.url, prefix, chosen, engine.output_dir, clock), host)
         else:

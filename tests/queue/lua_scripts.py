@@ -18,9 +18,10 @@ from generation.queue.redis import scripts
 LEASE_S = 30.0
 
 
-def job_fields(job_id: str, owner: str, shape: str) -> dict[str, str]:
-    """The fields of a new job the scripts read (no request: nothing here delivers a video)."""
-    return {"id": job_id, "owner": owner, "origin": "lua-scripts", "shape": shape, "cost": "1.0"}
+def job_fields(job_id: str, owner: str, shape: str, model: str = "") -> dict[str, str]:
+    """The fields of a new job the scripts read (no request: nothing here delivers a video); `model` the
+    name of the model that must run it ('' for any)."""
+    return {"id": job_id, "owner": owner, "origin": "lua-scripts", "shape": shape, "cost": "1.0", "model": model}
 
 
 class Scripts:
@@ -53,17 +54,17 @@ class Scripts:
         )
         return answer
 
-    def submit(self, job_id: str, owner: str, shape: str) -> dict[str, Any]:
+    def submit(self, job_id: str, owner: str, shape: str, model: str = "") -> dict[str, Any]:
         """Submit with caps no test reaches."""
-        return self(scripts.SUBMIT, **_submission(job_id, owner, shape))
+        return self(scripts.SUBMIT, **_submission(job_id, owner, shape, model))
 
-    def fill(self, jobs: list[tuple[str, str, str]]) -> None:
-        """Submit (id, owner, shape) jobs in order, pipelined a thousand at a time."""
+    def fill(self, jobs: list[tuple[str, str, str]], model: str = "") -> None:
+        """Submit (id, owner, shape) jobs for `model` in order, pipelined a thousand at a time."""
         sha = self._sha(scripts.SUBMIT)
         for start in range(0, len(jobs), 1000):
             with self.client.pipeline(transaction=False) as pipe:
                 for job_id, owner, shape in jobs[start : start + 1000]:
-                    pipe.evalsha(sha, 1, self._routing_key, *self._args(_submission(job_id, owner, shape)))
+                    pipe.evalsha(sha, 1, self._routing_key, *self._args(_submission(job_id, owner, shape, model)))
                 pipe.execute()
 
     def line(self) -> list[str]:
@@ -93,11 +94,11 @@ class Scripts:
             self.client.delete(key)
 
 
-def _submission(job_id: str, owner: str, shape: str) -> dict[str, Any]:
+def _submission(job_id: str, owner: str, shape: str, model: str = "") -> dict[str, Any]:
     return {
         "id": job_id,
         "owner": owner,
-        "fields": job_fields(job_id, owner, shape),
+        "fields": job_fields(job_id, owner, shape, model),
         "max_jobs": 1_000_000,
         "max_per_user": 1_000,
     }

@@ -67,12 +67,14 @@ def redis_client(redis_server: RedisServer) -> Iterator[redis.Redis]:
     client.close()
 
 
-def filled(client: redis.Redis, depth: int, users: int) -> Scripts:
-    """`depth` waiting jobs under a new prefix, the i-th job user `i % users`'s; runs of 6 s recorded."""
+def filled(client: redis.Redis, depth: int, users: int, model: str = "") -> Scripts:
+    """`depth` waiting jobs for `model` under a new prefix, the i-th job user `i % users`'s; runs of 6 s
+    recorded, and a worker serving the model."""
     lua = Scripts(client)
     lua.now = 1_000.0
-    lua(scripts.LEARN, shape=SHAPE, cost="1.0", seconds=str(SECONDS_PER_JOB), after="0", window=20)
-    lua.fill([(job(i), f"user{i % users}", SHAPE) for i in range(depth)])
+    lua(scripts.LEARN, shape=SHAPE, cost="1.0", seconds=str(SECONDS_PER_JOB), after="0", window=20, model=model)
+    lua(scripts.HEARTBEAT, worker="w", held={}, record={}, model=model, gone_s=3600)
+    lua.fill([(job(i), f"user{i % users}", SHAPE) for i in range(depth)], model)
     return lua
 
 
@@ -88,13 +90,13 @@ def commands_run(client: redis.Redis, call: Callable[[], Any]) -> int:
     return total() - before
 
 
-def verbs(lua: Scripts) -> dict[str, Callable[[], Any]]:
-    """One call of each verb, in an order that leaves each something to act on."""
+def verbs(lua: Scripts, model: str = "") -> dict[str, Callable[[], Any]]:
+    """One call of each verb on jobs for `model`, in an order that leaves each something to act on."""
     held: dict[str, Any] = {}
     line = lua.line()
 
     def take() -> None:
-        held.update(lua(scripts.TAKE, worker="w", default=1, by_shape={}))
+        held.update(lua(scripts.TAKE, worker="w", model=model, default=1, by_shape={}))
 
     def end() -> None:
         job = held["jobs"][0]["id"]
@@ -105,8 +107,8 @@ def verbs(lua: Scripts) -> dict[str, Callable[[], Any]]:
         lua(scripts.PUT_BACK, token=held["token"], ids=[held["jobs"][0]["id"]])
 
     return {
-        "submit (a new user)": lambda: lua.submit("new-user-job", "new-user", SHAPE),
-        "submit (a user already waiting)": lambda: lua.submit("another", "user7", SHAPE),
+        "submit (a new user)": lambda: lua.submit("new-user-job", "new-user", SHAPE, model),
+        "submit (a user already waiting)": lambda: lua.submit("another", "user7", SHAPE, model),
         "take": take,
         "end": end,
         "put back": put_back,
@@ -119,13 +121,16 @@ def verbs(lua: Scripts) -> dict[str, Callable[[], Any]]:
     }
 
 
-def test_no_verb_runs_more_redis_commands_at_10000_waiting_than_at_1000(private_redis: redis.Redis) -> None:
-    shallow = filled(private_redis, 1_000, 300)
-    deep = filled(private_redis, 10_000, 3_000)  # as many jobs per user: the same owner lines
+@pytest.mark.parametrize("model", ["", "fast"], ids=["jobs naming no model", "jobs for one model"])
+def test_no_verb_runs_more_redis_commands_at_10000_waiting_than_at_1000(private_redis: redis.Redis, model: str) -> None:
+    shallow = filled(private_redis, 1_000, 300, model)
+    deep = filled(private_redis, 10_000, 3_000, model)  # as many jobs per user: the same owner lines
 
     costs = {
         name: (commands_run(private_redis, shallow_call), commands_run(private_redis, deep_call))
-        for (name, shallow_call), deep_call in zip(verbs(shallow).items(), verbs(deep).values(), strict=True)
+        for (name, shallow_call), deep_call in zip(
+            verbs(shallow, model).items(), verbs(deep, model).values(), strict=True
+        )
     }
 
     grew = {name: cost for name, cost in costs.items() if cost[1] > cost[0] + 2}

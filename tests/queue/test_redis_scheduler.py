@@ -7,6 +7,10 @@ too), endings, put-backs and reclaims, and checks after each step that both list
 in the same order, that `VIEW` gives each its place in that order, and that each was last told that
 place. An owner whose last job is taken and who submits again in the same round, or whose job comes
 back to the front of a line it had left, arises from the traffic itself.
+
+With models (`LuaLanesMachine`), each model's jobs are a line of their own, kept as a `FairScheduler`
+keeps one, and a worker serving a model takes the head of its model's line or of the model-less one,
+whichever was submitted first.
 """
 
 from __future__ import annotations
@@ -159,3 +163,90 @@ LuaLineMachine.TestCase.settings = settings(max_examples=60, stateful_step_count
 def test_the_lua_line_is_fair_schedulers_line(redis_client: redis.Redis) -> None:
     LuaLineMachine.client = redis_client
     LuaLineMachine.TestCase().runTest()
+
+
+MODELS = ("", "fast", "quality")
+"""The lanes: jobs any worker runs (''), and the jobs of two served models."""
+
+
+class LuaLanesMachine(RuleBasedStateMachine):
+    """Random traffic over several models through the scripts, against one `FairScheduler` per model
+    (per lane: see `scripts.py`): a worker serving a model takes from its model's lane or from lane '',
+    the head submitted first of the two; its batch comes from that lane alone."""
+
+    client: redis.Redis
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lua = Scripts(self.client)
+        self.lua.now = 1_000.0
+        self.lanes = {model: PutBackScheduler(max_waiting=1000, max_per_owner=1000) for model in MODELS}
+        self.ids = itertools.count(1)
+        self.seq: dict[str, int] = {}  # job id -> submission order
+        self.lane: dict[str, str] = {}  # job id -> its model
+        self.running: dict[str, str] = {}  # job id -> token
+
+    @rule(owner=st.sampled_from("abcd"), model=st.sampled_from(MODELS), shape=st.sampled_from(sorted(SHAPES)))
+    def submit(self, owner: str, model: str, shape: str) -> None:
+        job_id = f"{owner}{next(self.ids)}"
+        assert "error" not in self.lua.submit(job_id, owner, SHAPES[shape], model)
+        self.seq[job_id], self.lane[job_id] = len(self.seq), model
+        self.lanes[model].push(Ticket(job_id, owner, SHAPES[shape]))
+
+    @rule(model=st.sampled_from(MODELS), size=st.integers(1, 3))
+    def take(self, model: str, size: int) -> None:
+        answer = self.lua(scripts.TAKE, worker=f"w-{model}", model=model, default=size, by_shape={})
+        taken = [job["id"] for job in answer["jobs"] or []]
+        heads = [
+            (self.seq[lane.order()[0].job_id], lane) for lane in {self.lanes[""], self.lanes[model]} if lane.order()
+        ]
+        expected = [t.job_id for t in min(heads, key=lambda head: head[0])[1].pop_batch(size)] if heads else []
+        assert taken == expected
+        assert len({self.lane[job_id] for job_id in taken}) <= 1  # one model per batch
+        self.running.update(dict.fromkeys(taken, answer.get("token", "")))
+
+    @precondition(lambda self: bool(self.running))
+    @rule(data=st.data())
+    def finish(self, data: st.DataObject) -> None:
+        job_id = data.draw(st.sampled_from(sorted(self.running)))
+        token = self.running.pop(job_id)
+        assert self.lua(scripts.END, worker="w", token=token, id=job_id, ending={"kind": "failed", "reason": "x"})[
+            "ended"
+        ]
+        self.lanes[self.lane[job_id]].finish(job_id)
+
+    @precondition(lambda self: bool(self.running))
+    @rule(data=st.data())
+    def put_back(self, data: st.DataObject) -> None:
+        job_id = data.draw(st.sampled_from(sorted(self.running)))
+        self.lua(scripts.PUT_BACK, token=self.running.pop(job_id), ids=[job_id])
+        self.lanes[self.lane[job_id]].put_back(job_id, alone=False)
+
+    @precondition(lambda self: any(lane.waiting_count for lane in self.lanes.values()))
+    @rule(data=st.data())
+    def cancel(self, data: st.DataObject) -> None:
+        waiting = [t.job_id for lane in self.lanes.values() for t in lane.order()]
+        job_id = data.draw(st.sampled_from(waiting))
+        self.lua(scripts.CANCEL, id=job_id, by="someone")
+        self.lanes[self.lane[job_id]].remove(job_id)
+
+    @invariant()
+    def each_lane_is_its_models_fair_line_and_places_count_within_it(self) -> None:
+        lines = {model: [t.job_id for t in lane.order()] for model, lane in self.lanes.items()}
+        assert self.lua.line() == [job_id for model in MODELS for job_id in lines[model]]
+        places = {job_id: place for line in lines.values() for place, job_id in enumerate(line, 1)}
+        assert self.lua.places(list(places)) == places
+        assert {job_id: self.lua.told(job_id) for job_id in places} == places
+
+    def teardown(self) -> None:
+        self.lua.cleanup()
+
+
+LuaLanesMachine.TestCase.settings = settings(max_examples=60, stateful_step_count=40, deadline=None)
+
+
+def test_each_models_lane_is_a_fair_schedulers_line_and_takes_follow_submission_across_lanes(
+    redis_client: redis.Redis,
+) -> None:
+    LuaLanesMachine.client = redis_client
+    LuaLanesMachine.TestCase().runTest()

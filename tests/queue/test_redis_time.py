@@ -40,7 +40,7 @@ async def test_a_submission_is_stamped_on_redis_clock(commands: QueueVerbs) -> N
 async def test_a_lease_runs_one_lease_past_redis_clock(commands: QueueVerbs) -> None:
     await commands.submit("j1", job_fields("j1", spec("ann"), "bot"), max_jobs=10, max_per_user=10)
     before = await redis_now(commands)
-    await commands.take("w1", 1, {}, "request-1")
+    await commands.take("w1", "", 1, {}, "request-1")
     after = await redis_now(commands)
 
     [(_, deadline)] = await commands.client.zrange(commands.key("running"), 0, -1, withscores=True)

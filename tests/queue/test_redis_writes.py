@@ -176,8 +176,10 @@ class FirstTakeAnswerLost(QueueVerbs):
 
     lost = False
 
-    async def take(self, worker: str, default: int, by_shape: Mapping[str, int], request: str) -> tuple[list[Raw], str]:
-        answer = await super().take(worker, default, by_shape, request)
+    async def take(
+        self, worker: str, model: str, default: int, by_shape: Mapping[str, int], request: str
+    ) -> tuple[list[Raw], str]:
+        answer = await super().take(worker, model, default, by_shape, request)
         if answer[0] and not self.lost:
             self.lost = True
             raise _lost()

@@ -124,6 +124,8 @@ def job_fields(job_id: str, spec: JobSpec, origin: str) -> dict[str, str]:
         "origin": origin,
         "shape": shape_key(request),
         "cost": number(request.cost),
+        # The lane the scripts route it by (see `scripts.py`); '' runs on any worker.
+        "model": request.model or "",
     }
 
 
@@ -184,9 +186,14 @@ def _info(job_id: str, raw: Raw, video_path: Path | None) -> JobInfo:
     timings = raw.get("timings")
     seed = raw.get("seed")
     cancelled_by = raw.get("cancelled_by")
+    request = decode_request(raw["request"])
+    # The model the scripts routed it by must be the one its request names (checked there), or a worker
+    # of another model could be handed it.
+    if (raw.get("model") or None) != request.model:
+        raise ValueError("its model field is not its request's model")
     return JobInfo(
         job_id=job_id,
-        spec=JobSpec(decode_request(raw["request"]), raw["owner"], raw.get("group", ""), raw.get("context", "")),
+        spec=JobSpec(request, raw["owner"], raw.get("group", ""), raw.get("context", "")),
         status=status,
         position=None if status.terminal or position is None else int(position),
         eta_s=None if status.terminal else _float(raw, "eta"),

@@ -18,6 +18,12 @@ as that job's `JobFailed(DAMAGED_JOB)`; no loop stops for it. The MP4's key is d
 id and fencing token (`codec.video_key`), never read from the record, and the file it is written to is
 `output_dir/{id}.mp4` for a checked id, checked again to resolve inside `output_dir`.
 
+A job that names a model (`VideoRequest.model`) runs only on a worker serving that name, in that
+model's own fair order (its lane: see `scripts.py`); its place and ETA count only the jobs ahead of it
+for that model, and the live workers serving it. A job for a model no live worker serves is accepted
+and waits (without an ETA) until one registers: `models()` lists what the live workers serve, and
+`stats()` what waits per model, for the bot to tell its members.
+
 VIDEO_RETENTION_H holds as for the local queue: a `VideoSweeper` (at start, then hourly on the clock)
 deletes the bot host's MP4 and picture of this origin's acknowledged jobs once they ended that long
 ago (`redis.retention`); a job's record in Redis expires once it has ended and been acknowledged
@@ -71,6 +77,7 @@ from generation.queue.interface import (
     JobSpec,
     JobStatus,
     QueueStats,
+    ServedModel,
     WorkerHealth,
     WorkerStatus,
     actor_text,
@@ -89,12 +96,13 @@ from generation.queue.redis.codec import (
     video_key,
     video_meta,
 )
-from generation.queue.redis.registry import read_workers
+from generation.queue.redis.registry import read_workers, served_models
 from generation.queue.redis.retention import BotHostFiles, record_keep_s
 from generation.queue.redis.verbs import QueueVerbs
 from generation.queue.retention import VideoSweeper
 from generation.queue.scheduler import queue_full_error, user_limit_error
 from generation.queue.settings import QueueSettings
+from generation.request import check_model_name
 from generation.results import Timings, VideoResult
 
 log = logging.getLogger(__name__)
@@ -163,6 +171,7 @@ class RedisJobQueue:
         self._output_dir = output_dir
         self._picture_dir = output_dir / IMAGES_FOLDER
         self._reported: set[str] = set()
+        self._warned: set[str] = set()  # messages about what workers advertise, each logged once
         self._clock = clock
         self._tick_clock = tick_clock or clock
         self._origin = origin
@@ -311,7 +320,8 @@ class RedisJobQueue:
         return self._info(rows[0])
 
     async def active(self) -> list[JobInfo]:
-        """Running jobs first, then waiting ones in the order they will run."""
+        """Running jobs first, then waiting ones in the order they will run, model by model (those naming
+        none first); each one's `position` is its place among the jobs for its model."""
         ids = await self._commands.active_ids()
         infos = {info.job_id: info for info in self._infos(await self._commands.view(ids))}
         return [infos[job_id] for job_id in ids if job_id in infos]
@@ -366,6 +376,15 @@ class RedisJobQueue:
             paused=bool(paused),
             gpu_memory_bytes=sum(memory) if memory else None,
             workers=tuple(self._workers),
+            waiting_by_model=await self._waiting_by_model(),
+        )
+
+    async def models(self) -> tuple[ServedModel, ...]:
+        """Every model a live worker serves now (liveness on Redis's clock), by name; a worker's advert
+        that fails its checks is left out, with a warning once per process (see `registry`)."""
+        now = await self._commands.now()
+        return await served_models(
+            self._client, self._commands.prefix, now, self._commands.lease_s, warn=self._warn_once
         )
 
     def health(self) -> WorkerHealth:
@@ -639,6 +658,21 @@ class RedisJobQueue:
             with contextlib.suppress(DamagedJobError):
                 infos.append(self._info(row))
         return infos
+
+    async def _waiting_by_model(self) -> tuple[tuple[str, int], ...]:
+        """Jobs waiting per model they name, by name; a name Redis holds that is not one is left out."""
+        counts = []
+        for name, count in sorted((await self._commands.waiting_by_model()).items()):
+            try:
+                counts.append((check_model_name(name), count))
+            except InvalidRequestError:
+                self._warn_once(f"jobs wait for a model name that is not one ({shown(name)}); not listed")
+        return tuple(counts)
+
+    def _warn_once(self, message: str) -> None:
+        if message not in self._warned:
+            self._warned.add(message)
+            log.warning("%s", message)
 
     def _report(self, damaged: DamagedJobError) -> None:
         """Say once per process that a job's record is damaged and not used (no field values: no secrets)."""

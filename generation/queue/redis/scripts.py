@@ -46,19 +46,36 @@ deletes no record: an id trimmed there whose record is still owed stays until ac
 * channels `wake` (work to take) and `cancel` ("stop:{id}" ends a running call, "drop:{id}" drops one
   member of it).
 
+Lanes: the waiting jobs that name a model (`VideoRequest.model`, copied into the job's `model` field)
+wait in that model's lane, the others in lane ''. Each lane is a fair order of its own (its own lines,
+rounds and `order`), under the keys above for lane '' and under `lane:{model}:` for a named one
+(`lane:{model}:order`, `...:lines`, `...:stamps`, `...:served`, `...:line:{owner}`; its round in the
+`sched` field `round:{model}`); `lanes` hash: waiting jobs per named lane (a lane with none has no
+field). A worker takes from its model's lane or lane '', the head submitted first of the two (TAKE); a
+batch is cut from one lane, so it never mixes models. A job's place is its place in its lane, its ETA
+counts the jobs ahead of it there, the jobs running on the workers serving that model (`runs_on`, set by
+TAKE) and those workers (`lane:{model}:workers` zset, by last heartbeat, next to `workers`); with none
+alive it has no ETA. `lane:{model}:eta` / `lane:{model}:eta:{shape}`: that model's recent runs (models
+differ tenfold in speed; these and `lane:{model}:workers` expire once the model is no longer run /
+served); `eta` / `eta:{shape}` hold every run, for lane ''. So fairness is per member within each model:
+a member's job for one model never waits behind their own (or anyone's) job for another, and a model
+whose workers are all busy holds up no other model's jobs.
+
 The fair order is `FairScheduler`'s (see `generation.queue.scheduler`): owners go in rounds, one job
 each per round, ranked within a round by when they were last served. It is kept, not replayed: a
-submit, take, end, cancel or put-back changes one owner's entries in `order` (O(that owner's jobs ×
-log n)), and no script reads more than a bounded slice of the line, whatever its depth.
+submit, take, end, cancel or put-back changes one owner's entries in its lane's `order` (O(that owner's
+jobs × log n)), and no script reads more than a bounded slice of a line, whatever its depth (nor more
+than one `ZCARD` per lane).
 
-Places are announced (`queued` events) in two tiers. The first `NEAR_PLACES` (50, prelude) are walked
-by every script that moves the line, and each job there whose place changed is told at once, with an
-ETA summed job by job; those are the places a user watches count down, and more than /queue shows.
-Past them, FAR_PLACES is run by the bot every `FAR_PLACES_EVERY_S` in chunks of 200 and tells a job
-its place only once it moved by a tenth since it was last told, with an ETA extrapolated from the
-near line's mean: announcing every waiting job on every take cost a stream entry per job per take
-(ten takes at 10,000 waiting filled the events stream) and is why a take took seconds. A job's first
-place (new, or put back) is told at once wherever it is; `VIEW` gives any job's exact place.
+Places are announced (`queued` events) in two tiers, per lane. The first `NEAR_PLACES` (50, prelude) of
+a lane are walked by every script that moves it, and each job there whose place changed is told at once,
+with an ETA summed job by job; those are the places a user watches count down, and more than /queue
+shows. Past them, FAR_PLACES is run by the bot every `FAR_PLACES_EVERY_S` in chunks of 200, lane after
+lane, and tells a job its place only once it moved by a tenth since it was last told, with an ETA
+extrapolated from the near line's mean: announcing every waiting job on every take cost a stream entry
+per job per take (ten takes at 10,000 waiting filled the events stream) and is why a take took seconds.
+A job's first place (new, or put back) is told at once wherever it is; `VIEW` gives any job's exact
+place.
 """
 
 from __future__ import annotations

@@ -52,7 +52,7 @@ from generation.errors import DamagedJobError
 from generation.queue.interface import JobInfo, actor_text
 from generation.queue.jobfiles import inside, is_job_id, job_file
 from generation.queue.redis.codec import DAMAGED_JOB, Raw, decode_info, encode_ending, video_key
-from generation.queue.redis.registry import GONE_KEPT_S
+from generation.queue.redis.registry import ADVERT_MODEL, ADVERT_PROFILE, GONE_KEPT_S
 from generation.queue.redis.verbs import QueueVerbs
 from generation.queue.source import BatchLimits, Ending, Failed, Succeeded
 
@@ -77,13 +77,17 @@ class _NotRecorded(Exception):
 
 @dataclass(frozen=True)
 class SourceSettings:
-    """How a worker holds jobs: its name in the registry, crash and ETA limits, how long videos stay."""
+    """How a worker holds jobs: its name in the registry, crash and ETA limits, how long videos stay, and
+    the model it serves: its public `model` name (it takes jobs naming it, and those naming none; '':
+    only those) and that model's `profile` name, both advertised in its registry record."""
 
     worker: str
     max_attempts: int
     eta_window: int
     video_ttl_s: int
     image_dir: Path = Path("outputs") / "images"
+    model: str = ""
+    profile: str = ""
 
 
 class _Outbox:
@@ -194,6 +198,8 @@ class RedisJobSource:
             async with self._commands.client.pipeline(transaction=True) as pipe:
                 pipe.hset(record, mapping={"state": "stopped", "current": ""})
                 pipe.expire(record, GONE_KEPT_S)  # an HSET of a record that already expired makes a new one
+                if self._settings.model:  # its model's ETAs count it no more
+                    pipe.zrem(self._commands.key("lane:", self._settings.model, ":workers"), self.name)
                 await pipe.execute()
         await self._pubsub.aclose()  # type: ignore[no-untyped-call]  # untyped in redis-py
         await self._commands.client.aclose()
@@ -208,7 +214,9 @@ class RedisJobSource:
         while not self._stopping:
             self._wake.clear()
             try:
-                take = functools.partial(self._commands.take, self.name, limits.default, by_shape, request)
+                take = functools.partial(
+                    self._commands.take, self.name, self._settings.model, limits.default, by_shape, request
+                )
                 rows, token = await self._outbox.put(take)
             except (redis.RedisError, OSError):
                 # Redis is away (restarting, network cut): the worker waits for it rather than dying.
@@ -335,15 +343,17 @@ class RedisJobSource:
     def learn(self, shape: Hashable, cost: float, run_s: float, after_s: float) -> None:
         """Record a run for everybody's ETAs."""
         key = _shape_key(shape)
-        window = self._settings.eta_window
-        self._outbox.put(lambda: self._commands.learn(key, cost, run_s, after_s, window))
+        window, model = self._settings.eta_window, self._settings.model
+        self._outbox.put(lambda: self._commands.learn(key, cost, run_s, after_s, window, model=model))
 
     # -- leases ---------------------------------------------------------------------------------
 
     async def heartbeat(self) -> None:
         """Extend the leases of the held jobs and refresh this worker's record; learn what was cancelled or lost."""
         record = dict(self._describe()) | {"current": ",".join(self._live), "state": "running"}
-        cancelled, lost = await self._commands.heartbeat(self.name, dict(self._held), record)
+        record |= {ADVERT_MODEL: self._settings.model, ADVERT_PROFILE: self._settings.profile}
+        model = self._settings.model
+        cancelled, lost = await self._commands.heartbeat(self.name, dict(self._held), record, model=model)
         for job_id in cancelled:
             self._cancelled(job_id, stop=True)
         for job_id in lost:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import redis.asyncio as redis
 from redis.asyncio.retry import Retry
@@ -139,21 +139,29 @@ class QueueVerbs:
                 return
 
     async def far_places(self, every_s: float) -> int:
-        """Announce the waiting jobs past the near line whose place moved enough, unless a pass began less
-        than `every_s` ago (`scripts.FAR_PLACES`), `_CHUNK` jobs per script call; how many were told."""
-        told, start = 0, None
+        """Announce the waiting jobs past the near line of each lane (model) whose place moved enough, unless
+        a pass began less than `every_s` ago (`scripts.FAR_PLACES`), `_CHUNK` jobs per script call; how
+        many were told."""
+        told, start, lane = 0, None, ""
         while True:
             answer = await self._run(
-                scripts.FAR_PLACES, begin=start is None, start=start or 0, count=_CHUNK, every=every_s
+                scripts.FAR_PLACES, begin=start is None, start=start or 0, lane=lane, count=_CHUNK, every=every_s
             )
             told += int(answer["told"])
-            start = answer.get("next")
+            start, lane = answer.get("next"), str(answer.get("lane", ""))
             if start is None:
                 return told
 
+    async def waiting_by_model(self) -> dict[str, int]:
+        """Jobs waiting per model they name (those naming none are not counted), as Redis holds them:
+        unchecked."""
+        counts = cast(dict[str, str], await self.client.hgetall(self.key("lanes")))
+        return {name: int(count) for name, count in counts.items() if count.isascii() and count.isdigit()}
+
     async def active_ids(self) -> list[str]:
-        """Held jobs (by submission), then waiting ones in the order they will run (`_LISTED` per script
-        call: a line that moves in between may list a job twice, kept once, or miss one that moved up)."""
+        """Held jobs (by submission), then waiting ones lane by lane (those naming no model, then each
+        model's by name), each lane in the order it will run (`_LISTED` per script call: a line that moves
+        in between may list a job twice, kept once, or miss one that moved up)."""
         ids: dict[str, None] = {}
         start = 1
         while True:
@@ -191,10 +199,15 @@ class QueueVerbs:
 
     # -- the worker's ----------------------------------------------------------------------------
 
-    async def take(self, worker: str, default: int, by_shape: Mapping[str, int], request: str) -> tuple[list[Raw], str]:
-        """The next batch in the fair order, held by `worker` under a new fencing token. The same
-        `request` id again (its answer was lost) gets the same batch, for one lease."""
-        answer = await self._run(scripts.TAKE, worker=worker, default=default, by_shape=dict(by_shape), req=request)
+    async def take(
+        self, worker: str, model: str, default: int, by_shape: Mapping[str, int], request: str
+    ) -> tuple[list[Raw], str]:
+        """The next batch `worker` (serving `model`; '' for none) may run, in the fair order of that model's
+        jobs and those any model runs, held under a new fencing token. The same `request` id again (its
+        answer was lost) gets the same batch, for one lease."""
+        answer = await self._run(
+            scripts.TAKE, worker=worker, model=model, default=default, by_shape=dict(by_shape), req=request
+        )
         return _rows(answer["jobs"]), str(answer.get("token", ""))
 
     async def begin(self, token: str, job_ids: Sequence[str], attempt: int) -> list[Raw]:
@@ -220,17 +233,20 @@ class QueueVerbs:
         await self._run(scripts.PUT_BACK, token=token, ids=list(job_ids))
 
     async def heartbeat(
-        self, worker: str, held: Mapping[str, str], record: Mapping[str, str]
+        self, worker: str, held: Mapping[str, str], record: Mapping[str, str], *, model: str = ""
     ) -> tuple[list[str], list[str]]:
-        """Extend the leases of the `held` jobs (id: token), save the worker's record; (cancelled, lost)."""
+        """Extend the leases of the `held` jobs (id: token), save the worker's record and that it serves
+        `model` ('' for none); (cancelled, lost)."""
         answer = await self._run(
-            scripts.HEARTBEAT, worker=worker, held=dict(held), record=dict(record), gone_s=GONE_KEPT_S
+            scripts.HEARTBEAT, worker=worker, held=dict(held), record=dict(record), model=model, gone_s=GONE_KEPT_S
         )
         return list(_rows(answer["cancelled"])), list(_rows(answer["lost"]))  # type: ignore[arg-type]
 
-    async def learn(self, shape: str, cost: float, seconds: float, after_s: float, window: int) -> None:
-        """Record a run for the ETAs everybody computes."""
+    async def learn(
+        self, shape: str, cost: float, seconds: float, after_s: float, window: int, *, model: str = ""
+    ) -> None:
+        """Record a run of `model` ('' for a worker serving none by name) for the ETAs everybody computes."""
         await self._run(
             scripts.LEARN, shape=shape, cost=number(cost), seconds=number(seconds), after=number(after_s),
-            window=window,
+            window=window, model=model,
         )  # fmt: skip

@@ -26,7 +26,8 @@ if #members > 0 and hget(job_key(members[1]), 'att') ~= att then
     redis.call('HINCRBY', key, 'attempts', 1)
   end
   for _, id in ipairs(members) do
-    local eta = estimate(hget(job_key(id), 'shape'), cost)
+    local shape, model = unpack(redis.call('HMGET', job_key(id), 'shape', 'runs_on'))
+    local eta = estimate(model or '', shape, cost)
     emit(id, {'kind', 'started', 'batch', #members, 'eta', eta and tostring(eta) or ''})
   end
 end

@@ -5,7 +5,7 @@ if j == nil then return cjson.encode({}) end
 if TERMINAL[j.status] then return cjson.encode({job = j}) end
 if redis.call('ZSCORE', K('running'), id) == false then
   cancel_now(id, A.by)
-  reposition(A.lease, {})
+  reposition(lane_of(id), A.lease, {})
   return cjson.encode({job = job_table(id)})
 end
 if j.cancel_by == nil then redis.call('HSET', job_key(id), 'cancel_by', A.by) end
@@ -21,7 +21,7 @@ if j.att and j.att ~= '' then
 end
 if j.att and j.att ~= '' and not others_wanted then
   redis.call('PUBLISH', K('cancel'), 'stop:' .. id)
-  local v = view(id, nil)
+  local v = view(id, {})
   v.cancelled_by = hget(job_key(id), 'cancel_by')
   return cjson.encode({job = v})
 end

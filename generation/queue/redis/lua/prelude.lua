@@ -54,13 +54,42 @@ local function emit(id, fields)
   return entry
 end
 
+-- lanes ------------------------------------------------------------------------------------------
+-- Each served model's waiting jobs form a lane (`lane:{model}:` keys) with a fair order, lines, rounds
+-- and ETAs of its own; the jobs that name no model form lane '', under the keys the queue has always
+-- used. A worker takes from its model's lane or from lane '' (TAKE), so a model whose workers are all
+-- busy holds up no other model's line, and a member's turn in one lane is not spent in another.
+local function LK(lane, ...)
+  if lane == '' then return K(...) end
+  return K('lane:', lane, ':', ...)
+end
+local function round_field(lane) if lane == '' then return 'round' end return 'round:' .. lane end
+local function lane_of(id) return hget(job_key(id), 'model') or '' end
+
+-- Lane '' first, then the named lanes with jobs waiting, by name (the order ACTIVE, CLEAR, FAR_PLACES walk).
+local function lanes_list()
+  local named = redis.call('HKEYS', K('lanes'))
+  table.sort(named)
+  local lanes = {''}
+  for _, lane in ipairs(named) do lanes[#lanes + 1] = lane end
+  return lanes
+end
+
+local function lane_waiting(lane, delta)
+  redis.call('HINCRBY', K('sched'), 'waiting', delta)
+  if lane ~= '' and redis.call('HINCRBY', K('lanes'), lane, delta) <= 0 then redis.call('HDEL', K('lanes'), lane) end
+end
+
 -- estimates --------------------------------------------------------------------------------------
+-- Seconds per unit of cost and after it, from the recent runs of `model` (its own runs only: models
+-- differ tenfold in speed), of the job's shape when there are some; model '' reads everyone's runs.
 local rate_cache = {}
-local function rates(shape)
-  local cached = rate_cache[shape]
+local function rates(model, shape)
+  local cache_key = model .. '\n' .. shape
+  local cached = rate_cache[cache_key]
   if cached then return cached[1], cached[2] end
-  local samples = redis.call('LRANGE', K('eta:', shape), 0, -1)
-  if #samples == 0 then samples = redis.call('LRANGE', K('eta'), 0, -1) end
+  local samples = redis.call('LRANGE', LK(model, 'eta:', shape), 0, -1)
+  if #samples == 0 then samples = redis.call('LRANGE', LK(model, 'eta'), 0, -1) end
   local r, a = nil, nil
   if #samples > 0 then
     local c, s, after = 0, 0, 0
@@ -70,29 +99,34 @@ local function rates(shape)
     end
     r, a = s / c, after / c
   end
-  rate_cache[shape] = {r, a}
+  rate_cache[cache_key] = {r, a}
   return r, a
 end
 
-local function estimate(shape, cost)
-  local r = rates(shape)
+local function estimate(model, shape, cost)
+  local r = rates(model, shape)
   if r == nil then return nil end
   return r * cost
 end
 
-local function live_workers(lease)
-  local n = redis.call('ZCOUNT', K('workers'), now - lease, '+inf')
-  if n < 1 then return 1 end
-  return n
+-- Live workers that can run lane `lane`'s jobs: every one for lane '' (at least 1, as ever); those
+-- serving the model for a named lane, nil when none does (its jobs wait for one: no ETA).
+local function live_workers(lane, lease)
+  local n = redis.call('ZCOUNT', LK(lane, 'workers'), now - lease, '+inf')
+  if n >= 1 then return n end
+  if lane == '' then return 1 end
+  return nil
 end
 
--- Seconds until the running jobs with fencing token `only` (all running jobs when nil) are done.
-local function running_remaining(only)
+-- Seconds until the running jobs with fencing token `only` (all running jobs when nil) on workers
+-- serving `on` (any worker when nil) are done.
+local function running_remaining(only, on)
   local total = 0
   local seen = {}
   for _, id in ipairs(redis.call('ZRANGE', K('running'), 0, -1)) do
     local j = job_table(id)
-    if j and (only == nil or j.token == only) then
+    if j and (only == nil or j.token == only) and (on == nil or j.runs_on == on) then
+      local model = j.runs_on or ''
       local part
       if j.att and j.att ~= '' then
         if not seen[j.att] then
@@ -101,17 +135,17 @@ local function running_remaining(only)
           local elapsed = now - tonumber(j.att_start)
           local step, steps = tonumber(j.step or '0'), tonumber(j.total or '0')
           if step > 0 and steps > 0 then
-            local _, after = rates(j.shape)
+            local _, after = rates(model, j.shape)
             part = math.max(0, elapsed / step * (steps - step)) + (after and cost * after or 0)
           else
-            local e = estimate(j.shape, cost)
+            local e = estimate(model, j.shape, cost)
             part = e and math.max(0, e - elapsed)
           end
         else
           part = 0
         end
       else
-        part = estimate(j.shape, tonumber(j.cost))
+        part = estimate(model, j.shape, tonumber(j.cost))
       end
       if part == nil then return nil end
       total = total + part
@@ -121,134 +155,141 @@ local function running_remaining(only)
 end
 
 -- the fair order ---------------------------------------------------------------------------------
--- `order` zset: every waiting job, scored by the round it runs in; within a round, owners new to it go
--- first (by stamp), then those carried over from the round before, in that round's order. So the member
--- sorts by the job's index in its owner's line, then its owner's stamp (then its id, for uniqueness):
--- the zset is `FairScheduler.order()` itself, read in O(log n) instead of replayed.
+-- A lane's `order` zset: every waiting job of the lane, scored by the round it runs in; within a round,
+-- owners new to it go first (by stamp), then those carried over from the round before, in that round's
+-- order. So the member sorts by the job's index in its owner's line, then its owner's stamp (then its
+-- id, for uniqueness): the zset is `FairScheduler.order()` itself, read in O(log n) instead of replayed.
 local NEAR_PLACES = 50
 local ORDER_ID_AT = 22  -- where the id starts in a member: after 6 digits of index and 15 of stamp
 
 local function next_stamp() return redis.call('HINCRBY', K('sched'), 'stamps', 1) end
 local function order_member(index, stamp, id) return string.format('%06d%015d', index, stamp) .. id end
 local function member_id(member) return string.sub(member, ORDER_ID_AT) end
+local function lane_round(lane) return sched(round_field(lane)) end
 
--- Add an owner's waiting jobs from index `from` (0-based; all when nil) to `order` (`add`), or take
--- them out, as its line, base and stamp stand. Every change to an owner's line is bracketed by the two:
--- O(jobs of that owner × log n).
-local function owner_entries(owner, add, from)
-  local base = hget(K('lines'), owner)
+-- Add an owner's waiting jobs of `lane` from index `from` (0-based; all when nil) to its `order` (`add`),
+-- or take them out, as its line, base and stamp stand. Every change to an owner's line is bracketed by
+-- the two: O(jobs of that owner × log n).
+local function owner_entries(lane, owner, add, from)
+  local base = hget(LK(lane, 'lines'), owner)
   if not base then return end
   base, from = tonumber(base), from or 0
-  local stamp = tonumber(hget(K('stamps'), owner))
-  for i, id in ipairs(redis.call('LRANGE', K('line:', owner), from, -1)) do
+  local stamp = tonumber(hget(LK(lane, 'stamps'), owner))
+  for i, id in ipairs(redis.call('LRANGE', LK(lane, 'line:', owner), from, -1)) do
     local index = from + i - 1
     local member = order_member(index, stamp, id)
-    if add then redis.call('ZADD', K('order'), base + index, member) else redis.call('ZREM', K('order'), member) end
+    if add then
+      redis.call('ZADD', LK(lane, 'order'), base + index, member)
+    else
+      redis.call('ZREM', LK(lane, 'order'), member)
+    end
   end
 end
 
-local function line_push(owner, id, front)
-  local line = K('line:', owner)
-  if not hget(K('lines'), owner) then
-    local served = hget(K('served'), owner)
-    local base = served and (tonumber(served) + 1) or sched('round')
-    redis.call('HSET', K('lines'), owner, base)
-    redis.call('HSET', K('stamps'), owner, next_stamp())
+local function line_push(lane, owner, id, front)
+  local line = LK(lane, 'line:', owner)
+  if not hget(LK(lane, 'lines'), owner) then
+    local served = hget(LK(lane, 'served'), owner)
+    local base = served and (tonumber(served) + 1) or lane_round(lane)
+    redis.call('HSET', LK(lane, 'lines'), owner, base)
+    redis.call('HSET', LK(lane, 'stamps'), owner, next_stamp())
   elseif front then
-    owner_entries(owner, false)
+    owner_entries(lane, owner, false)
   end
   if front then
     redis.call('LPUSH', line, id)
-    owner_entries(owner, true)
+    owner_entries(lane, owner, true)
   else
     local index = redis.call('RPUSH', line, id) - 1
-    local base, stamp = tonumber(hget(K('lines'), owner)), tonumber(hget(K('stamps'), owner))
-    redis.call('ZADD', K('order'), base + index, order_member(index, stamp, id))
+    local base, stamp = tonumber(hget(LK(lane, 'lines'), owner)), tonumber(hget(LK(lane, 'stamps'), owner))
+    redis.call('ZADD', LK(lane, 'order'), base + index, order_member(index, stamp, id))
   end
-  redis.call('HINCRBY', K('sched'), 'waiting', 1)
+  lane_waiting(lane, 1)
 end
 
 -- The owner's later jobs move up a round each (its base and stamp stay).
-local function line_remove(owner, id)
-  local index = redis.call('LPOS', K('line:', owner), id)
+local function line_remove(lane, owner, id)
+  local index = redis.call('LPOS', LK(lane, 'line:', owner), id)
   if index == false then return false end
-  owner_entries(owner, false, index)
-  redis.call('LREM', K('line:', owner), 1, id)
-  if redis.call('LLEN', K('line:', owner)) == 0 then
-    redis.call('HDEL', K('lines'), owner)
-    redis.call('HDEL', K('stamps'), owner)
+  owner_entries(lane, owner, false, index)
+  redis.call('LREM', LK(lane, 'line:', owner), 1, id)
+  if redis.call('LLEN', LK(lane, 'line:', owner)) == 0 then
+    redis.call('HDEL', LK(lane, 'lines'), owner)
+    redis.call('HDEL', LK(lane, 'stamps'), owner)
   else
-    owner_entries(owner, true, index)
+    owner_entries(lane, owner, true, index)
   end
-  redis.call('HINCRBY', K('sched'), 'waiting', -1)
+  lane_waiting(lane, -1)
   return true
 end
 
--- Waiting job ids from place `first` to `last` (1-based, inclusive; negative counts from the end).
-local function waiting_ids(first, last)
+-- Waiting job ids of `lane` from place `first` to `last` (1-based, inclusive; negative counts from the end).
+local function waiting_ids(lane, first, last)
   local ids = {}
   local from = first > 0 and first - 1 or first
   local to = last > 0 and last - 1 or last
-  for i, member in ipairs(redis.call('ZRANGE', K('order'), from, to)) do ids[i] = member_id(member) end
+  for i, member in ipairs(redis.call('ZRANGE', LK(lane, 'order'), from, to)) do ids[i] = member_id(member) end
   return ids
 end
 
-local function take_head(owner)
-  owner_entries(owner, false)
-  local base = tonumber(hget(K('lines'), owner))
-  local id = redis.call('LPOP', K('line:', owner))
-  if base > sched('round') then
-    redis.call('HSET', K('sched'), 'round', base)
-    redis.call('DEL', K('served'))
+local function take_head(lane, owner)
+  owner_entries(lane, owner, false)
+  local base = tonumber(hget(LK(lane, 'lines'), owner))
+  local id = redis.call('LPOP', LK(lane, 'line:', owner))
+  if base > lane_round(lane) then
+    redis.call('HSET', K('sched'), round_field(lane), base)
+    redis.call('DEL', LK(lane, 'served'))
   end
-  redis.call('HSET', K('served'), owner, base)
-  if redis.call('LLEN', K('line:', owner)) > 0 then
-    redis.call('HSET', K('lines'), owner, base + 1)
-    redis.call('HSET', K('stamps'), owner, next_stamp())
-    owner_entries(owner, true)
+  redis.call('HSET', LK(lane, 'served'), owner, base)
+  if redis.call('LLEN', LK(lane, 'line:', owner)) > 0 then
+    redis.call('HSET', LK(lane, 'lines'), owner, base + 1)
+    redis.call('HSET', LK(lane, 'stamps'), owner, next_stamp())
+    owner_entries(lane, owner, true)
   else
-    redis.call('HDEL', K('lines'), owner)
-    redis.call('HDEL', K('stamps'), owner)
+    redis.call('HDEL', LK(lane, 'lines'), owner)
+    redis.call('HDEL', LK(lane, 'stamps'), owner)
   end
-  redis.call('HINCRBY', K('sched'), 'waiting', -1)
+  lane_waiting(lane, -1)
   return id
 end
 
--- A waiting job's 1-based place in the order (nil for a job not waiting): O(its owner's jobs + log n).
+-- A waiting job's 1-based place in its lane (nil for a job not waiting): O(its owner's jobs + log n).
 local function place_of(id)
-  local owner = hget(job_key(id), 'owner')
-  local stamp = owner and hget(K('stamps'), owner)
+  local owner, lane = unpack(redis.call('HMGET', job_key(id), 'owner', 'model'))
+  lane = lane or ''
+  local stamp = owner and hget(LK(lane, 'stamps'), owner)
   if not stamp then return nil end
-  local index = redis.call('LPOS', K('line:', owner), id)
+  local index = redis.call('LPOS', LK(lane, 'line:', owner), id)
   if index == false then return nil end
-  local rank = redis.call('ZRANK', K('order'), order_member(index, tonumber(stamp), id))
+  local rank = redis.call('ZRANK', LK(lane, 'order'), order_member(index, tonumber(stamp), id))
   if rank == false then return nil end
   return rank + 1
 end
 
--- The head of the line, for ETAs: its first NEAR_PLACES ids, and for each the seconds of work up to and
--- including it (the running jobs' remainder plus the estimates; nil from the first job with none).
-local function near_line(lease)
-  local ids = waiting_ids(1, NEAR_PLACES)
-  local running = running_remaining(nil)
+-- The head of a lane, for ETAs: its first NEAR_PLACES ids, and for each the seconds of work up to and
+-- including it (the remainder of the jobs running on the workers that serve it plus the estimates; nil
+-- from the first job with none), and how many live workers serve it (nil: none).
+local function near_line(lane, lease)
+  local ids = waiting_ids(lane, 1, NEAR_PLACES)
+  local running = running_remaining(nil, lane ~= '' and lane or nil)
   local sums, total = {}, running
   for i, id in ipairs(ids) do
     if total ~= nil then
       local shape, cost = unpack(redis.call('HMGET', job_key(id), 'shape', 'cost'))
-      local est = estimate(shape, tonumber(cost))
+      local est = estimate(lane, shape, tonumber(cost))
       if est == nil then total = nil else total = total + est end
     end
     sums[i] = total
   end
-  return {ids = ids, sums = sums, running = running, workers = live_workers(lease)}
+  return {ids = ids, sums = sums, running = running, workers = live_workers(lane, lease)}
 end
 
 -- Seconds until the job at `place` is done: exact within the near line; beyond it, the near line's mean
 -- estimate per job stands for the jobs past it (an ETA hours away is a guess either way, and summing
--- thousands of estimates per look is what kept Redis busy).
+-- thousands of estimates per look is what kept Redis busy). None while no live worker serves the lane.
 local function eta_at(line, place)
   local n = #line.ids
-  if n == 0 then return nil end
+  if n == 0 or line.workers == nil then return nil end
   local sum = line.sums[math.min(place, n)]
   if sum == nil then return nil end
   if place > n then sum = line.running + (sum - line.running) * place / n end
@@ -261,11 +302,11 @@ local function announce(id, place, eta_s, recovered)
     'recovered', recovered and '1' or '0'})
 end
 
--- After the line changed: announces each job of the near line whose place changed, and every job in
+-- After `lane` changed: announces each job of its near line whose place changed, and every job in
 -- `told` (id -> 'new' or 'recovered') wherever it is. Places past the near line are announced by
 -- FAR_PLACES (scripts.py), coalesced. Returns the near line, for `view`.
-local function reposition(lease, told)
-  local line = near_line(lease)
+local function reposition(lane, lease, told)
+  local line = near_line(lane, lease)
   for place, id in ipairs(line.ids) do
     if told[id] or hget(job_key(id), 'pos') ~= tostring(place) then
       announce(id, place, eta_at(line, place), told[id] == 'recovered')
@@ -278,18 +319,32 @@ local function reposition(lease, told)
   return line
 end
 
-local function view(id, line)
+-- `reposition` for jobs that may be in several lanes (`told`: id -> how): each lane once.
+local function reposition_lanes(lease, told)
+  local by_lane = {}
+  for id, how in pairs(told) do
+    local lane = lane_of(id)
+    by_lane[lane] = by_lane[lane] or {}
+    by_lane[lane][id] = how
+  end
+  for lane, jobs in pairs(by_lane) do reposition(lane, lease, jobs) end
+end
+
+-- A job's row with its place and ETA; `lines` caches the near line of each lane (lane -> line).
+local function view(id, lines)
   local j = job_table(id)
   if j == nil then return nil end
   if not TERMINAL[j.status] then
     if redis.call('ZSCORE', K('running'), id) then
       j.position = 0
-      j.eta = running_remaining(j.token)
+      j.eta = running_remaining(j.token, nil)
     else
       local place = place_of(id)
       if place then
+        local lane = j.model or ''
+        lines[lane] = lines[lane] or near_line(lane, A.lease)
         j.position = place
-        j.eta = eta_at(line, place)
+        j.eta = eta_at(lines[lane], place)
       end
     end
   end
@@ -318,7 +373,7 @@ local function finish(id, status, fields, event)
   local key = job_key(id)
   local owner = hget(key, 'owner')
   if hget(key, 'status') == 'queued' and redis.call('ZSCORE', K('running'), id) == false then
-    line_remove(owner, id)
+    line_remove(lane_of(id), owner, id)
   end
   redis.call('ZREM', K('running'), id)
   if redis.call('HINCRBY', K('held'), owner, -1) <= 0 then redis.call('HDEL', K('held'), owner) end
@@ -351,9 +406,9 @@ local function requeue(id, fields)
   local key = job_key(id)
   redis.call('ZREM', K('running'), id)
   redis.call('HDEL', key, 'token', 'worker', 'att', 'att_start', 'att_cost', 'att_members', 'step', 'total',
-    'started_at', 'pos')
+    'started_at', 'pos', 'runs_on')
   redis.call('HSET', key, 'status', 'queued', unpack(fields))
-  line_push(hget(key, 'owner'), id, true)
+  line_push(lane_of(id), hget(key, 'owner'), id, true)
 end
 
 local function held_by(id, token)

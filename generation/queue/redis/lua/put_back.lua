@@ -14,7 +14,7 @@ for _, id in ipairs(A.ids) do
   end
 end
 if any then
-  reposition(A.lease, back)
+  reposition_lanes(A.lease, back)
   redis.call('PUBLISH', K('wake'), 'back')
 end
 return cjson.encode({})

@@ -18,7 +18,7 @@ for _, id in ipairs(expired) do
   end
 end
 if requeued then
-  reposition(A.lease, back)
+  reposition_lanes(A.lease, back)
   redis.call('PUBLISH', K('wake'), 'reclaimed')
 end
 return cjson.encode({expired = expired, failed = failed})

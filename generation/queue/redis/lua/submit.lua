@@ -14,8 +14,9 @@ for k, v in pairs(A.fields) do fields[#fields + 1] = k; fields[#fields + 1] = v 
 redis.call('HSET', key, unpack(fields))
 redis.call('PERSIST', K('image:', A.id))  -- written with a short TTL by the bot; now the job's, until it ends
 redis.call('HINCRBY', K('held'), owner, 1)
-line_push(owner, A.id, false)
+local lane = A.fields.model or ''
+line_push(lane, owner, A.id, false)
 redis.call('SADD', K('open:', A.fields.origin), A.id)
-local line = reposition(A.lease, {[A.id] = 'new'})
+local line = reposition(lane, A.lease, {[A.id] = 'new'})
 redis.call('PUBLISH', K('wake'), A.id)
-return cjson.encode({job = view(A.id, line)})
+return cjson.encode({job = view(A.id, {[lane] = line})})

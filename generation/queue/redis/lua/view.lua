@@ -1,8 +1,8 @@
 -- VIEW: see generation/queue/redis/scripts.py for the keys and the calling convention.
-local line = #A.ids > 0 and near_line(A.lease)
+local lines = {}
 local out = {}
 for _, id in ipairs(A.ids) do
-  local v = view(id, line)
+  local v = view(id, lines)
   if v then out[#out + 1] = v end
 end
 return cjson.encode({jobs = out})
