@@ -112,7 +112,7 @@ class Twins:
     async def take(self, size: int) -> None:
         """The worker takes the next batch of up to `size` on both sides (the same jobs)."""
         taken = [info.job_id for info in await self.core.take(BatchLimits(size)) or []]
-        rows, self.token = await self.verbs.take("w", size, {}, uuid.uuid4().hex)
+        rows, self.token = await self.verbs.take("w", "", size, {}, uuid.uuid4().hex)
         assert [row["id"] for row in rows] == taken
         self.running = taken
 
