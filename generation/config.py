@@ -99,7 +99,7 @@ class EngineSettings(BaseSettings):
     @property
     def served_models(self) -> tuple[ModelEntry, ...]:
         """The models this machine serves, the default first: `MODELS`, else the one of `MODEL_ID`."""
-        return self._served or single_model(self.model_id, self._profile)
+        return self._served or single_model(self.model_id, self._profile, profile_named=self.model_profile is not None)
 
     def for_model(self, entry: ModelEntry) -> EngineSettings:
         """These settings for one served model: its id and profile; what its profile fills in and this
@@ -111,7 +111,7 @@ class EngineSettings(BaseSettings):
             _env_file=None,
             **kept,
             model_id=entry.model_id,
-            model_profile=entry.profile.name,
+            model_profile=entry.profile.name if entry.profile_named else None,
             models=None,
         )
 
@@ -135,8 +135,8 @@ class EngineSettings(BaseSettings):
         if self.models is not None:
             self._served = self._parse_models(given)
             default = self._served[0]
-            self.model_id, self.model_profile = default.model_id, default.profile.name
-            profile = default.profile
+            self.model_id, profile = default.model_id, default.profile
+            self.model_profile = profile.name if default.profile_named else None
         elif self.model_profile is not None:
             profile = PROFILES[self.model_profile]
             if "model_id" not in given:

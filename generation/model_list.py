@@ -25,6 +25,8 @@ class ModelEntry:
     model_id: str
     """Hugging Face hub id or local folder of the pipeline."""
     profile: ModelProfile
+    profile_named: bool = False
+    """The profile was named (a profile name in `MODELS`, or `MODEL_PROFILE`), not picked from the model."""
 
 
 def parse_models(text: str, hf_home: Path | None = None) -> tuple[ModelEntry, ...]:
@@ -62,16 +64,16 @@ def parse_models(text: str, hf_home: Path | None = None) -> tuple[ModelEntry, ..
     return tuple(entries)
 
 
-def single_model(model_id: str, profile: ModelProfile) -> tuple[ModelEntry, ...]:
+def single_model(model_id: str, profile: ModelProfile, *, profile_named: bool) -> tuple[ModelEntry, ...]:
     """The list of a machine serving only `MODEL_ID` (`MODELS` unset): one entry, named after its profile."""
-    return (ModelEntry(profile.name, model_id, profile),)
+    return (ModelEntry(profile.name, model_id, profile, profile_named),)
 
 
 def _entry(name: str, model: str, hf_home: Path | None) -> ModelEntry | None:
     """The entry for MODEL, or None when it is neither a profile name, a hub id nor a folder."""
     if model.lower() in PROFILES:
         profile = PROFILES[model.lower()]
-        return ModelEntry(name, profile.model_id, profile)
+        return ModelEntry(name, profile.model_id, profile, profile_named=True)
     if Path(model).expanduser().is_dir() or _hub_id(model):
         return ModelEntry(name, model, detect_profile(model, hf_home))
     return None

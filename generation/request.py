@@ -110,9 +110,11 @@ class VideoRequest:
         return dataclasses.replace(self, seed=seed)
 
     @property
-    def shape(self) -> tuple[int, int, int, int, float, bool]:
-        """Requests with equal shapes can share one batched pipeline call (with an image each, or none)."""
-        return (self.width, self.height, self.num_frames, self.steps, self.guidance_scale, self.image is not None)
+    def shape(self) -> tuple[int, int, int, int, float, bool, str | None]:
+        """Requests with equal shapes can share one batched pipeline call (with an image each, or none, on
+        the same model)."""
+        picture = self.image is not None
+        return (self.width, self.height, self.num_frames, self.steps, self.guidance_scale, picture, self.model)
 
     @property
     def cost(self) -> float:

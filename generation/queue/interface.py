@@ -195,6 +195,7 @@ class QueueStats:
     paused: bool
     gpu_memory_bytes: int | None
     workers: tuple[WorkerStatus, ...] = ()
+    waiting_by_model: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)

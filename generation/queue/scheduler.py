@@ -28,7 +28,9 @@ whose owners have none ahead either (one batch, one pipeline call): it *passes* 
 Unless one of those was passed before: a job is passed at most once in its whole wait, so then the head
 runs (and the GPU swaps). A passing owner's next job takes its place in the next round only once the
 jobs it passed have left, as if it had been served in its fair turn, so passing reorders nobody else.
-The rotation's "no other owner starts two jobs before it starts one" holds up to that one batch. The bound, against the plain fair order (`fair_order()`) at any moment, if nothing else arrives:
+The rotation's "no other owner starts two jobs before it starts one" holds up to that one batch.
+
+The bound, against the plain fair order (`fair_order()`) at any moment, if nothing else arrives:
 
 * the jobs that start before a job are those ahead of it in the plain fair order plus at most one batch
   (`max_size` jobs or fewer, for the model the GPU already holds), taken in one `pop_batch`;
