@@ -1,5 +1,6 @@
 """Several models on one GPU, in-process: `MODELS` = a tiny seed model and a tiny LTX-Video, both real
-pipelines with random weights, behind the real `ModelShelf` that swaps them (`diffusers_shelf`).
+pipelines with random weights, behind the real `ModelShelf` that swaps them (built as `diffusers_shelf`
+builds it).
 
 The first job holds the GPU at its UNet while the others queue, so the line they form is the test's.
 """
@@ -15,6 +16,7 @@ import pytest
 
 from generation.config import EngineSettings, OffloadMode
 from generation.errors import InvalidRequestError
+from generation.model_shelf import ModelShelf
 from generation.queue.interface import JobFinished, JobHandle, JobSpec, JobStarted
 from generation.queue.local import LocalJobQueue
 from generation.queue.scheduler import FairScheduler, Ticket
@@ -51,20 +53,26 @@ def engine(tiny_model_dir: Path, tiny_ltx_dir: Path, tmp_path: Path) -> EngineSe
 
 
 @pytest.fixture
-def shelf(engine: EngineSettings) -> Any:
-    """The real generator of a `MODELS` deployment, its default model loaded as the worker would."""
-    from generation.queue_factory import diffusers_shelf
+def generators(engine: EngineSettings) -> dict[str, Any]:
+    """One real generator per served model, by name."""
+    from generation.generator import DiffusersGenerator
 
-    generator = diffusers_shelf(engine)
-    generator.load()
-    return generator
+    return {entry.name: DiffusersGenerator(engine.for_model(entry)) for entry in engine.served_models}
 
 
 @pytest.fixture
-def held_seed_unet(shelf: Any) -> Iterator[Gate]:
+def shelf(generators: dict[str, Any]) -> ModelShelf:
+    """The generator of a `MODELS` deployment, its default model loaded as the worker would."""
+    shelf = ModelShelf(generators)
+    shelf.load()
+    return shelf
+
+
+@pytest.fixture
+def held_seed_unet(generators: dict[str, Any]) -> Iterator[Gate]:
     """The loaded seed model's UNet waits at the gate on every call (a swap drops it with its pipeline)."""
     gate = Gate(held=True)
-    pipeline = shelf._models["seed"].pipeline
+    pipeline = generators["seed"].pipeline
     handle = pipeline.pipe.unet.register_forward_pre_hook(lambda module, args: gate.pass_through() and None)
     yield gate
     gate.open()
@@ -73,7 +81,7 @@ def held_seed_unet(shelf: Any) -> Iterator[Gate]:
 
 @pytest.fixture
 async def queue(
-    engine: EngineSettings, shelf: Any, held_seed_unet: Gate, tmp_path: Path
+    engine: EngineSettings, shelf: ModelShelf, held_seed_unet: Gate, tmp_path: Path
 ) -> AsyncIterator[LocalJobQueue]:
     settings = QueueSettings(database_path=tmp_path / "jobs.sqlite3", queue_max_per_user=5, video_retention_h=0)
     queue = LocalJobQueue(settings, engine, shelf, encoder=stub_encoder, clock=FakeClock())
@@ -92,7 +100,9 @@ async def test_models_are_served_in_the_deployments_order(queue: LocalJobQueue) 
     ]
 
 
-async def test_each_model_makes_its_own_requests_and_a_swap_says_so(queue: LocalJobQueue, held_seed_unet: Gate) -> None:
+async def test_each_model_makes_its_own_requests_and_a_swap_says_so(
+    queue: LocalJobQueue, held_seed_unet: Gate, shelf: ModelShelf, generators: dict[str, Any]
+) -> None:
     held_seed_unet.open()
     seed = await queue.submit(job("ann", "seed"))
     ltx = await queue.submit(job("bob", "ltx"))
@@ -104,6 +114,8 @@ async def test_each_model_makes_its_own_requests_and_a_swap_says_so(queue: Local
         assert events[-1].result.video.num_frames == frames
     assert [e.loading for e in seed_events if isinstance(e, JobStarted)] == [None]
     assert [e.loading for e in ltx_events if isinstance(e, JobStarted)] == ["ltx"]
+    assert shelf.held == "ltx"
+    assert generators["seed"].pipeline is None  # unloaded to make room
 
 
 async def test_a_request_naming_no_model_runs_on_the_default_and_is_recorded_so(queue: LocalJobQueue) -> None:
