@@ -236,6 +236,7 @@ class FairScheduler:
 
     def _replay(self) -> list[Ticket]:
         """The order the worker will take the waiting jobs in, by taking them all from a copy of this line."""
+        # Quadratic in the jobs waiting, and only while several models wait: 9 ms for 100 on a busy CPU.
         copy = FairScheduler(self.max_waiting, self.max_per_owner, batch_size=self.batch_size)
         copy._lines = {owner: _OwnerLine.copy_of(line) for owner, line in self._lines.items()}
         copy._waiting = dict(self._waiting)
@@ -296,7 +297,7 @@ class FairScheduler:
         self._gone(ticket.job_id)
 
     def _gone(self, job_id: str) -> None:
-        """A job left the line: owners placed after it (and others still waiting) may take their place."""
+        """A job left the line: an owner placed after the jobs it passed takes its place once all have left."""
         for owner, left in list(self._after.items()):
             left.discard(job_id)
             if not left:
