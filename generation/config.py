@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Final, Self
 
 from dotenv import dotenv_values
-from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
+from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -171,7 +171,20 @@ class EngineSettings(BaseSettings):
         if beside:
             problems.append(f"{' and '.join(beside)} set beside MODELS: list that model in MODELS instead")
         if problems:
-            raise ValueError("\n".join(f"MODELS: {problem}" for problem in problems))
+            # One error per problem, each located at MODELS, as a field validator's would be: start-up
+            # shows each on a line of its own, naming the setting.
+            raise ValidationError.from_exception_data(
+                type(self).__name__,
+                [
+                    {
+                        "type": "value_error",
+                        "loc": ("models",),
+                        "input": self.models,
+                        "ctx": {"error": ValueError(line)},
+                    }
+                    for line in problems
+                ],
+            )
         return entries
 
     @field_validator("torch_dtype", mode="before")

@@ -17,11 +17,12 @@ def settings(**values: object) -> EngineSettings:
 
 
 def problems(**values: object) -> list[str]:
-    """The lines of the start-up error `values` cause."""
+    """The problems `values` cause, each an error of its own located at MODELS."""
     with pytest.raises(ValidationError) as caught:
         settings(**values)
-    message = caught.value.errors()[0]["msg"].removeprefix("Value error, ")
-    return message.splitlines()
+    errors = caught.value.errors()
+    assert {error["loc"] for error in errors} == {("models",)}
+    return [error["msg"].removeprefix("Value error, ") for error in errors]
 
 
 def test_models_are_served_by_name_in_their_order() -> None:
@@ -54,21 +55,21 @@ def test_unset_serves_the_one_model_named_after_its_profile() -> None:
     assert (entry.name, entry.model_id) == ("wan2.1-t2v-1.3b", PROFILES["wan2.1-t2v-1.3b"].model_id)
 
 
-def test_each_problem_is_one_line_naming_it() -> None:
+def test_each_problem_is_an_error_of_its_own_naming_it() -> None:
     lines = problems(models="fast=ltx-video,fast=modelscope-t2v,b@d=ltx-video,q=nope,,w")
 
     assert lines == [
-        "MODELS: 'fast' is named twice: give each model its own name",
-        "MODELS: 'b@d' is not a model name: 1-32 letters, digits, '-' or '.', starting with a letter or digit",
-        f"MODELS: q=nope: 'nope' is no shipped profile ({', '.join(PROFILES)}), hub id (owner/name) or existing folder",
-        "MODELS: an empty entry (two commas in a row, or one at an end): remove it",
-        "MODELS: 'w' is not NAME=MODEL (e.g. fast=ltx-video)",
+        "'fast' is named twice: give each model its own name",
+        "'b@d' is not a model name: 1-32 letters, digits, '-' or '.', starting with a letter or digit",
+        f"q=nope: 'nope' is no shipped profile ({', '.join(PROFILES)}), hub id (owner/name) or existing folder",
+        "an empty entry (two commas in a row, or one at an end): remove it",
+        "'w' is not NAME=MODEL (e.g. fast=ltx-video)",
     ]
 
 
 def test_model_id_beside_models_is_refused() -> None:
     assert problems(models="fast=ltx-video", model_id="some/model") == [
-        "MODELS: MODEL_ID set beside MODELS: list that model in MODELS instead"
+        "MODEL_ID set beside MODELS: list that model in MODELS instead"
     ]
 
 
