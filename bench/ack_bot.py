@@ -19,9 +19,9 @@ import statistics
 from collections.abc import Sequence
 
 from bench.busy_generator import BusyGenerator
-from bot.logging_setup import configure_logging
-from bot.main import main
+from bot.observability.logging_setup import configure_logging
 from bot.settings import Settings
+from bot.startup.run import main
 from generation.process_generator import ProcessGenerator
 from generation.protocol import CancelToken, ProgressCallback, VideoGenerator
 from generation.queue.local import LocalJobQueue

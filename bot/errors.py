@@ -13,8 +13,8 @@
     └── NotAcknowledgedError        Discord could not be told a job was queued, so it was taken back
 
 The engine's own errors (`generation.errors.EngineError`: a full queue, a bad request) are expected too;
-the central error handler (`bot.error_handler`) sends both trees to the user verbatim.
-`bot.moderation` returns refusals as `Refusal` records (pure rules); `bot.gatekeeper` raises them as
+the central error handler (`bot.discord_io.error_handler`) sends both trees to the user verbatim.
+`bot.moderation.rules` returns refusals as `Refusal` records (pure rules); `bot.moderation.gatekeeper` raises them as
 `RefusedError`.
 """
 

@@ -10,8 +10,8 @@ from typing import Annotated, Final, Literal, Self
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
-from bot.moderation import Blocklist
-from bot.options import SIZES, VideoSize
+from bot.intake.options import SIZES, VideoSize
+from bot.moderation.rules import Blocklist
 from generation.config import EngineSettings
 from generation.queue.settings import QueueSettings
 

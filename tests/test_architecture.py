@@ -41,7 +41,7 @@ _GPU_SIDE = {"generation.queue.runner", "generation.queue.gpu", "generation.proc
     "statement",
     [
         "import bot.settings",
-        "import bot.main, bot.client",
+        "import bot.startup.run, bot.startup.client",
         _EVERY_BOT_MODULE,  # a module only a command or a cog imports counts too
         "import generation.request, generation.queue.interface, generation.errors",
         _PRODUCTION_QUEUE,  # the pipeline is built in the GPU process, not in the bot's
@@ -98,3 +98,52 @@ def _keyword_users(package: str, keyword: str) -> list[str]:
 def test_production_code_never_hands_the_redis_scripts_a_clock_of_its_own() -> None:
     # Leases are compared across hosts: only Redis's clock may stamp them; `test_clock` is for tests.
     assert [*_keyword_users("generation", "test_clock"), *_keyword_users("bot", "test_clock")] == []
+
+
+# Which bot/ concern may import which: the tree is the architecture. Start-up wires everything; cogs
+# reach the queue only through intake's `JobActions` and `QueueControls`; delivery knows nothing of
+# intake; `settings` and `errors` are the two shared modules beside the packages.
+BOT_IMPORTS_ALLOWED = {
+    "startup": {"cogs", "delivery", "discord_io", "errors", "intake", "moderation", "observability", "settings"},
+    "cogs": {"discord_io", "errors", "intake", "moderation"},
+    "intake": {"delivery", "discord_io", "errors", "moderation", "settings"},
+    "moderation": {"discord_io", "errors", "settings"},
+    "delivery": {"discord_io", "errors"},
+    "discord_io": {"errors"},
+    "observability": set(),
+    "settings": {"intake", "moderation"},  # the typed values it parses into
+    "errors": set(),
+    "healthcheck": set(),  # Docker's probe: a bare interpreter, nothing of the bot
+    "__main__": {"startup"},
+    "__init__": set(),
+}
+
+
+def _bot_part(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if parts[0] == "bot" and len(parts) > 1 else None
+
+
+def _bot_import_graph() -> dict[str, set[str]]:
+    graph: dict[str, set[str]] = {}
+    for path in (ROOT / "bot").rglob("*.py"):
+        source = _bot_part(".".join(path.relative_to(ROOT).with_suffix("").parts))
+        assert source is not None
+        targets = graph.setdefault(source, set())
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+            targets.update(part for part in map(_bot_part, names) if part not in (None, source))
+    return graph
+
+
+def test_bot_is_a_few_packages_by_concern_and_two_shared_modules() -> None:
+    assert set(_bot_import_graph()) == set(BOT_IMPORTS_ALLOWED)
+
+
+def test_each_bot_package_imports_only_the_concerns_it_may() -> None:
+    graph = _bot_import_graph()
+    assert {part: targets - BOT_IMPORTS_ALLOWED[part] for part, targets in graph.items()} == {
+        part: set() for part in graph
+    }

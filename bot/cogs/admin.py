@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.acknowledgement import Acknowledgement, Deferral, acknowledged
-from bot.channel_defaults import SERVER_WIDE
+from bot.discord_io.acknowledgement import Acknowledgement, Deferral, acknowledged
 from bot.errors import RefusedError
-from bot.options import ChannelDefaults, check_defaults, size_named
-from generation.queue.interface import Person, QueueStats, WorkerStatus
-
-if TYPE_CHECKING:
-    from bot.client import VideoBot
+from bot.intake.options import ChannelDefaults
+from bot.intake.queue_controls import QueueControls
+from bot.moderation.gatekeeper import Gatekeeper
+from generation.clock import Clock
+from generation.queue.interface import QueueStats, WorkerStatus
 
 
 class NotAdminError(RefusedError, app_commands.CheckFailure):
@@ -31,13 +30,15 @@ class NotAdminError(RefusedError, app_commands.CheckFailure):
 class AdminCog(commands.GroupCog, group_name="videoadmin", group_description="Video bot administration"):
     """Queue control and per-channel defaults."""
 
-    def __init__(self, bot: VideoBot) -> None:
-        self.bot = bot
+    def __init__(self, controls: QueueControls, gatekeeper: Gatekeeper, clock: Clock) -> None:
+        self._controls = controls
+        self._gatekeeper = gatekeeper
+        self._clock = clock
         super().__init__()
 
     async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
         """Only admins pass; everyone else gets a specific ephemeral refusal."""
-        if not self.bot.gatekeeper.is_admin(interaction):
+        if not self._gatekeeper.is_admin(interaction):
             raise NotAdminError("Only members with Manage Server or the bot admin role can use /videoadmin.")
         return True
 
@@ -45,28 +46,28 @@ class AdminCog(commands.GroupCog, group_name="videoadmin", group_description="Vi
     async def pause(self, interaction: discord.Interaction[Any]) -> None:
         """Pause the queue."""
         async with self._acknowledged(interaction) as ack:
-            await self.bot.queue.pause()
+            await self._controls.pause()
             await ack.respond(content="Queue paused. `/videoadmin resume` starts it again.", ephemeral=True)
 
     @app_commands.command(name="resume", description="Start videos again")
     async def resume(self, interaction: discord.Interaction[Any]) -> None:
         """Resume the queue."""
         async with self._acknowledged(interaction) as ack:
-            await self.bot.queue.resume()
+            await self._controls.resume()
             await ack.respond(content="Queue resumed.", ephemeral=True)
 
     @app_commands.command(name="clear", description="Cancel every waiting video (not the running one)")
     async def clear(self, interaction: discord.Interaction[Any]) -> None:
         """Cancel all waiting jobs."""
         async with self._acknowledged(interaction) as ack:
-            cleared = await self.bot.queue.clear(by=Person(str(interaction.user.id)))
+            cleared = await self._controls.clear(interaction.user.id)
             await ack.respond(content=f"Cleared {len(cleared)} waiting video(s).", ephemeral=True)
 
     @app_commands.command(name="stats", description="Jobs done, failures, time per video, GPU memory")
     async def stats(self, interaction: discord.Interaction[Any]) -> None:
         """Show counters."""
         async with self._acknowledged(interaction) as ack:
-            stats = await self.bot.queue.stats()
+            stats = await self._controls.stats()
             await ack.respond(embed=_stats_embed(stats), ephemeral=True)
 
     @app_commands.command(name="defaults", description="Set default options for this channel or the whole server")
@@ -109,18 +110,16 @@ class AdminCog(commands.GroupCog, group_name="videoadmin", group_description="Vi
                 frames=frames,
                 guidance=guidance,
                 fps=fps,
-                size=size_named(size, self.bot.request_limits.sizes) if size else None,
+                size=self._controls.size_named(size) if size else None,
                 negative_prompt=negative_prompt,
             )
-            if not reset:
-                check_defaults(values, self.bot.request_limits)
-            channel = interaction.channel_id if scope == "channel" else SERVER_WIDE
-            await self.bot.channel_defaults.set(interaction.guild_id, channel, ChannelDefaults() if reset else values)
+            channel = interaction.channel_id if scope == "channel" else None
+            await self._controls.save_defaults(interaction.guild_id, channel, values, reset=reset)
             where = "this channel" if scope == "channel" else "this server"
             await ack.respond(content=f"Defaults for {where} {'removed' if reset else 'saved'}.", ephemeral=True)
 
     def _acknowledged(self, interaction: discord.Interaction[Any]) -> AbstractAsyncContextManager[Acknowledgement]:
-        return acknowledged(interaction, self.bot.clock, Deferral.EPHEMERAL)
+        return acknowledged(interaction, self._clock, Deferral.EPHEMERAL)
 
 
 def _stats_embed(stats: QueueStats) -> discord.Embed:

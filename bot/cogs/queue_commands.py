@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import render
-from bot.acknowledgement import Deferral, acknowledged
-from bot.sanitize import display_prompt
+from bot.discord_io import render
+from bot.discord_io.acknowledgement import Deferral, acknowledged
+from bot.discord_io.sanitize import display_prompt
+from bot.intake.actions import JobActions
+from bot.intake.queue_controls import QueueControls
+from generation.clock import Clock
 from generation.queue.interface import JobInfo, JobStatus
-
-if TYPE_CHECKING:
-    from bot.client import VideoBot
 
 SHOWN = 15
 SHORT_PROMPT = 60
@@ -38,23 +38,25 @@ def history_line(info: JobInfo) -> str:
 class QueueCog(commands.Cog):
     """Looking at the queue and managing your own jobs."""
 
-    def __init__(self, bot: VideoBot) -> None:
-        self.bot = bot
+    def __init__(self, actions: JobActions, controls: QueueControls, clock: Clock) -> None:
+        self._actions = actions
+        self._controls = controls
+        self._clock = clock
 
     @app_commands.command(name="queue", description="Show who is waiting for a video and when it will be ready")
     async def queue(self, interaction: discord.Interaction[Any]) -> None:
         """List running and waiting jobs in the order they will run."""
-        async with acknowledged(interaction, self.bot.clock, Deferral.EPHEMERAL) as ack:
-            active = await self.bot.queue.active()
+        async with acknowledged(interaction, self._clock, Deferral.EPHEMERAL) as ack:
+            active = await self._controls.line()
             if not active:
                 text = "The queue is empty: a new `/video` starts right away."
             else:
-                lines = [queue_line(info, self.bot.clock.time()) for info in active[:SHOWN]]
+                lines = [queue_line(info, self._clock.time()) for info in active[:SHOWN]]
                 if len(active) > SHOWN:
                     lines.append(f"… and {len(active) - SHOWN} more")
                 text = "\n".join(lines)
             embed = discord.Embed(title=f"Queue ({len(active)})", description=text)
-            stats = await self.bot.queue.stats()
+            stats = await self._controls.stats()
             if stats.paused:
                 embed.set_footer(text="Paused by an admin: new videos are not being started.")
             await ack.respond(embed=embed, ephemeral=True)
@@ -62,15 +64,15 @@ class QueueCog(commands.Cog):
     @app_commands.command(name="cancel", description="Cancel all of your waiting and running videos")
     async def cancel(self, interaction: discord.Interaction[Any]) -> None:
         """Cancel the caller's jobs."""
-        async with acknowledged(interaction, self.bot.clock, Deferral.EPHEMERAL) as ack:
-            cancelled = await self.bot.actions.cancel_mine(interaction)
+        async with acknowledged(interaction, self._clock, Deferral.EPHEMERAL) as ack:
+            cancelled = await self._actions.cancel_mine(interaction)
             text = f"Cancelled {len(cancelled)} video(s)." if cancelled else "You have no videos waiting or running."
             await ack.respond(content=text, ephemeral=True)
 
     @app_commands.command(name="history", description="Your recent videos")
     async def history(self, interaction: discord.Interaction[Any]) -> None:
         """List the caller's recently finished jobs."""
-        async with acknowledged(interaction, self.bot.clock, Deferral.EPHEMERAL) as ack:
-            jobs = await self.bot.queue.history(owner_id=str(interaction.user.id), limit=10)
+        async with acknowledged(interaction, self._clock, Deferral.EPHEMERAL) as ack:
+            jobs = await self._controls.history(interaction.user.id)
             text = "\n".join(history_line(info) for info in jobs) or "You have no finished videos yet."
             await ack.respond(embed=discord.Embed(title="Your recent videos", description=text), ephemeral=True)

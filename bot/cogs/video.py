@@ -6,18 +6,16 @@ build options. With an image-to-video model `/video` takes a required `image` at
 text-to-video model it has no such option.
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.options import OptionOverrides, size_named
-from bot.prompt_flags import parse_prompt_flags
+from bot.intake.actions import JobActions
+from bot.intake.options import OptionOverrides, RequestLimits, size_named
+from bot.intake.prompt_flags import parse_prompt_flags
 from generation.request import MAX_PROMPT_CHARS, MAX_SEED
-
-if TYPE_CHECKING:
-    from bot.client import VideoBot
 
 _DESCRIPTIONS = {
     "prompt": 'What should happen in the video (flags like -seed 42 -neg "blurry" work here too)',
@@ -30,9 +28,10 @@ _DESCRIPTIONS = {
 }
 
 
-def build_video_command(bot: "VideoBot") -> app_commands.Command[Any, Any, None]:
+def build_video_command(
+    actions: JobActions, limits: RequestLimits, image_max_bytes: int
+) -> app_commands.Command[Any, Any, None]:
     """The `/video` command with this deployment's limits as option ranges."""
-    limits = bot.request_limits
     rule = limits.frame_rule
     size_choices = [app_commands.Choice(name=size.label, value=size.name) for size in limits.sizes]
     frames_text = "Number of frames (length = frames / fps)"
@@ -44,13 +43,13 @@ def build_video_command(bot: "VideoBot") -> app_commands.Command[Any, Any, None]
     ) -> None:
         size = options.pop("size")
         explicit = OptionOverrides.from_options(**options, size=size_named(size, limits.sizes) if size else None)
-        await bot.actions.submit_new(interaction, parse_prompt_flags(prompt), explicit, image)
+        await actions.submit_new(interaction, parse_prompt_flags(prompt), explicit, image)
 
     if limits.image_to_video:
 
         @app_commands.command(name="video", description="Animate a picture, guided by a prompt")
         @app_commands.describe(
-            image=f"The picture to animate ({_image_text(bot)})", frames=frames_text, **_DESCRIPTIONS
+            image=f"The picture to animate ({_image_text(image_max_bytes)})", frames=frames_text, **_DESCRIPTIONS
         )
         @app_commands.choices(size=size_choices)
         async def video_from_image(
@@ -94,17 +93,21 @@ def build_video_command(bot: "VideoBot") -> app_commands.Command[Any, Any, None]
     return video
 
 
-def _image_text(bot: "VideoBot") -> str:
-    settings = bot.settings
-    return f"PNG, JPEG or WebP, up to {settings.image_max_bytes / 2**20:g} MiB"
+def _image_text(image_max_bytes: int) -> str:
+    return f"PNG, JPEG or WebP, up to {image_max_bytes / 2**20:g} MiB"
 
 
 class VideoCog(commands.Cog):
     """Making videos."""
 
-    def __init__(self, bot: "VideoBot") -> None:
-        self.bot = bot
+    def __init__(
+        self, tree: app_commands.CommandTree[Any], actions: JobActions, limits: RequestLimits, image_max_bytes: int
+    ) -> None:
+        self._tree = tree
+        self._actions = actions
+        self._limits = limits
+        self._image_max_bytes = image_max_bytes
 
     async def cog_load(self) -> None:
         """Register `/video` with ranges from settings."""
-        self.bot.tree.add_command(build_video_command(self.bot))
+        self._tree.add_command(build_video_command(self._actions, self._limits, self._image_max_bytes))

@@ -12,7 +12,7 @@ Words the queue and its consumers use with one meaning each:
   reports, rebuilt from storage after a restart (`JobQueue.outcome`).
 - **acknowledged**: the consumer has shown the outcome to its user (`JobQueue.acknowledge`), so a
   restart will not hand the job back. Not to be confused with the bot's first answer to a Discord
-  interaction, which `bot/acknowledgement.py` calls the same on its own side.
+  interaction, which `bot/discord_io/acknowledgement.py` calls the same on its own side.
 - **recovered**: a job a previous process left waiting or running, put back in line by `start`
   (announced with `JobQueued(recovered=True)`); one that crashed the worker `job_max_attempts`
   times is failed instead.

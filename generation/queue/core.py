@@ -124,7 +124,7 @@ class QueueCore:
         if job_id in self._ending:
             return self._ending[job_id]
         info = self._jobs[job_id]
-        if info.status is JobStatus.QUEUED:
+        if job_id not in self._running:  # taken jobs wait for their start out of line, as in Redis
             position, eta_s = (line if line is not None else self.line()).get(job_id, (None, None))
             return replace(info, position=position, eta_s=eta_s)
         return replace(info, position=0, eta_s=self._running_remaining())
@@ -445,7 +445,7 @@ class QueueCore:
             return 0.0
         shape = next(iter(self._running.values())).shape
         attempt = self._attempt
-        if attempt is None:
+        if attempt is None or self._running.keys().isdisjoint(attempt.members):  # none begun, or it is over
             return self._eta.estimate(shape, sum(ticket.cost for ticket in self._running.values()))
         elapsed_s = self._clock.time() - attempt.started_at
         # A swap's load comes before the first step: the pipeline's own pace starts after it.

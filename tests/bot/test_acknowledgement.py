@@ -9,7 +9,7 @@ because the machine was slow.
 
 from __future__ import annotations
 
-from bot.acknowledgement import ACK_BUDGET_S, BUSY_TEXT
+from bot.discord_io.acknowledgement import ACK_BUDGET_S, BUSY_TEXT
 from generation.queue.interface import JobCancelled
 from tests.discord_emulator import Interaction
 from tests.fakes.generator import FakeGenerator

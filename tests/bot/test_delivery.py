@@ -100,7 +100,7 @@ async def test_a_channel_where_the_bot_cannot_attach_files_is_refused_up_front(
 async def test_a_cancellation_that_cannot_be_shown_in_place_is_posted_in_the_channel_as_a_cancellation(
     start_bot: StartBot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("bot.tracker.RETRY_DELAYS_S", (0.01, 0.01, 0.01))
+    monkeypatch.setattr("bot.delivery.tracker.RETRY_DELAYS_S", (0.01, 0.01, 0.01))
     running = await start_bot(FakeGenerator(hold_load=True))  # the job waits while the model loads
     emulator = running.emulator
     waiting = await emulator.invoke_slash(running.alice, running.channel, "video", {"prompt": "never mind"})

@@ -261,7 +261,7 @@ async def test_a_job_that_crashed_the_worker_is_reported_failed_after_restart(st
 async def test_an_outcome_the_user_could_not_be_shown_is_shown_at_the_next_start(
     start_bot: StartBot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("bot.tracker.RETRY_DELAYS_S", (0.01, 0.01, 0.01))
+    monkeypatch.setattr("bot.delivery.tracker.RETRY_DELAYS_S", (0.01, 0.01, 0.01))
     running = await crashed_mid_generation(start_bot, "doomed")
     emulator = running.emulator
     unreachable = emulator.faults.drop("POST", CHANNEL_MESSAGES, times=4)  # the notice and its three retries

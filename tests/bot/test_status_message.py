@@ -6,8 +6,8 @@ import io
 
 import discord
 
-from bot.job_context import JobContext
-from bot.status_message import DEFAULT_UPLOAD_LIMIT, FileMaker, StatusChange, StatusMessage
+from bot.delivery.job_context import JobContext
+from bot.delivery.status_message import DEFAULT_UPLOAD_LIMIT, FileMaker, StatusChange, StatusMessage
 from tests.fixtures.bot import RunningBot, StartBot
 
 TOKEN_LIFE_S = 15 * 60

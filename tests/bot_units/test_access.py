@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from bot.moderation import (
+from bot.moderation.rules import (
     AccessContext,
     AccessPolicy,
     BlocklistMode,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.moderation import Blocklist, BlockMatch
+from bot.moderation.rules import Blocklist, BlockMatch
 
 BLOCKLIST = Blocklist.from_entries(["sex", "cock", "blood bath", "re:nud(e|ity)", "  ", "Ünter"])
 

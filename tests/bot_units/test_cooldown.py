@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.moderation import Cooldown
+from bot.moderation.rules import Cooldown
 
 
 def test_a_user_never_recorded_may_go_ahead() -> None:

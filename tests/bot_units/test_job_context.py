@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 
-from bot.job_context import JobContext
+from bot.delivery.job_context import JobContext
 
 CONTEXT = JobContext(
     user_id=1,

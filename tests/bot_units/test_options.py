@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.errors import InvalidOptionError, OptionConflictError
-from bot.options import (
+from bot.intake.options import (
     SIZES,
     AspectRatio,
     ChannelDefaults,
@@ -18,7 +18,7 @@ from bot.options import (
     recheck_request,
     size_named,
 )
-from bot.prompt_flags import parse_prompt_flags
+from bot.intake.prompt_flags import parse_prompt_flags
 from generation.request import VideoRequest
 
 LIMITS = RequestLimits(max_steps=50, max_frames=32, max_guidance=20.0, max_fps=24)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bot.errors import PromptFlagError
-from bot.options import AspectRatio, OptionOverrides
-from bot.prompt_flags import known_flags, parse_prompt_flags
+from bot.intake.options import AspectRatio, OptionOverrides
+from bot.intake.prompt_flags import known_flags, parse_prompt_flags
 
 
 def test_the_pika_example_sets_every_option_and_leaves_the_prompt() -> None:

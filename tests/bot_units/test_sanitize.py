@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot import sanitize
-from bot.sanitize import ELLIPSIS, display_prompt, plain_text
+from bot.discord_io import sanitize
+from bot.discord_io.sanitize import ELLIPSIS, display_prompt, plain_text
 
 ZWSP = "\u200b"
 ESCAPED = frozenset("\\*_~|`>#-[]:")

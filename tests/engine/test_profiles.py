@@ -3,6 +3,7 @@ profile's sizes and frame counts valid for the shape rules of the pipelines it d
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,6 +85,33 @@ def test_every_shipped_profile_fits_the_shape_rules_of_its_pipelines(profile: Mo
             latent_frames = (count - 1) // rules.temporal + 1
             assert (count - 1) % rules.temporal == 0 or rules.temporal == 1, (pipeline_class, count)
             assert latent_frames % rules.patch_t == 0, (pipeline_class, count)
+
+
+# What may differ between a family's image-to-video profile and its text-to-video one: which model and
+# pipelines, and the words about them. Whoever switches to the image-to-video sibling keeps the sizes,
+# frames, ranges, dtype, memory plan and negative prompt they had.
+_SIBLING_FIELDS = {
+    "name",
+    "title",
+    "model_id",
+    "pipeline_classes",
+    "image_to_video",
+    "loads_weights_of",
+    "id_pattern",
+    "needs",
+}
+
+
+@pytest.mark.parametrize(("image", "text"), [("ltx-video-i2v", "ltx-video"), ("cogvideox-5b-i2v", "cogvideox-5b")])
+def test_an_image_to_video_sibling_takes_the_requests_its_text_to_video_model_takes(image: str, text: str) -> None:
+    differing = {
+        field.name
+        for field in dataclasses.fields(ModelProfile)
+        if getattr(PROFILES[image], field.name) != getattr(PROFILES[text], field.name)
+    }
+
+    assert PROFILES[image].image_to_video
+    assert differing <= _SIBLING_FIELDS
 
 
 @pytest.mark.parametrize(

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from bot.client import VideoBot
-from bot.discord_startup import NETWORK_FIX, DiscordIdentity, backoff_delays, check_discord, reach_gateway
-from bot.permissions import invite_url
-from bot.startup_problems import EXIT_CONFIG, TOKEN_FIX, StartupCheckFailed
+from bot.discord_io.permissions import invite_url
+from bot.startup.client import VideoBot
+from bot.startup.discord_login import NETWORK_FIX, DiscordIdentity, backoff_delays, check_discord, reach_gateway
+from bot.startup.problems import EXIT_CONFIG, TOKEN_FIX, StartupCheckFailed
 from generation.queue.local import LocalJobQueue
 from tests.discord_emulator import DiscordEmulator
 from tests.fakes.generator import FakeGenerator
@@ -109,7 +109,7 @@ async def test_no_route_to_discord_is_retried_with_backoff_and_said_so_until_sto
     _, rest = await finish(process)
 
     assert process.returncode == 0
-    assert f" WARNING  bot.discord_startup: Cannot reach Discord at {api_url}: Cannot connect to host " in line
+    assert f" WARNING  bot.startup.discord_login: Cannot reach Discord at {api_url}: Cannot connect to host " in line
     assert line.rstrip().endswith(f"Retrying in 1 s (attempt 1). Fix, if it persists: {NETWORK_FIX}.")
     assert "Traceback" not in rest.decode()
 
@@ -124,7 +124,7 @@ async def test_discord_unavailable_is_retried_after_a_pause_and_then_logs_in(
     async def pause(seconds: float) -> None:
         pauses.append(seconds)
 
-    with caplog.at_level(logging.WARNING, logger="bot.discord_startup"):
+    with caplog.at_level(logging.WARNING, logger="bot.startup.discord_login"):
         identity = await check_discord(bot_settings(emulator, tmp_path, []), sleep=pause)
 
     assert identity == DiscordIdentity(emulator.application_id, emulator.bot_user.username)
@@ -178,7 +178,9 @@ async def test_a_gateway_out_of_reach_is_retried_with_backoff_and_said_so_until_
     _, rest = await finish(process)
 
     assert process.returncode == 0, rest.decode()
-    assert f" WARNING  bot.discord_startup: Cannot reach Discord at {gateway_url}: Cannot connect to host " in line
+    assert (
+        f" WARNING  bot.startup.discord_login: Cannot reach Discord at {gateway_url}: Cannot connect to host " in line
+    )
     assert line.rstrip().endswith(f"Retrying in 1 s (attempt 1). Fix, if it persists: {NETWORK_FIX}.")
     assert "Traceback" not in rest.decode()
 

@@ -8,8 +8,8 @@ import signal
 import socket
 from pathlib import Path
 
-from bot.instance_lock import hold_output_dir
-from bot.startup_problems import EXIT_CONFIG, StartupProblem
+from bot.startup.instance_lock import hold_output_dir
+from bot.startup.problems import EXIT_CONFIG, StartupProblem
 from tests.ops.entry_points import TOKEN, clean_environment, finish, read_until, run_module_async, start_module
 
 

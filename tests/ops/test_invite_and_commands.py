@@ -7,7 +7,7 @@ from pathlib import Path
 
 import discord
 
-from bot.permissions import INVITE_PERMISSIONS, invite_url
+from bot.discord_io.permissions import INVITE_PERMISSIONS, invite_url
 from tests.fixtures.bot import StartBot, ephemeral_reply, finished
 
 ROOT = Path(__file__).resolve().parents[2]

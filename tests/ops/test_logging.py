@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.logging_setup import RedactingFilter, configure_logging
+from bot.observability.logging_setup import RedactingFilter, configure_logging
 from generation.results import Timings
 from tests.fixtures.bot import StartBot, finished
 

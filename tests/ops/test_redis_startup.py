@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from bot.startup_problems import EXIT_CONFIG
+from bot.startup.problems import EXIT_CONFIG
 from generation.queue.redis.startup import RedisTrouble, check_redis
 from generation.worker import EXIT_UNAVAILABLE
 from tests.fixtures.redis_server import RedisServer

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from bot.settings import Settings
-from bot.startup_checks import GpuEnvironment, check_startup, inspect_gpu
-from bot.startup_problems import StartupCheckFailed, StartupProblem, load_settings_or_explain
+from bot.startup.checks import GpuEnvironment, check_startup, inspect_gpu
+from bot.startup.problems import StartupCheckFailed, StartupProblem, load_settings_or_explain
 from generation.worker import WorkerSettings
 from tests.ops.fake_hf_cache import PIPELINE_FILES, write_cached_model
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.startup_problems import EXIT_CONFIG
+from bot.startup.problems import EXIT_CONFIG
 from tests.ops.entry_points import TOKEN, Finished, clean_environment, run_module
 
 # What the bot loads only once its settings are known to be good (seconds, or minutes with a model).

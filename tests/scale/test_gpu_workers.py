@@ -3,7 +3,7 @@ delivered once, in the fair order, whichever process dies."""
 
 from __future__ import annotations
 
-from bot.views import JobAction
+from bot.discord_io.views import JobAction
 from tests.discord_emulator.models import Interaction, Message
 from tests.scale.cluster import Cluster, members, video_prompt
 

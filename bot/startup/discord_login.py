@@ -30,9 +30,9 @@ import discord
 import discord.http
 import yarl
 
-from bot.permissions import invite_url
+from bot.discord_io.permissions import invite_url
 from bot.settings import Settings
-from bot.startup_problems import TOKEN_FIX, StartupCheckFailed, StartupProblem
+from bot.startup.problems import TOKEN_FIX, StartupCheckFailed, StartupProblem
 
 log = logging.getLogger(__name__)
 

@@ -19,12 +19,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import discord
 
-from bot import render
-from bot.delivery import VideoUpload
-from bot.discord_calls import DISCORD_FAILURES, RETRY_DELAYS_S, describe, transient
-from bot.job_context import JobContext
-from bot.status_message import DEFAULT_UPLOAD_LIMIT, EditLimiter, StatusMessage
-from bot.views import failed_view, result_view, status_view
+from bot.delivery.job_context import JobContext
+from bot.delivery.status_message import DEFAULT_UPLOAD_LIMIT, EditLimiter, StatusMessage
+from bot.delivery.upload import VideoUpload
+from bot.discord_io import render
+from bot.discord_io.calls import DISCORD_FAILURES, RETRY_DELAYS_S, describe, transient
+from bot.discord_io.views import failed_view, result_view, status_view
 from generation.clock import Clock
 from generation.errors import DoesNotFitError
 from generation.queue.interface import (

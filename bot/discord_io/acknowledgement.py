@@ -25,7 +25,7 @@ from typing import Any, Final
 
 import discord
 
-from bot.discord_calls import DISCORD_FAILURES, describe
+from bot.discord_io.calls import DISCORD_FAILURES, describe
 from generation.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ class Deferral(enum.Enum):
     BUSY = "an ephemeral busy notice; the handler's answer (a form) is then dropped"
 
 
-class Shown(enum.Enum):
+class AnswerVisibility(enum.Enum):
     """What the user saw of an answer."""
 
     SHOWN = "the answer, or a deferral it fills in, reached the user"
@@ -62,7 +62,7 @@ class Shown(enum.Enum):
 class Answer:
     """The outcome of `Acknowledgement.respond`."""
 
-    shown: Shown
+    shown: AnswerVisibility
     message_id: int | None = None
     error: BaseException | None = None
 
@@ -119,7 +119,7 @@ class Acknowledgement:
             if self._state is _State.PENDING:
                 return await self._first_response(content, embed, view, ephemeral)
             if self._state is _State.BUSY:
-                return Answer(Shown.NOT_SHOWN)
+                return Answer(AnswerVisibility.NOT_SHOWN)
             return await self._fill_in(content, embed, view)
 
     async def refuse(self, text: str) -> None:
@@ -169,7 +169,7 @@ class Acknowledgement:
             self._first_error = error
             return Answer(_seen_after(error), error=error)
         self._state = _State.ANSWERED
-        return Answer(Shown.SHOWN, response.message_id if response is not None else None)
+        return Answer(AnswerVisibility.SHOWN, response.message_id if response is not None else None)
 
     async def _fill_in(self, content: str | None, embed: discord.Embed | None, view: discord.ui.View | None) -> Answer:
         try:
@@ -183,11 +183,11 @@ class Acknowledgement:
             if self._state is _State.DEFERRED:
                 # The "thinking…" message is there; whoever edits it next shows the state.
                 log.warning("could not fill in a deferred answer: %s", describe(error))
-                return Answer(Shown.SHOWN, self._deferred_message_id, error)
+                return Answer(AnswerVisibility.SHOWN, self._deferred_message_id, error)
             return Answer(_seen_after(self._first_error or error), error=self._first_error or error)
         if self._state is _State.LOST:
             self._state = _State.DEFERRED  # the deferral did get through: its answer was what was lost
-        return Answer(Shown.SHOWN, message.id)
+        return Answer(AnswerVisibility.SHOWN, message.id)
 
     async def _answer_for_the_handler(self) -> None:
         """At the deadline, if the handler has not answered: defer, or say busy."""
@@ -249,8 +249,8 @@ def acknowledgement_of(interaction: discord.Interaction[Any]) -> Acknowledgement
     return ack if isinstance(ack, Acknowledgement) else None
 
 
-def _seen_after(error: BaseException) -> Shown:
+def _seen_after(error: BaseException) -> AnswerVisibility:
     """What the user saw when the first response failed with `error`."""
     if isinstance(error, discord.HTTPException):
-        return Shown.SHOWN if error.code == ALREADY_ACKNOWLEDGED else Shown.NOT_SHOWN
-    return Shown.UNKNOWN
+        return AnswerVisibility.SHOWN if error.code == ALREADY_ACKNOWLEDGED else AnswerVisibility.NOT_SHOWN
+    return AnswerVisibility.UNKNOWN

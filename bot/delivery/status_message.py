@@ -16,8 +16,8 @@ from typing import Protocol
 
 import discord
 
-from bot.discord_calls import with_retries
-from bot.job_context import JobContext
+from bot.delivery.job_context import JobContext
+from bot.discord_io.calls import with_retries
 from generation.clock import Clock
 
 log = logging.getLogger(__name__)

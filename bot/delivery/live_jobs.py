@@ -14,9 +14,9 @@ from typing import Any
 
 import discord
 
-from bot.job_context import JobContext
-from bot.status_message import EditLimiter, StatusMessage
-from bot.tracker import JobTracker
+from bot.delivery.job_context import JobContext
+from bot.delivery.status_message import EditLimiter, StatusMessage
+from bot.delivery.tracker import JobTracker
 from generation.clock import Clock, within
 from generation.queue.interface import JobInfo, JobQueue, JobQueued
 from generation.request import VideoRequest
@@ -24,7 +24,7 @@ from generation.request import VideoRequest
 log = logging.getLogger(__name__)
 
 
-class Following:
+class LiveJobs:
     """Starts, registers and stops the per-job tracker tasks; see the module docstring."""
 
     def __init__(

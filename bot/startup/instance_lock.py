@@ -15,7 +15,7 @@ import socket
 from pathlib import Path
 from typing import IO, Final
 
-from bot.startup_problems import StartupProblem
+from bot.startup.problems import StartupProblem
 
 LOCK_NAME: Final = ".videobot.lock"
 

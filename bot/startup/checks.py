@@ -1,6 +1,6 @@
 """Start-up checks: find what would make the bot fail later, and say which setting to change and how.
 
-    settings = load_settings_or_explain()        # bot.startup_problems: every value checked
+    settings = load_settings_or_explain()        # bot.startup.problems: every value checked
     export_hub_settings(settings)                # before huggingface_hub is imported (this module does)
     problems = check_startup(settings)           # what the values mean on this machine
     if any(problem.fatal for problem in problems):
@@ -24,9 +24,9 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from bot.logging_setup import DISCORD_TOKEN_PATTERN
+from bot.observability.logging_setup import DISCORD_TOKEN_PATTERN
 from bot.settings import Settings
-from bot.startup_problems import TOKEN_FIX, StartupProblem
+from bot.startup.problems import TOKEN_FIX, StartupProblem
 from generation.config import stray_names
 from generation.download import find_model_problem
 from generation.profiles import pipeline_class_name, profile_for_class

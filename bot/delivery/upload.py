@@ -18,7 +18,7 @@ import aiofiles
 import aiofiles.os
 import discord
 
-from bot.status_message import FileMaker
+from bot.delivery.status_message import FileMaker
 from generation.encode import fit_to_budget
 from generation.results import VideoFile, VideoResult
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import discord
 
-from bot.sanitize import display_prompt
+from bot.discord_io.sanitize import display_prompt
 from generation.queue.interface import Actor, Person, SystemActor
 from generation.request import VideoRequest
 from generation.results import VideoResult

@@ -8,7 +8,7 @@ import json
 import sqlite3
 from pathlib import Path
 
-from bot.options import ChannelDefaults
+from bot.intake.options import ChannelDefaults
 from generation.database import Database, transaction
 
 SERVER_WIDE = 0

@@ -15,18 +15,19 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.actions import JobActions
-from bot.channel_defaults import ChannelDefaultsStore
-from bot.discord_startup import explain_sync_failure
-from bot.error_handler import report_app_command_error
-from bot.following import Following
-from bot.gatekeeper import Gatekeeper
+from bot.delivery.live_jobs import LiveJobs
+from bot.discord_io.error_handler import report_app_command_error
+from bot.discord_io.views import JobButton, remix_submission
+from bot.intake.actions import JobActions
+from bot.intake.channel_defaults import ChannelDefaultsStore
+from bot.intake.options import RequestLimits, VideoSize
+from bot.intake.queue_controls import QueueControls
+from bot.intake.submission import Submitter
+from bot.moderation.gatekeeper import Gatekeeper
 from bot.observability import HealthServer, Metrics, start_health_server
-from bot.options import RequestLimits, VideoSize
 from bot.settings import Settings
-from bot.startup_problems import StartupCheckFailed
-from bot.submission import Submitter
-from bot.views import JobButton, remix_submission
+from bot.startup.discord_login import explain_sync_failure
+from bot.startup.problems import StartupCheckFailed
 from generation.clock import SYSTEM_CLOCK, Clock
 from generation.conditioning import ImageLimits
 from generation.queue.interface import JobQueue
@@ -35,7 +36,7 @@ log = logging.getLogger(__name__)
 
 
 class VideoTree(app_commands.CommandTree[Any]):
-    """The command tree, with every command's error answered in one place (`bot.error_handler`)."""
+    """The command tree, with every command's error answered in one place (`bot.discord_io.error_handler`)."""
 
     async def on_error(self, interaction: discord.Interaction[Any], error: app_commands.AppCommandError, /) -> None:
         """Answer the user and log what was not expected."""
@@ -69,7 +70,7 @@ class VideoBot(commands.Bot):
         self.metrics = Metrics()
         self.gatekeeper = Gatekeeper(settings, clock)
         self.channel_defaults = ChannelDefaultsStore(settings.database_path)
-        self.following = Following(
+        self.following = LiveJobs(
             self,
             queue,
             clock,
@@ -78,6 +79,7 @@ class VideoBot(commands.Bot):
             on_discord_error=self.metrics.record_http_exception,
         )
         self.submitter = Submitter(queue, self.following, clock)
+        self.controls = QueueControls(queue, self.channel_defaults, self.request_limits)
         self.actions = JobActions(
             queue,
             self.submitter,
@@ -99,9 +101,9 @@ class VideoBot(commands.Bot):
         from bot.cogs.video import VideoCog
 
         self.add_dynamic_items(JobButton)
-        await self.add_cog(VideoCog(self))
-        await self.add_cog(QueueCog(self))
-        await self.add_cog(AdminCog(self))
+        await self.add_cog(VideoCog(self.tree, self.actions, self.request_limits, self.settings.image_max_bytes))
+        await self.add_cog(QueueCog(self.actions, self.controls, self.clock))
+        await self.add_cog(AdminCog(self.controls, self.gatekeeper, self.clock))
         # First: a guild id Discord refuses ends start-up before the queue recovers jobs or the model loads.
         await self._sync_commands()
         await self.channel_defaults.open()

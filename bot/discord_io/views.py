@@ -6,14 +6,11 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Final, Self, cast
+from typing import Any, Final, Protocol, Self, cast
 
 import discord
 
 from generation.request import MAX_PROMPT_CHARS
-
-if TYPE_CHECKING:
-    from bot.client import VideoBot
 
 #: Discord's ceiling for a text input. The prompt field gets all of it so the settings flags after a
 #: full-length prompt are never cut; the prompt's own limit is checked once the flags are parsed out.
@@ -44,6 +41,23 @@ _BUTTONS: Final = {
 }
 
 
+class ButtonHandler(Protocol):
+    """Where a click goes: the bot's job actions (`bot.intake.actions.JobActions`)."""
+
+    async def on_button(self, action: JobAction, job_id: str, interaction: discord.Interaction[Any]) -> None:
+        """Act on `job_id` for the member who clicked."""
+        ...
+
+
+class ClientWithActions(Protocol):
+    """The bot as a persistent button finds it: discord.py hands a click only the client."""
+
+    @property
+    def actions(self) -> ButtonHandler:
+        """The bot's job actions."""
+        ...
+
+
 class JobButton(
     discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
     template=rf"job:(?P<action>{'|'.join(JobAction)}):(?P<job_id>[0-9A-Za-z_-]{{1,64}})",
@@ -65,7 +79,8 @@ class JobButton(
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         """Hand the click to the bot's job actions."""
-        bot = cast("VideoBot", interaction.client)
+        # The one reach through the client: a button rebuilt after a restart has nothing else to hold.
+        bot = cast(ClientWithActions, interaction.client)
         await bot.actions.on_button(self.action, self.job_id, interaction)
 
 

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final, Self
 
+from bot.discord_io.sanitize import display_prompt
 from bot.errors import InvalidOptionError, OptionConflictError
-from bot.sanitize import display_prompt
 from generation.errors import InvalidRequestError
 from generation.profiles import SEED, FrameRule, ModelProfile
 from generation.request import FPS, FRAMES, GUIDANCE, SIZE, SIZE_MULTIPLE, STEPS, Bounds, VideoRequest, format_number

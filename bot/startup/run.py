@@ -8,11 +8,11 @@ import signal
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-from bot.client import VideoBot
-from bot.discord_startup import check_discord, reach_gateway
-from bot.endpoints import point_discord_at
 from bot.settings import Settings
-from bot.startup_problems import StartupCheckFailed, StartupProblem
+from bot.startup.client import VideoBot
+from bot.startup.discord_login import check_discord, reach_gateway
+from bot.startup.endpoints import point_discord_at
+from bot.startup.problems import StartupCheckFailed, StartupProblem
 from generation.queue.interface import JobQueue
 from generation.queue_factory import create_queue
 
@@ -25,7 +25,7 @@ async def main(settings: Settings, queue: JobQueue | None = None) -> None:
 
     With QUEUE_URL, Redis is checked first (it answers, takes the credentials, never evicts keys): its
     mistakes are said even while Discord cannot be reached. Then Discord (token, DISCORD_GUILD_IDS; see
-    `bot.discord_startup`), so a mistake there is reported before the GPU stack loads. `StartupCheckFailed`
+    `bot.startup.discord_login`), so a mistake there is reported before the GPU stack loads. `StartupCheckFailed`
     carries what only the operator can fix. `queue` defaults to the
     in-process queue on this machine's GPU, or with QUEUE_URL to the queue in Redis in front of GPU
     workers elsewhere (benchmarks hand in their own).

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
-from bot.sanitize import display_prompt
+from bot.discord_io.sanitize import display_prompt
 
 _REGEX_PREFIX: Final = "re:"
 _LEET: Final = str.maketrans("013457@$", "oieastas")

@@ -13,14 +13,14 @@ from typing import Any
 
 import discord
 
-from bot import render
-from bot.acknowledgement import Acknowledgement, Shown
-from bot.discord_calls import describe
+from bot.delivery.job_context import JobContext
+from bot.delivery.live_jobs import LiveJobs
+from bot.discord_io import render
+from bot.discord_io.acknowledgement import Acknowledgement, AnswerVisibility
+from bot.discord_io.calls import describe
+from bot.discord_io.permissions import needed_permissions
+from bot.discord_io.views import status_view
 from bot.errors import MissingPermissionsError, NotAcknowledgedError
-from bot.following import Following
-from bot.job_context import JobContext
-from bot.permissions import needed_permissions
-from bot.views import status_view
 from generation.clock import Clock
 from generation.queue.interface import JobHandle, JobQueue, JobQueued, JobSpec, SystemActor
 from generation.request import VideoRequest
@@ -40,7 +40,7 @@ def missing_permissions(interaction: discord.Interaction[Any]) -> list[str]:
 class Submitter:
     """Queues jobs for interactions, answers with their status message and has them followed."""
 
-    def __init__(self, queue: JobQueue, following: Following, clock: Clock) -> None:
+    def __init__(self, queue: JobQueue, following: LiveJobs, clock: Clock) -> None:
         self._queue = queue
         self._following = following
         self._clock = clock
@@ -95,12 +95,12 @@ class Submitter:
         embed = render.queued_embed(request, context.user_id, info.position or 1, ready, adjustments=adjustments)
         answer = await ack.respond(embed=embed, view=status_view(job_id))
         message_id = answer.message_id
-        if answer.shown is Shown.NOT_SHOWN:
+        if answer.shown is AnswerVisibility.NOT_SHOWN:
             raise await self._take_back(handle, answer.error)
         if message_id is None:
             # Discord may have shown it (a dropped connection, or a retry told it already got through): look.
             message_id = await _original_message_id(interaction, job_id)
-            if message_id is None and answer.shown is Shown.UNKNOWN:
+            if message_id is None and answer.shown is AnswerVisibility.UNKNOWN:
                 raise await self._take_back(handle, answer.error)
         showing = JobQueued(job_id, info.position or 1, info.eta_s)
         self._following.follow_new(job_id, request, context, message_id, showing)

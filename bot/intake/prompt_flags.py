@@ -22,9 +22,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
+from bot.discord_io.sanitize import display_prompt
 from bot.errors import PromptFlagError
-from bot.options import AspectRatio, OptionOverrides, ParsedPrompt
-from bot.sanitize import display_prompt
+from bot.intake.options import AspectRatio, OptionOverrides, ParsedPrompt
 
 __all__ = ["ParsedPrompt", "known_flags", "parse_prompt_flags"]
 

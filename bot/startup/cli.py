@@ -8,8 +8,8 @@ The order is the point of this module:
 3. The Hugging Face settings read from `.env` are exported before huggingface_hub is first imported.
 4. What the settings mean on this machine is checked (token shape, GPU, folders, model, port): fatal
    problems exit 78 the same way, warnings are logged. Then OUTPUT_DIR is locked: a second bot on the
-   same folder exits 78 too (`bot.instance_lock`).
-5. The bot runs (`bot.main`): Discord is checked first, and what only the operator can fix there
+   same folder exits 78 too (`bot.startup.instance_lock`).
+5. The bot runs (`bot.startup.run`): Discord is checked first, and what only the operator can fix there
    (a refused token, a wrong guild id) is one logged line and exit 78 too.
 """
 
@@ -22,10 +22,10 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from bot.instance_lock import hold_output_dir
-from bot.logging_setup import configure_logging
+from bot.observability.logging_setup import configure_logging
 from bot.settings import Settings
-from bot.startup_problems import EXIT_CONFIG, StartupCheckFailed, StartupProblem, load_settings_or_explain
+from bot.startup.instance_lock import hold_output_dir
+from bot.startup.problems import EXIT_CONFIG, StartupCheckFailed, StartupProblem, load_settings_or_explain
 from generation.config import settings_parser
 from generation.hub_environment import export_hub_settings
 
@@ -41,7 +41,7 @@ def run(argv: Sequence[str] | None = None) -> None:
         _exit_unconfigured(failure.problems)
     export_hub_settings(settings)
     # Imports huggingface_hub, which reads HF_* once: only after the export above.
-    from bot.startup_checks import check_startup
+    from bot.startup.checks import check_startup
 
     problems = check_startup(settings)
     if any(problem.fatal for problem in problems):
@@ -53,7 +53,7 @@ def run(argv: Sequence[str] | None = None) -> None:
     configure_logging(settings.log_level, settings.log_format, secrets)
     for problem in problems:
         log.warning("%s", problem.line())
-    from bot.main import main
+    from bot.startup.run import main
 
     try:
         asyncio.run(main(settings))

@@ -14,14 +14,15 @@ from typing import Any
 
 import discord
 
-from bot import render
-from bot.acknowledgement import Acknowledgement, Deferral, acknowledged
-from bot.channel_defaults import ChannelDefaultsStore
-from bot.error_handler import report_error
+from bot.discord_io import render
+from bot.discord_io.acknowledgement import Acknowledgement, Deferral, acknowledged
+from bot.discord_io.error_handler import report_error
+from bot.discord_io.sanitize import display_prompt
+from bot.discord_io.views import JobAction, remix_form
 from bot.errors import InvalidOptionError
-from bot.gatekeeper import Gatekeeper
-from bot.image_input import copy_image, discard_image, store_attachment
-from bot.options import (
+from bot.intake.channel_defaults import ChannelDefaultsStore
+from bot.intake.image_input import copy_image, discard_image, store_attachment
+from bot.intake.options import (
     ChannelDefaults,
     OptionOverrides,
     ParsedPrompt,
@@ -29,10 +30,9 @@ from bot.options import (
     prepare_request,
     recheck_request,
 )
-from bot.prompt_flags import parse_prompt_flags
-from bot.sanitize import display_prompt
-from bot.submission import Submitter
-from bot.views import JobAction, remix_form
+from bot.intake.prompt_flags import parse_prompt_flags
+from bot.intake.submission import Submitter
+from bot.moderation.gatekeeper import Gatekeeper
 from generation.clock import Clock
 from generation.conditioning import ImageLimits
 from generation.errors import JobNotFoundError

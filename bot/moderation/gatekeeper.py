@@ -9,7 +9,7 @@ from typing import Any
 import discord
 
 from bot.errors import RefusedError
-from bot.moderation import (
+from bot.moderation.rules import (
     AccessContext,
     AccessPolicy,
     Blocklist,

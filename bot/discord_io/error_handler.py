@@ -14,7 +14,7 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from bot.acknowledgement import acknowledgement_of
+from bot.discord_io.acknowledgement import acknowledgement_of
 from bot.errors import BotError
 from generation.errors import EngineError
 

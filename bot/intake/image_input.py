@@ -14,8 +14,8 @@ from pathlib import Path
 
 import discord
 
+from bot.discord_io.sanitize import display_prompt
 from bot.errors import ImageUnavailableError, InvalidOptionError
-from bot.sanitize import display_prompt
 from generation.conditioning import FORMATS, ImageLimits, copy_stored_image, prepare_image, store_image
 from generation.errors import InvalidRequestError
 
