@@ -376,6 +376,7 @@ class QueueCore:
                 self._end(job_id, Cancelled())
             elif job_id in self._running:
                 del self._running[job_id]
+                self._loading.pop(job_id, None)
                 self._scheduler.finish(job_id)
                 back.append(_interrupted(self._jobs.pop(job_id)))
                 log.info("job interrupted by shutdown job_id=%s; it will run again on the next start", job_id)

@@ -304,11 +304,10 @@ def _learn_history(eta: EtaEstimator, successes: list[StoredJob], default_model:
         if timings is None or call in calls:
             continue
         calls.add(call)
-        request, batch_size = info.spec.request, success.batch_size or 1
-        if request.model is None:
-            request = replace(request, model=default_model)
+        model = info.spec.request.model or default_model
+        request, batch_size = replace(info.spec.request, model=model), success.batch_size or 1
         if timings.load_s > 0:
-            eta.record_load(request.model or default_model, timings.load_s)
+            eta.record_load(model, timings.load_s)
         # Members share the call's denoise and decode times; each clip is encoded on its own.
         after_s = timings.decode_s + timings.encode_s * batch_size
         eta.record(request.shape, request.cost * batch_size, timings.denoise_s + after_s, after_s=after_s)
