@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Final, Self
 
 from dotenv import dotenv_values
-from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
+from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from generation.model_list import ModelEntry, parse_models, single_model
 from generation.profiles import PROFILES, SEED, ModelProfile, OffloadMode, detect_profile
 
 __all__ = ["DTYPES", "SEED_MODEL_ID", "EngineSettings", "OffloadMode", "StrayName", "settings_parser", "stray_names"]
@@ -47,6 +48,13 @@ class EngineSettings(BaseSettings):
     )
     model_id: str = Field(
         SEED_MODEL_ID, description="Hugging Face hub id or local folder of the pipeline; default: the profile's"
+    )
+    models: str | None = Field(
+        None,
+        description=(
+            "NAME=MODEL,NAME=MODEL,...: the models this machine serves, the first the default; MODEL a"
+            " profile name, hub id or folder; unset: MODEL_PROFILE/MODEL_ID, named after its profile"
+        ),
     )
     model_variant: str | None = Field(
         "fp16", description="weight variant to load, falls back to none; default: profile"
@@ -80,11 +88,32 @@ class EngineSettings(BaseSettings):
     hf_hub_offline: bool = Field(False, description="1: never contact the Hub; the model must be cached")
 
     _profile: ModelProfile = PrivateAttr(default=SEED)
+    _served: tuple[ModelEntry, ...] = PrivateAttr(default=())
 
     @property
     def profile(self) -> ModelProfile:
-        """The active model profile: `model_profile` if named, else the one detected for `model_id`."""
+        """The active model profile: `model_profile` if named, else the one detected for `model_id`
+        (with `MODELS`, the first model's)."""
         return self._profile
+
+    @property
+    def served_models(self) -> tuple[ModelEntry, ...]:
+        """The models this machine serves, the default first: `MODELS`, else the one of `MODEL_ID`."""
+        return self._served or single_model(self.model_id, self._profile, profile_named=self.model_profile is not None)
+
+    def for_model(self, entry: ModelEntry) -> EngineSettings:
+        """These settings for one served model: its id and profile; what its profile fills in and this
+        environment does not set comes from its own profile."""
+        own = {"model_id", "model_profile", "models"}
+        given = {name: getattr(self, name) for name in self.model_fields_set & EngineSettings.model_fields.keys()}
+        kept = {name: value for name, value in given.items() if name not in own}
+        return EngineSettings(
+            _env_file=None,
+            **kept,
+            model_id=entry.model_id,
+            model_profile=entry.profile.name if entry.profile_named else None,
+            models=None,
+        )
 
     @field_validator("model_profile", mode="before")
     @classmethod
@@ -95,10 +124,20 @@ class EngineSettings(BaseSettings):
             raise ValueError(f"must be one of {', '.join(PROFILES)} (or empty to pick from MODEL_ID)")
         return value.strip().lower() if isinstance(value, str) else value
 
+    @field_validator("models", mode="before")
+    @classmethod
+    def _empty_models_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
     @model_validator(mode="after")
     def _apply_profile(self) -> Self:
         given = set(self.model_fields_set)
-        if self.model_profile is not None:
+        if self.models is not None:
+            self._served = self._parse_models(given)
+            default = self._served[0]
+            self.model_id, profile = default.model_id, default.profile
+            self.model_profile = profile.name if default.profile_named else None
+        elif self.model_profile is not None:
             profile = PROFILES[self.model_profile]
             if "model_id" not in given:
                 self.model_id = profile.model_id
@@ -119,6 +158,34 @@ class EngineSettings(BaseSettings):
         # Filled in, not given: subclasses' validators and copies must still see them as defaults.
         object.__setattr__(self, "__pydantic_fields_set__", given)
         return self
+
+    def _parse_models(self, given: set[str]) -> tuple[ModelEntry, ...]:
+        """`MODELS` as entries; one line per problem, `MODEL_ID`/`MODEL_PROFILE` set beside it among them."""
+        assert self.models is not None
+        problems = []
+        try:
+            entries = parse_models(self.models, self.hf_home)
+        except ValueError as error:
+            problems += str(error).splitlines()
+        beside = [name.upper() for name in ("model_id", "model_profile") if name in given]
+        if beside:
+            problems.append(f"{' and '.join(beside)} set beside MODELS: list that model in MODELS instead")
+        if problems:
+            # One error per problem, each located at MODELS, as a field validator's would be: start-up
+            # shows each on a line of its own, naming the setting.
+            raise ValidationError.from_exception_data(
+                type(self).__name__,
+                [
+                    {
+                        "type": "value_error",
+                        "loc": ("models",),
+                        "input": self.models,
+                        "ctx": {"error": ValueError(line)},
+                    }
+                    for line in problems
+                ],
+            )
+        return entries
 
     @field_validator("torch_dtype", mode="before")
     @classmethod

@@ -68,6 +68,17 @@ class DiffusersGenerator:
         """Load the pipeline unless it is resident; return the seconds it took (0 when resident). Blocking."""
         return self._ensure_loaded()[1]
 
+    def unload(self) -> None:
+        """Let go of the pipeline and free its memory now (a model swap); the next call loads it again."""
+        loaded, self._loaded = self._loaded, None
+        if loaded is None:
+            return
+        loaded.pipe.maybe_free_model_hooks()
+        del loaded
+        gc.collect()  # pipelines hold reference cycles (hooks, schedulers): free their tensors now
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
     def generate(
         self,
         requests: Sequence[VideoRequest],

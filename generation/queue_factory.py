@@ -21,6 +21,15 @@ def diffusers_generator(engine: EngineSettings) -> VideoGenerator:
     return DiffusersGenerator(engine)
 
 
+def diffusers_shelf(engine: EngineSettings) -> VideoGenerator:
+    """The real engine for every model of `engine.served_models`, one on the GPU at a time (built in the
+    GPU process, as `diffusers_generator`)."""
+    from generation.generator import DiffusersGenerator
+    from generation.model_shelf import ModelShelf
+
+    return ModelShelf({entry.name: DiffusersGenerator(engine.for_model(entry)) for entry in engine.served_models})
+
+
 def create_queue(engine: EngineSettings, queue: QueueSettings) -> JobQueue:
     """The queue `queue.queue_url` chooses: Redis when it is set, else the in-process one."""
     if queue.queue_url is not None:
@@ -29,7 +38,8 @@ def create_queue(engine: EngineSettings, queue: QueueSettings) -> JobQueue:
 
 
 def create_local_queue(engine: EngineSettings, queue: QueueSettings) -> JobQueue:
-    """An in-process queue whose single worker drives this machine's GPU through a child process.
+    """An in-process queue whose single worker drives this machine's GPU through a child process, which
+    holds one model of `engine.served_models` at a time (`generation.model_shelf`).
 
     The pipeline's Python side runs there, so it never holds the event loop's GIL (see
     `generation.process_generator`); this process imports no torch.
@@ -37,7 +47,7 @@ def create_local_queue(engine: EngineSettings, queue: QueueSettings) -> JobQueue
     from generation.process_generator import ProcessGenerator
     from generation.queue.local import LocalJobQueue
 
-    generator = ProcessGenerator(functools.partial(diffusers_generator, engine), max_batch_size=engine.max_batch_size)
+    generator = ProcessGenerator(functools.partial(diffusers_shelf, engine), max_batch_size=engine.max_batch_size)
     return LocalJobQueue(queue, engine, generator)
 
 

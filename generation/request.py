@@ -119,13 +119,15 @@ class VideoRequest:
         return dataclasses.replace(self, seed=seed)
 
     @property
-    def shape(self) -> tuple[int, int, int, int, float, bool]:
-        """Requests with equal shapes can share one batched pipeline call (with a picture each, or none).
+    def shape(self) -> tuple[int, int, int, int, float, bool, str | None]:
+        """Requests with equal shapes can share one batched pipeline call: on the same model, with a
+        picture each, or none.
 
         An extension has a picture too (its video's last frame), so it may share a call with pictures;
         only its encoding differs, and that is per clip.
         """
-        return (self.width, self.height, self.num_frames, self.steps, self.guidance_scale, self.conditioned)
+        shape = (self.width, self.height, self.num_frames, self.steps, self.guidance_scale, self.conditioned)
+        return (*shape, self.model)
 
     @property
     def conditioned(self) -> bool:

@@ -5,6 +5,12 @@ store, and offers verbs: for the consumer `admit`, `cancel`, `clear`, `pause`, a
 `JobSource` calls (`take`, `begin`, `progress`, `wanted`, `end`, `put_back`, `learn`). Nothing
 outside reads its fields.
 
+With several models on the one GPU, the line keeps same-model runs together within the bound that
+`scheduler` states, and the jobs of a batch that makes the GPU swap start with `loading` set. An ETA
+counts everything that runs before the job on the one GPU, whatever its model, plus the swaps the line
+foresees at each model's measured load time: every job waits for the same GPU, so jobs of other models
+ahead of it take its time too (with workers per model, as in Redis, only its own model's would).
+
 One place ends a job, `end`, whatever the outcome, and only the first ending of a job counts. A
 terminal state is committed to SQLite before it is announced, so what a listener hears is what a
 restart will find. Every job that is live in this process has an event log from the moment it is
@@ -17,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator, Callable, Hashable, Sequence
 from dataclasses import dataclass, replace
 from typing import Final
@@ -63,6 +69,7 @@ class _Attempt:
     cost: float
     step: int = 0
     total: int = 0
+    loading_s: float = 0.0  # expected seconds of the swap it starts with, before its first step
 
 
 class QueueCore:
@@ -83,6 +90,7 @@ class QueueCore:
         self._running: dict[str, Ticket] = {}  # taken by the worker, not ended
         self._attempt: _Attempt | None = None
         self._cancels: dict[str, Actor] = {}  # running jobs whose cancellation was asked for
+        self._loading: dict[str, str] = {}  # jobs taken in a batch that swaps models -> the model it loads
         self._cancel_listeners: list[Callable[[str], None]] = []
         self._positions: dict[str, int] = {}  # last position announced per waiting job
         self._announced = -1  # scheduler version of the last announcement
@@ -128,11 +136,16 @@ class QueueCore:
         return [self.snapshot(job_id, line) for job_id in (*running, *line)]
 
     def line(self) -> PlacesInLine:
-        """Waiting jobs in the order they will run, with positions and ETAs."""
+        """Waiting jobs in the order they will run, with positions and ETAs (swaps included)."""
         rates: dict[Hashable, float | None] = {}
         line: PlacesInLine = {}
         eta_s = self._running_remaining()
+        held = self._scheduler.held  # the running batch's model, or the one the idle GPU holds
         for position, ticket in enumerate(self._scheduler.order(), 1):
+            if eta_s is not None and ticket.model is not None and held is not None and ticket.model != held:
+                load_s = self._eta.load(ticket.model)
+                eta_s = None if load_s is None else eta_s + load_s
+            held = ticket.model or held
             if eta_s is not None:
                 if ticket.shape not in rates:
                     rates[ticket.shape] = self._eta.rate(ticket.shape)
@@ -140,6 +153,10 @@ class QueueCore:
                 eta_s = None if rate is None else eta_s + rate * ticket.cost
             line[ticket.job_id] = (position, eta_s)
         return line
+
+    def waiting_by_model(self) -> Counter[str]:
+        """How many jobs wait for each model (jobs naming none left out)."""
+        return Counter(ticket.model for ticket in self._scheduler.order() if ticket.model is not None)
 
     def watch(self, job_id: str) -> AsyncIterator[JobEvent] | None:
         """The job's events from the start, if it is live or ended recently in this process."""
@@ -261,7 +278,11 @@ class QueueCore:
         while not self._stopping:
             head = self._scheduler.head()
             if head is not None and not self._paused:
+                held = self._scheduler.held
                 batch = self._scheduler.pop_batch(limits.for_shape(head.shape))
+                model = batch[0].model
+                if model is not None and held is not None and model != held:
+                    self._loading.update((ticket.job_id, model) for ticket in batch)
                 self._running.update((ticket.job_id, ticket) for ticket in batch)
                 self._attempt = None
                 self.reposition()
@@ -274,16 +295,20 @@ class QueueCore:
         """An attempt for these running jobs starts now: save it, then announce it. Returns its start."""
         now = self._clock.time()
         cost = sum(self._running[job_id].cost for job_id in job_ids)
-        self._attempt = attempt = _Attempt(tuple(job_ids), now, cost)
+        # Only the batch's first attempt swaps: a retry in halves finds the model loaded.
+        loading = {job_id: model for job_id in job_ids if (model := self._loading.pop(job_id, None))}
+        load_s = self._eta.load(next(iter(loading.values()))) if loading else None
+        self._attempt = attempt = _Attempt(tuple(job_ids), now, cost, loading_s=load_s or 0.0)
         infos = [_started(self._jobs[job_id], now) for job_id in job_ids]
         self._jobs.update((info.job_id, info) for info in infos)
         await self._store.save(infos, batch_size=len(infos))
         shape = self._running[job_ids[0]].shape
         eta_s = self._eta.estimate(shape, attempt.cost)
+        eta_s = eta_s + attempt.loading_s if eta_s is not None else None
         for info in infos:
             if info.job_id not in self._jobs:  # cancelled while the attempt was being saved
                 continue
-            self._emit(JobStarted(info.job_id, len(infos), eta_s))
+            self._emit(JobStarted(info.job_id, len(infos), eta_s, loading=loading.get(info.job_id)))
             log.info(
                 "job started job_id=%s owner=%s group=%s batch=%d attempt=%d wait_s=%.3f",
                 info.job_id, info.spec.owner_id, info.spec.group_id, len(infos), info.attempts,
@@ -333,6 +358,9 @@ class QueueCore:
         elif self._running.pop(job_id, None) is not None:
             self._scheduler.finish(job_id)
         requested = self._cancels.pop(job_id, None)
+        self._loading.pop(job_id, None)
+        if isinstance(ending, Succeeded) and ending.timings.load_s > 0 and info.spec.request.model is not None:
+            self._eta.record_load(info.spec.request.model, ending.timings.load_s)
         final, event = _ended(info, self._clock.time(), ending, requested)
         self._ending[job_id] = final
         batch_size = ending.batch_size if isinstance(ending, Succeeded) else None
@@ -348,6 +376,7 @@ class QueueCore:
                 self._end(job_id, Cancelled())
             elif job_id in self._running:
                 del self._running[job_id]
+                self._loading.pop(job_id, None)
                 self._scheduler.finish(job_id)
                 back.append(_interrupted(self._jobs.pop(job_id)))
                 log.info("job interrupted by shutdown job_id=%s; it will run again on the next start", job_id)
@@ -420,7 +449,11 @@ class QueueCore:
         if attempt is None or self._running.keys().isdisjoint(attempt.members):  # none begun, or it is over
             return self._eta.estimate(shape, sum(ticket.cost for ticket in self._running.values()))
         elapsed_s = self._clock.time() - attempt.started_at
-        current = self._eta.remaining(shape, attempt.cost, elapsed_s, attempt.step, attempt.total)
+        # A swap's load comes before the first step: the pipeline's own pace starts after it.
+        loading_left = max(0.0, attempt.loading_s - elapsed_s) if attempt.step == 0 else 0.0
+        running_s = max(0.0, elapsed_s - attempt.loading_s)
+        current = self._eta.remaining(shape, attempt.cost, running_s, attempt.step, attempt.total)
+        current = None if current is None else current + loading_left
         later_cost = sum(ticket.cost for job_id, ticket in self._running.items() if job_id not in attempt.members)
         later = self._eta.estimate(shape, later_cost) if later_cost else 0.0
         return None if current is None or later is None else current + later
@@ -435,7 +468,8 @@ async def _all_saved(saves: Sequence[asyncio.Future[None] | None]) -> None:
 
 
 def _ticket(job_id: str, spec: JobSpec, *, alone: bool = False) -> Ticket:
-    return Ticket(job_id, spec.owner_id, spec.request.shape, spec.request.cost, alone=alone)
+    request = spec.request
+    return Ticket(job_id, spec.owner_id, request.shape, request.cost, alone=alone, model=request.model)
 
 
 def _crash_reason(crashes: int) -> str:

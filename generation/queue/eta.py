@@ -10,6 +10,9 @@ Each run also records how much of its time came after the last denoising step (V
 encode, often tens of seconds on a GPU): a running job's progress only counts steps, so that part is
 added to what its own pace projects.
 
+Swapping models on one GPU costs a load: `record_load` learns each model's load seconds (the mean of
+its last `window` loads), for the in-process queue's ETAs to add where the line swaps.
+
 There is no made-up prior: until one run is known the estimates are None (the queue seeds the
 estimator from the history in its database at start-up, so this only holds on a fresh install).
 """
@@ -60,6 +63,18 @@ class EtaEstimator:
         self._overall = _Window(window)
         # Least recently seen shapes are forgotten first, so odd one-off sizes do not pile up.
         self._by_shape: OrderedDict[Hashable, _Window] = OrderedDict()
+        self._loads: dict[str, deque[float]] = {}
+
+    def record_load(self, model: str, seconds: float) -> None:
+        """Learn that loading `model` (a swap to it) took `seconds`."""
+        if seconds >= 0:
+            self._loads.setdefault(model, deque(maxlen=self._window)).append(seconds)
+
+    def load(self, model: str) -> float | None:
+        """Seconds a swap to `model` should take: its loads' mean, else all models' (a guess better than
+        none: loads scale with size, not kind), else None before any load was recorded."""
+        samples = self._loads.get(model) or [seconds for loads in self._loads.values() for seconds in loads]
+        return sum(samples) / len(samples) if samples else None
 
     def record(self, shape: Hashable, cost: float, seconds: float, *, after_s: float) -> None:
         """Learn from a run of `shape` with total `cost` that took `seconds`, `after_s` of them after the last step."""

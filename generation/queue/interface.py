@@ -318,7 +318,8 @@ class JobQueue(Protocol):
         ...
 
     async def models(self) -> tuple[ServedModel, ...]:
-        """The models served now, by name (`ServedModel.workers`: the live GPUs that hold or load each)."""
+        """The models served now (`ServedModel.workers`: the live GPUs that hold or load each), in the
+        deployment's order (in-process: `MODELS`; in Redis: by name); the first is the default."""
         ...
 
     def health(self) -> WorkerHealth:

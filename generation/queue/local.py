@@ -7,6 +7,10 @@ event loop never blocks. Every state change is committed to SQLite (`JobStore`) 
 Shutdown: `close()` refuses new jobs, gives the running call `shutdown_grace_s`, then interrupts it and
 saves its jobs as queued, so they run again on the next `start()` without counting as a crash.
 
+Several models (`MODELS`): the GPU holds one at a time and the generator swaps when a batch needs
+another (`generation.model_shelf`); the line keeps same-model runs together within the bound that
+`scheduler` states. A request naming no model runs on the first, the default, and is recorded so.
+
 Every timestamp, duration and wait (the watchdog, the shutdown grace, the retention sweeps) is on the
 `Clock` handed in, so tests decide when time passes instead of racing the machine.
 """
@@ -17,10 +21,11 @@ import asyncio
 import logging
 import socket
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 from generation.clock import SYSTEM_CLOCK, Clock
 from generation.config import EngineSettings
-from generation.errors import JobNotFoundError, QueueClosedError, QueuePausedError
+from generation.errors import InvalidRequestError, JobNotFoundError, QueueClosedError, QueuePausedError
 from generation.protocol import VideoGenerator
 from generation.queue.core import QueueCore
 from generation.queue.eta import EtaEstimator
@@ -58,7 +63,8 @@ class LocalJobQueue:
 
     `encoder` writes a clip to an MP4 (default: `generation.encode.encode_mp4` at `engine.output_scale`);
     `clock` is the time the queue stamps, measures and waits on; `event_buffer` bounds each subscriber.
-    Batches hold up to `min(engine.max_batch_size, generator.max_batch_size)` jobs. Call `start()` first.
+    Batches hold up to `min(engine.max_batch_size, generator.max_batch_size)` jobs. The models served are
+    `engine.served_models`, which `generator` must be able to run by name. Call `start()` first.
     """
 
     def __init__(
@@ -73,19 +79,21 @@ class LocalJobQueue:
     ) -> None:
         self._settings = settings
         self._device = engine.device
-        self._profile = engine.profile
         self._generator = generator
         self._clock = clock
         self._store = JobStore(settings.database_path)
         self._eta = EtaEstimator(settings.eta_window)
-        scheduler = FairScheduler(settings.queue_max_jobs, settings.queue_max_per_user)
+        self._models = tuple(ServedModel(entry.name, entry.profile, workers=1) for entry in engine.served_models)
+        batch_size = max(1, min(engine.max_batch_size, generator.max_batch_size))
+        scheduler = FairScheduler(settings.queue_max_jobs, settings.queue_max_per_user, batch_size=batch_size)
+        scheduler.hold(self._models[0].name)  # the worker loads the default model first
         self._core = QueueCore(scheduler, self._store, self._eta, EventHub(event_buffer), clock)
         self._gpu = GpuThread(generator, encoder or mp4_encoder(engine), clock)
         self._worker = JobRunner(
             self._core,
             self._gpu,
             clock,
-            batch_size=max(1, min(engine.max_batch_size, generator.max_batch_size)),
+            batch_size=batch_size,
             timeout_s=settings.job_timeout_s,
             output_dir=engine.output_dir,
         )
@@ -108,7 +116,7 @@ class LocalJobQueue:
         await store.open()
         if self._sweeper.enabled:
             await self._sweeper.sweep()
-        _learn_history(self._eta, await store.recent_successes(self._settings.eta_window))
+        _learn_history(self._eta, await store.recent_successes(self._settings.eta_window), self._models[0].name)
         leftovers = await store.requeue_interrupted()
         crashed = await self._core.recover(leftovers, self._settings.job_max_attempts)
         ended = [job.info for job in await store.unacknowledged()]  # `crashed` among them
@@ -132,13 +140,31 @@ class LocalJobQueue:
         await asyncio.shield(self._closing)
 
     async def submit(self, spec: JobSpec) -> JobHandle:
-        """Queue a job; see `JobQueue.submit` for what it refuses."""
+        """Queue a job; see `JobQueue.submit` for what it refuses. A request naming no model is recorded
+        as one for the default model; one naming a model not served here, or a frame count its model's
+        rule does not allow, raises `InvalidRequestError`."""
         if self._closing is not None or self._worker_task is None:
             raise QueueClosedError("the video queue is not running right now; try again in a minute")
         if self._core.paused:
             raise QueuePausedError("video generation is paused by an admin; try again later")
-        info = await self._core.admit(new_job_id(), spec)
+        info = await self._core.admit(new_job_id(), self._on_served_model(spec))
         return QueueHandle(self, info)
+
+    async def models(self) -> tuple[ServedModel, ...]:
+        """The models served now, in the deployment's order (`MODELS`); the first is the default."""
+        return self._models
+
+    def _on_served_model(self, spec: JobSpec) -> JobSpec:
+        """`spec` naming the model that will run it, checked against that model."""
+        request = spec.request
+        name = request.model or self._models[0].name
+        served = next((model for model in self._models if model.name == name), None)
+        if served is None:
+            raise InvalidRequestError("model", name, f"one of: {', '.join(model.name for model in self._models)}")
+        frames = served.profile.frames
+        if not frames.allows_shape(request.num_frames):
+            raise InvalidRequestError("num_frames", request.num_frames, f"{frames.describe()} on {name}")
+        return spec if request.model == name else replace(spec, request=replace(request, model=name))
 
     def watch(self, job_id: str) -> AsyncIterator[JobEvent]:
         """The job's events; see `JobQueue.watch`."""
@@ -213,13 +239,10 @@ class LocalJobQueue:
         """Ended jobs, newest first, optionally only one owner's."""
         return [job.info for job in await self._store.history(owner_id, limit)]
 
-    async def models(self) -> tuple[ServedModel, ...]:
-        """The one model this queue's GPU holds, under its profile's name."""
-        return (ServedModel(self._profile.name, self._profile, 1),)
-
     async def stats(self) -> QueueStats:
         """Outcome counts since the database was created, plus the live line, GPU memory and the one worker."""
         counts, mean_job_s = await self._store.outcomes()
+        waiting = self._core.waiting_by_model()
         return QueueStats(
             waiting=self._core.waiting_count,
             running=self._core.running_count,
@@ -230,6 +253,7 @@ class LocalJobQueue:
             paused=self._core.paused,
             gpu_memory_bytes=self._generator.memory_in_use(),
             workers=(self._worker_status(counts[JobStatus.SUCCEEDED]),),
+            waiting_by_model=tuple((model.name, waiting[model.name]) for model in self._models),
         )
 
     def _worker_status(self, jobs_done: int) -> WorkerStatus:
@@ -269,8 +293,9 @@ class LocalJobQueue:
         log.info("queue closed waiting=%d", self._core.waiting_count)
 
 
-def _learn_history(eta: EtaEstimator, successes: list[StoredJob]) -> None:
-    """Teach `eta` the calls behind `successes` (newest first, as the store gives them), one sample each."""
+def _learn_history(eta: EtaEstimator, successes: list[StoredJob], default_model: str) -> None:
+    """Teach `eta` the calls behind `successes` (newest first, as the store gives them), one sample each,
+    and the loads they began with; a job from before models had names ran on the default model."""
     calls: set[tuple[float | None, float | None]] = set()
     # Oldest first, as they ran: the runs to come then push out the oldest history first.
     for success in reversed(successes):
@@ -279,7 +304,10 @@ def _learn_history(eta: EtaEstimator, successes: list[StoredJob]) -> None:
         if timings is None or call in calls:
             continue
         calls.add(call)
-        request, batch_size = info.spec.request, success.batch_size or 1
+        model = info.spec.request.model or default_model
+        request, batch_size = replace(info.spec.request, model=model), success.batch_size or 1
+        if timings.load_s > 0:
+            eta.record_load(model, timings.load_s)
         # Members share the call's denoise and decode times; each clip is encoded on its own.
         after_s = timings.decode_s + timings.encode_s * batch_size
         eta.record(request.shape, request.cost * batch_size, timings.denoise_s + after_s, after_s=after_s)

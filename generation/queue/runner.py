@@ -191,8 +191,10 @@ class JobRunner:
     async def _after_success(self, run: Run, attempt: Attempt, outcome: BatchOutcome) -> None:
         encoded = [clip for clip in outcome.clips if isinstance(clip, Encoded)]
         if encoded:  # a call that encoded nothing (all its members cancelled) is not a typical run
-            after_s = outcome.run_s - encoded[0].timings.denoise_s
-            self._source.learn(run.shape, attempt.cost, outcome.run_s, after_s)
+            # A model the call loaded first (a swap) is no part of what this shape costs to run.
+            run_s = outcome.run_s - encoded[0].timings.load_s
+            after_s = run_s - encoded[0].timings.denoise_s
+            self._source.learn(run.shape, attempt.cost, run_s, after_s)
         for job_id, clip in zip(attempt.members, outcome.clips, strict=True):
             if not run.end(job_id):
                 continue

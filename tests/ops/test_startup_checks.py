@@ -228,6 +228,7 @@ MISTAKES = {
     "QUEUE_ORIGIN": "shard one",
     "MODEL_ID": "{tmp}/no-such-model",
     "MODEL_PROFILE": "sora",
+    "MODELS": "fast=sora",
     "VAE_TILING": "sometimes",
     "LAYERWISE_CASTING": "sometimes",
     "IMAGE_MAX_BYTES": "0",
