@@ -13,7 +13,9 @@ from pydantic_settings import NoDecode, SettingsConfigDict
 from bot.intake.options import SIZES, VideoSize
 from bot.moderation.rules import Blocklist
 from generation.config import EngineSettings
+from generation.errors import InvalidRequestError
 from generation.queue.settings import QueueSettings
+from generation.request import check_model_name
 
 LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR")
 # Discord allows 25 choices per option; each size is one choice of /video's `size`.
@@ -43,6 +45,10 @@ class Settings(EngineSettings, QueueSettings):
     video_sizes: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: list(DEFAULT_SIZES),
         description="name:WIDTHxHEIGHT choices, first is default; default: profile",
+    )
+    default_model: str | None = Field(
+        None,
+        description="model /video uses when neither the member nor a channel default names one; empty: the first",
     )
     allowed_channel_ids: Annotated[list[int], NoDecode] = Field(
         default_factory=list,
@@ -99,6 +105,20 @@ class Settings(EngineSettings, QueueSettings):
                     f"{profile.size_multiple}",
                 )
         return self
+
+    @field_validator("default_model", mode="before")
+    @classmethod
+    def _check_default_model(cls, value: object) -> object:
+        if value == "" or value is None:
+            return None  # DEFAULT_MODEL= in .env: the first served model
+        if not isinstance(value, str):
+            return value
+        try:
+            return check_model_name(value)
+        except InvalidRequestError:
+            raise ValueError(
+                "must be the public name of a served model: 1-32 letters, digits, '-' or '.' (e.g. ltx-video)"
+            ) from None
 
     @field_validator("discord_api_url")
     @classmethod

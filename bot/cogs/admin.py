@@ -68,7 +68,8 @@ class AdminCog(commands.GroupCog, group_name="videoadmin", group_description="Vi
         """Show counters."""
         async with self._acknowledged(interaction) as ack:
             stats = await self._controls.stats()
-            await ack.respond(embed=_stats_embed(stats), ephemeral=True)
+            live = await self._controls.live_models() if stats.waiting_by_model else frozenset()
+            await ack.respond(embed=stats_embed(stats, live), ephemeral=True)
 
     @app_commands.command(name="defaults", description="Set default options for this channel or the whole server")
     @app_commands.describe(
@@ -79,6 +80,7 @@ class AdminCog(commands.GroupCog, group_name="videoadmin", group_description="Vi
         fps="Default frames per second",
         size="Default size name",
         negative_prompt="Default negative prompt",
+        model="Default model (one served now)",
         reset="Remove the defaults of this scope",
     )
     @app_commands.choices(
@@ -98,6 +100,7 @@ class AdminCog(commands.GroupCog, group_name="videoadmin", group_description="Vi
         size: str | None = None,
         negative_prompt: str | None = None,
         reset: bool = False,
+        model: str | None = None,
     ) -> None:
         """Store defaults after checking them against this deployment's limits, as each `/video` will."""
         async with self._acknowledged(interaction) as ack:
@@ -110,19 +113,27 @@ class AdminCog(commands.GroupCog, group_name="videoadmin", group_description="Vi
                 frames=frames,
                 guidance=guidance,
                 fps=fps,
-                size=self._controls.size_named(size) if size else None,
+                size=await self._controls.size_named(size, model) if size else None,
                 negative_prompt=negative_prompt,
+                model=model,
             )
             channel = interaction.channel_id if scope == "channel" else None
             await self._controls.save_defaults(interaction.guild_id, channel, values, reset=reset)
             where = "this channel" if scope == "channel" else "this server"
             await ack.respond(content=f"Defaults for {where} {'removed' if reset else 'saved'}.", ephemeral=True)
 
+    @defaults.autocomplete("model")
+    async def _model_menu(self, interaction: discord.Interaction[Any], current: str) -> list[app_commands.Choice[str]]:
+        return [
+            app_commands.Choice(name=label, value=name) for label, name in await self._controls.model_choices(current)
+        ]
+
     def _acknowledged(self, interaction: discord.Interaction[Any]) -> AbstractAsyncContextManager[Acknowledgement]:
         return acknowledged(interaction, self._clock, Deferral.EPHEMERAL)
 
 
-def _stats_embed(stats: QueueStats) -> discord.Embed:
+def stats_embed(stats: QueueStats, live_models: frozenset[str] = frozenset()) -> discord.Embed:
+    """`/videoadmin stats`: counters, waiting jobs per model (`live_models`: those a live worker serves), workers."""
     embed = discord.Embed(title="Video bot stats")
     embed.add_field(name="Done", value=str(stats.succeeded))
     embed.add_field(name="Failed", value=str(stats.failed))
@@ -133,6 +144,9 @@ def _stats_embed(stats: QueueStats) -> discord.Embed:
     memory = "no GPU" if stats.gpu_memory_bytes is None else f"{stats.gpu_memory_bytes / 2**30:.2f} GiB"
     embed.add_field(name="GPU memory in use", value=memory)
     embed.add_field(name="Paused", value="yes" if stats.paused else "no")
+    if stats.waiting_by_model:
+        lines = [_waiting_line(name, count, name in live_models) for name, count in stats.waiting_by_model]
+        embed.add_field(name="Waiting by model", value="\n".join(lines)[:1024], inline=False)
     if stats.workers:
         shown = stats.workers[:_WORKERS_SHOWN]
         lines = [_worker_line(worker) for worker in shown]
@@ -151,6 +165,10 @@ def _worker_line(worker: WorkerStatus) -> str:
     doing = ", ".join(worker.current_jobs) or "idle"
     beat = f"<t:{int(worker.last_heartbeat)}:R>"
     return f"`{worker.name}` {state} · {worker.host} · {worker.gpu} · {doing} · {worker.jobs_done} done · seen {beat}"
+
+
+def _waiting_line(model: str, count: int, served: bool) -> str:
+    return f"`{model}` {count}" + ("" if served else " · **no live worker serves it**")
 
 
 _WORKERS_SHOWN = 5  # an embed field holds 1024 characters

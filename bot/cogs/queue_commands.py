@@ -21,18 +21,29 @@ SHORT_PROMPT = 60
 
 
 def queue_line(info: JobInfo, now: float) -> str:
-    """One line of `/queue`: place, owner, short prompt and ETA (`now`: the wall clock, epoch seconds)."""
+    """One line of `/queue`: place, owner, short prompt, model and ETA (`now`: the wall clock, epoch seconds)."""
     place = "▶️ now" if info.status is JobStatus.RUNNING else f"#{info.position}"
     ready = render.ready_at(now, info.eta_s)
     eta = f" · ready {render.relative_time(ready)}" if ready is not None else ""
-    return f"{place} · <@{info.spec.owner_id}> · {display_prompt(info.spec.request.prompt, SHORT_PROMPT)}{eta}"
+    prompt = display_prompt(info.spec.request.prompt, SHORT_PROMPT)
+    model = info.spec.request.model
+    shown = f" · `{model}`" if model else ""
+    return f"{place} · <@{info.spec.owner_id}> · {prompt}{shown}{eta}"
 
 
 def history_line(info: JobInfo) -> str:
-    """One line of `/history`."""
+    """One line of `/history`: when, the model, the outcome, the seed and a short prompt."""
     when = f"<t:{int(info.finished_at or info.submitted_at)}:R>"
     seed = f" · seed {info.seed}" if info.seed is not None else ""
-    return f"{when} · {info.status.value}{seed} · {display_prompt(info.spec.request.prompt, SHORT_PROMPT)}"
+    return (
+        f"{when} · {_model(info)}{info.status.value}{seed} · {display_prompt(info.spec.request.prompt, SHORT_PROMPT)}"
+    )
+
+
+def _model(info: JobInfo) -> str:
+    """The job's model and a separator; nothing for a job queued before models had names."""
+    model = info.spec.request.model
+    return f"`{model}` · " if model else ""
 
 
 class QueueCog(commands.Cog):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import discord
@@ -18,14 +18,17 @@ from bot.delivery.job_context import JobContext
 from bot.delivery.status_message import EditLimiter, StatusMessage
 from bot.delivery.tracker import JobTracker
 from generation.clock import Clock, within
-from generation.queue.interface import JobInfo, JobQueue, JobQueued
+from generation.queue.interface import JobInfo, JobQueue, JobQueued, ServedModel
 from generation.request import VideoRequest
 
 log = logging.getLogger(__name__)
 
 
 class LiveJobs:
-    """Starts, registers and stops the per-job tracker tasks; see the module docstring."""
+    """Starts, registers and stops the per-job tracker tasks; see the module docstring.
+
+    `served` answers which models live workers serve now (cheaply: it is asked on every queued event).
+    """
 
     def __init__(
         self,
@@ -36,8 +39,10 @@ class LiveJobs:
         edit_interval_s: float,
         edits_per_second: float,
         on_discord_error: Callable[[discord.HTTPException], None],
+        served: Callable[[], Awaitable[tuple[ServedModel, ...]]] | None = None,
     ) -> None:
         self._client = client
+        self._served = served
         self._queue = queue
         self._clock = clock
         self._edit_interval_s = edit_interval_s
@@ -46,17 +51,24 @@ class LiveJobs:
         self._tasks: dict[str, asyncio.Task[None]] = {}
 
     def follow_new(
-        self, job_id: str, request: VideoRequest, context: JobContext, message_id: int | None, showing: JobQueued
+        self,
+        job_id: str,
+        request: VideoRequest,
+        context: JobContext,
+        message_id: int | None,
+        showing: JobQueued,
+        *,
+        waiting_for: str | None = None,
     ) -> None:
         """Follow a job just acknowledged in `message_id` (None: the message exists but its id is unknown,
-        so the outcome goes to the channel), which shows `showing`."""
+        so the outcome goes to the channel), which shows `showing` (and `waiting_for`, see `JobTracker.attach`)."""
         tracker = self._tracker(job_id, request, context)
 
         async def follow() -> None:
             if message_id is None:
                 tracker.attach_unknown()
             else:
-                await tracker.attach(message_id, showing=showing)
+                await tracker.attach(message_id, showing=showing, waiting_for=waiting_for)
             await tracker.follow(self._queue.watch(job_id))
 
         self._start(job_id, follow())
@@ -102,6 +114,7 @@ class LiveJobs:
             on_discord_error=self._on_discord_error,
             save_context=lambda context: self._queue.update_context(job_id, context.dumps()),
             acknowledge=lambda: self._queue.acknowledge(job_id),
+            served=self._served,
         )
 
     def _start(self, job_id: str, work: Coroutine[Any, Any, None]) -> None:

@@ -36,6 +36,7 @@ from generation.queue.interface import (
     JobProgress,
     JobQueued,
     JobStarted,
+    ServedModel,
 )
 from generation.request import VideoRequest
 
@@ -66,6 +67,7 @@ class JobTracker:
         on_discord_error: Callable[[discord.HTTPException], None],
         save_context: Callable[[JobContext], Awaitable[None]],
         acknowledge: Callable[[], Awaitable[None]],
+        served: Callable[[], Awaitable[tuple[ServedModel, ...]]] | None = None,
     ) -> None:
         self.job_id = job_id
         self.request = request
@@ -77,8 +79,12 @@ class JobTracker:
         self._on_discord_error = on_discord_error
         self._save_context = save_context
         self._acknowledge = acknowledge
+        self._served = served
+        self._waiting_for: str | None = None  # the job's model, while no live worker serves it
+        self._loading: str | None = None  # the model the GPU loads for this job, until its first step
         self._pending: JobQueued | JobStarted | JobProgress | None = None
         self._shown: JobQueued | JobStarted | JobProgress | None = None
+        self._shown_waiting_for: str | None = None
         self._edit_in_flight: asyncio.Future[None] | None = None
         self._status_view = status_view(job_id)
         self._wake = asyncio.Event()
@@ -87,15 +93,19 @@ class JobTracker:
         if status.message_id is not None:
             self._attached.set()
 
-    async def attach(self, message_id: int, *, showing: JobQueued | None = None) -> None:
+    async def attach(
+        self, message_id: int, *, showing: JobQueued | None = None, waiting_for: str | None = None
+    ) -> None:
         """The status message exists now: edits may start, and a restart will know where it is.
 
         `showing` is what the message shows already (the acknowledgement's place in line): it counts as
-        the latest edit, so the same state is not sent again and the next edit waits out the interval.
+        the latest edit, so the same state is not sent again and the next edit waits out the interval;
+        `waiting_for` is the model it says the job waits for a worker of.
         """
         self.status.attach(message_id)
         if showing is not None:
             self._shown = showing
+            self._waiting_for = self._shown_waiting_for = waiting_for
             self._last_edit = self._clock.monotonic()
         self._attached.set()
         await self._remember_message()
@@ -199,6 +209,7 @@ class JobTracker:
                 if isinstance(event, JobFinished | JobFailed | JobCancelled):
                     terminal = event
                     break
+                await self._note(event)
                 self._show(event)
         finally:
             editor.cancel()
@@ -212,24 +223,51 @@ class JobTracker:
             await self._attached.wait()
             await self._settle(await self._finish(terminal))
 
+    async def _note(self, event: JobQueued | JobStarted | JobProgress) -> None:
+        """Keep what the status says beside the event: the worker a queued job waits for, a model loading."""
+        if isinstance(event, JobQueued):
+            self._waiting_for = await self._unserved_model()
+        elif isinstance(event, JobStarted):
+            self._waiting_for, self._loading = None, event.loading
+        else:
+            self._loading = None
+
+    async def _unserved_model(self) -> str | None:
+        """The job's model when no live worker serves it now (asked on queued events only; the answer is cached)."""
+        model = self.request.model
+        if model is None or self._served is None:
+            return None
+        try:
+            served = await self._served()
+        except Exception as error:
+            log.warning("could not look up the served models for job_id=%s: %s", self.job_id, error)
+            return self._waiting_for
+        return None if any(each.name == model and each.workers for each in served) else model
+
     def _render(self, event: JobQueued | JobStarted | JobProgress) -> discord.Embed:
         user_id, adjustments = self.status.context.user_id, self.status.context.adjustments
         if isinstance(event, JobQueued):
             ready = render.ready_at(self._clock.time(), event.eta_s)
             return render.queued_embed(
-                self.request, user_id, event.position, ready, recovered=event.recovered, adjustments=adjustments
+                self.request,
+                user_id,
+                event.position,
+                ready,
+                recovered=event.recovered,
+                adjustments=adjustments,
+                waiting_for=self._waiting_for,
             )
         if isinstance(event, JobStarted):
             ready = render.ready_at(self._clock.time(), event.eta_s)
             return render.running_embed(
-                self.request, user_id, 0, self.request.steps, 0.0, ready, adjustments=adjustments
+                self.request, user_id, 0, self.request.steps, 0.0, ready, adjustments=adjustments, loading=self._loading
             )
         return render.running_embed(
             self.request, user_id, event.step, event.total, event.elapsed_s, adjustments=adjustments
         )
 
     def _show(self, event: JobQueued | JobStarted | JobProgress) -> None:
-        if _same_place(event, self._shown):
+        if _same_place(event, self._shown) and self._waiting_for == self._shown_waiting_for:
             self._pending = None  # the newest state is the one on screen
             return
         self._pending = event
@@ -248,7 +286,7 @@ class JobTracker:
                 continue
             await self._limiter.acquire()
             self._last_edit = self._clock.monotonic()
-            self._shown = event
+            self._shown, self._shown_waiting_for = event, self._waiting_for
             self._edit_in_flight = asyncio.ensure_future(self._edit(event))
             await asyncio.shield(self._edit_in_flight)
 

@@ -1,7 +1,8 @@
 """The one place that turns errors into replies: expected ones verbatim, the rest generically.
 
 Expected errors (`EngineError` and subclasses, missing permissions, failed checks) are written for
-users and sent as they are, ephemerally. Anything else is a bug: it is logged with the command, user and
+users and sent as they are, ephemerally; a command sent in an outdated shape (Discord's command cache)
+gets "run it again". Anything else is a bug: it is logged with the command, user and
 guild, and the user gets a short generic message with a reference to find the log line.
 """
 
@@ -15,6 +16,7 @@ import discord
 from discord import app_commands
 
 from bot.discord_io.acknowledgement import acknowledgement_of
+from bot.discord_io.command_cache import JUST_UPDATED
 from bot.errors import BotError
 from generation.errors import EngineError
 
@@ -45,6 +47,11 @@ async def report_error(interaction: discord.Interaction[Any], error: BaseExcepti
     """Tell the user what went wrong; log unexpected errors with a reference."""
     if isinstance(error, EXPECTED):
         await reply_ephemeral(interaction, str(error))
+        return
+    if isinstance(error, app_commands.CommandSignatureMismatch | app_commands.CommandNotFound):
+        # Not a bug: the member's Discord app sent a command as it was before the bot last changed it.
+        log.info("outdated command from user_id=%s: %s", interaction.user.id, error)
+        await reply_ephemeral(interaction, JUST_UPDATED)
         return
     if isinstance(error, app_commands.MissingPermissions):
         await reply_ephemeral(interaction, "You need the Manage Server permission (or the bot admin role) for this.")

@@ -39,10 +39,11 @@ def ready_at(now: float, eta_s: float | None) -> float | None:
 
 
 def settings_text(request: VideoRequest, seed: int | None) -> str:
-    """The settings that reproduce a video, one compact line."""
+    """The settings that reproduce a video, one compact line (the model first, when the request names one)."""
     seed_text = "random" if seed is None else str(seed)
+    model = f"model {request.model} · " if request.model else ""
     return (
-        f"seed {seed_text} · {request.steps} steps · {request.num_frames} frames @ {request.fps} fps · "
+        f"{model}seed {seed_text} · {request.steps} steps · {request.num_frames} frames @ {request.fps} fps · "
         f"{request.width}×{request.height} · guidance {request.guidance_scale:g}"
     )
 
@@ -63,11 +64,17 @@ def queued_embed(
     *,
     recovered: bool = False,
     adjustments: Sequence[str] = (),
+    waiting_for: str | None = None,
 ) -> discord.Embed:
-    """Waiting in line: position and, when known, when it should be done (`ready`, epoch seconds)."""
+    """Waiting in line: position and, when known, when it should be done (`ready`, epoch seconds).
+
+    `waiting_for` names the job's model when no live worker serves it: the job waits for one.
+    """
     embed = _base("⏳ Queued", COLOUR_QUEUED, request, user_id)
     embed.add_field(name="Position", value=f"#{position}", inline=True)
     embed.add_field(name="Ready", value=relative_time(ready) if ready is not None else "estimating…", inline=True)
+    if waiting_for is not None:
+        embed.add_field(name="Waiting", value=f"waiting for a worker that serves `{waiting_for}`", inline=False)
     _note_adjustments(embed, adjustments)
     embed.set_footer(text=settings_text(request, request.seed))
     if recovered:
@@ -84,9 +91,15 @@ def running_embed(
     ready: float | None = None,
     *,
     adjustments: Sequence[str] = (),
+    loading: str | None = None,
 ) -> discord.Embed:
-    """Generating: a progress bar, step i/n, the time so far and, when known, when it should be done."""
+    """Generating: a progress bar, step i/n, the time so far and, when known, when it should be done.
+
+    `loading` names the model the GPU loads first (it held another one), until the first step.
+    """
     embed = _base("🎬 Generating", COLOUR_RUNNING, request, user_id)
+    if loading is not None:
+        embed.add_field(name="Model", value=f"loading `{loading}`", inline=False)
     embed.add_field(name="Progress", value=f"{progress_bar(step, total)}\nstep {step}/{total}", inline=False)
     embed.add_field(name="Elapsed", value=f"{elapsed_s:.0f} s", inline=True)
     if ready is not None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final, Protocol, Self, cast
@@ -15,6 +15,8 @@ from generation.request import MAX_PROMPT_CHARS
 #: Discord's ceiling for a text input. The prompt field gets all of it so the settings flags after a
 #: full-length prompt are never cut; the prompt's own limit is checked once the flags are parsed out.
 _TEXT_INPUT_MAX_CHARS: Final = 4000
+_PLACEHOLDER_MAX_CHARS: Final = 100
+_MODEL_NAME_MAX_CHARS: Final = 32  # `generation.request.MODEL_NAME`'s longest name
 
 
 class JobAction(StrEnum):
@@ -131,16 +133,33 @@ class RemixModal(discord.ui.Modal, title="Remix this video"):
         max_length=MAX_PROMPT_CHARS,
     )
 
-    def __init__(self, job_id: str, prompt_with_flags: str, negative_prompt: str) -> None:
+    model: discord.ui.TextInput[Self] = discord.ui.TextInput(
+        custom_id="model",
+        label="Model",
+        style=discord.TextStyle.short,
+        required=False,
+        max_length=_MODEL_NAME_MAX_CHARS,
+    )
+
+    def __init__(
+        self, job_id: str, prompt_with_flags: str, negative_prompt: str, model: str, served: Sequence[str]
+    ) -> None:
         super().__init__(custom_id=f"{REMIX_FORM_PREFIX}{job_id}", timeout=None)
         # A text input shows raw text (no markdown, no pings), so the prompt goes in unescaped.
         self.prompt.default = prompt_with_flags
         self.negative_prompt.default = negative_prompt
+        self.model.default = model
+        self.model.placeholder = ("one of: " + ", ".join(served))[:_PLACEHOLDER_MAX_CHARS]
 
 
-def remix_form(job_id: str, prompt_with_flags: str, negative_prompt: str) -> RemixModal:
-    """The remix form, finished before it is sent so that discord.py does not store it (see `RemixModal`)."""
-    form = RemixModal(job_id, prompt_with_flags, negative_prompt)
+def remix_form(
+    job_id: str, prompt_with_flags: str, negative_prompt: str, model: str, served: Sequence[str]
+) -> RemixModal:
+    """The remix form, finished before it is sent so that discord.py does not store it (see `RemixModal`).
+
+    `model` pre-fills the model field (the remixed video's); `served` are the names it may take.
+    """
+    form = RemixModal(job_id, prompt_with_flags, negative_prompt, model, served)
     form.stop()
     return form
 
@@ -152,6 +171,8 @@ class RemixSubmission:
     job_id: str
     prompt: str
     negative_prompt: str
+    model: str = ""
+    """The model named in the form; empty in forms sent before it had the field, or cleared: the default."""
 
 
 def remix_submission(interaction: discord.Interaction[Any]) -> RemixSubmission | None:
@@ -162,7 +183,10 @@ def remix_submission(interaction: discord.Interaction[Any]) -> RemixSubmission |
         return None
     values = dict(_text_inputs(data.get("components", [])))
     return RemixSubmission(
-        custom_id.removeprefix(REMIX_FORM_PREFIX), values.get("prompt", ""), values.get("negative_prompt", "")
+        custom_id.removeprefix(REMIX_FORM_PREFIX),
+        values.get("prompt", ""),
+        values.get("negative_prompt", ""),
+        values.get("model", ""),
     )
 
 

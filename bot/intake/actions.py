@@ -18,7 +18,7 @@ from bot.discord_io import render
 from bot.discord_io.acknowledgement import Acknowledgement, Deferral, acknowledged
 from bot.discord_io.error_handler import report_error
 from bot.discord_io.sanitize import display_prompt
-from bot.discord_io.views import JobAction, remix_form
+from bot.discord_io.views import JobAction, RemixSubmission, remix_form
 from bot.errors import InvalidOptionError
 from bot.intake.channel_defaults import ChannelDefaultsStore
 from bot.intake.image_input import copy_image, discard_image, store_attachment
@@ -26,17 +26,19 @@ from bot.intake.options import (
     ChannelDefaults,
     OptionOverrides,
     ParsedPrompt,
-    RequestLimits,
     prepare_request,
     recheck_request,
+    size_named,
 )
 from bot.intake.prompt_flags import parse_prompt_flags
+from bot.intake.served_models import ServedModels
 from bot.intake.submission import Submitter
 from bot.moderation.gatekeeper import Gatekeeper
 from generation.clock import Clock
 from generation.conditioning import ImageLimits
 from generation.errors import JobNotFoundError
-from generation.queue.interface import JobInfo, JobQueue, JobStatus, Person
+from generation.profiles import ModelProfile
+from generation.queue.interface import JobInfo, JobQueue, JobStatus, Person, ServedModel
 from generation.request import VideoRequest
 
 log = logging.getLogger(__name__)
@@ -59,7 +61,7 @@ class JobActions:
         submitter: Submitter,
         gatekeeper: Gatekeeper,
         channel_defaults: ChannelDefaultsStore,
-        limits: RequestLimits,
+        models: ServedModels,
         clock: Clock,
         *,
         default_steps: int,
@@ -70,7 +72,7 @@ class JobActions:
         self._submitter = submitter
         self._gatekeeper = gatekeeper
         self._channel_defaults = channel_defaults
-        self._limits = limits
+        self._models = models
         self._clock = clock
         self._default_steps = default_steps
         self._image_limits = image_limits
@@ -83,55 +85,76 @@ class JobActions:
         explicit: OptionOverrides,
         attachment: discord.Attachment | None = None,
         *,
+        model: str | None = None,
+        size: str | None = None,
         image_of: VideoRequest | None = None,
     ) -> None:
-        """Validate a new request from the user and queue it.
+        """Validate a new request from the user and queue it on `model` (None: the defaults' choice).
 
-        The picture is `attachment`, else the one `image_of` (a remixed job's request) was made from.
+        `size` is a size name of the chosen model's. The picture is `attachment`, else the one
+        `image_of` (a remixed job's request) was made from.
         """
         async with acknowledged(interaction, self._clock, Deferral.PUBLIC) as ack:
             defaults = self._channel_defaults.lookup(interaction.guild_id, interaction.channel_id)
+            served = await self._models.choose(model, defaults)
+            kept = None if image_of is None else image_of.image
+            await self._check_picture(served, attachment)
+            limits = self._models.limits_for(served)
+            if size is not None:
+                chosen = size_named(size, limits.sizes)
+                explicit = dataclasses.replace(explicit, width=chosen.width, height=chosen.height)
             deployment = ChannelDefaults(
                 scope="deployment",
-                steps=self._default_steps,
-                negative_prompt=self._limits.profile.negative_prompt or None,
+                steps=self._default_steps if self._models.configured(served) else None,
+                negative_prompt=served.profile.negative_prompt or None,
             )
-            prepared = prepare_request(parsed, explicit, [*defaults, deployment], self._limits)
-            kept = None if image_of is None else image_of.image
-            await self._admit_and_submit(ack, prepared.request, prepared.adjustments, attachment, kept)
+            prepared = prepare_request(parsed, explicit, [*defaults, deployment], limits)
+            request = dataclasses.replace(prepared.request, model=served.name)
+            await self._admit_and_submit(ack, request, served, prepared.adjustments, attachment, kept)
+
+    async def _check_picture(self, served: ServedModel, attachment: discord.Attachment | None) -> None:
+        """Refuse a picture for a model that makes videos from text, naming one that would take it."""
+        if attachment is None or served.profile.image_to_video:
+            return
+        allowed = f"left out: {served.profile.title} makes videos from text"
+        taker = await self._models.picture_taker()
+        if taker is not None:
+            allowed += f"; pick model `{taker.name}` to animate a picture"
+        raise InvalidOptionError("image", f"“{display_prompt(attachment.filename, 40)}”", allowed)
 
     async def _admit_and_submit(
         self,
         ack: Acknowledgement,
         request: VideoRequest,
+        served: ServedModel,
         adjustments: Sequence[str] = (),
         attachment: discord.Attachment | None = None,
         kept_image: str | None = None,
     ) -> None:
         admission = self._gatekeeper.admit(ack.interaction, request)
         try:
-            request = await self._with_image(request, attachment, kept_image)
+            request = await self._with_image(request, served.profile, attachment, kept_image)
         except BaseException:
             admission.withdraw()
             raise
         try:
-            await self._submitter.submit(ack, request, adjustments)
+            waiting_for = None if served.workers else served.name
+            await self._submitter.submit(ack, request, adjustments, waiting_for=waiting_for)
         except BaseException:
             admission.withdraw()
             await discard_image(request.image)
             raise
 
     async def _with_image(
-        self, request: VideoRequest, attachment: discord.Attachment | None, kept_image: str | None
+        self,
+        request: VideoRequest,
+        profile: ModelProfile,
+        attachment: discord.Attachment | None,
+        kept_image: str | None,
     ) -> VideoRequest:
         """`request` with its picture stored, as the model wants: one for image-to-video, none otherwise."""
-        profile = self._limits.profile
         if not profile.image_to_video:
-            if attachment is not None:
-                raise InvalidOptionError(
-                    "image", attachment.filename, f"left out: {profile.title} makes videos from text"
-                )
-            return request
+            return request  # a picture for it was refused before anything was stored (`_check_picture`)
         if attachment is not None:
             path = await store_attachment(
                 attachment, request.width, request.height, self._image_limits, self._output_dir
@@ -158,27 +181,32 @@ class JobActions:
                     case JobAction.REROLL:
                         await self._reroll(ack, info)
                     case JobAction.REMIX:
-                        request = info.spec.request
-                        form = remix_form(job_id, prompt_with_flags(request), request.negative_prompt)
-                        await ack.open_modal(form)
+                        await ack.open_modal(await self._remix_form(info))
             except JobNotFoundError:
                 await ack.refuse("That job is no longer known to the bot.")
             except Exception as error:
                 await report_error(interaction, error)
 
-    async def on_remix_submit(
-        self, interaction: discord.Interaction[Any], prompt: str, negative: str, job_id: str
-    ) -> None:
-        """The remix form of job `job_id` came back: parse it like a `/video` prompt and queue it (same picture)."""
+    async def _remix_form(self, info: JobInfo) -> discord.ui.Modal:
+        request = info.spec.request
+        model = request.model or (await self._models.choose(None)).name
+        names = [served.name for served in await self._models.current()]
+        return remix_form(info.job_id, prompt_with_flags(request), request.negative_prompt, model, names)
+
+    async def on_remix_submit(self, interaction: discord.Interaction[Any], submission: RemixSubmission) -> None:
+        """A remix form came back: parse it like a `/video` prompt and queue it on the model it names.
+
+        A picture-animating model animates the remixed job's picture again.
+        """
         try:
-            explicit = OptionOverrides(negative_prompt=negative or None)
-            original = None
-            if self._limits.image_to_video:
-                original = (await self._queue.get(job_id)).spec.request
-            await self.submit_new(interaction, parse_prompt_flags(prompt), explicit, image_of=original)
-        except JobNotFoundError:
-            await report_error(
-                interaction, InvalidOptionError("image", "none", "the picture of a job the bot still knows")
+            explicit = OptionOverrides(negative_prompt=submission.negative_prompt or None)
+            try:
+                original: VideoRequest | None = (await self._queue.get(submission.job_id)).spec.request
+            except JobNotFoundError:
+                original = None  # a text model needs nothing of it; a picture model says the picture is missing
+            model = submission.model.strip() or None
+            await self.submit_new(
+                interaction, parse_prompt_flags(submission.prompt), explicit, model=model, image_of=original
             )
         except Exception as error:
             await report_error(interaction, error)
@@ -193,15 +221,18 @@ class JobActions:
         return info.spec.owner_id == str(interaction.user.id) or self._gatekeeper.is_moderator(interaction)
 
     async def _reroll(self, ack: Acknowledgement, info: JobInfo) -> None:
+        made = info.spec.request
         try:
-            request = recheck_request(info.spec.request.with_seed(None), self._limits)
+            served = await self._models.choose(made.model)
+            request = recheck_request(made.with_seed(None), self._models.limits_for(served))
+            request = dataclasses.replace(request, model=served.name)
         except InvalidOptionError as error:
             await ack.refuse(
                 f"This video can't be re-rolled as it was made: {error}. "
                 "Use Remix to pick settings this server allows now."
             )
             return
-        await self._admit_and_submit(ack, request, kept_image=info.spec.request.image)
+        await self._admit_and_submit(ack, request, served, kept_image=made.image)
 
     async def _cancel(self, ack: Acknowledgement, info: JobInfo) -> None:
         interaction = ack.interaction

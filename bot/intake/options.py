@@ -122,7 +122,7 @@ class _OptionValues:
         guidance: float | None = None,
         fps: int | None = None,
         size: VideoSize | None = None,
-        **extra: str,
+        **extra: str | None,
     ) -> Self:
         """Build from options as users name them (`frames`, `guidance`, a `size` choice)."""
         return cls(
@@ -145,9 +145,13 @@ class OptionOverrides(_OptionValues):
 
 @dataclass(frozen=True, kw_only=True)
 class ChannelDefaults(_OptionValues):
-    """Defaults an admin set for one scope; `scope` names it in messages ("channel", "server", ...)."""
+    """Defaults an admin set for one scope; `scope` names it in messages ("channel", "server", ...).
+
+    `model` is the public name of the model `/video` uses here when the member names none.
+    """
 
     scope: str = "channel"
+    model: str | None = None
 
 
 @dataclass(frozen=True)
@@ -180,6 +184,18 @@ class RequestLimits:
     max_fps: int = 24
     sizes: tuple[VideoSize, ...] = SIZES
     profile: ModelProfile = SEED
+
+    @classmethod
+    def of_profile(cls, profile: ModelProfile) -> Self:
+        """The limits `profile` itself sets: what a model other than the configured one is held to."""
+        return cls(
+            max_steps=int(profile.steps.maximum),
+            max_frames=profile.frames.maximum,
+            max_guidance=profile.guidance.maximum,
+            max_fps=int(profile.fps.maximum),
+            sizes=tuple(VideoSize(size.name, size.width, size.height) for size in profile.sizes),
+            profile=profile,
+        )
 
     @property
     def frame_rule(self) -> FrameRule:

@@ -45,11 +45,19 @@ class Submitter:
         self._following = following
         self._clock = clock
 
-    async def submit(self, ack: Acknowledgement, request: VideoRequest, adjustments: Sequence[str] = ()) -> str:
+    async def submit(
+        self,
+        ack: Acknowledgement,
+        request: VideoRequest,
+        adjustments: Sequence[str] = (),
+        *,
+        waiting_for: str | None = None,
+    ) -> str:
         """Queue `request` for the interaction's user and answer with the status message; return the job id.
 
         `adjustments` (what was changed to fit the model, e.g. a frame count rounded to its rule) are
-        shown on the status message, so nothing the user asked for changes unseen.
+        shown on the status message, so nothing the user asked for changes unseen. `waiting_for` names
+        the request's model when no live worker serves it, for the status to say what the job waits for.
 
         Raises the queue's refusals (`QueueError` subclasses) and `MissingPermissionsError` before
         anything is shown, so the caller answers with an ephemeral error instead. The status says
@@ -92,7 +100,9 @@ class Submitter:
             extra={**who, "channel_id": context.channel_id},
         )
         ready = render.ready_at(self._clock.time(), info.eta_s)
-        embed = render.queued_embed(request, context.user_id, info.position or 1, ready, adjustments=adjustments)
+        embed = render.queued_embed(
+            request, context.user_id, info.position or 1, ready, adjustments=adjustments, waiting_for=waiting_for
+        )
         answer = await ack.respond(embed=embed, view=status_view(job_id))
         message_id = answer.message_id
         if answer.shown is AnswerVisibility.NOT_SHOWN:
@@ -103,7 +113,7 @@ class Submitter:
             if message_id is None and answer.shown is AnswerVisibility.UNKNOWN:
                 raise await self._take_back(handle, answer.error)
         showing = JobQueued(job_id, info.position or 1, info.eta_s)
-        self._following.follow_new(job_id, request, context, message_id, showing)
+        self._following.follow_new(job_id, request, context, message_id, showing, waiting_for=waiting_for)
         ack_ms = (self._clock.time() - context.interaction_created_at) * 1000
         log.info(
             "job acknowledged job_id=%s user_id=%s guild_id=%s position=%s ack_ms=%.0f deferred=%s",

@@ -16,12 +16,14 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.delivery.live_jobs import LiveJobs
+from bot.discord_io.command_cache import outdated_command
 from bot.discord_io.error_handler import report_app_command_error
 from bot.discord_io.views import JobButton, remix_submission
 from bot.intake.actions import JobActions
 from bot.intake.channel_defaults import ChannelDefaultsStore
 from bot.intake.options import RequestLimits, VideoSize
 from bot.intake.queue_controls import QueueControls
+from bot.intake.served_models import ServedModels
 from bot.intake.submission import Submitter
 from bot.moderation.gatekeeper import Gatekeeper
 from bot.observability import HealthServer, Metrics, start_health_server
@@ -37,6 +39,13 @@ log = logging.getLogger(__name__)
 
 class VideoTree(app_commands.CommandTree[Any]):
     """The command tree, with every command's error answered in one place (`bot.discord_io.error_handler`)."""
+
+    async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
+        """Refuse a command sent in an older shape than the one registered (see `bot.discord_io.command_cache`)."""
+        outdated = outdated_command(self, interaction)
+        if outdated is not None:
+            raise app_commands.CommandSignatureMismatch(outdated)
+        return True
 
     async def on_error(self, interaction: discord.Interaction[Any], error: app_commands.AppCommandError, /) -> None:
         """Answer the user and log what was not expected."""
@@ -70,6 +79,7 @@ class VideoBot(commands.Bot):
         self.metrics = Metrics()
         self.gatekeeper = Gatekeeper(settings, clock)
         self.channel_defaults = ChannelDefaultsStore(settings.database_path)
+        self.models = ServedModels(queue, self.request_limits, clock, default_model=settings.default_model)
         self.following = LiveJobs(
             self,
             queue,
@@ -77,15 +87,16 @@ class VideoBot(commands.Bot):
             edit_interval_s=settings.status_edit_interval_s,
             edits_per_second=settings.status_edits_per_second,
             on_discord_error=self.metrics.record_http_exception,
+            served=self.models.current,
         )
         self.submitter = Submitter(queue, self.following, clock)
-        self.controls = QueueControls(queue, self.channel_defaults, self.request_limits)
+        self.controls = QueueControls(queue, self.channel_defaults, self.models)
         self.actions = JobActions(
             queue,
             self.submitter,
             self.gatekeeper,
             self.channel_defaults,
-            self.request_limits,
+            self.models,
             clock,
             default_steps=settings.default_steps,
             image_limits=ImageLimits(settings.image_max_bytes, settings.image_max_pixels),
@@ -101,7 +112,7 @@ class VideoBot(commands.Bot):
         from bot.cogs.video import VideoCog
 
         self.add_dynamic_items(JobButton)
-        await self.add_cog(VideoCog(self.tree, self.actions, self.request_limits, self.settings.image_max_bytes))
+        await self.add_cog(VideoCog(self.tree, self.actions, self.models, self.settings.image_max_bytes))
         await self.add_cog(QueueCog(self.actions, self.controls, self.clock))
         await self.add_cog(AdminCog(self.controls, self.gatekeeper, self.clock))
         # First: a guild id Discord refuses ends start-up before the queue recovers jobs or the model loads.
@@ -110,6 +121,7 @@ class VideoBot(commands.Bot):
         metric_events = self.queue.subscribe()
         for info in await self.queue.start():
             self.following.follow_recovered(info)
+        self.models.forget()  # `/video` was built from a look before the queue (and its workers) started
         self._metrics_task = asyncio.create_task(self.metrics.consume(metric_events), name="metrics")
         if self.settings.health_port is not None:
             self._health_server = await start_health_server(
@@ -137,9 +149,7 @@ class VideoBot(commands.Bot):
         """Route a remix form's answer (forms are not kept in memory, so this works across restarts)."""
         submission = remix_submission(interaction)
         if submission is not None:
-            await self.actions.on_remix_submit(
-                interaction, submission.prompt, submission.negative_prompt, submission.job_id
-            )
+            await self.actions.on_remix_submit(interaction, submission)
 
     def gateway_connected(self) -> bool:
         """Health probe: logged in, ready and with an open gateway connection."""

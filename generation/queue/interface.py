@@ -196,6 +196,7 @@ class QueueStats:
     gpu_memory_bytes: int | None
     workers: tuple[WorkerStatus, ...] = ()
     waiting_by_model: tuple[tuple[str, int], ...] = ()
+    """Waiting jobs per model name (in-process: every served model, zeros included)."""
 
 
 @dataclass(frozen=True)

@@ -47,24 +47,62 @@ def slash_command_data(
     path: str,
     args: Mapping[str, Any],
     upload: Uploader = _no_uploads,
+    *,
+    partial: bool = False,
 ) -> dict[str, Any]:
     """The interaction `data` for `/path` (e.g. `"video"` or `"admin pause"`) called with `args`.
 
-    An attachment option takes an `Attachment`; `upload` stores it and gives its resolved form.
+    An attachment option takes an `Attachment`; `upload` stores it and gives its resolved form. With
+    `partial`, required options may be missing (a command still being typed).
     """
     name, *subcommands = path.split()
-    command = next((c for c in commands if c["name"] == name and c.get("type", 1) == 1), None)
-    if command is None:
-        synced = ", ".join(sorted(c["name"] for c in commands)) or "none"
-        raise LookupError(f"no synced slash command /{name} here (synced: {synced})")
+    command = _command(commands, name)
     resolved: dict[str, dict[str, Any]] = {}
-    options = _options(command.get("options") or [], subcommands, args, guild, resolved, upload)
+    options = _options(command.get("options") or [], subcommands, args, guild, resolved, upload, partial)
     data: dict[str, Any] = {"id": command["id"], "name": name, "type": 1, "options": options}
     if "guild_id" in command:
         data["guild_id"] = command["guild_id"]
     if resolved:
         data["resolved"] = resolved
     return data
+
+
+def autocomplete_data(
+    commands: list[dict[str, Any]], guild: Guild | None, path: str, args: Mapping[str, Any], focused: str
+) -> dict[str, Any]:
+    """The `data` of an APPLICATION_COMMAND_AUTOCOMPLETE interaction: `/path` being typed with `args`, the
+    member typing `args[focused]` (a string, partial) into `focused`, an option that declares autocomplete.
+
+    The other options are checked as a submitted command's are, except that required ones may be missing.
+    """
+    name, *subcommands = path.split()
+    declared = _command(commands, name).get("options") or []
+    for subcommand in subcommands:
+        nested = next((o for o in declared if o["name"] == subcommand and o["type"] in _NESTING), None)
+        if nested is None:
+            raise LookupError(f"no subcommand {subcommand!r} (declared: {[o['name'] for o in declared]})")
+        declared = nested.get("options") or []
+    option = next((o for o in declared if o["name"] == focused), None)
+    if option is None or not option.get("autocomplete"):
+        raise ValueError(f"option {focused!r} of /{path} does not declare autocomplete")
+    typed = args[focused]
+    # Discord sends what is typed so far as a string, whatever the option's type; strings are what we emulate.
+    if OptionType(option["type"]) is not OptionType.STRING or not isinstance(typed, str):
+        raise NotImplementedError("only string options' autocomplete is emulated")
+    data = slash_command_data(commands, guild, path, {k: v for k, v in args.items() if k != focused}, partial=True)
+    leaf = data
+    for _ in subcommands:
+        leaf = leaf["options"][0]
+    leaf["options"] = [*leaf["options"], {"name": focused, "type": option["type"], "value": typed, "focused": True}]
+    return data
+
+
+def _command(commands: list[dict[str, Any]], name: str) -> dict[str, Any]:
+    command = next((c for c in commands if c["name"] == name and c.get("type", 1) == 1), None)
+    if command is None:
+        synced = ", ".join(sorted(c["name"] for c in commands)) or "none"
+        raise LookupError(f"no synced slash command /{name} here (synced: {synced})")
+    return command
 
 
 def _options(
@@ -74,13 +112,14 @@ def _options(
     guild: Guild | None,
     resolved: dict[str, dict[str, Any]],
     upload: Uploader,
+    partial: bool = False,
 ) -> list[dict[str, Any]]:
     if subcommands:
         name, *rest = subcommands
         nested = next((o for o in declared if o["name"] == name and o["type"] in _NESTING), None)
         if nested is None:
             raise LookupError(f"no subcommand {name!r} (declared: {[o['name'] for o in declared]})")
-        inner = _options(nested.get("options") or [], rest, args, guild, resolved, upload)
+        inner = _options(nested.get("options") or [], rest, args, guild, resolved, upload, partial)
         return [{"name": name, "type": nested["type"], "options": inner}]
     if any(o["type"] in _NESTING for o in declared):
         raise ValueError(f"a subcommand is required: one of {[o['name'] for o in declared]}")
@@ -91,7 +130,7 @@ def _options(
     built = []
     for option in declared:
         if option["name"] not in args:
-            if option.get("required"):
+            if option.get("required") and not partial:
                 raise ValueError(f"option {option['name']!r} is required")
             continue
         value = _value(option, args[option["name"]], guild, resolved, upload)

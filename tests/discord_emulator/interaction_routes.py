@@ -1,5 +1,7 @@
 """REST routes that answer interactions: the callback, follow-ups, and the interaction webhook's messages.
 
+An autocomplete interaction takes only an autocomplete result (its choices), and only it takes one.
+
 Discord's rules are enforced here: one callback per interaction, due within the response deadline (3 s
 unless the test relaxed it; late ones get 10062 and are recorded as violations); a token lives 15
 minutes (afterwards webhook calls get 401 50027); uploads over the interaction's
@@ -134,7 +136,16 @@ class InteractionRoutes:
     def _respond(self, interaction: Interaction, kind: int, data: dict[str, Any], call: Call) -> Message | None:
         state = self._state
         on_message = interaction.type is not InteractionType.APPLICATION_COMMAND and interaction.message is not None
-        if kind == CallbackType.CHANNEL_MESSAGE:
+        autocomplete = interaction.type is InteractionType.APPLICATION_COMMAND_AUTOCOMPLETE
+        if autocomplete or kind == CallbackType.APPLICATION_COMMAND_AUTOCOMPLETE_RESULT:
+            # An autocomplete is answered with its choices and nothing else, and nothing else with choices.
+            if not (autocomplete and kind == CallbackType.APPLICATION_COMMAND_AUTOCOMPLETE_RESULT):
+                raise DiscordError(
+                    400,
+                    ErrorCode.INVALID_FORM_BODY,
+                    f"Interaction callback type {kind} is not valid for this interaction",
+                )
+        elif kind == CallbackType.CHANNEL_MESSAGE:
             require_content(data, call.uploads)
             uploads = stored_uploads(state, call.uploads, self._limit(interaction))
             interaction.original = self._new_message(interaction, data, uploads)

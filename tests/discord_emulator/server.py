@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import secrets
 from collections.abc import Callable, Coroutine, Iterable, Mapping
 from pathlib import Path
@@ -16,7 +17,7 @@ from aiohttp import web
 from tests.patience import PATIENCE_S
 
 from .cdn import CDN_PREFIX, Cdn
-from .commands import slash_command_data
+from .commands import autocomplete_data, slash_command_data
 from .components import filled_modal, find_component
 from .faults import Faults
 from .gateway import Gateway
@@ -268,6 +269,38 @@ class DiscordEmulator:
 
         commands = self._state.commands_for(channel.guild_id)
         data = slash_command_data(commands, guild, command, options or {}, upload)
+        return await self._interact(InteractionType.APPLICATION_COMMAND, user, channel, data, None)
+
+    async def autocomplete(
+        self, user: User, channel: Channel, command: str, options: Mapping[str, Any], focused: str
+    ) -> Interaction:
+        """Type `options[focused]` into the autocomplete option `focused` of `/command`, as `user`; the bot's
+        answer (an autocomplete result) is the interaction's callback, its `data["choices"]`."""
+        data = autocomplete_data(
+            self._state.commands_for(channel.guild_id), self._state.guild_of(channel), command, options, focused
+        )
+        return await self._interact(InteractionType.APPLICATION_COMMAND_AUTOCOMPLETE, user, channel, data, None)
+
+    async def invoke_outdated_slash(
+        self,
+        user: User,
+        channel: Channel,
+        command: str,
+        options: Mapping[str, Any],
+        declared_then: Callable[[dict[str, Any]], dict[str, Any]],
+    ) -> Interaction:
+        """Run `/command` as a client whose cache holds an older version of it: `declared_then` turns the
+        synced command into the one the client still shows, and `options` are checked against that."""
+        guild = self._state.guild_of(channel)
+
+        def upload(attachment: Attachment) -> dict[str, Any]:
+            return self.cdn.resolved_json(self.cdn.add(attachment, channel.id), self._spec)
+
+        cached = [
+            declared_then(copy.deepcopy(c)) if c["name"] == command.split()[0] else c
+            for c in self._state.commands_for(channel.guild_id)
+        ]
+        data = slash_command_data(cached, guild, command, options, upload)
         return await self._interact(InteractionType.APPLICATION_COMMAND, user, channel, data, None)
 
     async def click_button(self, user: User, message: Message, custom_id: str) -> Interaction:

@@ -10,6 +10,7 @@ from discord import app_commands
 from discord.ext import commands
 
 VIDEO_BYTES = bytes(range(256)) * 64
+COLOURS = ("red", "green", "blue", "reddish brown")
 
 
 class PickView(discord.ui.View):
@@ -102,6 +103,17 @@ def _commands_for(bot: TinyBot) -> app_commands.Group:
     async def pick(interaction: discord.Interaction) -> None:
         bot.seen.append(interaction)
         await interaction.response.send_message("pick one", view=PickView())
+
+    @group.command(description="Name a colour, picked from a menu as you type")
+    async def colour(interaction: discord.Interaction, name: str) -> None:
+        bot.seen.append(interaction)
+        await interaction.response.send_message(f"you picked {name}")
+
+    @colour.autocomplete("name")
+    async def colours(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        # "many" asks for more choices than Discord takes, to prove the answer is checked against the spec.
+        names = [f"grey {n}" for n in range(26)] if current == "many" else [c for c in COLOURS if current in c]
+        return [app_commands.Choice(name=name, value=name) for name in names]
 
     @group.command(description="Ask with a modal")
     async def ask(interaction: discord.Interaction) -> None:

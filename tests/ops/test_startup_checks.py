@@ -254,6 +254,7 @@ MISTAKES = {
     "MAX_GUIDANCE": "31",
     "MAX_FPS": "0",
     "VIDEO_SIZES": "square:256x256,square:320x192",
+    "DEFAULT_MODEL": "the fast one",
     "ALLOWED_CHANNEL_IDS": "#general",
     "ALLOWED_ROLE_IDS": "@everyone",
     "ADMIN_ROLE_IDS": "admins",

@@ -183,7 +183,8 @@ async def make_queue(
                 generator, clock, name=f"worker-{len(queues) + 1}", model=engine.profile.name,
                 profile=engine.profile.name, encoder=encoder,
             )  # fmt: skip
-            queue = HostedRedisQueue(redis_queue(server.url, prefix, chosen, engine.output_dir, clock), host)
+            bot = redis_queue(server.url, prefix, chosen, engine.output_dir, clock)
+            queue = HostedRedisQueue(bot, host)
         else:
             queue = LocalJobQueue(chosen, engine, generator, encoder=encoder, clock=clock)
         queues.append(queue)

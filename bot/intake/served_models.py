@@ -1,0 +1,124 @@
+"""The models a member may pick with `/video model:`, as the queue serves them now.
+
+The queue knows what is served (in-process: the models this GPU holds; in Redis: what live workers
+advertise). Every `/video`, autocomplete keystroke and queued status asks, so the answer is kept for
+`ttl_s` on the bot's clock: a model that comes or goes is seen within that time, and a burst of
+requests costs one look at the queue. A model is picked by name, else by the channel's or server's
+default, else `DEFAULT_MODEL`, else the first the deployment lists; each brings its own limits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Final
+
+from bot.errors import InvalidOptionError, RefusedError
+from bot.intake.options import ChannelDefaults, RequestLimits
+from generation.clock import Clock
+from generation.profiles import ModelProfile
+from generation.queue.interface import JobQueue, ServedModel
+
+#: How long one answer of `JobQueue.models()` is used before asking again.
+MODELS_TTL_S: Final = 10.0
+#: Discord shows at most 25 choices in an autocomplete menu.
+MAX_CHOICES: Final = 25
+
+
+def kind_of(profile: ModelProfile) -> str:
+    """What a model makes, as members read it next to its name."""
+    return "image → video" if profile.image_to_video else "text → video"
+
+
+def listed(models: Sequence[ServedModel]) -> str:
+    """The models as an error lists them: "`fast` (text → video), `animate` (image → video)"."""
+    return ", ".join(f"`{model.name}` ({kind_of(model.profile)})" for model in models)
+
+
+class NoModelServedError(RefusedError):
+    """No model is served right now (no GPU worker is up), so no request can be accepted."""
+
+    def __init__(self) -> None:
+        super().__init__("No video model is being served right now. Try again once a GPU worker is back.")
+
+
+class ServedModels:
+    """The queue's served models, looked up at most every `ttl_s`, and how a request picks one."""
+
+    def __init__(
+        self,
+        queue: JobQueue,
+        limits: RequestLimits,
+        clock: Clock,
+        *,
+        default_model: str | None,
+        ttl_s: float = MODELS_TTL_S,
+    ) -> None:
+        self._queue = queue
+        self._limits = limits
+        self._clock = clock
+        self._default_model = default_model
+        self._ttl_s = ttl_s
+        self._models: tuple[ServedModel, ...] = ()
+        self._fetched_at: float | None = None
+
+    async def current(self) -> tuple[ServedModel, ...]:
+        """The models served now, in the deployment's order (at most `ttl_s` old)."""
+        now = self._clock.monotonic()
+        if self._fetched_at is None or now - self._fetched_at >= self._ttl_s:
+            self._models = await self._queue.models()
+            self._fetched_at = now
+        return self._models
+
+    def forget(self) -> None:
+        """Ask the queue again next time (it has just started: workers may have registered since)."""
+        self._fetched_at = None
+
+    async def choose(self, name: str | None, defaults: Sequence[ChannelDefaults] = ()) -> ServedModel:
+        """The model a request runs on: `name` (which must be served), else the first served default.
+
+        Defaults, most specific first: `defaults` (channel, then server), then `DEFAULT_MODEL`, then the
+        first served model; a default naming a model not served now is passed over. Raises
+        `InvalidOptionError` listing the served models for an unknown `name`, `NoModelServedError`
+        when none is served.
+        """
+        models = await self.current()
+        if not models:
+            raise NoModelServedError()
+        by_name = {model.name: model for model in models}
+        if name is not None:
+            if name not in by_name:
+                raise InvalidOptionError("model", f"“{name[:40]}”", f"one of the models served now: {listed(models)}")
+            return by_name[name]
+        wanted = [*(scope.model for scope in defaults), self._default_model]
+        return next((by_name[want] for want in wanted if want in by_name), models[0])
+
+    async def choices(self, typed: str) -> list[tuple[str, str]]:
+        """(label, name) of the served models whose name contains `typed`: a `model:` option's menu."""
+        wanted = typed.strip().lower()
+        return [
+            (f"{model.name} ({kind_of(model.profile)}){'' if model.workers else ' · no worker up now'}", model.name)
+            for model in await self.current()
+            if wanted in model.name.lower()
+        ][:MAX_CHOICES]
+
+    async def picture_taker(self) -> ServedModel | None:
+        """The first served model that animates pictures, if any."""
+        return next((model for model in await self.current() if model.profile.image_to_video), None)
+
+    def limits_for(self, model: ServedModel) -> RequestLimits:
+        """The limits a request for `model` is held to.
+
+        The configured model keeps this deployment's settings (`MAX_STEPS`, `VIDEO_SIZES`, ...), which
+        were checked against its profile at start-up; any other model is held to its own profile's.
+        """
+        if model.profile == self._limits.profile:
+            return self._limits
+        return RequestLimits.of_profile(model.profile)
+
+    def limits_for_default(self) -> RequestLimits:
+        """The configured model's limits: what `/video` offers before any model is served."""
+        return self._limits
+
+    def configured(self, model: ServedModel) -> bool:
+        """True for the model the deployment's settings describe (its deployment defaults apply)."""
+        return model.profile == self._limits.profile
