@@ -61,13 +61,22 @@ class ServedModels:
         self._models: tuple[ServedModel, ...] = ()
         self._fetched_at: float | None = None
 
-    async def current(self) -> tuple[ServedModel, ...]:
-        """The models served now, in the deployment's order (at most `ttl_s` old)."""
+    async def current(self, *, fresh: bool = False) -> tuple[ServedModel, ...]:
+        """The models served now, in the deployment's order (at most `ttl_s` old, or `fresh`).
+
+        "None served" is never kept: a worker that registers is usable at once, not `ttl_s` later.
+        """
         now = self._clock.monotonic()
-        if self._fetched_at is None or now - self._fetched_at >= self._ttl_s:
+        if fresh or not self._models or self._fetched_at is None or now - self._fetched_at >= self._ttl_s:
             self._models = await self._queue.models()
             self._fetched_at = now
         return self._models
+
+    async def for_command(self) -> tuple[ServedModel, ...]:
+        """The models `/video` is built for: those served now, else the one the settings describe (a bot
+        whose workers have not registered yet builds today's command for its configured model)."""
+        profile = self._limits.profile
+        return await self.current() or (ServedModel(profile.name, profile, workers=0),)
 
     def forget(self) -> None:
         """Ask the queue again next time (it has just started: workers may have registered since)."""
@@ -85,6 +94,10 @@ class ServedModels:
         if not models:
             raise NoModelServedError()
         by_name = {model.name: model for model in models}
+        if name is not None and name not in by_name:
+            # A model that came up since the last look is taken, not refused for up to `ttl_s`.
+            models = await self.current(fresh=True)
+            by_name = {model.name: model for model in models}
         if name is not None:
             if name not in by_name:
                 raise InvalidOptionError("model", f"“{name[:40]}”", f"one of the models served now: {listed(models)}")

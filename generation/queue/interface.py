@@ -319,7 +319,8 @@ class JobQueue(Protocol):
         ...
 
     async def models(self) -> tuple[ServedModel, ...]:
-        """The models served now (`ServedModel.workers`: the live GPUs that hold or load each), in the
+        """The models served (`ServedModel.workers`: the live GPUs that hold or load each; in Redis, a
+        model whose workers are all gone lately is listed with 0, its jobs wait for one), in the
         deployment's order (in-process: `MODELS`; in Redis: by name); the first is the default."""
         ...
 

@@ -1,7 +1,7 @@
 """`/video model:` through the real bot, queue and Discord emulator: the menu of served models, the choice
 and its defaults, refusals that name what would work, the model on every message that shows a job, and
-Re-roll and Remix. Today's queues serve one model each; where two are needed, the queue also lists a
-model it does not hold (`start_bot(more_models=...)`), and its jobs run on the one model it does."""
+Re-roll and Remix. Where several are needed the deployment serves them for real (`start_bot(models=...)`,
+a `MODELS` value): in-process one GPU swaps between them, over Redis one worker serves each."""
 
 from __future__ import annotations
 
@@ -12,8 +12,7 @@ import pytest
 
 from bot.discord_io.command_cache import JUST_UPDATED
 from bot.intake.served_models import MODELS_TTL_S
-from generation.profiles import PROFILES, SEED
-from generation.queue.interface import ServedModel
+from generation.profiles import SEED
 from tests.discord_emulator import Message
 from tests.fakes.generator import FakeGenerator
 from tests.fixtures.bot import (
@@ -28,8 +27,11 @@ from tests.fixtures.bot import (
 from tests.fixtures.pictures import solid_png
 
 SEED_NAME = SEED.name  # a one-model deployment's model is named after its profile
-FAST = ServedModel("fast", SEED, workers=1)
-ANIMATE = ServedModel("animate", PROFILES["ltx-video-i2v"], workers=1)
+# Names in alphabetical order, so both backends list them alike (Redis lists by name).
+TWO_TEXT = "classic=modelscope-t2v,fast=modelscope-t2v"
+TEXT_AND_PICTURES = "classic=modelscope-t2v,motion=ltx-video-i2v"
+EVERY_KIND = "classic=modelscope-t2v,fast=modelscope-t2v,motion=ltx-video-i2v"
+TEXT_AND_LTX = "classic=modelscope-t2v,ltx=ltx-video"
 MANAGE_GUILD = 1 << 5
 
 
@@ -64,15 +66,15 @@ async def test_the_model_menu_lists_the_served_model_with_its_kind(start_bot: St
 
 
 async def test_the_model_menu_offers_the_served_models_matching_what_is_typed(start_bot: StartBot) -> None:
-    running = await start_bot(more_models=(FAST, ANIMATE))
+    running = await start_bot(models=EVERY_KIND)
 
     assert [choice["value"] for choice in await menu(running, "video", "", prompt="a fox")] == [
-        SEED_NAME,
+        "classic",
         "fast",
-        "animate",
+        "motion",
     ]
-    assert await menu(running, "video", "ANI", prompt="a fox") == [
-        {"name": "animate (image → video)", "value": "animate"}
+    assert await menu(running, "video", "MOT", prompt="a fox") == [
+        {"name": "motion (image → video)", "value": "motion"}
     ]
 
 
@@ -99,15 +101,14 @@ async def test_a_video_names_its_model_on_the_status_the_result_and_in_history(s
 async def test_an_unknown_model_is_refused_listing_the_served_ones_and_nothing_is_queued(
     start_bot: StartBot,
 ) -> None:
-    running = await start_bot(more_models=(ANIMATE,))
+    running = await start_bot(models=TEXT_AND_PICTURES)
 
     interaction = await running.emulator.invoke_slash(
         running.alice, running.channel, "video", {"prompt": "a fox", "model": "quality"}
     )
 
     assert await ephemeral_reply(interaction) == (
-        f"model must be one of the models served now: `{SEED_NAME}` (text → video), `animate` (image → video) "
-        "(got “quality”)"
+        "model must be one of the models served now: `classic` (text → video), `motion` (image → video) (got “quality”)"
     )
     assert await running.queue.active() == []
 
@@ -115,25 +116,25 @@ async def test_an_unknown_model_is_refused_listing_the_served_ones_and_nothing_i
 async def test_a_picture_for_a_text_model_is_refused_naming_the_model_that_animates_pictures(
     start_bot: StartBot,
 ) -> None:
-    running = await start_bot(more_models=(ANIMATE,))
+    running = await start_bot(models=TEXT_AND_PICTURES)
     picture = running.emulator.attachment("sunset.png", solid_png((255, 0, 0)), "image/png")
 
     interaction = await running.emulator.invoke_slash(
-        running.alice, running.channel, "video", {"prompt": "waves", "image": picture, "model": SEED_NAME}
+        running.alice, running.channel, "video", {"prompt": "waves", "image": picture, "model": "classic"}
     )
 
     assert await ephemeral_reply(interaction) == (
         "image must be left out: ModelScope text-to-video 1.7B (the seed model) makes videos from text; pick model "
-        "`animate` to animate a picture (got “sunset.png”)"
+        "`motion` to animate a picture (got “sunset.png”)"
     )
     assert await running.queue.active() == []
 
 
 async def test_a_model_that_animates_pictures_asks_for_one(start_bot: StartBot) -> None:
-    running = await start_bot(more_models=(ANIMATE,))
+    running = await start_bot(models=TEXT_AND_PICTURES)
 
     interaction = await running.emulator.invoke_slash(
-        running.alice, running.channel, "video", {"prompt": "waves", "model": "animate"}
+        running.alice, running.channel, "video", {"prompt": "waves", "model": "motion"}
     )
 
     assert await ephemeral_reply(interaction) == (
@@ -142,7 +143,7 @@ async def test_a_model_that_animates_pictures_asks_for_one(start_bot: StartBot) 
 
 
 async def test_with_text_and_picture_models_the_picture_is_optional(start_bot: StartBot) -> None:
-    running = await start_bot(more_models=(ANIMATE,))
+    running = await start_bot(models=TEXT_AND_PICTURES)
 
     [command] = [each for each in running.emulator.commands(running.guild) if each["name"] == "video"]
     options = {option["name"]: option for option in command["options"]}
@@ -152,7 +153,7 @@ async def test_with_text_and_picture_models_the_picture_is_optional(start_bot: S
 
 
 async def test_re_roll_keeps_the_model(start_bot: StartBot) -> None:
-    running = await start_bot(more_models=(FAST,))
+    running = await start_bot(models=TWO_TEXT)
     message = await video(running, prompt="a red kite -steps 3", model="fast")
 
     again = await running.emulator.click_button(running.bob, message, button(message, "reroll"))
@@ -162,7 +163,7 @@ async def test_re_roll_keeps_the_model(start_bot: StartBot) -> None:
 
 
 async def test_remix_offers_the_model_and_may_change_it(start_bot: StartBot) -> None:
-    running = await start_bot(more_models=(FAST,))
+    running = await start_bot(models=TWO_TEXT)
     message = await video(running, prompt="a red kite -steps 3", model="fast")
     click = await running.emulator.click_button(running.alice, message, button(message, "remix"))
     await click.wait_for_response()
@@ -176,11 +177,11 @@ async def test_remix_offers_the_model_and_may_change_it(start_bot: StartBot) -> 
     assert field["value"] == "fast"
 
     submit = await running.emulator.submit_modal(
-        running.alice, click, click.modal["custom_id"], {"prompt": "a storm -steps 2", "model": SEED_NAME}
+        running.alice, click, click.modal["custom_id"], {"prompt": "a storm -steps 2", "model": "classic"}
     )
 
     await finished(running.emulator, submit)
-    assert [request.model for request in requests(running)] == ["fast", SEED_NAME]
+    assert [request.model for request in requests(running)] == ["fast", "classic"]
 
 
 async def test_remix_to_a_model_not_served_is_refused_listing_the_served_ones(start_bot: StartBot) -> None:
@@ -198,7 +199,7 @@ async def test_remix_to_a_model_not_served_is_refused_listing_the_served_ones(st
 
 
 async def test_a_channel_default_model_applies_to_video_without_one(start_bot: StartBot) -> None:
-    running = await start_bot(more_models=(FAST,))
+    running = await start_bot(models=TWO_TEXT)
     admin = running.emulator.add_user("admin")
     running.emulator.add_member(running.guild, admin, permissions=MANAGE_GUILD)
     offered = await running.emulator.autocomplete(
@@ -214,8 +215,8 @@ async def test_a_channel_default_model_applies_to_video_without_one(start_bot: S
     assert await ephemeral_reply(setting) == "Defaults for this channel saved."
 
     await video(running, prompt="a fox -steps 2")
-    await video(running, prompt="a fox -steps 2", model=SEED_NAME)
-    assert [request.model for request in requests(running)] == ["fast", SEED_NAME]
+    await video(running, prompt="a fox -steps 2", model="classic")
+    assert [request.model for request in requests(running)] == ["fast", "classic"]
 
 
 async def test_a_default_model_not_served_is_refused(start_bot: StartBot) -> None:
@@ -231,7 +232,7 @@ async def test_a_default_model_not_served_is_refused(start_bot: StartBot) -> Non
 
 
 async def test_default_model_setting_picks_the_model_when_nothing_else_does(start_bot: StartBot) -> None:
-    running = await start_bot(more_models=(FAST,), default_model="fast")
+    running = await start_bot(models=TWO_TEXT, default_model="fast")
 
     await video(running, prompt="a fox -steps 2")
 
@@ -293,8 +294,7 @@ async def test_a_job_whose_model_no_live_worker_serves_says_it_waits_for_one(sta
 
 
 async def test_the_chosen_models_frame_rule_and_sizes_apply_and_the_adjustment_is_said(start_bot: StartBot) -> None:
-    ltx = ServedModel("ltx", PROFILES["ltx-video"], workers=1)
-    running = await start_bot(FakeGenerator(hold_steps=True), more_models=(ltx,))
+    running = await start_bot(FakeGenerator(hold_steps=True), models=TEXT_AND_LTX)
 
     interaction = await running.emulator.invoke_slash(
         running.alice, running.channel, "video", {"prompt": "a kite", "model": "ltx", "frames": 16, "steps": 2}
@@ -310,8 +310,7 @@ async def test_the_chosen_models_frame_rule_and_sizes_apply_and_the_adjustment_i
 
 
 async def test_a_size_of_another_model_is_refused_naming_the_chosen_models_sizes(start_bot: StartBot) -> None:
-    ltx = ServedModel("ltx", PROFILES["ltx-video"], workers=1)
-    running = await start_bot(more_models=(ltx,))
+    running = await start_bot(models=TEXT_AND_LTX)
 
     interaction = await running.emulator.invoke_slash(
         running.alice, running.channel, "video", {"prompt": "a kite", "model": "ltx", "size": "tiny"}
@@ -323,9 +322,10 @@ async def test_a_size_of_another_model_is_refused_naming_the_chosen_models_sizes
     )
 
 
+@pytest.mark.local_only  # one GPU swapping between models; a Redis worker holds its one model
 async def test_the_status_says_the_model_loads_until_the_first_step(start_bot: StartBot) -> None:
     generator = FakeGenerator(hold_steps=True)
-    running = await start_bot(generator, more_models=(FAST,), loads="fast")
+    running = await start_bot(generator, models=TWO_TEXT)
     interaction = await running.emulator.invoke_slash(
         running.alice, running.channel, "video", {"prompt": "a kite", "model": "fast", "steps": 4}
     )

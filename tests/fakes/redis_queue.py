@@ -100,19 +100,27 @@ def worker_host(
 
 
 class HostedRedisQueue:
-    """A `RedisJobQueue` with one in-process worker; see the module docstring."""
+    """A `RedisJobQueue` with in-process workers (`host`: the first); see the module docstring.
 
-    def __init__(self, queue: RedisJobQueue, host: WorkerHost) -> None:
+    The workers start with the queue, unless `started` says they already run.
+    """
+
+    def __init__(self, queue: RedisJobQueue, host: WorkerHost, *more: WorkerHost, started: bool = False) -> None:
         self.redis = queue
         self.host = host
+        self.hosts = (host, *more)
+        self._started = started
 
     async def start(self) -> list[JobInfo]:
         found = await self.redis.start()
-        await self.host.start()
+        if not self._started:
+            for host in self.hosts:
+                await host.start()
         return found
 
     async def close(self) -> None:
-        await self.host.close()
+        for host in self.hosts:
+            await host.close()
         await self.redis.close()
 
     async def submit(self, spec: JobSpec) -> JobHandle:

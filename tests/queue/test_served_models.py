@@ -17,8 +17,8 @@ async def test_the_one_model_is_served_under_its_profiles_name_by_its_gpu(make_q
 
 
 @pytest.mark.redis_only
-async def test_in_redis_a_model_whose_workers_all_stopped_is_served_no_more(make_queue: MakeQueue) -> None:
+async def test_in_redis_a_model_whose_workers_all_stopped_is_listed_with_none(make_queue: MakeQueue) -> None:
     queue = await make_queue()
     await queue.host.close()
 
-    assert await queue.models() == ()
+    assert await queue.models() == (ServedModel(SEED.name, SEED, workers=0),)

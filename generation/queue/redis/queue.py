@@ -380,8 +380,9 @@ class RedisJobQueue:
         )
 
     async def models(self) -> tuple[ServedModel, ...]:
-        """Every model a live worker serves now (liveness on Redis's clock), by name; a worker's advert
-        that fails its checks is left out, with a warning once per process (see `registry`)."""
+        """Every model a worker serves or served lately, by name, with its live workers (liveness on
+        Redis's clock; 0: all gone, its jobs wait); a worker's advert that fails its checks is left out,
+        with a warning once per process (see `registry`)."""
         now = await self._commands.now()
         return await served_models(
             self._client, self._commands.prefix, now, self._commands.lease_s, warn=self._warn_once

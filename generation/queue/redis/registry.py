@@ -81,18 +81,19 @@ async def read_workers(client: redis.Redis, prefix: str, now: float, lease_s: fl
 async def served_models(
     client: redis.Redis, prefix: str, now: float, lease_s: float, *, warn: Callable[[str], None]
 ) -> tuple[ServedModel, ...]:
-    """Every model a live worker serves, by name, with how many live workers serve it.
+    """Every model a worker heard from in the last `GONE_KEPT_S` serves, by name, with how many live
+    workers serve it: 0 for a model whose workers are all gone, whose jobs wait until one is back.
 
     `now` is on Redis's clock, as for `read_workers`. An advert that fails its checks (a name that is
     not a model name, a profile the catalog lacks, or another profile than most workers of that name
     advertise) is left out, and `warn` is told which worker's (never the advertised value: it may be
     anything).
     """
-    adverts: dict[str, list[tuple[str, ModelProfile]]] = {}
+    adverts: dict[str, list[tuple[str, ModelProfile, bool]]] = {}
     for worker, last, record in sorted(await _records(client, prefix, now)):
         name = record.get(ADVERT_MODEL, "")
-        if not name or not _alive(last, record, now, lease_s):
-            continue  # gone, or serving no model by name (it runs only the jobs that name none)
+        if not name:
+            continue  # serving no model by name: it runs only the jobs that name none
         try:
             check_model_name(name)
         except InvalidRequestError:
@@ -102,14 +103,16 @@ async def served_models(
         if profile is None:
             warn(f"worker {shown(worker)} advertises a profile this bot does not ship for model {name}; ignored")
             continue
-        adverts.setdefault(name, []).append((worker, profile))
+        adverts.setdefault(name, []).append((worker, profile, _alive(last, record, now, lease_s)))
     served = []
     for name, found in sorted(adverts.items()):
-        # Most workers of a name agree on its profile (a tie: the first by worker name).
-        counts = Counter(profile.name for _, profile in found)
+        # Most workers of a name agree on its profile (the live ones if any; a tie: the first by name).
+        voters = [entry for entry in found if entry[2]] or found
+        counts = Counter(profile.name for _, profile, _ in voters)
         chosen = max(counts, key=counts.__getitem__)
-        for worker, profile in found:
+        for worker, profile, _ in found:
             if profile.name != chosen:
                 warn(f"worker {shown(worker)} advertises model {name} with another profile than its peers; ignored")
-        served.append(ServedModel(name, PROFILES[chosen], counts[chosen]))
+        alive = sum(alive for _, profile, alive in found if profile.name == chosen)
+        served.append(ServedModel(name, PROFILES[chosen], alive))
     return tuple(served)
