@@ -50,5 +50,10 @@ def create_redis_queue(engine: EngineSettings, queue: QueueSettings) -> JobQueue
     url = queue.queue_url.get_secret_value()
     commands = QueueVerbs(connect(url), lease_s=queue.queue_lease_s)
     return RedisJobQueue(
-        queue, commands, connect(url, decode=False), output_dir=engine.output_dir, origin=queue.queue_origin
+        queue,
+        commands,
+        connect(url, decode=False),
+        output_dir=engine.output_dir,
+        origin=queue.queue_origin,
+        profile=engine.profile,
     )

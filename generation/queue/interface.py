@@ -342,3 +342,7 @@ class JobQueue(Protocol):
         Raises `JobNotFoundError`.
         """
         ...
+
+    async def models(self) -> tuple[ServedModel, ...]:
+        """Models served now, in the deployment's order; the first is the default."""
+        ...

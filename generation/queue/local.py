@@ -38,6 +38,7 @@ from generation.queue.interface import (
     JobSpec,
     JobStatus,
     QueueStats,
+    ServedModel,
     WorkerHealth,
     WorkerStatus,
 )
@@ -91,6 +92,7 @@ class LocalJobQueue:
         self._worker_task: asyncio.Task[None] | None = None
         self._sweep_task: asyncio.Task[None] | None = None
         self._closing: asyncio.Task[None] | None = None
+        self._served = (ServedModel(engine.profile.name, engine.profile, workers=1),)
 
     async def start(self) -> list[JobInfo]:
         """Open the database, re-queue what a previous run left and start the worker.
@@ -201,6 +203,10 @@ class LocalJobQueue:
         self._core.update_context(job_id, context)
         if not await self._store.update_context(job_id, context):
             raise JobNotFoundError(f"there is no job with id {job_id!r}")
+
+    async def models(self) -> tuple[ServedModel, ...]:
+        """The one model this queue's GPU runs, named after its profile."""
+        return self._served
 
     def health(self) -> WorkerHealth:
         """The worker task runs (idle counts), and the model is loaded or still loading (not failed)."""

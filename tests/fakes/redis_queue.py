@@ -27,6 +27,7 @@ from generation.queue.interface import (
     JobInfo,
     JobSpec,
     QueueStats,
+    ServedModel,
     WorkerHealth,
 )
 from generation.queue.redis.host import WorkerHost
@@ -154,3 +155,6 @@ class HostedRedisQueue:
 
     async def update_context(self, job_id: str, context: str) -> None:
         await self.redis.update_context(job_id, context)
+
+    async def models(self) -> tuple[ServedModel, ...]:
+        return await self.redis.models()

@@ -58,6 +58,7 @@ from generation.errors import (
     shown,
 )
 from generation.extend import MAX_SOURCE_BYTES
+from generation.profiles import SEED, ModelProfile
 from generation.queue.events import DEFAULT_EVENT_BUFFER, EventHub
 from generation.queue.handle import QueueHandle
 from generation.queue.interface import (
@@ -71,6 +72,7 @@ from generation.queue.interface import (
     JobSpec,
     JobStatus,
     QueueStats,
+    ServedModel,
     WorkerHealth,
     WorkerStatus,
     actor_text,
@@ -155,8 +157,10 @@ class RedisJobQueue:
         tick_clock: Clock | None = None,
         origin: str = DEFAULT_ORIGIN,
         event_buffer: int = DEFAULT_EVENT_BUFFER,
+        profile: ModelProfile = SEED,
     ) -> None:
         self._settings = settings
+        self._served = (ServedModel(profile.name, profile, workers=1),)
         self._commands = commands
         self._client = commands.client
         self._raw = raw
@@ -408,6 +412,10 @@ class RedisJobQueue:
             raise JobNotFoundError(f"there is no job with id {job_id!r}")
         if (info := self._owed.get(job_id)) is not None:  # written back with it, should Redis lose the job
             self._owed[job_id] = dataclasses.replace(info, spec=dataclasses.replace(info.spec, context=context))
+
+    async def models(self) -> tuple[ServedModel, ...]:
+        """The model the bot is configured for (`profile`), named after it: the one its workers serve."""
+        return self._served
 
     async def reclaim(self) -> list[str]:
         """Hand back (or fail) the jobs of workers whose leases ran out; their ids."""
