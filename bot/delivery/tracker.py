@@ -66,6 +66,7 @@ class JobTracker:
         on_discord_error: Callable[[discord.HTTPException], None],
         save_context: Callable[[JobContext], Awaitable[None]],
         acknowledge: Callable[[], Awaitable[None]],
+        extendable: Callable[[], Awaitable[bool]],
     ) -> None:
         self.job_id = job_id
         self.request = request
@@ -77,6 +78,7 @@ class JobTracker:
         self._on_discord_error = on_discord_error
         self._save_context = save_context
         self._acknowledge = acknowledge
+        self._extendable = extendable
         self._pending: JobQueued | JobStarted | JobProgress | None = None
         self._shown: JobQueued | JobStarted | JobProgress | None = None
         self._edit_in_flight: asyncio.Future[None] | None = None
@@ -280,12 +282,13 @@ class JobTracker:
         # From the user's request, which survives a restart (the tracker's own start does not).
         elapsed = self._clock.time() - context.interaction_created_at
         embed = render.finished_embed(event.result, context.user_id, elapsed, adjustments=context.adjustments)
+        view = result_view(self.job_id, extend=await self._extendable())
         try:
             async with VideoUpload(event.result) as upload:
                 change = await self.status.show(
                     content=f"<@{context.user_id}> your video is ready.",
                     embed=embed,
-                    view=result_view(self.job_id),
+                    view=view,
                     upload=upload,
                     channel_upload_limit=self._channel_upload_limit(),
                     retry_delays=RETRY_DELAYS_S,

@@ -1,4 +1,4 @@
-"""What users can do to jobs: submit, re-roll, remix, inspect, cancel, delete.
+"""What users can do to jobs: submit, re-roll, remix, extend, inspect, cancel, delete.
 
 Slash commands and buttons both land here, so a button after a restart behaves exactly like the
 command it mirrors: the job is looked up by the id in the button, and the same checks apply.
@@ -18,14 +18,16 @@ from bot.discord_io import render
 from bot.discord_io.acknowledgement import Acknowledgement, Deferral, acknowledged
 from bot.discord_io.error_handler import report_error
 from bot.discord_io.sanitize import display_prompt
-from bot.discord_io.views import JobAction, remix_form
+from bot.discord_io.views import JobAction, extend_form, remix_form
 from bot.errors import InvalidOptionError
 from bot.intake.channel_defaults import ChannelDefaultsStore
+from bot.intake.extension import animating_model, copy_to_extend, extension_prompt, kept_settings, video_to_extend
 from bot.intake.image_input import copy_image, discard_image, store_attachment
 from bot.intake.options import (
     ChannelDefaults,
     OptionOverrides,
     ParsedPrompt,
+    PreparedRequest,
     RequestLimits,
     prepare_request,
     recheck_request,
@@ -90,15 +92,23 @@ class JobActions:
         The picture is `attachment`, else the one `image_of` (a remixed job's request) was made from.
         """
         async with acknowledged(interaction, self._clock, Deferral.PUBLIC) as ack:
-            defaults = self._channel_defaults.lookup(interaction.guild_id, interaction.channel_id)
-            deployment = ChannelDefaults(
-                scope="deployment",
-                steps=self._default_steps,
-                negative_prompt=self._limits.profile.negative_prompt or None,
-            )
-            prepared = prepare_request(parsed, explicit, [*defaults, deployment], self._limits)
+            prepared = self._prepare(interaction, parsed, explicit, self._limits)
             kept = None if image_of is None else image_of.image
             await self._admit_and_submit(ack, prepared.request, prepared.adjustments, attachment, kept)
+
+    def _prepare(
+        self,
+        interaction: discord.Interaction[Any],
+        parsed: ParsedPrompt,
+        explicit: OptionOverrides,
+        limits: RequestLimits,
+    ) -> PreparedRequest:
+        """The request `parsed` and `explicit` make here, under the channel's and the deployment's defaults."""
+        defaults = self._channel_defaults.lookup(interaction.guild_id, interaction.channel_id)
+        deployment = ChannelDefaults(
+            scope="deployment", steps=self._default_steps, negative_prompt=limits.profile.negative_prompt or None
+        )
+        return prepare_request(parsed, explicit, [*defaults, deployment], limits)
 
     async def _admit_and_submit(
         self,
@@ -107,10 +117,17 @@ class JobActions:
         adjustments: Sequence[str] = (),
         attachment: discord.Attachment | None = None,
         kept_image: str | None = None,
+        *,
+        extending: Path | None = None,
     ) -> None:
+        """Queue `request` for the member of `ack` once the gatekeeper admits it, with its picture, or with a
+        copy of the video it continues (`extending`)."""
         admission = self._gatekeeper.admit(ack.interaction, request)
         try:
-            request = await self._with_image(request, attachment, kept_image)
+            if extending is not None:
+                request = dataclasses.replace(request, extend=await copy_to_extend(extending, self._output_dir))
+            else:
+                request = await self._with_image(request, attachment, kept_image)
         except BaseException:
             admission.withdraw()
             raise
@@ -119,6 +136,7 @@ class JobActions:
         except BaseException:
             admission.withdraw()
             await discard_image(request.image)
+            await discard_image(request.extend)
             raise
 
     async def _with_image(
@@ -144,7 +162,8 @@ class JobActions:
 
     async def on_button(self, action: JobAction, job_id: str, interaction: discord.Interaction[Any]) -> None:
         """A button on a status or result message was clicked."""
-        deferral = {JobAction.REROLL: Deferral.PUBLIC, JobAction.REMIX: Deferral.BUSY}.get(action, Deferral.EPHEMERAL)
+        deferrals = {JobAction.REROLL: Deferral.PUBLIC, JobAction.REMIX: Deferral.BUSY, JobAction.EXTEND: Deferral.BUSY}
+        deferral = deferrals.get(action, Deferral.EPHEMERAL)
         async with acknowledged(interaction, self._clock, deferral) as ack:
             try:
                 info = await self._queue.get(job_id)
@@ -161,6 +180,8 @@ class JobActions:
                         request = info.spec.request
                         form = remix_form(job_id, prompt_with_flags(request), request.negative_prompt)
                         await ack.open_modal(form)
+                    case JobAction.EXTEND:
+                        await self._offer_extension(ack, info)
             except JobNotFoundError:
                 await ack.refuse("That job is no longer known to the bot.")
             except Exception as error:
@@ -182,6 +203,36 @@ class JobActions:
             )
         except Exception as error:
             await report_error(interaction, error)
+
+    async def on_extend_submit(
+        self, interaction: discord.Interaction[Any], prompt: str, negative: str, job_id: str
+    ) -> None:
+        """The extend form of job `job_id` came back: queue its continuation for the member who sent it.
+
+        Like a `/video` (its prompt, the gatekeeper's checks, the queue's fairness and caps), at the
+        original's frame rate and size, on a model that animates pictures, from a copy of the video.
+        """
+        async with acknowledged(interaction, self._clock, Deferral.PUBLIC) as ack:
+            try:
+                original = await self._queue.get(job_id)
+                video = await video_to_extend(original, self._output_dir)
+                model = animating_model(await self._queue.models(), original.spec.request)
+                explicit = kept_settings(original.spec.request, negative)
+                limits = dataclasses.replace(self._limits, profile=model.profile)
+                prepared = self._prepare(interaction, parse_prompt_flags(prompt), explicit, limits)
+                request = dataclasses.replace(prepared.request, model=model.name)
+                await self._admit_and_submit(ack, request, prepared.adjustments, extending=video)
+            except JobNotFoundError:
+                await ack.refuse("That job is no longer known to the bot.")
+            except Exception as error:
+                await report_error(interaction, error)
+
+    async def _offer_extension(self, ack: Acknowledgement, info: JobInfo) -> None:
+        """Open the extend form, once the video is still here and a served model can continue it."""
+        await video_to_extend(info, self._output_dir)
+        animating_model(await self._queue.models(), info.spec.request)
+        request = info.spec.request
+        await ack.open_modal(extend_form(info.job_id, extension_prompt(request), request.negative_prompt))
 
     async def cancel_mine(self, interaction: discord.Interaction[Any]) -> list[JobInfo]:
         """Cancel every waiting or running job of the user; return what was cancelled."""
