@@ -217,9 +217,10 @@ class JobActions:
                 original = await self._queue.get(job_id)
                 video = await video_to_extend(original, self._output_dir)
                 model = animating_model(await self._queue.models(), original.spec.request)
-                explicit = kept_settings(original.spec.request, negative)
+                parsed = parse_prompt_flags(prompt)
+                explicit = kept_settings(original.spec.request, parsed, negative)
                 limits = dataclasses.replace(self._limits, profile=model.profile)
-                prepared = self._prepare(interaction, parse_prompt_flags(prompt), explicit, limits)
+                prepared = self._prepare(interaction, parsed, explicit, limits)
                 request = dataclasses.replace(prepared.request, model=model.name)
                 await self._admit_and_submit(ack, request, prepared.adjustments, extending=video)
             except JobNotFoundError:

@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 
-from bot.errors import NotExtendableError
-from bot.intake.options import OptionOverrides
+from bot.errors import InvalidOptionError, NotExtendableError
+from bot.intake.options import OptionOverrides, ParsedPrompt
 from generation.errors import InvalidRequestError
 from generation.extend import store_source_video
 from generation.queue.interface import JobInfo, JobStatus, ServedModel
@@ -37,9 +37,18 @@ def extension_prompt(request: VideoRequest) -> str:
     return f"{request.prompt} -steps {request.steps} -frames {request.num_frames} -gs {request.guidance_scale:g}"
 
 
-def kept_settings(request: VideoRequest, negative_prompt: str) -> OptionOverrides:
-    """The settings a continuation of `request` takes from it: its frame rate and size, given as options
-    so a flag in the form that asks for others is refused as a conflict rather than silently dropped."""
+def kept_settings(request: VideoRequest, parsed: ParsedPrompt, negative_prompt: str) -> OptionOverrides:
+    """The settings a continuation of `request` takes from it, its frame rate and size, as options.
+
+    Raises `InvalidOptionError` when the form's flags (`parsed`) ask for another frame rate or size,
+    rather than drop them silently.
+    """
+    flags = parsed.overrides
+    if flags.fps is not None and flags.fps != request.fps:
+        raise InvalidOptionError("fps", str(flags.fps), f"{request.fps}, the frame rate of the video extended")
+    if flags.width is not None and (flags.width, flags.height) != (request.width, request.height):
+        size = f"{request.width}×{request.height}"
+        raise InvalidOptionError("size", f"{flags.width}×{flags.height}", f"{size}, the size of the video extended")
     return OptionOverrides(
         negative_prompt=negative_prompt or None, fps=request.fps, width=request.width, height=request.height
     )

@@ -39,7 +39,7 @@ def button(message: Message, action: str) -> str:
 
 async def an_animated_video(running: RunningBot) -> Message:
     image = running.emulator.attachment("sunset.png", solid_png((255, 0, 0)), "image/png")
-    arguments = {"prompt": "waves roll in", "image": image, "steps": 2, "frames": 9}
+    arguments = {"prompt": "waves roll in", "image": image, "steps": 2, "frames": 9, "fps": 8}
     interaction = await running.emulator.invoke_slash(running.alice, running.channel, "video", arguments)
     return await finished(running.emulator, interaction)
 
@@ -116,6 +116,22 @@ async def test_the_extension_is_the_original_then_the_continuation_from_its_last
     assert decode_mp4(extended.attachments[0].data)[2:] == (9 + 9 - 1, 64, 64)
     [picture] = images_seen(tiny_i2v_generator)[before:]
     assert np.array_equal(picture, last_frame(original.attachments[0].data))
+
+
+async def test_a_form_that_asks_for_another_frame_rate_is_refused_with_the_one_it_keeps(
+    start_bot: StartBot, tiny_i2v_generator: DiffusersGenerator, tiny_ltx_i2v_dir: Path
+) -> None:
+    running = await start_bot(tiny_i2v_generator, model_id=str(tiny_ltx_i2v_dir), **TINY)
+    original = await an_animated_video(running)
+    click = await extend_form(running, original)
+
+    submit = await running.emulator.submit_modal(
+        running.alice, click, click.modal["custom_id"], {"prompt": "the tide turns -fps 12"}
+    )
+
+    reply = await ephemeral_reply(submit)
+    assert reply.startswith("fps must be 8, the frame rate of the video extended (got 12)")
+    assert len(await running.queue.history(limit=10)) == 1
 
 
 async def test_extend_by_another_member_is_their_job(
