@@ -177,3 +177,32 @@ async def test_a_form_sent_back_after_the_video_was_deleted_is_refused_to_the_me
     assert "its file is no longer kept" in await ephemeral_reply(submit)
     assert [job.job_id for job in await running.queue.history(limit=10)] == [info.job_id]
     assert await running.queue.active() == []
+
+
+async def test_extend_still_works_after_a_restart(
+    start_bot: StartBot, tiny_i2v_generator: DiffusersGenerator, tiny_ltx_i2v_dir: Path
+) -> None:
+    running = await start_bot(tiny_i2v_generator, model_id=str(tiny_ltx_i2v_dir), **TINY)
+    original = await an_animated_video(running)
+    await running.bot.close()
+    restarted = await start_bot(tiny_i2v_generator, model_id=str(tiny_ltx_i2v_dir), **TINY)
+
+    click = await extend_form(restarted, original)
+    submit = await restarted.emulator.submit_modal(restarted.alice, click, click.modal["custom_id"], {})
+
+    extended = await finished(restarted.emulator, submit)
+    assert decode_mp4(extended.attachments[0].data)[2] == 9 + 9 - 1
+
+
+async def test_extend_is_refused_once_no_served_model_animates_pictures(
+    start_bot: StartBot, tiny_i2v_generator: DiffusersGenerator, tiny_ltx_i2v_dir: Path
+) -> None:
+    running = await start_bot(tiny_i2v_generator, model_id=str(tiny_ltx_i2v_dir), **TINY)
+    original = await an_animated_video(running)
+    await running.bot.close()
+    text_only = await start_bot(**TINY)  # the seed model: text to video
+
+    click = await text_only.emulator.click_button(text_only.alice, original, button(original, "extend"))
+
+    assert (await ephemeral_reply(click)).startswith("This video can't be extended: no model served here")
+    assert click.modal is None
