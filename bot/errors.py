@@ -5,7 +5,8 @@
     │   ├── PromptFlagError         a flag inside the prompt is unknown, repeated or has a bad value
     │   ├── OptionConflictError     a slash option and an in-prompt flag set one option to different values
     │   ├── InvalidOptionError      an option is outside this server's limits or the engine's bounds
-    │   └── ImageUnavailableError   an attached picture could not be downloaded (its link expired, it was deleted)
+    │   ├── ImageUnavailableError   an attached picture could not be downloaded (its link expired, it was deleted)
+    │   └── NotExtendableError      Extend on a video whose file is gone, or with no model here that animates pictures
     ├── RefusedError                a rule refused the request (channel, role, DMs, blocklist, cooldown)
     │   ├── MissingPermissionsError the bot lacks a channel permission it needs to deliver
     │   └── NotAdminError           /videoadmin by a member who is not an admin (in bot.cogs.admin: it is
@@ -62,6 +63,14 @@ class ImageUnavailableError(BotInputError):
         super().__init__(
             f"I couldn't download your image {filename}: {reason}. Attach it again to a new /video and I'll retry."
         )
+
+
+class NotExtendableError(BotInputError):
+    """A finished video cannot be extended; `reason` says why, for the member who clicked Extend."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"This video can't be extended: {reason}.")
 
 
 class RefusedError(BotError):

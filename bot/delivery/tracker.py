@@ -68,6 +68,7 @@ class JobTracker:
         save_context: Callable[[JobContext], Awaitable[None]],
         acknowledge: Callable[[], Awaitable[None]],
         served: Callable[[], Awaitable[tuple[ServedModel, ...]]] | None = None,
+        extendable: Callable[[], Awaitable[bool]],
     ) -> None:
         self.job_id = job_id
         self.request = request
@@ -82,6 +83,7 @@ class JobTracker:
         self._served = served
         self._waiting_for: str | None = None  # the job's model, while no live worker serves it
         self._loading: str | None = None  # the model the GPU loads for this job, until its first step
+        self._extendable = extendable
         self._pending: JobQueued | JobStarted | JobProgress | None = None
         self._shown: JobQueued | JobStarted | JobProgress | None = None
         self._shown_waiting_for: str | None = None
@@ -318,12 +320,13 @@ class JobTracker:
         # From the user's request, which survives a restart (the tracker's own start does not).
         elapsed = self._clock.time() - context.interaction_created_at
         embed = render.finished_embed(event.result, context.user_id, elapsed, adjustments=context.adjustments)
+        view = result_view(self.job_id, extend=await self._extendable())
         try:
             async with VideoUpload(event.result) as upload:
                 change = await self.status.show(
                     content=f"<@{context.user_id}> your video is ready.",
                     embed=embed,
-                    view=result_view(self.job_id),
+                    view=view,
                     upload=upload,
                     channel_upload_limit=self._channel_upload_limit(),
                     retry_delays=RETRY_DELAYS_S,

@@ -1,4 +1,4 @@
-"""Buttons and the remix form. Button state lives in the custom id, so they work after a restart."""
+"""Buttons and the remix and extend forms. State lives in the custom id, so they work after a restart."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Final, Protocol, Self, cast
+from typing import Any, ClassVar, Final, Protocol, Self, cast
 
 import discord
 
@@ -25,6 +25,7 @@ class JobAction(StrEnum):
     CANCEL = "cancel"
     REROLL = "reroll"
     REMIX = "remix"
+    EXTEND = "extend"
     INFO = "info"
     DELETE = "delete"
 
@@ -38,6 +39,7 @@ _BUTTONS: Final = {
     JobAction.CANCEL: ("Cancel", "✖️", discord.ButtonStyle.danger),
     JobAction.REROLL: ("Re-roll", "🎲", discord.ButtonStyle.primary),
     JobAction.REMIX: ("Remix", "🎨", discord.ButtonStyle.secondary),
+    JobAction.EXTEND: ("Extend", "⏩", discord.ButtonStyle.secondary),
     JobAction.INFO: ("Info", "ℹ️", discord.ButtonStyle.secondary),
     JobAction.DELETE: ("Delete", "🗑️", discord.ButtonStyle.danger),
 }
@@ -96,9 +98,10 @@ def failed_view(job_id: str) -> discord.ui.View:
     return _view(job_id, (JobAction.REROLL,))
 
 
-def result_view(job_id: str) -> discord.ui.View:
-    """Buttons on a finished video."""
-    return _view(job_id, (JobAction.REROLL, JobAction.REMIX, JobAction.INFO, JobAction.DELETE))
+def result_view(job_id: str, *, extend: bool = False) -> discord.ui.View:
+    """Buttons on a finished video; Extend with `extend` (a served model animates pictures)."""
+    middle = (JobAction.REMIX, JobAction.EXTEND) if extend else (JobAction.REMIX,)
+    return _view(job_id, (JobAction.REROLL, *middle, JobAction.INFO, JobAction.DELETE))
 
 
 def _view(job_id: str, actions: tuple[JobAction, ...]) -> discord.ui.View:
@@ -109,15 +112,19 @@ def _view(job_id: str, actions: tuple[JobAction, ...]) -> discord.ui.View:
 
 
 REMIX_FORM_PREFIX: Final = "remix:"
+EXTEND_FORM_PREFIX: Final = "extend:"
 
 
-class RemixModal(discord.ui.Modal, title="Remix this video"):
-    """A form pre-filled with the prompt (settings as flags) to edit and resubmit.
+class PromptForm(discord.ui.Modal):
+    """A form pre-filled with the prompt (settings as flags) to edit and resubmit: Remix's and Extend's.
 
-    It is sent unregistered (`remix_form`): discord.py would otherwise keep it in memory to route its
-    submission, and a form submitted after a restart, or before discord.py had stored it, would be
-    lost. Its submission is routed by its custom id instead (`remix_submission`), like the buttons.
+    It is sent unregistered (`remix_form`, `extend_form`): discord.py would otherwise keep it in memory
+    to route its submission, and a form submitted after a restart, or before discord.py had stored it,
+    would be lost. Its submission is routed by its custom id instead (`remix_submission`,
+    `extend_submission`), like the buttons; `form_prefix` starts that id.
     """
+
+    form_prefix: ClassVar[str] = REMIX_FORM_PREFIX
 
     prompt: discord.ui.TextInput[Self] = discord.ui.TextInput(
         custom_id="prompt",
@@ -133,6 +140,16 @@ class RemixModal(discord.ui.Modal, title="Remix this video"):
         max_length=MAX_PROMPT_CHARS,
     )
 
+    def __init__(self, job_id: str, prompt_with_flags: str, negative_prompt: str) -> None:
+        super().__init__(custom_id=f"{self.form_prefix}{job_id}", timeout=None)
+        # A text input shows raw text (no markdown, no pings), so the prompt goes in unescaped.
+        self.prompt.default = prompt_with_flags
+        self.negative_prompt.default = negative_prompt
+
+
+class RemixModal(PromptForm, title="Remix this video"):
+    """The remix form: the prompt and settings to edit, and the model, which the member may change."""
+
     model: discord.ui.TextInput[Self] = discord.ui.TextInput(
         custom_id="model",
         label="Model",
@@ -144,10 +161,7 @@ class RemixModal(discord.ui.Modal, title="Remix this video"):
     def __init__(
         self, job_id: str, prompt_with_flags: str, negative_prompt: str, model: str, served: Sequence[str]
     ) -> None:
-        super().__init__(custom_id=f"{REMIX_FORM_PREFIX}{job_id}", timeout=None)
-        # A text input shows raw text (no markdown, no pings), so the prompt goes in unescaped.
-        self.prompt.default = prompt_with_flags
-        self.negative_prompt.default = negative_prompt
+        super().__init__(job_id, prompt_with_flags, negative_prompt)
         self.model.default = model
         self.model.placeholder = ("one of: " + ", ".join(served))[:_PLACEHOLDER_MAX_CHARS]
 
@@ -164,9 +178,22 @@ def remix_form(
     return form
 
 
+class ExtendModal(PromptForm, title="Extend this video"):
+    """The form for Extend: the prompt of the continuation, routed by `extend_submission`."""
+
+    form_prefix: ClassVar[str] = EXTEND_FORM_PREFIX
+
+
+def extend_form(job_id: str, prompt_with_flags: str, negative_prompt: str) -> ExtendModal:
+    """The extend form, finished before it is sent, as `remix_form` is."""
+    form = ExtendModal(job_id, prompt_with_flags, negative_prompt)
+    form.stop()
+    return form
+
+
 @dataclass(frozen=True)
 class RemixSubmission:
-    """What a user sent back in a remix form."""
+    """What a user sent back in a remix or extend form."""
 
     job_id: str
     prompt: str
@@ -177,13 +204,22 @@ class RemixSubmission:
 
 def remix_submission(interaction: discord.Interaction[Any]) -> RemixSubmission | None:
     """The remix form's answer, if `interaction` is one (whatever process sent the form)."""
+    return _form_submission(interaction, REMIX_FORM_PREFIX)
+
+
+def extend_submission(interaction: discord.Interaction[Any]) -> RemixSubmission | None:
+    """The extend form's answer, if `interaction` is one (whatever process sent the form)."""
+    return _form_submission(interaction, EXTEND_FORM_PREFIX)
+
+
+def _form_submission(interaction: discord.Interaction[Any], prefix: str) -> RemixSubmission | None:
     data: dict[str, Any] = cast(dict[str, Any], interaction.data or {})
     custom_id = str(data.get("custom_id", ""))
-    if interaction.type is not discord.InteractionType.modal_submit or not custom_id.startswith(REMIX_FORM_PREFIX):
+    if interaction.type is not discord.InteractionType.modal_submit or not custom_id.startswith(prefix):
         return None
     values = dict(_text_inputs(data.get("components", [])))
     return RemixSubmission(
-        custom_id.removeprefix(REMIX_FORM_PREFIX),
+        custom_id.removeprefix(prefix),
         values.get("prompt", ""),
         values.get("negative_prompt", ""),
         values.get("model", ""),

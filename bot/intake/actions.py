@@ -1,4 +1,4 @@
-"""What users can do to jobs: submit, re-roll, remix, inspect, cancel, delete.
+"""What users can do to jobs: submit, re-roll, remix, extend, inspect, cancel, delete.
 
 Slash commands and buttons both land here, so a button after a restart behaves exactly like the
 command it mirrors: the job is looked up by the id in the button, and the same checks apply.
@@ -18,14 +18,16 @@ from bot.discord_io import render
 from bot.discord_io.acknowledgement import Acknowledgement, Deferral, acknowledged
 from bot.discord_io.error_handler import report_error
 from bot.discord_io.sanitize import display_prompt
-from bot.discord_io.views import JobAction, RemixSubmission, remix_form
+from bot.discord_io.views import JobAction, RemixSubmission, extend_form, remix_form
 from bot.errors import InvalidOptionError
 from bot.intake.channel_defaults import ChannelDefaultsStore
+from bot.intake.extension import animating_model, copy_to_extend, extension_prompt, kept_settings, video_to_extend
 from bot.intake.image_input import copy_image, discard_image, store_attachment
 from bot.intake.options import (
     ChannelDefaults,
     OptionOverrides,
     ParsedPrompt,
+    PreparedRequest,
     prepare_request,
     recheck_request,
     size_named,
@@ -99,18 +101,11 @@ class JobActions:
             served = await self._models.choose(model, defaults)
             kept = None if image_of is None else image_of.image
             await self._check_picture(served, attachment)
-            limits = self._models.limits_for(served)
             if size is not None:
-                chosen = size_named(size, limits.sizes)
+                chosen = size_named(size, self._models.limits_for(served).sizes)
                 explicit = dataclasses.replace(explicit, width=chosen.width, height=chosen.height)
-            deployment = ChannelDefaults(
-                scope="deployment",
-                steps=self._default_steps if self._models.configured(served) else None,
-                negative_prompt=served.profile.negative_prompt or None,
-            )
-            prepared = prepare_request(parsed, explicit, [*defaults, deployment], limits)
-            request = dataclasses.replace(prepared.request, model=served.name)
-            await self._admit_and_submit(ack, request, served, prepared.adjustments, attachment, kept)
+            prepared = self._prepare(served, parsed, explicit, defaults)
+            await self._admit_and_submit(ack, prepared.request, served, prepared.adjustments, attachment, kept)
 
     async def _check_picture(self, served: ServedModel, attachment: discord.Attachment | None) -> None:
         """Refuse a picture for a model that makes videos from text, naming one that would take it."""
@@ -122,6 +117,23 @@ class JobActions:
             allowed += f"; pick model `{taker.name}` to animate a picture"
         raise InvalidOptionError("image", f"“{display_prompt(attachment.filename, 40)}”", allowed)
 
+    def _prepare(
+        self,
+        served: ServedModel,
+        parsed: ParsedPrompt,
+        explicit: OptionOverrides,
+        defaults: Sequence[ChannelDefaults],
+    ) -> PreparedRequest:
+        """The request `parsed` and `explicit` make on `served`, under the channel's `defaults` and the
+        deployment's (its default steps apply to the model the settings describe)."""
+        deployment = ChannelDefaults(
+            scope="deployment",
+            steps=self._default_steps if self._models.configured(served) else None,
+            negative_prompt=served.profile.negative_prompt or None,
+        )
+        prepared = prepare_request(parsed, explicit, [*defaults, deployment], self._models.limits_for(served))
+        return dataclasses.replace(prepared, request=dataclasses.replace(prepared.request, model=served.name))
+
     async def _admit_and_submit(
         self,
         ack: Acknowledgement,
@@ -130,10 +142,17 @@ class JobActions:
         adjustments: Sequence[str] = (),
         attachment: discord.Attachment | None = None,
         kept_image: str | None = None,
+        *,
+        extending: Path | None = None,
     ) -> None:
+        """Queue `request` for the member of `ack` once the gatekeeper admits it, with its picture, or with a
+        copy of the video it continues (`extending`)."""
         admission = self._gatekeeper.admit(ack.interaction, request)
         try:
-            request = await self._with_image(request, served.profile, attachment, kept_image)
+            if extending is not None:
+                request = dataclasses.replace(request, extend=await copy_to_extend(extending, self._output_dir))
+            else:
+                request = await self._with_image(request, served.profile, attachment, kept_image)
         except BaseException:
             admission.withdraw()
             raise
@@ -143,6 +162,7 @@ class JobActions:
         except BaseException:
             admission.withdraw()
             await discard_image(request.image)
+            await discard_image(request.extend)
             raise
 
     async def _with_image(
@@ -167,7 +187,8 @@ class JobActions:
 
     async def on_button(self, action: JobAction, job_id: str, interaction: discord.Interaction[Any]) -> None:
         """A button on a status or result message was clicked."""
-        deferral = {JobAction.REROLL: Deferral.PUBLIC, JobAction.REMIX: Deferral.BUSY}.get(action, Deferral.EPHEMERAL)
+        deferrals = {JobAction.REROLL: Deferral.PUBLIC, JobAction.REMIX: Deferral.BUSY, JobAction.EXTEND: Deferral.BUSY}
+        deferral = deferrals.get(action, Deferral.EPHEMERAL)
         async with acknowledged(interaction, self._clock, deferral) as ack:
             try:
                 info = await self._queue.get(job_id)
@@ -182,6 +203,8 @@ class JobActions:
                         await self._reroll(ack, info)
                     case JobAction.REMIX:
                         await ack.open_modal(await self._remix_form(info))
+                    case JobAction.EXTEND:
+                        await self._offer_extension(ack, info)
             except JobNotFoundError:
                 await ack.refuse("That job is no longer known to the bot.")
             except Exception as error:
@@ -210,6 +233,36 @@ class JobActions:
             )
         except Exception as error:
             await report_error(interaction, error)
+
+    async def on_extend_submit(
+        self, interaction: discord.Interaction[Any], prompt: str, negative: str, job_id: str
+    ) -> None:
+        """The extend form of job `job_id` came back: queue its continuation for the member who sent it.
+
+        Like a `/video` (its prompt, the gatekeeper's checks, the queue's fairness and caps), at the
+        original's frame rate and size, on a model that animates pictures, from a copy of the video.
+        """
+        async with acknowledged(interaction, self._clock, Deferral.PUBLIC) as ack:
+            try:
+                original = await self._queue.get(job_id)
+                video = await video_to_extend(original, self._output_dir)
+                model = animating_model(await self._models.current(), original.spec.request)
+                parsed = parse_prompt_flags(prompt)
+                explicit = kept_settings(original.spec.request, parsed, negative)
+                defaults = self._channel_defaults.lookup(interaction.guild_id, interaction.channel_id)
+                prepared = self._prepare(model, parsed, explicit, defaults)
+                await self._admit_and_submit(ack, prepared.request, model, prepared.adjustments, extending=video)
+            except JobNotFoundError:
+                await ack.refuse("That job is no longer known to the bot.")
+            except Exception as error:
+                await report_error(interaction, error)
+
+    async def _offer_extension(self, ack: Acknowledgement, info: JobInfo) -> None:
+        """Open the extend form, once the video is still here and a served model can continue it."""
+        await video_to_extend(info, self._output_dir)
+        animating_model(await self._models.current(), info.spec.request)
+        request = info.spec.request
+        await ack.open_modal(extend_form(info.job_id, extension_prompt(request), request.negative_prompt))
 
     async def cancel_mine(self, interaction: discord.Interaction[Any]) -> list[JobInfo]:
         """Cancel every waiting or running job of the user; return what was cancelled."""

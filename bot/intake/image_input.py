@@ -54,7 +54,7 @@ async def copy_image(path: str, width: int, height: int, output_dir: Path) -> st
 
 
 async def discard_image(path: str | None) -> None:
-    """Delete a stored image whose job was never queued."""
+    """Delete a stored image (or copy of a video to extend) whose job was never queued."""
     if path is not None:
         await asyncio.to_thread(Path(path).unlink, missing_ok=True)
 

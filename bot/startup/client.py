@@ -18,7 +18,7 @@ from discord.ext import commands
 from bot.delivery.live_jobs import LiveJobs
 from bot.discord_io.command_cache import outdated_command
 from bot.discord_io.error_handler import report_app_command_error
-from bot.discord_io.views import JobButton, remix_submission
+from bot.discord_io.views import JobButton, extend_submission, remix_submission
 from bot.intake.actions import JobActions
 from bot.intake.channel_defaults import ChannelDefaultsStore
 from bot.intake.options import RequestLimits, VideoSize
@@ -146,10 +146,13 @@ class VideoBot(commands.Bot):
             log.info("synced %d global commands (may take up to an hour to appear)", len(synced))
 
     async def on_interaction(self, interaction: discord.Interaction[Any]) -> None:
-        """Route a remix form's answer (forms are not kept in memory, so this works across restarts)."""
-        submission = remix_submission(interaction)
-        if submission is not None:
+        """Route a remix or extend form's answer (forms are not kept in memory, so this works across restarts)."""
+        if (submission := remix_submission(interaction)) is not None:
             await self.actions.on_remix_submit(interaction, submission)
+        elif (submission := extend_submission(interaction)) is not None:
+            await self.actions.on_extend_submit(
+                interaction, submission.prompt, submission.negative_prompt, submission.job_id
+            )
 
     def gateway_connected(self) -> bool:
         """Health probe: logged in, ready and with an open gateway connection."""
