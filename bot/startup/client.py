@@ -184,4 +184,5 @@ def build_bot(settings: Settings, queue: JobQueue, **options: Any) -> VideoBot:
     if settings.shard_count is None:
         return VideoBot(settings, queue, **options)
     shard_ids = settings.shard_ids or None  # None: every shard of SHARD_COUNT in this process
+    log.info("running shards %s of %d", shard_ids or "all", settings.shard_count)
     return ShardedVideoBot(settings, queue, shard_count=settings.shard_count, shard_ids=shard_ids, **options)

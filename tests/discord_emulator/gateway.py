@@ -192,7 +192,7 @@ class Gateway:
         if self.sharding_required and shard.count < self.recommended_shards:
             return Close.SHARDING_REQUIRED, "Sharding required."
         # One sharding at a time: a live session of another shard count would leave guilds unrouted.
-        if any(s.connected and s.shard.count != shard.count for s in self.sessions.values() if s.shard != shard):
+        if shard.count != self.shard_count and any(session.connected for session in self.sessions.values()):
             return Close.INVALID_SHARD, "Invalid shard."
         return None
 
