@@ -75,6 +75,14 @@ class Settings(EngineSettings, QueueSettings):
     # Loopback: /metrics has no authentication. The image listens on all interfaces (its own
     # network namespace; compose publishes the port on the host's loopback only).
     health_host: str = Field("127.0.0.1", description="interface for the health server (0.0.0.0: all)")
+    # Discord requires sharding past 2,500 servers; several processes sharing one QUEUE_URL each run a range.
+    shard_count: int | None = Field(
+        None, ge=1, description="Discord shards in all, across every bot process; unset: no sharding"
+    )
+    shard_ids: Annotated[list[int], NoDecode] = Field(
+        default_factory=list,
+        description="the shards this process runs, e.g. 0,1 or 0-3 (needs SHARD_COUNT); empty: all of them",
+    )
 
     @model_validator(mode="after")
     def _limits_from_profile(self) -> Self:
@@ -120,6 +128,22 @@ class Settings(EngineSettings, QueueSettings):
                 "must be the public name of a served model: 1-32 letters, digits, '-' or '.' (e.g. ltx-video)"
             ) from None
 
+    @model_validator(mode="after")
+    def _check_shards(self) -> Self:
+        ids, shown = self.shard_ids, ",".join(map(str, self.shard_ids))
+        if ids and self.shard_count is None:
+            raise _setting_error("shard_ids", shown, "needs SHARD_COUNT, the number of shards across every process")
+        if self.shard_count is not None and not all(0 <= shard < self.shard_count for shard in ids):
+            raise _setting_error("shard_ids", shown, f"each id must be within 0..{self.shard_count - 1} (SHARD_COUNT)")
+        if len(set(ids)) < len(ids):
+            raise _setting_error("shard_ids", shown, "lists a shard twice")
+        if ids and "queue_origin" not in self.model_fields_set:
+            # Each process follows and recovers only its own jobs in Redis: its shards name it.
+            given = set(self.model_fields_set)
+            self.queue_origin = "shards-" + "-".join(map(str, ids))
+            object.__setattr__(self, "__pydantic_fields_set__", given)
+        return self
+
     @field_validator("discord_api_url")
     @classmethod
     def _check_api_url(cls, value: str) -> str:
@@ -143,6 +167,20 @@ class Settings(EngineSettings, QueueSettings):
                 raise ValueError("must be numeric ids separated by commas (Developer Mode → right-click → Copy ID)")
             return [int(part) for part in parts]
         return value
+
+    @field_validator("shard_ids", mode="before")
+    @classmethod
+    def _split_shard_ids(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        ids: list[int] = []
+        for part in filter(None, value.replace(" ", "").split(",")):
+            first, dash, last = part.partition("-")
+            last = last if dash else first
+            if not (first.isdigit() and last.isdigit() and int(first) <= int(last)):
+                raise ValueError("must be shard ids or ranges separated by commas, e.g. 0,1 or 0-3")
+            ids.extend(range(int(first), int(last) + 1))
+        return ids
 
     @field_validator("health_port", mode="before")
     @classmethod

@@ -3,6 +3,7 @@
 It is the composition root: it builds the collaborators (the gatekeeper, the channel defaults, the
 submitter, the per-job followers, the job actions, the metrics) and hands each the few others it uses;
 `setup_hook` loads the commands, starts the queue, follows the jobs it hands back and syncs commands.
+`build_bot` picks the plain bot or, with SHARD_COUNT, the sharded one.
 """
 
 from __future__ import annotations
@@ -179,3 +180,22 @@ class VideoBot(commands.Bot):
             await asyncio.gather(self._metrics_task, return_exceptions=True)
         await self.channel_defaults.close()
         await super().close()
+
+
+class ShardedVideoBot(VideoBot, commands.AutoShardedBot):
+    """The same bot on the shards SHARD_IDS names (all of SHARD_COUNT when empty): one gateway connection
+    per shard, each carrying only its guilds' events, so several processes can split the guilds."""
+
+    def gateway_connected(self) -> bool:
+        """Health probe: logged in, ready and with every shard's connection open."""
+        shards = self.shards.values()
+        return self.is_ready() and not self.is_closed() and bool(shards) and not any(s.is_closed() for s in shards)
+
+
+def build_bot(settings: Settings, queue: JobQueue, **options: Any) -> VideoBot:
+    """The bot `settings` ask for: unsharded unless SHARD_COUNT is set."""
+    if settings.shard_count is None:
+        return VideoBot(settings, queue, **options)
+    shard_ids = settings.shard_ids or None  # None: every shard of SHARD_COUNT in this process
+    log.info("running shards %s of %d", shard_ids or "all", settings.shard_count)
+    return ShardedVideoBot(settings, queue, shard_count=settings.shard_count, shard_ids=shard_ids, **options)

@@ -9,7 +9,7 @@ from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 from bot.settings import Settings
-from bot.startup.client import VideoBot
+from bot.startup.client import build_bot
 from bot.startup.discord_login import check_discord, reach_gateway
 from bot.startup.endpoints import point_discord_at
 from bot.startup.problems import StartupCheckFailed, StartupProblem
@@ -42,7 +42,7 @@ async def main(settings: Settings, queue: JobQueue | None = None) -> None:
         return
     if queue is None:
         queue = create_queue(settings, settings)
-    async with VideoBot(settings, queue) as bot:
+    async with build_bot(settings, queue) as bot:
         # Not raced against a stop: login runs setup_hook (commands, the queue, recovery), and closing
         # the queue half-way through its start would break it. A stop asked for meanwhile waits for it.
         await bot.login(settings.discord_token.get_secret_value())

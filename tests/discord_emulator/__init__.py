@@ -16,7 +16,8 @@ Driving API (all on `DiscordEmulator`; `await` marks coroutines):
   `await stop()`, `api_url`, `gateway_url`, `application_id`, `bot_token`, `bot_user`, `clock`
   (`clock.advance(seconds)` ages interactions and tokens), `pacing` (what rate-limit windows and the
   heartbeat check run on: real time, or a `FakeClock` the test passes and moves).
-- world: `add_guild(name="g", attachment_size_limit=10 MiB) -> Guild` (`.id`, `.owner`),
+- world: `add_guild(name="g", attachment_size_limit=10 MiB, shard=None) -> Guild` (`.id`, `.owner`;
+  `shard=Shard(id, count)` picks an id on that shard),
   `add_channel(guild, name="general", nsfw=False, bot_permissions=None) -> Channel`,
   `add_dm_channel(user)`, `add_user(name) -> User`, `add_role(guild, name, permissions=0) -> Role`,
   `add_member(guild, user, roles=(), permissions=None) -> Member`. Things added after the bot connected
@@ -39,8 +40,12 @@ Driving API (all on `DiscordEmulator`; `await` marks coroutines):
   `rate_limit(method, route, retry_after=0.1, is_global=False, times=1)`,
   `delay(method, route, seconds=..., times=1)`, `await close_gateway(invalidate_session=False)`.
   `route` is the OpenAPI path template, e.g. `"/channels/{channel_id}/messages"`.
-- gateway state (`emulator.gateway`): `identify_count`, `resume_count`, `connected`, `intents`,
-  `dispatches` and `replayed` (lists of `Dispatch(seq, event, data)`).
+- gateway state (`emulator.gateway`): `identify_count`, `resume_count`, `connected`, `ready`, `intents`,
+  `replayed` (a list of `Dispatch(seq, event, data)`), `sessions` (by shard id: `Session` with `.shard`,
+  `.dispatches`, `.connected`), `shard_count`, `recommended_shards` (GET /gateway/bot's `shards`) and
+  `sharding_required` (an IDENTIFY with fewer shards is closed with 4011).
+- sharding (`sessions.py`): a bot that IDENTIFYs with `shard: [id, count]` is sent only the events of
+  its guilds, `(guild_id >> 22) % count == id`; an invalid shard is closed with 4010.
 
 Violations (spec mismatches both ways, a late or repeated interaction response, a message over
 Discord's limits, a route the emulator does not serve, an emulator bug) are recorded, never raised
@@ -63,6 +68,7 @@ from .models import (
     ViolationKind,
 )
 from .server import DiscordEmulator
+from .sessions import Shard, shard_of
 
 __all__ = [
     "Attachment",
@@ -76,7 +82,9 @@ __all__ = [
     "Pings",
     "RecordedRequest",
     "Role",
+    "Shard",
     "User",
     "Violation",
     "ViolationKind",
+    "shard_of",
 ]

@@ -1,9 +1,11 @@
-"""The emulated gateway: one bot session over a plain-JSON WebSocket.
+"""The emulated gateway: the bot's sessions, one per shard (`sessions.py`), over plain-JSON WebSockets.
 
 discord.py asks for `compress=zlib-stream`, but it only inflates binary frames, so text frames are
-answered uncompressed. Dispatches carry increasing sequence numbers and are kept for the session's
-life, so a client that reconnects with RESUME gets what it missed, then RESUMED; a session that was
-invalidated gets INVALID_SESSION and must IDENTIFY again.
+answered uncompressed. Each event goes to the session of its guild's shard; dispatches carry increasing
+sequence numbers and are kept for the session's life, so a client that reconnects with RESUME gets what
+it missed, then RESUMED; a session that was invalidated gets INVALID_SESSION and must IDENTIFY again.
+A new IDENTIFY for a shard replaces that shard's session; one with another shard count starts a new
+sharding, unless a session of the old one is still connected (4010).
 
 The heartbeat is enforced: HELLO gives `heartbeat_interval` (41,250 ms unless a test sets
 `heartbeat_interval_ms` before the client connects), and a connection that sends no HEARTBEAT for
@@ -29,6 +31,7 @@ from aiohttp import WSMsgType, web
 
 from .pacing import Pacing
 from .payloads import guild_json, me_json, member_json
+from .sessions import Close, Dispatch, Session, Shard, requested_shard, shard_of
 from .state import EmulatorState
 
 log = logging.getLogger(__name__)
@@ -54,13 +57,6 @@ class Op(enum.IntEnum):
     HEARTBEAT_ACK = 11
 
 
-class Close(enum.IntEnum):
-    """Close codes the emulator uses."""
-
-    UNKNOWN_ERROR = 4000
-    AUTHENTICATION_FAILED = 4004
-
-
 @dataclass
 class _Connection:
     """One client socket and when its heartbeat was last heard (pacing seconds)."""
@@ -71,39 +67,38 @@ class _Connection:
     silenced: bool = False
 
 
-@dataclass(frozen=True)
-class Dispatch:
-    """One event sent (or queued) on the session, as the client sees it."""
-
-    seq: int
-    event: str
-    data: dict[str, Any]
-
-
 class Gateway:
-    """Serves `/gateway` and sends events to the connected bot."""
+    """Serves `/gateway`: a session per shard the bot identifies, each sent its guilds' events."""
 
     def __init__(self, state: EmulatorState, pacing: Pacing) -> None:
         self._state = state
         self._pacing = pacing
         self.url = ""
         self.heartbeat_interval_ms = HEARTBEAT_INTERVAL_MS
-        self.session_id: str | None = None
-        self.dispatches: list[Dispatch] = []
-        self.ready = False
+        #: What GET /gateway/bot recommends; with `sharding_required`, an IDENTIFY with fewer shards gets 4011.
+        self.recommended_shards = 1
+        self.sharding_required = False
+        #: The sessions of the current sharding, by shard id.
+        self.sessions: dict[int, Session] = {}
+        self.shard_count = 1
         self.identify_count = 0
         self.resume_count = 0
         self.replayed: list[Dispatch] = []
         self.intents: int | None = None
-        self._socket: web.WebSocketResponse | None = None
-        self._send_lock = asyncio.Lock()
-        # How many of `dispatches` the client has been sent on its current stream.
-        self._delivered = 0
+
+    @property
+    def ready(self) -> bool:
+        """Whether every shard of the current sharding identified and was sent its guilds."""
+        return len(self.sessions) == self.shard_count and all(session.ready for session in self.sessions.values())
 
     @property
     def connected(self) -> bool:
-        """Whether a session is live on an open socket."""
-        return self._socket is not None and not self._socket.closed
+        """Whether every session is live on an open socket (and there is one)."""
+        return bool(self.sessions) and all(session.connected for session in self.sessions.values())
+
+    def session_for(self, guild_id: int | None) -> Session | None:
+        """The session that carries `guild_id`'s events (None: direct messages), if its shard identified."""
+        return self.sessions.get(shard_of(guild_id, self.shard_count))
 
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
         """The aiohttp handler for `GET /gateway` (the WebSocket upgrade)."""
@@ -123,49 +118,50 @@ class Gateway:
                 watchdog.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watchdog
-            if self._socket is ws:
-                self._socket = None
-                self._state.notify()
+            for session in self.sessions.values():
+                if session.socket is ws:
+                    session.socket = None
+            self._state.notify()
         return ws
 
-    def enqueue(self, event: str, data: dict[str, Any]) -> Dispatch:
-        """Give an event its sequence number now; `flush` sends it. Events reach the bot in the order
-        they were enqueued, even when sent from different tasks."""
-        if self.session_id is None:
-            raise RuntimeError(f"cannot dispatch {event}: the bot has not identified yet")
-        dispatch = Dispatch(seq=len(self.dispatches) + 1, event=event, data=data)
-        self.dispatches.append(dispatch)
-        return dispatch
+    def enqueue(self, event: str, data: dict[str, Any], guild_id: int | None = None) -> Dispatch:
+        """Give an event for `guild_id` (None: no guild) its sequence number on that guild's shard now;
+        `flush` sends it. Events reach the bot in the order they were enqueued, even when sent from
+        different tasks."""
+        session = self.session_for(guild_id)
+        if session is None:
+            raise RuntimeError(f"cannot dispatch {event}: the shard of guild {guild_id} has not identified")
+        return session.enqueue(event, data)
 
     async def flush(self) -> None:
-        """Send every event the bot has not had yet; while it is disconnected they wait for RESUME."""
-        async with self._send_lock:
-            while self.connected and self._delivered < len(self.dispatches):
-                await self._send(self.dispatches[self._delivered])
+        """Send every event each session has not had yet; a disconnected one's wait for RESUME."""
+        for session in list(self.sessions.values()):
+            await session.flush()
 
-    async def dispatch(self, event: str, data: dict[str, Any]) -> Dispatch:
-        """Enqueue an event and send what is pending."""
-        dispatch = self.enqueue(event, data)
+    async def dispatch(self, event: str, data: dict[str, Any], guild_id: int | None = None) -> Dispatch:
+        """Enqueue an event for `guild_id`'s shard and send what is pending."""
+        dispatch = self.enqueue(event, data, guild_id)
         await self.flush()
         return dispatch
 
     async def disconnect(self, *, code: int = Close.UNKNOWN_ERROR, invalidate_session: bool = False) -> None:
-        """Drop the socket as Discord does on a gateway restart; the client reconnects and resumes,
-        or, with `invalidate_session`, is told to identify afresh."""
+        """Drop every session's socket as Discord does on a gateway restart; the client reconnects and
+        resumes, or, with `invalidate_session`, is told to identify afresh."""
+        sessions = list(self.sessions.values())
         if invalidate_session:
-            self.session_id = None
-            self.ready = False
-        socket = self._socket
-        self._socket = None
-        if socket is not None:
-            await socket.close(code=code, message=b"emulated disconnect")
+            self.sessions = {}
+        for session in sessions:
+            socket, session.socket = session.socket, None
+            if socket is not None:
+                await socket.close(code=code, message=b"emulated disconnect")
         self._state.notify()
 
     async def shutdown(self) -> None:
-        """Close the socket for good (the emulator is stopping)."""
-        socket, self._socket = self._socket, None
-        if socket is not None:
-            await socket.close(code=1001, message=b"emulator stopped")
+        """Close every socket for good (the emulator is stopping)."""
+        for session in self.sessions.values():
+            socket, session.socket = session.socket, None
+            if socket is not None:
+                await socket.close(code=1001, message=b"emulator stopped")
 
     async def _watch_heartbeats(self, connection: _Connection) -> None:
         """Close the connection once it has been silent for longer than its interval allows."""
@@ -191,24 +187,43 @@ class Gateway:
         elif op != Op.PRESENCE_UPDATE:
             log.warning("gateway: ignoring op %s", op)
 
+    def _refusal(self, shard: Shard) -> tuple[Close, str] | None:
+        """Why Discord would close an IDENTIFY for `shard`, if it would."""
+        if self.sharding_required and shard.count < self.recommended_shards:
+            return Close.SHARDING_REQUIRED, "Sharding required."
+        # One sharding at a time: a live session of another shard count would leave guilds unrouted.
+        if shard.count != self.shard_count and any(session.connected for session in self.sessions.values()):
+            return Close.INVALID_SHARD, "Invalid shard."
+        return None
+
     async def _identify(self, ws: web.WebSocketResponse, data: dict[str, Any]) -> None:
         if data.get("token") != self._state.bot_token:
             await ws.close(code=Close.AUTHENTICATION_FAILED, message=b"Authentication failed.")
             return
+        shard = requested_shard(data.get("shard"))
+        if shard is None:
+            await ws.close(code=Close.INVALID_SHARD, message=b"Invalid shard.")
+            return
+        refusal = self._refusal(shard)
+        if refusal is not None:
+            await ws.close(code=refusal[0], message=refusal[1].encode())
+            return
         self.identify_count += 1
         self.intents = data.get("intents")
-        self.session_id = secrets.token_hex(16)
-        self.dispatches = []
-        self._delivered = 0
-        self._socket = ws
+        if shard.count != self.shard_count:
+            self.sessions = {}
+            self.shard_count = shard.count
+        session = Session(shard, secrets.token_hex(16), ws)
+        self.sessions[shard.id] = session
         state = self._state
-        await self.dispatch(
+        guilds = [guild for guild in list(state.guilds.values()) if shard.holds(guild.id)]
+        session.enqueue(
             "READY",
             {
                 "v": 10,
                 "user": me_json(state.bot_user),
-                "guilds": [{"id": str(guild_id), "unavailable": True} for guild_id in state.guilds],
-                "session_id": self.session_id,
+                "guilds": [{"id": str(guild.id), "unavailable": True} for guild in guilds],
+                "session_id": session.session_id,
                 "session_type": "normal",
                 "resume_gateway_url": self.url,
                 "application": {"id": str(state.application_id), "flags": 0},
@@ -217,27 +232,32 @@ class Gateway:
                 "presences": [],
                 "geo_ordered_rtc_regions": [],
                 "_trace": ["emulator"],
+                **({"shard": [shard.id, shard.count]} if "shard" in data else {}),
             },
         )
-        for guild in list(state.guilds.values()):
-            await self.dispatch("GUILD_CREATE", guild_json(guild, state.clock.utcnow().isoformat()))
-        self.ready = True
+        await session.flush()
+        for guild in guilds:
+            session.enqueue("GUILD_CREATE", guild_json(guild, state.clock.utcnow().isoformat()))
+            await session.flush()
+        session.ready = True
         state.notify()
 
     async def _resume(self, ws: web.WebSocketResponse, data: dict[str, Any]) -> None:
         if data.get("token") != self._state.bot_token:
             await ws.close(code=Close.AUTHENTICATION_FAILED, message=b"Authentication failed.")
             return
-        if self.session_id is None or data.get("session_id") != self.session_id:
+        session = next((s for s in self.sessions.values() if s.session_id == data.get("session_id")), None)
+        if session is None:
             await ws.send_str(json.dumps({"op": Op.INVALID_SESSION, "d": False}))
             return
         seen = data.get("seq") or 0
-        async with self._send_lock:
-            self._socket = ws
-            self._delivered = seen
-            self.replayed.extend(self.dispatches[seen:])
+        async with session.send_lock:
+            session.socket = ws
+            session.delivered = seen
+            self.replayed.extend(session.dispatches[seen:])
         self.resume_count += 1
-        await self.dispatch("RESUMED", {"_trace": ["emulator"]})
+        session.enqueue("RESUMED", {"_trace": ["emulator"]})
+        await session.flush()
         self._state.notify()
 
     async def _send_members(self, data: dict[str, Any]) -> None:
@@ -246,15 +266,4 @@ class Gateway:
         chunk = {"guild_id": data["guild_id"], "members": members, "chunk_index": 0, "chunk_count": 1}
         if "nonce" in data:
             chunk["nonce"] = data["nonce"]
-        await self.dispatch("GUILD_MEMBERS_CHUNK", chunk)
-
-    async def _send(self, dispatch: Dispatch) -> None:
-        assert self._socket is not None
-        frame = {"op": Op.DISPATCH, "s": dispatch.seq, "t": dispatch.event, "d": dispatch.data}
-        try:
-            await self._socket.send_str(json.dumps(frame))
-        except ConnectionError:
-            # The client went away mid-send; the dispatch stays queued for its RESUME.
-            self._socket = None
-        else:
-            self._delivered += 1
+        await self.dispatch("GUILD_MEMBERS_CHUNK", chunk, int(data["guild_id"]))

@@ -108,10 +108,16 @@ class Snowflakes:
     def __init__(self, clock: EmulatorClock) -> None:
         self._clock = clock
         self._counter = itertools.count()
+        self._last_millis = 0
 
-    def next(self) -> int:
-        """A fresh id."""
-        millis = int(self._clock.utcnow().timestamp() * 1000) - DISCORD_EPOCH_MS
+    def next(self, *, shard: tuple[int, int] | None = None) -> int:
+        """A fresh id; with `shard` (shard id, shard count), a guild id whose events go to that shard:
+        its timestamp part is moved on to the next millisecond where `(id >> 22) % count == shard id`."""
+        millis = max(int(self._clock.utcnow().timestamp() * 1000) - DISCORD_EPOCH_MS, self._last_millis)
+        if shard is not None:
+            shard_id, count = shard
+            millis += (shard_id - millis) % count
+        self._last_millis = millis
         return (millis << 22) | (next(self._counter) & 0x3FFFFF)
 
 

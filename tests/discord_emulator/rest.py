@@ -47,7 +47,9 @@ def announcer(gateway: Gateway, state: EmulatorState, event: str, message: Messa
     async def announce() -> None:
         channel = state.channels[message.channel_id]
         wanted = DIRECT_MESSAGES_INTENT if channel.type is ChannelType.DM else GUILD_MESSAGES_INTENT
-        if message.flags & EPHEMERAL or gateway.session_id is None or not (gateway.intents or 0) & wanted:
+        if message.flags & EPHEMERAL or gateway.session_for(channel.guild_id) is None:
+            return
+        if not (gateway.intents or 0) & wanted:
             return
         if event == "MESSAGE_DELETE":
             data: dict[str, Any] = {"id": str(message.id), "channel_id": str(channel.id)}
@@ -55,7 +57,7 @@ def announcer(gateway: Gateway, state: EmulatorState, event: str, message: Messa
                 data["guild_id"] = str(channel.guild_id)
         else:
             data = message_json(message, state)
-        await gateway.dispatch(event, data)
+        await gateway.dispatch(event, data, channel.guild_id)
 
     return announce
 
@@ -102,9 +104,10 @@ class RestRoutes:
         return Reply(200, {"url": self._gateway.url})
 
     async def get_gateway_bot(self, call: Call) -> Reply:
-        """GET /gateway/bot (sharded clients ask for it)."""
+        """GET /gateway/bot (sharded clients without a shard count ask it how many to run)."""
         limit = {"total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1}
-        return Reply(200, {"url": self._gateway.url, "shards": 1, "session_start_limit": limit})
+        shards = self._gateway.recommended_shards
+        return Reply(200, {"url": self._gateway.url, "shards": shards, "session_start_limit": limit})
 
     async def get_commands(self, call: Call) -> Reply:
         """GET the synced global or guild commands."""

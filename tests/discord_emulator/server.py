@@ -45,6 +45,7 @@ from .payloads import channel_json, guild_json, interaction_json, member_json, r
 from .pipeline import API_PREFIX, Pipeline
 from .ratelimits import RateLimits
 from .rest import RestRoutes
+from .sessions import Shard
 from .state import EmulatorState
 
 RESPONSE_DEADLINE = 3.0
@@ -147,11 +148,14 @@ class DiscordEmulator:
 
     # -- building the world ---------------------------------------------------------------------
 
-    def add_guild(self, name: str = "g", attachment_size_limit: int = DEFAULT_ATTACHMENT_LIMIT) -> Guild:
-        """A guild the bot is in (sent as GUILD_CREATE if the bot is already connected)."""
-        guild = self._state.add_guild(name, attachment_size_limit)
+    def add_guild(
+        self, name: str = "g", attachment_size_limit: int = DEFAULT_ATTACHMENT_LIMIT, *, shard: Shard | None = None
+    ) -> Guild:
+        """A guild the bot is in (sent as GUILD_CREATE if its shard is connected); with `shard`, one whose
+        id puts it on that shard."""
+        guild = self._state.add_guild(name, attachment_size_limit, None if shard is None else (shard.id, shard.count))
         self._dispatch_if_ready(
-            "GUILD_CREATE", lambda: guild_json(guild, self.clock.utcnow().isoformat(), joined_now=True)
+            guild, "GUILD_CREATE", lambda: guild_json(guild, self.clock.utcnow().isoformat(), joined_now=True)
         )
         return guild
 
@@ -160,7 +164,7 @@ class DiscordEmulator:
     ) -> Channel:
         """A text channel; `bot_permissions` (None = full text permissions) become `app_permissions`."""
         channel = self._state.add_channel(guild, name, nsfw=nsfw, bot_permissions=bot_permissions)
-        self._dispatch_if_ready("CHANNEL_CREATE", lambda: channel_json(channel, len(guild.channels) - 1))
+        self._dispatch_if_ready(guild, "CHANNEL_CREATE", lambda: channel_json(channel, len(guild.channels) - 1))
         return channel
 
     def add_thread(
@@ -181,7 +185,9 @@ class DiscordEmulator:
     def add_role(self, guild: Guild, name: str, permissions: int = 0) -> Role:
         """A role in `guild`."""
         role = self._state.add_role(guild, name, permissions)
-        self._dispatch_if_ready("GUILD_ROLE_CREATE", lambda: {"guild_id": str(guild.id), "role": role_json(role)})
+        self._dispatch_if_ready(
+            guild, "GUILD_ROLE_CREATE", lambda: {"guild_id": str(guild.id), "role": role_json(role)}
+        )
         return role
 
     def add_member(
@@ -189,7 +195,7 @@ class DiscordEmulator:
     ) -> Member:
         """Make `user` a member; `permissions` fixes their permissions (else: derived from roles)."""
         member = self._state.add_member(guild, user, roles, permissions)
-        self._dispatch_if_ready("GUILD_MEMBER_ADD", lambda: {"guild_id": str(guild.id), **member_json(member)})
+        self._dispatch_if_ready(guild, "GUILD_MEMBER_ADD", lambda: {"guild_id": str(guild.id), **member_json(member)})
         return member
 
     def commands(self, guild: Guild | None = None) -> list[dict[str, Any]]:
@@ -372,7 +378,9 @@ class DiscordEmulator:
             _state=self._state,
         )
         self._state.add_interaction(interaction)
-        await self.gateway.dispatch("INTERACTION_CREATE", interaction_json(interaction, self._state))
+        await self.gateway.dispatch(
+            "INTERACTION_CREATE", interaction_json(interaction, self._state), None if guild is None else guild.id
+        )
         return interaction
 
     def _component(self, message: Message, custom_id: str) -> dict[str, Any]:
@@ -381,11 +389,11 @@ class DiscordEmulator:
             raise ValueError(f"message {message.id} has no component {custom_id!r}")
         return component
 
-    def _dispatch_if_ready(self, event: str, payload: Callable[[], dict[str, Any]]) -> None:
-        if self.gateway.session_id is None:
+    def _dispatch_if_ready(self, guild: Guild, event: str, payload: Callable[[], dict[str, Any]]) -> None:
+        if self.gateway.session_for(guild.id) is None:
             return
         # Sequenced now, so a user action that follows is dispatched after it, as on Discord.
-        self.gateway.enqueue(event, payload())
+        self.gateway.enqueue(event, payload(), guild.id)
         self._spawn(self.gateway.flush())
 
     def _spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:

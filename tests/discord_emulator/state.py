@@ -114,10 +114,13 @@ class EmulatorState:
         self.users[user.id] = user
         return user
 
-    def add_guild(self, name: str, attachment_size_limit: int) -> Guild:
-        """A guild with an owner, an @everyone role (view/send/read history) and the bot as member."""
+    def add_guild(self, name: str, attachment_size_limit: int, shard: tuple[int, int] | None = None) -> Guild:
+        """A guild with an owner, an @everyone role (view/send/read history) and the bot as member; with
+        `shard` (shard id, shard count), one whose events go to that shard."""
         owner = self.add_user(f"{name}-owner")
-        guild = Guild(id=self.ids.next(), name=name, owner=owner, attachment_size_limit=attachment_size_limit)
+        guild = Guild(
+            id=self.ids.next(shard=shard), name=name, owner=owner, attachment_size_limit=attachment_size_limit
+        )
         guild.roles.append(Role(id=guild.id, guild_id=guild.id, name="@everyone", permissions=0x10C00))
         for user in (owner, self.bot_user):
             guild.members[user.id] = Member(user=user, guild_id=guild.id)

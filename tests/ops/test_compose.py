@@ -15,6 +15,7 @@ from tests.ops.dockerfile import ROOT, image_env, stages
 
 COMPOSE = ROOT / "docker-compose.yml"
 PROFILE = "scale-out"
+SHARDED = "sharded"
 REDIS = "@redis:6379/0"
 
 
@@ -204,3 +205,44 @@ def test_the_scaled_out_services_stop_with_the_grace_a_running_job_needs() -> No
     for service in [services["bot-nogpu"], *workers(services).values()]:
         assert int(service["stop_grace_period"].removesuffix("s")) > Settings.model_fields["shutdown_grace_s"].default
         assert service["init"] is True
+
+
+def shard_bots(services: dict[str, Any]) -> dict[str, Settings]:
+    """The bots of the sharded profile, by service name, with the settings compose gives each."""
+    names = bots(enabled(services, {SHARDED}), services)
+    return {
+        name: Settings(_env_file=None, discord_token="token", **services[name]["environment"]) for name in sorted(names)
+    }
+
+
+def test_the_sharded_profile_splits_every_shard_once_over_two_bots_with_redis_and_the_workers() -> None:
+    services = compose()["services"]
+    shards = shard_bots(services)
+
+    assert len(shards) == 2
+    assert enabled(services, {SHARDED}) == {*shards, "redis", *workers(services)}
+    [count] = {settings.shard_count for settings in shards.values()}
+    assert count is not None
+    assert sorted(shard for settings in shards.values() for shard in settings.shard_ids) == list(range(count))
+    assert len({settings.queue_origin for settings in shards.values()}) == 2
+
+
+def test_each_shard_bot_runs_without_a_gpu_on_its_own_volume_and_shares_redis() -> None:
+    services = compose()["services"]
+    volumes = set()
+
+    for name in shard_bots(services):
+        service = services[name]
+        assert (service["build"], service["image"]) == (
+            services["bot-nogpu"]["build"],
+            services["bot-nogpu"]["image"],
+        )
+        assert "deploy" not in service
+        assert service["environment"]["QUEUE_URL"] == services["bot-nogpu"]["environment"]["QUEUE_URL"]
+        assert service["depends_on"] == {"redis": {"condition": "service_healthy"}}
+        assert service["env_file"] == ".env"
+        [volume] = [mount.split(":")[0] for mount in service["volumes"] if mount.endswith(":/data")]
+        volumes.add(volume)
+    # The instance lock and the job database are per OUTPUT_DIR: one volume each, not the one-machine bot's.
+    assert len(volumes) == 2
+    assert volumes <= set(compose()["volumes"]) - {"data"}

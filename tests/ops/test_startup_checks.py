@@ -266,6 +266,8 @@ MISTAKES = {
     "LOG_FORMAT": "xml",
     "HEALTH_PORT": "99999",
     "HEALTH_HOST": "my machine",
+    "SHARD_COUNT": "0",
+    "SHARD_IDS": "0,1",  # without SHARD_COUNT
 }
 
 

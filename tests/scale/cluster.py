@@ -1,4 +1,4 @@
-"""A bot process, GPU worker processes and a redis-server, as an operator runs them on several machines
+"""Bot processes, GPU worker processes and a redis-server, as an operator runs them on several machines
 (here all on 127.0.0.1), driven through the Discord emulator.
 
 Every process is the real entry point (`python -m bot`, `python -m generation.worker`) in a session of
@@ -43,7 +43,7 @@ _LOOK_EVERY_S = 0.05
 
 @dataclass
 class Cluster:
-    """One bot, any number of workers and one Redis, all talking to `emulator`."""
+    """Bots (one, or one per shard range), any number of workers and one Redis, all talking to `emulator`."""
 
     emulator: DiscordEmulator
     redis_server: RedisServer
@@ -51,15 +51,16 @@ class Cluster:
     folder: Path
     guild: Guild
     channel: Channel
-    bot: subprocess.Popen[bytes] | None = None
+    bots: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     workers: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     _logs: list[Path] = field(default_factory=list)
     _prompts: dict[int, str] = field(default_factory=dict)  # interaction id -> the prompt, flags left out
 
     # -- processes ---------------------------------------------------------------------------------
 
-    def start_bot(self, **settings: str) -> subprocess.Popen[bytes]:
-        """Start `python -m bot` with `QUEUE_URL` set (so it runs no worker of its own)."""
+    def start_bot(self, name: str = "bot", **settings: str) -> subprocess.Popen[bytes]:
+        """Start `python -m bot` named `name` with `QUEUE_URL` set (so it runs no worker of its own); each
+        name has its own OUTPUT_DIR and DATABASE_PATH, kept when it is started again."""
         env = {
             "DISCORD_TOKEN": self.emulator.bot_token,
             "DISCORD_API_URL": self.emulator.api_url,
@@ -68,14 +69,15 @@ class Cluster:
             "QUEUE_URL": self.redis_server.url,
             "QUEUE_LEASE_S": str(LEASE_S),
             "MODEL_ID": str(self.model_dir),
-            "OUTPUT_DIR": str(self.folder / "bot-videos"),
+            "OUTPUT_DIR": str(self.folder / f"{name}-videos"),
+            "DATABASE_PATH": str(self.folder / f"{name}.sqlite3"),
             "VIDEO_SIZES": "tiny:64x64",
             "QUEUE_MAX_PER_USER": "5",
             "STATUS_EDIT_INTERVAL_S": "0.2",
             "SHUTDOWN_GRACE_S": "5",
         }
-        self.bot = self._start("bot", "bot", env | settings)
-        return self.bot
+        self.bots[name] = self._start(name, "bot", env | settings)
+        return self.bots[name]
 
     def start_worker(self, name: str, *, clock_offset_s: int = 0, **settings: str) -> subprocess.Popen[bytes]:
         """Start `python -m generation.worker` named `name`, on the CPU with the tiny pipeline; with
@@ -133,11 +135,11 @@ class Cluster:
 
     def stop_all(self) -> None:
         """Stop every process still running (SIGTERM, then SIGKILL for one that does not go)."""
-        for process in [*self.workers.values(), *([self.bot] if self.bot else [])]:
+        for process in [*self.workers.values(), *self.bots.values()]:
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGCONT)
                 os.killpg(process.pid, signal.SIGTERM)
-        for process in [*self.workers.values(), *([self.bot] if self.bot else [])]:
+        for process in [*self.workers.values(), *self.bots.values()]:
             try:
                 process.wait(timeout=60)
             except subprocess.TimeoutExpired:
@@ -171,8 +173,8 @@ class Cluster:
         try:
             async with asyncio.timeout(CLUSTER_PATIENCE_S):
                 while not condition():
-                    for name, process in [*self.workers.items(), ("bot", self.bot)]:
-                        if process is not None and process.returncode is None and process.poll() is not None:
+                    for name, process in [*self.workers.items(), *self.bots.items()]:
+                        if process.returncode is None and process.poll() is not None:
                             raise AssertionError(f"{name} exited with {process.returncode} while waiting for {what}")
                     await asyncio.sleep(_LOOK_EVERY_S)
         except TimeoutError:
@@ -189,9 +191,10 @@ class Cluster:
 
     # -- Discord's view ------------------------------------------------------------------------------
 
-    async def video(self, user: User, prompt: str) -> Interaction:
-        """`/video prompt` as `user`, once the bot has answered it."""
-        interaction = await self.emulator.invoke_slash(user, self.channel, "video", {"prompt": prompt})
+    async def video(self, user: User, prompt: str, channel: Channel | None = None) -> Interaction:
+        """`/video prompt` as `user` (in `channel`, by default the cluster's), once the bot has answered it."""
+        where = channel or self.channel
+        interaction = await self.emulator.invoke_slash(user, where, "video", {"prompt": prompt})
         await interaction.wait_for_response(timeout=CLUSTER_PATIENCE_S)
         self._prompts[interaction.id] = prompt.split(" -")[0]
         return interaction
@@ -213,7 +216,7 @@ class Cluster:
         mention, prompt = f"<@{interaction.user.id}>", self._prompts[interaction.id]
         return any(
             mention in message.content and _has_video(message) and prompt in _descriptions(message)
-            for message in self.emulator.messages(self.channel)
+            for message in self.emulator.messages(interaction.channel)
         )
 
 
