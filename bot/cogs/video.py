@@ -200,5 +200,5 @@ class VideoCog(commands.Cog):
 
     async def cog_load(self) -> None:
         """Register `/video` for the models served now, with ranges from their profiles and the settings."""
-        served = await self._models.for_command()
+        served = await self._models.offered()
         self._tree.add_command(build_video_command(self._actions, self._models, served, self._image_max_bytes))

@@ -213,7 +213,7 @@ class JobActions:
     async def _remix_form(self, info: JobInfo) -> discord.ui.Modal:
         request = info.spec.request
         model = request.model or (await self._models.choose(None)).name
-        names = [served.name for served in await self._models.current()]
+        names = [served.name for served in await self._models.offered()]
         return remix_form(info.job_id, prompt_with_flags(request), request.negative_prompt, model, names)
 
     async def on_remix_submit(self, interaction: discord.Interaction[Any], submission: RemixSubmission) -> None:

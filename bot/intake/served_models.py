@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Final
 
-from bot.errors import InvalidOptionError, RefusedError
+from bot.errors import InvalidOptionError
 from bot.intake.options import ChannelDefaults, RequestLimits
 from generation.clock import Clock
 from generation.profiles import ModelProfile
@@ -32,13 +32,6 @@ def kind_of(profile: ModelProfile) -> str:
 def listed(models: Sequence[ServedModel]) -> str:
     """The models as an error lists them: "`fast` (text → video), `animate` (image → video)"."""
     return ", ".join(f"`{model.name}` ({kind_of(model.profile)})" for model in models)
-
-
-class NoModelServedError(RefusedError):
-    """No model is served right now (no GPU worker is up), so no request can be accepted."""
-
-    def __init__(self) -> None:
-        super().__init__("No video model is being served right now. Try again once a GPU worker is back.")
 
 
 class ServedModels:
@@ -72,9 +65,10 @@ class ServedModels:
             self._fetched_at = now
         return self._models
 
-    async def for_command(self) -> tuple[ServedModel, ...]:
-        """The models `/video` is built for: those served now, else the one the settings describe (a bot
-        whose workers have not registered yet builds today's command for its configured model)."""
+    async def offered(self) -> tuple[ServedModel, ...]:
+        """The models a member may pick: those served now, else the one the settings describe, with no
+        worker yet. A bot whose workers have not registered (or are all gone) still takes requests for
+        its configured model, and they wait in the queue for a worker, as they always have."""
         profile = self._limits.profile
         return await self.current() or (ServedModel(profile.name, profile, workers=0),)
 
@@ -87,16 +81,13 @@ class ServedModels:
 
         Defaults, most specific first: `defaults` (channel, then server), then `DEFAULT_MODEL`, then the
         first served model; a default naming a model not served now is passed over. Raises
-        `InvalidOptionError` listing the served models for an unknown `name`, `NoModelServedError`
-        when none is served.
+        `InvalidOptionError` listing the served models for an unknown `name`.
         """
-        models = await self.current()
-        if not models:
-            raise NoModelServedError()
+        models = await self.offered()
         by_name = {model.name: model for model in models}
         if name is not None and name not in by_name:
             # A model that came up since the last look is taken, not refused for up to `ttl_s`.
-            models = await self.current(fresh=True)
+            models = await self.current(fresh=True) or models
             by_name = {model.name: model for model in models}
         if name is not None:
             if name not in by_name:
@@ -110,7 +101,7 @@ class ServedModels:
         wanted = typed.strip().lower()
         return [
             (f"{model.name} ({kind_of(model.profile)}){'' if model.workers else ' · no worker up now'}", model.name)
-            for model in await self.current()
+            for model in await self.offered()
             if wanted in model.name.lower()
         ][:MAX_CHOICES]
 
