@@ -118,7 +118,7 @@ async def test_the_worker_advertises_its_model_name_and_profile_and_runs_the_job
     finally:
         stop.set()
         await serving
-    assert await bot.models() == ()  # stopped: it serves nothing any more
+    assert await bot.models() == (ServedModel("fast", PROFILES["ltx-video"], 0),)  # stopped: listed, no worker
     await bot.close()
 
 
