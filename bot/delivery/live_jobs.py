@@ -39,7 +39,7 @@ class LiveJobs:
         edit_interval_s: float,
         edits_per_second: float,
         on_discord_error: Callable[[discord.HTTPException], None],
-        served: Callable[[], Awaitable[tuple[ServedModel, ...]]] | None = None,
+        served: Callable[[], Awaitable[tuple[ServedModel, ...]]],
     ) -> None:
         self._client = client
         self._served = served
@@ -115,18 +115,7 @@ class LiveJobs:
             save_context=lambda context: self._queue.update_context(job_id, context.dumps()),
             acknowledge=lambda: self._queue.acknowledge(job_id),
             served=self._served,
-            extendable=self._animates_pictures,
         )
-
-    async def _animates_pictures(self) -> bool:
-        """Whether a served model animates pictures, so that a finished video may be extended."""
-        try:
-            models = await (self._served or self._queue.models)()
-        except Exception:
-            # A button is not worth a delivery: without the served models, the video goes out without Extend.
-            log.warning("could not read the served models; delivering without Extend", exc_info=True)
-            return False
-        return any(model.profile.image_to_video for model in models)
 
     def _start(self, job_id: str, work: Coroutine[Any, Any, None]) -> None:
         async def followed() -> None:

@@ -67,8 +67,7 @@ class JobTracker:
         on_discord_error: Callable[[discord.HTTPException], None],
         save_context: Callable[[JobContext], Awaitable[None]],
         acknowledge: Callable[[], Awaitable[None]],
-        served: Callable[[], Awaitable[tuple[ServedModel, ...]]] | None = None,
-        extendable: Callable[[], Awaitable[bool]],
+        served: Callable[[], Awaitable[tuple[ServedModel, ...]]],
     ) -> None:
         self.job_id = job_id
         self.request = request
@@ -83,7 +82,6 @@ class JobTracker:
         self._served = served
         self._waiting_for: str | None = None  # the job's model, while no live worker serves it
         self._loading: str | None = None  # the model the GPU loads for this job, until its first step
-        self._extendable = extendable
         self._pending: JobQueued | JobStarted | JobProgress | None = None
         self._shown: JobQueued | JobStarted | JobProgress | None = None
         self._shown_waiting_for: str | None = None
@@ -237,7 +235,7 @@ class JobTracker:
     async def _unserved_model(self) -> str | None:
         """The job's model when no live worker serves it now (asked on queued events only; the answer is cached)."""
         model = self.request.model
-        if model is None or self._served is None:
+        if model is None:
             return None
         try:
             served = await self._served()
@@ -245,6 +243,18 @@ class JobTracker:
             log.warning("could not look up the served models for job_id=%s: %s", self.job_id, error)
             return self._waiting_for
         return None if any(each.name == model and each.workers for each in served) else model
+
+    async def _extendable(self) -> bool:
+        """Whether a served model animates pictures, so that the finished video may be extended."""
+        try:
+            served = await self._served()
+        except Exception:
+            # A button is not worth a delivery: without the served models, the video goes out without Extend.
+            log.warning(
+                "could not read the served models; delivering job_id=%s without Extend", self.job_id, exc_info=True
+            )
+            return False
+        return any(model.profile.image_to_video for model in served)
 
     def _render(self, event: JobQueued | JobStarted | JobProgress) -> discord.Embed:
         user_id, adjustments = self.status.context.user_id, self.status.context.adjustments
