@@ -12,6 +12,7 @@
     └── QueueError                  the queue refused or cannot find a job
         ├── QueueFullError          the global cap is reached
         ├── UserQueueLimitError     this user already has the maximum number of jobs waiting
+        ├── QuotaExceededError      this user's daily quota is used up (says when it frees up)
         ├── QueuePausedError        an admin paused the queue
         ├── QueueClosedError        the queue is shutting down
         ├── QueueBusyError          the queue's store (Redis) has no room for more right now
@@ -100,6 +101,17 @@ class QueueFullError(QueueError):
 
 class UserQueueLimitError(QueueError):
     """The user already has the maximum number of jobs waiting."""
+
+
+class QuotaExceededError(QueueError):
+    """The user's daily quota is used up; `resets_at` (epoch seconds, on the queue's clock) is when the
+    next video becomes possible."""
+
+    def __init__(self, used: int, limit: int, resets_at: float) -> None:
+        self.used = used
+        self.limit = limit
+        self.resets_at = resets_at
+        super().__init__(f"you have made {used} of your {limit} videos for today; the next one is possible later")
 
 
 class QueuePausedError(QueueError):

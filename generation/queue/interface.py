@@ -7,11 +7,12 @@ backend implements the same `JobQueue` Protocol and the bot does not change.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
 from generation.profiles import ModelProfile
+from generation.queue.allowance import Allowance
 from generation.request import VideoRequest
 from generation.results import Timings, VideoResult
 
@@ -70,13 +71,15 @@ class JobSpec:
 
     `owner_id` is the fairness key (one user); `group_id` groups owners for stats (a guild).
     `context` is opaque to the queue and persisted with the job: the bot keeps there what it needs to
-    deliver the result after a restart (channel, message ids, ...).
+    deliver the result after a restart (channel, message ids, ...). `allowance` is what the owner may
+    use (quota, jobs held, weight), decided by the bot at submission and enforced by the queue.
     """
 
     request: VideoRequest
     owner_id: str
     group_id: str = ""
     context: str = ""
+    allowance: Allowance = field(default_factory=Allowance)
 
 
 @dataclass(frozen=True)
