@@ -4,7 +4,8 @@ The bot's database is one file, shared by the job store and the channel defaults
 connection in autocommit mode on its own thread (a connection must stay on one thread, and a query
 must never run on the event loop), writes in explicit `BEGIN IMMEDIATE` transactions, and opens the
 file in WAL mode with `synchronous=NORMAL` and a busy timeout: readers never wait for writers, the two
-stores wait for each other only briefly, and a crash of the process loses nothing committed.
+stores wait for each other only briefly, and a crash of the process loses nothing committed. Each store
+names its tables' `generation.schema.Schema`, and opening brings them to its version (migrations in place).
 """
 
 from __future__ import annotations
@@ -15,7 +16,10 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from generation.schema import Schema
 
 _T = TypeVar("_T")
 
@@ -50,12 +54,19 @@ class Database:
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
         self._conn: sqlite3.Connection | None = None
 
-    async def open(self, schema: str) -> None:
-        """Connect and create what `schema` (SQL statements) creates if it does not exist yet."""
+    async def open(self, schema: Schema) -> None:
+        """Connect and bring `schema`'s tables to its version (created in a new file, migrated in an older one).
+
+        Raises `generation.schema.NewerDatabaseError` for a file a newer version wrote (and leaves it as it was).
+        """
 
         def open_() -> None:
             conn = connect(self.path)
-            conn.executescript(schema)
+            try:
+                schema.migrate(conn, self.path)
+            except BaseException:
+                conn.close()
+                raise
             self._conn = conn
 
         await self._submit(open_)

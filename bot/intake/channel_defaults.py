@@ -10,21 +10,24 @@ from pathlib import Path
 
 from bot.intake.options import ChannelDefaults
 from generation.database import Database, transaction
+from generation.schema import Schema
 
 SERVER_WIDE = 0
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS channel_defaults (
-    guild_id INTEGER NOT NULL,
-    channel_id INTEGER NOT NULL,
-    options TEXT NOT NULL,
-    PRIMARY KEY (guild_id, channel_id)
+CHANNEL_DEFAULTS_SCHEMA = Schema(
+    "channel_defaults",
+    (
+        # Version 1, as main 5e78cd9 created it; never edited: a change is a new migration after it.
+        """
+        CREATE TABLE IF NOT EXISTS channel_defaults (
+            guild_id INTEGER NOT NULL,
+            channel_id INTEGER NOT NULL,
+            options TEXT NOT NULL,
+            PRIMARY KEY (guild_id, channel_id)
+        )
+        """,
+    ),
 )
-"""
-
-
-_SELECT_ALL = "SELECT guild_id, channel_id, options FROM channel_defaults"
-_UPSERT = "INSERT OR REPLACE INTO channel_defaults VALUES (?, ?, ?)"
 
 
 class ChannelDefaultsStore:
@@ -36,8 +39,8 @@ class ChannelDefaultsStore:
         self._defaults: dict[tuple[int, int], ChannelDefaults] = {}
 
     async def open(self) -> None:
-        """Create the table if needed and load every row."""
-        await self._db.open(_SCHEMA)
+        """Create the table if needed (or migrate an older file's) and load every row."""
+        await self._db.open(CHANNEL_DEFAULTS_SCHEMA)
         rows = await self._db.run(
             lambda conn: conn.execute("SELECT guild_id, channel_id, options FROM channel_defaults").fetchall()
         )

@@ -9,7 +9,8 @@
 The GPU check does not import torch (seconds of start-up, and the bot may run without it): it reads
 torch's installed version and looks for the NVIDIA device nodes that the driver, or in Docker the
 NVIDIA Container Toolkit, creates. A driver too old for torch's CUDA still passes here and shows up
-when the engine first initialises CUDA.
+when the engine first initialises CUDA. The database is read through (`PRAGMA quick_check`) here, before
+Discord is contacted: see `generation.database_check`.
 """
 
 from __future__ import annotations
@@ -24,18 +25,23 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
+from bot.intake.channel_defaults import CHANNEL_DEFAULTS_SCHEMA
 from bot.observability.logging_setup import DISCORD_TOKEN_PATTERN
 from bot.settings import Settings
 from bot.startup.problems import TOKEN_FIX, StartupProblem
 from generation.config import stray_names
+from generation.database_check import check_database
 from generation.download import find_model_problem
 from generation.profiles import pipeline_class_name, profile_for_class
+from generation.queue.store import JOBS_SCHEMA
 
 GPU_FIX = (
     "install the NVIDIA driver and the NVIDIA Container Toolkit on the host and reserve the GPU "
     "(docker-compose.yml's deploy.resources, or `docker run --gpus all`); to run on the CPU on purpose, "
     "set DEVICE=cpu"
 )
+#: Every component with tables in the bot's database: a file holding one at a newer version is refused.
+DATABASE_SCHEMAS = (JOBS_SCHEMA, CHANNEL_DEFAULTS_SCHEMA)
 
 
 @dataclass(frozen=True)
@@ -83,13 +89,15 @@ def check_startup(
         *_check_limits(settings),
         *_check_profile(settings),
         *_check_output_dir(settings.output_dir),
+        *_check_database_path(settings.database_path),
         *_check_health_port(settings.health_host, settings.health_port),
         *_check_names(env_file, os.environ if environ is None else environ),
     ]
-    # With QUEUE_URL the GPU, the model and the job database are the workers' and Redis'; a bot host
-    # has none of them (its image has no torch), so they are not this process's to check.
+    # With QUEUE_URL the GPU, the model and the jobs are the workers' and Redis'; a bot host has none of
+    # them (its image has no torch), so they are not this process's to check. Its database still holds
+    # the channel defaults.
     if settings.queue_url is None:
-        problems += [*_check_gpu(settings.device, gpu or inspect_gpu()), *_check_database_path(settings.database_path)]
+        problems += _check_gpu(settings.device, gpu or inspect_gpu())
         model = find_model_problem(settings, cache_dir=hf_cache, offline=hf_offline)
         if model is not None:
             problems.append(StartupProblem("MODEL_ID", model.message, model.fix, fatal=True))
@@ -167,6 +175,9 @@ def _check_database_path(path: Path) -> list[StartupProblem]:
         message = f"DATABASE_PATH={str(path)!r} is a folder; it must name the SQLite file."
         fix = f"set DATABASE_PATH to a file in it, e.g. {path / 'videobot.sqlite3'}"
         return [StartupProblem("DATABASE_PATH", message, fix, fatal=True)]
+    unusable = check_database(path, DATABASE_SCHEMAS)
+    if unusable is not None:
+        return [StartupProblem("DATABASE_PATH", unusable.message, unusable.fix, fatal=True)]
     return _check_writable("DATABASE_PATH", path.parent)
 
 

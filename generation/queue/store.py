@@ -31,10 +31,12 @@ from generation.database import Database, connect, transaction
 from generation.queue.interface import JobInfo, JobSpec, JobStatus, actor_from_text, actor_text
 from generation.request import VideoRequest
 from generation.results import Timings
+from generation.schema import Schema, statements
 
 _T = TypeVar("_T")
 
-_SCHEMA: Final = """
+# Version 1, as main 5e78cd9 created it; never edited: a change is a new migration in `JOBS_SCHEMA`.
+_VERSION_1: Final = """
 CREATE TABLE IF NOT EXISTS jobs (
     seq          INTEGER PRIMARY KEY AUTOINCREMENT,  -- submission order
     job_id       TEXT NOT NULL UNIQUE,
@@ -101,9 +103,8 @@ class JobStore:
         self._closed = False
 
     async def open(self) -> None:
-        """Create the file and table if needed."""
-        await self._db.open(_SCHEMA)
-        await self._db.run(_add_acknowledgements)
+        """Create the file and table if needed, or bring an older file's table to `JOBS_SCHEMA`'s version."""
+        await self._db.open(JOBS_SCHEMA)
 
     async def close(self) -> None:
         """Commit what is pending and close the connection; idempotent."""
@@ -275,15 +276,20 @@ def _acknowledge(conn: sqlite3.Connection, job_id: str, at: float) -> bool:
     return bool(changed)
 
 
-def _add_acknowledgements(conn: sqlite3.Connection) -> None:
-    """Give a database from before acknowledgements its column, counting its past outcomes as told:
-    they were delivered (or lost) long ago, and must not be posted again."""
+def _version_1(conn: sqlite3.Connection) -> None:
+    """The table as main 5e78cd9 left any file it opened: created if missing, and a file from before
+    acknowledgements given their column, its past outcomes counted as told (they were delivered, or
+    lost, long ago, and must not be posted again)."""
+    for statement in statements(_VERSION_1):
+        conn.execute(statement)
     columns = {name for _, name, *_ in conn.execute("PRAGMA table_info(jobs)")}
-    if "acknowledged_at" in columns:
-        return
-    with transaction(conn):
+    if "acknowledged_at" not in columns:
         conn.execute("ALTER TABLE jobs ADD COLUMN acknowledged_at REAL")
         conn.execute("UPDATE jobs SET acknowledged_at = finished_at WHERE finished_at IS NOT NULL")
+
+
+JOBS_SCHEMA: Final = Schema("jobs", (_version_1,))
+"""The `jobs` table's migrations (see `generation.schema`); a new column is one more entry here."""
 
 
 def _row(info: JobInfo, batch_size: int | None) -> tuple[Any, ...]:
