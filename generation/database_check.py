@@ -48,7 +48,8 @@ def check_database(path: Path, schemas: Iterable[Schema]) -> DatabaseProblem | N
         conn.execute("PRAGMA busy_timeout = 5000")
         findings = [str(row[0]) for row in conn.execute("PRAGMA quick_check(1)")]
         if findings != ["ok"]:
-            return _damaged(path, f"PRAGMA quick_check found {findings[0]}")
+            # A finding spans lines ("*** in database main ***", then the page): the report is one.
+            return _damaged(path, f"PRAGMA quick_check found {' '.join(findings[0].split())}")
         newer = newer_than_known(versions(conn), schemas)
     except sqlite3.DatabaseError as error:
         if getattr(error, "sqlite_errorcode", None) == _NOT_A_DATABASE:
