@@ -23,7 +23,10 @@ from typing import Final
 
 from generation.schema import NEWER_FIX, Schema, describe_newer, newer_than_known, versions
 
+# SQLite's primary result codes (sqlite3.h): what else fails is reported as damage.
 _NOT_A_DATABASE: Final = 26  # SQLITE_NOTADB
+_CANT_OPEN: Final = 14  # SQLITE_CANTOPEN: no permission to read the file, or to make its -wal and -shm
+_BUSY: Final = (5, 6)  # SQLITE_BUSY, SQLITE_LOCKED: another program holds a lock past the busy timeout
 
 
 @dataclass(frozen=True)
@@ -52,13 +55,19 @@ def check_database(path: Path, schemas: Iterable[Schema]) -> DatabaseProblem | N
             return _damaged(path, f"PRAGMA quick_check found {' '.join(findings[0].split())}")
         newer = newer_than_known(versions(conn), schemas)
     except sqlite3.DatabaseError as error:
-        if getattr(error, "sqlite_errorcode", None) == _NOT_A_DATABASE:
+        code = getattr(error, "sqlite_errorcode", None)
+        if code == _NOT_A_DATABASE:
             message = f"{shown} is not a SQLite database (SQLite: {error})."
             fix = (
                 "point DATABASE_PATH at the bot's database file, or at a path that does not exist yet for a new "
                 f"one; if this is the bot's database, it is damaged beyond reading: {_RESTORE}"
             )
             return DatabaseProblem(message, fix)
+        if code in _BUSY:
+            return DatabaseProblem(f"{shown} is locked by another program ({error}).", "stop the other program")
+        if code == _CANT_OPEN:
+            fix = f"give the file and its folder to uid {os.getuid()}, or move it away"
+            return DatabaseProblem(f"{shown} cannot be opened: {error}.", fix)
         return _damaged(path, f"reading it failed: {error}")
     finally:
         conn.close()

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Final
 
 from generation.database import transaction
+from generation.errors import shown
 
 Migration = str | Callable[[sqlite3.Connection], None]
 """SQL statements (`;`-separated), or a function of the connection, run inside the migration's transaction."""
@@ -105,7 +106,12 @@ def versions(conn: sqlite3.Connection) -> dict[str, int]:
     """The version of each component the file records; empty for a file from before versions."""
     if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_versions'").fetchone() is None:
         return {}
-    return {str(component): int(version) for component, version in conn.execute("SELECT * FROM schema_versions")}
+    found: dict[str, int] = {}
+    for component, version in conn.execute("SELECT component, version FROM schema_versions"):
+        if not isinstance(component, str) or not isinstance(version, int):  # the file is input, like any
+            raise sqlite3.DatabaseError(f"schema_versions holds {shown(version)} for {shown(component)}, not a version")
+        found[component] = version
+    return found
 
 
 def newer_than_known(found: Mapping[str, int], schemas: Iterable[Schema]) -> list[NewerVersion]:

@@ -125,3 +125,19 @@ def test_a_bot_on_redis_checks_its_database_too_which_holds_the_channel_defaults
     (problem,) = database_problems(database, queue_url="redis://queue:6379/0")
 
     assert problem.message.endswith("is not a SQLite database (SQLite: file is not a database).")
+
+
+async def test_a_version_that_is_no_number_is_reported_as_damage_not_a_traceback(tmp_path: Path) -> None:
+    database = tmp_path / "videobot.sqlite3"
+    await write_jobs(database, 1)
+    conn = sqlite3.connect(database)
+    with conn:
+        conn.execute("UPDATE schema_versions SET version = 'two' WHERE component = 'jobs'")
+    conn.close()
+
+    (problem,) = database_problems(database)
+
+    assert problem.message == (
+        f"DATABASE_PATH={str(database)!r} is damaged: reading it failed: schema_versions holds 'two' for 'jobs', "
+        "not a version."
+    )
