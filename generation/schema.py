@@ -2,8 +2,8 @@
 
 The bot's one SQLite file holds the tables of several components (the job store, the channel defaults,
 and whatever comes next). Each declares a `Schema`: its name and an ordered tuple of migrations, where
-migration N takes its tables from version N to N + 1. `schema_versions` records the version each
-component is at, and opening a store runs the migrations it lacks:
+the one at index N takes its tables from version N to N + 1 (the first creates version 1).
+`schema_versions` records the version each component is at; opening a store runs the migrations it lacks:
 
     JOBS = Schema("jobs", (create_v1, "ALTER TABLE jobs ADD COLUMN quota_key TEXT"))
     await Database(path, "job-store").open(JOBS)          # runs JOBS.migrate(connection, path)
