@@ -49,14 +49,6 @@ class ScopeLimits(_Frozen):
             raise ValueError(f"max_size {value!r} is not WIDTHxHEIGHT")
         return value
 
-    @property
-    def max_pixels(self) -> int | None:
-        """The pixel count of `max_size`."""
-        if self.max_size is None:
-            return None
-        width, height = self.max_size.split("x")
-        return int(width) * int(height)
-
     def is_empty(self) -> bool:
         """True when nothing is set."""
         return self == ScopeLimits()
