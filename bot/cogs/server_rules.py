@@ -9,6 +9,7 @@ limit, a blocklist entry that is not a valid regular expression, a size that is 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Final
 
@@ -21,7 +22,7 @@ from bot.discord_io.acknowledgement import Acknowledgement, Deferral, acknowledg
 from bot.errors import InvalidOptionError
 from bot.intake.queue_controls import QueueControls
 from bot.moderation.gatekeeper import Gatekeeper
-from bot.moderation.precedence import EffectiveRules, Source, Sourced, effective_rules
+from bot.moderation.precedence import EffectiveRules, Source, Sourced, effective_rules, member_rules
 from bot.moderation.rules import Blocklist, BlocklistMode
 from bot.moderation.rules_audit import AuditEntry, quota_text
 from bot.moderation.rules_store import Edit
@@ -60,14 +61,25 @@ class RulesGroup(app_commands.Group):
         return True
 
     @app_commands.command(name="show", description="The rules in force here, each with where it comes from")
-    @app_commands.describe(channel="Show them for this channel (default: the server as a whole)")
-    async def show(self, interaction: discord.Interaction[Any], channel: discord.TextChannel | None = None) -> None:
-        """List the effective rules of the server, or of one channel."""
+    @app_commands.describe(
+        channel="Show them for this channel (default: the server as a whole)",
+        member="Show this member's quota, jobs held and weight, with their roles' perks",
+    )
+    async def show(
+        self,
+        interaction: discord.Interaction[Any],
+        channel: discord.TextChannel | None = None,
+        member: discord.Member | None = None,
+    ) -> None:
+        """List the effective rules of the server, or of one channel, for everyone or one member."""
         async with self._acknowledged(interaction) as ack:
             guild_id = _guild(interaction)
             rules = await self._store.rules(guild_id)
             here = effective_rules(self._gatekeeper.operator, rules, None if channel is None else channel.id)
             where = "this server" if channel is None else f"<#{channel.id}>"
+            if member is not None:
+                here = member_rules(here, frozenset(role.id for role in member.roles))
+                where += f" for <@{member.id}>"
             await ack.respond(embed=rules_embed(here, where), ephemeral=True)
 
     @app_commands.command(
@@ -299,8 +311,9 @@ def rules_embed(here: EffectiveRules, where: str) -> discord.Embed:
     return discord.Embed(title=f"Rules in {where}", description="\n".join(lines)[:4096])
 
 
-def _line(name: str, value: Sourced[Any], shown: Any) -> str:
-    return f"**{name}**: {shown(value.value)} · {value.source.value}"
+def _line(name: str, value: Sourced[Any], shown: Callable[[Any], str]) -> str:
+    role = f" <@&{value.role_id}>" if value.role_id is not None else ""
+    return f"**{name}**: {shown(value.value)} · {value.source.value}{role}"
 
 
 def _ids(ids: frozenset[int], template: str, empty: str) -> str:

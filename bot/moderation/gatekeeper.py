@@ -10,7 +10,14 @@ from typing import Any
 import discord
 
 from bot.errors import RefusedError
-from bot.moderation.precedence import EffectiveRules, MemberLimits, OperatorRules, Source, effective_rules
+from bot.moderation.precedence import (
+    EffectiveRules,
+    MemberLimits,
+    OperatorRules,
+    Source,
+    effective_rules,
+    member_limits,
+)
 from bot.moderation.rules import (
     AccessContext,
     AccessPolicy,
@@ -66,6 +73,11 @@ class Gatekeeper:
         rules = await self.rules_store.rules(interaction.guild_id)
         context = access_context(interaction)
         return effective_rules(self.operator, rules, context.channel_id, context.parent_channel_id)
+
+    def member_limits(self, interaction: discord.Interaction[Any], here: EffectiveRules) -> MemberLimits:
+        """The quota, jobs held and weight of the interaction's member under the rules `here`, raised by the
+        best perk of their roles: what the queue's `Allowance` for their next job is built from."""
+        return member_limits(here, access_context(interaction).role_ids)
 
     def admit(self, interaction: discord.Interaction[Any], request: VideoRequest, here: EffectiveRules) -> Admission:
         """Raise `RefusedError` if this user may not queue `request` under the rules `here`, now; else start

@@ -19,6 +19,7 @@ from typing import Final, cast
 
 import redis.asyncio as redis
 from redis.exceptions import WatchError
+from redis.typing import EncodableT, FieldT
 
 from bot.moderation.rules_audit import AuditEntry, changes
 from bot.moderation.rules_store import Edit, parse_rules
@@ -28,7 +29,6 @@ log = logging.getLogger(__name__)
 
 #: Edits are rare; a change that lost this many races in a row means something else is wrong.
 _ATTEMPTS: Final = 20
-_Field = bytes | bytearray | memoryview[int] | str | int | float
 
 
 class RedisRulesStore:
@@ -84,7 +84,7 @@ class RedisRulesStore:
                     pipe.hset(key, "doc", new.to_json())
                     pipe.hincrby(key, "version", 1)
                     for entry in entries:
-                        fields: dict[_Field, _Field] = {
+                        fields: dict[FieldT, EncodableT] = {
                             "at": repr(entry.at), "user": entry.user_id, "what": entry.what, "old": entry.old,
                             "new": entry.new,
                         }  # fmt: skip
