@@ -9,7 +9,6 @@ limit, a blocklist entry that is not a valid regular expression, a size that is 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Final
 
@@ -18,13 +17,13 @@ from discord import app_commands
 from pydantic import ValidationError
 
 from bot.cogs.admin import NotAdminError
+from bot.cogs.rules_view import audit_line, rules_embed
 from bot.discord_io.acknowledgement import Acknowledgement, Deferral, acknowledged
 from bot.errors import InvalidOptionError
 from bot.intake.queue_controls import QueueControls
 from bot.moderation.gatekeeper import Gatekeeper
-from bot.moderation.precedence import EffectiveRules, Source, Sourced, effective_rules, member_rules
+from bot.moderation.precedence import effective_rules, member_rules
 from bot.moderation.rules import Blocklist, BlocklistMode
-from bot.moderation.rules_audit import AuditEntry, quota_text
 from bot.moderation.rules_store import Edit
 from bot.moderation.server_rules import (
     MAX_COOLDOWN_S,
@@ -34,6 +33,7 @@ from bot.moderation.server_rules import (
     DailyQuota,
     GuildRules,
     RolePerk,
+    ScopeLimits,
 )
 from generation.clock import Clock
 
@@ -121,8 +121,7 @@ class RulesGroup(app_commands.Group):
 
             def edit(rules: GuildRules) -> GuildRules:
                 current = rules.server if channel is None else rules.channel(channel.id)
-                limits = type(current)() if reset else current.model_copy(update=given)
-                limits = type(current).model_validate(dict(limits))
+                limits = ScopeLimits() if reset else ScopeLimits.model_validate({**dict(current), **given})
                 if channel is None:
                     return rules.updated(server=limits)
                 return rules.with_channel(channel.id, limits)
@@ -230,8 +229,9 @@ class RulesGroup(app_commands.Group):
             given = {name: value for name, value in given.items() if value is not None}
 
             def edit(rules: GuildRules) -> GuildRules:
-                perk = RolePerk() if reset else rules.perks.get(role.id, RolePerk()).model_copy(update=given)
-                return rules.with_perk(role.id, RolePerk.model_validate(dict(perk)))
+                current = rules.perks.get(role.id, RolePerk())
+                perk = RolePerk() if reset else RolePerk.model_validate({**dict(current), **given})
+                return rules.with_perk(role.id, perk)
 
             await self._change(ack, edit, f"Perk of <@&{role.id}>")
 
@@ -279,45 +279,6 @@ def audit_command(gatekeeper: Gatekeeper, clock: Clock) -> app_commands.Command[
             await ack.respond(embed=discord.Embed(title="Rule changes", description=text[:4096]), ephemeral=True)
 
     return audit
-
-
-def audit_line(entry: AuditEntry) -> str:
-    """One change as an admin reads it: when, who, what, old → new."""
-    return f"<t:{int(entry.at)}:f> <@{entry.user_id}> · {entry.what}: {entry.old} → {entry.new}"
-
-
-def rules_embed(here: EffectiveRules, where: str) -> discord.Embed:
-    """Each effective value and where it comes from."""
-    lines = [
-        _line("Channels where /video works", here.allowed_channel_ids, lambda ids: _ids(ids, "<#{}>", "every channel")),
-        _line("Roles allowed", here.allowed_role_ids, lambda ids: _ids(ids, "<@&{}>", "everyone")),
-        _line("Blocklist", here.blocklist, lambda entries: f"{len(entries)} entries" if entries else "empty"),
-        _line("Blocklist mode", here.blocklist_mode, lambda mode: mode.value.replace("_", " ")),
-        _line("Cooldown", here.cooldown_s, lambda seconds: f"{seconds:g} s"),
-        _line("Max steps", here.max_steps, str),
-        _line("Max frames", here.max_frames, str),
-        _line("Max size", here.max_size, lambda size: "the model's sizes" if size is None else size.replace("x", "×")),
-        _line("Daily quota", here.daily_quota, lambda videos: quota_text(videos, here.quota_reset_hour.value)),
-        _line("Jobs held at once", here.max_held, lambda held: "the queue's cap" if held is None else str(held)),
-        _line("Weight in the fair order", here.weight, str),
-    ]
-    for role_id, perk in sorted(here.perks.items()):
-        raised = [
-            f"{name} {value}"
-            for name, value in (("quota", perk.daily_quota), ("held", perk.max_held), ("weight", perk.weight))
-            if value is not None
-        ]
-        lines.append(f"**Perk of <@&{role_id}>**: {', '.join(raised)} · {Source.ROLE.value}")
-    return discord.Embed(title=f"Rules in {where}", description="\n".join(lines)[:4096])
-
-
-def _line(name: str, value: Sourced[Any], shown: Callable[[Any], str]) -> str:
-    role = f" <@&{value.role_id}>" if value.role_id is not None else ""
-    return f"**{name}**: {shown(value.value)} · {value.source.value}{role}"
-
-
-def _ids(ids: frozenset[int], template: str, empty: str) -> str:
-    return ", ".join(template.format(each) for each in sorted(ids)[:20]) or empty
 
 
 def _listed_edit(field: str, action: str, target: Any) -> Edit:

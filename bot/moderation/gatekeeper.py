@@ -117,7 +117,7 @@ class Gatekeeper:
             raise RefusedError(refusal.message)
         if not exempt:
             cooldown.record(interaction.user.id, now)
-        return Admission(cooldown, interaction.user.id, now)
+        return Admission(cooldown, interaction.user.id, now, member_limits(here, context.role_ids))
 
     def _blocklist(self, entries: tuple[str, ...]) -> Blocklist:
         """The operator's list plus a server's entries, compiled once per distinct list."""
@@ -157,11 +157,13 @@ class Gatekeeper:
 
 @dataclass(frozen=True)
 class Admission:
-    """A request that passed the rules; its cooldown has started."""
+    """A request that passed the rules; its cooldown has started. `limits`: the member's quota, jobs held and
+    weight under the rules it passed (what its job's `Allowance` is built from)."""
 
     cooldown: Cooldown
     user_id: int
     at: float
+    limits: MemberLimits
 
     def withdraw(self) -> None:
         """The job was not queued after all: give the user their cooldown back."""
