@@ -49,8 +49,10 @@ async def test_a_damaged_row_is_logged_and_read_as_no_rule(tmp_path: Path, caplo
     await first.open()
     await first.change(GUILD, 7, 1000.0, lambda rules: rules.updated(server=ScopeLimits(max_steps=10)))
     await first.close()
-    with sqlite3.connect(path) as conn:
+    conn = sqlite3.connect(path)
+    with conn:  # commits; closing is separate
         conn.execute('UPDATE server_rules SET rules = \'{"server": {"max_steps": 0}}\'')
+    conn.close()
 
     again = SqliteRulesStore(path)
     with caplog.at_level(logging.ERROR):
