@@ -18,12 +18,20 @@ def audit_line(entry: AuditEntry) -> str:
     return f"<t:{int(entry.at)}:f> <@{entry.user_id}> · {entry.what}: {entry.old} → {entry.new}"
 
 
-def rules_embed(here: EffectiveRules, where: str) -> discord.Embed:
-    """Each effective value and where it comes from."""
+def rules_embed(here: EffectiveRules, where: str, added: tuple[str, ...] = ()) -> discord.Embed:
+    """Each effective value and where it comes from; `added`: the server's own blocklist entries, shown in
+    full (the operator's are only counted: they are the operator's to show)."""
+
+    def blocklist(entries: tuple[str, ...]) -> str:
+        theirs = len(entries) - len(added)
+        return f"the operator's {theirs} entr{'y' if theirs == 1 else 'ies'}" + (
+            f" + {', '.join(f'`{e}`' for e in added)}" if added else ""
+        )
+
     lines = [
         _line("Channels where /video works", here.allowed_channel_ids, lambda ids: _ids(ids, "<#{}>", "every channel")),
         _line("Roles allowed", here.allowed_role_ids, lambda ids: _ids(ids, "<@&{}>", "everyone")),
-        _line("Blocklist", here.blocklist, lambda entries: f"{len(entries)} entries" if entries else "empty"),
+        _line("Blocklist", here.blocklist, blocklist),
         _line("Blocklist mode", here.blocklist_mode, lambda mode: mode.value.replace("_", " ")),
         _line("Cooldown", here.cooldown_s, lambda seconds: f"{seconds:g} s"),
         _line("Max steps", here.max_steps, str),

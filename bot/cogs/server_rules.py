@@ -8,6 +8,7 @@ limit, a blocklist entry that is not a valid regular expression, a size that is 
 
 from __future__ import annotations
 
+import logging
 import re
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Final
@@ -36,6 +37,8 @@ from bot.moderation.server_rules import (
     ScopeLimits,
 )
 from generation.clock import Clock
+
+audit = logging.getLogger("videobot.audit")
 
 AUDIT_SHOWN: Final = 10
 _SIZE: Final = re.compile(r"^\s*(\d+)\s*[x×]\s*(\d+)\s*$")
@@ -80,7 +83,7 @@ class RulesGroup(app_commands.Group):
             if member is not None:
                 here = member_rules(here, frozenset(role.id for role in member.roles))
                 where += f" for <@{member.id}>"
-            await ack.respond(embed=rules_embed(here, where), ephemeral=True)
+            await ack.respond(embed=rules_embed(here, where, rules.blocklist), ephemeral=True)
 
     @app_commands.command(
         name="limits", description="Cooldown and the most steps, frames and size, server-wide or for one channel"
@@ -246,7 +249,17 @@ class RulesGroup(app_commands.Group):
                 ) from None
 
         interaction = ack.interaction
-        entries = await self._store.change(_guild(interaction), interaction.user.id, self._clock.time(), checked)
+        guild_id = _guild(interaction)
+        entries = await self._store.change(guild_id, interaction.user.id, self._clock.time(), checked)
+        for entry in entries:
+            audit.info(
+                "rule changed guild_id=%s user_id=%s what=%r old=%r new=%r",
+                guild_id,
+                entry.user_id,
+                entry.what,
+                entry.old,
+                entry.new,
+            )
         lines = [f"{entry.what}: {entry.old} → {entry.new}" for entry in entries] or ["nothing changed"]
         await ack.respond(content=f"{what}: " + "; ".join(lines), ephemeral=True)
 

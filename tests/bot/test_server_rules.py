@@ -92,6 +92,9 @@ async def test_server_blocklist_entries_add_to_the_operators_which_stay(start_bo
     assert "Your prompt contains “gore”" in await ephemeral_reply(by_operator)
     assert "one of this server's entries" in cannot_remove
     assert "not a valid regular expression" in bad_regex
+    assert "**Blocklist**: the operator's 1 entry + `re:drag\\w*` · server rule" in await says(
+        running, admin, "videoadmin rules show"
+    )
     await finished(running.emulator, allowed)
 
 
