@@ -129,7 +129,8 @@ class AdminCog(commands.GroupCog, group_name="videoadmin", group_description="Vi
                 model=model,
             )
             channel = interaction.channel_id if scope == "channel" else None
-            await self._controls.save_defaults(interaction.guild_id, channel, values, reset=reset)
+            here = await self._gatekeeper.rules_for(interaction.guild_id, channel)
+            await self._controls.save_defaults(interaction.guild_id, channel, values, reset=reset, here=here)
             where = "this channel" if scope == "channel" else "this server"
             await ack.respond(content=f"Defaults for {where} {'removed' if reset else 'saved'}.", ephemeral=True)
 

@@ -68,11 +68,16 @@ class Gatekeeper:
     async def rules_here(self, interaction: discord.Interaction[Any]) -> EffectiveRules:
         """The rules in force for the interaction's server and channel (a thread: its parent's), read now:
         a change made by any bot process applies to the next request."""
-        if interaction.guild_id is None:
-            return effective_rules(self.operator, GuildRules())
-        rules = await self.rules_store.rules(interaction.guild_id)
         context = access_context(interaction)
-        return effective_rules(self.operator, rules, context.channel_id, context.parent_channel_id)
+        return await self.rules_for(interaction.guild_id, context.channel_id, context.parent_channel_id)
+
+    async def rules_for(
+        self, guild_id: int | None, channel_id: int | None = None, parent_id: int | None = None
+    ) -> EffectiveRules:
+        """The rules in force in a server (the operator's alone outside one), in one channel or server-wide."""
+        if guild_id is None:
+            return effective_rules(self.operator, GuildRules())
+        return effective_rules(self.operator, await self.rules_store.rules(guild_id), channel_id, parent_id)
 
     def member_limits(self, interaction: discord.Interaction[Any], here: EffectiveRules) -> MemberLimits:
         """The quota, jobs held and weight of the interaction's member under the rules `here`, raised by the

@@ -209,3 +209,13 @@ async def test_rules_survive_a_restart(start_bot: StartBot) -> None:
 
     assert "between 1 and 10 on this server" in await ephemeral_reply(refused)
     assert "server max steps: not set → 10" in await says(again, admin, "videoadmin audit")
+
+
+async def test_defaults_above_a_server_cap_are_refused_when_set(start_bot: StartBot) -> None:
+    running = await start_bot()
+    admin = await admin_of(running)
+
+    await says(running, admin, "videoadmin rules limits", {"max_steps": 10})
+    refused = await says(running, admin, "videoadmin defaults", {"scope": "server", "steps": 20})
+
+    assert "steps must be between 1 and 10 on this server" in refused
