@@ -4,15 +4,18 @@ Redis hands back is checked, so a damaged record is logged and read as no rule."
 from __future__ import annotations
 
 import logging
+import shutil
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
 from bot.moderation.rules_redis import RedisRulesStore
 from bot.moderation.server_rules import DailyQuota, GuildRules, ScopeLimits
-from generation.queue.redis.verbs import connect
+from generation.queue.redis.verbs import DEFAULT_PREFIX, connect
 from tests.fixtures.bot import StartBot, ephemeral_reply, finished
 from tests.fixtures.redis_server import RedisServer
+from tests.queue.test_redis_acl import ROOT, compose_url
 
 GUILD = 4242
 
@@ -95,3 +98,19 @@ async def test_a_rule_set_by_another_bot_process_applies_to_the_next_video_witho
     after = await running.emulator.invoke_slash(running.alice, running.channel, "video", {"prompt": "a cat -steps 20"})
 
     assert "between 1 and 10 on this server" in await ephemeral_reply(after)
+
+
+async def test_the_bots_redis_user_in_the_shipped_acl_may_keep_the_rules(tmp_path: Path) -> None:
+    acl = tmp_path / "users.acl"
+    shutil.copy(ROOT / "users.acl", acl)
+    server = RedisServer.start(tmp_path / "redis", options=["--aclfile", str(acl)])
+    store = RedisRulesStore(connect(compose_url(server, worker=False)), DEFAULT_PREFIX)
+    try:
+        await store.change(GUILD, 7, 1000.0, lambda rules: rules.updated(server=ScopeLimits(cooldown_s=30)))
+        rules, trail = await store.rules(GUILD), await store.audit(GUILD, 10)
+    finally:
+        await store.close()
+        server.stop()
+
+    assert rules.server.cooldown_s == 30
+    assert [entry.what for entry in trail] == ["server cooldown"]
