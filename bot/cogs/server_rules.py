@@ -38,7 +38,7 @@ from bot.moderation.server_rules import (
 )
 from generation.clock import Clock
 
-audit = logging.getLogger("videobot.audit")
+audit_log = logging.getLogger("videobot.audit")
 
 AUDIT_SHOWN: Final = 10
 _SIZE: Final = re.compile(r"^\s*(\d+)\s*[x×]\s*(\d+)\s*$")
@@ -252,7 +252,7 @@ class RulesGroup(app_commands.Group):
         guild_id = _guild(interaction)
         entries = await self._store.change(guild_id, interaction.user.id, self._clock.time(), checked)
         for entry in entries:
-            audit.info(
+            audit_log.info(
                 "rule changed guild_id=%s user_id=%s what=%r old=%r new=%r",
                 guild_id,
                 entry.user_id,
