@@ -1,7 +1,9 @@
-"""`/videoadmin`: pause, resume, clear, stats and defaults, for Manage Server or the admin role."""
+"""`/videoadmin`: pause, resume, clear, stats and defaults, for Manage Server or the admin role; the rules
+commands (`bot.cogs.server_rules`) join the same group."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -30,11 +32,20 @@ class NotAdminError(RefusedError, app_commands.CheckFailure):
 class AdminCog(commands.GroupCog, group_name="videoadmin", group_description="Video bot administration"):
     """Queue control and per-channel defaults."""
 
-    def __init__(self, controls: QueueControls, gatekeeper: Gatekeeper, clock: Clock) -> None:
+    def __init__(
+        self,
+        controls: QueueControls,
+        gatekeeper: Gatekeeper,
+        clock: Clock,
+        more: Sequence[app_commands.Command[Any, Any, None] | app_commands.Group] = (),
+    ) -> None:
         self._controls = controls
         self._gatekeeper = gatekeeper
         self._clock = clock
         super().__init__()
+        # Commands kept in modules of their own (`bot.cogs.server_rules`), each checking admins itself.
+        for command in more:
+            self.__cog_app_commands_group__.add_command(command)  # type: ignore[union-attr]
 
     async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
         """Only admins pass; everyone else gets a specific ephemeral refusal."""
@@ -118,7 +129,8 @@ class AdminCog(commands.GroupCog, group_name="videoadmin", group_description="Vi
                 model=model,
             )
             channel = interaction.channel_id if scope == "channel" else None
-            await self._controls.save_defaults(interaction.guild_id, channel, values, reset=reset)
+            here = await self._gatekeeper.rules_for(interaction.guild_id, channel)
+            await self._controls.save_defaults(interaction.guild_id, channel, values, reset=reset, here=here)
             where = "this channel" if scope == "channel" else "this server"
             await ack.respond(content=f"Defaults for {where} {'removed' if reset else 'saved'}.", ephemeral=True)
 

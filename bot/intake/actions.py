@@ -33,9 +33,11 @@ from bot.intake.options import (
     size_named,
 )
 from bot.intake.prompt_flags import parse_prompt_flags
+from bot.intake.rule_limits import narrowed
 from bot.intake.served_models import ServedModels
 from bot.intake.submission import Submitter
 from bot.moderation.gatekeeper import Gatekeeper
+from bot.moderation.precedence import EffectiveRules
 from generation.clock import Clock
 from generation.conditioning import ImageLimits
 from generation.errors import JobNotFoundError
@@ -98,14 +100,15 @@ class JobActions:
         """
         async with acknowledged(interaction, self._clock, Deferral.PUBLIC) as ack:
             defaults = self._channel_defaults.lookup(interaction.guild_id, interaction.channel_id)
+            here = await self._gatekeeper.rules_here(interaction)
             served = await self._models.choose(model, defaults)
             kept = None if image_of is None else image_of.image
             await self._check_picture(served, attachment)
             if size is not None:
-                chosen = size_named(size, self._models.limits_for(served).sizes)
+                chosen = size_named(size, narrowed(self._models.limits_for(served), here).sizes)
                 explicit = dataclasses.replace(explicit, width=chosen.width, height=chosen.height)
-            prepared = self._prepare(served, parsed, explicit, defaults)
-            await self._admit_and_submit(ack, prepared.request, served, prepared.adjustments, attachment, kept)
+            prepared = self._prepare(served, parsed, explicit, defaults, here)
+            await self._admit_and_submit(ack, prepared.request, served, here, prepared.adjustments, attachment, kept)
 
     async def _check_picture(self, served: ServedModel, attachment: discord.Attachment | None) -> None:
         """Refuse a picture for a model that makes videos from text, naming one that would take it."""
@@ -123,15 +126,17 @@ class JobActions:
         parsed: ParsedPrompt,
         explicit: OptionOverrides,
         defaults: Sequence[ChannelDefaults],
+        here: EffectiveRules,
     ) -> PreparedRequest:
         """The request `parsed` and `explicit` make on `served`, under the channel's `defaults` and the
-        deployment's (its default steps apply to the model the settings describe)."""
+        deployment's (its default steps apply to the model the settings describe), within the rules `here`."""
+        limits = narrowed(self._models.limits_for(served), here)
         deployment = ChannelDefaults(
             scope="deployment",
-            steps=self._default_steps if self._models.configured(served) else None,
+            steps=min(self._default_steps, limits.max_steps) if self._models.configured(served) else None,
             negative_prompt=served.profile.negative_prompt or None,
         )
-        prepared = prepare_request(parsed, explicit, [*defaults, deployment], self._models.limits_for(served))
+        prepared = prepare_request(parsed, explicit, [*defaults, deployment], limits)
         return dataclasses.replace(prepared, request=dataclasses.replace(prepared.request, model=served.name))
 
     async def _admit_and_submit(
@@ -139,15 +144,16 @@ class JobActions:
         ack: Acknowledgement,
         request: VideoRequest,
         served: ServedModel,
+        here: EffectiveRules,
         adjustments: Sequence[str] = (),
         attachment: discord.Attachment | None = None,
         kept_image: str | None = None,
         *,
         extending: Path | None = None,
     ) -> None:
-        """Queue `request` for the member of `ack` once the gatekeeper admits it, with its picture, or with a
-        copy of the video it continues (`extending`)."""
-        admission = self._gatekeeper.admit(ack.interaction, request)
+        """Queue `request` for the member of `ack` once the gatekeeper admits it under the rules `here`, with
+        its picture, or with a copy of the video it continues (`extending`)."""
+        admission = self._gatekeeper.admit(ack.interaction, request, here)
         try:
             if extending is not None:
                 request = dataclasses.replace(request, extend=await copy_to_extend(extending, self._output_dir))
@@ -250,8 +256,9 @@ class JobActions:
                 parsed = parse_prompt_flags(prompt)
                 explicit = kept_settings(original.spec.request, parsed, negative)
                 defaults = self._channel_defaults.lookup(interaction.guild_id, interaction.channel_id)
-                prepared = self._prepare(model, parsed, explicit, defaults)
-                await self._admit_and_submit(ack, prepared.request, model, prepared.adjustments, extending=video)
+                here = await self._gatekeeper.rules_here(interaction)
+                prepared = self._prepare(model, parsed, explicit, defaults, here)
+                await self._admit_and_submit(ack, prepared.request, model, here, prepared.adjustments, extending=video)
             except JobNotFoundError:
                 await ack.refuse("That job is no longer known to the bot.")
             except Exception as error:
@@ -275,9 +282,10 @@ class JobActions:
 
     async def _reroll(self, ack: Acknowledgement, info: JobInfo) -> None:
         made = info.spec.request
+        here = await self._gatekeeper.rules_here(ack.interaction)
         try:
             served = await self._models.choose(made.model)
-            request = recheck_request(made.with_seed(None), self._models.limits_for(served))
+            request = recheck_request(made.with_seed(None), narrowed(self._models.limits_for(served), here))
             request = dataclasses.replace(request, model=served.name)
         except InvalidOptionError as error:
             await ack.refuse(
@@ -285,7 +293,7 @@ class JobActions:
                 "Use Remix to pick settings this server allows now."
             )
             return
-        await self._admit_and_submit(ack, request, served, kept_image=made.image)
+        await self._admit_and_submit(ack, request, served, here, kept_image=made.image)
 
     async def _cancel(self, ack: Acknowledgement, info: JobInfo) -> None:
         interaction = ack.interaction

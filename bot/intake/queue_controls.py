@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from bot.intake.channel_defaults import SERVER_WIDE, ChannelDefaultsStore
 from bot.intake.options import ChannelDefaults, VideoSize, check_defaults, size_named
+from bot.intake.rule_limits import narrowed
 from bot.intake.served_models import ServedModels
+from bot.moderation.precedence import EffectiveRules
 from generation.queue.interface import JobInfo, JobQueue, Person, QueueStats
 
 HISTORY_SHOWN = 10
@@ -58,17 +60,17 @@ class QueueControls:
         return size_named(name, self._models.limits_for(served).sizes)
 
     async def save_defaults(
-        self, guild_id: int, channel_id: int | None, values: ChannelDefaults, *, reset: bool
+        self, guild_id: int, channel_id: int | None, values: ChannelDefaults, *, reset: bool, here: EffectiveRules
     ) -> None:
         """Store (or with `reset`, remove) defaults for a channel, or the whole server when `channel_id` is None.
 
         The values are checked against the limits of the model they pick (a served one: `InvalidOptionError`
-        lists those) as each `/video` will check them, so a default can never make every request in a
-        channel fail; `InvalidOptionError` says which one.
+        lists those), within the server's rules `here`, as each `/video` will check them, so a default can
+        never make every request in a channel fail; `InvalidOptionError` says which one.
         """
         if not reset:
             served = await self._models.choose(values.model)
-            check_defaults(values, self._models.limits_for(served))
+            check_defaults(values, narrowed(self._models.limits_for(served), here))
         await self._channel_defaults.set(
             guild_id, SERVER_WIDE if channel_id is None else channel_id, ChannelDefaults() if reset else values
         )

@@ -27,6 +27,7 @@ from bot.intake.queue_controls import QueueControls
 from bot.intake.served_models import ServedModels
 from bot.intake.submission import Submitter
 from bot.moderation.gatekeeper import Gatekeeper
+from bot.moderation.rules_store import RulesStore, SqliteRulesStore
 from bot.observability import HealthServer, Metrics, start_health_server
 from bot.settings import Settings
 from bot.startup.discord_login import explain_sync_failure
@@ -56,7 +57,15 @@ class VideoTree(app_commands.CommandTree[Any]):
 class VideoBot(commands.Bot):
     """Slash commands in front of a `JobQueue`; see the module docstring."""
 
-    def __init__(self, settings: Settings, queue: JobQueue, *, clock: Clock = SYSTEM_CLOCK, **options: Any) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        queue: JobQueue,
+        *,
+        clock: Clock = SYSTEM_CLOCK,
+        rules_store: RulesStore | None = None,
+        **options: Any,
+    ) -> None:
         intents = discord.Intents.none()
         intents.guilds = True
         super().__init__(
@@ -78,7 +87,8 @@ class VideoBot(commands.Bot):
             profile=settings.profile,
         )
         self.metrics = Metrics()
-        self.gatekeeper = Gatekeeper(settings, clock)
+        self.rules_store = rules_store or server_rules_store(settings)
+        self.gatekeeper = Gatekeeper(settings, clock, self.rules_store)
         self.channel_defaults = ChannelDefaultsStore(settings.database_path)
         self.models = ServedModels(queue, self.request_limits, clock, default_model=settings.default_model)
         self.following = LiveJobs(
@@ -110,15 +120,21 @@ class VideoBot(commands.Bot):
         """Load commands, start the queue, follow the jobs it hands back and sync commands."""
         from bot.cogs.admin import AdminCog
         from bot.cogs.queue_commands import QueueCog
+        from bot.cogs.server_rules import RulesGroup, audit_command
         from bot.cogs.video import VideoCog
 
         self.add_dynamic_items(JobButton)
         await self.add_cog(VideoCog(self.tree, self.actions, self.models, self.settings.image_max_bytes))
         await self.add_cog(QueueCog(self.actions, self.controls, self.clock))
-        await self.add_cog(AdminCog(self.controls, self.gatekeeper, self.clock))
+        rules: list[app_commands.Command[Any, Any, None] | app_commands.Group] = [
+            RulesGroup(self.gatekeeper, self.controls, self.clock),
+            audit_command(self.gatekeeper, self.clock),
+        ]
+        await self.add_cog(AdminCog(self.controls, self.gatekeeper, self.clock, rules))
         # First: a guild id Discord refuses ends start-up before the queue recovers jobs or the model loads.
         await self._sync_commands()
         await self.channel_defaults.open()
+        await self.rules_store.open()
         metric_events = self.queue.subscribe()
         for info in await self.queue.start():
             self.following.follow_recovered(info)
@@ -179,6 +195,7 @@ class VideoBot(commands.Bot):
             self._metrics_task.cancel()
             await asyncio.gather(self._metrics_task, return_exceptions=True)
         await self.channel_defaults.close()
+        await self.rules_store.close()
         await super().close()
 
 
@@ -190,6 +207,17 @@ class ShardedVideoBot(VideoBot, commands.AutoShardedBot):
         """Health probe: logged in, ready and with every shard's connection open."""
         shards = self.shards.values()
         return self.is_ready() and not self.is_closed() and bool(shards) and not any(s.is_closed() for s in shards)
+
+
+def server_rules_store(settings: Settings) -> RulesStore:
+    """Where server rules live: the bot's SQLite file, or with QUEUE_URL the queue's Redis (every bot
+    process then sees the same rules)."""
+    if settings.queue_url is None:
+        return SqliteRulesStore(settings.database_path)
+    from bot.moderation.rules_redis import RedisRulesStore
+    from generation.queue.redis.verbs import DEFAULT_PREFIX, connect
+
+    return RedisRulesStore(connect(settings.queue_url.get_secret_value()), DEFAULT_PREFIX)
 
 
 def build_bot(settings: Settings, queue: JobQueue, **options: Any) -> VideoBot:

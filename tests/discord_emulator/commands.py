@@ -11,8 +11,8 @@ import enum
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .models import Attachment, Guild, Role, User
-from .payloads import member_json, role_json, user_json
+from .models import Attachment, Channel, Guild, Role, User
+from .payloads import channel_json, member_json, role_json, user_json
 
 
 class OptionType(enum.IntEnum):
@@ -166,6 +166,14 @@ def _value(
     elif kind is OptionType.ATTACHMENT:
         _expect(isinstance(value, Attachment), name, value, "an Attachment")
         resolved.setdefault("attachments", {})[str(value.id)] = upload(value)
+        return str(value.id)
+    elif kind is OptionType.CHANNEL:
+        _expect(isinstance(value, Channel), name, value, "a Channel")
+        _expect(guild is not None and value.guild_id == guild.id, name, value, "a channel of this server")
+        kinds = option.get("channel_types")
+        _expect(not kinds or int(value.type) in kinds, name, value, f"a channel of type {kinds}")
+        # A resolved channel carries the invoking member's permissions there; these commands read only its id.
+        resolved.setdefault("channels", {})[str(value.id)] = {**channel_json(value), "permissions": "0"}
         return str(value.id)
     elif kind is OptionType.ROLE:
         _expect(isinstance(value, Role), name, value, "a Role")

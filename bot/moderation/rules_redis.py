@@ -1,0 +1,111 @@
+"""Server rules in Redis, for bots that share a queue there (QUEUE_URL): every process sees one set.
+
+Keys, under the queue's prefix:
+
+- `rules:{guild}`: a hash with `doc` (the `GuildRules` JSON) and `version`, raised by every change;
+- `rules:audit:{guild}`: a stream of every change, never trimmed (an edit is a rare, small record).
+
+Each process keeps the last document it read per server with its version, and on every `/video` asks
+Redis only for the version (one round trip): a change made by any process applies to the next request
+everywhere, without a restart and without pub/sub that a reconnect could miss. A change is a WATCHed
+transaction, retried if another process wrote between the read and the write. What Redis holds is
+untrusted input: a damaged document or audit record is logged and read as no rule, never a crash.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Final, cast
+
+import redis.asyncio as redis
+from redis.exceptions import WatchError
+from redis.typing import EncodableT, FieldT
+
+from bot.moderation.rules_audit import AuditEntry, changes
+from bot.moderation.rules_store import Edit, parse_rules
+from bot.moderation.server_rules import GuildRules
+
+log = logging.getLogger(__name__)
+
+#: Edits are rare; a change that lost this many races in a row means something else is wrong.
+_ATTEMPTS: Final = 20
+
+
+class RedisRulesStore:
+    """`RulesStore` on a `redis.asyncio` client (`decode_responses=True`) under the queue's `prefix`."""
+
+    def __init__(self, client: redis.Redis, prefix: str) -> None:
+        self._client = client
+        self._prefix = prefix
+        self._read: dict[int, tuple[str, GuildRules]] = {}
+
+    async def open(self) -> None:
+        """Nothing to create: Redis makes keys on first write."""
+
+    async def close(self) -> None:
+        """Close the client."""
+        await self._client.aclose()
+
+    def _key(self, guild_id: int) -> str:
+        return f"{self._prefix}rules:{guild_id}"
+
+    def _audit_key(self, guild_id: int) -> str:
+        return f"{self._prefix}rules:audit:{guild_id}"
+
+    async def rules(self, guild_id: int) -> GuildRules:
+        """The current rules: the cached document while its version is current, else read again."""
+        key = self._key(guild_id)
+        version = cast(str | None, await self._client.hget(key, "version"))
+        if version is None:
+            self._read.pop(guild_id, None)
+            return GuildRules()
+        cached = self._read.get(guild_id)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        version, doc = cast(list[str | None], await self._client.hmget(key, ["version", "doc"]))
+        rules = parse_rules(guild_id, doc)
+        if version is not None:
+            self._read[guild_id] = (version, rules)
+        return rules
+
+    async def change(self, guild_id: int, user_id: int, at: float, edit: Edit) -> list[AuditEntry]:
+        """Apply `edit` and append its audit entries in one transaction (retried on a concurrent write)."""
+        key, audit_key = self._key(guild_id), self._audit_key(guild_id)
+        for _ in range(_ATTEMPTS):
+            async with self._client.pipeline(transaction=True) as pipe:
+                try:
+                    await pipe.watch(key)
+                    old = parse_rules(guild_id, cast(str | None, await pipe.hget(key, "doc")))
+                    new = edit(old)
+                    entries = changes(old, new, user_id, at)
+                    if not entries:
+                        return []
+                    pipe.multi()  # type: ignore[no-untyped-call]
+                    pipe.hset(key, "doc", new.to_json())
+                    pipe.hincrby(key, "version", 1)
+                    for entry in entries:
+                        fields: dict[FieldT, EncodableT] = {
+                            "at": repr(entry.at), "user": entry.user_id, "what": entry.what, "old": entry.old,
+                            "new": entry.new,
+                        }  # fmt: skip
+                        pipe.xadd(audit_key, fields)
+                    await pipe.execute()
+                    return entries
+                except WatchError:
+                    continue
+        raise RuntimeError(f"the rules of guild_id={guild_id} kept changing under this edit; try again")
+
+    async def audit(self, guild_id: int, limit: int) -> list[AuditEntry]:
+        """The last `limit` entries, newest first; a damaged record is logged and left out."""
+        records = cast(
+            list[tuple[str, dict[str, str]]], await self._client.xrevrange(self._audit_key(guild_id), count=limit)
+        )
+        entries = []
+        for record_id, fields in records:
+            try:
+                entries.append(
+                    AuditEntry(float(fields["at"]), int(fields["user"]), fields["what"], fields["old"], fields["new"])
+                )
+            except (KeyError, ValueError, TypeError) as error:
+                log.error("ignoring the damaged audit record %s of guild_id=%s: %r", record_id, guild_id, error)
+        return entries
