@@ -19,30 +19,36 @@ from pydantic import ValidationError
 from bot.moderation.rules_audit import AuditEntry, changes
 from bot.moderation.server_rules import GuildRules
 from generation.database import Database, transaction
+from generation.schema import Schema
 
 log = logging.getLogger(__name__)
 
 Edit = Callable[[GuildRules], GuildRules]
 """A change to one server's rules; may raise `ValueError` to refuse it (nothing is stored then)."""
 
-#: The tables, as `CREATE … IF NOT EXISTS` (the schema-versioning work ports them into a migration).
-RULES_SCHEMA: Final = """
-CREATE TABLE IF NOT EXISTS server_rules (
-    guild_id INTEGER PRIMARY KEY,
-    rules TEXT NOT NULL,
-    version INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS rules_audit (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    guild_id INTEGER NOT NULL,
-    at REAL NOT NULL,
-    user_id INTEGER NOT NULL,
-    what TEXT NOT NULL,
-    old TEXT NOT NULL,
-    new TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS rules_audit_by_guild ON rules_audit (guild_id, id);
-"""
+RULES_SCHEMA: Final = Schema(
+    "server_rules",
+    (
+        # Version 1; never edited: a change is a new migration after it.
+        """
+        CREATE TABLE IF NOT EXISTS server_rules (
+            guild_id INTEGER PRIMARY KEY,
+            rules TEXT NOT NULL,
+            version INTEGER NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS rules_audit (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            guild_id INTEGER NOT NULL,
+            at REAL NOT NULL,
+            user_id INTEGER NOT NULL,
+            what TEXT NOT NULL,
+            old TEXT NOT NULL,
+            new TEXT NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS rules_audit_by_guild ON rules_audit (guild_id, id);
+        """,
+    ),
+)
 
 
 class RulesStore(Protocol):

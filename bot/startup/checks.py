@@ -26,6 +26,7 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from bot.intake.channel_defaults import CHANNEL_DEFAULTS_SCHEMA
+from bot.moderation.rules_store import RULES_SCHEMA
 from bot.observability.logging_setup import DISCORD_TOKEN_PATTERN
 from bot.settings import Settings
 from bot.startup.problems import TOKEN_FIX, StartupProblem
@@ -41,7 +42,7 @@ GPU_FIX = (
     "set DEVICE=cpu"
 )
 #: Every component with tables in the bot's database: a file holding one at a newer version is refused.
-DATABASE_SCHEMAS = (JOBS_SCHEMA, CHANNEL_DEFAULTS_SCHEMA)
+DATABASE_SCHEMAS = (JOBS_SCHEMA, CHANNEL_DEFAULTS_SCHEMA, RULES_SCHEMA)
 
 
 @dataclass(frozen=True)
