@@ -9,6 +9,7 @@ from typing import Any
 import discord
 
 from bot.errors import RefusedError
+from bot.moderation.limits import MemberLimits, operator_limits
 from bot.moderation.rules import (
     AccessContext,
     AccessPolicy,
@@ -42,6 +43,7 @@ class Gatekeeper:
         self.blocklist = Blocklist.from_entries(settings.blocklist)
         self.cooldown = Cooldown(settings.cooldown_s)
         self._model_negative_prompt = settings.profile.negative_prompt
+        self._operator_limits = operator_limits(settings)
 
     def admit(self, interaction: discord.Interaction[Any], request: VideoRequest) -> Admission:
         """Raise `RefusedError` if this user may not queue `request` here, now; else start their cooldown.
@@ -74,6 +76,10 @@ class Gatekeeper:
         if not exempt:
             self.cooldown.record(interaction.user.id, now)
         return Admission(self.cooldown, interaction.user.id, now)
+
+    def limits(self, interaction: discord.Interaction[Any]) -> MemberLimits:
+        """The member's daily quota, jobs held and weight here (today: the operator's defaults for everyone)."""
+        return self._operator_limits
 
     def is_admin(self, interaction: discord.Interaction[Any]) -> bool:
         """Manage Server or one of the configured admin roles."""

@@ -110,11 +110,13 @@ class VideoBot(commands.Bot):
         """Load commands, start the queue, follow the jobs it hands back and sync commands."""
         from bot.cogs.admin import AdminCog
         from bot.cogs.queue_commands import QueueCog
+        from bot.cogs.quota import QuotaCog
         from bot.cogs.video import VideoCog
 
         self.add_dynamic_items(JobButton)
         await self.add_cog(VideoCog(self.tree, self.actions, self.models, self.settings.image_max_bytes))
         await self.add_cog(QueueCog(self.actions, self.controls, self.clock))
+        await self.add_cog(QuotaCog(self.actions, self.clock))
         await self.add_cog(AdminCog(self.controls, self.gatekeeper, self.clock))
         # First: a guild id Discord refuses ends start-up before the queue recovers jobs or the model loads.
         await self._sync_commands()
