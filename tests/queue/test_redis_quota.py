@@ -3,7 +3,7 @@
 The specifications both backends meet are in `test_quota.py`; these are about what only Redis has:
 several bot processes counting against one quota at once, the `quota:{key}` sorted set's lifetime,
 contents nobody's script wrote (a key of another type, members scored in the future, a job record
-whose allowance was rewritten), and a Redis at its memory limit.
+whose allowance was rewritten), a Redis at its memory limit, and one restarted without its data.
 """
 
 from __future__ import annotations
@@ -16,15 +16,21 @@ import pytest
 
 from generation.errors import DamagedJobError, QueueBusyError, QuotaExceededError
 from generation.queue.allowance import DAY_S, QuotaUsage
+from generation.queue.interface import JobFailed
+from generation.queue.outcome import LOST_IN_REDIS
 from generation.queue.redis.queue import RedisJobQueue
 from tests.fakes.clock import FakeClock
-from tests.queue import test_redis_only, test_redis_writes
+from tests.fixtures.redis_server import RedisServer
+from tests.patience import PATIENCE_S
+from tests.queue import test_redis_lost, test_redis_only, test_redis_writes
 from tests.queue.test_quota import START, allowance, limited
+from tests.queue.test_redis_lost import TICK_S, last_event, ticking_bot
 from tests.queue.test_redis_only import Cluster, bot_client
 
 cluster = test_redis_only.cluster  # the Redis-only specifications' fixtures, here too
 server = test_redis_writes.server
 fleet = test_redis_writes.fleet
+forgetful = test_redis_lost.forgetful
 
 ANN_QUOTA = "quota:g1:ann"
 
@@ -125,5 +131,24 @@ async def test_a_submission_at_the_memory_limit_counts_nothing(fleet: test_redis
         await bot.submit(limited("ann", 1))
 
     fleet.server.free_memory(fillers)
+    assert (await bot.quota_usage(allowance("ann", 1))).used == 0
+    await bot.submit(limited("ann", 1))
+
+
+async def test_after_redis_restarted_empty_the_lost_jobs_count_nothing_and_keep_their_allowance(
+    forgetful: tuple[RedisServer, Cluster],
+) -> None:
+    server, cluster = forgetful
+    tick = FakeClock()
+    bot = await ticking_bot(cluster, tick)
+    handle = await bot.submit(limited("ann", 1))
+    ending = asyncio.create_task(last_event(handle.events()))
+
+    server.stop()
+    server.restart()  # the same port, no data
+    await tick.advance_past(TICK_S)
+
+    assert await asyncio.wait_for(ending, PATIENCE_S) == JobFailed(handle.info.job_id, LOST_IN_REDIS)
+    assert (await bot.get(handle.info.job_id)).spec.allowance == allowance("ann", 1)
     assert (await bot.quota_usage(allowance("ann", 1))).used == 0
     await bot.submit(limited("ann", 1))

@@ -117,7 +117,7 @@ def video_key(prefix: str, job_id: str, token: object) -> str:
 def job_fields(job_id: str, spec: JobSpec, origin: str) -> dict[str, str]:
     """The fields a new job's hash starts with, besides its status and times (set by the script)."""
     request = spec.request
-    return {
+    fields = {
         "id": job_id,
         "owner": spec.owner_id,
         "group": spec.group_id,
@@ -128,10 +128,12 @@ def job_fields(job_id: str, spec: JobSpec, origin: str) -> dict[str, str]:
         "cost": number(request.cost),
         # The lane the scripts route it by (see `scripts.py`); '' runs on any worker.
         "model": request.model or "",
-        # Whose quota it counts against, for the scripts to give the count back if it fails.
-        "quota": spec.allowance.quota_key,
-        "allowance": allowance_text(spec.allowance) or "",
     }
+    allowance = allowance_text(spec.allowance)
+    if allowance is not None:  # a job without one (no limits) costs no field
+        # Whose quota it counts against, for the scripts to give the count back if it fails.
+        fields |= {"quota": spec.allowance.quota_key, "allowance": allowance}
+    return fields
 
 
 def quota_argument(allowance: Allowance) -> dict[str, Any] | None:
