@@ -1,6 +1,6 @@
 """Redis memory benchmark: what the queue keeps in Redis per job, and how fast users hear that Redis lost it.
 
-    python -m bench.redis_memory_bench [--jobs 500] [--video-kib 2048] [--lost-jobs 100] [--lease-s 3]
+    python -m bench.redis_memory_bench [--jobs 500] [--video-kib 2048] [--lost-jobs 100] [--lease-s 3] [--daily-quota 0]
 
 This process starts its own `redis-server` (no persistence) on 127.0.0.1 at a free port and drives the
 real classes: the bot's `RedisJobQueue` and one `WorkerHost` in this process, whose generator and
@@ -40,6 +40,7 @@ import redis
 from bench.queue_bench import NoOpGenerator
 from generation.clock import SYSTEM_CLOCK
 from generation.config import EngineSettings
+from generation.queue.allowance import Allowance
 from generation.queue.interface import JobCancelled, JobFailed, JobFinished, JobSpec
 from generation.queue.redis.host import WorkerHost
 from generation.queue.redis.queue import RedisJobQueue
@@ -117,10 +118,18 @@ def until_ended(client: redis.Redis, jobs: int) -> None:
                 ended += fields[b"kind"] in (b"finished", b"failed", b"cancelled")
 
 
-def specs(count: int) -> list[JobSpec]:
-    """One small job per user (a typical prompt's length)."""
+def specs(count: int, daily_quota: int = 0) -> list[JobSpec]:
+    """One small job per user (a typical prompt's length); with `daily_quota`, each under a quota of their
+    own in server 1, as the bot keys them."""
     request = VideoRequest("a red fox running through fresh snow at dawn, cinematic", width=64, height=64, steps=3)
-    return [JobSpec(request, owner_id=f"{100000000000000000 + n}", group_id="1", context="{}") for n in range(count)]
+    owners = [f"{100000000000000000 + n}" for n in range(count)]
+    return [
+        JobSpec(
+            request, owner_id=owner, group_id="1", context="{}",
+            allowance=Allowance(quota_key=f"1:{owner}", daily_quota=daily_quota) if daily_quota else Allowance(),
+        )
+        for owner in owners
+    ]  # fmt: skip
 
 
 def bot(url: str, settings: QueueSettings, folder: Path) -> RedisJobQueue:
@@ -138,7 +147,7 @@ def worker(url: str, settings: QueueSettings, folder: Path, video_bytes: int) ->
     return WorkerHost(source, NoOpGenerator(), settings, engine, SYSTEM_CLOCK, encoder=random_encoder(video_bytes))
 
 
-async def memory(server: Server, folder: Path, jobs: int, video_bytes: int) -> None:
+async def memory(server: Server, folder: Path, jobs: int, video_bytes: int, daily_quota: int = 0) -> None:
     """Part (a)."""
     settings = QueueSettings(queue_max_jobs=jobs, queue_max_per_user=1, video_retention_h=0)
     client = redis.Redis(port=server.port)
@@ -146,10 +155,11 @@ async def memory(server: Server, folder: Path, jobs: int, video_bytes: int) -> N
     first = bot(server.url, settings, folder)
     await first.start()
     baseline = server.used_memory()  # the bot's own keys (its cursor), before any job
-    handles = [await first.submit(spec) for spec in specs(jobs)]
+    handles = [await first.submit(spec) for spec in specs(jobs, daily_quota)]
     waiting = server.used_memory()
     sample = handles[-1].info.job_id
     record, own_events = (cast(int, client.memory_usage(f"{DEFAULT_PREFIX}{key}{sample}")) for key in ("job:", "ev:"))
+    quota = client.memory_usage(f"{DEFAULT_PREFIX}quota:{handles[-1].info.spec.allowance.quota_key}") or 0
     await first.close()
 
     host = worker(server.url, settings, folder, video_bytes)
@@ -171,10 +181,12 @@ async def memory(server: Server, folder: Path, jobs: int, video_bytes: int) -> N
     await second.close()
     client.close()
 
-    print(f"(a) Redis memory, {jobs} jobs from {jobs} users, MP4s of {video_bytes / 1024:.0f} KiB")
+    quotas = f", each under a daily quota of {daily_quota}" if daily_quota else ""
+    print(f"(a) Redis memory, {jobs} jobs from {jobs} users{quotas}, MP4s of {video_bytes / 1024:.0f} KiB")
     print(f"    the bot started, no job yet: {baseline - before:>12,} B")
     print(f"    per waiting job:             {(waiting - baseline) / jobs:>12,.0f} B", end="")
-    print(f" (MEMORY USAGE of one: its record {record:,} B, its own events {own_events:,} B)")
+    print(f" (MEMORY USAGE of one: its record {record:,} B, its own events {own_events:,} B", end="")
+    print(f", its member's quota {quota:,} B)" if daily_quota else ")")
     per_video = (unfetched - waiting) / jobs
     print(f"    per finished, unfetched job: {per_video:>12,.0f} B more, of which its MP4's key {video:,} B")
     per_delivered = (delivered - baseline) / jobs
@@ -215,13 +227,14 @@ async def main(arguments: Sequence[str] | None = None) -> None:
     parser.add_argument("--video-kib", type=int, default=2048)
     parser.add_argument("--lost-jobs", type=int, default=100)
     parser.add_argument("--lease-s", type=float, default=3.0)
+    parser.add_argument("--daily-quota", type=int, default=0, help="each user's daily quota (0: none, as by default)")
     options = parser.parse_args(arguments)
     logging.basicConfig(level=logging.ERROR)  # part (b)'s one line per lost job is for operators, not here
     with tempfile.TemporaryDirectory() as temporary:
         folder = Path(temporary)
         server = Server(folder / "redis")
         try:
-            await memory(server, folder, options.jobs, options.video_kib * 1024)
+            await memory(server, folder, options.jobs, options.video_kib * 1024, options.daily_quota)
             await lost(server, folder, options.lost_jobs, options.lease_s)
         finally:
             server.stop()

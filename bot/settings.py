@@ -69,6 +69,12 @@ class Settings(EngineSettings, QueueSettings):
         "refuse_outside_nsfw", description="where blocklisted prompts are refused"
     )
     cooldown_s: float = Field(0.0, ge=0, description="seconds a user waits between /video requests")
+    daily_quota: int = Field(
+        0, ge=0, description="videos a member may make per day in each server (and in DMs); 0 = no limit"
+    )
+    quota_reset_hour: int | None = Field(
+        None, ge=0, le=23, description="hour (UTC, 0-23) the daily quota starts afresh; empty = a rolling 24 hours"
+    )
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
     log_format: Literal["text", "json"] = Field("text", description="json for log collectors")
     health_port: int | None = Field(None, ge=1, le=65535, description="serve /healthz and /metrics here")
@@ -182,10 +188,11 @@ class Settings(EngineSettings, QueueSettings):
             ids.extend(range(int(first), int(last) + 1))
         return ids
 
-    @field_validator("health_port", mode="before")
+    @field_validator("health_port", "quota_reset_hour", mode="before")
     @classmethod
-    def _empty_port_is_off(cls, value: object) -> object:
-        # HEALTH_PORT= in .env turns the server off even where the image sets a port.
+    def _empty_is_unset(cls, value: object) -> object:
+        # HEALTH_PORT= in .env turns the server off even where the image sets a port; QUOTA_RESET_HOUR=
+        # keeps the rolling window.
         return None if value == "" else value
 
     @field_validator("video_sizes", "blocklist", mode="before")

@@ -1,4 +1,4 @@
-"""`/queue`, `/cancel` and `/history`: where everyone stands, and your own jobs."""
+"""`/queue`, `/cancel` and `/history`: where everyone stands, and your own jobs (and daily quota)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.cogs.quota import quota_text
 from bot.discord_io import render
 from bot.discord_io.acknowledgement import Deferral, acknowledged
 from bot.discord_io.sanitize import display_prompt
@@ -86,4 +87,7 @@ class QueueCog(commands.Cog):
         async with acknowledged(interaction, self._clock, Deferral.EPHEMERAL) as ack:
             jobs = await self._controls.history(interaction.user.id)
             text = "\n".join(history_line(info) for info in jobs) or "You have no finished videos yet."
+            limits, usage = await self._actions.my_quota(interaction)
+            if usage.limit is not None:
+                text += f"\n\n{quota_text(limits, usage)}"
             await ack.respond(embed=discord.Embed(title="Your recent videos", description=text), ephemeral=True)

@@ -1,9 +1,10 @@
 """The one place that turns errors into replies: expected ones verbatim, the rest generically.
 
 Expected errors (`EngineError` and subclasses, missing permissions, failed checks) are written for
-users and sent as they are, ephemerally; a command sent in an outdated shape (Discord's command cache)
-gets "run it again". Anything else is a bug: it is logged with the command, user and
-guild, and the user gets a short generic message with a reference to find the log line.
+users and sent as they are, ephemerally (a used-up quota with Discord timestamps of when it frees up);
+a command sent in an outdated shape (Discord's command cache) gets "run it again". Anything else is a
+bug: it is logged with the command, user and guild, and the user gets a short generic message with a
+reference to find the log line.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from typing import Any
 import discord
 from discord import app_commands
 
+from bot.discord_io import render
 from bot.discord_io.acknowledgement import acknowledgement_of
 from bot.discord_io.command_cache import JUST_UPDATED
 from bot.errors import BotError
-from generation.errors import EngineError
+from generation.errors import EngineError, QuotaExceededError
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +47,9 @@ async def reply_ephemeral(interaction: discord.Interaction[Any], message: str) -
 
 async def report_error(interaction: discord.Interaction[Any], error: BaseException) -> None:
     """Tell the user what went wrong; log unexpected errors with a reference."""
+    if isinstance(error, QuotaExceededError):
+        await reply_ephemeral(interaction, render.quota_refusal(error.used, error.limit, error.resets_at))
+        return
     if isinstance(error, EXPECTED):
         await reply_ephemeral(interaction, str(error))
         return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import discord
@@ -31,6 +32,22 @@ def progress_bar(step: int, total: int, width: int = BAR_WIDTH) -> str:
 def relative_time(at: float) -> str:
     """A Discord timestamp for the epoch time `at`, which every client renders in its own words ("in 2 minutes")."""
     return f"<t:{int(at)}:R>"
+
+
+def clock_time(at: float) -> str:
+    """A Discord timestamp for the epoch time `at` as a time of day, in each reader's own time zone."""
+    return f"<t:{int(at)}:t>"
+
+
+def quota_refusal(used: int, limit: int, resets_at: float) -> str:
+    """Why a `/video` was refused for the member's daily quota, and when the next one is possible."""
+    if limit == 0:
+        return "Your daily video quota here is 0, so you can't make videos here."
+    at = math.ceil(resets_at)  # never a moment too early
+    return (
+        f"You've made {used} of your {limit} videos for today. "
+        f"Your next video is possible {relative_time(at)} (at {clock_time(at)})."
+    )
 
 
 def ready_at(now: float, eta_s: float | None) -> float | None:

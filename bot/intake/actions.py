@@ -37,11 +37,13 @@ from bot.intake.rule_limits import narrowed
 from bot.intake.served_models import ServedModels
 from bot.intake.submission import Submitter
 from bot.moderation.gatekeeper import Gatekeeper
+from bot.moderation.limits import MemberLimits, allowance_for
 from bot.moderation.precedence import EffectiveRules
 from generation.clock import Clock
 from generation.conditioning import ImageLimits
 from generation.errors import JobNotFoundError
 from generation.profiles import ModelProfile
+from generation.queue.allowance import QuotaUsage
 from generation.queue.interface import JobInfo, JobQueue, JobStatus, Person, ServedModel
 from generation.request import VideoRequest
 
@@ -164,7 +166,9 @@ class JobActions:
             raise
         try:
             waiting_for = None if served.workers else served.name
-            await self._submitter.submit(ack, request, adjustments, waiting_for=waiting_for)
+            interaction = ack.interaction
+            allowance = allowance_for(admission.limits, interaction.guild_id, interaction.user.id)
+            await self._submitter.submit(ack, request, adjustments, waiting_for=waiting_for, allowance=allowance)
         except BaseException:
             admission.withdraw()
             await discard_image(request.image)
@@ -270,6 +274,13 @@ class JobActions:
         animating_model(await self._models.current(), info.spec.request)
         request = info.spec.request
         await ack.open_modal(extend_form(info.job_id, extension_prompt(request), request.negative_prompt))
+
+    async def my_quota(self, interaction: discord.Interaction[Any]) -> tuple[MemberLimits, QuotaUsage]:
+        """The member's limits here (the server's rules, their roles' perks) and where their daily quota
+        stands, on the queue's clock."""
+        limits = self._gatekeeper.member_limits(interaction, await self._gatekeeper.rules_here(interaction))
+        allowance = allowance_for(limits, interaction.guild_id, interaction.user.id)
+        return limits, await self._queue.quota_usage(allowance)
 
     async def cancel_mine(self, interaction: discord.Interaction[Any]) -> list[JobInfo]:
         """Cancel every waiting or running job of the user; return what was cancelled."""

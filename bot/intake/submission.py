@@ -22,6 +22,7 @@ from bot.discord_io.permissions import needed_permissions
 from bot.discord_io.views import status_view
 from bot.errors import MissingPermissionsError, NotAcknowledgedError
 from generation.clock import Clock
+from generation.queue.allowance import Allowance
 from generation.queue.interface import JobHandle, JobQueue, JobQueued, JobSpec, SystemActor
 from generation.request import VideoRequest
 
@@ -52,12 +53,14 @@ class Submitter:
         adjustments: Sequence[str] = (),
         *,
         waiting_for: str | None = None,
+        allowance: Allowance | None = None,
     ) -> str:
         """Queue `request` for the interaction's user and answer with the status message; return the job id.
 
         `adjustments` (what was changed to fit the model, e.g. a frame count rounded to its rule) are
         shown on the status message, so nothing the user asked for changes unseen. `waiting_for` names
         the request's model when no live worker serves it, for the status to say what the job waits for.
+        `allowance` is the member's (quota, jobs held, weight) for the queue to enforce; None limits nothing.
 
         Raises the queue's refusals (`QueueError` subclasses) and `MissingPermissionsError` before
         anything is shown, so the caller answers with an ephemeral error instead. The status says
@@ -84,6 +87,7 @@ class Submitter:
             owner_id=str(interaction.user.id),
             group_id=str(interaction.guild_id or ""),
             context=context.dumps(),
+            allowance=allowance or Allowance(),
         )
         handle = await self._queue.submit(spec)
         info = handle.info

@@ -10,9 +10,9 @@ from typing import Any
 import discord
 
 from bot.errors import RefusedError
+from bot.moderation.limits import MemberLimits
 from bot.moderation.precedence import (
     EffectiveRules,
-    MemberLimits,
     OperatorRules,
     Source,
     effective_rules,
@@ -44,12 +44,10 @@ class Gatekeeper:
     """Applies channel, role, DM, blocklist and cooldown rules before anything is queued: the operator's,
     as each server's rules (`rules_store`) change them (`bot.moderation.precedence`)."""
 
-    def __init__(
-        self, settings: Settings, clock: Clock, rules_store: RulesStore, member_defaults: MemberLimits | None = None
-    ) -> None:
+    def __init__(self, settings: Settings, clock: Clock, rules_store: RulesStore) -> None:
         self._clock = clock
         self.rules_store = rules_store
-        self.operator = OperatorRules.from_settings(settings, member_defaults)
+        self.operator = OperatorRules.from_settings(settings)
         self.policy = AccessPolicy(
             allowed_channel_ids=frozenset(settings.allowed_channel_ids),
             allowed_role_ids=frozenset(settings.allowed_role_ids),

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Generic, TypeVar
 
+from bot.moderation.limits import MemberLimits, operator_limits
 from bot.moderation.rules import BlocklistMode
 from bot.moderation.server_rules import GuildRules, RolePerk, ScopeLimits
 from bot.settings import Settings
@@ -50,16 +51,6 @@ class Sourced(Generic[T]):
     role_id: int | None = None
 
 
-@dataclass(frozen=True)
-class MemberLimits:
-    """What one member may use; the shape of `bot.moderation.limits.MemberLimits` (`None`: no limit)."""
-
-    daily_quota: int | None
-    quota_reset_hour: int | None
-    max_held: int | None
-    weight: int
-
-
 @dataclass(frozen=True, kw_only=True)
 class OperatorRules:
     """The operator's settings the server rules fall back to and stay within."""
@@ -71,11 +62,11 @@ class OperatorRules:
     cooldown_s: float = 0.0
     max_steps: int = 50
     max_frames: int = 32
-    member: MemberLimits = MemberLimits(None, None, None, 1)
+    member: MemberLimits = field(default_factory=lambda: MemberLimits(None, None, None, 1))
 
     @classmethod
-    def from_settings(cls, settings: Settings, member: MemberLimits | None = None) -> OperatorRules:
-        """The operator's rules from `settings`; `member` the operator's member defaults (quota, held, weight)."""
+    def from_settings(cls, settings: Settings) -> OperatorRules:
+        """The operator's rules from `settings`, with the member defaults (quota, held, weight) they give."""
         return cls(
             allowed_channel_ids=frozenset(settings.allowed_channel_ids),
             allowed_role_ids=frozenset(settings.allowed_role_ids),
@@ -84,7 +75,7 @@ class OperatorRules:
             cooldown_s=settings.cooldown_s,
             max_steps=settings.max_steps,
             max_frames=settings.max_frames,
-            member=member or MemberLimits(None, None, settings.queue_max_per_user, 1),
+            member=operator_limits(settings),
         )
 
 

@@ -120,6 +120,7 @@ class VideoBot(commands.Bot):
         """Load commands, start the queue, follow the jobs it hands back and sync commands."""
         from bot.cogs.admin import AdminCog
         from bot.cogs.queue_commands import QueueCog
+        from bot.cogs.quota import QuotaCog
         from bot.cogs.server_rules import RulesGroup, audit_command
         from bot.cogs.video import VideoCog
 
@@ -130,6 +131,7 @@ class VideoBot(commands.Bot):
             RulesGroup(self.gatekeeper, self.controls, self.clock),
             audit_command(self.gatekeeper, self.clock),
         ]
+        await self.add_cog(QuotaCog(self.actions, self.clock))
         await self.add_cog(AdminCog(self.controls, self.gatekeeper, self.clock, rules))
         # First: a guild id Discord refuses ends start-up before the queue recovers jobs or the model loads.
         await self._sync_commands()

@@ -11,6 +11,9 @@ counts everything that runs before the job on the one GPU, whatever its model, p
 foresees at each model's measured load time: every job waits for the same GPU, so jobs of other models
 ahead of it take its time too (with workers per model, as in Redis, only its own model's would).
 
+Daily quotas (`generation.queue.quota`) are checked and counted in `admit` before its first await, so
+the event loop makes the check and the count one step; `end` gives a failed or cancelled job's count back.
+
 One place ends a job, `end`, whatever the outcome, and only the first ending of a job counts. A
 terminal state is committed to SQLite before it is announced, so what a listener hears is what a
 restart will find. Every job that is live in this process has an event log from the moment it is
@@ -29,6 +32,7 @@ from dataclasses import dataclass, replace
 from typing import Final
 
 from generation.clock import Clock
+from generation.queue.allowance import Allowance, QuotaUsage
 from generation.queue.eta import EtaEstimator
 from generation.queue.events import EventHub, JobEventLog
 from generation.queue.interface import (
@@ -46,6 +50,7 @@ from generation.queue.interface import (
     SystemActor,
     actor_text,
 )
+from generation.queue.quota import QuotaBook
 from generation.queue.scheduler import FairScheduler, Ticket
 from generation.queue.source import BatchLimits, Cancelled, Ending, Failed, Succeeded
 from generation.queue.store import JobStore, StoredJob
@@ -92,6 +97,7 @@ class QueueCore:
         self._cancels: dict[str, Actor] = {}  # running jobs whose cancellation was asked for
         self._loading: dict[str, str] = {}  # jobs taken in a batch that swaps models -> the model it loads
         self._cancel_listeners: list[Callable[[str], None]] = []
+        self._quotas = QuotaBook()
         self._positions: dict[str, int] = {}  # last position announced per waiting job
         self._announced = -1  # scheduler version of the last announcement
         self._paused = False
@@ -170,18 +176,26 @@ class QueueCore:
     # -- the consumer's verbs -----------------------------------------------------------------
 
     async def admit(self, job_id: str, spec: JobSpec) -> JobInfo:
-        """Put a new job in line (raising the scheduler's cap errors), save it, and return its snapshot.
+        """Put a new job in line, save it, and return its snapshot.
 
+        Raises `QuotaExceededError` if its allowance's daily quota is used up, then the scheduler's cap
+        errors (its allowance's `max_held` in place of the per-owner cap); a refused job counts nowhere.
         If it cannot be saved it ends failed and the error propagates: the caller must not show it.
         """
-        self._scheduler.push(_ticket(job_id, spec))
+        now = self._clock.time()
+        allowance = spec.allowance
+        # Checked and counted before any await: no other submission can take the last one in between.
+        self._quotas.check(allowance, now)
+        self._scheduler.push(_ticket(job_id, spec), max_held=allowance.max_held)
+        if allowance.quota_key:
+            self._quotas.count(job_id, allowance.quota_key, now)
         info = JobInfo(
             job_id=job_id,
             spec=spec,
             status=JobStatus.QUEUED,
             position=None,
             eta_s=None,
-            submitted_at=self._clock.time(),
+            submitted_at=now,
         )
         self._jobs[job_id] = info
         self._logs[job_id] = JobEventLog()
@@ -243,6 +257,16 @@ class QueueCore:
         """Hand the worker no more batches; `take` answers None from now on."""
         self._stopping = True
         self._wake.set()
+
+    def quota_usage(self, allowance: Allowance) -> QuotaUsage:
+        """Where `allowance`'s daily quota stands now."""
+        return self._quotas.usage(allowance, self._clock.time())
+
+    def restore_quotas(self, counted: Sequence[tuple[str, str, float]]) -> None:
+        """Count again the jobs a previous run counted, as (job id, quota key, submitted at), oldest first;
+        before `recover`, which gives back the count of those it fails."""
+        for job_id, quota_key, submitted_at in counted:
+            self._quotas.count(job_id, quota_key, submitted_at)
 
     def update_context(self, job_id: str, context: str) -> None:
         """Replace a live job's opaque context in memory (the caller saves it)."""
@@ -359,6 +383,8 @@ class QueueCore:
             self._scheduler.finish(job_id)
         requested = self._cancels.pop(job_id, None)
         self._loading.pop(job_id, None)
+        if isinstance(ending, Failed | Cancelled):
+            self._quotas.release(job_id)  # only what was delivered (or may still be) uses a quota
         if isinstance(ending, Succeeded) and ending.timings.load_s > 0 and info.spec.request.model is not None:
             self._eta.record_load(info.spec.request.model, ending.timings.load_s)
         final, event = _ended(info, self._clock.time(), ending, requested)

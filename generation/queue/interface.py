@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from generation.profiles import ModelProfile
-from generation.queue.allowance import Allowance
+from generation.queue.allowance import Allowance, QuotaUsage
 from generation.request import VideoRequest
 from generation.results import Timings, VideoResult
 
@@ -262,7 +262,18 @@ class JobQueue(Protocol):
     async def submit(self, spec: JobSpec) -> JobHandle:
         """Queue a job.
 
-        Raises `QueueFullError`, `UserQueueLimitError`, `QueuePausedError` or `QueueClosedError`.
+        Raises `QuotaExceededError` (the spec's allowance has no video left today), `QueueFullError`,
+        `UserQueueLimitError` (the allowance's `max_held`, if set, is the per-owner cap), `QueuePausedError`
+        or `QueueClosedError`. The check and the count are one atomic step: of concurrent submissions
+        against one quota, exactly as many as it has left are accepted.
+        """
+        ...
+
+    async def quota_usage(self, allowance: Allowance) -> QuotaUsage:
+        """Where `allowance`'s daily quota (its `quota_key` over its window) stands now, on the queue's clock.
+
+        Jobs count while waiting, running and once succeeded; failed and cancelled ones do not (see
+        `generation.queue.quota`). Without a `quota_key`: nothing used.
         """
         ...
 

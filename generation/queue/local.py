@@ -27,6 +27,7 @@ from generation.clock import SYSTEM_CLOCK, Clock
 from generation.config import EngineSettings
 from generation.errors import InvalidRequestError, JobNotFoundError, QueueClosedError, QueuePausedError
 from generation.protocol import VideoGenerator
+from generation.queue.allowance import DAY_S, Allowance, QuotaUsage
 from generation.queue.core import QueueCore
 from generation.queue.eta import EtaEstimator
 from generation.queue.events import DEFAULT_EVENT_BUFFER, EventHub
@@ -117,6 +118,7 @@ class LocalJobQueue:
         if self._sweeper.enabled:
             await self._sweeper.sweep()
         _learn_history(self._eta, await store.recent_successes(self._settings.eta_window), self._models[0].name)
+        self._core.restore_quotas(await store.quota_counted(since=self._clock.time() - DAY_S))
         leftovers = await store.requeue_interrupted()
         crashed = await self._core.recover(leftovers, self._settings.job_max_attempts)
         ended = [job.info for job in await store.unacknowledged()]  # `crashed` among them
@@ -149,6 +151,10 @@ class LocalJobQueue:
             raise QueuePausedError("video generation is paused by an admin; try again later")
         info = await self._core.admit(new_job_id(), self._on_served_model(spec))
         return QueueHandle(self, info)
+
+    async def quota_usage(self, allowance: Allowance) -> QuotaUsage:
+        """Where `allowance`'s daily quota stands now; see `JobQueue.quota_usage`."""
+        return self._core.quota_usage(allowance)
 
     async def models(self) -> tuple[ServedModel, ...]:
         """The models served now, in the deployment's order (`MODELS`); the first is the default."""

@@ -132,24 +132,26 @@ class FairScheduler:
         """True while the job waits for the worker."""
         return job_id in self._waiting
 
-    def check_admission(self, owner_id: str) -> None:
-        """Raise `UserQueueLimitError` or `QueueFullError` if a new job of `owner_id` would pass a cap."""
+    def check_admission(self, owner_id: str, max_held: int | None = None) -> None:
+        """Raise `UserQueueLimitError` or `QueueFullError` if a new job of `owner_id` would pass a cap
+        (`max_held`, when given, in place of the per-owner cap: the owner's allowance)."""
         held = self._per_owner[owner_id]
-        if held >= self.max_per_owner:
-            raise user_limit_error(held, self.max_per_owner)
+        limit = self.max_per_owner if max_held is None else max_held
+        if held >= limit:
+            raise user_limit_error(held, limit)
         if len(self._waiting) >= self.max_waiting:
             raise queue_full_error(len(self._waiting), self.max_waiting)
 
-    def push(self, ticket: Ticket, *, enforce_caps: bool = True) -> None:
+    def push(self, ticket: Ticket, *, enforce_caps: bool = True, max_held: int | None = None) -> None:
         """Add a job behind its owner's other jobs.
 
-        Raises the cap errors of `check_admission` unless `enforce_caps` is false, which is for jobs
+        Raises the cap errors of `check_admission` (with `max_held`) unless `enforce_caps` is false, which is for jobs
         recovered after a restart: they were accepted once and are never dropped.
         """
         if ticket.job_id in self._waiting or ticket.job_id in self._running:
             raise ValueError(f"job {ticket.job_id} is already scheduled")
         if enforce_caps:
-            self.check_admission(ticket.owner_id)
+            self.check_admission(ticket.owner_id, max_held)
         line = self._lines.get(ticket.owner_id)
         if line is None:
             # Served this round already (maybe still running): wait for the next one.

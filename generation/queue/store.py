@@ -29,6 +29,7 @@ from typing import Any, Final, TypeVar
 
 from generation.database import Database, connect, transaction
 from generation.queue.interface import JobInfo, JobSpec, JobStatus, actor_from_text, actor_text
+from generation.queue.quota import allowance_from_text, allowance_text
 from generation.request import VideoRequest
 from generation.results import Timings
 from generation.schema import Schema, statements
@@ -68,12 +69,12 @@ CREATE INDEX IF NOT EXISTS jobs_by_finish ON jobs (finished_at) WHERE finished_a
 """
 
 _COLUMNS: Final = (
-    "job_id", "owner_id", "group_id", "context", "request", "status", "submitted_at", "started_at",
+    "job_id", "owner_id", "group_id", "context", "request", "allowance", "status", "submitted_at", "started_at",
     "finished_at", "attempts", "seed", "error", "cancelled_by", "video_path", "batch_size",
     "load_s", "denoise_s", "decode_s", "encode_s",
 )  # fmt: skip
 # What a save may change: everything but the identity, the spec, the crash count and the acknowledgement.
-_MUTABLE: Final = _COLUMNS[5:]
+_MUTABLE: Final = _COLUMNS[6:]
 _UPSERT: Final = (
     f"INSERT INTO jobs ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))}) "
     f"ON CONFLICT (job_id) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in _MUTABLE)}"
@@ -221,6 +222,21 @@ class JobStore:
         await self._db.run(_requeue_interrupted)
         return await self._query(f"{_SELECT} WHERE status = ? ORDER BY seq", (JobStatus.QUEUED.value,))
 
+    async def quota_counted(self, since: float) -> list[tuple[str, str, float]]:
+        """The jobs submitted after `since` that count against a quota (neither failed nor cancelled), as
+        (job id, quota key, submitted at), oldest first."""
+
+        def fetch(conn: sqlite3.Connection) -> list[tuple[str, str, float]]:
+            sql = (
+                "SELECT job_id, json_extract(allowance, '$.quota_key') AS quota_key, submitted_at FROM jobs "
+                "WHERE submitted_at > ? AND status NOT IN (?, ?) AND json_valid(allowance) "
+                "AND quota_key != '' ORDER BY seq"
+            )
+            rows = conn.execute(sql, (since, JobStatus.FAILED.value, JobStatus.CANCELLED.value))
+            return [(job_id, key, at) for job_id, key, at in rows if isinstance(key, str)]
+
+        return await self._db.run(fetch)
+
     async def outcomes(self) -> tuple[dict[JobStatus, int], float | None]:
         """Jobs per terminal status, and the mean seconds from start to finish of succeeded jobs."""
         return await self._db.run(_outcomes)
@@ -288,7 +304,15 @@ def _version_1(conn: sqlite3.Connection) -> None:
         conn.execute("UPDATE jobs SET acknowledged_at = finished_at WHERE finished_at IS NOT NULL")
 
 
-JOBS_SCHEMA: Final = Schema("jobs", (_version_1,))
+JOBS_SCHEMA: Final = Schema(
+    "jobs",
+    (
+        _version_1,
+        # The member's allowance (JSON, see `quota.allowance_text`; NULL: no limits, as every job from
+        # before allowances had), so a restart counts quotas again from the jobs.
+        "ALTER TABLE jobs ADD COLUMN allowance TEXT",
+    ),
+)
 """The `jobs` table's migrations (see `generation.schema`); a new column is one more entry here."""
 
 
@@ -296,7 +320,8 @@ def _row(info: JobInfo, batch_size: int | None) -> tuple[Any, ...]:
     spec, timings = info.spec, info.timings or Timings()
     request = json.dumps(dataclasses.asdict(spec.request), separators=(",", ":"))
     return (
-        info.job_id, spec.owner_id, spec.group_id, spec.context, request, info.status.value,
+        info.job_id, spec.owner_id, spec.group_id, spec.context, request, allowance_text(spec.allowance),
+        info.status.value,
         info.submitted_at, info.started_at, info.finished_at, info.attempts, info.seed, info.error,
         actor_text(info.cancelled_by) if info.cancelled_by is not None else None, info.video_path, batch_size,
         timings.load_s, timings.denoise_s, timings.decode_s, timings.encode_s,
@@ -304,10 +329,10 @@ def _row(info: JobInfo, batch_size: int | None) -> tuple[Any, ...]:
 
 
 def _stored(row: tuple[Any, ...]) -> StoredJob:
-    (job_id, owner_id, group_id, context, request, status, submitted_at, started_at, finished_at,
+    (job_id, owner_id, group_id, context, request, allowance, status, submitted_at, started_at, finished_at,
      attempts, seed, error, cancelled_by, video_path, batch_size, load_s, denoise_s, decode_s, encode_s,
      crashes) = row  # fmt: skip
-    spec = JobSpec(VideoRequest(**json.loads(request)), owner_id, group_id, context)
+    spec = JobSpec(VideoRequest(**json.loads(request)), owner_id, group_id, context, allowance_from_text(allowance))
     timings = Timings(load_s, denoise_s, decode_s, encode_s) if status == JobStatus.SUCCEEDED else None
     info = JobInfo(
         job_id=job_id,

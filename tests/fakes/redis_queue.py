@@ -15,6 +15,7 @@ from typing import Any
 
 from generation.config import EngineSettings
 from generation.protocol import VideoGenerator
+from generation.queue.allowance import Allowance, QuotaUsage
 from generation.queue.gpu import Encoder
 from generation.queue.handle import QueueHandle
 from generation.queue.interface import (
@@ -159,6 +160,9 @@ class HostedRedisQueue:
 
     async def models(self) -> tuple[ServedModel, ...]:
         return await self.redis.models()
+
+    async def quota_usage(self, allowance: Allowance) -> QuotaUsage:
+        return await self.redis.quota_usage(allowance)
 
     def health(self) -> WorkerHealth:
         return self.host.health()

@@ -95,7 +95,7 @@ async def test_a_configured_bot_logs_in_syncs_its_commands_and_stops_cleanly(
         f"logged in to Discord as videobot; invite link: {invite_url(discord_emulator.application_id)}" in line
         for line in lines
     )
-    assert lines[-1].rstrip().endswith(f"synced 5 commands to guild_id={guild.id}")
+    assert lines[-1].rstrip().endswith(f"synced 6 commands to guild_id={guild.id}")
     assert "Traceback" not in "".join(lines) + rest.decode()
 
 

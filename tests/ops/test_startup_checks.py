@@ -262,6 +262,8 @@ MISTAKES = {
     "BLOCKLIST": "re:(",
     "BLOCKLIST_MODE": "refuse",
     "COOLDOWN_S": "-1",
+    "DAILY_QUOTA": "-2",
+    "QUOTA_RESET_HOUR": "24",
     "LOG_LEVEL": "verbose",
     "LOG_FORMAT": "xml",
     "HEALTH_PORT": "99999",

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from generation.errors import DamagedJobError, InvalidRequestError, one_line
+from generation.queue.allowance import Allowance
 from generation.queue.interface import (
     JobCancelled,
     JobFailed,
@@ -34,6 +35,7 @@ from generation.queue.interface import (
     actor_text,
 )
 from generation.queue.jobfiles import is_job_id
+from generation.queue.quota import allowance_from_text, allowance_text
 from generation.queue.source import Cancelled, Ending, Failed, Succeeded
 from generation.request import VideoRequest, request_from_fields
 from generation.results import Timings, VideoFile
@@ -115,7 +117,7 @@ def video_key(prefix: str, job_id: str, token: object) -> str:
 def job_fields(job_id: str, spec: JobSpec, origin: str) -> dict[str, str]:
     """The fields a new job's hash starts with, besides its status and times (set by the script)."""
     request = spec.request
-    return {
+    fields = {
         "id": job_id,
         "owner": spec.owner_id,
         "group": spec.group_id,
@@ -127,6 +129,23 @@ def job_fields(job_id: str, spec: JobSpec, origin: str) -> dict[str, str]:
         # The lane the scripts route it by (see `scripts.py`); '' runs on any worker.
         "model": request.model or "",
     }
+    allowance = allowance_text(spec.allowance)
+    if allowance is not None:  # a job without one (no limits) costs no field
+        # Whose quota it counts against, for the scripts to give the count back if it fails.
+        fields |= {"quota": spec.allowance.quota_key, "allowance": allowance}
+    return fields
+
+
+def quota_argument(allowance: Allowance) -> dict[str, Any] | None:
+    """The `quota` argument of the submit and quota scripts; None without a quota key (nothing counted)."""
+    if not allowance.quota_key:
+        return None
+    argument: dict[str, Any] = {"key": allowance.quota_key}
+    if allowance.daily_quota is not None:
+        argument["limit"] = allowance.daily_quota
+    if allowance.window.reset_hour is not None:
+        argument["reset_hour"] = allowance.window.reset_hour
+    return argument
 
 
 def encode_ending(ending: Ending) -> dict[str, Any]:
@@ -193,7 +212,7 @@ def _info(job_id: str, raw: Raw, video_path: Path | None) -> JobInfo:
         raise ValueError("its model field is not its request's model")
     return JobInfo(
         job_id=job_id,
-        spec=JobSpec(request, raw["owner"], raw.get("group", ""), raw.get("context", "")),
+        spec=JobSpec(request, raw["owner"], raw.get("group", ""), raw.get("context", ""), _allowance(raw)),
         status=status,
         position=None if status.terminal or position is None else int(position),
         eta_s=None if status.terminal else _float(raw, "eta"),
@@ -207,6 +226,18 @@ def _info(job_id: str, raw: Raw, video_path: Path | None) -> JobInfo:
         video_path=str(video_path) if status is JobStatus.SUCCEEDED and video_path and SWEPT not in raw else None,
         timings=Timings(**json.loads(timings)) if timings else None,
     )
+
+
+def _allowance(raw: Raw) -> Allowance:
+    """The job's allowance (a record from before allowances has none: no limits), which must name the
+    quota key the scripts count it under."""
+    try:
+        allowance = allowance_from_text(raw.get("allowance"))
+    except InvalidRequestError as error:
+        raise ValueError(f"its allowance's {error.field} is not {error.allowed}") from None
+    if raw.get("quota", "") != allowance.quota_key:
+        raise ValueError("its quota field is not its allowance's quota key")
+    return allowance
 
 
 def decode_event(entry: Raw) -> JobQueued | JobStarted | JobProgress | JobFailed | JobCancelled | None:

@@ -61,9 +61,11 @@ from generation.errors import (
     QueueBusyError,
     QueueClosedError,
     QueuePausedError,
+    QuotaExceededError,
     shown,
 )
 from generation.extend import MAX_SOURCE_BYTES
+from generation.queue.allowance import Allowance, QuotaUsage
 from generation.queue.events import DEFAULT_EVENT_BUFFER, EventHub
 from generation.queue.handle import QueueHandle
 from generation.queue.interface import (
@@ -93,6 +95,7 @@ from generation.queue.redis.codec import (
     is_terminal,
     job_fields,
     job_id_of,
+    quota_argument,
     video_key,
     video_meta,
 )
@@ -257,6 +260,7 @@ class RedisJobQueue:
         if spec.request.extend is not None and not self._is_picture(spec.request.extend):
             raise InvalidRequestError("extend", spec.request.extend, f"a video the bot stored in {self._picture_dir}")
         kept = spec.request.image or spec.request.extend
+        max_held = spec.allowance.max_held or self._settings.queue_max_per_user
         job_id = new_job_id()
         picture = None
         try:
@@ -271,7 +275,8 @@ class RedisJobQueue:
                 job_id,
                 job_fields(job_id, spec, self._origin),
                 max_jobs=self._settings.queue_max_jobs,
-                max_per_user=self._settings.queue_max_per_user,
+                max_per_user=max_held,
+                quota=quota_argument(spec.allowance),
             )
         except BaseException as error:
             if picture is not None:
@@ -283,11 +288,15 @@ class RedisJobQueue:
             raise
         if picture is not None and "error" in answer:
             await self._raw.delete(picture)
+        if answer.get("damaged"):
+            self._warn_damaged_quota(spec.allowance.quota_key)
         match answer.get("error"):
             case "paused":
                 raise QueuePausedError("video generation is paused by an admin; try again later")
+            case "quota":
+                raise QuotaExceededError(int(answer["used"]), int(answer["limit"]), float(answer["resets_at"]))
             case "user":
-                raise user_limit_error(int(answer["held"]), self._settings.queue_max_per_user)
+                raise user_limit_error(int(answer["held"]), max_held)
             case "full":
                 raise queue_full_error(int(answer["waiting"]), self._settings.queue_max_jobs)
         info = self._info(answer["job"])
@@ -378,6 +387,17 @@ class RedisJobQueue:
             workers=tuple(self._workers),
             waiting_by_model=await self._waiting_by_model(),
         )
+
+    async def quota_usage(self, allowance: Allowance) -> QuotaUsage:
+        """Where `allowance`'s daily quota stands now, on Redis's clock; see `JobQueue.quota_usage`."""
+        argument = quota_argument(allowance)
+        if argument is None:
+            return QuotaUsage(0, allowance.daily_quota, None)
+        answer = await self._commands.quota(argument)
+        if answer.get("damaged"):
+            self._warn_damaged_quota(allowance.quota_key)
+        resets_at = str(answer["resets_at"])
+        return QuotaUsage(int(answer["used"]), allowance.daily_quota, float(resets_at) if resets_at else None)
 
     async def models(self) -> tuple[ServedModel, ...]:
         """Every model a worker serves or served lately, by name, with its live workers (liveness on
@@ -669,6 +689,9 @@ class RedisJobQueue:
             except InvalidRequestError:
                 self._warn_once(f"jobs wait for a model name that is not one ({shown(name)}); not listed")
         return tuple(counts)
+
+    def _warn_damaged_quota(self, quota_key: str) -> None:
+        self._warn_once(f"the quota record of {shown(quota_key)} in Redis was not a sorted set; counted as empty")
 
     def _warn_once(self, message: str) -> None:
         if message not in self._warned:

@@ -33,6 +33,10 @@ A job's record (`job:{id}`) expires once it has ended and been acknowledged, `ma
 keep_s)` seconds after the later of the two (`keep_s`: the bot's retention plus two sweeps, so its
 sweep reads the record first); until its outcome is acknowledged it never expires. Trimming `done`
 deletes no record: an id trimmed there whose record is still owed stays until acknowledged.
+* `quota:{key}` zset: the jobs counted against a quota key (`Allowance.quota_key`, copied into the
+  job's `quota` field; its whole allowance in `allowance`), scored by submission time: SUBMIT checks
+  and counts in one step, and a job that fails or is cancelled leaves it (`finish`). Trimmed to the
+  last day and expiring a day (and an hour) after the last job counted; see the prelude's "quotas".
 * `workers` zset: worker name by last heartbeat; `worker:{name}` hash: its record. Each heartbeat sets
   the record to expire after `registry.GONE_KEPT_S` and drops the names silent that long.
 * `image:{id}` string: the picture of an image-to-video job, written by the bot with a short TTL,
@@ -124,3 +128,5 @@ SET_CONTEXT: Final = _script("set_context")
 ACK: Final = _script("ack")
 
 LOST: Final = _script("lost")
+
+QUOTA: Final = _script("quota")

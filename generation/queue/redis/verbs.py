@@ -95,13 +95,24 @@ class QueueVerbs:
     # -- the bot's -------------------------------------------------------------------------------
 
     async def submit(
-        self, job_id: str, fields: Mapping[str, str], *, max_jobs: int, max_per_user: int
+        self,
+        job_id: str,
+        fields: Mapping[str, str],
+        *,
+        max_jobs: int,
+        max_per_user: int,
+        quota: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Queue a job if no cap or pause refuses it: {"job": row} or {"error": ..., ...}."""
+        """Queue a job if no pause, quota or cap refuses it, counting it against `quota` (`codec.quota_argument`)
+        in the same step: {"job": row, "damaged": ...} or {"error": ..., ...}."""
         return await self._run(
             scripts.SUBMIT, id=job_id, owner=fields["owner"], fields=dict(fields), max_jobs=max_jobs,
-            max_per_user=max_per_user,
+            max_per_user=max_per_user, **({"quota": dict(quota)} if quota is not None else {}),
         )  # fmt: skip
+
+    async def quota(self, quota: Mapping[str, Any]) -> dict[str, Any]:
+        """Where a quota (`codec.quota_argument`) stands: {"used": n, "resets_at": "..." or "", "damaged": ...}."""
+        return await self._run(scripts.QUOTA, quota=dict(quota))
 
     async def cancel(self, job_id: str, by: str) -> Raw | None:
         """Cancel a job wherever it is; its row after (None for an unknown job)."""

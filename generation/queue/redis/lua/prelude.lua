@@ -351,6 +351,72 @@ local function view(id, lines)
   return j
 end
 
+-- quotas -----------------------------------------------------------------------------------------
+-- The twin of generation/queue/quota.py (the rule is stated there): `quota:{key}` zset, the ids of the
+-- jobs counted against a quota key, scored by submission time; trimmed to the last day and expiring a
+-- day after the last job counted, when no window counts any of them any more. It is input like the
+-- rest: a key of another type counts as empty (and is replaced when a job is counted), and a member
+-- scored later than an hour past now (planted, or counted on a clock far ahead) counts for nothing.
+local DAY_S = 24 * 3600
+local QUOTA_AHEAD_S = 3600
+
+local function exact(x) return string.format('%.17g', x) end
+local function quota_zset(quota_key) return K('quota:', quota_key) end
+local function quota_sound(qkey)
+  local kind = redis.call('TYPE', qkey).ok
+  return kind == 'zset' or kind == 'none'
+end
+
+-- The earliest submission that counts now (rolling: exclusive; from a reset hour: inclusive) and the
+-- bound to pass to ZCOUNT / ZRANGEBYSCORE for it.
+local function quota_window(reset_hour)
+  if reset_hour == nil then return now - DAY_S, '(' .. exact(now - DAY_S) end
+  local offset = reset_hour * 3600
+  local start = math.floor((now - offset) / DAY_S) * DAY_S + offset
+  return start, exact(start)
+end
+
+-- Where a quota stands (`q`: {key, limit, reset_hour}; limit nil: none): used, resets_at (nil when
+-- nothing counts and some are left), and false when its zset is not one (damaged).
+local function quota_state(q)
+  local qkey = quota_zset(q.key)
+  if not quota_sound(qkey) then return 0, nil, false end
+  local start, low = quota_window(q.reset_hour)
+  local high = exact(now + QUOTA_AHEAD_S)
+  local used = redis.call('ZCOUNT', qkey, low, high)
+  local resets_at = nil
+  if q.reset_hour ~= nil then
+    if used > 0 or (q.limit ~= nil and used >= q.limit) then resets_at = start + DAY_S end
+  elseif used > 0 then
+    -- The job whose 24 h ending makes one video possible again (the oldest while some are left).
+    local freeing = 0
+    if q.limit ~= nil and used > q.limit then freeing = math.min(used - q.limit, used - 1) end
+    local row = redis.call('ZRANGEBYSCORE', qkey, low, high, 'WITHSCORES', 'LIMIT', freeing, 1)
+    resets_at = tonumber(row[2]) + DAY_S
+  elseif q.limit ~= nil and q.limit == 0 then
+    resets_at = now + DAY_S
+  end
+  return used, resets_at, true
+end
+
+-- Count a job submitted now against `quota_key` (after its script's first write: see SUBMIT).
+local function quota_count(quota_key, id)
+  local qkey = quota_zset(quota_key)
+  if not quota_sound(qkey) then redis.call('DEL', qkey) end
+  redis.call('ZREMRANGEBYSCORE', qkey, '-inf', exact(now - DAY_S))
+  redis.call('ZREMRANGEBYSCORE', qkey, '(' .. exact(now + QUOTA_AHEAD_S), '+inf')
+  redis.call('ZADD', qkey, NOW, id)
+  redis.call('EXPIRE', qkey, DAY_S + QUOTA_AHEAD_S)
+end
+
+-- A job that failed or was cancelled gives its count back.
+local function quota_release(id)
+  local quota_key = hget(job_key(id), 'quota')
+  if quota_key == nil or quota_key == '' then return end
+  local qkey = quota_zset(quota_key)
+  if redis.call('TYPE', qkey).ok == 'zset' then redis.call('ZREM', qkey, id) end
+end
+
 -- ending -----------------------------------------------------------------------------------------
 -- A job both ended and acknowledged (see ACK, which left `ack_*` fields): its record expires after
 -- `ack_ttl` s, and its files on that bot's host are recorded for the bot's retention sweep:
@@ -380,6 +446,7 @@ local function finish(id, status, fields, event)
   redis.call('HSET', key, 'status', status, 'finished_at', NOW, unpack(fields))
   redis.call('HDEL', key, 'pos', 'cancel_by')
   redis.call('HINCRBY', K('stats'), status, 1)
+  if status ~= 'succeeded' then quota_release(id) end
   if status == 'succeeded' then
     local started = num(hget(key, 'started_at'))
     if started then redis.call('HINCRBYFLOAT', K('stats'), 'succeeded_s', now - started) end
