@@ -102,6 +102,7 @@ async def test_a_database_from_before_acknowledgements_does_not_hand_back_its_hi
     await before.close()
     with sqlite3.connect(queue_settings.database_path) as conn:  # as such a file is: from before versions too
         conn.execute("ALTER TABLE jobs DROP COLUMN acknowledged_at")
+        conn.execute("ALTER TABLE jobs DROP COLUMN allowance")
         conn.execute("DROP TABLE schema_versions")
 
     assert await (await make_queue(start=False)).start() == []

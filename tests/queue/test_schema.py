@@ -31,13 +31,22 @@ def v1_database(tmp_path: Path) -> Path:
 
 
 def rows(path: Path) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of the tables 5e78cd9 had, every column it had, in a fixed order."""
+    """Every row of the tables 5e78cd9 had, every column it had (not those added since), in a fixed order."""
     conn = sqlite3.connect(path)
     try:
         return {
-            table: conn.execute(f"SELECT * FROM {table} ORDER BY {order}").fetchall()
+            table: conn.execute(f"SELECT {', '.join(v1_columns(table))} FROM {table} ORDER BY {order}").fetchall()
             for table, order in V1_COLUMNS.items()
         }
+    finally:
+        conn.close()
+
+
+def v1_columns(table: str) -> list[str]:
+    """The columns `table` had in the database 5e78cd9 wrote."""
+    conn = sqlite3.connect(FIXTURES / "v1_database.sqlite3")
+    try:
+        return [name for _, name, *_ in conn.execute(f"PRAGMA table_info({table})")]
     finally:
         conn.close()
 
@@ -80,7 +89,10 @@ async def test_a_database_from_before_versions_upgrades_with_every_row_and_value
     await jobs.close()
     await defaults.close()
 
-    assert recorded_versions(v1_database) == {"jobs": 1, "channel_defaults": 1}
+    assert recorded_versions(v1_database) == {
+        "jobs": JOBS_SCHEMA.version,
+        "channel_defaults": CHANNEL_DEFAULTS_SCHEMA.version,
+    }
     assert rows(v1_database) == before
     assert [len(before["jobs"]), len(before["channel_defaults"])] == [10, 3]
 
@@ -140,7 +152,7 @@ async def test_a_database_from_a_newer_version_is_refused_in_one_line_and_left_a
 async def test_a_new_migration_runs_once_on_an_existing_file(v1_database: Path) -> None:
     with_quota = Schema("jobs", (*JOBS_SCHEMA.migrations, "ALTER TABLE jobs ADD COLUMN quota_key TEXT;"))
 
-    for _ in range(2):  # the second open finds version 2 and adds nothing (a second ALTER would fail)
+    for _ in range(2):  # the second open finds the last version and adds nothing (a second ALTER would fail)
         database = Database(v1_database, "test")
         await database.open(with_quota)
         await database.close()
@@ -149,7 +161,7 @@ async def test_a_new_migration_runs_once_on_an_existing_file(v1_database: Path) 
     columns = [name for _, name, *_ in conn.execute("PRAGMA table_info(jobs)")]
     conn.close()
     assert columns[-1] == "quota_key"
-    assert recorded_versions(v1_database)["jobs"] == 2
+    assert recorded_versions(v1_database)["jobs"] == JOBS_SCHEMA.version + 1
 
 
 async def test_a_migration_that_fails_leaves_the_file_as_it_was(v1_database: Path) -> None:
