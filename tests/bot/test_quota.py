@@ -4,10 +4,13 @@ when the next video is possible, and `/quota` (and `/history`) showing a member 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from generation.queue.allowance import DAY_S
 from tests.discord_emulator.models import User
 from tests.fixtures.bot import RunningBot, StartBot, embed_text, ephemeral_reply, finished
+
+MANAGE_GUILD = 1 << 5
 
 
 async def make_video(running: RunningBot, user: User, prompt: str = "a heron") -> None:
@@ -17,7 +20,7 @@ async def make_video(running: RunningBot, user: User, prompt: str = "a heron") -
     )
 
 
-async def asks(running: RunningBot, user: User, command: str, options: dict[str, str] | None = None) -> str:
+async def asks(running: RunningBot, user: User, command: str, options: dict[str, Any] | None = None) -> str:
     """The ephemeral answer to `user`'s `command`."""
     return await ephemeral_reply(await running.emulator.invoke_slash(user, running.channel, command, options or {}))
 
@@ -98,3 +101,27 @@ async def test_history_ends_with_the_members_quota(start_bot: StartBot) -> None:
     lines = [line for line in history.splitlines() if line]
     assert lines[0].endswith(" · a heron")
     assert lines[1] == "Videos today: **1** of **3** used, **2** left."
+
+
+async def test_a_quota_set_by_a_servers_admin_applies_to_the_next_video_and_a_role_perk_raises_it(
+    start_bot: StartBot,
+) -> None:
+    running = await start_bot()
+    admin = running.emulator.add_user("admin")
+    running.emulator.add_member(running.guild, admin, permissions=MANAGE_GUILD)
+    patrons = running.emulator.add_role(running.guild, "Patrons")
+    carol = running.emulator.add_user("carol")
+    running.emulator.add_member(running.guild, carol, roles=[patrons])
+    await make_video(running, running.alice)  # before any rule: no quota
+
+    await asks(running, admin, "videoadmin rules quota", {"videos": 1})
+    await asks(running, admin, "videoadmin rules perk", {"role": patrons, "daily_quota": 2})
+
+    assert (await asks(running, running.alice, "video", {"prompt": "one more"})).startswith(
+        "You've made 1 of your 1 videos for today."
+    )
+    await make_video(running, carol)
+    await make_video(running, carol)
+    assert (await asks(running, carol, "video", {"prompt": "a third"})).startswith(
+        "You've made 2 of your 2 videos for today."
+    )
