@@ -260,7 +260,9 @@ async def run_all(
                 for gpu in gpus:
                     for size in bursts:
                         for _ in range(runs):
-                            result = await run_burst(size, load, gpu, step_s, Path(folder), profile)
+                            # A folder per run: a second run on the first one's database would recover its jobs.
+                            workdir = Path(tempfile.mkdtemp(prefix="run-", dir=folder))
+                            result = await run_burst(size, load, gpu, step_s, workdir, profile)
                             results.append(result)
                             print_table([result])
     return results
