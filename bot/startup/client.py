@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Any, Final
 
+import aiohttp
 import discord
 from discord import app_commands
 from discord.ext import commands
@@ -36,6 +37,20 @@ from generation.conditioning import ImageLimits
 from generation.queue.interface import JobQueue
 
 log = logging.getLogger(__name__)
+
+DISCORD_CONNECTIONS: Final = 100
+"""Most HTTP connections open to Discord at once. discord.py's own connector has no limit, so a burst of
+interactions opened one connection per concurrent callback (a TCP and, against Discord, a TLS handshake
+each); bounded, a burst queues for a kept-alive connection instead. 100 is aiohttp's own default: far
+more than the uploads a bot has in flight (one per finished video), so a video of a few MB never holds
+up acknowledgements, and at Discord's round trip it carries about a thousand callbacks a second."""
+KEEPALIVE_S: Final = 30.0
+"""How long an idle connection to Discord is kept for the next call (aiohttp's default is 15 s)."""
+
+
+def discord_connector() -> aiohttp.TCPConnector:
+    """The bounded, kept-alive connector every Discord REST call and webhook of the bot goes through."""
+    return aiohttp.TCPConnector(limit=DISCORD_CONNECTIONS, keepalive_timeout=KEEPALIVE_S)
 
 
 class VideoTree(app_commands.CommandTree[Any]):
@@ -105,6 +120,12 @@ class VideoBot(commands.Bot):
         )
         self._metrics_task: asyncio.Task[None] | None = None
         self._health_server: HealthServer | None = None
+
+    async def login(self, token: str) -> None:
+        """Log in through `discord_connector` (made here, on the running loop) unless one was handed in."""
+        if self.http.connector is discord.utils.MISSING:
+            self.http.connector = discord_connector()
+        await super().login(token)
 
     async def setup_hook(self) -> None:
         """Load commands, start the queue, follow the jobs it hands back and sync commands."""
