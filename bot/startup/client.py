@@ -101,6 +101,7 @@ class VideoBot(commands.Bot):
             queue,
             clock,
             edit_interval_s=settings.status_edit_interval_s,
+            position_interval_s=settings.position_edit_interval_s,
             edits_per_second=settings.status_edits_per_second,
             on_discord_error=self.metrics.record_http_exception,
             served=self.models.current,
