@@ -23,9 +23,14 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-# Stacks whose top frame is one of these are a thread waiting, not spending CPU: --nonblocking
-# sampling cannot always tell an idle thread, so they are left out of the shares.
-_WAITING = ("select (selectors.py)", "_worker (concurrent/futures/thread.py)", "wait (threading.py)")
+# Stacks whose top frame is one of these are a thread waiting, not spending CPU, should py-spy's idle
+# detection miss one (it does with --nonblocking): they are left out of the shares.
+_WAITING = (
+    "select (selectors.py)",
+    "_worker (concurrent/futures/thread.py)",
+    "wait (threading.py)",
+    "dequeue (logging/handlers.py)",
+)
 # "function (path/to/module.py:123)": the line number is dropped so a function is counted once.
 _FRAME = re.compile(r"^(?P<function>.*?) \((?P<file>[^()]*?)(?::\d+)?\)$")
 
@@ -40,8 +45,10 @@ class FrameShare:
 
 
 @asynccontextmanager
-async def py_spy(pid: int, out: Path, rate: int = 250) -> AsyncIterator[None]:
-    """Sample `pid` with py-spy (non-blocking, so the bot is never paused) for the duration."""
+async def py_spy(pid: int, out: Path, rate: int = 200) -> AsyncIterator[None]:
+    """Sample `pid` with py-spy for the duration. Each sample pauses the bot for a moment (py-spy's
+    default): that is how py-spy tells a thread waiting in a system call from one running, so idle
+    waits (epoll, a queue's get) stay out of the shares."""
     executable = shutil.which("py-spy")
     if executable is None:
         raise SystemExit("--profile needs py-spy (pip install py-spy)")
@@ -54,7 +61,6 @@ async def py_spy(pid: int, out: Path, rate: int = 250) -> AsyncIterator[None]:
         "raw",
         "--rate",
         str(rate),
-        "--nonblocking",
         "--output",
         str(out),
         stdout=asyncio.subprocess.DEVNULL,
