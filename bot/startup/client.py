@@ -38,12 +38,13 @@ from generation.queue.interface import JobQueue
 
 log = logging.getLogger(__name__)
 
-DISCORD_CONNECTIONS: Final = 100
-"""Most HTTP connections open to Discord at once. discord.py's own connector has no limit, so a burst of
-interactions opened one connection per concurrent callback (a TCP and, against Discord, a TLS handshake
-each); bounded, a burst queues for a kept-alive connection instead. 100 is aiohttp's own default: far
-more than the uploads a bot has in flight (one per finished video), so a video of a few MB never holds
-up acknowledgements, and at Discord's round trip it carries about a thousand callbacks a second."""
+DISCORD_CONNECTIONS: Final = 256
+"""Most HTTP connections open to Discord at once. discord.py's own connector has no limit: a bot that
+falls behind in a burst opens one connection (a TCP and a TLS handshake, more CPU when it has none to
+spare) per call piled up. A burst needs about calls per second × round trip connections (1,000/s at
+150 ms: 150); below that the limit itself delays answers (100 gave p99 0.71 s where 256 and no limit
+gave 0.19 s and 0.16 s, `bench.ack_connector --calls 1000 --rtt-ms 150`). Uploads hold a connection
+each for the length of a few MB, one per finished video, so they never take a visible share of it."""
 KEEPALIVE_S: Final = 30.0
 """How long an idle connection to Discord is kept for the next call (aiohttp's default is 15 s)."""
 
