@@ -1,7 +1,7 @@
 """Acknowledgement benchmark: how fast a burst of `/video` requests is first answered, under load.
 
     python -m bench.ack_bench [--bursts 100 500 1000] [--load none stress] [--gpu thread process]
-                              [--step-s 0.05] [--out FILE]
+                              [--runs 1] [--step-s 0.05] [--profile DIR] [--out FILE]
 
 The bot runs as its own process (`bench.ack_bot`: the real bot and queue, a generator that spins in
 Python for `--step-s` per step, holding the GIL like a real pipeline's Python side), so the Discord
@@ -18,7 +18,14 @@ different member. Reported per burst:
   callback, on the emulator's clock) p50 / p99 / max, and how many took longer than 2.5 s and 3 s;
 - how the first responses went out (a message with the status, a deferral, an ephemeral refusal);
 - the bot's event-loop lag p99 while a generation ran (a 20 ms timer's lateness, measured inside
-  the bot process).
+  the bot process);
+- the bot's CPU per interaction: the CPU time (user + system, from /proc) its process spent from
+  just before the first interaction until the last was answered, divided by the interactions. Unlike
+  the latencies, it hardly moves with other work on the host, so it is the figure to compare across
+  commits on a shared machine (its GPU child process is not counted: production runs it on a GPU).
+
+`--runs N` repeats every burst N times, a fresh bot each time. `--profile DIR` also samples the bot
+process with py-spy during each burst and prints its top frames (`bench.ack_profile`).
 
 `--load stress` runs `stress-ng --cpu 2` (Debian's stress-ng) for the whole measurement, as a host
 whose CPU is busy with other work. The emulator does not enforce the 3-second deadline here, so late
@@ -43,6 +50,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from bench.ack_profile import print_summary, py_spy
 from tests.discord_emulator import DiscordEmulator, Interaction
 
 EPHEMERAL = 1 << 6
@@ -69,6 +77,7 @@ class BurstResult:
     refusals: int
     loop_lag_p99_ms: float | None
     violations: int
+    cpu_ms_per_interaction: float
 
 
 def percentile(values: Sequence[float], fraction: float) -> float:
@@ -105,7 +114,16 @@ def cpu_load(kind: str) -> Iterator[None]:
         process.wait()
 
 
-async def run_burst(size: int, load: str, gpu: str, step_s: float, workdir: Path) -> BurstResult:
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds the process `pid` has used so far (its own threads, not its children)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    # After the command name: state is field 3 of stat(5), utime 14 and stime 15.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def run_burst(
+    size: int, load: str, gpu: str, step_s: float, workdir: Path, profile: Path | None = None
+) -> BurstResult:
     """Start a bot, keep its GPU thread busy, dispatch `size` interactions in one second, measure."""
     emulator = DiscordEmulator()
     emulator.response_deadline = None  # measure late answers instead of refusing them
@@ -149,16 +167,21 @@ async def run_burst(size: int, load: str, gpu: str, step_s: float, workdir: Path
         warm = await emulator.invoke_slash(users[-1], channel, "video", {"prompt": "keep busy -steps 50 -frames 2"})
         await warm.wait_for_response(timeout=120)
         await emulator.wait_for(lambda: "Generating" in _titles(warm), timeout=120)
-        loop = asyncio.get_running_loop()
-        start = loop.time() + 0.05
-        sent: list[asyncio.Task[Interaction]] = []
-        for n in range(size):
-            await asyncio.sleep(max(0.0, start + n / size - loop.time()))
-            prompt = f"burst {n} -steps 2 -frames 2"
-            sent.append(asyncio.create_task(emulator.invoke_slash(users[n], channel, "video", {"prompt": prompt})))
-        interactions = await asyncio.gather(*sent)
-        span = max(i.created_at for i in interactions) - min(i.created_at for i in interactions)
-        await emulator.wait_for(lambda: all(i.callbacks for i in interactions), timeout=600)
+        async with contextlib.AsyncExitStack() as sampling:
+            if profile is not None:
+                await sampling.enter_async_context(py_spy(bot.pid, profile / f"{load}-{gpu}-{size}-{bot.pid}.txt"))
+            cpu_before = process_cpu_s(bot.pid)
+            loop = asyncio.get_running_loop()
+            start = loop.time() + 0.05
+            sent: list[asyncio.Task[Interaction]] = []
+            for n in range(size):
+                await asyncio.sleep(max(0.0, start + n / size - loop.time()))
+                prompt = f"burst {n} -steps 2 -frames 2"
+                sent.append(asyncio.create_task(emulator.invoke_slash(users[n], channel, "video", {"prompt": prompt})))
+            interactions = await asyncio.gather(*sent)
+            span = max(i.created_at for i in interactions) - min(i.created_at for i in interactions)
+            await emulator.wait_for(lambda: all(i.callbacks for i in interactions), timeout=600)
+            cpu_s = process_cpu_s(bot.pid) - cpu_before
     finally:
         if bot.returncode is None:
             bot.send_signal(signal.SIGTERM)
@@ -183,6 +206,7 @@ async def run_burst(size: int, load: str, gpu: str, step_s: float, workdir: Path
         refusals=kinds.count("refusal"),
         loop_lag_p99_ms=lag,
         violations=len(emulator.violations),
+        cpu_ms_per_interaction=round(cpu_s * 1000 / len(interactions), 3),
     )
 
 
@@ -208,7 +232,7 @@ def print_table(results: Sequence[BurstResult]) -> None:
     """One row per burst."""
     header = (
         f"{'load':<7}{'gpu':<8}{'burst':>6}{'span s':>8}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'>2.5s':>7}{'>3s':>5}"
-        f"{'msg':>6}{'defer':>7}{'refuse':>8}{'lag p99':>9}{'viol':>6}"
+        f"{'msg':>6}{'defer':>7}{'refuse':>8}{'lag p99':>9}{'viol':>6}{'cpu ms/i':>10}"
     )
     print(header)
     for r in results:
@@ -216,21 +240,49 @@ def print_table(results: Sequence[BurstResult]) -> None:
         print(
             f"{r.load:<7}{r.gpu:<8}{r.burst:>6}{r.dispatch_span_s:>8.2f}{r.p50_ms:>9.1f}{r.p99_ms:>9.1f}{r.max_ms:>9.1f}"
             f"{r.over_2_5_s:>7}{r.over_3_s:>5}{r.messages:>6}{r.deferrals:>7}{r.refusals:>8}{lag:>9}{r.violations:>6}"
+            f"{r.cpu_ms_per_interaction:>10.3f}"
         )
 
 
-async def run_all(bursts: Sequence[int], loads: Sequence[str], gpus: Sequence[str], step_s: float) -> list[BurstResult]:
-    """Every burst size under every load condition and GPU layout, a fresh bot each time."""
+async def run_all(
+    bursts: Sequence[int],
+    loads: Sequence[str],
+    gpus: Sequence[str],
+    step_s: float,
+    runs: int = 1,
+    profile: Path | None = None,
+) -> list[BurstResult]:
+    """Every burst size under every load condition and GPU layout, `runs` times, a fresh bot each time."""
     results = []
     with tempfile.TemporaryDirectory(prefix="ack-bench-") as folder:
         for load in loads:
             with cpu_load(load):
                 for gpu in gpus:
                     for size in bursts:
-                        result = await run_burst(size, load, gpu, step_s, Path(folder))
-                        results.append(result)
-                        print_table([result])
+                        for _ in range(runs):
+                            # A folder per run: a second run on the first one's database would recover its jobs.
+                            workdir = Path(tempfile.mkdtemp(prefix="run-", dir=folder))
+                            result = await run_burst(size, load, gpu, step_s, workdir, profile)
+                            results.append(result)
+                            print_table([result])
     return results
+
+
+def print_spread(results: Sequence[BurstResult]) -> None:
+    """Per burst condition run more than once: the median and range of p99 and of CPU per interaction."""
+    groups: dict[tuple[str, str, int], list[BurstResult]] = {}
+    for r in results:
+        groups.setdefault((r.load, r.gpu, r.burst), []).append(r)
+    for (load, gpu, burst), group in groups.items():
+        if len(group) < 2:
+            continue
+        p99 = [r.p99_ms for r in group]
+        cpu = [r.cpu_ms_per_interaction for r in group]
+        print(
+            f"{load} {gpu} {burst} x{len(group)}: p99 median {statistics.median(p99):.1f} ms "
+            f"[{min(p99):.1f}–{max(p99):.1f}], cpu/interaction median {statistics.median(cpu):.3f} ms "
+            f"[{min(cpu):.3f}–{max(cpu):.3f}], over 3 s in all {sum(r.over_3_s for r in group)}"
+        )
 
 
 def entry(argv: Sequence[str] | None = None) -> None:
@@ -239,7 +291,9 @@ def entry(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--bursts", type=int, nargs="+", default=[100, 500, 1000])
     parser.add_argument("--load", nargs="+", choices=["none", "stress"], default=["none", "stress"])
     parser.add_argument("--gpu", nargs="+", choices=["thread", "process"], default=["thread", "process"])
+    parser.add_argument("--runs", type=int, default=1, help="times to run each burst, a fresh bot each time")
     parser.add_argument("--step-s", type=float, default=0.05, help="seconds of pure Python per denoising step")
+    parser.add_argument("--profile", type=Path, help="sample the bot with py-spy into this folder, print top frames")
     parser.add_argument("--out", type=Path, help="also write the figures as JSON")
     args = parser.parse_args(argv)
     # aiohttp logs every request a bot cut off as it shut down; those are the bench's doing, not news.
@@ -248,9 +302,15 @@ def entry(argv: Sequence[str] | None = None) -> None:
         os.setpriority(os.PRIO_PROCESS, 0, -10)  # "Discord" does not share the bot's CPU
     except PermissionError:
         print("note: not root, so the emulator runs at the bot's priority and its own work counts too")
-    results = asyncio.run(run_all(args.bursts, args.load, args.gpu, args.step_s))
+    if args.profile is not None:
+        args.profile.mkdir(parents=True, exist_ok=True)
+    results = asyncio.run(run_all(args.bursts, args.load, args.gpu, args.step_s, args.runs, args.profile))
     print()
     print_table(results)
+    print_spread(results)
+    if args.profile is not None:
+        for raw in sorted(args.profile.glob("*.txt")):
+            print_summary(raw)
     if args.out is not None:
         args.out.write_text(json.dumps([asdict(r) for r in results], indent=2) + "\n")
 

@@ -2,7 +2,7 @@
 
     python -m bench.ack_bot      (configured from the environment, like `python -m bot`)
 
-It runs what `python -m bot` runs, except that the generator is `BusyGenerator` (`BENCH_STEP_S`
+It runs what `python -m bot` runs (on the same event loop), except that the generator is `BusyGenerator` (`BENCH_STEP_S`
 seconds of pure Python per step), either on the queue's GPU thread in this process
 (`BENCH_GPU=thread`, the layout before the GPU process) or in a child process as in production
 (`BENCH_GPU=process`). It measures its own event-loop lag while a generation runs, and on SIGTERM
@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from bench.busy_generator import BusyGenerator
 from bot.observability.logging_setup import configure_logging
 from bot.settings import Settings
+from bot.startup.event_loop import run_on_best_loop
 from bot.startup.run import main
 from generation.process_generator import ProcessGenerator
 from generation.protocol import CancelToken, ProgressCallback, VideoGenerator
@@ -98,7 +99,7 @@ def entry() -> None:
     inner: VideoGenerator = BusyGenerator(step_s)
     if os.environ.get("BENCH_GPU", "process") == "process":
         inner = ProcessGenerator(functools.partial(BusyGenerator, step_s), max_batch_size=1)
-    lag = asyncio.run(run(settings, Watched(inner)))
+    lag = run_on_best_loop(run(settings, Watched(inner)))
     print(json.dumps({"loop_lag": lag}), flush=True)
 
 

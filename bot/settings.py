@@ -37,6 +37,9 @@ class Settings(EngineSettings, QueueSettings):
     )
     status_edit_interval_s: float = Field(1.5, gt=0, description="minimum seconds between edits of one status")
     status_edits_per_second: float = Field(4.0, gt=0, description="status edits per second across all jobs")
+    position_edit_interval_s: float = Field(
+        5.0, gt=0, description="minimum seconds between edits of a waiting job's place in line"
+    )
     # The five limits below default to the model profile's (docs/models.md); a value set here wins.
     max_steps: int = Field(50, ge=1, le=150, description="most denoising steps a user may ask for; default: profile")
     max_frames: int = Field(32, ge=1, le=257, description="most frames a user may ask for; default: profile")

@@ -37,6 +37,7 @@ class LiveJobs:
         clock: Clock,
         *,
         edit_interval_s: float,
+        position_interval_s: float,
         edits_per_second: float,
         on_discord_error: Callable[[discord.HTTPException], None],
         served: Callable[[], Awaitable[tuple[ServedModel, ...]]],
@@ -46,6 +47,7 @@ class LiveJobs:
         self._queue = queue
         self._clock = clock
         self._edit_interval_s = edit_interval_s
+        self._position_interval_s = position_interval_s
         self._limiter = EditLimiter(per_second=edits_per_second, burst=10, clock=clock)
         self._on_discord_error = on_discord_error
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -111,6 +113,7 @@ class LiveJobs:
             clock=self._clock,
             limiter=self._limiter,
             edit_interval_s=self._edit_interval_s,
+            position_interval_s=self._position_interval_s,
             on_discord_error=self._on_discord_error,
             save_context=lambda context: self._queue.update_context(job_id, context.dumps()),
             acknowledge=lambda: self._queue.acknowledge(job_id),

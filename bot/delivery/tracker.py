@@ -1,11 +1,14 @@
 """Follows one job's events and keeps its status message current, then delivers the outcome.
 
 Progress arrives many times a second; edits go out at most once per `edit_interval_s` per message and
-through the shared `EditLimiter`, always showing the newest state. Only the newest event is kept, and
-it is rendered when its edit goes out, so a burst of events (a whole line moving up one place) costs
-no more than the edits Discord will take. Terminal states are never dropped: they are shown (or the
-video uploaded) after any pending edit, and a failure to tell the user is reported in the channel as
-a last resort.
+through the shared `EditLimiter`, always showing the newest state. A waiting job's place in line is
+edited at most once per `position_interval_s` (longer: in a deep line every start and every end
+moves everyone behind it, and a place is worth less than a progress bar), with the latest place; a
+start or a step arriving meanwhile goes out at the shorter interval. Only the newest event is kept,
+costs nothing until its edit is due (no lookup, no rendering), and is rendered when its edit goes
+out, so a burst of events costs no more than the edits Discord will take. Terminal states are never
+dropped: they are shown (or the video uploaded) after any pending edit, and a failure to tell the
+user is reported in the channel as a last resort.
 """
 
 from __future__ import annotations
@@ -64,6 +67,7 @@ class JobTracker:
         clock: Clock,
         limiter: EditLimiter,
         edit_interval_s: float,
+        position_interval_s: float,
         on_discord_error: Callable[[discord.HTTPException], None],
         save_context: Callable[[JobContext], Awaitable[None]],
         acknowledge: Callable[[], Awaitable[None]],
@@ -76,6 +80,7 @@ class JobTracker:
         self._clock = clock
         self._limiter = limiter
         self._interval = edit_interval_s
+        self._position_interval = position_interval_s
         self._on_discord_error = on_discord_error
         self._save_context = save_context
         self._acknowledge = acknowledge
@@ -209,7 +214,7 @@ class JobTracker:
                 if isinstance(event, JobFinished | JobFailed | JobCancelled):
                     terminal = event
                     break
-                await self._note(event)
+                self._note(event)
                 self._show(event)
         finally:
             editor.cancel()
@@ -223,13 +228,12 @@ class JobTracker:
             await self._attached.wait()
             await self._settle(await self._finish(terminal))
 
-    async def _note(self, event: JobQueued | JobStarted | JobProgress) -> None:
-        """Keep what the status says beside the event: the worker a queued job waits for, a model loading."""
-        if isinstance(event, JobQueued):
-            self._waiting_for = await self._unserved_model()
-        elif isinstance(event, JobStarted):
+    def _note(self, event: JobQueued | JobStarted | JobProgress) -> None:
+        """Keep what the status says beside the event: a model loading. (The worker a waiting job waits
+        for is looked up when its place is shown, not at every place it passes.)"""
+        if isinstance(event, JobStarted):
             self._waiting_for, self._loading = None, event.loading
-        else:
+        elif isinstance(event, JobProgress):
             self._loading = None
 
     async def _unserved_model(self) -> str | None:
@@ -279,9 +283,7 @@ class JobTracker:
         )
 
     def _show(self, event: JobQueued | JobStarted | JobProgress) -> None:
-        if _same_place(event, self._shown) and self._waiting_for == self._shown_waiting_for:
-            self._pending = None  # the newest state is the one on screen
-            return
+        """Make `event` the one to show next (it replaces any not shown yet)."""
         self._pending = event
         self._wake.set()
 
@@ -289,18 +291,33 @@ class JobTracker:
         await self._attached.wait()
         while True:
             await self._wake.wait()
-            delay = self._last_edit + self._interval - self._clock.monotonic()
-            if delay > 0:
-                await self._clock.sleep(delay)
+            await self._until_due()
             self._wake.clear()
             event, self._pending = self._pending, None
             if event is None or self.status.message_id is None:
                 continue
+            if isinstance(event, JobQueued):
+                self._waiting_for = await self._unserved_model()
+                if _same_place(event, self._shown) and self._waiting_for == self._shown_waiting_for:
+                    continue  # the place on screen is the newest
             await self._limiter.acquire()
             self._last_edit = self._clock.monotonic()
             self._shown, self._shown_waiting_for = event, self._waiting_for
             self._edit_in_flight = asyncio.ensure_future(self._edit(event))
             await asyncio.shield(self._edit_in_flight)
+
+    async def _until_due(self) -> None:
+        """Wait until the pending event may be shown: its interval since the last edit has passed.
+
+        A place waits out its longer interval in steps of the status interval, so that a start or a
+        step arriving meanwhile (which replaces it) goes out no later than its own interval allows.
+        """
+        while self._pending is not None:
+            place = isinstance(self._pending, JobQueued)
+            delay = self._last_edit + (self._position_interval if place else self._interval) - self._clock.monotonic()
+            if delay <= 0:
+                return
+            await self._clock.sleep(min(delay, self._interval))
 
     async def _edit(self, event: JobQueued | JobStarted | JobProgress) -> None:
         try:

@@ -7,6 +7,13 @@ Discord bot token, and interaction tokens (in webhook and callback URLs, and as 
 in `main()`, and start discord.py with `bot.start()` (not `bot.run()`, which installs its own handler
 unless given `log_handler=None`).
 
+Off the event loop: a logging call only makes its record and puts it on a queue; redaction, formatting
+and the write to stderr happen on a listener thread (`QueueHandler`/`QueueListener`), so a burst of
+interactions does not wait on them, nor on a slow stderr. The message is merged with its arguments
+there too, so pass arguments (`log.info("job_id=%s", job_id)`), never an f-string: a record below the
+level costs nothing, and one above it is formatted once, off the loop. The queue is drained at exit;
+`flush_logs()` waits for it (tests that read stderr).
+
 Fields for one job event go in `extra=`, e.g.
 `log.info("job finished", extra={"job_id": job.id, "user_id": user.id, "timings": result.timings})`:
 text mode appends them as `key=value`, JSON mode as top-level keys.
@@ -14,9 +21,12 @@ text mode appends them as `key=value`, JSON mode as top-level keys.
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import json
 import logging
+import logging.handlers
+import queue
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -41,6 +51,7 @@ _RECORD_ATTRIBUTES = frozenset(
 )
 
 Redact = Callable[[str], str]
+_SCALARS = (str, int, float, type(None))
 
 
 def make_redactor(secrets: Sequence[str]) -> Redact:
@@ -128,20 +139,29 @@ class JsonFormatter(logging.Formatter):
 def configure_logging(level: str, fmt: Literal["text", "json"], secrets: Sequence[str]) -> None:
     """Send every logger's records to stderr at `level`, as text or JSON lines, with `secrets` redacted.
 
-    The redaction filter also goes on handlers configured before (by libraries or a previous call), and
-    uncaught exceptions are logged through it instead of printed raw. Calling it again replaces the
-    previous configuration. Raises `ValueError` for an unknown level.
+    Records go through a queue to a listener thread that redacts, formats and writes them (see the
+    module docstring). The redaction filter also goes on handlers configured before (by libraries or a
+    previous call), and uncaught exceptions are logged through it instead of printed raw. Calling it
+    again replaces the previous configuration. Raises `ValueError` for an unknown level.
     """
+    global _listener
     numeric = logging.getLevelNamesMapping().get(level.upper())
     if numeric is None:
         raise ValueError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR (got {level!r})")
     redact = make_redactor(secrets)
     root = logging.getLogger()
-    for handler in [handler for handler in root.handlers if isinstance(handler, _BotHandler)]:
+    for handler in [handler for handler in root.handlers if isinstance(handler, _BotQueueHandler)]:
         root.removeHandler(handler)
-    handler = _BotHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter(redact) if fmt == "json" else TextFormatter(redact))
-    root.addHandler(handler)
+    if _listener is not None:
+        _listener.stop()  # writes what the previous configuration had queued
+    writer = _BotHandler(sys.stderr)
+    writer.setFormatter(JsonFormatter(redact) if fmt == "json" else TextFormatter(redact))
+    writer.addFilter(RedactingFilter(redact))
+    # SimpleQueue: a put is one C call, with no Condition to notify as queue.Queue has (per record, on the loop).
+    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    _listener = logging.handlers.QueueListener(records, writer)
+    _listener.start()
+    root.addHandler(_BotQueueHandler(records))
     root.setLevel(numeric)
     loggers = [
         root,
@@ -149,14 +169,48 @@ def configure_logging(level: str, fmt: Literal["text", "json"], secrets: Sequenc
     ]
     for logger in loggers:
         for each in logger.handlers:
+            if isinstance(each, _BotQueueHandler):
+                continue  # its listener's handler redacts, off the loop
             for old in [old for old in each.filters if isinstance(old, RedactingFilter)]:
                 each.removeFilter(old)
             each.addFilter(RedactingFilter(redact))
     sys.excepthook = _log_uncaught
 
 
+def flush_logs() -> None:
+    """Wait until every record logged so far has been written (the listener stops once it has written
+    them, and starts again)."""
+    if _listener is not None:
+        _listener.stop()
+        _listener.start()
+
+
 class _BotHandler(logging.StreamHandler[TextIO]):
-    """The handler `configure_logging` installs, told apart so a second call can replace it."""
+    """Writes on the listener thread: the redaction filter and the formatter `configure_logging` chose."""
+
+
+class _BotQueueHandler(logging.handlers.QueueHandler):
+    """The handler `configure_logging` puts on the root logger, told apart so a second call can replace it."""
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        """The record as it is: the listener's filter and formatter do the work, off the caller's thread
+        (the stdlib's `prepare` would format it here, on the event loop)."""
+        return record
+
+
+_listener: logging.handlers.QueueListener | None = None
+
+
+@atexit.register
+def stop_logging() -> None:
+    """Write what is still queued and stop the listener thread (at exit; a test that configured logging).
+
+    Records logged afterwards wait in the queue until `configure_logging` is called again.
+    """
+    global _listener
+    if _listener is not None:
+        _listener.stop()
+        _listener = None
 
 
 def _log_uncaught(kind: type[BaseException], error: BaseException, traceback: TracebackType | None) -> None:
@@ -183,6 +237,8 @@ def _exception_text(formatter: logging.Formatter, record: logging.LogRecord) -> 
 
 def _plain(value: object) -> object:
     """`value` as JSON-ready data: dataclasses become dicts, containers are walked, the rest stays."""
+    if isinstance(value, _SCALARS):
+        return value  # most extras (ids, counts, durations): no dataclass check
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {field.name: _plain(getattr(value, field.name)) for field in dataclasses.fields(value)}
     if isinstance(value, dict):
@@ -193,6 +249,8 @@ def _plain(value: object) -> object:
 
 
 def _scrub(value: object, redact: Redact) -> object:
+    if isinstance(value, bool | int | float) or value is None:
+        return value
     plain = _plain(value)
     if isinstance(plain, str):
         return redact(plain)
@@ -206,4 +264,8 @@ def _scrub(value: object, redact: Redact) -> object:
 
 
 def _text(value: object) -> str:
-    return value if isinstance(value, str) else json.dumps(_plain(value), default=str)
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)  # as json.dumps writes it, without its encoder
+    return json.dumps(_plain(value), default=str)

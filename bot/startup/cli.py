@@ -9,14 +9,14 @@ The order is the point of this module:
 4. What the settings mean on this machine is checked (token shape, GPU, folders, model, port): fatal
    problems exit 78 the same way, warnings are logged. Then OUTPUT_DIR is locked: a second bot on the
    same folder exits 78 too (`bot.startup.instance_lock`).
-5. The bot runs (`bot.startup.run`): Discord is checked first, and what only the operator can fix there
-   (a refused token, a wrong guild id) is one logged line and exit 78 too.
+5. The bot runs (`bot.startup.run`, on uvloop where it is installed: `bot.startup.event_loop`):
+   Discord is checked first, and what only the operator can fix there (a refused token, a wrong guild
+   id) is one logged line and exit 78 too.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import sys
 from collections.abc import Sequence
@@ -53,10 +53,11 @@ def run(argv: Sequence[str] | None = None) -> None:
     configure_logging(settings.log_level, settings.log_format, secrets)
     for problem in problems:
         log.warning("%s", problem.line())
+    from bot.startup.event_loop import run_on_best_loop
     from bot.startup.run import main
 
     try:
-        asyncio.run(main(settings))
+        run_on_best_loop(main(settings))
     except StartupCheckFailed as failure:
         for problem in failure.problems:
             log.error("%s", problem.line())

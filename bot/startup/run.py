@@ -12,6 +12,7 @@ from bot.settings import Settings
 from bot.startup.client import build_bot
 from bot.startup.discord_login import check_discord, reach_gateway
 from bot.startup.endpoints import point_discord_at
+from bot.startup.event_loop import loop_name
 from bot.startup.problems import StartupCheckFailed, StartupProblem
 from generation.queue.interface import JobQueue
 from generation.queue_factory import create_queue
@@ -40,6 +41,7 @@ async def main(settings: Settings, queue: JobQueue | None = None) -> None:
     if await _unless_stopped(check_discord(settings), stopping) is None:
         log.info("shutdown requested before Discord could be reached")
         return
+    log.info("event loop: %s", loop_name(loop))
     if queue is None:
         queue = create_queue(settings, settings)
     async with build_bot(settings, queue) as bot:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import threading
 from collections.abc import Iterator
 
 import pytest
 
-from bot.observability.logging_setup import RedactingFilter, configure_logging
+from bot.observability.logging_setup import RedactingFilter, configure_logging, flush_logs, stop_logging
 from generation.results import Timings
 from tests.fixtures.bot import StartBot, finished
 
@@ -24,6 +25,7 @@ def restore_logging() -> Iterator[None]:
     root = logging.getLogger()
     handlers, level, excepthook = list(root.handlers), root.level, sys.excepthook
     yield
+    stop_logging()
     for logger in [
         root,
         *(item for item in root.manager.loggerDict.values() if isinstance(item, logging.Logger)),
@@ -37,7 +39,41 @@ def restore_logging() -> Iterator[None]:
 
 
 def _output(capsys: pytest.CaptureFixture[str]) -> str:
+    flush_logs()  # records are written by the listener thread
     return capsys.readouterr().err
+
+
+class Probe:
+    """An argument that notes on which threads it was turned into text."""
+
+    def __init__(self) -> None:
+        self.formatted_on: list[threading.Thread] = []
+
+    def __str__(self) -> str:
+        self.formatted_on.append(threading.current_thread())
+        return "probe"
+
+
+def test_a_record_is_formatted_and_written_off_the_thread_that_logged_it(capsys: pytest.CaptureFixture[str]) -> None:
+    logging.getLogger().handlers.clear()  # as in the bot: no other handler (pytest's log capture formats too)
+    configure_logging("INFO", "text", [])
+    probe = Probe()
+
+    log.info("value=%s", probe)
+
+    assert "value=probe" in _output(capsys)
+    assert probe.formatted_on
+    assert threading.current_thread() not in probe.formatted_on
+
+
+def test_a_record_below_the_level_is_never_formatted(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("INFO", "text", [])
+    probe = Probe()
+
+    log.debug("value=%s", probe)
+
+    assert _output(capsys) == ""
+    assert probe.formatted_on == []
 
 
 def test_a_token_in_the_message_is_redacted(capsys: pytest.CaptureFixture[str]) -> None:

@@ -249,6 +249,7 @@ MISTAKES = {
     "DISCORD_GUILD_IDS": "my server",
     "STATUS_EDIT_INTERVAL_S": "0",
     "STATUS_EDITS_PER_SECOND": "0",
+    "POSITION_EDIT_INTERVAL_S": "0",
     "MAX_STEPS": "0",
     "MAX_FRAMES": "258",
     "MAX_GUIDANCE": "31",
