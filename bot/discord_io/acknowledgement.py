@@ -210,7 +210,8 @@ class Acknowledgement:
                 return
             self._state = _State.DEFERRED
             self._deferred_message_id = response.message_id if response is not None else None
-            log.info(
+            # DEBUG: the job's "job acknowledged" line says deferred=True; one INFO line per interaction.
+            log.debug(
                 "interaction deferred interaction_id=%s user_id=%s guild_id=%s",
                 self.interaction.id,
                 self.interaction.user.id,

@@ -200,7 +200,9 @@ class QueueCore:
         self._jobs[job_id] = info
         self._logs[job_id] = JobEventLog()
         self.reposition()
-        log.info(
+        # DEBUG: the consumer logs the one INFO line per submission (the bot: "job acknowledged", with
+        # the user, guild and position), and a burst of a thousand must not pay for two.
+        log.debug(
             "job queued job_id=%s owner=%s group=%s position=%s",
             job_id, spec.owner_id, spec.group_id, self._positions.get(job_id),
         )  # fmt: skip

@@ -193,7 +193,7 @@ async def test_unknown_job_is_not_found(make_queue: MakeQueue) -> None:
 
 async def test_one_log_line_per_job_event(make_queue: MakeQueue, caplog: pytest.LogCaptureFixture) -> None:
     queue = await make_queue()
-    caplog.set_level(logging.INFO, logger="generation.queue")
+    caplog.set_level(logging.DEBUG, logger="generation.queue")
 
     handle = await queue.submit(spec("ann"))
     await events_of(handle)
