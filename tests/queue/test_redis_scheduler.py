@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from generation.queue.redis import scripts
-from generation.queue.scheduler import FairScheduler, Ticket, _OwnerLine
+from generation.queue.scheduler import FairScheduler, Ticket
 from tests.fixtures.redis_server import RedisServer
 from tests.queue.lua_scripts import LEASE_S, Scripts
 
@@ -38,19 +38,15 @@ class PutBackScheduler(FairScheduler):
     """`FairScheduler` with the Redis backend's put-back, which the in-process queue has no use for.
 
     As `requeue` in the prelude: a job handed back goes to the front of its owner's line; an owner with
-    no line left starts one in the round after the one it was last served in (if that is this round),
-    else in this round, with a new stamp.
+    no line left starts one as a new submission would (with the turns it has left this round, else in
+    the next round), with a new stamp.
     """
 
     def put_back(self, job_id: str, *, alone: bool) -> None:
         """Move a running job back to the front of its owner's line (`alone` marks it, as a reclaim does)."""
         ticket = self._running.pop(job_id)
         ticket = dataclasses.replace(ticket, alone=alone or ticket.alone)  # a mark, once set, stays
-        line = self._lines.get(ticket.owner_id)
-        if line is None:
-            served = self._served.get(ticket.owner_id)
-            base = served + 1 if served is not None else self._round
-            line = self._lines[ticket.owner_id] = _OwnerLine(base, self._next_stamp())
+        line = self._lines.get(ticket.owner_id) or self._open_line(ticket)
         line.jobs.appendleft(ticket)
         self._waiting[job_id] = ticket
         self.version += 1
