@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from generation.errors import DamagedJobError, InvalidRequestError, one_line
+from generation.queue.allowance import Allowance
 from generation.queue.interface import (
     JobCancelled,
     JobFailed,
@@ -49,6 +50,9 @@ DAMAGED_JOB: Final = "the queue's record of this job was damaged, so its result 
 
 _TOKEN: Final = re.compile(r"[0-9]{1,20}")
 """A fencing token: the `sched` hash's `token` counter (see `scripts.TAKE`)."""
+
+_WEIGHT: Final = re.compile(r"[0-9]{1,2}")
+"""A weight as the scripts read one (`job_weight` in the prelude): one or two digits."""
 
 
 @dataclass(frozen=True)
@@ -126,6 +130,7 @@ def job_fields(job_id: str, spec: JobSpec, origin: str) -> dict[str, str]:
         "cost": number(request.cost),
         # The lane the scripts route it by (see `scripts.py`); '' runs on any worker.
         "model": request.model or "",
+        "weight": str(spec.allowance.weight),  # its owner's turns per round in the lane's fair order
     }
 
 
@@ -191,9 +196,10 @@ def _info(job_id: str, raw: Raw, video_path: Path | None) -> JobInfo:
     # of another model could be handed it.
     if (raw.get("model") or None) != request.model:
         raise ValueError("its model field is not its request's model")
+    allowance = Allowance(weight=job_weight(raw))
     return JobInfo(
         job_id=job_id,
-        spec=JobSpec(request, raw["owner"], raw.get("group", ""), raw.get("context", "")),
+        spec=JobSpec(request, raw["owner"], raw.get("group", ""), raw.get("context", ""), allowance),
         status=status,
         position=None if status.terminal or position is None else int(position),
         eta_s=None if status.terminal else _float(raw, "eta"),
@@ -207,6 +213,20 @@ def _info(job_id: str, raw: Raw, video_path: Path | None) -> JobInfo:
         video_path=str(video_path) if status is JobStatus.SUCCEEDED and video_path and SWEPT not in raw else None,
         timings=Timings(**json.loads(timings)) if timings else None,
     )
+
+
+def job_weight(raw: Raw) -> int:
+    """The weight the scripts ordered the job by: 1 for a record from before weights; raises `ValueError`
+    for one that is not a weight (the scripts count it as 1 meanwhile)."""
+    text = raw.get("weight")
+    if text is None:
+        return 1
+    if not isinstance(text, str) or not _WEIGHT.fullmatch(text):
+        raise ValueError("its weight is not a whole number")
+    try:
+        return Allowance(weight=int(text)).weight
+    except InvalidRequestError as error:
+        raise ValueError(f"its weight is not {error.allowed}") from None
 
 
 def decode_event(entry: Raw) -> JobQueued | JobStarted | JobProgress | JobFailed | JobCancelled | None:
