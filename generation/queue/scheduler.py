@@ -11,8 +11,10 @@ started fewer keeps the turns left. Within a round, owners go in the order they 
 
 * each owner's jobs run in the order they were submitted;
 * while an owner has a job waiting, no other owner of weight w starts more than w jobs before it
-  starts one (with weight 1 everywhere: no other owner starts two), so every waiting owner gets a
-  turn every round and a job's wait is bounded by the weights of the owners around it, round by round;
+  starts one (w: the highest weight it had meanwhile; with weight 1 everywhere, no other owner starts
+  two), so every waiting owner gets a turn every round;
+* no starvation: a job i-th in its owner's line (from 0) runs at the latest i + 1 rounds after the
+  current one, so at most (i + 2) times the sum of the other owners' weights start before it;
 * `order()` lists the waiting jobs exactly in the order the worker will take them if nothing else
   arrives (it replays the rotation the worker will follow).
 

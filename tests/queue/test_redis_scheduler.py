@@ -27,6 +27,8 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+from generation.errors import InvalidRequestError
+from generation.queue.allowance import Allowance
 from generation.queue.redis import scripts
 from generation.queue.scheduler import FairScheduler, Ticket
 from tests.fixtures.redis_server import RedisServer
@@ -278,5 +280,25 @@ def test_a_line_written_before_weights_keeps_its_order_and_its_places(redis_clie
 
         assert lua.line() == [t.job_id for t in reference.order()] == ["c1", "d1", "b2", "a2", "b3"]
         assert lua.places(lua.line()) == {job_id: place for place, job_id in enumerate(lua.line(), 1)}
+    finally:
+        lua.cleanup()
+
+
+@pytest.mark.parametrize("weight", [10, 11])
+def test_the_scripts_take_the_weights_an_allowance_takes_and_count_any_other_as_one(
+    redis_client: redis.Redis, weight: int
+) -> None:
+    lua = Scripts(redis_client)
+    try:
+        jobs = [f"a{n}" for n in range(weight + 1)]
+        for job_id in jobs:
+            lua.submit(job_id, "a", SHAPES["small"], weight=weight)
+        lua.submit("b1", "b", SHAPES["small"])
+        try:
+            turns = Allowance(weight=weight).weight
+        except InvalidRequestError:
+            turns = 1
+
+        assert lua.line() == [*jobs[:turns], "b1", *jobs[turns:]]
     finally:
         lua.cleanup()
