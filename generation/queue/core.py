@@ -497,7 +497,10 @@ async def _all_saved(saves: Sequence[asyncio.Future[None] | None]) -> None:
 
 def _ticket(job_id: str, spec: JobSpec, *, alone: bool = False) -> Ticket:
     request = spec.request
-    return Ticket(job_id, spec.owner_id, request.shape, request.cost, alone=alone, model=request.model)
+    return Ticket(
+        job_id, spec.owner_id, request.shape, request.cost, alone=alone, model=request.model,
+        weight=spec.allowance.weight,
+    )  # fmt: skip
 
 
 def _crash_reason(crashes: int) -> str:

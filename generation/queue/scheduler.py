@@ -1,24 +1,36 @@
-"""The fair order of waiting jobs: round-robin across owners, each owner's jobs in submission order.
+"""The fair order of waiting jobs: weighted round-robin across owners, each owner's jobs in submission order.
 
 Pure and synchronous (no asyncio, no I/O, no clock), so its guarantees can be checked by property tests.
 
-Jobs run in rounds: every owner gets at most one job per round, and an owner's jobs fill consecutive
-rounds. A new owner's first job joins the current round; an owner who already started a job this round
-(even one that is still running) waits for the next, so a user's second job waits behind everyone's
-first. Within a round, owners go in the order they were last served (owners not served yet first, in
-order of arrival), which makes it a true rotation:
+Jobs run in rounds. An owner of weight w (`Ticket.weight`, 1 to 10: a role perk) has w turns in each
+round, taken one after another at its place in the round; an owner's jobs fill its turns in order, so
+its jobs take consecutive turns across rounds. A new owner's first job joins the current round; an
+owner who already started w jobs this round (even ones still running) waits for the next, one who
+started fewer keeps the turns left. Within a round, owners go in the order they were last served
+(owners not served yet first, in order of arrival), which makes it a true rotation:
 
 * each owner's jobs run in the order they were submitted;
-* while an owner has a job waiting, no other owner starts two jobs before it starts one;
+* while an owner has a job waiting, no other owner of weight w starts more than w jobs before it
+  starts one (w: the highest weight it had meanwhile; with weight 1 everywhere, no other owner starts
+  two), so every waiting owner gets a turn every round;
+* no starvation: a job i-th in its owner's line (from 0) runs at the latest i + 1 rounds after the
+  current one, so at most (i + 2) times the sum of the other owners' weights start before it;
 * `order()` lists the waiting jobs exactly in the order the worker will take them if nothing else
   arrives (it replays the rotation the worker will follow).
 
-Cancelling a waiting job moves its owner's later jobs up a round each. Batches are cut from the front
+An owner's weight is the weight of its latest waiting job (the one submitted last), for all its
+waiting jobs: a perk granted now counts for its whole line from its next submission, and cancelling
+that job gives the line the weight of the one before. Turns already started this round stay counted,
+and a weight changes nobody's place in the round: an owner whose weight drops to no more than the turns
+it had this round still takes the turn it waits for, then goes on in the next round (a lowered weight
+counts from the owner's next round). With every weight 1 this is the plain round-robin.
+
+Cancelling a waiting job moves its owner's later jobs up a turn each. Batches are cut from the front
 of the order only: a batch is the longest run of consecutive same-shape jobs at the head (a ticket
 marked `alone` ends a run and forms its own), so batching never lets a job start before one that was
-ahead of it. (Batching any same-shape job among the next
-few would batch more when shapes are mixed, but could start a user's second job before another user's
-first.)
+ahead of it; an owner's consecutive turns may share a batch. (Batching any same-shape job among the
+next few would batch more when shapes are mixed, but could start a user's second job before another
+user's first.)
 
 Several models, one GPU. A ticket may name the model it needs, and the scheduler knows the model the GPU
 `held` (the model of the batch taken last). When the fair order's head needs another model, running it
@@ -26,9 +38,12 @@ costs a swap (unload, load). Instead, the first job in the fair order that needs
 whose owner has no job ahead of it, runs first, with the same-shape jobs that directly follow it and
 whose owners have none ahead either (one batch, one pipeline call): it *passes* the jobs ahead of it.
 Unless one of those was passed before: a job is passed at most once in its whole wait, so then the head
-runs (and the GPU swaps). A passing owner's next job takes its place in the next round only once the
-jobs it passed have left, as if it had been served in its fair turn, so passing reorders nobody else.
-The rotation's "no other owner starts two jobs before it starts one" holds up to that one batch.
+runs (and the GPU swaps). A passing job uses one of its owner's turns as its fair turn would have. The
+owner's next job keeps its place in the round when the owner has turns left there (it comes after the
+jobs passed, which were ahead of the passing job); otherwise it takes its place in the next round only
+once the jobs passed have left, as if the owner had been served in its fair turn, so passing reorders
+nobody else. The rotation's "no other owner starts more than w jobs before it starts one" holds up to
+that one batch.
 
 The bound, against the plain fair order (`fair_order()`) at any moment, if nothing else arrives:
 
@@ -67,6 +82,8 @@ class Ticket:
     alone: bool = False
     model: str | None = None
     """The model the job needs; None runs on whichever the GPU holds."""
+    weight: int = 1
+    """Its owner's turns per round, from this submission on (see the module docstring)."""
 
 
 def user_limit_error(held: int, limit: int) -> UserQueueLimitError:
@@ -83,19 +100,32 @@ def queue_full_error(waiting: int, limit: int) -> QueueFullError:
 
 
 class _OwnerLine:
-    """One owner's waiting jobs: the head runs in round `base`, the next in `base + 1`, and so on."""
+    """One owner's waiting jobs. They fill its turns from round `base` on, `weight` turns a round, of
+    which `used` were started already: job i takes turn `used + i`, in round `base + (used + i) // weight`.
+    """
 
-    __slots__ = ("base", "jobs", "stamp")
+    __slots__ = ("base", "jobs", "stamp", "turns")
 
-    def __init__(self, base: int, stamp: int) -> None:
+    def __init__(self, base: int, stamp: int, turns: int = 0) -> None:
         self.base = base
         self.stamp = stamp  # rank within a round: lower goes first; renewed each time the owner is served
+        self.turns = turns  # jobs the owner started in round `base`
         self.jobs: deque[Ticket] = deque()
+
+    @property
+    def weight(self) -> int:
+        """Turns per round: the weight of the owner's latest waiting job."""
+        return self.jobs[-1].weight
+
+    @property
+    def used(self) -> int:
+        """The turns of round `base` gone: all but the head's, if the weight dropped below those started."""
+        return min(self.turns, self.weight - 1)
 
     @classmethod
     def copy_of(cls, line: _OwnerLine) -> _OwnerLine:
         """Another line with the same place and jobs."""
-        copy = cls(line.base, line.stamp)
+        copy = cls(line.base, line.stamp, line.turns)
         copy.jobs = deque(line.jobs)
         return copy
 
@@ -118,7 +148,8 @@ class FairScheduler:
         self._running: dict[str, Ticket] = {}
         self._per_owner: Counter[str] = Counter()
         self._round = 0  # the round of the job started last
-        self._served: dict[str, int] = {}  # owner -> round of its last start, only for this round
+        # owner -> (round of its last start, turns it started in that round), only for this round
+        self._served: dict[str, tuple[int, int]] = {}
         self._stamps = 0
         self.version = 0  # changes whenever the set or order of waiting jobs may have changed
         self._order: tuple[int, list[Ticket]] = (-1, [])  # `order()` as of a version
@@ -154,9 +185,7 @@ class FairScheduler:
             self.check_admission(ticket.owner_id, max_held)
         line = self._lines.get(ticket.owner_id)
         if line is None:
-            # Served this round already (maybe still running): wait for the next one.
-            base = self._served[ticket.owner_id] + 1 if ticket.owner_id in self._served else self._round
-            line = self._lines[ticket.owner_id] = _OwnerLine(base, self._next_stamp())
+            line = self._open_line(ticket)
         line.jobs.append(ticket)
         self.version += 1
         self._waiting[ticket.job_id] = ticket
@@ -251,52 +280,71 @@ class FairScheduler:
         return order
 
     def _iter_order(self) -> Iterator[Ticket]:
-        # Replays what `_take` does to the head: take the lowest (round, stamp), give the owner a new stamp.
-        # An owner placed after passed jobs joins once the last of them is yielded.
+        # Replays what `_take` does to the head: take the lowest (round, stamp); an owner with turns left in
+        # the round goes on, one out of them gets the next round and a new stamp. An owner placed after
+        # passed jobs joins once the last of them is yielded.
         stamps = self._stamps
         after = {owner: set(jobs) for owner, jobs in self._after.items()}
         heap = [(line.base, line.stamp, owner, 0) for owner, line in self._lines.items() if owner not in after]
         heapq.heapify(heap)
         while heap:
-            round_, _, owner, index = heapq.heappop(heap)
-            jobs = self._lines[owner].jobs
-            yield jobs[index]
-            if index + 1 < len(jobs):
-                stamps += 1
-                heapq.heappush(heap, (round_ + 1, stamps, owner, index + 1))
+            round_, stamp, owner, index = heapq.heappop(heap)
+            line = self._lines[owner]
+            yield line.jobs[index]
+            if index + 1 < len(line.jobs):
+                if (line.used + index + 1) % line.weight:
+                    heapq.heappush(heap, (round_, stamp, owner, index + 1))
+                else:
+                    stamps += 1
+                    heapq.heappush(heap, (round_ + 1, stamps, owner, index + 1))
             for waiter, left in list(after.items()):
-                left.discard(jobs[index].job_id)
+                left.discard(line.jobs[index].job_id)
                 if not left:
                     del after[waiter]
                     stamps += 1
                     heapq.heappush(heap, (self._lines[waiter].base, stamps, waiter, 0))
 
     def _take(self, ticket: Ticket, *, after: set[str]) -> None:
-        """Move an owner's first waiting job to running; its owner's next job takes its place in the next
-        round now, or once the jobs `after` (passed by this one) have left the line."""
+        """Move an owner's first waiting job to running. Its owner's next job takes the next turn: in this
+        round while turns are left, else in the next round, now or once the jobs `after` (passed by this
+        one) have left the line."""
         owner = ticket.owner_id
         line = self._lines[owner]
         if line.jobs[0] is not ticket:
             raise AssertionError(f"job {ticket.job_id} is not at the head of its owner's line")
+        weight, turns = line.weight, line.used + 1
         line.jobs.popleft()
         self._passed.discard(ticket.job_id)
         self.version += 1
         if line.base > self._round:
             self._round = line.base
             self._served = {}
-        self._served[owner] = line.base
+        self._served[owner] = (line.base, turns)
         if line.jobs:
-            line.base += 1
-            if after:
-                self._after[owner] = set(after)
-            else:
-                line.stamp = self._next_stamp()
+            line.turns = turns
+            if turns >= weight:
+                line.base, line.turns = line.base + 1, 0
+                if after:
+                    self._after[owner] = set(after)
+                else:
+                    line.stamp = self._next_stamp()
         else:
             del self._lines[owner]
             self._after.pop(owner, None)
         del self._waiting[ticket.job_id]
         self._running[ticket.job_id] = ticket
         self._gone(ticket.job_id)
+
+    def _open_line(self, ticket: Ticket) -> _OwnerLine:
+        """A line for an owner with nothing waiting: in this round, with the turns it has not started in
+        it (all of them if it started none: a new owner joins the current round), else in the next."""
+        line = _OwnerLine(self._round, self._next_stamp())
+        served = self._served.get(ticket.owner_id)
+        if served is not None:
+            round_, turns = served
+            line.base, line.turns = (round_, turns) if turns < ticket.weight else (round_ + 1, 0)
+        self._lines[ticket.owner_id] = line
+        return line
 
     def _gone(self, job_id: str) -> None:
         """A job left the line: an owner placed after the jobs it passed takes its place once all have left."""

@@ -18,10 +18,12 @@ from generation.queue.redis import scripts
 LEASE_S = 30.0
 
 
-def job_fields(job_id: str, owner: str, shape: str, model: str = "") -> dict[str, str]:
+def job_fields(job_id: str, owner: str, shape: str, model: str = "", weight: int | None = 1) -> dict[str, str]:
     """The fields of a new job the scripts read (no request: nothing here delivers a video); `model` the
-    name of the model that must run it ('' for any)."""
-    return {"id": job_id, "owner": owner, "origin": "lua-scripts", "shape": shape, "cost": "1.0", "model": model}
+    name of the model that must run it ('' for any), `weight` its owner's turns per round (None: no
+    field, as a job written before weights)."""
+    fields = {"id": job_id, "owner": owner, "origin": "lua-scripts", "shape": shape, "cost": "1.0", "model": model}
+    return fields if weight is None else fields | {"weight": str(weight)}
 
 
 class Scripts:
@@ -54,9 +56,9 @@ class Scripts:
         )
         return answer
 
-    def submit(self, job_id: str, owner: str, shape: str, model: str = "") -> dict[str, Any]:
+    def submit(self, job_id: str, owner: str, shape: str, model: str = "", weight: int | None = 1) -> dict[str, Any]:
         """Submit with caps no test reaches."""
-        return self(scripts.SUBMIT, **_submission(job_id, owner, shape, model))
+        return self(scripts.SUBMIT, **_submission(job_id, owner, shape, model, weight))
 
     def fill(self, jobs: list[tuple[str, str, str]], model: str = "") -> None:
         """Submit (id, owner, shape) jobs for `model` in order, pipelined a thousand at a time."""
@@ -94,11 +96,11 @@ class Scripts:
             self.client.delete(key)
 
 
-def _submission(job_id: str, owner: str, shape: str, model: str = "") -> dict[str, Any]:
+def _submission(job_id: str, owner: str, shape: str, model: str = "", weight: int | None = 1) -> dict[str, Any]:
     return {
         "id": job_id,
         "owner": owner,
-        "fields": job_fields(job_id, owner, shape, model),
+        "fields": job_fields(job_id, owner, shape, model, weight),
         "max_jobs": 1_000_000,
         "max_per_user": 1_000,
     }

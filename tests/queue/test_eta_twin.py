@@ -5,7 +5,8 @@ The ETA is written twice, as the fair order is: in Python (`QueueCore.line` and 
 machine drives both with the same traffic on the same fake clock: submissions of several owners in
 several shapes and costs, runs learnt (for shapes in line and for others, so a shape with no history
 of its own falls back to the overall rate), batches taken, attempts begun (the whole batch, or a
-half of it, as a failed batch is retried), steps done, jobs ended or cancelled, time passing. After
+half of it, as a failed batch is retried), steps done, jobs ended or cancelled, time passing; each
+submission carries a weight (its owner's turns per round), so the line is a weighted one. After
 each step `VIEW` must report, for each waiting job, its place and the ETA `QueueCore.line` reports,
 and for each running job the ETA its snapshot reports, within float rounding (Lua sums the window
 afresh where Python keeps running sums, and cjson writes 14 digits).
@@ -23,6 +24,7 @@ Where the two differ by design (one worker here, a line of at most `NEAR_PLACES`
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import tempfile
 import uuid
@@ -35,6 +37,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+from generation.queue.allowance import Allowance
 from generation.queue.core import QueueCore
 from generation.queue.eta import EtaEstimator
 from generation.queue.events import EventHub
@@ -56,7 +59,14 @@ SHAPES: Final[tuple[dict[str, Any], ...]] = (
     {"width": 64, "height": 64, "num_frames": 2, "steps": 3},
     {"width": 128, "height": 64, "num_frames": 5, "steps": 4},
 )  # two, so that batches of several jobs are common
+WEIGHTS: Final = st.integers(1, 3)
+"""Each submission's weight: its owner's turns per round in the fair order from then on."""
 NEVER_IN_LINE: Final[dict[str, Any]] = {"width": 256, "height": 256, "num_frames": 3, "steps": 5}
+
+
+def weighed(job: JobSpec, weight: int) -> JobSpec:
+    """`job` with its owner's weight in the fair order."""
+    return dataclasses.replace(job, allowance=Allowance(weight=weight))
 
 
 def close_to(seconds: float | None) -> Any:
@@ -180,10 +190,10 @@ class EtaTwinMachine(RuleBasedStateMachine):
         """Members of the attempt begun last that are still running."""
         return [job_id for job_id in self.twins.members if job_id in self.twins.running]
 
-    @rule(owner=st.sampled_from("abc"), shape=st.sampled_from(SHAPES), count=st.integers(1, 3))
-    def submit(self, owner: str, shape: dict[str, Any], count: int) -> None:
+    @rule(owner=st.sampled_from("abc"), shape=st.sampled_from(SHAPES), count=st.integers(1, 3), weight=WEIGHTS)
+    def submit(self, owner: str, shape: dict[str, Any], count: int, weight: int) -> None:
         for _ in range(count):
-            self.run(self.twins.submit(spec(owner, **shape)))
+            self.run(self.twins.submit(weighed(spec(owner, **shape), weight)))
 
     @rule(
         shape=st.sampled_from((*SHAPES, NEVER_IN_LINE)),
@@ -264,7 +274,9 @@ def test_the_lua_etas_are_queue_cores_etas(redis_url: str) -> None:
 @settings(max_examples=10, deadline=None)
 @given(
     jobs=st.lists(
-        st.tuples(st.sampled_from("abcd"), st.sampled_from(SHAPES)), min_size=NEAR_PLACES + 3, max_size=NEAR_PLACES + 30
+        st.tuples(st.sampled_from("abcd"), st.sampled_from(SHAPES), WEIGHTS),
+        min_size=NEAR_PLACES + 3,
+        max_size=NEAR_PLACES + 30,
     ),
     seconds=st.lists(st.floats(1.0, 500.0), min_size=len(SHAPES), max_size=len(SHAPES)),
     busy=st.booleans(),
@@ -273,7 +285,7 @@ def test_the_lua_etas_are_queue_cores_etas(redis_url: str) -> None:
 )
 def test_far_places_and_idle_workers_scale_the_near_line(
     redis_url: str,
-    jobs: list[tuple[str, dict[str, Any]]],
+    jobs: list[tuple[str, dict[str, Any], int]],
     seconds: list[float],
     busy: bool,
     elapsed: float,
@@ -287,8 +299,8 @@ def test_far_places_and_idle_workers_scale_the_near_line(
                 for shape, run_s in zip(SHAPES, seconds, strict=True):
                     request = VideoRequest("a run", **shape)
                     await twins.learn(request, request.cost, run_s, run_s / 10)
-                for owner, shape in jobs:
-                    await twins.submit(spec(owner, **shape))
+                for owner, shape, weight in jobs:
+                    await twins.submit(weighed(spec(owner, **shape), weight))
                 if busy:
                     await twins.take(2)
                     await twins.begin(twins.running)

@@ -261,6 +261,16 @@ async def test_a_job_whose_stored_request_fails_validation_is_failed_visibly_by_
     assert (await events_of(handle))[-1] == JobFailed(handle.info.job_id, DAMAGED_JOB)
 
 
+async def test_a_job_whose_stored_weight_is_no_weight_is_failed_visibly_by_the_worker(fleet: Fleet) -> None:
+    bot = await fleet.bot()
+    handle = await bot.submit(spec("ann"))
+    await fleet.raw.hset(fleet.key("job:", handle.info.job_id), "weight", "99")
+    host, _ = fleet.worker("gpu")
+    await host.start()
+
+    assert (await events_of(handle))[-1] == JobFailed(handle.info.job_id, DAMAGED_JOB)
+
+
 async def test_a_worker_cannot_make_the_bot_deliver_another_keys_bytes(fleet: Fleet) -> None:
     bot = await fleet.bot()
     handle = await bot.submit(spec("ann"))

@@ -32,7 +32,7 @@ DONE_IDLE_TTL_S = 30 * 24 * 3600  # in the Lua prelude
 
 BOUNDED = {
     # counters, per-owner tallies and the line: as large as the jobs waiting or running, or the users with some
-    "sched", "held", "lines", "stamps", "served", "running", "stats", "paused",
+    "sched", "held", "lines", "stamps", "served", "turns", "running", "stats", "paused",
     "events",  # MAXLEN ~ 100,000 and 24 h
     "eta",  # LTRIM to QUEUE_ETA_WINDOW
     "done",  # the last 10,000 ids

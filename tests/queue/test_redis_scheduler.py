@@ -5,7 +5,8 @@ A state machine drives the scripts (through a plain Redis client, on a prefix of
 `FairScheduler` side by side with random submissions, takes of batches, cancellations (of the head
 too), endings, put-backs and reclaims, and checks after each step that both list the same waiting jobs
 in the same order, that `VIEW` gives each its place in that order, and that each was last told that
-place. An owner whose last job is taken and who submits again in the same round, or whose job comes
+place. Each submission draws a weight (its owner's turns per round), so owners' weights change as
+they submit. An owner whose last job is taken and who submits again in the same round, or whose job comes
 back to the front of a line it had left, arises from the traffic itself.
 
 With models (`LuaLanesMachine`), each model's jobs are a line of their own, kept as a `FairScheduler`
@@ -26,31 +27,31 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+from generation.errors import InvalidRequestError
+from generation.queue.allowance import Allowance
 from generation.queue.redis import scripts
-from generation.queue.scheduler import FairScheduler, Ticket, _OwnerLine
+from generation.queue.scheduler import FairScheduler, Ticket
 from tests.fixtures.redis_server import RedisServer
 from tests.queue.lua_scripts import LEASE_S, Scripts
 
 SHAPES = {"small": json.dumps([64, 64]), "wide": json.dumps([128, 64])}
+WEIGHTS = st.integers(1, 3)
+"""Each submission's weight: its owner's turns per round from then on."""
 
 
 class PutBackScheduler(FairScheduler):
     """`FairScheduler` with the Redis backend's put-back, which the in-process queue has no use for.
 
     As `requeue` in the prelude: a job handed back goes to the front of its owner's line; an owner with
-    no line left starts one in the round after the one it was last served in (if that is this round),
-    else in this round, with a new stamp.
+    no line left starts one as a new submission would (with the turns it has left this round, else in
+    the next round), with a new stamp.
     """
 
     def put_back(self, job_id: str, *, alone: bool) -> None:
         """Move a running job back to the front of its owner's line (`alone` marks it, as a reclaim does)."""
         ticket = self._running.pop(job_id)
         ticket = dataclasses.replace(ticket, alone=alone or ticket.alone)  # a mark, once set, stays
-        line = self._lines.get(ticket.owner_id)
-        if line is None:
-            served = self._served.get(ticket.owner_id)
-            base = served + 1 if served is not None else self._round
-            line = self._lines[ticket.owner_id] = _OwnerLine(base, self._next_stamp())
+        line = self._lines.get(ticket.owner_id) or self._open_line(ticket)
         line.jobs.appendleft(ticket)
         self._waiting[job_id] = ticket
         self.version += 1
@@ -80,12 +81,12 @@ class LuaLineMachine(RuleBasedStateMachine):
         assert self.lua.now is not None
         self.lua.now += 1.0
 
-    @rule(owner=st.sampled_from("abcd"), shape=st.sampled_from(sorted(SHAPES)))
-    def submit(self, owner: str, shape: str) -> None:
+    @rule(owner=st.sampled_from("abcd"), shape=st.sampled_from(sorted(SHAPES)), weight=WEIGHTS)
+    def submit(self, owner: str, shape: str, weight: int) -> None:
         job_id = f"{owner}{next(self.ids)}"
-        answer = self.lua.submit(job_id, owner, SHAPES[shape])
+        answer = self.lua.submit(job_id, owner, SHAPES[shape], weight=weight)
         assert "error" not in answer
-        self.reference.push(Ticket(job_id, owner, SHAPES[shape]))
+        self.reference.push(Ticket(job_id, owner, SHAPES[shape], weight=weight))
 
     @precondition(lambda self: self.reference.waiting_count > 0)
     @rule(data=st.data())
@@ -186,12 +187,15 @@ class LuaLanesMachine(RuleBasedStateMachine):
         self.lane: dict[str, str] = {}  # job id -> its model
         self.running: dict[str, str] = {}  # job id -> token
 
-    @rule(owner=st.sampled_from("abcd"), model=st.sampled_from(MODELS), shape=st.sampled_from(sorted(SHAPES)))
-    def submit(self, owner: str, model: str, shape: str) -> None:
+    @rule(
+        owner=st.sampled_from("abcd"), model=st.sampled_from(MODELS), shape=st.sampled_from(sorted(SHAPES)),
+        weight=WEIGHTS,
+    )  # fmt: skip
+    def submit(self, owner: str, model: str, shape: str, weight: int) -> None:
         job_id = f"{owner}{next(self.ids)}"
-        assert "error" not in self.lua.submit(job_id, owner, SHAPES[shape], model)
+        assert "error" not in self.lua.submit(job_id, owner, SHAPES[shape], model, weight)
         self.seq[job_id], self.lane[job_id] = len(self.seq), model
-        self.lanes[model].push(Ticket(job_id, owner, SHAPES[shape]))
+        self.lanes[model].push(Ticket(job_id, owner, SHAPES[shape], weight=weight))
 
     @rule(model=st.sampled_from(MODELS), size=st.integers(1, 3))
     def take(self, model: str, size: int) -> None:
@@ -250,3 +254,51 @@ def test_each_models_lane_is_a_fair_schedulers_line_and_takes_follow_submission_
 ) -> None:
     LuaLanesMachine.client = redis_client
     LuaLanesMachine.TestCase().runTest()
+
+
+def test_a_line_written_before_weights_keeps_its_order_and_its_places(redis_client: redis.Redis) -> None:
+    lua = Scripts(redis_client)
+    lua.now = 1_000.0
+    reference = FairScheduler(max_waiting=1000, max_per_owner=1000)
+
+    def submit(job_id: str) -> None:
+        assert "error" not in lua.submit(job_id, job_id[0], SHAPES["small"], weight=None)
+        reference.push(Ticket(job_id, job_id[0], SHAPES["small"]))
+
+    def take() -> None:
+        taken = [job["id"] for job in lua(scripts.TAKE, worker="w", default=1, by_shape={})["jobs"]]
+        assert taken == [t.job_id for t in reference.pop_batch()]
+        redis_client.delete(f"{lua.prefix}turns")  # the scripts before weights kept `served` alone
+
+    try:
+        for job_id in ["a1", "b1", "b2", "b3", "c1"]:
+            submit(job_id)
+        take()
+        take()
+        submit("a2")  # a was served this round: with no count of its turns, it had one, so it waits
+        submit("d1")
+
+        assert lua.line() == [t.job_id for t in reference.order()] == ["c1", "d1", "b2", "a2", "b3"]
+        assert lua.places(lua.line()) == {job_id: place for place, job_id in enumerate(lua.line(), 1)}
+    finally:
+        lua.cleanup()
+
+
+@pytest.mark.parametrize("weight", [10, 11])
+def test_the_scripts_take_the_weights_an_allowance_takes_and_count_any_other_as_one(
+    redis_client: redis.Redis, weight: int
+) -> None:
+    lua = Scripts(redis_client)
+    try:
+        jobs = [f"a{n}" for n in range(weight + 1)]
+        for job_id in jobs:
+            lua.submit(job_id, "a", SHAPES["small"], weight=weight)
+        lua.submit("b1", "b", SHAPES["small"])
+        try:
+            turns = Allowance(weight=weight).weight
+        except InvalidRequestError:
+            turns = 1
+
+        assert lua.line() == [*jobs[:turns], "b1", *jobs[turns:]]
+    finally:
+        lua.cleanup()

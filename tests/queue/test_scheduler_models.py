@@ -4,11 +4,13 @@ The bound, checked against the plain fair order (`fair_order()`) over random tra
 start before a job are those ahead of it there plus at most one batch of the model the GPU holds, taken
 in one `pop_batch`; no more swaps happen before it than the plain order puts before it; a job is passed
 at most once in its whole wait; each owner's jobs run in submission order; batches hold one model.
+With weights too (`WeightedModelLineMachine`): a passing job uses its owner's turn as its fair one would.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import itertools
 from collections import Counter, defaultdict
 
@@ -163,3 +165,21 @@ class ModelLineMachine(RuleBasedStateMachine):
 
 ModelLineMachine.TestCase.settings = settings(max_examples=200, stateful_step_count=40, deadline=None)
 TestModelLine = ModelLineMachine.TestCase
+
+
+class WeightedModelLineMachine(ModelLineMachine):
+    """The same traffic, each submission with a weight (its owner's turns per round from then on)."""
+
+    @rule(
+        owner=st.sampled_from("abc"), model=st.sampled_from("xy"), shape=st.sampled_from(["small", "wide"]),
+        weight=st.integers(1, 3),
+    )  # fmt: skip
+    def submit(self, owner: str, model: str, shape: str, weight: int = 1) -> None:
+        job_id = f"{owner}{next(self.ids)}"
+        self.scheduler.push(dataclasses.replace(ticket(job_id, model, shape), weight=weight))
+        self.submitted[owner].append(job_id)
+        self.model_of[job_id] = model
+
+
+WeightedModelLineMachine.TestCase.settings = settings(max_examples=200, stateful_step_count=40, deadline=None)
+TestWeightedModelLine = WeightedModelLineMachine.TestCase

@@ -52,6 +52,9 @@ DAMAGED_JOB: Final = "the queue's record of this job was damaged, so its result 
 _TOKEN: Final = re.compile(r"[0-9]{1,20}")
 """A fencing token: the `sched` hash's `token` counter (see `scripts.TAKE`)."""
 
+_WEIGHT: Final = re.compile(r"[0-9]{1,2}")
+"""A weight as the scripts read one (`job_weight` in the prelude): one or two digits."""
+
 
 @dataclass(frozen=True)
 class VideoMeta:
@@ -129,6 +132,8 @@ def job_fields(job_id: str, spec: JobSpec, origin: str) -> dict[str, str]:
         # The lane the scripts route it by (see `scripts.py`); '' runs on any worker.
         "model": request.model or "",
     }
+    if spec.allowance.weight != 1:  # its owner's turns per round in the lane's fair order (absent: 1)
+        fields["weight"] = str(spec.allowance.weight)
     allowance = allowance_text(spec.allowance)
     if allowance is not None:  # a job without one (no limits) costs no field
         # Whose quota it counts against, for the scripts to give the count back if it fails.
@@ -210,6 +215,11 @@ def _info(job_id: str, raw: Raw, video_path: Path | None) -> JobInfo:
     # of another model could be handed it.
     if (raw.get("model") or None) != request.model:
         raise ValueError("its model field is not its request's model")
+    allowance = _allowance(raw)
+    # The scripts order the job by its weight field: it must be its allowance's, or the order shown and
+    # the order run could differ from what the member's perks say.
+    if job_weight(raw) != allowance.weight:
+        raise ValueError("its weight field is not its allowance's weight")
     return JobInfo(
         job_id=job_id,
         spec=JobSpec(request, raw["owner"], raw.get("group", ""), raw.get("context", ""), _allowance(raw)),
@@ -238,6 +248,20 @@ def _allowance(raw: Raw) -> Allowance:
     if raw.get("quota", "") != allowance.quota_key:
         raise ValueError("its quota field is not its allowance's quota key")
     return allowance
+
+
+def job_weight(raw: Raw) -> int:
+    """The weight the scripts ordered the job by: 1 for a record from before weights; raises `ValueError`
+    for one that is not a weight (the scripts count it as 1 meanwhile)."""
+    text = raw.get("weight")
+    if text is None:
+        return 1
+    if not isinstance(text, str) or not _WEIGHT.fullmatch(text):
+        raise ValueError("its weight is not a whole number")
+    try:
+        return Allowance(weight=int(text)).weight
+    except InvalidRequestError as error:
+        raise ValueError(f"its weight is not {error.allowed}") from None
 
 
 def decode_event(entry: Raw) -> JobQueued | JobStarted | JobProgress | JobFailed | JobCancelled | None:

@@ -11,15 +11,17 @@ Keys (under the prefix):
 
 * `job:{id}` hash: the job (see `codec.py` for its fields; `pos`: the place last announced to it);
   `line:{owner}` list: an owner's waiting jobs in order; `lines` / `stamps` hashes: per owner with jobs
-  waiting, the round its head runs in and its rank within a round; `served` hash: owners served in the
-  current round; `sched` hash: `round`, `stamps`, `waiting`, `token` counters, `far_at` (when the
-  last pass of far places began) and `ordered` (set once `order` holds every line: INDEX_ORDER);
-  `held` hash: jobs per owner waiting or running.
+  waiting, the round its head runs in and its rank within a round; `served` / `turns` hashes: owners
+  served in the current round and how many jobs each started in it; `sched` hash: `round`, `stamps`,
+  `waiting`, `token` counters, `far_at` (when the last pass of far places began) and `ordered` (set
+  once `order` holds every line: INDEX_ORDER); `held` hash: jobs per owner waiting or running.
 * `order` zset: every waiting job in the order workers will take them. Score: the round the job runs
-  in (its owner's base plus its index in the owner's line); member: the index (6 digits), the owner's
-  stamp (15 digits) and the job id, so that within a round owners new to it come first, by stamp, then
-  those carried over, in the previous round's order. Rewritten for one owner's jobs whenever its line
-  changes; the head is `ZRANGE 0 0`, a job's place `ZRANK + 1`.
+  in (its owner's base plus the rounds its turn is past it: its index in the owner's line at weight 1);
+  member: those rounds (6 digits), the owner's stamp (15 digits), past an owner's first turn in the
+  round `~` and the turn, then the job id, so that within a round owners new to it come first, by stamp,
+  then those carried over, in the previous round's order, each owner's turns together (the prelude's
+  "the fair order" has the rule). Rewritten for one owner's jobs whenever its line or weight changes;
+  the head is `ZRANGE 0 0`, a job's place `ZRANK + 1`.
 * `running` zset: jobs held by a worker, scored by their lease deadline; `paused` string.
 * `events` stream: every event; `ev:{id}` stream: one job's events, under the same entry ids.
 * `eta` / `eta:{shape}` lists: recent runs as "cost seconds after_s", newest first.
@@ -53,7 +55,7 @@ deletes no record: an id trimmed there whose record is still owed stays until ac
 Lanes: the waiting jobs that name a model (`VideoRequest.model`, copied into the job's `model` field)
 wait in that model's lane, the others in lane ''. Each lane is a fair order of its own (its own lines,
 rounds and `order`), under the keys above for lane '' and under `lane:{model}:` for a named one
-(`lane:{model}:order`, `...:lines`, `...:stamps`, `...:served`, `...:line:{owner}`; its round in the
+(`lane:{model}:order`, `...:lines`, `...:stamps`, `...:served`, `...:turns`, `...:line:{owner}`; its round in the
 `sched` field `round:{model}`); `lanes` hash: waiting jobs per named lane (a lane with none has no
 field). A worker takes from its model's lane or lane '', the head submitted first of the two (TAKE); a
 batch is cut from one lane, so it never mixes models. A job's place is its place in its lane, its ETA
@@ -65,8 +67,9 @@ served); `eta` / `eta:{shape}` hold every run, for lane ''. So fairness is per m
 a member's job for one model never waits behind their own (or anyone's) job for another, and a model
 whose workers are all busy holds up no other model's jobs.
 
-The fair order is `FairScheduler`'s (see `generation.queue.scheduler`): owners go in rounds, one job
-each per round, ranked within a round by when they were last served. It is kept, not replayed: a
+The fair order is `FairScheduler`'s (see `generation.queue.scheduler`): owners go in rounds, as many
+jobs each per round as their weight (the job field `weight` of their latest waiting job), ranked within
+a round by when they were last served. It is kept, not replayed: a
 submit, take, end, cancel or put-back changes one owner's entries in its lane's `order` (O(that owner's
 jobs × log n)), and no script reads more than a bounded slice of a line, whatever its depth (nor more
 than one `ZCARD` per lane).

@@ -155,69 +155,129 @@ local function running_remaining(only, on)
 end
 
 -- the fair order ---------------------------------------------------------------------------------
--- A lane's `order` zset: every waiting job of the lane, scored by the round it runs in; within a round,
--- owners new to it go first (by stamp), then those carried over from the round before, in that round's
--- order. So the member sorts by the job's index in its owner's line, then its owner's stamp (then its
--- id, for uniqueness): the zset is `FairScheduler.order()` itself, read in O(log n) instead of replayed.
+-- A lane's `order` zset: every waiting job of the lane, scored by the round it runs in. An owner of
+-- weight w (its latest waiting job's `weight`) has w turns a round, one after another: its job i takes
+-- turn `used + i` (`used`: the turns of its line's base round it started already), in round
+-- `base + (used + i) // w`. Within a round, owners new to it go first (by stamp), then those carried
+-- over from the round before, in that round's order, each owner's turns together. So the member sorts
+-- by the rounds its owner was carried over (`(used + i) // w`), its owner's stamp, its turn within the
+-- round (`(used + i) % w`), then its id (for uniqueness): the zset is `FairScheduler.order()` itself,
+-- read in O(log n) instead of replayed. A first turn writes no turn, so a weight-1 world's members are
+-- the ones written before weights existed.
 local NEAR_PLACES = 50
-local ORDER_ID_AT = 22  -- where the id starts in a member: after 6 digits of index and 15 of stamp
+local ORDER_ID_AT = 22  -- where the id starts in a member: after 6 digits of rounds and 15 of stamp
+local TURN_MARK = '~'  -- then, past a first turn, '~' and the turn's digit: after any id's first character
+local MAX_WEIGHT = 10
 
 local function next_stamp() return redis.call('HINCRBY', K('sched'), 'stamps', 1) end
-local function order_member(index, stamp, id) return string.format('%06d%015d', index, stamp) .. id end
-local function member_id(member) return string.sub(member, ORDER_ID_AT) end
+local function order_member(rounds, stamp, turn, id)
+  local member = string.format('%06d%015d', rounds, stamp)
+  if turn > 0 then member = member .. TURN_MARK .. turn end
+  return member .. id
+end
+local function member_id(member)
+  if string.sub(member, ORDER_ID_AT, ORDER_ID_AT) == TURN_MARK then return string.sub(member, ORDER_ID_AT + 2) end
+  return string.sub(member, ORDER_ID_AT)
+end
 local function lane_round(lane) return sched(round_field(lane)) end
 
+-- A job's weight: its `weight` field, 1 to MAX_WEIGHT; anything else (a record is untrusted, and one
+-- from before weights has none) counts as 1 here, and the codec refuses a bad one as damaged.
+local function job_weight(id)
+  local w = hget(job_key(id), 'weight')
+  w = w and string.match(w, '^%d%d?$') and tonumber(w)
+  if w and w >= 1 and w <= MAX_WEIGHT then return w end
+  return 1
+end
+
+-- The turns the owner started in the lane's current round (none unless `served` names it; a record
+-- from before weights has `served` alone: one turn).
+local function turns_started(lane, owner)
+  if not hget(LK(lane, 'served'), owner) then return 0 end
+  return tonumber(hget(LK(lane, 'turns'), owner) or '1') or 1
+end
+
+-- An owner's line as it stands (nil when it has none): its base round, stamp, weight and the turns of
+-- the base round it used (those started, but for the head's if its weight dropped below them: a lowered
+-- weight counts from the owner's next round).
+local function line_of(lane, owner)
+  local base = num(hget(LK(lane, 'lines'), owner))
+  if not base then return nil end
+  local last = redis.call('LINDEX', LK(lane, 'line:', owner), -1)
+  local weight = last and job_weight(last) or 1
+  local used = 0
+  if num(hget(LK(lane, 'served'), owner)) == base then used = math.min(turns_started(lane, owner), weight - 1) end
+  return {base = base, stamp = tonumber(hget(LK(lane, 'stamps'), owner)), weight = weight, used = used}
+end
+
+-- The score and member of the job `id`, `index` (0-based) in an owner's `line` (from `line_of`).
+local function order_entry(line, index, id)
+  local slot = line.used + index
+  local rounds = math.floor(slot / line.weight)
+  return line.base + rounds, order_member(rounds, line.stamp, slot % line.weight, id)
+end
+
 -- Add an owner's waiting jobs of `lane` from index `from` (0-based; all when nil) to its `order` (`add`),
--- or take them out, as its line, base and stamp stand. Every change to an owner's line is bracketed by
--- the two: O(jobs of that owner × log n).
+-- or take them out, as its line, base, stamp, weight and turns stand. Every change to an owner's line
+-- is bracketed by the two: O(jobs of that owner × log n).
 local function owner_entries(lane, owner, add, from)
-  local base = hget(LK(lane, 'lines'), owner)
-  if not base then return end
-  base, from = tonumber(base), from or 0
-  local stamp = tonumber(hget(LK(lane, 'stamps'), owner))
+  local line = line_of(lane, owner)
+  if not line then return end
+  from = from or 0
   for i, id in ipairs(redis.call('LRANGE', LK(lane, 'line:', owner), from, -1)) do
-    local index = from + i - 1
-    local member = order_member(index, stamp, id)
+    local score, member = order_entry(line, from + i - 1, id)
     if add then
-      redis.call('ZADD', LK(lane, 'order'), base + index, member)
+      redis.call('ZADD', LK(lane, 'order'), score, member)
     else
       redis.call('ZREM', LK(lane, 'order'), member)
     end
   end
 end
 
+-- `id` joins its owner's line, at the back (a submission) or at the front (a job handed back). An owner
+-- with no line starts one in the current round with the turns it has not started in it, else (it
+-- started its weight's worth: `id`'s weight is the line's) in the next one, with a new stamp.
 local function line_push(lane, owner, id, front)
-  local line = LK(lane, 'line:', owner)
-  if not hget(LK(lane, 'lines'), owner) then
-    local served = hget(LK(lane, 'served'), owner)
-    local base = served and (tonumber(served) + 1) or lane_round(lane)
+  local key = LK(lane, 'line:', owner)
+  local line = line_of(lane, owner)
+  if line == nil then
+    local served = num(hget(LK(lane, 'served'), owner))
+    local base = lane_round(lane)
+    if served then base = turns_started(lane, owner) < job_weight(id) and served or served + 1 end
     redis.call('HSET', LK(lane, 'lines'), owner, base)
     redis.call('HSET', LK(lane, 'stamps'), owner, next_stamp())
-  elseif front then
+    redis.call('RPUSH', key, id)
+    owner_entries(lane, owner, true)
+  elseif front or job_weight(id) ~= line.weight then
+    -- Every place moves: the jobs behind a job handed back, or all of them with a new weight.
     owner_entries(lane, owner, false)
-  end
-  if front then
-    redis.call('LPUSH', line, id)
+    redis.call(front and 'LPUSH' or 'RPUSH', key, id)
     owner_entries(lane, owner, true)
   else
-    local index = redis.call('RPUSH', line, id) - 1
-    local base, stamp = tonumber(hget(LK(lane, 'lines'), owner)), tonumber(hget(LK(lane, 'stamps'), owner))
-    redis.call('ZADD', LK(lane, 'order'), base + index, order_member(index, stamp, id))
+    local score, member = order_entry(line, redis.call('RPUSH', key, id) - 1, id)
+    redis.call('ZADD', LK(lane, 'order'), score, member)
   end
   lane_waiting(lane, 1)
 end
 
--- The owner's later jobs move up a round each (its base and stamp stay).
+-- The owner's later jobs move up a turn each (its base and stamp stay); the line takes the weight of
+-- its latest job left.
 local function line_remove(lane, owner, id)
-  local index = redis.call('LPOS', LK(lane, 'line:', owner), id)
+  local key = LK(lane, 'line:', owner)
+  local index = redis.call('LPOS', key, id)
   if index == false then return false end
-  owner_entries(lane, owner, false, index)
-  redis.call('LREM', LK(lane, 'line:', owner), 1, id)
-  if redis.call('LLEN', LK(lane, 'line:', owner)) == 0 then
+  local from = index
+  if index > 0 and index == redis.call('LLEN', key) - 1 then
+    -- The latest job: with a weight of its own, every place of the line moves.
+    if job_weight(id) ~= job_weight(redis.call('LINDEX', key, index - 1)) then from = 0 end
+  end
+  owner_entries(lane, owner, false, from)
+  redis.call('LREM', key, 1, id)
+  if redis.call('LLEN', key) == 0 then
     redis.call('HDEL', LK(lane, 'lines'), owner)
     redis.call('HDEL', LK(lane, 'stamps'), owner)
   else
-    owner_entries(lane, owner, true, index)
+    owner_entries(lane, owner, true, from)
   end
   lane_waiting(lane, -1)
   return true
@@ -232,18 +292,24 @@ local function waiting_ids(lane, first, last)
   return ids
 end
 
+-- The owner's head leaves its line for a worker: its next job takes the owner's next turn, in this
+-- round while it has turns left, else in the next round with a new stamp (behind the owners there).
 local function take_head(lane, owner)
+  local line = line_of(lane, owner)
   owner_entries(lane, owner, false)
-  local base = tonumber(hget(LK(lane, 'lines'), owner))
   local id = redis.call('LPOP', LK(lane, 'line:', owner))
-  if base > lane_round(lane) then
-    redis.call('HSET', K('sched'), round_field(lane), base)
-    redis.call('DEL', LK(lane, 'served'))
+  if line.base > lane_round(lane) then
+    redis.call('HSET', K('sched'), round_field(lane), line.base)
+    redis.call('DEL', LK(lane, 'served'), LK(lane, 'turns'))
   end
-  redis.call('HSET', LK(lane, 'served'), owner, base)
+  local turns = line.used + 1
+  redis.call('HSET', LK(lane, 'served'), owner, line.base)
+  redis.call('HSET', LK(lane, 'turns'), owner, turns)
   if redis.call('LLEN', LK(lane, 'line:', owner)) > 0 then
-    redis.call('HSET', LK(lane, 'lines'), owner, base + 1)
-    redis.call('HSET', LK(lane, 'stamps'), owner, next_stamp())
+    if turns >= line.weight then
+      redis.call('HSET', LK(lane, 'lines'), owner, line.base + 1)
+      redis.call('HSET', LK(lane, 'stamps'), owner, next_stamp())
+    end
     owner_entries(lane, owner, true)
   else
     redis.call('HDEL', LK(lane, 'lines'), owner)
@@ -257,11 +323,12 @@ end
 local function place_of(id)
   local owner, lane = unpack(redis.call('HMGET', job_key(id), 'owner', 'model'))
   lane = lane or ''
-  local stamp = owner and hget(LK(lane, 'stamps'), owner)
-  if not stamp then return nil end
+  local line = owner and line_of(lane, owner)
+  if not line then return nil end
   local index = redis.call('LPOS', LK(lane, 'line:', owner), id)
   if index == false then return nil end
-  local rank = redis.call('ZRANK', LK(lane, 'order'), order_member(index, tonumber(stamp), id))
+  local _, member = order_entry(line, index, id)
+  local rank = redis.call('ZRANK', LK(lane, 'order'), member)
   if rank == false then return nil end
   return rank + 1
 end
