@@ -14,16 +14,28 @@
     └── NotAcknowledgedError        Discord could not be told a job was queued, so it was taken back
 
 The engine's own errors (`generation.errors.EngineError`: a full queue, a bad request) are expected too;
-the central error handler (`bot.discord_io.error_handler`) sends both trees to the user verbatim.
+the central error handler (`bot.discord_io.error_handler`) sends both trees to the user verbatim. A bot
+error keeps its English text with `{placeholders}` (`text`) and their values (`params`) apart, so the
+handler says it in the member's language; `str(err)` is the English.
 `bot.moderation.rules` returns refusals as `Refusal` records (pure rules); `bot.moderation.gatekeeper` raises them as
 `RefusedError`.
 """
 
 from __future__ import annotations
 
+from bot.i18n import marked
+
 
 class BotError(Exception):
-    """Base class of the bot's errors; the message is written for the user."""
+    """Base class of the bot's errors; the message is written for the user.
+
+    `text` is the English message, the catalogue's key; `params` fill its `{placeholders}`.
+    """
+
+    def __init__(self, text: str = "", /, **params: object) -> None:
+        self.text = text
+        self.params = params
+        super().__init__(text.format(**params) if params else text)
 
 
 class BotInputError(BotError):
@@ -40,8 +52,13 @@ class OptionConflictError(BotInputError, ValueError):
     def __init__(self, option: str, slash_value: str, flag_value: str) -> None:
         self.option = option
         super().__init__(
-            f"{option} is set twice with different values: the {option} option says {slash_value} "
-            f"but the prompt says {flag_value}; remove one of them"
+            marked(
+                "{option} is set twice with different values: the {option} option says {slash_value} "
+                "but the prompt says {flag_value}; remove one of them"
+            ),
+            option=option,
+            slash_value=slash_value,
+            flag_value=flag_value,
         )
 
 
@@ -84,8 +101,11 @@ class MissingPermissionsError(RefusedError):
         self.missing = missing
         names = ", ".join(name.replace("_", " ").title() for name in missing)
         super().__init__(
-            f"I can't post videos here: I'm missing the {names} permission in this channel. "
-            "Ask a server admin to grant it, or use another channel."
+            marked(
+                "I can't post videos here: I'm missing the {names} permission in this channel. "
+                "Ask a server admin to grant it, or use another channel."
+            ),
+            names=names,
         )
 
 
@@ -93,4 +113,6 @@ class NotAcknowledgedError(BotError):
     """Discord could not be told the job was queued, so it was taken back (the user saw nothing of it)."""
 
     def __init__(self) -> None:
-        super().__init__("I couldn't reach Discord to confirm your video, so I didn't queue it. Please try again.")
+        super().__init__(
+            marked("I couldn't reach Discord to confirm your video, so I didn't queue it. Please try again.")
+        )
