@@ -106,7 +106,7 @@ def test_production_code_never_hands_the_redis_scripts_a_clock_of_its_own() -> N
 BOT_IMPORTS_ALLOWED = {
     "startup": {"cogs", "delivery", "discord_io", "errors", "intake", "moderation", "observability", "settings"},
     "cogs": {"discord_io", "errors", "i18n", "intake", "moderation"},
-    "intake": {"delivery", "discord_io", "errors", "moderation", "settings"},
+    "intake": {"delivery", "discord_io", "errors", "i18n", "moderation", "settings"},
     "moderation": {"discord_io", "errors", "settings"},
     "delivery": {"discord_io", "errors"},
     "discord_io": {"errors", "i18n"},

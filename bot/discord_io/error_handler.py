@@ -48,10 +48,8 @@ async def reply_ephemeral(interaction: discord.Interaction[Any], message: str) -
 
 
 def said_to(speaker: Speaker, error: BotError | EngineError) -> str:
-    """An expected error's message in `speaker`'s language; the engine's, and texts not in the catalogue, as written."""
-    if isinstance(error, BotError) and error.text:
-        return speaker.say(error.text, **error.params)
-    return str(error)
+    """An expected error's message in `speaker`'s language; the engine's, and texts not in the catalogue, in English."""
+    return speaker.say(error.said) if isinstance(error, BotError) else str(error)
 
 
 async def report_error(interaction: discord.Interaction[Any], error: BaseException) -> None:

@@ -17,8 +17,8 @@ from babel.messages.pofile import read_po, write_po
 
 from bot.i18n.catalogue import DOMAIN, shipped_locales
 
-#: The calls whose first argument is a text to translate: said, marked, or a discord.py command text.
-KEYWORDS: Final = {"say": None, "marked": None, "locale_str": None}
+#: The calls whose first argument is a text to translate: said, marked, kept, or a discord.py command text.
+KEYWORDS: Final = {"say": None, "marked": None, "Text": None, "locale_str": None}
 
 BOT_SOURCE: Final = Path(__file__).resolve().parents[1]
 LOCALES_SOURCE: Final = BOT_SOURCE / "locales"

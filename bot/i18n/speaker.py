@@ -32,6 +32,31 @@ def placeholders(text: str) -> frozenset[str]:
     return frozenset(name for _, name, _, _ in _FORMATTER.parse(text) if name)
 
 
+class Text:
+    """A message said later, in whichever language: its English text (the catalogue's key) and the values
+    of its `{placeholders}`, which may be `Text`s themselves (a refusal's "between 1 and 30 on this server").
+
+    `str()` of it is the English; `Speaker.say` says it in another language.
+    """
+
+    __slots__ = ("params", "text")
+
+    def __init__(self, text: str, /, **params: object) -> None:
+        self.text = text
+        self.params = params
+
+    def __str__(self) -> str:
+        return ENGLISH.say(self)
+
+    def __repr__(self) -> str:
+        return f"Text({self.text!r}, **{self.params!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Text) and (self.text, self.params) == (other.text, other.params)
+
+    __hash__ = None  # type: ignore[assignment]  # its values may be unhashable, as a dict's are
+
+
 @dataclass(frozen=True)
 class Speaker:
     """One language: its texts (English where its catalogue has none), numbers and durations.
@@ -41,10 +66,17 @@ class Speaker:
 
     locale: str = SOURCE_LOCALE
 
-    def say(self, text: str, /, **params: object) -> str:
-        """`text` (the English message, the catalogue's key) in this language, its `{placeholders}` filled."""
+    def say(self, text: str | Text, /, **params: object) -> str:
+        """`text` (the English message, the catalogue's key) in this language, its `{placeholders}` filled;
+        a value that is a `Text` is said in this language too."""
+        if isinstance(text, Text):
+            return self.say(text.text, **{**text.params, **params})
         said = text if self.locale == SOURCE_LOCALE else translations(self.locale).get(text, text)
-        return said.format(**params) if params else said
+        if not params:
+            return said
+        return said.format(
+            **{name: self.say(value) if isinstance(value, Text) else value for name, value in params.items()}
+        )
 
     def translated(self, text: str) -> str | None:
         """`text` in this language, unformatted, or None when its catalogue lacks it (or it is English)."""

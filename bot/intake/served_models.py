@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Final
 
 from bot.errors import InvalidOptionError
+from bot.i18n import Text
 from bot.intake.options import ChannelDefaults, RequestLimits
 from generation.clock import Clock
 from generation.profiles import ModelProfile
@@ -91,7 +92,8 @@ class ServedModels:
             by_name = {model.name: model for model in models}
         if name is not None:
             if name not in by_name:
-                raise InvalidOptionError("model", f"“{name[:40]}”", f"one of the models served now: {listed(models)}")
+                allowed = Text("one of the models served now: {models}", models=listed(models))
+                raise InvalidOptionError("model", f"“{name[:40]}”", allowed)
             return by_name[name]
         wanted = [*(scope.model for scope in defaults), self._default_model]
         return next((by_name[want] for want in wanted if want in by_name), models[0])

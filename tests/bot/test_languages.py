@@ -134,3 +134,21 @@ async def test_the_error_handler_answers_a_french_member_in_french(start_bot: St
     reply = await ephemeral_reply(interaction)
     assert reply == speaker_for("fr").say(JUST_UPDATED)
     assert reply.startswith("Cette commande vient d'être mise à jour")
+
+
+async def test_a_german_member_is_told_the_allowed_range_in_german(start_bot: StartBot) -> None:
+    running = await start_bot(max_steps=30)
+    hans = member(running, "hans", "de")
+
+    interaction = await running.emulator.invoke_slash(hans, running.channel, "video", {"prompt": "a kite -steps 40"})
+
+    assert await ephemeral_reply(interaction) == "steps muss auf diesem Server zwischen 1 und 30 sein (erhalten: 40)"
+
+
+async def test_a_japanese_member_is_told_a_flags_mistake_in_japanese(start_bot: StartBot) -> None:
+    running = await start_bot()
+    yuki = member(running, "yuki", "ja")
+
+    interaction = await running.emulator.invoke_slash(yuki, running.channel, "video", {"prompt": "a kite -seed abc"})
+
+    assert await ephemeral_reply(interaction) == "-seed には42 のような整数を指定してください（指定値：“abc”）"
