@@ -21,9 +21,10 @@ from discord import app_commands
 from discord.app_commands import locale_str
 from discord.ext import commands
 
-from bot.i18n.commands import CatalogueTranslator
+from bot.i18n import Text
+from bot.i18n.commands import CatalogueTranslator, command_text
 from bot.intake.actions import JobActions
-from bot.intake.options import OptionOverrides, RequestLimits
+from bot.intake.options import OptionOverrides, RequestLimits, VideoSize
 from bot.intake.prompt_flags import parse_prompt_flags
 from bot.intake.served_models import MAX_CHOICES, ServedModels
 from generation.queue.interface import ServedModel
@@ -85,14 +86,15 @@ def build_video_command(
     limits = command_limits([models.limits_for(model) for model in served] or [models.limits_for_default()])
     rule = limits.frame_rule
     lowest_frames = min([rule.minimum, *(models.limits_for(model).frame_rule.minimum for model in served)])
-    size_choices = [app_commands.Choice(name=size.label, value=size.name) for size in limits.sizes]
+    size_choices = [app_commands.Choice(name=_size_label(size), value=size.name) for size in limits.sizes]
     frames_text = locale_str("Number of frames (length = frames / fps)")
     if len(served) <= 1 and rule.step > 1:
-        frames_text = locale_str(
-            "Number of frames, {pattern} for this model (length = frames / fps)", pattern=rule.pattern()
+        pattern = rule.pattern()
+        frames_text = command_text(
+            Text("Number of frames, {pattern} for this model (length = frames / fps)", pattern=pattern)
         )
     mib = format(image_max_bytes / 2**20, "g")
-    image_text = locale_str("The picture to animate (PNG, JPEG or WebP, up to {mib} MiB)", mib=mib)
+    image_text = command_text(Text("The picture to animate (PNG, JPEG or WebP, up to {mib} MiB)", mib=mib))
     describe = app_commands.describe(image=image_text, frames=frames_text, **_DESCRIPTIONS)
     menu = app_commands.autocomplete(model=_model_menu(models))
     choices = app_commands.choices(size=size_choices)
@@ -181,6 +183,24 @@ def build_video_command(
         )  # fmt: skip
 
     return video
+
+
+#: The size names the model profiles use, as the size menu shows them in each language.
+_SIZE_NAMES = {
+    "landscape": Text("landscape"),
+    "portrait": Text("portrait"),
+    "square": Text("square"),
+    "wide": Text("wide"),
+    "tall": Text("tall"),
+    "landscape-720p": Text("landscape-720p"),
+    "portrait-720p": Text("portrait-720p"),
+}
+
+
+def _size_label(size: VideoSize) -> locale_str:
+    """A size menu entry, "landscape 320×192" (`VideoSize.label`), its name in each language."""
+    name = _SIZE_NAMES.get(size.name, size.name)
+    return command_text(Text("{size} {width}×{height}", size=name, width=size.width, height=size.height))
 
 
 def _model_menu(

@@ -46,6 +46,21 @@ async def test_commands_sync_with_their_descriptions_in_every_shipped_language(s
     assert prompt["description_localizations"]["ja"].startswith("動画の内容")
 
 
+async def test_the_size_menu_names_the_models_sizes_in_every_language_and_an_admins_own_as_written(
+    start_bot: StartBot,
+) -> None:
+    running = await start_bot(video_sizes=["landscape:128x64", "tiny:64x64"])
+
+    size = next(option for option in video_command(running)["options"] if option["name"] == "size")
+
+    landscape, tiny = size["choices"]
+    assert landscape["name"] == "landscape 128×64"
+    assert landscape["name_localizations"]["de"] == "Querformat 128×64"
+    assert landscape["name_localizations"]["ja"] == "横長 128×64"
+    assert tiny["name"] == "tiny 64×64"
+    assert not tiny.get("name_localizations")
+
+
 async def test_command_and_option_names_stay_english_in_every_language(start_bot: StartBot) -> None:
     running = await start_bot()
 
