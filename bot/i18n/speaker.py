@@ -9,7 +9,6 @@ locales `de`, `es-ES`, `pt-BR`; a locale with no catalogue of its own takes one 
 from __future__ import annotations
 
 import contextlib
-import string
 from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -19,17 +18,10 @@ from babel.numbers import format_decimal
 
 from bot.i18n.catalogue import SOURCE_LOCALE, shipped_locales, translations
 
-_FORMATTER: Final = string.Formatter()
-
 
 def marked(text: str) -> str:
     """`text` unchanged: marks a text defined away from where it is said, for the catalogue template."""
     return text
-
-
-def placeholders(text: str) -> frozenset[str]:
-    """The names of the `{placeholders}` in a message, e.g. {"reference"}."""
-    return frozenset(name for _, name, _, _ in _FORMATTER.parse(text) if name)
 
 
 class Text:

@@ -3,6 +3,8 @@ and the template is the one the code gives (`python -m bot.i18n.extract`)."""
 
 from __future__ import annotations
 
+import string
+
 import pytest
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po
@@ -10,9 +12,13 @@ from babel.messages.pofile import read_po
 from bot.i18n import ENGLISH, Speaker, shipped_locales, speaker_for
 from bot.i18n.catalogue import DOMAIN, locales_folder
 from bot.i18n.extract import TEMPLATE, extracted
-from bot.i18n.speaker import placeholders
 
 SHIPPED = ("de", "es_ES", "fr", "ja", "pt_BR")
+
+
+def placeholders(text: str) -> set[str]:
+    """The names of the `{placeholders}` in a message, e.g. {"reference"}."""
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
 
 
 def template() -> Catalog:
@@ -43,7 +49,7 @@ def placeholder_mismatches(catalog: Catalog) -> dict[str, tuple[set[str], set[st
             continue
         english, translated = placeholders(str(message.id)), placeholders(str(message.string))
         if english != translated:
-            mismatches[str(message.id)] = (set(english - translated), set(translated - english))
+            mismatches[str(message.id)] = (english - translated, translated - english)
     return mismatches
 
 
