@@ -21,7 +21,7 @@ from discord import app_commands
 from discord.app_commands import locale_str
 from discord.ext import commands
 
-from bot.i18n import Text
+from bot.i18n import Text, speaker_for
 from bot.i18n.commands import CatalogueTranslator, command_text
 from bot.intake.actions import JobActions
 from bot.intake.options import OptionOverrides, RequestLimits, VideoSize
@@ -207,7 +207,8 @@ def _model_menu(
     models: ServedModels,
 ) -> Callable[[discord.Interaction[Any], str], Coroutine[Any, Any, list[app_commands.Choice[str]]]]:
     async def menu(interaction: discord.Interaction[Any], current: str) -> list[app_commands.Choice[str]]:
-        return [app_commands.Choice(name=label, value=name) for label, name in await models.choices(current)]
+        speaker = speaker_for(interaction.locale)
+        return [app_commands.Choice(name=label, value=name) for label, name in await models.choices(current, speaker)]
 
     return menu
 

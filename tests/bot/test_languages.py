@@ -7,6 +7,7 @@ from typing import Any
 
 from bot.discord_io.command_cache import JUST_UPDATED
 from bot.i18n import speaker_for
+from generation.profiles import SEED
 from tests.discord_emulator.models import Message, User
 from tests.fixtures.bot import RunningBot, StartBot, embed_text, ephemeral_reply, finished
 
@@ -167,3 +168,16 @@ async def test_a_japanese_member_is_told_a_flags_mistake_in_japanese(start_bot: 
     interaction = await running.emulator.invoke_slash(yuki, running.channel, "video", {"prompt": "a kite -seed abc"})
 
     assert await ephemeral_reply(interaction) == "-seed には42 のような整数を指定してください（指定値：“abc”）"
+
+
+async def test_the_model_menu_names_each_models_kind_in_the_members_language(start_bot: StartBot) -> None:
+    running = await start_bot()
+    yuki = member(running, "yuki", "ja")
+
+    typed = await running.emulator.autocomplete(
+        yuki, running.channel, "video", {"prompt": "a kite", "model": ""}, "model"
+    )
+
+    callback = await typed.wait_for_response()
+    assert callback.data is not None
+    assert callback.data["choices"] == [{"name": f"{SEED.name}（テキスト → 動画）", "value": SEED.name}]
