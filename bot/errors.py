@@ -14,16 +14,29 @@
     └── NotAcknowledgedError        Discord could not be told a job was queued, so it was taken back
 
 The engine's own errors (`generation.errors.EngineError`: a full queue, a bad request) are expected too;
-the central error handler (`bot.discord_io.error_handler`) sends both trees to the user verbatim.
+the central error handler (`bot.discord_io.error_handler`) sends both trees to the user verbatim. A bot
+error keeps its message as a `Text` (`said`: the English with `{placeholders}`, and their values), so the
+handler says it in the member's language; `str(err)` is the English. Anything a subclass is given to
+fill in may be a `Text` itself (an allowed range, a reason), said in the same language.
 `bot.moderation.rules` returns refusals as `Refusal` records (pure rules); `bot.moderation.gatekeeper` raises them as
 `RefusedError`.
 """
 
 from __future__ import annotations
 
+from bot.i18n import Text
+
 
 class BotError(Exception):
-    """Base class of the bot's errors; the message is written for the user."""
+    """Base class of the bot's errors; the message is written for the user.
+
+    `said` is the message to say in the member's language: a `Text`, or an English text and the values
+    of its `{placeholders}`.
+    """
+
+    def __init__(self, text: str | Text = "", /, **params: object) -> None:
+        self.said = text if isinstance(text, Text) and not params else Text(str(text), **params)
+        super().__init__(str(self.said))
 
 
 class BotInputError(BotError):
@@ -40,37 +53,55 @@ class OptionConflictError(BotInputError, ValueError):
     def __init__(self, option: str, slash_value: str, flag_value: str) -> None:
         self.option = option
         super().__init__(
-            f"{option} is set twice with different values: the {option} option says {slash_value} "
-            f"but the prompt says {flag_value}; remove one of them"
+            Text(
+                "{option} is set twice with different values: the {option} option says {slash_value} "
+                "but the prompt says {flag_value}; remove one of them",
+                option=option,
+                slash_value=slash_value,
+                flag_value=flag_value,
+            )
         )
 
 
 class InvalidOptionError(BotInputError, ValueError):
     """An option value is not allowed; `option` is the name the user sees, not the engine's field."""
 
-    def __init__(self, option: str, value: str, allowed: str, *, note: str = "") -> None:
+    def __init__(self, option: str, value: str, allowed: str | Text, *, note: str | Text = "") -> None:
         self.option = option
         self.value = value
         self.allowed = allowed
-        suffix = f" {note}" if note else ""
-        super().__init__(f"{option} must be {allowed} (got {value}{suffix})")
+        if note:
+            said = Text(
+                "{option} must be {allowed} (got {value} {note})",
+                option=option,
+                allowed=allowed,
+                value=value,
+                note=note,
+            )
+        else:
+            said = Text("{option} must be {allowed} (got {value})", option=option, allowed=allowed, value=value)
+        super().__init__(said)
 
 
 class ImageUnavailableError(BotInputError):
     """The picture attached to `/video` could not be fetched from Discord."""
 
-    def __init__(self, filename: str, reason: str) -> None:
+    def __init__(self, filename: str, reason: str | Text) -> None:
         super().__init__(
-            f"I couldn't download your image {filename}: {reason}. Attach it again to a new /video and I'll retry."
+            Text(
+                "I couldn't download your image {filename}: {reason}. Attach it again to a new /video and I'll retry.",
+                filename=filename,
+                reason=reason,
+            )
         )
 
 
 class NotExtendableError(BotInputError):
     """A finished video cannot be extended; `reason` says why, for the member who clicked Extend."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str | Text) -> None:
         self.reason = reason
-        super().__init__(f"This video can't be extended: {reason}.")
+        super().__init__(Text("This video can't be extended: {reason}.", reason=reason))
 
 
 class RefusedError(BotError):
@@ -84,8 +115,11 @@ class MissingPermissionsError(RefusedError):
         self.missing = missing
         names = ", ".join(name.replace("_", " ").title() for name in missing)
         super().__init__(
-            f"I can't post videos here: I'm missing the {names} permission in this channel. "
-            "Ask a server admin to grant it, or use another channel."
+            Text(
+                "I can't post videos here: I'm missing the {names} permission in this channel. "
+                "Ask a server admin to grant it, or use another channel.",
+                names=names,
+            )
         )
 
 
@@ -93,4 +127,6 @@ class NotAcknowledgedError(BotError):
     """Discord could not be told the job was queued, so it was taken back (the user saw nothing of it)."""
 
     def __init__(self) -> None:
-        super().__init__("I couldn't reach Discord to confirm your video, so I didn't queue it. Please try again.")
+        super().__init__(
+            Text("I couldn't reach Discord to confirm your video, so I didn't queue it. Please try again.")
+        )

@@ -6,6 +6,9 @@ discord.py reads to build options. `model` offers the models served now (autocom
 as the member types, so a model that comes or goes later is offered or not). When every served model
 animates pictures `/video` takes a required `image` attachment; when none does, no such option; when
 they differ, or none is served yet, an optional one that the chosen model accepts or refuses.
+
+Descriptions are `locale_str`s: the tree's translator (`bot.i18n.commands`) gives Discord each one in
+every shipped language.
 """
 
 import dataclasses
@@ -15,24 +18,27 @@ from typing import Any
 
 import discord
 from discord import app_commands
+from discord.app_commands import locale_str
 from discord.ext import commands
 
+from bot.i18n import Text, speaker_for
+from bot.i18n.commands import CatalogueTranslator, command_text
 from bot.intake.actions import JobActions
-from bot.intake.options import OptionOverrides, RequestLimits
+from bot.intake.options import OptionOverrides, RequestLimits, VideoSize
 from bot.intake.prompt_flags import parse_prompt_flags
 from bot.intake.served_models import MAX_CHOICES, ServedModels
 from generation.queue.interface import ServedModel
 from generation.request import MAX_PROMPT_CHARS, MAX_SEED
 
 _DESCRIPTIONS = {
-    "prompt": 'What should happen in the video (flags like -seed 42 -neg "blurry" work here too)',
-    "negative_prompt": "What the video should avoid",
-    "seed": "Same seed + same settings = same video (random when empty)",
-    "steps": "Denoising steps: more is slower and often cleaner",
-    "guidance": "How strictly to follow the prompt",
-    "fps": "Frames per second of the MP4",
-    "size": "Output size",
-    "model": "Which model makes it (default: this channel's, else the server's)",
+    "prompt": locale_str('What should happen in the video (flags like -seed 42 -neg "blurry" work here too)'),
+    "negative_prompt": locale_str("What the video should avoid"),
+    "seed": locale_str("Same seed + same settings = same video (random when empty)"),
+    "steps": locale_str("Denoising steps: more is slower and often cleaner"),
+    "guidance": locale_str("How strictly to follow the prompt"),
+    "fps": locale_str("Frames per second of the MP4"),
+    "size": locale_str("Output size"),
+    "model": locale_str("Which model makes it (default: this channel's, else the server's)"),
 }
 
 
@@ -80,13 +86,16 @@ def build_video_command(
     limits = command_limits([models.limits_for(model) for model in served] or [models.limits_for_default()])
     rule = limits.frame_rule
     lowest_frames = min([rule.minimum, *(models.limits_for(model).frame_rule.minimum for model in served)])
-    size_choices = [app_commands.Choice(name=size.label, value=size.name) for size in limits.sizes]
-    frames_text = "Number of frames (length = frames / fps)"
+    size_choices = [app_commands.Choice(name=_size_label(size), value=size.name) for size in limits.sizes]
+    frames_text = locale_str("Number of frames (length = frames / fps)")
     if len(served) <= 1 and rule.step > 1:
-        frames_text = f"Number of frames, {rule.pattern()} for this model (length = frames / fps)"
-    describe = app_commands.describe(
-        image=f"The picture to animate ({_image_text(image_max_bytes)})", frames=frames_text, **_DESCRIPTIONS
-    )
+        pattern = rule.pattern()
+        frames_text = command_text(
+            Text("Number of frames, {pattern} for this model (length = frames / fps)", pattern=pattern)
+        )
+    mib = format(image_max_bytes / 2**20, "g")
+    image_text = command_text(Text("The picture to animate (PNG, JPEG or WebP, up to {mib} MiB)", mib=mib))
+    describe = app_commands.describe(image=image_text, frames=frames_text, **_DESCRIPTIONS)
     menu = app_commands.autocomplete(model=_model_menu(models))
     choices = app_commands.choices(size=size_choices)
 
@@ -100,7 +109,7 @@ def build_video_command(
     kind = image_option(served)
     if kind is ImageOption.REQUIRED:
 
-        @app_commands.command(name="video", description="Animate a picture, guided by a prompt")
+        @app_commands.command(name="video", description=locale_str("Animate a picture, guided by a prompt"))
         @describe
         @choices
         @menu
@@ -126,7 +135,9 @@ def build_video_command(
 
     if kind is ImageOption.OPTIONAL:
 
-        @app_commands.command(name="video", description="Turn a prompt (and a picture, for some models) into a video")
+        @app_commands.command(
+            name="video", description=locale_str("Turn a prompt (and a picture, for some models) into a video")
+        )
         @describe
         @choices
         @menu
@@ -150,7 +161,7 @@ def build_video_command(
 
         return video_any
 
-    @app_commands.command(name="video", description="Turn a prompt into a short video")
+    @app_commands.command(name="video", description=locale_str("Turn a prompt into a short video"))
     @app_commands.describe(frames=frames_text, **_DESCRIPTIONS)
     @choices
     @menu
@@ -174,17 +185,32 @@ def build_video_command(
     return video
 
 
+#: The size names the model profiles use, as the size menu shows them in each language.
+_SIZE_NAMES = {
+    "landscape": Text("landscape"),
+    "portrait": Text("portrait"),
+    "square": Text("square"),
+    "wide": Text("wide"),
+    "tall": Text("tall"),
+    "landscape-720p": Text("landscape-720p"),
+    "portrait-720p": Text("portrait-720p"),
+}
+
+
+def _size_label(size: VideoSize) -> locale_str:
+    """A size menu entry, "landscape 320×192" (`VideoSize.label`), its name in each language."""
+    name = _SIZE_NAMES.get(size.name, size.name)
+    return command_text(Text("{size} {width}×{height}", size=name, width=size.width, height=size.height))
+
+
 def _model_menu(
     models: ServedModels,
 ) -> Callable[[discord.Interaction[Any], str], Coroutine[Any, Any, list[app_commands.Choice[str]]]]:
     async def menu(interaction: discord.Interaction[Any], current: str) -> list[app_commands.Choice[str]]:
-        return [app_commands.Choice(name=label, value=name) for label, name in await models.choices(current)]
+        speaker = speaker_for(interaction.locale)
+        return [app_commands.Choice(name=label, value=name) for label, name in await models.choices(current, speaker)]
 
     return menu
-
-
-def _image_text(image_max_bytes: int) -> str:
-    return f"PNG, JPEG or WebP, up to {image_max_bytes / 2**20:g} MiB"
 
 
 class VideoCog(commands.Cog):
@@ -199,6 +225,13 @@ class VideoCog(commands.Cog):
         self._image_max_bytes = image_max_bytes
 
     async def cog_load(self) -> None:
-        """Register `/video` for the models served now, with ranges from their profiles and the settings."""
+        """Register `/video` for the models served now, with ranges from their profiles and the settings.
+
+        It also gives the tree its translator, so every command (this cog's and the others') syncs with
+        its descriptions in each shipped language; until the start-up code sets it in `setup_hook`, the
+        first cog loaded is where the tree is at hand.
+        """
+        if self._tree.translator is None:
+            await self._tree.set_translator(CatalogueTranslator())
         served = await self._models.offered()
         self._tree.add_command(build_video_command(self._actions, self._models, served, self._image_max_bytes))

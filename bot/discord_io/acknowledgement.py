@@ -26,6 +26,7 @@ from typing import Any, Final
 import discord
 
 from bot.discord_io.calls import DISCORD_FAILURES, describe
+from bot.i18n import marked, speaker_for, speaking
 from generation.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ ACK_BUDGET_S: Final = 0.5
 ALREADY_ACKNOWLEDGED: Final = 40060
 """Discord's answer to a second response to one interaction: the first (perhaps a retried one) got through."""
 
-BUSY_TEXT: Final = "I'm very busy right now and couldn't open that in time. Please try again in a moment."
+BUSY_TEXT: Final = marked("I'm very busy right now and couldn't open that in time. Please try again in a moment.")
 
 _EXTRAS_KEY: Final = "videobot.acknowledgement"
 _NO_PINGS: Final = discord.AllowedMentions.none()
@@ -197,7 +198,8 @@ class Acknowledgement:
                 return
             try:
                 if self._deferral is Deferral.BUSY:
-                    await self.interaction.response.send_message(BUSY_TEXT, ephemeral=True, allowed_mentions=_NO_PINGS)
+                    busy = speaker_for(self.interaction.locale).say(BUSY_TEXT)
+                    await self.interaction.response.send_message(busy, ephemeral=True, allowed_mentions=_NO_PINGS)
                     self._state = _State.BUSY
                     return
                 response = await self.interaction.response.defer(
@@ -230,12 +232,15 @@ async def acknowledged(
     """Run a handler with an `Acknowledgement` that answers for it if it runs out of budget.
 
     The acknowledgement is also kept on the interaction, so the central error handler answers through it.
+    The handler runs speaking the member's language (`bot.i18n.speaking`): what it builds without a
+    speaker of its own, and the tasks it starts (its status message), say it in that language.
     """
     ack = Acknowledgement(interaction, clock, deferral, budget_s)
     interaction.extras[_EXTRAS_KEY] = ack
     timer = asyncio.create_task(ack._answer_for_the_handler(), name=f"acknowledge-{interaction.id}")
     try:
-        yield ack
+        with speaking(speaker_for(interaction.locale)):
+            yield ack
     finally:
         # Wait out a deferral already on its way (cancelling it mid-request would leave its fate unknown).
         await asyncio.shield(ack._close())

@@ -16,7 +16,9 @@ from typing import Any, Final
 import discord
 from discord import app_commands
 
-JUST_UPDATED: Final = (
+from bot.i18n import marked
+
+JUST_UPDATED: Final = marked(
     "This command was just updated and your Discord app sent its old version; run it again "
     "(if the old options still show, restart the app or wait a minute)."
 )

@@ -5,6 +5,9 @@ users and sent as they are, ephemerally (a used-up quota with Discord timestamps
 a command sent in an outdated shape (Discord's command cache) gets "run it again". Anything else is a
 bug: it is logged with the command, user and guild, and the user gets a short generic message with a
 reference to find the log line.
+
+Replies are in the member's language (`interaction.locale`): the bot's own errors carry their English
+text and its parameters, and are said from the catalogue; the engine's are sent in English.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from bot.discord_io import render
 from bot.discord_io.acknowledgement import acknowledgement_of
 from bot.discord_io.command_cache import JUST_UPDATED
 from bot.errors import BotError
+from bot.i18n import Speaker, speaker_for
 from generation.errors import EngineError, QuotaExceededError
 
 log = logging.getLogger(__name__)
@@ -45,24 +49,33 @@ async def reply_ephemeral(interaction: discord.Interaction[Any], message: str) -
         log.warning("could not send an error reply to user_id=%s", interaction.user.id)
 
 
+def said_to(speaker: Speaker, error: BotError | EngineError) -> str:
+    """An expected error's message in `speaker`'s language; the engine's, and texts not in the catalogue, in English."""
+    return speaker.say(error.said) if isinstance(error, BotError) else str(error)
+
+
 async def report_error(interaction: discord.Interaction[Any], error: BaseException) -> None:
-    """Tell the user what went wrong; log unexpected errors with a reference."""
+    """Tell the user what went wrong, in their language; log unexpected errors with a reference."""
     if isinstance(error, QuotaExceededError):
         await reply_ephemeral(interaction, render.quota_refusal(error.used, error.limit, error.resets_at))
         return
+    speaker = speaker_for(interaction.locale)
     if isinstance(error, EXPECTED):
-        await reply_ephemeral(interaction, str(error))
+        await reply_ephemeral(interaction, said_to(speaker, error))
         return
     if isinstance(error, app_commands.CommandSignatureMismatch | app_commands.CommandNotFound):
         # Not a bug: the member's Discord app sent a command as it was before the bot last changed it.
         log.info("outdated command from user_id=%s: %s", interaction.user.id, error)
-        await reply_ephemeral(interaction, JUST_UPDATED)
+        await reply_ephemeral(interaction, speaker.say(JUST_UPDATED))
         return
     if isinstance(error, app_commands.MissingPermissions):
-        await reply_ephemeral(interaction, "You need the Manage Server permission (or the bot admin role) for this.")
+        await reply_ephemeral(
+            interaction, speaker.say("You need the Manage Server permission (or the bot admin role) for this.")
+        )
         return
     if isinstance(error, app_commands.CheckFailure):
-        await reply_ephemeral(interaction, str(error) or "You can't use this command here.")
+        text = said_to(speaker, error) if isinstance(error, BotError) else str(error)
+        await reply_ephemeral(interaction, text or speaker.say("You can't use this command here."))
         return
     reference = secrets.token_hex(4)
     command = interaction.command.qualified_name if interaction.command else interaction.data
@@ -74,7 +87,12 @@ async def report_error(interaction: discord.Interaction[Any], error: BaseExcepti
         interaction.guild_id,
         exc_info=error,
     )
-    await reply_ephemeral(interaction, f"Something went wrong on my side (reference `{reference}`). Please try again.")
+    await reply_ephemeral(
+        interaction,
+        speaker.say(
+            "Something went wrong on my side (reference `{reference}`). Please try again.", reference=reference
+        ),
+    )
 
 
 async def report_app_command_error(interaction: discord.Interaction[Any], error: app_commands.AppCommandError) -> None:

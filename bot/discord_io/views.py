@@ -10,6 +10,7 @@ from typing import Any, ClassVar, Final, Protocol, Self, cast
 
 import discord
 
+from bot.i18n import Speaker, current_speaker, marked
 from generation.request import MAX_PROMPT_CHARS
 
 #: Discord's ceiling for a text input. The prompt field gets all of it so the settings flags after a
@@ -36,12 +37,12 @@ class JobAction(StrEnum):
 
 
 _BUTTONS: Final = {
-    JobAction.CANCEL: ("Cancel", "✖️", discord.ButtonStyle.danger),
-    JobAction.REROLL: ("Re-roll", "🎲", discord.ButtonStyle.primary),
-    JobAction.REMIX: ("Remix", "🎨", discord.ButtonStyle.secondary),
-    JobAction.EXTEND: ("Extend", "⏩", discord.ButtonStyle.secondary),
-    JobAction.INFO: ("Info", "ℹ️", discord.ButtonStyle.secondary),
-    JobAction.DELETE: ("Delete", "🗑️", discord.ButtonStyle.danger),
+    JobAction.CANCEL: (marked("Cancel"), "✖️", discord.ButtonStyle.danger),
+    JobAction.REROLL: (marked("Re-roll"), "🎲", discord.ButtonStyle.primary),
+    JobAction.REMIX: (marked("Remix"), "🎨", discord.ButtonStyle.secondary),
+    JobAction.EXTEND: (marked("Extend"), "⏩", discord.ButtonStyle.secondary),
+    JobAction.INFO: (marked("Info"), "ℹ️", discord.ButtonStyle.secondary),
+    JobAction.DELETE: (marked("Delete"), "🗑️", discord.ButtonStyle.danger),
 }
 
 
@@ -66,10 +67,11 @@ class JobButton(
     discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
     template=rf"job:(?P<action>{'|'.join(JobAction)}):(?P<job_id>[0-9A-Za-z_-]{{1,64}})",
 ):
-    """One action on one job, e.g. custom id `job:reroll:9f1c…`."""
+    """One action on one job, e.g. custom id `job:reroll:9f1c…`; its label in `speaker`'s language."""
 
-    def __init__(self, action: JobAction, job_id: str) -> None:
+    def __init__(self, action: JobAction, job_id: str, speaker: Speaker | None = None) -> None:
         label, emoji, style = action.button
+        label = (speaker or current_speaker()).say(label)
         super().__init__(discord.ui.Button(label=label, emoji=emoji, style=style, custom_id=f"job:{action}:{job_id}"))
         self.action = action
         self.job_id = job_id
@@ -88,26 +90,26 @@ class JobButton(
         await bot.actions.on_button(self.action, self.job_id, interaction)
 
 
-def status_view(job_id: str) -> discord.ui.View:
-    """Buttons while a job waits or runs."""
-    return _view(job_id, (JobAction.CANCEL,))
+def status_view(job_id: str, speaker: Speaker | None = None) -> discord.ui.View:
+    """Buttons while a job waits or runs (labels in `speaker`'s language; by default the current one's)."""
+    return _view(job_id, (JobAction.CANCEL,), speaker)
 
 
-def failed_view(job_id: str) -> discord.ui.View:
+def failed_view(job_id: str, speaker: Speaker | None = None) -> discord.ui.View:
     """Buttons on a failure: try it again (a job Redis lost, a call that ran out of memory...)."""
-    return _view(job_id, (JobAction.REROLL,))
+    return _view(job_id, (JobAction.REROLL,), speaker)
 
 
-def result_view(job_id: str, *, extend: bool = False) -> discord.ui.View:
+def result_view(job_id: str, *, extend: bool = False, speaker: Speaker | None = None) -> discord.ui.View:
     """Buttons on a finished video; Extend with `extend` (a served model animates pictures)."""
     middle = (JobAction.REMIX, JobAction.EXTEND) if extend else (JobAction.REMIX,)
-    return _view(job_id, (JobAction.REROLL, *middle, JobAction.INFO, JobAction.DELETE))
+    return _view(job_id, (JobAction.REROLL, *middle, JobAction.INFO, JobAction.DELETE), speaker)
 
 
-def _view(job_id: str, actions: tuple[JobAction, ...]) -> discord.ui.View:
+def _view(job_id: str, actions: tuple[JobAction, ...], speaker: Speaker | None) -> discord.ui.View:
     view = discord.ui.View(timeout=None)
     for action in actions:
-        view.add_item(JobButton(action, job_id))
+        view.add_item(JobButton(action, job_id, speaker))
     return view
 
 
@@ -125,68 +127,86 @@ class PromptForm(discord.ui.Modal):
     """
 
     form_prefix: ClassVar[str] = REMIX_FORM_PREFIX
+    heading: ClassVar[str] = marked("Remix this video")
+    """The form's title in English (said in the member's language when the form is built)."""
 
-    prompt: discord.ui.TextInput[Self] = discord.ui.TextInput(
-        custom_id="prompt",
-        label="Prompt (flags like -steps 30 work here)",
-        style=discord.TextStyle.paragraph,
-        max_length=_TEXT_INPUT_MAX_CHARS,
-    )
-    negative_prompt: discord.ui.TextInput[Self] = discord.ui.TextInput(
-        custom_id="negative_prompt",
-        label="Negative prompt",
-        style=discord.TextStyle.paragraph,
-        required=False,
-        max_length=MAX_PROMPT_CHARS,
-    )
-
-    def __init__(self, job_id: str, prompt_with_flags: str, negative_prompt: str) -> None:
-        super().__init__(custom_id=f"{self.form_prefix}{job_id}", timeout=None)
+    def __init__(self, job_id: str, prompt_with_flags: str, negative_prompt: str, speaker: Speaker) -> None:
+        super().__init__(title=speaker.say(self.heading), custom_id=f"{self.form_prefix}{job_id}", timeout=None)
+        # Built per form, not declared on the class, because their labels are in the member's language.
         # A text input shows raw text (no markdown, no pings), so the prompt goes in unescaped.
-        self.prompt.default = prompt_with_flags
-        self.negative_prompt.default = negative_prompt
+        self.prompt: discord.ui.TextInput[Self] = discord.ui.TextInput(
+            custom_id="prompt",
+            label=speaker.say("Prompt (flags like -steps 30 work here)"),
+            style=discord.TextStyle.paragraph,
+            max_length=_TEXT_INPUT_MAX_CHARS,
+            default=prompt_with_flags,
+        )
+        self.negative_prompt: discord.ui.TextInput[Self] = discord.ui.TextInput(
+            custom_id="negative_prompt",
+            label=speaker.say("Negative prompt"),
+            style=discord.TextStyle.paragraph,
+            required=False,
+            max_length=MAX_PROMPT_CHARS,
+            default=negative_prompt,
+        )
+        self.add_item(self.prompt).add_item(self.negative_prompt)
 
 
-class RemixModal(PromptForm, title="Remix this video"):
+class RemixModal(PromptForm):
     """The remix form: the prompt and settings to edit, and the model, which the member may change."""
 
-    model: discord.ui.TextInput[Self] = discord.ui.TextInput(
-        custom_id="model",
-        label="Model",
-        style=discord.TextStyle.short,
-        required=False,
-        max_length=_MODEL_NAME_MAX_CHARS,
-    )
-
     def __init__(
-        self, job_id: str, prompt_with_flags: str, negative_prompt: str, model: str, served: Sequence[str]
+        self,
+        job_id: str,
+        prompt_with_flags: str,
+        negative_prompt: str,
+        model: str,
+        served: Sequence[str],
+        speaker: Speaker,
     ) -> None:
-        super().__init__(job_id, prompt_with_flags, negative_prompt)
-        self.model.default = model
-        self.model.placeholder = ("one of: " + ", ".join(served))[:_PLACEHOLDER_MAX_CHARS]
+        super().__init__(job_id, prompt_with_flags, negative_prompt, speaker)
+        self.model: discord.ui.TextInput[Self] = discord.ui.TextInput(
+            custom_id="model",
+            label=speaker.say("Model"),
+            style=discord.TextStyle.short,
+            required=False,
+            max_length=_MODEL_NAME_MAX_CHARS,
+            default=model,
+            placeholder=speaker.say("one of: {models}", models=", ".join(served))[:_PLACEHOLDER_MAX_CHARS],
+        )
+        self.add_item(self.model)
 
 
 def remix_form(
-    job_id: str, prompt_with_flags: str, negative_prompt: str, model: str, served: Sequence[str]
+    job_id: str,
+    prompt_with_flags: str,
+    negative_prompt: str,
+    model: str,
+    served: Sequence[str],
+    speaker: Speaker | None = None,
 ) -> RemixModal:
     """The remix form, finished before it is sent so that discord.py does not store it (see `RemixModal`).
 
-    `model` pre-fills the model field (the remixed video's); `served` are the names it may take.
+    `model` pre-fills the model field (the remixed video's); `served` are the names it may take. Its
+    texts are in `speaker`'s language (by default the current one's: the member who clicked).
     """
-    form = RemixModal(job_id, prompt_with_flags, negative_prompt, model, served)
+    form = RemixModal(job_id, prompt_with_flags, negative_prompt, model, served, speaker or current_speaker())
     form.stop()
     return form
 
 
-class ExtendModal(PromptForm, title="Extend this video"):
+class ExtendModal(PromptForm):
     """The form for Extend: the prompt of the continuation, routed by `extend_submission`."""
 
     form_prefix: ClassVar[str] = EXTEND_FORM_PREFIX
+    heading: ClassVar[str] = marked("Extend this video")
 
 
-def extend_form(job_id: str, prompt_with_flags: str, negative_prompt: str) -> ExtendModal:
+def extend_form(
+    job_id: str, prompt_with_flags: str, negative_prompt: str, speaker: Speaker | None = None
+) -> ExtendModal:
     """The extend form, finished before it is sent, as `remix_form` is."""
-    form = ExtendModal(job_id, prompt_with_flags, negative_prompt)
+    form = ExtendModal(job_id, prompt_with_flags, negative_prompt, speaker or current_speaker())
     form.stop()
     return form
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Final
 
 from bot.errors import InvalidOptionError, NotExtendableError
+from bot.i18n import Text
 from bot.intake.options import OptionOverrides, ParsedPrompt
 from generation.errors import InvalidRequestError
 from generation.extend import store_source_video
@@ -28,8 +29,10 @@ from generation.request import VideoRequest
 
 log = logging.getLogger(__name__)
 
-VIDEO_GONE: Final = "its file is no longer kept (finished videos are deleted after a while). Make a new one with /video"
-NO_ANIMATING_MODEL: Final = "no model served here now animates pictures, and a continuation needs one"
+VIDEO_GONE: Final = Text(
+    "its file is no longer kept (finished videos are deleted after a while). Make a new one with /video"
+)
+NO_ANIMATING_MODEL: Final = Text("no model served here now animates pictures, and a continuation needs one")
 
 
 def extension_prompt(request: VideoRequest) -> str:
@@ -45,10 +48,12 @@ def kept_settings(request: VideoRequest, parsed: ParsedPrompt, negative_prompt: 
     """
     flags = parsed.overrides
     if flags.fps is not None and flags.fps != request.fps:
-        raise InvalidOptionError("fps", str(flags.fps), f"{request.fps}, the frame rate of the video extended")
+        allowed = Text("{fps}, the frame rate of the video extended", fps=request.fps)
+        raise InvalidOptionError("fps", str(flags.fps), allowed)
     if flags.width is not None and (flags.width, flags.height) != (request.width, request.height):
-        size = f"{request.width}×{request.height}"
-        raise InvalidOptionError("size", f"{flags.width}×{flags.height}", f"{size}, the size of the video extended")
+        extended = f"{request.width}×{request.height}"
+        allowed = Text("{size}, the size of the video extended", size=extended)
+        raise InvalidOptionError("size", f"{flags.width}×{flags.height}", allowed)
     return OptionOverrides(
         negative_prompt=negative_prompt or None, fps=request.fps, width=request.width, height=request.height
     )

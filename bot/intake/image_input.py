@@ -16,6 +16,7 @@ import discord
 
 from bot.discord_io.sanitize import display_prompt
 from bot.errors import ImageUnavailableError, InvalidOptionError
+from bot.i18n import Text
 from generation.conditioning import FORMATS, ImageLimits, copy_stored_image, prepare_image, store_image
 from generation.errors import InvalidRequestError
 
@@ -64,10 +65,10 @@ async def _download(attachment: discord.Attachment, name: str) -> bytes:
         return await attachment.read()
     except (discord.NotFound, discord.Forbidden):
         # Discord's signed attachment links expire, and a deleted upload is gone.
-        raise ImageUnavailableError(name, "its link has expired or the file was deleted") from None
+        raise ImageUnavailableError(name, Text("its link has expired or the file was deleted")) from None
     except discord.HTTPException as error:
         log.warning("downloading attachment %s failed: %s", attachment.id, error)
-        raise ImageUnavailableError(name, f"Discord answered {error.status}") from None
+        raise ImageUnavailableError(name, Text("Discord answered {status}", status=error.status)) from None
 
 
 def _shown(filename: str) -> str:

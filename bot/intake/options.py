@@ -15,6 +15,7 @@ from typing import Final, Self
 
 from bot.discord_io.sanitize import display_prompt
 from bot.errors import InvalidOptionError, OptionConflictError
+from bot.i18n import Text
 from generation.errors import InvalidRequestError
 from generation.profiles import SEED, FrameRule, ModelProfile
 from generation.request import FPS, FRAMES, GUIDANCE, SIZE, SIZE_MULTIPLE, STEPS, Bounds, VideoRequest, format_number
@@ -32,6 +33,12 @@ OPTION_NAMES: Final = {
     "height": "size",
 }
 _SHOWN_TEXT_CHARS: Final = 40
+#: Where a value from defaults came from, said in refusals; a scope not listed is named as it is.
+_FROM_DEFAULTS: Final = {
+    "channel": Text("from the channel defaults, which an admin can change"),
+    "server": Text("from the server defaults, which an admin can change"),
+    "deployment": Text("from the deployment defaults, which an admin can change"),
+}
 #: Stands in for a user's prompt when defaults are checked on their own; any valid prompt would do.
 _DEFAULTS_CHECK_PROMPT: Final = "defaults check"
 
@@ -344,23 +351,25 @@ def _check_agreement(explicit: OptionOverrides, flags: OptionOverrides, aspect: 
         raise OptionConflictError(OPTION_NAMES[name], _show(slash), _show(flag))
 
 
-def _merge(sources: Sequence[_OptionValues]) -> tuple[OptionOverrides, dict[str, str]]:
+def _merge(sources: Sequence[_OptionValues]) -> tuple[OptionOverrides, dict[str, Text]]:
     """The first value given for each field, and for those taken from defaults, a note saying whose."""
     chosen: dict[str, object] = {}
-    notes: dict[str, str] = {}
+    notes: dict[str, Text] = {}
     for name in _FIELDS:
         for source in sources:
             value = getattr(source, name)
             if value is not None:
                 chosen[name] = value
                 if isinstance(source, ChannelDefaults):
-                    notes[name] = f"from the {source.scope} defaults, which an admin can change"
+                    notes[name] = _FROM_DEFAULTS.get(source.scope) or Text(
+                        "from the {scope} defaults, which an admin can change", scope=source.scope
+                    )
                 break
     return OptionOverrides(**chosen), notes  # type: ignore[arg-type]
 
 
 def _within(
-    name: str, value: float | None, engine: Bounds, maximum: float, default: float, notes: dict[str, str]
+    name: str, value: float | None, engine: Bounds, maximum: float, default: float, notes: dict[str, Text]
 ) -> float:
     """`value`, or the model's `default` clamped to this server's maximum when nothing set it."""
     if value is None:
@@ -369,27 +378,31 @@ def _within(
         raise InvalidOptionError(
             OPTION_NAMES[name],
             _show(value),
-            f"between {format_number(engine.minimum)} and {format_number(maximum)} on this server",
+            Text(
+                "between {low} and {high} on this server",
+                low=format_number(engine.minimum),
+                high=format_number(maximum),
+            ),
             note=notes.get(name, ""),
         )
     return value
 
 
-def _allowed_size(merged: OptionOverrides, notes: dict[str, str], sizes: Sequence[VideoSize]) -> tuple[int, int]:
+def _allowed_size(merged: OptionOverrides, notes: dict[str, Text], sizes: Sequence[VideoSize]) -> tuple[int, int]:
     if merged.width is None or merged.height is None:
         return sizes[0].width, sizes[0].height
     if all((size.width, size.height) != (merged.width, merged.height) for size in sizes):
         raise InvalidOptionError(
             "size",
             f"{merged.width}×{merged.height}",
-            f"{_one_of(sizes)} on this server",
+            Text("{sizes} on this server", sizes=_one_of(sizes)),
             note=notes.get("width", ""),
         )
     return merged.width, merged.height
 
 
-def _one_of(sizes: Sequence[VideoSize]) -> str:
-    return "one of " + ", ".join(size.label for size in sizes)
+def _one_of(sizes: Sequence[VideoSize]) -> Text:
+    return Text("one of {sizes}", sizes=", ".join(size.label for size in sizes))
 
 
 def _show(value: object) -> str:

@@ -24,6 +24,7 @@ from typing import Any, Final
 
 from bot.discord_io.sanitize import display_prompt
 from bot.errors import PromptFlagError
+from bot.i18n import Text
 from bot.intake.options import AspectRatio, OptionOverrides, ParsedPrompt
 
 __all__ = ["ParsedPrompt", "known_flags", "parse_prompt_flags"]
@@ -42,7 +43,7 @@ _SHOWN_VALUE_CHARS: Final = 40
 class _Flag:
     names: tuple[str, ...]
     key: str
-    allowed: str
+    allowed: Text
     parse: Callable[[str], Any]  # returns None when the raw value is not of its kind
     is_text: bool = False
 
@@ -72,14 +73,14 @@ def _size(raw: str) -> tuple[int, int] | None:
 
 
 _FLAGS: Final = (
-    _Flag(("neg", "negative"), "negative_prompt", "some text, quoted if it has spaces", str, is_text=True),
-    _Flag(("seed",), "seed", "a whole number, like 42", _whole),
-    _Flag(("steps",), "steps", "a whole number, like 30", _whole),
-    _Flag(("frames",), "num_frames", "a whole number, like 24", _whole),
-    _Flag(("gs", "guidance"), "guidance_scale", "a number, like 7.5", _number),
-    _Flag(("fps",), "fps", "a whole number, like 12", _whole),
-    _Flag(("ar", "aspect"), "aspect", "a ratio, like 16:9", _ratio),
-    _Flag(("size",), "size", "a width and height, like 320x192", _size),
+    _Flag(("neg", "negative"), "negative_prompt", Text("some text, quoted if it has spaces"), str, is_text=True),
+    _Flag(("seed",), "seed", Text("a whole number, like 42"), _whole),
+    _Flag(("steps",), "steps", Text("a whole number, like 30"), _whole),
+    _Flag(("frames",), "num_frames", Text("a whole number, like 24"), _whole),
+    _Flag(("gs", "guidance"), "guidance_scale", Text("a number, like 7.5"), _number),
+    _Flag(("fps",), "fps", Text("a whole number, like 12"), _whole),
+    _Flag(("ar", "aspect"), "aspect", Text("a ratio, like 16:9"), _ratio),
+    _Flag(("size",), "size", Text("a width and height, like 320x192"), _size),
 )
 _BY_NAME: Final = {name: flag for flag in _FLAGS for name in flag.names}
 
@@ -103,20 +104,22 @@ def parse_prompt_flags(text: str) -> ParsedPrompt:
         kept.append(text[position : match.start()])
         written = match[0]
         if flag is None:
-            raise PromptFlagError(f"unknown flag {written}; the flags are {known_flags()}")
+            raise PromptFlagError(Text("unknown flag {flag}; the flags are {flags}", flag=written, flags=known_flags()))
         raw, position = _read_value(text, match.end(), flag, written)
         if flag.key in values:
-            raise PromptFlagError(f"{flag.spelling} is given twice; give it once")
+            raise PromptFlagError(Text("{flag} is given twice; give it once", flag=flag.spelling))
         if not raw:
-            raise PromptFlagError(f"{written} needs a value: {flag.allowed}")
+            raise PromptFlagError(Text("{flag} needs a value: {allowed}", flag=written, allowed=flag.allowed))
         value = flag.parse(raw)
         if value is None:
-            raise PromptFlagError(f"{written} must be {flag.allowed} (got {_quote(raw)})")
+            raise PromptFlagError(
+                Text("{flag} must be {allowed} (got {value})", flag=written, allowed=flag.allowed, value=_quote(raw))
+            )
         values[flag.key] = value
     kept.append(text[position:])
 
     if "aspect" in values and "size" in values:
-        raise PromptFlagError("give either -ar or -size, not both: they both set the size")
+        raise PromptFlagError(Text("give either -ar or -size, not both: they both set the size"))
     aspect = values.pop("aspect", None)
     if "size" in values:
         values["width"], values["height"] = values.pop("size")
@@ -143,7 +146,11 @@ def _read_value(text: str, start: int, flag: _Flag, written: str) -> tuple[str, 
         closers = _OPENING_QUOTES[text[start]]
         end = next((i for i in range(start + 1, len(text)) if text[i] in closers), None)
         if end is None:
-            raise PromptFlagError(f"the value of {written} opens a quote ({text[start]}) that is never closed")
+            raise PromptFlagError(
+                Text(
+                    "the value of {flag} opens a quote ({quote}) that is never closed", flag=written, quote=text[start]
+                )
+            )
         return text[start + 1 : end].strip(), end + 1
     following = _next_flag(text, start)
     if flag.is_text:

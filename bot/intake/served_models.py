@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Final
 
 from bot.errors import InvalidOptionError
+from bot.i18n import ENGLISH, Speaker, Text
 from bot.intake.options import ChannelDefaults, RequestLimits
 from generation.clock import Clock
 from generation.profiles import ModelProfile
@@ -24,14 +25,14 @@ MODELS_TTL_S: Final = 10.0
 MAX_CHOICES: Final = 25
 
 
-def kind_of(profile: ModelProfile) -> str:
+def kind_of(profile: ModelProfile) -> Text:
     """What a model makes, as members read it next to its name."""
-    return "image → video" if profile.image_to_video else "text → video"
+    return Text("image → video") if profile.image_to_video else Text("text → video")
 
 
-def listed(models: Sequence[ServedModel]) -> str:
+def listed(models: Sequence[ServedModel], speaker: Speaker = ENGLISH) -> str:
     """The models as an error lists them: "`fast` (text → video), `animate` (image → video)"."""
-    return ", ".join(f"`{model.name}` ({kind_of(model.profile)})" for model in models)
+    return ", ".join(f"`{model.name}` ({speaker.say(kind_of(model.profile))})" for model in models)
 
 
 class ServedModels:
@@ -91,18 +92,18 @@ class ServedModels:
             by_name = {model.name: model for model in models}
         if name is not None:
             if name not in by_name:
-                raise InvalidOptionError("model", f"“{name[:40]}”", f"one of the models served now: {listed(models)}")
+                allowed = Text("one of the models served now: {models}", models=listed(models))
+                raise InvalidOptionError("model", f"“{name[:40]}”", allowed)
             return by_name[name]
         wanted = [*(scope.model for scope in defaults), self._default_model]
         return next((by_name[want] for want in wanted if want in by_name), models[0])
 
-    async def choices(self, typed: str) -> list[tuple[str, str]]:
-        """(label, name) of the served models whose name contains `typed`: a `model:` option's menu."""
+    async def choices(self, typed: str, speaker: Speaker = ENGLISH) -> list[tuple[str, str]]:
+        """(label, name) of the served models whose name contains `typed`: a `model:` option's menu,
+        in `speaker`'s language."""
         wanted = typed.strip().lower()
         return [
-            (f"{model.name} ({kind_of(model.profile)}){'' if model.workers else ' · no worker up now'}", model.name)
-            for model in await self.offered()
-            if wanted in model.name.lower()
+            (_menu_label(model, speaker), model.name) for model in await self.offered() if wanted in model.name.lower()
         ][:MAX_CHOICES]
 
     async def picture_taker(self) -> ServedModel | None:
@@ -126,3 +127,8 @@ class ServedModels:
     def configured(self, model: ServedModel) -> bool:
         """True for the model the deployment's settings describe (its deployment defaults apply)."""
         return model.profile == self._limits.profile
+
+
+def _menu_label(model: ServedModel, speaker: Speaker) -> str:
+    label = speaker.say("{model} ({kind})", model=model.name, kind=kind_of(model.profile))
+    return label if model.workers else label + speaker.say(" · no worker up now")

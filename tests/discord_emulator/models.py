@@ -123,11 +123,16 @@ class Snowflakes:
 
 @dataclass(frozen=True)
 class User:
-    """A Discord account; the bot is one with `bot=True`."""
+    """A Discord account; the bot is one with `bot=True`.
+
+    `locale` is the language its Discord app is set to, which every interaction it sends carries
+    (`interaction.locale`): one of Discord's locales, or any string, as a newer client might send.
+    """
 
     id: int
     username: str
     bot: bool = False
+    locale: str = "en-US"
 
 
 @dataclass(frozen=True)
@@ -181,6 +186,8 @@ class Guild:
     name: str
     owner: User
     attachment_size_limit: int = DEFAULT_ATTACHMENT_LIMIT
+    locale: str = "en-US"
+    """The server's language (Community settings): its `preferred_locale` and each interaction's `guild_locale`."""
     roles: list[Role] = field(default_factory=list)
     channels: list[Channel] = field(default_factory=list)
     members: dict[int, Member] = field(default_factory=dict)

@@ -144,6 +144,11 @@ class OpenAPISpec:
             return [SchemaProblem("", f"status {status} of {method} {template} needs a JSON body")]
         return self._problems(_SPEC_URI + pointer + "/content/application~1json/schema", body)
 
+    def locales(self) -> frozenset[str]:
+        """The locales Discord knows (`AvailableLocalesEnum`): the keys a localization dict may have."""
+        known = self._resolve("#/components/schemas/AvailableLocalesEnum")["oneOf"]
+        return frozenset(choice["const"] for choice in known)
+
     def schema_problems(self, name: str, body: Any) -> list[SchemaProblem]:
         """Problems with `body` as the component schema `name` (for shapes sent over the gateway)."""
         return self._problems(f"{_SPEC_URI}#/components/schemas/{name}", body)

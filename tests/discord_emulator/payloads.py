@@ -190,7 +190,7 @@ def guild_json(guild: Guild, joined_at: str, *, joined_now: bool = False) -> dic
         "nsfw_level": 0,
         "premium_tier": 0,
         "premium_subscription_count": 0,
-        "preferred_locale": "en-US",
+        "preferred_locale": guild.locale,
         "system_channel_id": None,
         "system_channel_flags": 0,
         "rules_channel_id": None,
@@ -299,7 +299,7 @@ def interaction_json(interaction: Interaction, state: EmulatorState) -> dict[str
         "channel_id": str(channel.id),
         "channel": channel_json(channel),
         "app_permissions": str(channel.app_permissions),
-        "locale": "en-US",
+        "locale": interaction.user.locale,
         "entitlements": [],
         "entitlement_sku_ids": [],
         "attachment_size_limit": guild.attachment_size_limit if guild else state.dm_attachment_size_limit,
@@ -308,8 +308,8 @@ def interaction_json(interaction: Interaction, state: EmulatorState) -> dict[str
         member = guild.members[interaction.user.id]
         data |= {
             "guild_id": str(guild.id),
-            "guild": {"id": str(guild.id), "locale": "en-US", "features": []},
-            "guild_locale": "en-US",
+            "guild": {"id": str(guild.id), "locale": guild.locale, "features": []},
+            "guild_locale": guild.locale,
             "member": member_json(member, permissions=guild.permissions_of(member)),
             "authorizing_integration_owners": {"0": str(guild.id)},
             "context": 0,

@@ -1,5 +1,5 @@
 """How every REST request is served: parse, inject faults, authenticate, count against the rate limits,
-validate (the spec, then Discord's message limits), handle, validate the reply, send, record.
+validate (the spec, then Discord's message limits and command naming rules), handle, validate the reply, send, record.
 
 Replies are rendered with Content-Type exactly `application/json` (discord.py compares the header
 verbatim; aiohttp's json_response appends a charset). Emulator bugs are answered 400, never 5xx,
@@ -17,6 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
+from .command_names import misnamed
 from .faults import FaultKind, Faults, fault_reply
 from .message_limits import oversized
 from .models import RecordedFile, RecordedRequest, Violation, ViolationKind
@@ -41,6 +42,7 @@ class Pipeline:
     def __init__(self, state: EmulatorState, spec: OpenAPISpec, faults: Faults, rate_limits: RateLimits) -> None:
         self._state = state
         self._spec = spec
+        self._locales = spec.locales()
         self._faults = faults
         self._rate_limits = rate_limits
 
@@ -127,7 +129,9 @@ class Pipeline:
             problems = self._spec.request_problems(request.method, route, body.json)
             if problems:
                 return self._invalid_form_body(request, ViolationKind.REQUEST_SCHEMA, problems)
-        problems = oversized(request.method, route, body.json)
+        problems = oversized(request.method, route, body.json) + misnamed(
+            request.method, route, body.json, self._locales
+        )
         if problems:
             return self._invalid_form_body(request, ViolationKind.RULE, problems)
         dangling = dangling_file_references(body)

@@ -178,9 +178,9 @@ class DiscordEmulator:
         """The DM channel between `user` and the bot."""
         return self._state.add_dm_channel(user)
 
-    def add_user(self, username: str) -> User:
-        """A new (human) account."""
-        return self._state.add_user(username)
+    def add_user(self, username: str, *, locale: str = "en-US") -> User:
+        """A new (human) account whose Discord app is set to `locale` (e.g. "de", "ja", "pt-BR")."""
+        return self._state.add_user(username, locale=locale)
 
     def add_role(self, guild: Guild, name: str, permissions: int = 0) -> Role:
         """A role in `guild`."""

@@ -108,9 +108,9 @@ class EmulatorState:
 
     # -- the world -----------------------------------------------------------------------------
 
-    def add_user(self, username: str, *, bot: bool = False) -> User:
-        """A new account."""
-        user = User(id=self.ids.next(), username=username, bot=bot)
+    def add_user(self, username: str, *, bot: bool = False, locale: str = "en-US") -> User:
+        """A new account, its Discord app set to `locale`."""
+        user = User(id=self.ids.next(), username=username, bot=bot, locale=locale)
         self.users[user.id] = user
         return user
 
