@@ -8,14 +8,15 @@ from typing import Any
 import discord
 
 from bot.moderation.precedence import EffectiveRules, Source, Sourced
-from bot.moderation.rules_audit import AuditEntry, quota_text
+from bot.moderation.rules_audit import BY_THE_BOT, AuditEntry, quota_text
 
 _IDS_SHOWN = 20
 
 
 def audit_line(entry: AuditEntry) -> str:
     """One change as an admin reads it: when, who, what, old → new."""
-    return f"<t:{int(entry.at)}:f> <@{entry.user_id}> · {entry.what}: {entry.old} → {entry.new}"
+    who = "the bot" if entry.user_id == BY_THE_BOT else f"<@{entry.user_id}>"
+    return f"<t:{int(entry.at)}:f> {who} · {entry.what}: {entry.old} → {entry.new}"
 
 
 def rules_embed(here: EffectiveRules, where: str, added: tuple[str, ...] = ()) -> discord.Embed:

@@ -7,15 +7,21 @@ A change is found by comparing the rules before and after, item by item as an ad
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
 from bot.moderation.server_rules import GuildRules, ScopeLimits
 
 UNSET = "not set"
 
 
+BY_THE_BOT: Final = 0
+"""The `user_id` of a change the bot made itself (rules restored after Redis lost them)."""
+
+
 @dataclass(frozen=True)
 class AuditEntry:
-    """One rule changed: `at` epoch seconds, by member `user_id`, `what` from `old` to `new` (as shown)."""
+    """One rule changed: `at` epoch seconds, by member `user_id` (`BY_THE_BOT`: no member, the bot itself),
+    `what` from `old` to `new` (as shown)."""
 
     at: float
     user_id: int

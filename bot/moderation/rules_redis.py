@@ -10,6 +10,11 @@ Redis only for the version (one round trip): a change made by any process applie
 everywhere, without a restart and without pub/sub that a reconnect could miss. A change is a WATCHed
 transaction, retried if another process wrote between the read and the write. What Redis holds is
 untrusted input: a damaged document or audit record is logged and read as no rule, never a crash.
+
+A key is never deleted (resetting a rule writes a document without it), so a server whose key is gone
+while this process holds a document it read there lost it with Redis's data (restarted without its
+append-only file, or flushed): the process writes its copy back, with an audit entry saying so, rather
+than letting the server's channels, roles and blocklist fall silently back to the operator's.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import redis.asyncio as redis
 from redis.exceptions import WatchError
 from redis.typing import EncodableT, FieldT
 
-from bot.moderation.rules_audit import AuditEntry, changes
+from bot.moderation.rules_audit import BY_THE_BOT, AuditEntry, changes
 from bot.moderation.rules_store import Edit, parse_rules
 from bot.moderation.server_rules import GuildRules
 
@@ -56,16 +61,52 @@ class RedisRulesStore:
         """The current rules: the cached document while its version is current, else read again."""
         key = self._key(guild_id)
         version = cast(str | None, await self._client.hget(key, "version"))
-        if version is None:
-            self._read.pop(guild_id, None)
-            return GuildRules()
         cached = self._read.get(guild_id)
+        if version is None:
+            return GuildRules() if cached is None else await self._restore(guild_id, *cached)
         if cached is not None and cached[0] == version:
             return cached[1]
         version, doc = cast(list[str | None], await self._client.hmget(key, ["version", "doc"]))
         rules = parse_rules(guild_id, doc)
         if version is not None:
             self._read[guild_id] = (version, rules)
+        return rules
+
+    async def _restore(self, guild_id: int, version: str, rules: GuildRules) -> GuildRules:
+        """Write back the rules this process last read for a server whose key Redis lost, unless another
+        process did first (then read theirs); the audit trail says when and from which version."""
+        key = self._key(guild_id)
+        # One past the copy's version, so every process that cached an older document reads again (the
+        # cached version came from Redis too: one that is not a number counts as 0).
+        restored = (int(version) if version.isdecimal() else 0) + 1
+        async with self._client.pipeline(transaction=True) as pipe:
+            try:
+                await pipe.watch(key)
+                written_meanwhile = bool(await pipe.exists(key))
+                if not written_meanwhile:
+                    seconds, micros = await pipe.time()
+                    pipe.multi()  # type: ignore[no-untyped-call]
+                    pipe.hset(key, mapping={"doc": rules.to_json(), "version": restored})
+                    pipe.xadd(
+                        self._audit_key(guild_id),
+                        {
+                            "at": repr(seconds + micros / 1e6), "user": BY_THE_BOT, "what": "all rules",
+                            "old": "lost from Redis", "new": f"restored from a bot process's copy (version {version})",
+                        },
+                    )  # fmt: skip
+                    await pipe.execute()
+            except WatchError:
+                written_meanwhile = True
+        if written_meanwhile:  # another process restored or changed them first: theirs stand
+            self._read.pop(guild_id, None)
+            return await self.rules(guild_id)
+        log.error(
+            "the rules of guild_id=%s were gone from Redis (restarted without its data?); "
+            "restored this process's copy (version %s)",
+            guild_id,
+            version,
+        )
+        self._read[guild_id] = (str(restored), rules)
         return rules
 
     async def change(self, guild_id: int, user_id: int, at: float, edit: Edit) -> list[AuditEntry]:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.moderation.rules_audit import BY_THE_BOT
 from bot.moderation.rules_redis import RedisRulesStore
 from bot.moderation.server_rules import DailyQuota, GuildRules, ScopeLimits
 from generation.queue.redis.verbs import DEFAULT_PREFIX, connect
@@ -114,3 +115,66 @@ async def test_the_bots_redis_user_in_the_shipped_acl_may_keep_the_rules(tmp_pat
 
     assert rules.server.cooldown_s == 30
     assert [entry.what for entry in trail] == ["server cooldown"]
+
+
+async def forget_all_rules(redis_server: RedisServer, prefix: str) -> None:
+    """What Redis restarted without its data leaves of the rules: nothing (the queue's keys are kept here,
+    so only the rules' side of such a loss is under test)."""
+    raw = connect(redis_server.url)
+    keys = [key async for key in raw.scan_iter(match=f"{prefix}rules:*")]
+    assert keys, "no rules in Redis to lose"
+    await raw.delete(*keys)
+    await raw.aclose()
+
+
+async def test_rules_redis_lost_are_written_back_by_a_process_that_holds_them_and_the_audit_says_so(
+    two_processes: tuple[RedisRulesStore, RedisRulesStore],
+    redis_server: RedisServer,
+    redis_prefix: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    one, other = two_processes
+    await one.change(GUILD, 7, 1000.0, lambda rules: rules.updated(server=ScopeLimits(cooldown_s=30)))
+    assert (await other.rules(GUILD)).server.cooldown_s == 30  # the other process holds a copy
+    await forget_all_rules(redis_server, redis_prefix)
+
+    with caplog.at_level(logging.ERROR):
+        kept = await other.rules(GUILD)
+    seen_by_one = await one.rules(GUILD)
+    trail = await one.audit(GUILD, 10)
+
+    assert kept.server.cooldown_s == 30
+    assert seen_by_one.server.cooldown_s == 30
+    assert [(entry.user_id, entry.what, entry.old) for entry in trail] == [(BY_THE_BOT, "all rules", "lost from Redis")]
+    assert f"the rules of guild_id={GUILD} were gone from Redis" in caplog.text
+
+
+async def test_a_server_no_process_read_rules_for_has_none_after_redis_lost_them(
+    two_processes: tuple[RedisRulesStore, RedisRulesStore], redis_server: RedisServer, redis_prefix: str
+) -> None:
+    one, other = two_processes
+    await one.change(GUILD, 7, 1000.0, lambda rules: rules.updated(server=ScopeLimits(cooldown_s=30)))
+    await forget_all_rules(redis_server, redis_prefix)
+
+    assert await other.rules(GUILD) == GuildRules()
+
+
+@pytest.mark.redis_only
+async def test_a_channel_kept_from_video_stays_so_when_redis_loses_the_rules(
+    start_bot: StartBot, redis_server: RedisServer, redis_prefix: str
+) -> None:
+    running = await start_bot()
+    admin = running.emulator.add_user("admin")
+    running.emulator.add_member(running.guild, admin, permissions=1 << 5)
+    studio = running.emulator.add_channel(running.guild, "studio")
+    allow = {"action": "allow", "channel": studio}
+    await ephemeral_reply(
+        await running.emulator.invoke_slash(admin, running.channel, "videoadmin rules channels", allow)
+    )
+    first = await running.emulator.invoke_slash(running.alice, running.channel, "video", {"prompt": "a cat"})
+    assert f"Try <#{studio.id}>" in await ephemeral_reply(first)
+
+    await forget_all_rules(redis_server, redis_prefix)
+    again = await running.emulator.invoke_slash(running.alice, running.channel, "video", {"prompt": "a cat"})
+
+    assert f"Try <#{studio.id}>" in await ephemeral_reply(again)
