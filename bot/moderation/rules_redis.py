@@ -26,11 +26,17 @@ import redis.asyncio as redis
 from redis.exceptions import WatchError
 from redis.typing import EncodableT, FieldT
 
+from bot.errors import RefusedError
 from bot.moderation.rules_audit import BY_THE_BOT, AuditEntry, changes
 from bot.moderation.rules_store import Edit, parse_rules
 from bot.moderation.server_rules import GuildRules
 
 log = logging.getLogger(__name__)
+
+RULES_BUSY: Final = (
+    "The rules could not be saved: Redis, where they are kept, is full right now. "
+    "Nothing was changed; try again in a few minutes."
+)
 
 #: Edits are rare; a change that lost this many races in a row means something else is wrong.
 _ATTEMPTS: Final = 20
@@ -134,6 +140,9 @@ class RedisRulesStore:
                     return entries
                 except WatchError:
                     continue
+                except redis.OutOfMemoryError:  # MULTI writes all or nothing: nothing was changed
+                    log.warning("rule change refused: Redis is at its memory limit (maxmemory) guild_id=%s", guild_id)
+                    raise RefusedError(RULES_BUSY) from None
         raise RuntimeError(f"the rules of guild_id={guild_id} kept changing under this edit; try again")
 
     async def audit(self, guild_id: int, limit: int) -> list[AuditEntry]:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.errors import RefusedError
 from bot.moderation.rules_audit import BY_THE_BOT
 from bot.moderation.rules_redis import RedisRulesStore
 from bot.moderation.server_rules import DailyQuota, GuildRules, ScopeLimits
@@ -178,3 +179,21 @@ async def test_a_channel_kept_from_video_stays_so_when_redis_loses_the_rules(
     again = await running.emulator.invoke_slash(running.alice, running.channel, "video", {"prompt": "a cat"})
 
     assert f"Try <#{studio.id}>" in await ephemeral_reply(again)
+
+
+async def test_a_change_redis_has_no_memory_for_is_refused_and_changes_nothing(tmp_path: Path) -> None:
+    server = RedisServer.start(tmp_path / "redis")
+    store = RedisRulesStore(connect(server.url), DEFAULT_PREFIX)
+    try:
+        await store.change(GUILD, 7, 1000.0, lambda rules: rules.updated(server=ScopeLimits(cooldown_s=30)))
+        server.exhaust_memory()
+
+        with pytest.raises(RefusedError, match="Redis, where they are kept, is full right now"):
+            await store.change(GUILD, 7, 1001.0, lambda rules: rules.updated(server=ScopeLimits(cooldown_s=60)))
+        rules, trail = await store.rules(GUILD), await store.audit(GUILD, 10)
+    finally:
+        await store.close()
+        server.stop()
+
+    assert rules.server.cooldown_s == 30
+    assert len(trail) == 1
