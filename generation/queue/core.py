@@ -28,7 +28,7 @@ import contextlib
 import logging
 from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator, Callable, Hashable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Final
 
 from generation.clock import Clock
@@ -66,6 +66,32 @@ ENDED_LOGS_KEPT: Final = 1024
 
 
 @dataclass
+class _Places:
+    """The waiting jobs in run order as of a scheduler and an estimator version: each one's 1-based
+    position and the seconds of work from the head up to and including it (swaps counted; None from the
+    first unknown estimate on), to which a place adds the running call's remaining time."""
+
+    versions: tuple[int, int]
+    held: str | None  # the model the GPU holds once the jobs so far have run
+    work: dict[str, tuple[int, float | None]] = field(default_factory=dict)
+    total: float | None = 0.0
+
+    def add(self, ticket: Ticket, eta: EtaEstimator) -> tuple[int, float | None]:
+        """Put `ticket` after the others; return its position and work."""
+        work = self.total
+        if work is not None and ticket.model is not None and self.held is not None and ticket.model != self.held:
+            load_s = eta.load(ticket.model)
+            work = None if load_s is None else work + load_s
+        self.held = ticket.model or self.held
+        if work is not None:
+            rate = eta.rate(ticket.shape)
+            work = None if rate is None else work + rate * ticket.cost
+        self.total = work
+        place = self.work[ticket.job_id] = (len(self.work) + 1, work)
+        return place
+
+
+@dataclass
 class _Attempt:
     """The pipeline call running now: who is in it, since when, and how far it got."""
 
@@ -100,6 +126,7 @@ class QueueCore:
         self._quotas = QuotaBook()
         self._positions: dict[str, int] = {}  # last position announced per waiting job
         self._announced = -1  # scheduler version of the last announcement
+        self._places = _Places((-1, -1), None)  # see `_line_work`
         self._paused = False
         self._stopping = False
         self._wake = asyncio.Event()
@@ -131,7 +158,11 @@ class QueueCore:
             return self._ending[job_id]
         info = self._jobs[job_id]
         if job_id not in self._running:  # taken jobs wait for their start out of line, as in Redis
-            position, eta_s = (line if line is not None else self.line()).get(job_id, (None, None))
+            if line is not None:
+                position, eta_s = line.get(job_id, (None, None))
+            else:
+                position, work = self._line_work().work.get(job_id, (None, None))
+                eta_s = None if position is None else _after(self._running_remaining(), work)
             return replace(info, position=position, eta_s=eta_s)
         return replace(info, position=0, eta_s=self._running_remaining())
 
@@ -143,22 +174,19 @@ class QueueCore:
 
     def line(self) -> PlacesInLine:
         """Waiting jobs in the order they will run, with positions and ETAs (swaps included)."""
-        rates: dict[Hashable, float | None] = {}
-        line: PlacesInLine = {}
-        eta_s = self._running_remaining()
-        held = self._scheduler.held  # the running batch's model, or the one the idle GPU holds
-        for position, ticket in enumerate(self._scheduler.order(), 1):
-            if eta_s is not None and ticket.model is not None and held is not None and ticket.model != held:
-                load_s = self._eta.load(ticket.model)
-                eta_s = None if load_s is None else eta_s + load_s
-            held = ticket.model or held
-            if eta_s is not None:
-                if ticket.shape not in rates:
-                    rates[ticket.shape] = self._eta.rate(ticket.shape)
-                rate = rates[ticket.shape]
-                eta_s = None if rate is None else eta_s + rate * ticket.cost
-            line[ticket.job_id] = (position, eta_s)
-        return line
+        remaining_s = self._running_remaining()
+        places = self._line_work().work
+        return {job_id: (position, _after(remaining_s, work)) for job_id, (position, work) in places.items()}
+
+    def _line_work(self) -> _Places:
+        """The waiting jobs' places and work, replayed only when the line or the estimates changed since."""
+        versions = (self._scheduler.version, self._eta.version)
+        if self._places.versions != versions:
+            # The running batch's model, or the one the idle GPU holds.
+            self._places = _Places(versions, self._scheduler.held)
+            for ticket in self._scheduler.order():
+                self._places.add(ticket, self._eta)
+        return self._places
 
     def waiting_by_model(self) -> Counter[str]:
         """How many jobs wait for each model (jobs naming none left out)."""
@@ -186,7 +214,8 @@ class QueueCore:
         allowance = spec.allowance
         # Checked and counted before any await: no other submission can take the last one in between.
         self._quotas.check(allowance, now)
-        self._scheduler.push(_ticket(job_id, spec), max_held=allowance.max_held)
+        ticket, before = _ticket(job_id, spec), self._scheduler.version
+        self._scheduler.push(ticket, max_held=allowance.max_held)
         if allowance.quota_key:
             self._quotas.count(job_id, allowance.quota_key, now)
         info = JobInfo(
@@ -199,7 +228,8 @@ class QueueCore:
         )
         self._jobs[job_id] = info
         self._logs[job_id] = JobEventLog()
-        self.reposition()
+        if not self._join_end(ticket, before):
+            self.reposition()
         # DEBUG: the consumer logs the one INFO line per submission (the bot: "job acknowledged", with
         # the user, guild and position), and a burst of a thousand must not pay for two.
         log.debug(
@@ -430,6 +460,21 @@ class QueueCore:
                 self._emit(JobQueued(job_id, position, eta_s, recovered=recovered))
         self._positions = {job_id: position for job_id, (position, _) in line.items()}
 
+    def _join_end(self, ticket: Ticket, before: int) -> bool:
+        """Announce a job just pushed without replaying the line, where it goes last and every place as of
+        scheduler version `before` was announced: then no other place moved. False where it cannot."""
+        places = self._places
+        if self._announced != before or places.versions != (before, self._eta.version):
+            return False
+        if not self._scheduler.ends_order(ticket.job_id):
+            return False
+        position, work = places.add(ticket, self._eta)
+        self._announced = self._scheduler.version
+        places.versions = (self._announced, self._eta.version)
+        self._positions[ticket.job_id] = position
+        self._emit(JobQueued(ticket.job_id, position, _after(self._running_remaining(), work)))
+        return True
+
     def close(self) -> None:
         """End every event stream (the queue is closing); live jobs' streams end without a terminal event."""
         for events in (*self._logs.values(), *self._ended_logs.values()):
@@ -501,6 +546,11 @@ def _ticket(job_id: str, spec: JobSpec, *, alone: bool = False) -> Ticket:
         job_id, spec.owner_id, request.shape, request.cost, alone=alone, model=request.model,
         weight=spec.allowance.weight,
     )  # fmt: skip
+
+
+def _after(remaining_s: float | None, work_s: float | None) -> float | None:
+    """An ETA: the running call's remaining seconds plus the work up to the job, if both are known."""
+    return None if remaining_s is None or work_s is None else remaining_s + work_s
 
 
 def _crash_reason(crashes: int) -> str:

@@ -64,10 +64,12 @@ class EtaEstimator:
         # Least recently seen shapes are forgotten first, so odd one-off sizes do not pile up.
         self._by_shape: OrderedDict[Hashable, _Window] = OrderedDict()
         self._loads: dict[str, deque[float]] = {}
+        self.version = 0  # changes whenever an estimate may have changed
 
     def record_load(self, model: str, seconds: float) -> None:
         """Learn that loading `model` (a swap to it) took `seconds`."""
         if seconds >= 0:
+            self.version += 1
             self._loads.setdefault(model, deque(maxlen=self._window)).append(seconds)
 
     def load(self, model: str) -> float | None:
@@ -81,6 +83,7 @@ class EtaEstimator:
         if cost <= 0 or seconds < 0:
             return
         after_s = min(max(after_s, 0.0), seconds)
+        self.version += 1
         self._overall.add(cost, seconds, after_s)
         samples = self._by_shape.pop(shape, None) or _Window(self._window)
         samples.add(cost, seconds, after_s)

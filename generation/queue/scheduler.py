@@ -122,6 +122,13 @@ class _OwnerLine:
         """The turns of round `base` gone: all but the head's, if the weight dropped below those started."""
         return min(self.turns, self.weight - 1)
 
+    @property
+    def end(self) -> tuple[int, bool]:
+        """The round of its last job, and whether that is later than `base` (then, in that round, it
+        goes after the owners whose line starts there)."""
+        end = self.base + (self.used + len(self.jobs) - 1) // self.weight
+        return end, end > self.base
+
     @classmethod
     def copy_of(cls, line: _OwnerLine) -> _OwnerLine:
         """Another line with the same place and jobs."""
@@ -144,6 +151,9 @@ class FairScheduler:
         # if served in their fair turn, so passing moves no one else (owner -> the passed jobs left).
         self._after: dict[str, set[str]] = {}
         self._lines: dict[str, _OwnerLine] = {}  # owners with jobs waiting
+        # How many lines end in each round (see `_OwnerLine.end`), so `ends_order` need not walk them.
+        self._ends: Counter[tuple[int, bool]] = Counter()
+        self._models: Counter[str] = Counter()  # waiting jobs per model named
         self._waiting: dict[str, Ticket] = {}
         self._running: dict[str, Ticket] = {}
         self._per_owner: Counter[str] = Counter()
@@ -186,9 +196,14 @@ class FairScheduler:
         line = self._lines.get(ticket.owner_id)
         if line is None:
             line = self._open_line(ticket)
+        else:
+            self._unend(line)
         line.jobs.append(ticket)
+        self._ends[line.end] += 1
         self.version += 1
         self._waiting[ticket.job_id] = ticket
+        if ticket.model is not None:
+            self._models[ticket.model] += 1
         self._per_owner[ticket.owner_id] += 1
 
     def hold(self, model: str | None) -> None:
@@ -201,14 +216,34 @@ class FairScheduler:
         ticket = self._waiting.pop(job_id)
         self._passed.discard(job_id)
         self.version += 1
+        self._unmodel(ticket)
         line = self._lines[ticket.owner_id]
+        self._unend(line)
         line.jobs.remove(ticket)
-        if not line.jobs:
+        if line.jobs:
+            self._ends[line.end] += 1
+        else:
             del self._lines[ticket.owner_id]
             self._after.pop(ticket.owner_id, None)
         self._gone(job_id)
         self._release(ticket.owner_id)
         return ticket
+
+    def ends_order(self, job_id: str) -> bool:
+        """True when the waiting job `job_id`, its owner's only one and pushed last, is last in `order()`;
+        False also where telling would take a walk of the line (several models, jobs passed).
+
+        That job's line opened with the newest stamp, so in its round it follows every owner whose line
+        starts there, and precedes only the owners that reach that round from an earlier one.
+        """
+        ticket = self._waiting.get(job_id)
+        if ticket is None or self._after or self._mixed():
+            return False
+        line = self._lines[ticket.owner_id]
+        if len(line.jobs) != 1 or line.stamp != self._stamps:
+            return False
+        own = line.end[0]
+        return all(end < own or (end == own and not later) for end, later in self._ends)
 
     def head(self) -> Ticket | None:
         """The job the worker takes next, or None when nothing waits."""
@@ -262,8 +297,21 @@ class FairScheduler:
 
     def _mixed(self) -> bool:
         """True when jobs for more than one model wait: only then may a batch pass the head."""
-        models = {ticket.model for ticket in self._waiting.values() if ticket.model is not None}
-        return len(models) > 1
+        return len(self._models) > 1
+
+    def _unend(self, line: _OwnerLine) -> None:
+        """Take a line out of `_ends` (before its jobs or place change; `_ends[line.end] += 1` after)."""
+        end = line.end
+        self._ends[end] -= 1
+        if not self._ends[end]:
+            del self._ends[end]
+
+    def _unmodel(self, ticket: Ticket) -> None:
+        """Count a job that leaves the line out of its model's."""
+        if ticket.model is not None:
+            self._models[ticket.model] -= 1
+            if not self._models[ticket.model]:
+                del self._models[ticket.model]
 
     def _replay(self) -> list[Ticket]:
         """The order the worker will take the waiting jobs in, by taking them all from a copy of this line."""
@@ -274,6 +322,7 @@ class FairScheduler:
         copy._round, copy._served, copy._stamps = self._round, dict(self._served), self._stamps
         copy.held, copy._passed = self.held, set(self._passed)
         copy._after = {owner: set(jobs) for owner, jobs in self._after.items()}
+        copy._ends, copy._models = Counter(self._ends), Counter(self._models)
         order: list[Ticket] = []
         while batch := copy.pop_batch(self.batch_size):
             order += batch
@@ -313,6 +362,7 @@ class FairScheduler:
         if line.jobs[0] is not ticket:
             raise AssertionError(f"job {ticket.job_id} is not at the head of its owner's line")
         weight, turns = line.weight, line.used + 1
+        self._unend(line)
         line.jobs.popleft()
         self._passed.discard(ticket.job_id)
         self.version += 1
@@ -328,9 +378,11 @@ class FairScheduler:
                     self._after[owner] = set(after)
                 else:
                     line.stamp = self._next_stamp()
+            self._ends[line.end] += 1
         else:
             del self._lines[owner]
             self._after.pop(owner, None)
+        self._unmodel(ticket)
         del self._waiting[ticket.job_id]
         self._running[ticket.job_id] = ticket
         self._gone(ticket.job_id)
