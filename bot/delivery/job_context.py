@@ -25,6 +25,10 @@ class JobContext:
     status_message_id: int | None = None
     adjustments: tuple[str, ...] = ()
     """What was changed to fit the model (e.g. a frame count rounded to its rule), shown with the job."""
+    locale: str | None = None
+    """The member's Discord locale: their status message is in it."""
+    public_locale: str | None = None
+    """The language of the public result post: the server's rule, else Discord's server language."""
 
     def token_usable(self, now: float) -> bool:
         """True while the interaction token can still be trusted to edit and follow up."""

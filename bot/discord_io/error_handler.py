@@ -56,10 +56,10 @@ def said_to(speaker: Speaker, error: BotError | EngineError) -> str:
 
 async def report_error(interaction: discord.Interaction[Any], error: BaseException) -> None:
     """Tell the user what went wrong, in their language; log unexpected errors with a reference."""
-    if isinstance(error, QuotaExceededError):
-        await reply_ephemeral(interaction, render.quota_refusal(error.used, error.limit, error.resets_at))
-        return
     speaker = speaker_for(interaction.locale)
+    if isinstance(error, QuotaExceededError):
+        await reply_ephemeral(interaction, render.quota_refusal(error.used, error.limit, error.resets_at, speaker))
+        return
     if isinstance(error, EXPECTED):
         await reply_ephemeral(interaction, said_to(speaker, error))
         return

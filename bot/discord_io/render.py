@@ -44,14 +44,17 @@ def clock_time(at: float) -> str:
     return f"<t:{int(at)}:t>"
 
 
-def quota_refusal(used: int, limit: int, resets_at: float) -> str:
+def quota_refusal(used: int, limit: int, resets_at: float, speaker: Speaker) -> str:
     """Why a `/video` was refused for the member's daily quota, and when the next one is possible."""
     if limit == 0:
-        return "Your daily video quota here is 0, so you can't make videos here."
+        return speaker.say("Your daily video quota here is 0, so you can't make videos here.")
     at = math.ceil(resets_at)  # never a moment too early
-    return (
-        f"You've made {used} of your {limit} videos for today. "
-        f"Your next video is possible {relative_time(at)} (at {clock_time(at)})."
+    return speaker.say(
+        "You've made {used} of your {limit} videos for today. Your next video is possible {when} (at {time}).",
+        used=used,
+        limit=limit,
+        when=relative_time(at),
+        time=clock_time(at),
     )
 
 

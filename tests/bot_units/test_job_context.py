@@ -17,6 +17,8 @@ CONTEXT = JobContext(
     attachment_size_limit=10 * 1024 * 1024,
     status_message_id=5,
     adjustments=("frames 12 → 17: LTX-Video (text-to-video) makes 8k+1 frames",),
+    locale="de",
+    public_locale="pt-BR",
 )
 
 
@@ -29,3 +31,12 @@ def test_a_context_saved_before_adjustments_were_kept_reads_back_without_any() -
     del older["adjustments"]
 
     assert JobContext.loads(json.dumps(older)).adjustments == ()
+
+
+def test_a_context_saved_before_languages_were_kept_reads_back_without_them() -> None:
+    older = asdict(CONTEXT)
+    del older["locale"], older["public_locale"]
+
+    restored = JobContext.loads(json.dumps(older))
+
+    assert (restored.locale, restored.public_locale) == (None, None)
