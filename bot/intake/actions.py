@@ -148,7 +148,7 @@ class JobActions:
         request: VideoRequest,
         served: ServedModel,
         here: EffectiveRules,
-        adjustments: Sequence[str] = (),
+        adjustments: Sequence[Text] = (),
         attachment: discord.Attachment | None = None,
         kept_image: str | None = None,
         *,

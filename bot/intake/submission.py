@@ -21,7 +21,7 @@ from bot.discord_io.calls import describe
 from bot.discord_io.permissions import needed_permissions
 from bot.discord_io.views import status_view
 from bot.errors import MissingPermissionsError, NotAcknowledgedError
-from bot.i18n import speaker_for
+from bot.i18n import Text, speaker_for
 from generation.clock import Clock
 from generation.queue.allowance import Allowance
 from generation.queue.interface import JobHandle, JobQueue, JobQueued, JobSpec, SystemActor
@@ -51,7 +51,7 @@ class Submitter:
         self,
         ack: Acknowledgement,
         request: VideoRequest,
-        adjustments: Sequence[str] = (),
+        adjustments: Sequence[Text] = (),
         *,
         waiting_for: str | None = None,
         allowance: Allowance | None = None,
