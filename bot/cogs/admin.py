@@ -9,6 +9,7 @@ from typing import Any
 
 import discord
 from discord import app_commands
+from discord.app_commands import locale_str
 from discord.ext import commands
 
 from bot.discord_io.acknowledgement import Acknowledgement, Deferral, acknowledged
@@ -30,7 +31,7 @@ class NotAdminError(RefusedError, app_commands.CheckFailure):
 # `interaction_check` decides at run time whatever the server's overrides say.
 @app_commands.default_permissions(manage_guild=True)
 @app_commands.guild_only()
-class AdminCog(commands.GroupCog, group_name="videoadmin", group_description="Video bot administration"):
+class AdminCog(commands.GroupCog, group_name="videoadmin", group_description=locale_str("Video bot administration")):
     """Queue control and per-channel defaults."""
 
     def __init__(
@@ -54,7 +55,7 @@ class AdminCog(commands.GroupCog, group_name="videoadmin", group_description="Vi
             raise NotAdminError(Text("Only members with Manage Server or the bot admin role can use /videoadmin."))
         return True
 
-    @app_commands.command(name="pause", description="Stop starting new videos (the running one finishes)")
+    @app_commands.command(name="pause", description=locale_str("Stop starting new videos (the running one finishes)"))
     async def pause(self, interaction: discord.Interaction[Any]) -> None:
         """Pause the queue."""
         async with self._acknowledged(interaction) as ack:
@@ -62,14 +63,14 @@ class AdminCog(commands.GroupCog, group_name="videoadmin", group_description="Vi
             say = speaker_for(interaction.locale).say
             await ack.respond(content=say("Queue paused. `/videoadmin resume` starts it again."), ephemeral=True)
 
-    @app_commands.command(name="resume", description="Start videos again")
+    @app_commands.command(name="resume", description=locale_str("Start videos again"))
     async def resume(self, interaction: discord.Interaction[Any]) -> None:
         """Resume the queue."""
         async with self._acknowledged(interaction) as ack:
             await self._controls.resume()
             await ack.respond(content=speaker_for(interaction.locale).say("Queue resumed."), ephemeral=True)
 
-    @app_commands.command(name="clear", description="Cancel every waiting video (not the running one)")
+    @app_commands.command(name="clear", description=locale_str("Cancel every waiting video (not the running one)"))
     async def clear(self, interaction: discord.Interaction[Any]) -> None:
         """Cancel all waiting jobs."""
         async with self._acknowledged(interaction) as ack:
@@ -77,7 +78,7 @@ class AdminCog(commands.GroupCog, group_name="videoadmin", group_description="Vi
             said = speaker_for(interaction.locale).say("Cleared {count} waiting video(s).", count=len(cleared))
             await ack.respond(content=said, ephemeral=True)
 
-    @app_commands.command(name="stats", description="Jobs done, failures, time per video, GPU memory")
+    @app_commands.command(name="stats", description=locale_str("Jobs done, failures, time per video, GPU memory"))
     async def stats(self, interaction: discord.Interaction[Any]) -> None:
         """Show counters."""
         async with self._acknowledged(interaction) as ack:
@@ -85,22 +86,24 @@ class AdminCog(commands.GroupCog, group_name="videoadmin", group_description="Vi
             live = await self._controls.live_models() if stats.waiting_by_model else frozenset()
             await ack.respond(embed=stats_embed(stats, live, speaker_for(interaction.locale)), ephemeral=True)
 
-    @app_commands.command(name="defaults", description="Set default options for this channel or the whole server")
+    @app_commands.command(
+        name="defaults", description=locale_str("Set default options for this channel or the whole server")
+    )
     @app_commands.describe(
-        scope="This channel only, or every channel of the server",
-        steps="Default denoising steps",
-        frames="Default number of frames",
-        guidance="Default guidance",
-        fps="Default frames per second",
-        size="Default size name",
-        negative_prompt="Default negative prompt",
-        model="Default model (one served now)",
-        reset="Remove the defaults of this scope",
+        scope=locale_str("This channel only, or every channel of the server"),
+        steps=locale_str("Default denoising steps"),
+        frames=locale_str("Default number of frames"),
+        guidance=locale_str("Default guidance"),
+        fps=locale_str("Default frames per second"),
+        size=locale_str("Default size name"),
+        negative_prompt=locale_str("Default negative prompt"),
+        model=locale_str("Default model (one served now)"),
+        reset=locale_str("Remove the defaults of this scope"),
     )
     @app_commands.choices(
         scope=[
-            app_commands.Choice(name="this channel", value="channel"),
-            app_commands.Choice(name="server", value="server"),
+            app_commands.Choice(name=locale_str("this channel"), value="channel"),
+            app_commands.Choice(name=locale_str("server"), value="server"),
         ]
     )
     async def defaults(

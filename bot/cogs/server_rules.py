@@ -15,6 +15,7 @@ from typing import Any, Final
 
 import discord
 from discord import app_commands
+from discord.app_commands import locale_str
 from pydantic import ValidationError
 
 from bot.cogs.admin import NotAdminError
@@ -22,6 +23,7 @@ from bot.cogs.rules_view import FOLLOW_DISCORD, LANGUAGE_NAMES, audit_line, rule
 from bot.discord_io.acknowledgement import Acknowledgement, Deferral, acknowledged
 from bot.errors import InvalidOptionError
 from bot.i18n import Text, speaker_for
+from bot.i18n.commands import command_text
 from bot.intake.queue_controls import QueueControls
 from bot.moderation.gatekeeper import Gatekeeper
 from bot.moderation.precedence import effective_rules, member_rules
@@ -48,7 +50,7 @@ _ACTIONS: Final = [app_commands.Choice(name=name, value=name) for name in ("allo
 _MODES: Final = [app_commands.Choice(name=mode.value.replace("_", " "), value=mode.value) for mode in BlocklistMode]
 _FOLLOW: Final = "discord"
 _LANGUAGES: Final = [
-    app_commands.Choice(name=app_commands.locale_str(FOLLOW_DISCORD), value=_FOLLOW),
+    app_commands.Choice(name=locale_str(FOLLOW_DISCORD), value=_FOLLOW),
     *(app_commands.Choice(name=name, value=locale) for locale, name in LANGUAGE_NAMES.items()),
 ]
 
@@ -57,7 +59,7 @@ class RulesGroup(app_commands.Group):
     """`/videoadmin rules`: show, limits, channels, roles, blocklist, quota, perk, language."""
 
     def __init__(self, gatekeeper: Gatekeeper, controls: QueueControls, clock: Clock) -> None:
-        super().__init__(name="rules", description="This server's rules for /video")
+        super().__init__(name="rules", description=locale_str("This server's rules for /video"))
         self._gatekeeper = gatekeeper
         self._store = gatekeeper.rules_store
         self._controls = controls
@@ -69,10 +71,10 @@ class RulesGroup(app_commands.Group):
             raise NotAdminError(_NOT_ADMIN)
         return True
 
-    @app_commands.command(name="show", description="The rules in force here, each with where it comes from")
+    @app_commands.command(name="show", description=locale_str("The rules in force here, each with where it comes from"))
     @app_commands.describe(
-        channel="Show them for this channel (default: the server as a whole)",
-        member="Show this member's quota, jobs held and weight, with their roles' perks",
+        channel=locale_str("Show them for this channel (default: the server as a whole)"),
+        member=locale_str("Show this member's quota, jobs held and weight, with their roles' perks"),
     )
     async def show(
         self,
@@ -93,15 +95,16 @@ class RulesGroup(app_commands.Group):
             await ack.respond(embed=rules_embed(here, where, rules.blocklist, speaker), ephemeral=True)
 
     @app_commands.command(
-        name="limits", description="Cooldown and the most steps, frames and size, server-wide or for one channel"
+        name="limits",
+        description=locale_str("Cooldown and the most steps, frames and size, server-wide or for one channel"),
     )
     @app_commands.describe(
-        channel="Set them for this channel only (default: the whole server)",
-        cooldown="Seconds a member waits between two videos",
-        max_steps="Most denoising steps a member may ask for",
-        max_frames="Most frames a member may ask for",
-        max_size="Largest size: a size name, or WIDTHxHEIGHT",
-        reset="Remove every limit of this scope (back to the server's, or the operator's)",
+        channel=locale_str("Set them for this channel only (default: the whole server)"),
+        cooldown=locale_str("Seconds a member waits between two videos"),
+        max_steps=locale_str("Most denoising steps a member may ask for"),
+        max_frames=locale_str("Most frames a member may ask for"),
+        max_size=locale_str("Largest size: a size name, or WIDTHxHEIGHT"),
+        reset=locale_str("Remove every limit of this scope (back to the server's, or the operator's)"),
     )
     async def limits(
         self,
@@ -149,8 +152,13 @@ class RulesGroup(app_commands.Group):
             )
             await self._change(ack, edit, what)
 
-    @app_commands.command(name="channels", description="Channels where /video works (replaces the operator's list)")
-    @app_commands.describe(action="allow or disallow a channel, or reset to the operator's list", channel="The channel")
+    @app_commands.command(
+        name="channels", description=locale_str("Channels where /video works (replaces the operator's list)")
+    )
+    @app_commands.describe(
+        action=locale_str("allow or disallow a channel, or reset to the operator's list"),
+        channel=locale_str("The channel"),
+    )
     @app_commands.choices(action=_ACTIONS)
     async def channels(
         self, interaction: discord.Interaction[Any], action: str, channel: discord.TextChannel | None = None
@@ -159,19 +167,25 @@ class RulesGroup(app_commands.Group):
         async with self._acknowledged(interaction) as ack:
             await self._change(ack, _listed_edit("allowed_channel_ids", action, channel), Text("Allowed channels"))
 
-    @app_commands.command(name="roles", description="Roles that may use /video (replaces the operator's list)")
-    @app_commands.describe(action="allow or disallow a role, or reset to the operator's list", role="The role")
+    @app_commands.command(
+        name="roles", description=locale_str("Roles that may use /video (replaces the operator's list)")
+    )
+    @app_commands.describe(
+        action=locale_str("allow or disallow a role, or reset to the operator's list"), role=locale_str("The role")
+    )
     @app_commands.choices(action=_ACTIONS)
     async def roles(self, interaction: discord.Interaction[Any], action: str, role: discord.Role | None = None) -> None:
         """Edit the server's allowed roles."""
         async with self._acknowledged(interaction) as ack:
             await self._change(ack, _listed_edit("allowed_role_ids", action, role), Text("Allowed roles"))
 
-    @app_commands.command(name="blocklist", description="Add to or remove from the server's blocklist, or set its mode")
+    @app_commands.command(
+        name="blocklist", description=locale_str("Add to or remove from the server's blocklist, or set its mode")
+    )
     @app_commands.describe(
-        add="A word, phrase or re:REGEX refused in prompts, on top of the operator's list",
-        remove="An entry of this server's to remove (the operator's cannot be)",
-        mode="Where blocked prompts are refused",
+        add=locale_str("A word, phrase or re:REGEX refused in prompts, on top of the operator's list"),
+        remove=locale_str("An entry of this server's to remove (the operator's cannot be)"),
+        mode=locale_str("Where blocked prompts are refused"),
     )
     @app_commands.choices(mode=_MODES)
     async def blocklist(
@@ -204,12 +218,12 @@ class RulesGroup(app_commands.Group):
 
             await self._change(ack, edit, Text("Blocklist"))
 
-    @app_commands.command(name="quota", description="Videos per member per day")
+    @app_commands.command(name="quota", description=locale_str("Videos per member per day"))
     @app_commands.describe(
-        videos="Videos one member may make per day",
-        reset_hour="Count per day from this hour (UTC); default: the last 24 hours",
-        unlimited="No daily limit here",
-        reset="Back to the operator's default",
+        videos=locale_str("Videos one member may make per day"),
+        reset_hour=locale_str("Count per day from this hour (UTC); default: the last 24 hours"),
+        unlimited=locale_str("No daily limit here"),
+        reset=locale_str("Back to the operator's default"),
     )
     async def quota(
         self,
@@ -226,13 +240,15 @@ class RulesGroup(app_commands.Group):
             quota = None if reset else DailyQuota(videos=None if unlimited else videos, reset_hour=reset_hour)
             await self._change(ack, lambda rules: rules.updated(daily_quota=quota), Text("Daily quota"))
 
-    @app_commands.command(name="perk", description="What a role raises for its members: quota, jobs held, weight")
+    @app_commands.command(
+        name="perk", description=locale_str("What a role raises for its members: quota, jobs held, weight")
+    )
     @app_commands.describe(
-        role="The role",
-        daily_quota="Videos per day for its members",
-        max_held="Jobs its members may have waiting or running at once",
-        weight=f"Turns per round in the queue's fair order (1 to {MAX_WEIGHT})",
-        reset="Remove this role's perk",
+        role=locale_str("The role"),
+        daily_quota=locale_str("Videos per day for its members"),
+        max_held=locale_str("Jobs its members may have waiting or running at once"),
+        weight=command_text(Text("Turns per round in the queue's fair order (1 to {most})", most=MAX_WEIGHT)),
+        reset=locale_str("Remove this role's perk"),
     )
     async def perk(
         self,
@@ -255,8 +271,12 @@ class RulesGroup(app_commands.Group):
 
             await self._change(ack, edit, Text("Perk of {role}", role=f"<@&{role.id}>"))
 
-    @app_commands.command(name="language", description="The language of this server's public posts (finished videos)")
-    @app_commands.describe(language="A shipped language, or Discord's server language (Server Settings → Community)")
+    @app_commands.command(
+        name="language", description=locale_str("The language of this server's public posts (finished videos)")
+    )
+    @app_commands.describe(
+        language=locale_str("A shipped language, or Discord's server language (Server Settings → Community)")
+    )
     @app_commands.choices(language=_LANGUAGES)
     async def language(self, interaction: discord.Interaction[Any], language: str) -> None:
         """Fix the language of the server's public posts, or follow Discord's server language again.
@@ -313,8 +333,10 @@ def audit_command(gatekeeper: Gatekeeper, clock: Clock) -> app_commands.Command[
             raise NotAdminError(_NOT_ADMIN)
         return True
 
-    @app_commands.command(name="audit", description="The last changes to this server's rules: who, when, old → new")
-    @app_commands.describe(count=f"How many (default {AUDIT_SHOWN})")
+    @app_commands.command(
+        name="audit", description=locale_str("The last changes to this server's rules: who, when, old → new")
+    )
+    @app_commands.describe(count=command_text(Text("How many (default {count})", count=AUDIT_SHOWN)))
     @app_commands.check(admins_only)
     async def audit(interaction: discord.Interaction[Any], count: app_commands.Range[int, 1, 25] = AUDIT_SHOWN) -> None:
         async with acknowledged(interaction, clock, Deferral.EPHEMERAL) as ack:

@@ -136,3 +136,23 @@ async def test_the_servers_language_rule_overrides_discords_and_following_discor
     assert "✅ Pronto" in embed_text(in_portuguese)
     assert "server language: ja → not set" in audit
     assert "server language: not set → ja" in audit
+
+
+async def test_videoadmin_and_quota_sync_with_their_descriptions_in_every_shipped_language(
+    start_bot: StartBot,
+) -> None:
+    running = await start_bot()
+
+    commands = {command["name"]: command for command in running.emulator.commands(running.guild)}
+    videoadmin = commands["videoadmin"]
+    rules = next(option for option in videoadmin["options"] if option["name"] == "rules")
+    language = next(option for option in rules["options"] if option["name"] == "language")
+    follow, *languages = language["options"][0]["choices"]
+
+    assert videoadmin["description_localizations"]["de"] == "Verwaltung des Video-Bots"
+    assert commands["quota"]["description_localizations"]["ja"] == "今日あと何本動画を作れるか"
+    assert (
+        language["description_localizations"]["fr"] == "La langue des messages publics de ce serveur (vidéos terminées)"
+    )
+    assert (follow["value"], follow["name_localizations"]["pt-BR"]) == ("discord", "Idioma do servidor no Discord")
+    assert [choice["value"] for choice in languages] == ["en-US", "de", "fr", "es-ES", "pt-BR", "ja"]
