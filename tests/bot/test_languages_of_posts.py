@@ -10,6 +10,7 @@ from typing import Any
 from bot.i18n import speaker_for
 from generation.queue.allowance import DAY_S
 from tests.discord_emulator.models import Message, User
+from tests.fakes.generator import FakeGenerator
 from tests.fixtures.bot import RunningBot, StartBot, embed_text, ephemeral_reply, finished
 
 MANAGE_GUILD = 1 << 5
@@ -156,3 +157,30 @@ async def test_videoadmin_and_quota_sync_with_their_descriptions_in_every_shippe
     )
     assert (follow["value"], follow["name_localizations"]["pt-BR"]) == ("discord", "Idioma do servidor no Discord")
     assert [choice["value"] for choice in languages] == ["en-US", "de", "fr", "es-ES", "pt-BR", "ja"]
+
+
+async def test_after_a_restart_the_notice_is_in_the_members_language_and_the_post_in_the_servers_of_the_request(
+    start_bot: StartBot,
+) -> None:
+    generator = FakeGenerator(hold_steps=True)
+    running = await start_bot(generator, shutdown_grace_s=0)
+    running.guild.locale = "pt-BR"
+    hans = member(running, "hans", "de")
+    job = await running.emulator.invoke_slash(hans, running.channel, "video", {"prompt": "a kite -steps 30"})
+    await job.wait_for_response()
+    await generator.steps.arrived(1)
+    await running.bot.close()  # no grace: the running job is put back in line
+    running.guild.locale = "en-US"  # what the job was asked under is what it keeps
+
+    held = FakeGenerator(hold_steps=True)
+    await start_bot(held)
+
+    # The status message posted anew (queued again, then generating) is his, so in German.
+    await running.emulator.wait_for_message(
+        channel_id=running.channel.id, predicate=lambda message: "Angefordert von" in embed_text(message)
+    )
+    held.steps.open()
+    delivered = await running.emulator.wait_for_message(
+        channel_id=running.channel.id, predicate=lambda message: bool(message.attachments)
+    )
+    assert "✅ Pronto" in embed_text(delivered)
