@@ -104,11 +104,21 @@ def test_production_code_never_hands_the_redis_scripts_a_clock_of_its_own() -> N
 # reach the queue only through intake's `JobActions` and `QueueControls`; delivery knows nothing of
 # intake; `settings` and `errors` are the two shared modules beside the packages.
 BOT_IMPORTS_ALLOWED = {
-    "startup": {"cogs", "delivery", "discord_io", "errors", "intake", "moderation", "observability", "settings"},
+    "startup": {
+        "cogs",
+        "delivery",
+        "discord_io",
+        "errors",
+        "i18n",
+        "intake",
+        "moderation",
+        "observability",
+        "settings",
+    },
     "cogs": {"discord_io", "errors", "i18n", "intake", "moderation"},
     "intake": {"delivery", "discord_io", "errors", "i18n", "moderation", "settings"},
-    "moderation": {"discord_io", "errors", "settings"},
-    "delivery": {"discord_io", "errors"},
+    "moderation": {"discord_io", "errors", "i18n", "settings"},
+    "delivery": {"discord_io", "errors", "i18n"},
     "discord_io": {"errors", "i18n"},
     "observability": set(),
     "settings": {"intake", "moderation"},  # the typed values it parses into

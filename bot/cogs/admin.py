@@ -9,10 +9,12 @@ from typing import Any
 
 import discord
 from discord import app_commands
+from discord.app_commands import locale_str
 from discord.ext import commands
 
 from bot.discord_io.acknowledgement import Acknowledgement, Deferral, acknowledged
 from bot.errors import RefusedError
+from bot.i18n import ENGLISH, Speaker, Text, marked, speaker_for
 from bot.intake.options import ChannelDefaults
 from bot.intake.queue_controls import QueueControls
 from bot.moderation.gatekeeper import Gatekeeper
@@ -29,7 +31,7 @@ class NotAdminError(RefusedError, app_commands.CheckFailure):
 # `interaction_check` decides at run time whatever the server's overrides say.
 @app_commands.default_permissions(manage_guild=True)
 @app_commands.guild_only()
-class AdminCog(commands.GroupCog, group_name="videoadmin", group_description="Video bot administration"):
+class AdminCog(commands.GroupCog, group_name="videoadmin", group_description=locale_str("Video bot administration")):
     """Queue control and per-channel defaults."""
 
     def __init__(
@@ -50,54 +52,58 @@ class AdminCog(commands.GroupCog, group_name="videoadmin", group_description="Vi
     async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
         """Only admins pass; everyone else gets a specific ephemeral refusal."""
         if not self._gatekeeper.is_admin(interaction):
-            raise NotAdminError("Only members with Manage Server or the bot admin role can use /videoadmin.")
+            raise NotAdminError(Text("Only members with Manage Server or the bot admin role can use /videoadmin."))
         return True
 
-    @app_commands.command(name="pause", description="Stop starting new videos (the running one finishes)")
+    @app_commands.command(name="pause", description=locale_str("Stop starting new videos (the running one finishes)"))
     async def pause(self, interaction: discord.Interaction[Any]) -> None:
         """Pause the queue."""
         async with self._acknowledged(interaction) as ack:
             await self._controls.pause()
-            await ack.respond(content="Queue paused. `/videoadmin resume` starts it again.", ephemeral=True)
+            say = speaker_for(interaction.locale).say
+            await ack.respond(content=say("Queue paused. `/videoadmin resume` starts it again."), ephemeral=True)
 
-    @app_commands.command(name="resume", description="Start videos again")
+    @app_commands.command(name="resume", description=locale_str("Start videos again"))
     async def resume(self, interaction: discord.Interaction[Any]) -> None:
         """Resume the queue."""
         async with self._acknowledged(interaction) as ack:
             await self._controls.resume()
-            await ack.respond(content="Queue resumed.", ephemeral=True)
+            await ack.respond(content=speaker_for(interaction.locale).say("Queue resumed."), ephemeral=True)
 
-    @app_commands.command(name="clear", description="Cancel every waiting video (not the running one)")
+    @app_commands.command(name="clear", description=locale_str("Cancel every waiting video (not the running one)"))
     async def clear(self, interaction: discord.Interaction[Any]) -> None:
         """Cancel all waiting jobs."""
         async with self._acknowledged(interaction) as ack:
             cleared = await self._controls.clear(interaction.user.id)
-            await ack.respond(content=f"Cleared {len(cleared)} waiting video(s).", ephemeral=True)
+            said = speaker_for(interaction.locale).say("Cleared {count} waiting video(s).", count=len(cleared))
+            await ack.respond(content=said, ephemeral=True)
 
-    @app_commands.command(name="stats", description="Jobs done, failures, time per video, GPU memory")
+    @app_commands.command(name="stats", description=locale_str("Jobs done, failures, time per video, GPU memory"))
     async def stats(self, interaction: discord.Interaction[Any]) -> None:
         """Show counters."""
         async with self._acknowledged(interaction) as ack:
             stats = await self._controls.stats()
             live = await self._controls.live_models() if stats.waiting_by_model else frozenset()
-            await ack.respond(embed=stats_embed(stats, live), ephemeral=True)
+            await ack.respond(embed=stats_embed(stats, live, speaker_for(interaction.locale)), ephemeral=True)
 
-    @app_commands.command(name="defaults", description="Set default options for this channel or the whole server")
+    @app_commands.command(
+        name="defaults", description=locale_str("Set default options for this channel or the whole server")
+    )
     @app_commands.describe(
-        scope="This channel only, or every channel of the server",
-        steps="Default denoising steps",
-        frames="Default number of frames",
-        guidance="Default guidance",
-        fps="Default frames per second",
-        size="Default size name",
-        negative_prompt="Default negative prompt",
-        model="Default model (one served now)",
-        reset="Remove the defaults of this scope",
+        scope=locale_str("This channel only, or every channel of the server"),
+        steps=locale_str("Default denoising steps"),
+        frames=locale_str("Default number of frames"),
+        guidance=locale_str("Default guidance"),
+        fps=locale_str("Default frames per second"),
+        size=locale_str("Default size name"),
+        negative_prompt=locale_str("Default negative prompt"),
+        model=locale_str("Default model (one served now)"),
+        reset=locale_str("Remove the defaults of this scope"),
     )
     @app_commands.choices(
         scope=[
-            app_commands.Choice(name="this channel", value="channel"),
-            app_commands.Choice(name="server", value="server"),
+            app_commands.Choice(name=locale_str("this channel"), value="channel"),
+            app_commands.Choice(name=locale_str("server"), value="server"),
         ]
     )
     async def defaults(
@@ -114,9 +120,10 @@ class AdminCog(commands.GroupCog, group_name="videoadmin", group_description="Vi
         model: str | None = None,
     ) -> None:
         """Store defaults after checking them against this deployment's limits, as each `/video` will."""
+        say = speaker_for(interaction.locale).say
         async with self._acknowledged(interaction) as ack:
             if interaction.guild_id is None or interaction.channel_id is None:
-                await ack.refuse("Defaults apply to servers, not direct messages.")
+                await ack.refuse(say("Defaults apply to servers, not direct messages."))
                 return
             values = ChannelDefaults.from_options(
                 scope=scope,
@@ -131,8 +138,17 @@ class AdminCog(commands.GroupCog, group_name="videoadmin", group_description="Vi
             channel = interaction.channel_id if scope == "channel" else None
             here = await self._gatekeeper.rules_for(interaction.guild_id, channel)
             await self._controls.save_defaults(interaction.guild_id, channel, values, reset=reset, here=here)
-            where = "this channel" if scope == "channel" else "this server"
-            await ack.respond(content=f"Defaults for {where} {'removed' if reset else 'saved'}.", ephemeral=True)
+            if scope == "channel":
+                done = (
+                    marked("Defaults for this channel removed.")
+                    if reset
+                    else marked("Defaults for this channel saved.")
+                )
+            else:
+                done = (
+                    marked("Defaults for this server removed.") if reset else marked("Defaults for this server saved.")
+                )
+            await ack.respond(content=say(done), ephemeral=True)
 
     @defaults.autocomplete("model")
     async def _model_menu(self, interaction: discord.Interaction[Any], current: str) -> list[app_commands.Choice[str]]:
@@ -144,47 +160,52 @@ class AdminCog(commands.GroupCog, group_name="videoadmin", group_description="Vi
         return acknowledged(interaction, self._clock, Deferral.EPHEMERAL)
 
 
-def stats_embed(stats: QueueStats, live_models: frozenset[str] = frozenset()) -> discord.Embed:
+def stats_embed(
+    stats: QueueStats, live_models: frozenset[str] = frozenset(), speaker: Speaker = ENGLISH
+) -> discord.Embed:
     """`/videoadmin stats`: counters, waiting jobs per model (`live_models`: those a live worker serves), workers."""
-    embed = discord.Embed(title="Video bot stats")
-    embed.add_field(name="Done", value=str(stats.succeeded))
-    embed.add_field(name="Failed", value=str(stats.failed))
-    embed.add_field(name="Cancelled", value=str(stats.cancelled))
-    embed.add_field(name="Waiting", value=str(stats.waiting))
-    embed.add_field(name="Running", value=str(stats.running))
-    embed.add_field(name="Mean time per video", value=_seconds(stats.mean_job_s))
-    memory = "no GPU" if stats.gpu_memory_bytes is None else f"{stats.gpu_memory_bytes / 2**30:.2f} GiB"
-    embed.add_field(name="GPU memory in use", value=memory)
-    embed.add_field(name="Paused", value="yes" if stats.paused else "no")
+    say = speaker.say
+    embed = discord.Embed(title=say("Video bot stats"))
+    embed.add_field(name=say("Done"), value=str(stats.succeeded))
+    embed.add_field(name=say("Failed"), value=str(stats.failed))
+    embed.add_field(name=say("Cancelled"), value=str(stats.cancelled))
+    embed.add_field(name=say("Waiting"), value=str(stats.waiting))
+    embed.add_field(name=say("Running"), value=str(stats.running))
+    mean = "—" if stats.mean_job_s is None else say("{seconds} s", seconds=speaker.number(stats.mean_job_s, decimals=1))
+    embed.add_field(name=say("Mean time per video"), value=mean)
+    gib = None if stats.gpu_memory_bytes is None else speaker.number(stats.gpu_memory_bytes / 2**30, decimals=2)
+    memory = say("no GPU") if gib is None else say("{gib} GiB", gib=gib)
+    embed.add_field(name=say("GPU memory in use"), value=memory)
+    embed.add_field(name=say("Paused"), value=say("yes") if stats.paused else say("no"))
     if stats.waiting_by_model:
-        lines = [_waiting_line(name, count, name in live_models) for name, count in stats.waiting_by_model]
-        embed.add_field(name="Waiting by model", value="\n".join(lines)[:1024], inline=False)
+        lines = [_waiting_line(name, count, name in live_models, speaker) for name, count in stats.waiting_by_model]
+        embed.add_field(name=say("Waiting by model"), value="\n".join(lines)[:1024], inline=False)
     if stats.workers:
         shown = stats.workers[:_WORKERS_SHOWN]
-        lines = [_worker_line(worker) for worker in shown]
+        lines = [_worker_line(worker, speaker) for worker in shown]
         if len(stats.workers) > len(shown):
-            lines.append(f"… and {len(stats.workers) - len(shown)} more")
+            lines.append(say("… and {count} more", count=len(stats.workers) - len(shown)))
         alive = sum(worker.alive for worker in stats.workers)
         embed.add_field(
-            name=f"Workers ({alive} of {len(stats.workers)} alive)", value="\n".join(lines)[:1024], inline=False
+            name=say("Workers ({alive} of {count} alive)", alive=alive, count=len(stats.workers)),
+            value="\n".join(lines)[:1024],
+            inline=False,
         )
     return embed
 
 
-def _worker_line(worker: WorkerStatus) -> str:
+def _worker_line(worker: WorkerStatus, speaker: Speaker) -> str:
     """One worker as an admin reads it: name, where, GPU, what it runs, jobs done, last heartbeat."""
-    state = "up" if worker.alive else "**gone**"
-    doing = ", ".join(worker.current_jobs) or "idle"
-    beat = f"<t:{int(worker.last_heartbeat)}:R>"
-    return f"`{worker.name}` {state} · {worker.host} · {worker.gpu} · {doing} · {worker.jobs_done} done · seen {beat}"
+    say = speaker.say
+    state = say("up") if worker.alive else say("**gone**")
+    doing = ", ".join(worker.current_jobs) or say("idle")
+    done = say("{count} done", count=worker.jobs_done)
+    seen = say("seen {when}", when=f"<t:{int(worker.last_heartbeat)}:R>")
+    return f"`{worker.name}` {state} · {worker.host} · {worker.gpu} · {doing} · {done} · {seen}"
 
 
-def _waiting_line(model: str, count: int, served: bool) -> str:
-    return f"`{model}` {count}" + ("" if served else " · **no live worker serves it**")
+def _waiting_line(model: str, count: int, served: bool, speaker: Speaker) -> str:
+    return f"`{model}` {count}" + ("" if served else speaker.say(" · **no live worker serves it**"))
 
 
 _WORKERS_SHOWN = 5  # an embed field holds 1024 characters
-
-
-def _seconds(value: float | None) -> str:
-    return "—" if value is None else f"{value:.1f} s"

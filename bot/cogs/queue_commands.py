@@ -113,6 +113,6 @@ class QueueCog(commands.Cog):
             )
             limits, usage = await self._actions.my_quota(interaction)
             if usage.limit is not None:
-                text += f"\n\n{quota_text(limits, usage)}"
+                text += f"\n\n{quota_text(limits, usage, speaker)}"
             title = speaker.say("Your recent videos")
             await ack.respond(embed=discord.Embed(title=title, description=text), ephemeral=True)

@@ -22,7 +22,7 @@ from discord.app_commands import locale_str
 from discord.ext import commands
 
 from bot.i18n import Text, speaker_for
-from bot.i18n.commands import CatalogueTranslator, command_text
+from bot.i18n.commands import command_text
 from bot.intake.actions import JobActions
 from bot.intake.options import OptionOverrides, RequestLimits, VideoSize
 from bot.intake.prompt_flags import parse_prompt_flags
@@ -225,13 +225,6 @@ class VideoCog(commands.Cog):
         self._image_max_bytes = image_max_bytes
 
     async def cog_load(self) -> None:
-        """Register `/video` for the models served now, with ranges from their profiles and the settings.
-
-        It also gives the tree its translator, so every command (this cog's and the others') syncs with
-        its descriptions in each shipped language; until the start-up code sets it in `setup_hook`, the
-        first cog loaded is where the tree is at hand.
-        """
-        if self._tree.translator is None:
-            await self._tree.set_translator(CatalogueTranslator())
+        """Register `/video` for the models served now, with ranges from their profiles and the settings."""
         served = await self._models.offered()
         self._tree.add_command(build_video_command(self._actions, self._models, served, self._image_max_bytes))

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, replace
-from typing import Self
+from typing import Any, Self
+
+from bot.i18n import Text
 
 # Discord lets an interaction token act for 15 minutes; stop relying on it a little earlier so an
 # upload that starts just before the deadline does not fail half-way.
@@ -23,8 +25,13 @@ class JobContext:
     interaction_created_at: float
     attachment_size_limit: int
     status_message_id: int | None = None
-    adjustments: tuple[str, ...] = ()
-    """What was changed to fit the model (e.g. a frame count rounded to its rule), shown with the job."""
+    adjustments: tuple[Text | str, ...] = ()
+    """What was changed to fit the model (e.g. a frame count rounded to its rule), shown with the job: kept as
+    its text and values, said in each reader's language (a job saved before that keeps its English words)."""
+    locale: str | None = None
+    """The member's Discord locale: their status message is in it."""
+    public_locale: str | None = None
+    """The language of the public result post: the server's rule, else Discord's server language."""
 
     def token_usable(self, now: float) -> bool:
         """True while the interaction token can still be trusted to edit and follow up."""
@@ -36,11 +43,22 @@ class JobContext:
 
     def dumps(self) -> str:
         """Serialise for `JobSpec.context`."""
-        return json.dumps(asdict(self), separators=(",", ":"))
+        fields = asdict(self)
+        fields["adjustments"] = [
+            {"text": each.text, "params": each.params} if isinstance(each, Text) else each for each in self.adjustments
+        ]
+        return json.dumps(fields, separators=(",", ":"))
 
     @classmethod
     def loads(cls, text: str) -> Self:
         """Parse what `dumps` wrote."""
         fields = json.loads(text)
-        fields["adjustments"] = tuple(fields.get("adjustments", ()))
+        fields["adjustments"] = tuple(_adjustment(each) for each in fields.get("adjustments", ()))
         return cls(**fields)
+
+
+def _adjustment(stored: Any) -> Text | str:
+    """An adjustment as stored: a text and its values, or (saved by an older version) English words."""
+    if isinstance(stored, dict):
+        return Text(str(stored["text"]), **dict(stored["params"]))
+    return str(stored)

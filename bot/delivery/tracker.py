@@ -28,6 +28,7 @@ from bot.delivery.upload import VideoUpload
 from bot.discord_io import render
 from bot.discord_io.calls import DISCORD_FAILURES, RETRY_DELAYS_S, describe, transient
 from bot.discord_io.views import failed_view, result_view, status_view
+from bot.i18n import Speaker, current_speaker, speaker_for
 from generation.clock import Clock
 from generation.errors import DoesNotFitError
 from generation.queue.interface import (
@@ -91,12 +92,25 @@ class JobTracker:
         self._shown: JobQueued | JobStarted | JobProgress | None = None
         self._shown_waiting_for: str | None = None
         self._edit_in_flight: asyncio.Future[None] | None = None
-        self._status_view = status_view(job_id)
+        self._status_view = status_view(job_id, self._member)
         self._wake = asyncio.Event()
         self._attached = asyncio.Event()
         self._last_edit = -math.inf
         if status.message_id is not None:
             self._attached.set()
+
+    @property
+    def _member(self) -> Speaker:
+        """The requester's language: their status message (a job saved before languages were kept: the
+        current speaker, English after a restart)."""
+        locale = self.status.context.locale
+        return current_speaker() if locale is None else speaker_for(locale)
+
+    @property
+    def _public(self) -> Speaker:
+        """The server's language (its rule, else Discord's): the public result post."""
+        locale = self.status.context.public_locale
+        return self._member if locale is None else speaker_for(locale)
 
     async def attach(
         self, message_id: int, *, showing: JobQueued | None = None, waiting_for: str | None = None
@@ -148,12 +162,21 @@ class JobTracker:
         """
         ready = render.ready_at(self._clock.time(), info.eta_s)
         context = self.status.context
+        speaker = self._member
         embed = render.queued_embed(
-            self.request, context.user_id, info.position or 1, ready, recovered=True, adjustments=context.adjustments
+            self.request,
+            context.user_id,
+            info.position or 1,
+            ready,
+            recovered=True,
+            adjustments=context.adjustments,
+            speaker=speaker,
         )
         try:
             await self.status.repost(
-                content=f"<@{self.status.context.user_id}> I restarted; your video is back in the queue.",
+                content=speaker.say(
+                    "{member} I restarted; your video is back in the queue.", member=f"<@{context.user_id}>"
+                ),
                 embed=embed,
                 view=self._status_view,
                 what="recovery notice",
@@ -272,14 +295,29 @@ class JobTracker:
                 recovered=event.recovered,
                 adjustments=adjustments,
                 waiting_for=self._waiting_for,
+                speaker=self._member,
             )
         if isinstance(event, JobStarted):
             ready = render.ready_at(self._clock.time(), event.eta_s)
             return render.running_embed(
-                self.request, user_id, 0, self.request.steps, 0.0, ready, adjustments=adjustments, loading=self._loading
+                self.request,
+                user_id,
+                0,
+                self.request.steps,
+                0.0,
+                ready,
+                adjustments=adjustments,
+                loading=self._loading,
+                speaker=self._member,
             )
         return render.running_embed(
-            self.request, user_id, event.step, event.total, event.elapsed_s, adjustments=adjustments
+            self.request,
+            user_id,
+            event.step,
+            event.total,
+            event.elapsed_s,
+            adjustments=adjustments,
+            speaker=self._member,
         )
 
     def _show(self, event: JobQueued | JobStarted | JobProgress) -> None:
@@ -346,12 +384,15 @@ class JobTracker:
         context = self.status.context
         # From the user's request, which survives a restart (the tracker's own start does not).
         elapsed = self._clock.time() - context.interaction_created_at
-        embed = render.finished_embed(event.result, context.user_id, elapsed, adjustments=context.adjustments)
-        view = result_view(self.job_id, extend=await self._extendable())
+        public = self._public
+        embed = render.finished_embed(
+            event.result, context.user_id, elapsed, adjustments=context.adjustments, speaker=public
+        )
+        view = result_view(self.job_id, extend=await self._extendable(), speaker=public)
         try:
             async with VideoUpload(event.result) as upload:
                 change = await self.status.show(
-                    content=f"<@{context.user_id}> your video is ready.",
+                    content=public.say("{member} your video is ready.", member=f"<@{context.user_id}>"),
                     embed=embed,
                     view=view,
                     upload=upload,
@@ -360,7 +401,8 @@ class JobTracker:
                 )
         except DoesNotFitError as too_big:
             try:
-                await self._show_ended(render.failed_embed(self.request, context.user_id, str(too_big)))
+                # The engine's reason (generation/), in English.
+                await self._show_ended(render.failed_embed(self.request, context.user_id, str(too_big), self._member))
             except Exception as error:
                 return await self._fall_back(event, error)
             return Delivery.SHOWN
@@ -404,15 +446,18 @@ class JobTracker:
 
     def _ended_embed(self, event: JobEvent) -> discord.Embed:
         """A failure or cancellation as shown to the user; any other event here is a failed upload."""
-        user_id = self.status.context.user_id
+        user_id, speaker = self.status.context.user_id, self._member
         if isinstance(event, JobCancelled):
-            return render.cancelled_embed(self.request, user_id, event.by)
-        reason = event.reason if isinstance(event, JobFailed) else "the result could not be uploaded to Discord"
-        return render.failed_embed(self.request, user_id, reason)
+            return render.cancelled_embed(self.request, user_id, event.by, speaker)
+        # A job's failure reason is the engine's (generation/), in English.
+        reason = (
+            event.reason if isinstance(event, JobFailed) else speaker.say("the result could not be uploaded to Discord")
+        )
+        return render.failed_embed(self.request, user_id, reason, speaker)
 
     def _ended_view(self, event: JobEvent) -> discord.ui.View | None:
         """A failure offers Re-roll (nothing was made, so trying again is what its user wants)."""
-        return failed_view(self.job_id) if isinstance(event, JobFailed) else None
+        return failed_view(self.job_id, self._member) if isinstance(event, JobFailed) else None
 
     async def _last_resort(self, event: JobEvent) -> Exception | None:
         """Post the outcome (a video's as a failed upload) in the channel; the error if that failed too."""

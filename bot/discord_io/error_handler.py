@@ -24,7 +24,7 @@ from bot.discord_io.acknowledgement import acknowledgement_of
 from bot.discord_io.command_cache import JUST_UPDATED
 from bot.errors import BotError
 from bot.i18n import Speaker, speaker_for
-from generation.errors import EngineError, QuotaExceededError
+from generation.errors import EngineError, InvalidRequestError, QuotaExceededError
 
 log = logging.getLogger(__name__)
 
@@ -50,16 +50,27 @@ async def reply_ephemeral(interaction: discord.Interaction[Any], message: str) -
 
 
 def said_to(speaker: Speaker, error: BotError | EngineError) -> str:
-    """An expected error's message in `speaker`'s language; the engine's, and texts not in the catalogue, in English."""
-    return speaker.say(error.said) if isinstance(error, BotError) else str(error)
+    """An expected error's message in `speaker`'s language. The engine's (`generation/` knows no languages)
+    in English, except a refused request field, whose sentence is the catalogue's around the engine's
+    field, value and allowed range (that range stays the engine's English)."""
+    if isinstance(error, BotError):
+        return speaker.say(error.said)
+    if isinstance(error, InvalidRequestError):
+        return speaker.say(
+            "{option} must be {allowed} (got {value})",
+            option=error.field,
+            allowed=error.allowed,
+            value=repr(error.value),
+        )
+    return str(error)
 
 
 async def report_error(interaction: discord.Interaction[Any], error: BaseException) -> None:
     """Tell the user what went wrong, in their language; log unexpected errors with a reference."""
-    if isinstance(error, QuotaExceededError):
-        await reply_ephemeral(interaction, render.quota_refusal(error.used, error.limit, error.resets_at))
-        return
     speaker = speaker_for(interaction.locale)
+    if isinstance(error, QuotaExceededError):
+        await reply_ephemeral(interaction, render.quota_refusal(error.used, error.limit, error.resets_at, speaker))
+        return
     if isinstance(error, EXPECTED):
         await reply_ephemeral(interaction, said_to(speaker, error))
         return

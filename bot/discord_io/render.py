@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import discord
 
 from bot.discord_io.sanitize import display_prompt
-from bot.i18n import Speaker, current_speaker, marked
+from bot.i18n import Speaker, Text, current_speaker, marked
 from generation.queue.interface import Actor, Person, SystemActor
 from generation.request import VideoRequest
 from generation.results import VideoResult
@@ -44,14 +44,17 @@ def clock_time(at: float) -> str:
     return f"<t:{int(at)}:t>"
 
 
-def quota_refusal(used: int, limit: int, resets_at: float) -> str:
+def quota_refusal(used: int, limit: int, resets_at: float, speaker: Speaker) -> str:
     """Why a `/video` was refused for the member's daily quota, and when the next one is possible."""
     if limit == 0:
-        return "Your daily video quota here is 0, so you can't make videos here."
+        return speaker.say("Your daily video quota here is 0, so you can't make videos here.")
     at = math.ceil(resets_at)  # never a moment too early
-    return (
-        f"You've made {used} of your {limit} videos for today. "
-        f"Your next video is possible {relative_time(at)} (at {clock_time(at)})."
+    return speaker.say(
+        "You've made {used} of your {limit} videos for today. Your next video is possible {when} (at {time}).",
+        used=used,
+        limit=limit,
+        when=relative_time(at),
+        time=clock_time(at),
     )
 
 
@@ -96,7 +99,7 @@ def queued_embed(
     ready: float | None,
     *,
     recovered: bool = False,
-    adjustments: Sequence[str] = (),
+    adjustments: Sequence[str | Text] = (),
     waiting_for: str | None = None,
     speaker: Speaker | None = None,
 ) -> discord.Embed:
@@ -132,7 +135,7 @@ def running_embed(
     elapsed_s: float,
     ready: float | None = None,
     *,
-    adjustments: Sequence[str] = (),
+    adjustments: Sequence[str | Text] = (),
     loading: str | None = None,
     speaker: Speaker | None = None,
 ) -> discord.Embed:
@@ -161,7 +164,7 @@ def finished_embed(
     user_id: int,
     elapsed_s: float,
     *,
-    adjustments: Sequence[str] = (),
+    adjustments: Sequence[str | Text] = (),
     speaker: Speaker | None = None,
 ) -> discord.Embed:
     """Done: everything needed to reproduce the video."""
@@ -176,10 +179,14 @@ def finished_embed(
     return embed
 
 
-def _note_adjustments(embed: discord.Embed, adjustments: Sequence[str], speaker: Speaker) -> None:
+def _note_adjustments(embed: discord.Embed, adjustments: Sequence[str | Text], speaker: Speaker) -> None:
     # Kept on every state the video is made in, so what changed from the request stays explained.
     if adjustments:
-        embed.add_field(name=speaker.say("Adjusted to fit the model"), value="\n".join(adjustments), inline=False)
+        embed.add_field(
+            name=speaker.say("Adjusted to fit the model"),
+            value="\n".join(speaker.say(each) for each in adjustments),
+            inline=False,
+        )
 
 
 def failed_embed(request: VideoRequest, user_id: int, reason: str, speaker: Speaker | None = None) -> discord.Embed:

@@ -74,13 +74,15 @@ class Speaker:
         """`text` in this language, unformatted, or None when its catalogue lacks it (or it is English)."""
         return None if self.locale == SOURCE_LOCALE else translations(self.locale).get(text)
 
-    def number(self, value: float) -> str:
-        """A number as this language writes it (`7.5` → `7,5` in German, `1234` → `1,234` in English).
+    def number(self, value: float, decimals: int | None = None) -> str:
+        """A number as this language writes it (`7.5` → `7,5` in German, `1234` → `1,234` in English),
+        with exactly `decimals` decimals when given (`1` → `1.00`).
 
         A duration is a number with its unit from the catalogue ("{seconds} s"); a time from now is a
         Discord timestamp (`<t:…:R>`), which each member's app writes in their own language.
         """
-        return str(format_decimal(value, locale=self.locale))
+        pattern = None if decimals is None else "#,##0." + "0" * decimals if decimals else "#,##0"
+        return str(format_decimal(value, format=pattern, locale=self.locale))
 
 
 ENGLISH: Final = Speaker()

@@ -20,6 +20,7 @@ from bot.discord_io.error_handler import report_error
 from bot.discord_io.sanitize import display_prompt
 from bot.discord_io.views import JobAction, RemixSubmission, extend_form, remix_form
 from bot.errors import InvalidOptionError
+from bot.i18n import Speaker, Text, marked, speaker_for
 from bot.intake.channel_defaults import ChannelDefaultsStore
 from bot.intake.extension import animating_model, copy_to_extend, extension_prompt, kept_settings, video_to_extend
 from bot.intake.image_input import copy_image, discard_image, store_attachment
@@ -116,10 +117,10 @@ class JobActions:
         """Refuse a picture for a model that makes videos from text, naming one that would take it."""
         if attachment is None or served.profile.image_to_video:
             return
-        allowed = f"left out: {served.profile.title} makes videos from text"
+        allowed: Text = Text("left out: {model} makes videos from text", model=served.profile.title)
         taker = await self._models.picture_taker()
         if taker is not None:
-            allowed += f"; pick model `{taker.name}` to animate a picture"
+            allowed = Text("{allowed}; pick model `{model}` to animate a picture", allowed=allowed, model=taker.name)
         raise InvalidOptionError("image", f"“{display_prompt(attachment.filename, 40)}”", allowed)
 
     def _prepare(
@@ -147,7 +148,7 @@ class JobActions:
         request: VideoRequest,
         served: ServedModel,
         here: EffectiveRules,
-        adjustments: Sequence[str] = (),
+        adjustments: Sequence[Text] = (),
         attachment: discord.Attachment | None = None,
         kept_image: str | None = None,
         *,
@@ -168,7 +169,14 @@ class JobActions:
             waiting_for = None if served.workers else served.name
             interaction = ack.interaction
             allowance = allowance_for(admission.limits, interaction.guild_id, interaction.user.id)
-            await self._submitter.submit(ack, request, adjustments, waiting_for=waiting_for, allowance=allowance)
+            await self._submitter.submit(
+                ack,
+                request,
+                adjustments,
+                waiting_for=waiting_for,
+                allowance=allowance,
+                server_language=here.language.value,
+            )
         except BaseException:
             admission.withdraw()
             await discard_image(request.image)
@@ -192,13 +200,16 @@ class JobActions:
         elif kept_image is not None:
             path = await copy_image(kept_image, request.width, request.height, self._output_dir)
         else:
-            raise InvalidOptionError("image", "none", f"a picture to animate: {profile.title} makes videos from images")
+            raise InvalidOptionError(
+                "image", "none", Text("a picture to animate: {model} makes videos from images", model=profile.title)
+            )
         return dataclasses.replace(request, image=path)
 
     async def on_button(self, action: JobAction, job_id: str, interaction: discord.Interaction[Any]) -> None:
         """A button on a status or result message was clicked."""
         deferrals = {JobAction.REROLL: Deferral.PUBLIC, JobAction.REMIX: Deferral.BUSY, JobAction.EXTEND: Deferral.BUSY}
         deferral = deferrals.get(action, Deferral.EPHEMERAL)
+        speaker = speaker_for(interaction.locale)
         async with acknowledged(interaction, self._clock, deferral) as ack:
             try:
                 info = await self._queue.get(job_id)
@@ -208,23 +219,23 @@ class JobActions:
                     case JobAction.DELETE:
                         await self._delete(ack, info)
                     case JobAction.INFO:
-                        await ack.respond(embed=self._info_embed(info), ephemeral=True)
+                        await ack.respond(embed=self._info_embed(info, speaker), ephemeral=True)
                     case JobAction.REROLL:
                         await self._reroll(ack, info)
                     case JobAction.REMIX:
-                        await ack.open_modal(await self._remix_form(info))
+                        await ack.open_modal(await self._remix_form(info, speaker))
                     case JobAction.EXTEND:
-                        await self._offer_extension(ack, info)
+                        await self._offer_extension(ack, info, speaker)
             except JobNotFoundError:
-                await ack.refuse("That job is no longer known to the bot.")
+                await ack.refuse(speaker.say("That job is no longer known to the bot."))
             except Exception as error:
                 await report_error(interaction, error)
 
-    async def _remix_form(self, info: JobInfo) -> discord.ui.Modal:
+    async def _remix_form(self, info: JobInfo, speaker: Speaker) -> discord.ui.Modal:
         request = info.spec.request
         model = request.model or (await self._models.choose(None)).name
         names = [served.name for served in await self._models.offered()]
-        return remix_form(info.job_id, prompt_with_flags(request), request.negative_prompt, model, names)
+        return remix_form(info.job_id, prompt_with_flags(request), request.negative_prompt, model, names, speaker)
 
     async def on_remix_submit(self, interaction: discord.Interaction[Any], submission: RemixSubmission) -> None:
         """A remix form came back: parse it like a `/video` prompt and queue it on the model it names.
@@ -264,16 +275,16 @@ class JobActions:
                 prepared = self._prepare(model, parsed, explicit, defaults, here)
                 await self._admit_and_submit(ack, prepared.request, model, here, prepared.adjustments, extending=video)
             except JobNotFoundError:
-                await ack.refuse("That job is no longer known to the bot.")
+                await ack.refuse(speaker_for(interaction.locale).say("That job is no longer known to the bot."))
             except Exception as error:
                 await report_error(interaction, error)
 
-    async def _offer_extension(self, ack: Acknowledgement, info: JobInfo) -> None:
+    async def _offer_extension(self, ack: Acknowledgement, info: JobInfo, speaker: Speaker) -> None:
         """Open the extend form, once the video is still here and a served model can continue it."""
         await video_to_extend(info, self._output_dir)
         animating_model(await self._models.current(), info.spec.request)
         request = info.spec.request
-        await ack.open_modal(extend_form(info.job_id, extension_prompt(request), request.negative_prompt))
+        await ack.open_modal(extend_form(info.job_id, extension_prompt(request), request.negative_prompt, speaker))
 
     async def my_quota(self, interaction: discord.Interaction[Any]) -> tuple[MemberLimits, QuotaUsage]:
         """The member's limits here (the server's rules, their roles' perks) and where their daily quota
@@ -300,48 +311,58 @@ class JobActions:
             request = dataclasses.replace(request, model=served.name)
         except InvalidOptionError as error:
             await ack.refuse(
-                f"This video can't be re-rolled as it was made: {error}. "
-                "Use Remix to pick settings this server allows now."
+                speaker_for(ack.interaction.locale).say(
+                    "This video can't be re-rolled as it was made: {error}. "
+                    "Use Remix to pick settings this server allows now.",
+                    error=error.said,
+                )
             )
             return
         await self._admit_and_submit(ack, request, served, here, kept_image=made.image)
 
     async def _cancel(self, ack: Acknowledgement, info: JobInfo) -> None:
         interaction = ack.interaction
+        say = speaker_for(interaction.locale).say
         if not self._may_manage(interaction, info):
-            await ack.refuse("Only the person who asked for this video or a moderator can cancel it.")
+            await ack.refuse(say("Only the person who asked for this video or a moderator can cancel it."))
             return
         if info.status.terminal:
-            await ack.refuse(f"This job already ended ({info.status.value}).")
+            await ack.refuse(say("This job already ended ({status}).", status=Text(info.status.value)))
             return
         await self._queue.cancel(info.job_id, by=Person(str(interaction.user.id)))
         log.info("cancel requested job_id=%s by user_id=%s", info.job_id, interaction.user.id)
-        done = "Cancelled." if info.status is JobStatus.QUEUED else "Stopping it now."
-        await ack.respond(content=done, ephemeral=True)
+        done = marked("Cancelled.") if info.status is JobStatus.QUEUED else marked("Stopping it now.")
+        await ack.respond(content=say(done), ephemeral=True)
 
     async def _delete(self, ack: Acknowledgement, info: JobInfo) -> None:
         interaction = ack.interaction
+        say = speaker_for(interaction.locale).say
         if not self._may_manage(interaction, info):
-            await ack.refuse("Only the person who asked for this video or a moderator can delete it.")
+            await ack.refuse(say("Only the person who asked for this video or a moderator can delete it."))
             return
-        await ack.respond(content="Deleted.", ephemeral=True)
+        await ack.respond(content=say("Deleted."), ephemeral=True)
         if interaction.message is not None:
             await interaction.message.delete()
         log.info("result deleted job_id=%s by user_id=%s", info.job_id, interaction.user.id)
 
-    def _info_embed(self, info: JobInfo) -> discord.Embed:
+    def _info_embed(self, info: JobInfo, speaker: Speaker) -> discord.Embed:
         request = info.spec.request
-        embed = discord.Embed(title="Video settings", description=display_prompt(request.prompt, 1500))
-        embed.add_field(name="Negative prompt", value=display_prompt(request.negative_prompt or "—", 1000))
-        embed.add_field(name="Settings", value=render.settings_text(request, info.seed), inline=False)
-        embed.add_field(name="Status", value=info.status.value)
-        embed.add_field(name="Requested by", value=f"<@{info.spec.owner_id}>")
+        say = speaker.say
+        embed = discord.Embed(title=say("Video settings"), description=display_prompt(request.prompt, 1500))
+        embed.add_field(name=say("Negative prompt"), value=display_prompt(request.negative_prompt or "—", 1000))
+        embed.add_field(name=say("Settings"), value=render.settings_text(request, info.seed, speaker), inline=False)
+        embed.add_field(name=say("Status"), value=say(info.status.value))
+        embed.add_field(name=say("Requested by"), value=f"<@{info.spec.owner_id}>")
         if info.timings is not None:
             embed.add_field(
-                name="Timings",
-                value=f"denoise {info.timings.denoise_s:.1f} s · decode {info.timings.decode_s:.1f} s · "
-                f"encode {info.timings.encode_s:.1f} s",
+                name=say("Timings"),
+                value=say(
+                    "denoise {denoise} s · decode {decode} s · encode {encode} s",
+                    denoise=speaker.number(info.timings.denoise_s, decimals=1),
+                    decode=speaker.number(info.timings.decode_s, decimals=1),
+                    encode=speaker.number(info.timings.encode_s, decimals=1),
+                ),
                 inline=False,
             )
-        embed.set_footer(text=f"job {info.job_id}")
+        embed.set_footer(text=say("job {job}", job=info.job_id))
         return embed

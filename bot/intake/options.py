@@ -233,7 +233,7 @@ class PreparedRequest:
     """A validated request and what was changed to make it fit the model, said to the user."""
 
     request: VideoRequest
-    adjustments: tuple[str, ...] = ()
+    adjustments: tuple[Text, ...] = ()
 
 
 _FIELDS: Final = tuple(option.name for option in dataclasses.fields(_OptionValues))
@@ -298,7 +298,14 @@ def prepare_request(
         raise InvalidOptionError(option, _show(err.value), err.allowed, note=notes.get(err.field, "")) from err
     if fitted == frames:
         return PreparedRequest(request)
-    said = f"frames {frames} → {fitted}: {profile.title} makes {rule.pattern()} frames"
+    # Kept as its values, not as words: the job's context stores them, and each reader's language says them.
+    said = Text(
+        "frames {frames} → {fitted}: {model} makes {pattern} frames",
+        frames=frames,
+        fitted=fitted,
+        model=profile.title,
+        pattern=rule.pattern(),  # the engine's (`8k+1`): the same in every language
+    )
     return PreparedRequest(request, (said,))
 
 

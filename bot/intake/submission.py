@@ -21,6 +21,7 @@ from bot.discord_io.calls import describe
 from bot.discord_io.permissions import needed_permissions
 from bot.discord_io.views import status_view
 from bot.errors import MissingPermissionsError, NotAcknowledgedError
+from bot.i18n import Text, speaker_for
 from generation.clock import Clock
 from generation.queue.allowance import Allowance
 from generation.queue.interface import JobHandle, JobQueue, JobQueued, JobSpec, SystemActor
@@ -50,10 +51,11 @@ class Submitter:
         self,
         ack: Acknowledgement,
         request: VideoRequest,
-        adjustments: Sequence[str] = (),
+        adjustments: Sequence[Text] = (),
         *,
         waiting_for: str | None = None,
         allowance: Allowance | None = None,
+        server_language: str | None = None,
     ) -> str:
         """Queue `request` for the interaction's user and answer with the status message; return the job id.
 
@@ -61,6 +63,8 @@ class Submitter:
         shown on the status message, so nothing the user asked for changes unseen. `waiting_for` names
         the request's model when no live worker serves it, for the status to say what the job waits for.
         `allowance` is the member's (quota, jobs held, weight) for the queue to enforce; None limits nothing.
+        `server_language` is the server's rule for its public posts (a Discord locale); None follows the
+        server's language in Discord. Both languages are kept with the job, so a restart still speaks them.
 
         Raises the queue's refusals (`QueueError` subclasses) and `MissingPermissionsError` before
         anything is shown, so the caller answers with an ephemeral error instead. The status says
@@ -81,6 +85,8 @@ class Submitter:
             interaction_created_at=interaction.created_at.timestamp(),
             attachment_size_limit=interaction.filesize_limit,
             adjustments=tuple(adjustments),
+            locale=_locale(interaction.locale),
+            public_locale=server_language or _locale(interaction.guild_locale),
         )
         spec = JobSpec(
             request=request,
@@ -104,10 +110,17 @@ class Submitter:
             extra={**who, "channel_id": context.channel_id},
         )
         ready = render.ready_at(self._clock.time(), info.eta_s)
+        speaker = speaker_for(context.locale)
         embed = render.queued_embed(
-            request, context.user_id, info.position or 1, ready, adjustments=adjustments, waiting_for=waiting_for
+            request,
+            context.user_id,
+            info.position or 1,
+            ready,
+            adjustments=adjustments,
+            waiting_for=waiting_for,
+            speaker=speaker,
         )
-        answer = await ack.respond(embed=embed, view=status_view(job_id))
+        answer = await ack.respond(embed=embed, view=status_view(job_id, speaker))
         message_id = answer.message_id
         if answer.shown is AnswerVisibility.NOT_SHOWN:
             raise await self._take_back(handle, answer.error)
@@ -151,6 +164,10 @@ async def _original_message_id(interaction: discord.Interaction[Any], job_id: st
     except Exception as error:
         log.warning("could not look up the status message of job_id=%s: %s", job_id, describe(error))
         return None
+
+
+def _locale(locale: discord.Locale | None) -> str | None:
+    return None if locale is None else locale.value
 
 
 def _channel_id(interaction: discord.Interaction[Any]) -> int:

@@ -117,7 +117,7 @@ class Gatekeeper:
                 interaction.channel_id,
                 request.prompt,
             )
-            raise RefusedError(refusal.message)
+            raise RefusedError(refusal.said)
         if not exempt:
             cooldown.record(interaction.user.id, now)
         return Admission(cooldown, interaction.user.id, now, member_limits(here, context.role_ids))

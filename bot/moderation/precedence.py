@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Generic, TypeVar
 
+from bot.i18n import marked
 from bot.moderation.limits import MemberLimits, operator_limits
 from bot.moderation.rules import BlocklistMode
 from bot.moderation.server_rules import GuildRules, RolePerk, ScopeLimits
@@ -36,10 +37,10 @@ T = TypeVar("T")
 class Source(StrEnum):
     """Where an effective value comes from, as `/videoadmin rules show` says it."""
 
-    OPERATOR = "operator default"
-    SERVER = "server rule"
-    CHANNEL = "channel rule"
-    ROLE = "role perk"
+    OPERATOR = marked("operator default")
+    SERVER = marked("server rule")
+    CHANNEL = marked("channel rule")
+    ROLE = marked("role perk")
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,8 @@ class EffectiveRules:
     quota_reset_hour: Sourced[int | None]
     max_held: Sourced[int | None]
     weight: Sourced[int]
+    language: Sourced[str | None] = Sourced(None, Source.OPERATOR)
+    """The language of public posts: a Discord locale, or None for Discord's own server language."""
     perks: dict[int, RolePerk] = field(default_factory=dict)
 
     def cap(self, value: Sourced[int]) -> int | None:
@@ -126,6 +129,7 @@ def effective_rules(
         ),
         max_held=Sourced(member.max_held, Source.OPERATOR),
         weight=Sourced(member.weight, Source.OPERATOR),
+        language=Sourced(rules.language, Source.SERVER if rules.language else Source.OPERATOR),
         perks=dict(rules.perks),
     )
 

@@ -23,6 +23,7 @@ from enum import StrEnum
 from typing import Final
 
 from bot.discord_io.sanitize import display_prompt
+from bot.i18n import Text
 
 _REGEX_PREFIX: Final = "re:"
 _LEET: Final = str.maketrans("013457@$", "oieastas")
@@ -178,10 +179,16 @@ class RefusalReason(StrEnum):
 
 @dataclass(frozen=True)
 class Refusal:
-    """A refusal with a specific message meant for an ephemeral reply to the user who asked."""
+    """A refusal with a specific message meant for an ephemeral reply to the user who asked, said in
+    their language (`said`)."""
 
     reason: RefusalReason
-    message: str
+    said: Text
+
+    @property
+    def message(self) -> str:
+        """The message in English."""
+        return str(self.said)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -226,20 +233,20 @@ def check_access(ctx: AccessContext, policy: AccessPolicy, *, blocked: BlockMatc
         if not policy.allow_dms:
             return Refusal(
                 RefusalReason.DMS_DISABLED,
-                "I don't make videos in direct messages. Use /video in a server channel where I'm enabled.",
+                Text("I don't make videos in direct messages. Use /video in a server channel where I'm enabled."),
             )
     else:
         allowed = policy.allowed_channel_ids
         if allowed and not {ctx.channel_id, ctx.parent_channel_id} & allowed:
             return Refusal(
                 RefusalReason.CHANNEL_NOT_ALLOWED,
-                f"I can't make videos in this channel. Try {_listed(allowed, '<#{}>')}.",
+                Text("I can't make videos in this channel. Try {channels}.", channels=_listed(allowed, "<#{}>")),
             )
         roles = policy.allowed_role_ids
         if roles and not ctx.role_ids & roles and not is_admin(ctx, policy):
             return Refusal(
                 RefusalReason.MISSING_ROLE,
-                f"You need one of these roles to make videos here: {_listed(roles, '<@&{}>')}.",
+                Text("You need one of these roles to make videos here: {roles}.", roles=_listed(roles, "<@&{}>")),
             )
     if blocked is not None:
         return _blocked_refusal(blocked, ctx, policy)
@@ -249,26 +256,36 @@ def check_access(ctx: AccessContext, policy: AccessPolicy, *, blocked: BlockMatc
 def cooldown_refusal(remaining: float) -> Refusal:
     """The refusal for a user still on cooldown for `remaining` seconds (rounded up)."""
     seconds = max(1, math.ceil(remaining))
-    unit = "second" if seconds == 1 else "seconds"
-    return Refusal(RefusalReason.COOLDOWN, f"Slow down: you can make another video in {seconds} {unit}.")
+    if seconds == 1:
+        return Refusal(RefusalReason.COOLDOWN, Text("Slow down: you can make another video in 1 second."))
+    return Refusal(
+        RefusalReason.COOLDOWN, Text("Slow down: you can make another video in {seconds} seconds.", seconds=seconds)
+    )
 
 
 def _blocked_refusal(blocked: BlockMatch, ctx: AccessContext, policy: AccessPolicy) -> Refusal | None:
     term = f"“{display_prompt(blocked.found, _SHOWN_TERM_CHARS)}”"
+    field = Text("prompt") if blocked.field == "prompt" else Text("negative prompt")
     if policy.blocklist_mode is BlocklistMode.REFUSE_EVERYWHERE:
-        where = "which is not allowed on this server"
+        said = Text(
+            "Your {field} contains {term}, which is not allowed on this server. Rephrase it and try again.",
+            field=field,
+            term=term,
+        )
     elif ctx.channel_is_nsfw:
         return None
     else:
-        where = "which is only allowed in age-restricted channels"
-    return Refusal(
-        RefusalReason.BLOCKED_PROMPT,
-        f"Your {blocked.field} contains {term}, {where}. Rephrase it and try again.",
-    )
+        said = Text(
+            "Your {field} contains {term}, which is only allowed in age-restricted channels. "
+            "Rephrase it and try again.",
+            field=field,
+            term=term,
+        )
+    return Refusal(RefusalReason.BLOCKED_PROMPT, said)
 
 
-def _listed(ids: frozenset[int], template: str) -> str:
+def _listed(ids: frozenset[int], template: str) -> str | Text:
     """Mentions of the first few ids (sorted, so the message is stable), then how many more."""
-    shown = [template.format(each) for each in sorted(ids)[:_LISTED_IDS]]
-    more = len(ids) - len(shown)
-    return ", ".join(shown) + (f" and {more} more" if more else "")
+    shown = ", ".join(template.format(each) for each in sorted(ids)[:_LISTED_IDS])
+    more = len(ids) - _LISTED_IDS
+    return Text("{shown} and {more} more", shown=shown, more=more) if more > 0 else shown

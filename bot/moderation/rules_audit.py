@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from bot.i18n import ENGLISH, Speaker, marked
 from bot.moderation.server_rules import GuildRules, ScopeLimits
 
 UNSET = "not set"
@@ -45,6 +46,8 @@ def rule_items(rules: GuildRules) -> dict[str, str]:
         items["blocklist mode"] = rules.blocklist_mode.value
     if rules.daily_quota is not None:
         items["daily quota"] = quota_text(rules.daily_quota.videos, rules.daily_quota.reset_hour)
+    if rules.language is not None:
+        items["server language"] = rules.language
     for role_id, perk in sorted(rules.perks.items()):
         for name, value in (("daily quota", perk.daily_quota), ("jobs held", perk.max_held), ("weight", perk.weight)):
             if value is not None:
@@ -63,12 +66,20 @@ def changes(old: GuildRules, new: GuildRules, user_id: int, at: float) -> list[A
     ]
 
 
-def quota_text(videos: int | None, reset_hour: int | None) -> str:
-    """ "5 videos per rolling 24 h", "5 videos per day from 06:00 UTC", "no limit"."""
+def quota_text(videos: int | None, reset_hour: int | None, speaker: Speaker = ENGLISH) -> str:
+    """ "5 videos per rolling 24 h", "5 videos per day from 06:00 UTC", "no limit" (in English as the audit
+    trail stores it, or in `speaker`'s language as an admin reads it)."""
     if videos is None:
-        return "no limit"
-    window = "rolling 24 h" if reset_hour is None else f"day from {reset_hour:02d}:00 UTC"
-    return f"{videos} video{'' if videos == 1 else 's'} per {window}"
+        return speaker.say("no limit")
+    if reset_hour is None:
+        rolling = marked("1 video per rolling 24 h") if videos == 1 else marked("{videos} videos per rolling 24 h")
+        return speaker.say(rolling, videos=videos)
+    daily = (
+        marked("1 video per day from {hour}:00 UTC")
+        if videos == 1
+        else marked("{videos} videos per day from {hour}:00 UTC")
+    )
+    return speaker.say(daily, videos=videos, hour=f"{reset_hour:02d}")
 
 
 def _limits_items(where: str, limits: ScopeLimits) -> dict[str, str]:

@@ -27,13 +27,14 @@ from redis.exceptions import WatchError
 from redis.typing import EncodableT, FieldT
 
 from bot.errors import RefusedError
+from bot.i18n import marked
 from bot.moderation.rules_audit import BY_THE_BOT, AuditEntry, changes
 from bot.moderation.rules_store import Edit, parse_rules
 from bot.moderation.server_rules import GuildRules
 
 log = logging.getLogger(__name__)
 
-RULES_BUSY: Final = (
+RULES_BUSY: Final = marked(
     "The rules could not be saved: Redis, where they are kept, is full right now. "
     "Nothing was changed; try again in a few minutes."
 )

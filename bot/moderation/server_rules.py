@@ -25,6 +25,8 @@ MAX_HELD: Final = 100
 MAX_BLOCKLIST_ENTRIES: Final = 200
 MAX_LISTED_IDS: Final = 100
 _SIZE: Final = re.compile(r"^(\d{2,5})x(\d{2,5})$")
+#: The languages a server may fix for its public posts, as Discord names them: one per shipped catalogue.
+PUBLIC_LANGUAGES: Final = ("en-US", "de", "fr", "es-ES", "pt-BR", "ja")
 
 Snowflake = Annotated[int, Field(ge=1, lt=2**64)]
 
@@ -86,6 +88,15 @@ class GuildRules(_Frozen):
     blocklist_mode: BlocklistMode | None = None
     daily_quota: DailyQuota | None = None
     perks: dict[Snowflake, RolePerk] = Field(default_factory=dict)
+    language: str | None = None
+    """The language of the server's public posts (a Discord locale); None follows Discord's server language."""
+
+    @field_validator("language")
+    @classmethod
+    def _language(cls, value: str | None) -> str | None:
+        if value is not None and value not in PUBLIC_LANGUAGES:
+            raise ValueError(f"language {value!r} is not one of {', '.join(PUBLIC_LANGUAGES)}")
+        return value
 
     @field_validator("blocklist")
     @classmethod

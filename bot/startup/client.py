@@ -21,6 +21,7 @@ from bot.delivery.live_jobs import LiveJobs
 from bot.discord_io.command_cache import outdated_command
 from bot.discord_io.error_handler import report_app_command_error
 from bot.discord_io.views import JobButton, extend_submission, remix_submission
+from bot.i18n.commands import CatalogueTranslator
 from bot.intake.actions import JobActions
 from bot.intake.channel_defaults import ChannelDefaultsStore
 from bot.intake.options import RequestLimits, VideoSize
@@ -148,6 +149,8 @@ class VideoBot(commands.Bot):
         from bot.cogs.video import VideoCog
 
         self.add_dynamic_items(JobButton)
+        # Before any command is added: every command (and the sync) speaks the shipped languages.
+        await self.tree.set_translator(CatalogueTranslator())
         await self.add_cog(VideoCog(self.tree, self.actions, self.models, self.settings.image_max_bytes))
         await self.add_cog(QueueCog(self.actions, self.controls, self.clock))
         rules: list[app_commands.Command[Any, Any, None] | app_commands.Group] = [

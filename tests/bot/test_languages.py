@@ -70,8 +70,11 @@ async def test_command_and_option_names_stay_english_in_every_language(start_bot
         assert all(not option.get("name_localizations") for option in command.get("options") or [])
 
 
-async def test_a_german_member_gets_the_status_and_buttons_in_german(start_bot: StartBot) -> None:
+async def test_a_german_member_in_a_german_server_gets_the_status_result_and_buttons_in_german(
+    start_bot: StartBot,
+) -> None:
     running = await start_bot()
+    running.guild.locale = "de"
     hans = member(running, "hans", "de")
 
     interaction = await running.emulator.invoke_slash(hans, running.channel, "video", {"prompt": "a kite -seed 3"})
@@ -86,8 +89,11 @@ async def test_a_german_member_gets_the_status_and_buttons_in_german(start_bot: 
     assert button_labels(done) == ["Neu würfeln", "Remixen", "Info", "Löschen"]
 
 
-async def test_a_japanese_member_gets_the_status_and_buttons_in_japanese(start_bot: StartBot) -> None:
+async def test_a_japanese_member_in_a_japanese_server_gets_the_result_and_buttons_in_japanese(
+    start_bot: StartBot,
+) -> None:
     running = await start_bot()
+    running.guild.locale = "ja"
     yuki = member(running, "yuki", "ja")
 
     interaction = await running.emulator.invoke_slash(yuki, running.channel, "video", {"prompt": "a kite -seed 3"})
@@ -98,8 +104,9 @@ async def test_a_japanese_member_gets_the_status_and_buttons_in_japanese(start_b
     assert button_labels(done) == ["再生成", "リミックス", "情報", "削除"]
 
 
-async def test_a_member_whose_language_has_no_catalogue_gets_english(start_bot: StartBot) -> None:
+async def test_a_member_and_server_whose_language_has_no_catalogue_get_english(start_bot: StartBot) -> None:
     running = await start_bot()
+    running.guild.locale = "sv-SE"
     olaf = member(running, "olaf", "sv-SE")
 
     interaction = await running.emulator.invoke_slash(olaf, running.channel, "video", {"prompt": "a kite -seed 3"})

@@ -1,0 +1,21 @@
+"""The engine's errors as the error handler says them: `generation/` knows no languages, so a refused
+request field is said in the member's language around the engine's own field, value and range."""
+
+from __future__ import annotations
+
+from bot.discord_io.error_handler import said_to
+from bot.i18n import speaker_for
+from generation.errors import InvalidRequestError, ModelLoadError
+
+
+def test_a_refused_request_field_is_said_in_the_members_language_around_the_engines_values() -> None:
+    error = InvalidRequestError("steps", 99, "between 1 and 50")
+
+    assert said_to(speaker_for("de"), error) == "steps muss between 1 and 50 sein (erhalten: 99)"
+    assert said_to(speaker_for("en-US"), error) == str(error)
+
+
+def test_the_engines_free_text_stays_english() -> None:
+    error = ModelLoadError("the pipeline could not be loaded: out of memory")
+
+    assert said_to(speaker_for("ja"), error) == "the pipeline could not be loaded: out of memory"
