@@ -28,6 +28,7 @@ from generation.errors import GenerationError, InvalidRequestError, OutOfMemoryE
 from generation.extend import last_frame
 from generation.pipeline import CallbackStyle, LoadedPipeline, load_pipeline
 from generation.protocol import CancelToken, ProgressCallback
+from generation.queue.reasons import OUT_OF_MEMORY_FOR
 from generation.request import MAX_SEED, VideoRequest
 from generation.results import GeneratedClip, Timings
 
@@ -148,8 +149,9 @@ def _call_pipeline(
     if isinstance(failure, torch.cuda.OutOfMemoryError):
         first = requests[0]
         raise OutOfMemoryError(
-            f"the GPU ran out of memory for {len(requests)} × {first.num_frames} frames at "
-            f"{first.width}×{first.height}; try fewer frames or a smaller size"
+            OUT_OF_MEMORY_FOR.format(
+                count=len(requests), frames=first.num_frames, width=first.width, height=first.height
+            )
         ) from failure
     raise GenerationError(f"generation failed: {type(failure).__name__}: {one_line(failure)}") from failure
 

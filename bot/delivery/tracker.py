@@ -29,6 +29,7 @@ from bot.discord_io import render
 from bot.discord_io.calls import DISCORD_FAILURES, RETRY_DELAYS_S, describe, transient
 from bot.discord_io.views import failed_view, result_view, status_view
 from bot.i18n import Speaker, current_speaker, speaker_for
+from bot.i18n.engine_texts import engine_reason
 from generation.clock import Clock
 from generation.errors import DoesNotFitError
 from generation.queue.interface import (
@@ -449,9 +450,12 @@ class JobTracker:
         user_id, speaker = self.status.context.user_id, self._member
         if isinstance(event, JobCancelled):
             return render.cancelled_embed(self.request, user_id, event.by, speaker)
-        # A job's failure reason is the engine's (generation/), in English.
+        # A job's failure reason is the engine's (generation/), in English: said in the member's language
+        # where the bot knows it.
         reason = (
-            event.reason if isinstance(event, JobFailed) else speaker.say("the result could not be uploaded to Discord")
+            speaker.say(engine_reason(event.reason))
+            if isinstance(event, JobFailed)
+            else speaker.say("the result could not be uploaded to Discord")
         )
         return render.failed_embed(self.request, user_id, reason, speaker)
 

@@ -51,6 +51,7 @@ from generation.queue.interface import (
     actor_text,
 )
 from generation.queue.quota import QuotaBook
+from generation.queue.reasons import CRASHED, NOT_SAVED
 from generation.queue.scheduler import FairScheduler, Ticket
 from generation.queue.source import BatchLimits, Cancelled, Ending, Failed, Succeeded
 from generation.queue.store import JobStore, StoredJob
@@ -241,7 +242,7 @@ class QueueCore:
             await self._store.save([info])
         except Exception:
             log.exception("could not save job_id=%s", job_id)
-            await self.end(job_id, Failed("the job could not be saved"), wait=False)
+            await self.end(job_id, Failed(NOT_SAVED), wait=False)
             raise
         return self.snapshot(job_id) if job_id in self._jobs else info
 
@@ -554,7 +555,7 @@ def _after(remaining_s: float | None, work_s: float | None) -> float | None:
 
 
 def _crash_reason(crashes: int) -> str:
-    return f"this prompt crashed the worker {crashes} times, so it will not be run again"
+    return CRASHED.format(crashes=crashes)
 
 
 def _span(start: float | None, end: float | None) -> str:

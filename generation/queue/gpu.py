@@ -19,6 +19,7 @@ from generation.clock import Clock
 from generation.config import EngineSettings
 from generation.errors import EncodeError, InvalidRequestError
 from generation.protocol import CancelToken, Haltable, VideoGenerator
+from generation.queue.reasons import NOT_ENCODABLE
 from generation.request import VideoRequest
 from generation.results import GeneratedClip, Timings, VideoFile
 
@@ -159,7 +160,7 @@ class GpuThread:
             return EncodeFailed(str(error))
         except Exception:
             log.exception("encoding failed path=%s", path)
-            return EncodeFailed("the video could not be encoded")
+            return EncodeFailed(NOT_ENCODABLE)
         timings = Timings(
             load_s=clip.timings.load_s,
             denoise_s=clip.timings.denoise_s,

@@ -7,13 +7,8 @@ from pathlib import Path
 from generation.encode import probe
 from generation.errors import EncodeError
 from generation.queue.interface import JobCancelled, JobFailed, JobFinished, JobInfo, JobStatus, SystemActor
+from generation.queue.reasons import LOST_VIDEO, UNKNOWN
 from generation.results import Timings, VideoResult
-
-LOST_VIDEO = "the finished video was lost before it could be sent"
-LOST_IN_REDIS = (
-    "the queue's storage (Redis) restarted without its data and lost this job before it was done; "
-    "nothing was made, so press Re-roll or ask again"
-)
 
 
 def terminal_event(info: JobInfo) -> JobFinished | JobFailed | JobCancelled:
@@ -32,7 +27,7 @@ def terminal_event(info: JobInfo) -> JobFinished | JobFailed | JobCancelled:
                 return JobFailed(info.job_id, LOST_VIDEO)
             return JobFinished(info.job_id, VideoResult(info.spec.request, info.seed, video, info.timings or Timings()))
         case JobStatus.FAILED:
-            return JobFailed(info.job_id, info.error or "it failed")
+            return JobFailed(info.job_id, info.error or UNKNOWN)
         case JobStatus.CANCELLED:
             return JobCancelled(info.job_id, info.cancelled_by or SystemActor.UNKNOWN)
         case _:

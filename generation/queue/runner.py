@@ -30,6 +30,7 @@ from generation.clock import Clock, within
 from generation.errors import EngineError, GenerationCancelled, GenerationTimeout, OutOfMemoryError
 from generation.queue.gpu import BatchOutcome, Encoded, GpuThread
 from generation.queue.jobfiles import job_file
+from generation.queue.reasons import BUG, NOT_ENCODED, OUT_OF_MEMORY, TIMED_OUT
 from generation.queue.run import Attempt, Run
 from generation.queue.source import BatchLimits, Cancelled, Failed, JobSource, Succeeded
 
@@ -37,8 +38,6 @@ log = logging.getLogger(__name__)
 
 STOP_WAIT_S: Final = 30.0
 """How long shutdown waits for an interrupted call to reach its next step before abandoning the thread."""
-
-_BUG_REASON = "something went wrong on our side while making this video; it has been logged"
 
 
 class JobRunner:
@@ -170,7 +169,7 @@ class JobRunner:
         )
         if await within(self._clock, future, self._timeout_s):
             return future.result()
-        timeout = GenerationTimeout(f"the video took longer than the {self._timeout_s:g} s limit and was stopped")
+        timeout = GenerationTimeout(TIMED_OUT.format(limit_s=f"{self._timeout_s:g}"))
         attempt.timed_out = True
         attempt.token.cancel()
         log.warning("watchdog: call over %g s job_ids=%s", self._timeout_s, ",".join(attempt.members))
@@ -207,7 +206,7 @@ class JobRunner:
                 ending = Succeeded(clip.video, clip.seed, timings, batch_size=len(attempt.members))
                 await self._source.end(job_id, ending, wait=False)
             else:
-                reason = clip.reason if clip else "the video was not encoded"
+                reason = clip.reason if clip else NOT_ENCODED
                 await self._source.end(job_id, Failed(reason), wait=False)
 
     async def _after_error(self, run: Run, attempt: Attempt, failure: _Failure) -> None:
@@ -244,7 +243,7 @@ class JobRunner:
         try:
             for job_id in list(run.live):
                 run.end(job_id)
-                await self._source.end(job_id, Failed(_BUG_REASON), wait=False)
+                await self._source.end(job_id, Failed(BUG), wait=False)
         except Exception:
             log.exception("could not fail job_ids=%s after a worker error", ",".join(run.live))
 
@@ -272,5 +271,5 @@ def _failure_reason(error: Exception) -> str:
     if isinstance(error, EngineError) and str(error):
         return str(error)
     if isinstance(error, OutOfMemoryError):
-        return "the GPU ran out of memory making this video; try fewer frames or a smaller size"
-    return _BUG_REASON
+        return OUT_OF_MEMORY
+    return BUG

@@ -116,6 +116,21 @@ async def test_a_member_and_server_whose_language_has_no_catalogue_get_english(s
     assert button_labels(done) == ["Re-roll", "Remix", "Info", "Delete"]
 
 
+async def test_a_german_member_reads_why_their_video_failed_in_german(start_bot: StartBot) -> None:
+    running = await start_bot()
+    hans = member(running, "hans", "de")
+
+    # The fake generator runs out of GPU memory on "OOM", and says so as the real engine does.
+    interaction = await running.emulator.invoke_slash(hans, running.channel, "video", {"prompt": "OOM -seed 3"})
+
+    await interaction.wait_for_response()
+    await running.emulator.wait_for(lambda: "Fehlgeschlagen" in embed_text(interaction.original))
+    failed = embed_text(interaction.original)
+    assert "Grund" in failed
+    assert "der GPU ging der Speicher aus für 1 ×" in failed
+    assert "versuche weniger Frames oder eine kleinere Größe" in failed
+
+
 async def test_a_german_member_reads_the_queue_in_german(start_bot: StartBot) -> None:
     running = await start_bot()
     hans = member(running, "hans", "de")

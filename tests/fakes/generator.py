@@ -26,6 +26,7 @@ import numpy.typing as npt
 from generation.clock import SYSTEM_CLOCK, Clock
 from generation.errors import GenerationError, OutOfMemoryError
 from generation.protocol import CancelToken, ProgressCallback
+from generation.queue.reasons import OUT_OF_MEMORY_FOR
 from generation.request import MAX_SEED, VideoRequest
 from generation.results import GeneratedClip, Timings
 from tests.fakes.gate import Gate
@@ -125,7 +126,12 @@ class FakeGenerator:
     def _raise_if_asked(self, requests: list[VideoRequest]) -> None:
         prompts = [request.prompt for request in requests]
         if any("OOM" in prompt for prompt in prompts) and len(requests) >= self.oom_min_batch:
-            raise OutOfMemoryError(f"the GPU ran out of memory for a batch of {len(requests)}")
+            first = requests[0]
+            raise OutOfMemoryError(
+                OUT_OF_MEMORY_FOR.format(
+                    count=len(requests), frames=first.num_frames, width=first.width, height=first.height
+                )
+            )
         if any("FAIL" in prompt for prompt in prompts):
             raise GenerationError("the fake generator was asked to fail")
 

@@ -25,7 +25,8 @@ from generation.errors import JobNotFoundError, shown
 from generation.queue.interface import JobEvent, JobFailed, JobFinished, JobQueued
 from generation.queue.jobfiles import new_job_id
 from generation.queue.outcome import LOST_VIDEO
-from generation.queue.redis.codec import DAMAGED_JOB, encode_request, video_key
+from generation.queue.reasons import DAMAGED_JOB
+from generation.queue.redis.codec import encode_request, video_key
 from generation.queue.redis.host import WorkerHost
 from generation.queue.redis.queue import RedisJobQueue
 from generation.queue.redis.source import RedisJobSource

@@ -21,8 +21,8 @@ import redis
 from generation.config import EngineSettings
 from generation.errors import DamagedJobError
 from generation.queue.interface import JobCancelled, JobFailed, JobFinished, JobStatus, Person
+from generation.queue.reasons import DAMAGED_JOB
 from generation.queue.redis import scripts
-from generation.queue.redis.codec import DAMAGED_JOB
 from generation.queue.redis.prelude import NEAR_PLACES
 from generation.queue.redis.queue import RedisJobQueue
 from generation.queue.redis.source import RedisJobSource

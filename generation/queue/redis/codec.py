@@ -46,9 +46,6 @@ Raw = Mapping[str, Any]
 SWEPT: Final = "swept"
 """Job hash field set once the bot's retention sweep deleted the job's files: it has no video any more."""
 
-DAMAGED_JOB: Final = "the queue's record of this job was damaged, so its result cannot be trusted; please ask again"
-"""Why a job whose record failed validation ended, as its user reads it."""
-
 _TOKEN: Final = re.compile(r"[0-9]{1,20}")
 """A fencing token: the `sched` hash's `token` counter (see `scripts.TAKE`)."""
 

@@ -85,9 +85,8 @@ from generation.queue.interface import (
     actor_text,
 )
 from generation.queue.jobfiles import inside, is_job_id, job_file, new_job_id
-from generation.queue.outcome import LOST_IN_REDIS, LOST_VIDEO
+from generation.queue.reasons import DAMAGED_JOB, LOST_IN_REDIS, LOST_VIDEO, UNKNOWN
 from generation.queue.redis.codec import (
-    DAMAGED_JOB,
     SWEPT,
     Raw,
     decode_event,
@@ -435,7 +434,7 @@ class RedisJobQueue:
             return JobFailed(job_id, DAMAGED_JOB)
         match info.status:
             case JobStatus.FAILED:
-                return JobFailed(job_id, info.error or "it failed")
+                return JobFailed(job_id, info.error or UNKNOWN)
             case JobStatus.CANCELLED:
                 assert info.cancelled_by is not None
                 return JobCancelled(job_id, info.cancelled_by)

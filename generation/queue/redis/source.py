@@ -51,18 +51,14 @@ from generation.clock import Clock
 from generation.errors import DamagedJobError
 from generation.queue.interface import JobInfo, actor_text
 from generation.queue.jobfiles import inside, is_job_id, job_file
-from generation.queue.redis.codec import DAMAGED_JOB, Raw, decode_info, encode_ending, video_key
+from generation.queue.reasons import DAMAGED_JOB, PICTURE_GONE, VIDEO_GONE, VIDEO_NOT_STORED
+from generation.queue.redis.codec import Raw, decode_info, encode_ending, video_key
 from generation.queue.redis.registry import ADVERT_MODEL, ADVERT_PROFILE, GONE_KEPT_S
 from generation.queue.redis.verbs import QueueVerbs
 from generation.queue.source import BatchLimits, Ending, Failed, Succeeded
 
 log = logging.getLogger(__name__)
 
-PICTURE_GONE: Final = "the picture to animate is no longer stored (it waited too long); please ask again"
-VIDEO_GONE: Final = "the video to extend is no longer stored (it waited too long); please ask again"
-VIDEO_NOT_STORED: Final = (
-    "the video was made, but the queue could not store it (full or not answering); please ask again in a few minutes"
-)
 _DAMAGED: Final = Failed(DAMAGED_JOB)
 _FIRST_RETRY_S: Final = 0.25
 _T = TypeVar("_T")
