@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Final
 
 from bot.errors import InvalidOptionError
-from bot.i18n import ENGLISH, Speaker, Text
+from bot.i18n import ENGLISH, Speaker, Text, current_speaker
 from bot.intake.options import ChannelDefaults, RequestLimits
 from generation.clock import Clock
 from generation.profiles import ModelProfile
@@ -92,7 +92,8 @@ class ServedModels:
             by_name = {model.name: model for model in models}
         if name is not None:
             if name not in by_name:
-                allowed = Text("one of the models served now: {models}", models=listed(models))
+                # Built as the member's own handler runs, so the kinds are said in their language.
+                allowed = Text("one of the models served now: {models}", models=listed(models, current_speaker()))
                 raise InvalidOptionError("model", f"“{name[:40]}”", allowed)
             return by_name[name]
         wanted = [*(scope.model for scope in defaults), self._default_model]

@@ -113,6 +113,21 @@ async def test_an_unknown_model_is_refused_listing_the_served_ones_and_nothing_i
     assert await running.queue.active() == []
 
 
+async def test_a_french_member_reads_the_served_models_kinds_in_french(start_bot: StartBot) -> None:
+    running = await start_bot(models=TEXT_AND_PICTURES)
+    amelie = running.emulator.add_user("amelie", locale="fr")
+    running.emulator.add_member(running.guild, amelie)
+
+    interaction = await running.emulator.invoke_slash(
+        amelie, running.channel, "video", {"prompt": "a fox", "model": "quality"}
+    )
+
+    assert await ephemeral_reply(interaction) == (
+        "model doit être l'un des modèles servis en ce moment : `classic` (texte → vidéo), "
+        "`motion` (image → vidéo) (reçu : “quality”)"
+    )
+
+
 async def test_a_picture_for_a_text_model_is_refused_naming_the_model_that_animates_pictures(
     start_bot: StartBot,
 ) -> None:
