@@ -66,7 +66,7 @@ class OptionConflictError(BotInputError, ValueError):
 class InvalidOptionError(BotInputError, ValueError):
     """An option value is not allowed; `option` is the name the user sees, not the engine's field."""
 
-    def __init__(self, option: str, value: str, allowed: str | Text, *, note: str | Text = "") -> None:
+    def __init__(self, option: str, value: str | Text, allowed: str | Text, *, note: str | Text = "") -> None:
         self.option = option
         self.value = value
         self.allowed = allowed

@@ -26,6 +26,18 @@ from generation.errors import GenerationError, InvalidRequestError
 FORMATS: Final = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
 IMAGES_FOLDER: Final = "images"
 
+# What a refused picture is, and what is accepted, as its user reads them (English: a front end that
+# speaks other languages keys its translations on these; the bot's `bot/i18n/engine_texts.py`).
+LIMITS: Final = "a PNG, JPEG or WebP of at most {mib} MiB and {pixels} pixels"
+A_FORMAT_FILE: Final = "a {format} file"
+PIXELS: Final = "{width}×{height} pixels"
+TOO_MANY_PIXELS: Final = "an image of too many pixels"
+NOT_AN_IMAGE: Final = "a file that is not a readable image"
+NO_LONGER_KEPT: Final = "an image no longer kept"
+A_NEW_IMAGE: Final = "a new image attached to /video"
+FIXED_PICTURE_TEXTS: Final = (TOO_MANY_PIXELS, NOT_AN_IMAGE, NO_LONGER_KEPT, A_NEW_IMAGE)
+PICTURE_TEMPLATES: Final = (LIMITS, A_FORMAT_FILE, PIXELS)
+
 
 @dataclass(frozen=True)
 class ImageLimits:
@@ -36,7 +48,7 @@ class ImageLimits:
 
     def describe(self) -> str:
         """The limits as a user reads them."""
-        return f"a PNG, JPEG or WebP of at most {self.max_bytes / 2**20:.3g} MiB and {self.max_pixels:,} pixels"
+        return LIMITS.format(mib=f"{self.max_bytes / 2**20:.3g}", pixels=f"{self.max_pixels:,}")
 
 
 def prepare_image(data: bytes, width: int, height: int, limits: ImageLimits) -> bytes:
@@ -53,17 +65,19 @@ def prepare_image(data: bytes, width: int, height: int, limits: ImageLimits) -> 
         # warnings is needed (one would be process-wide, and this runs on worker threads).
         with Image.open(io.BytesIO(data)) as image:
             if image.format not in FORMATS:
-                raise InvalidRequestError("image", f"a {image.format} file", limits.describe())
+                raise InvalidRequestError("image", A_FORMAT_FILE.format(format=image.format), limits.describe())
             if image.width * image.height > limits.max_pixels:
-                raise InvalidRequestError("image", f"{image.width}×{image.height} pixels", limits.describe())
+                raise InvalidRequestError(
+                    "image", PIXELS.format(width=image.width, height=image.height), limits.describe()
+                )
             image.load()
             upright = ImageOps.exif_transpose(image).convert("RGB")
     except InvalidRequestError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):  # the warning, where made an error
-        raise InvalidRequestError("image", "an image of too many pixels", limits.describe()) from None
+        raise InvalidRequestError("image", TOO_MANY_PIXELS, limits.describe()) from None
     except UnidentifiedImageError:
-        raise InvalidRequestError("image", "a file that is not a readable image", limits.describe()) from None
+        raise InvalidRequestError("image", NOT_AN_IMAGE, limits.describe()) from None
     except (OSError, SyntaxError, ValueError) as error:
         # Pillow's truncated or corrupt-data errors.
         raise InvalidRequestError("image", f"a damaged image ({error})", limits.describe()) from None
@@ -94,7 +108,7 @@ def copy_stored_image(path: str, width: int, height: int, output_dir: Path) -> P
         with Image.open(path) as image:
             picture = image.convert("RGB")
     except FileNotFoundError:
-        raise InvalidRequestError("image", "an image no longer kept", "a new image attached to /video") from None
+        raise InvalidRequestError("image", NO_LONGER_KEPT, A_NEW_IMAGE) from None
     if picture.size != (width, height):
         picture = ImageOps.fit(picture, (width, height), method=Image.Resampling.LANCZOS)
     out = io.BytesIO()

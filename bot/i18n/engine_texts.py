@@ -1,15 +1,16 @@
-"""The engine's failure reasons (`generation/queue/reasons.py`), marked for the catalogues and said in a
-member's language.
+"""The engine's texts a member reads: a failed job's reason (`generation/queue/reasons.py`) and what a
+refused picture is and what is accepted (`generation/conditioning.py`), marked for the catalogues.
 
-The engine writes a failed job's reason in English; the bot says one it knows through the catalogue
-(the English text is the key), a templated one (a crash count, a time limit) with the values read back
-out of it, and anything else (an encoder's or a model's own message) in English as it came.
-A test holds these lists to the engine's.
+The engine writes them in English; the bot says one it knows through the catalogue (the English text
+is the key), a templated one (a crash count, a size) with the values read back out of it, and anything
+else (an encoder's or a model's own message) in English as it came. A test holds these lists to the
+engine's.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Final
 
 from bot.i18n.speaker import Text, marked
@@ -49,26 +50,54 @@ TEMPLATES: Final = (
 """Every reason the engine fills in from a template."""
 
 
+PICTURE_FIXED: Final = frozenset(
+    {
+        marked("an image of too many pixels"),
+        marked("a file that is not a readable image"),
+        marked("an image no longer kept"),
+        marked("a new image attached to /video"),
+    }
+)
+"""What the engine says of a picture word for word."""
+
+PICTURE_TEMPLATES: Final = (
+    marked("a PNG, JPEG or WebP of at most {mib} MiB and {pixels} pixels"),
+    marked("a {format} file"),
+    marked("{width}×{height} pixels"),
+)
+"""What the engine says of a picture from a template."""
+
+#: A value the engine writes into a template: a number (`1.5`, `16,777,216`) or a format's name (`GIF`).
+_VALUE: Final = r"[\w.,]{1,20}"
+
+
 def _pattern(template: str) -> re.Pattern[str]:
-    """`template` as a pattern whose groups read its values back (each a number, as the engine writes them)."""
+    """`template` as a pattern whose groups read its values back."""
     parts = re.split(r"\{(\w+)\}", template)
     pattern = "".join(
-        re.escape(part) if index % 2 == 0 else f"(?P<{part}>[0-9]{{1,12}}(?:\\.[0-9]{{1,6}})?)"
-        for index, part in enumerate(parts)
+        re.escape(part) if index % 2 == 0 else f"(?P<{part}>{_VALUE})" for index, part in enumerate(parts)
     )
     return re.compile(pattern)
 
 
-_PATTERNS: Final = tuple((template, _pattern(template)) for template in TEMPLATES)
+def _reader(fixed: frozenset[str], templates: tuple[str, ...]) -> Callable[[str], str | Text]:
+    patterns = tuple((template, _pattern(template)) for template in templates)
+
+    def read(text: str) -> str | Text:
+        if text in fixed:
+            return Text(text)
+        for template, pattern in patterns:
+            found = pattern.fullmatch(text)
+            if found is not None:
+                return Text(template, **found.groupdict())
+        return text
+
+    return read
 
 
-def engine_reason(reason: str) -> str | Text:
-    """A failed job's `reason` (read from the queue: untrusted) as a text to say in any language; one the
-    bot does not know stays as it is, in English."""
-    if reason in FIXED:
-        return Text(reason)
-    for template, pattern in _PATTERNS:
-        found = pattern.fullmatch(reason)
-        if found is not None:
-            return Text(template, **found.groupdict())
-    return reason
+engine_reason: Final = _reader(FIXED, TEMPLATES)
+"""A failed job's reason (read from the queue: untrusted) as a text to say in any language; one the bot
+does not know stays as it is, in English."""
+
+picture_text: Final = _reader(PICTURE_FIXED, PICTURE_TEMPLATES)
+"""What the engine said of a refused picture, or of what is accepted, as a text to say in any language."""

@@ -17,6 +17,7 @@ import discord
 from bot.discord_io.sanitize import display_prompt
 from bot.errors import ImageUnavailableError, InvalidOptionError
 from bot.i18n import Text
+from bot.i18n.engine_texts import picture_text
 from generation.conditioning import FORMATS, ImageLimits, copy_stored_image, prepare_image, store_image
 from generation.errors import InvalidRequestError
 
@@ -32,14 +33,22 @@ async def store_attachment(
     name = _shown(attachment.filename)
     content_type = (attachment.content_type or "").split(";")[0].strip().lower()
     if content_type not in FORMATS.values():
-        raise InvalidOptionError("image", f"{name}, a {content_type or 'file of unknown type'}", limits.describe())
+        said = (
+            Text("{name}, a {content_type}", name=name, content_type=content_type)
+            if content_type
+            else Text("{name}, a file of unknown type", name=name)
+        )
+        raise InvalidOptionError("image", said, picture_text(limits.describe()))
     if attachment.size > limits.max_bytes:
-        raise InvalidOptionError("image", f"{name}, {attachment.size / 2**20:.1f} MiB", limits.describe())
+        raise InvalidOptionError("image", f"{name}, {attachment.size / 2**20:.1f} MiB", picture_text(limits.describe()))
     data = await _download(attachment, name)
     try:
         png = await asyncio.to_thread(prepare_image, data, width, height, limits)
     except InvalidRequestError as error:
-        raise InvalidOptionError("image", f"{name}, {error.value}", error.allowed) from None
+        what = picture_text(str(error.value))
+        raise InvalidOptionError(
+            "image", Text("{name}, {what}", name=name, what=what), picture_text(error.allowed)
+        ) from None
     return str(await asyncio.to_thread(store_image, png, output_dir))
 
 
@@ -51,7 +60,7 @@ async def copy_image(path: str, width: int, height: int, output_dir: Path) -> st
     try:
         return str(await asyncio.to_thread(copy_stored_image, path, width, height, output_dir))
     except InvalidRequestError as error:
-        raise InvalidOptionError("image", str(error.value), error.allowed) from None
+        raise InvalidOptionError("image", picture_text(str(error.value)), picture_text(error.allowed)) from None
 
 
 async def discard_image(path: str | None) -> None:

@@ -1,17 +1,35 @@
-"""A failed job's reason, written by the engine in English, said in the member's language: every reason
-the engine gives is one the bot knows, its values read back out of a templated one, and anything else
-said as it came."""
+"""The engine's texts, written in English, said in the member's language (a failed job's reason, what a
+refused picture is): every one the engine gives is one the bot knows, its values read back out of a
+templated one, and anything else said as it came."""
 
 from __future__ import annotations
 
 from bot.i18n import speaker_for
-from bot.i18n.engine_texts import FIXED, TEMPLATES, engine_reason
+from bot.i18n.engine_texts import FIXED, PICTURE_FIXED, PICTURE_TEMPLATES, TEMPLATES, engine_reason, picture_text
+from generation.conditioning import FIXED_PICTURE_TEXTS, NOT_AN_IMAGE, PIXELS, ImageLimits
+from generation.conditioning import PICTURE_TEMPLATES as ENGINE_PICTURE_TEMPLATES
 from generation.queue.reasons import CRASHED, FIXED_REASONS, OUT_OF_MEMORY_FOR, REASON_TEMPLATES, TIMED_OUT
 
 
 def test_every_reason_the_engine_gives_is_one_the_bot_says() -> None:
     assert set(FIXED) == set(FIXED_REASONS)
     assert set(TEMPLATES) == set(REASON_TEMPLATES)
+
+
+def test_everything_the_engine_says_of_a_picture_is_something_the_bot_says() -> None:
+    assert set(PICTURE_FIXED) == set(FIXED_PICTURE_TEXTS)
+    assert set(PICTURE_TEMPLATES) == set(ENGINE_PICTURE_TEMPLATES)
+
+
+def test_a_refused_picture_and_what_is_accepted_are_said_in_the_members_language() -> None:
+    german = speaker_for("de")
+    limits = ImageLimits(max_bytes=10 * 2**20, max_pixels=4_000_000)
+
+    assert german.say(picture_text(NOT_AN_IMAGE)) == "eine Datei, die kein lesbares Bild ist"
+    assert german.say(picture_text(PIXELS.format(width=3000, height=2000))) == "3000×2000 Pixel"
+    assert german.say(picture_text(limits.describe())) == (
+        "ein PNG, JPEG oder WebP mit höchstens 10 MiB und 4,000,000 Pixeln"
+    )
 
 
 def test_a_fixed_reason_is_said_in_the_members_language() -> None:
