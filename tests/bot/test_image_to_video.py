@@ -150,6 +150,27 @@ async def test_each_bad_picture_gets_an_ephemeral_answer_and_nothing_is_queued(
     assert await nothing_queued(running)
 
 
+async def test_a_german_member_reads_what_was_wrong_with_their_picture_in_german(
+    start_bot: StartBot, tiny_ltx_i2v_dir: Path
+) -> None:
+    running = await start_bot(FakeGenerator(), model_id=str(tiny_ltx_i2v_dir), **TINY)
+    emulator = running.emulator
+    hans = emulator.add_user("hans", locale="de")
+    emulator.add_member(running.guild, hans)
+    unreadable = emulator.attachment("notes.png", b"just text, renamed\n", "image/png")
+    untyped = emulator.attachment("blob", b"\0" * 100, "")
+
+    for attachment, problem in [
+        (unreadable, "“notes.png”, eine Datei, die kein lesbares Bild ist"),
+        (untyped, "“blob”, eine Datei unbekannten Typs"),
+    ]:
+        interaction = await emulator.invoke_slash(hans, running.channel, "video", {"prompt": "w", "image": attachment})
+        answer = await ephemeral_reply(interaction)
+        assert answer.startswith("image muss ein PNG, JPEG oder WebP mit höchstens 10 MiB und "), answer
+        assert problem in answer
+    assert await running.queue.active() == []
+
+
 async def test_a_text_to_video_model_offers_no_picture_option(start_bot: StartBot, tiny_ltx_dir: Path) -> None:
     running = await start_bot(FakeGenerator(), model_id=str(tiny_ltx_dir), **TINY)
 
