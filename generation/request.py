@@ -23,7 +23,7 @@ class Bounds:
         """Raise `InvalidRequestError` naming `field` when `value` is outside the range."""
         if not self.minimum <= value <= self.maximum:
             raise InvalidRequestError(
-                field, value, f"between {format_number(self.minimum)} and {format_number(self.maximum)}"
+                field, value, BETWEEN.format(minimum=format_number(self.minimum), maximum=format_number(self.maximum))
             )
 
 
@@ -31,6 +31,12 @@ def format_number(number: float) -> str:
     """A number as people write it: `9` rather than `9.0`, `7.5` as it is."""
     return str(int(number)) if float(number).is_integer() else str(number)
 
+
+#: What a refused field allows, as templates (English: a front end speaking other languages keys its
+#: translations on them, as the bot's `bot/i18n/engine_texts.py` does).
+BETWEEN: Final = "between {minimum} and {maximum}"
+A_MULTIPLE_OF: Final = "a multiple of {multiple}"
+RANGE_TEMPLATES: Final = (BETWEEN, A_MULTIPLE_OF)
 
 MAX_PROMPT_CHARS: Final = 1000
 MAX_SEED: Final = 2**32 - 1
@@ -96,7 +102,7 @@ class VideoRequest:
                     name, f"{text[:20]}… ({len(text)} characters)", f"at most {MAX_PROMPT_CHARS} characters"
                 )
         if self.seed is not None and not 0 <= self.seed <= MAX_SEED:
-            raise InvalidRequestError("seed", self.seed, f"between 0 and {MAX_SEED}")
+            raise InvalidRequestError("seed", self.seed, BETWEEN.format(minimum=0, maximum=MAX_SEED))
         STEPS.check("steps", self.steps)
         FRAMES.check("num_frames", self.num_frames)
         GUIDANCE.check("guidance_scale", self.guidance_scale)
@@ -112,7 +118,7 @@ class VideoRequest:
         for name, size in (("width", self.width), ("height", self.height)):
             SIZE.check(name, size)
             if size % SIZE_MULTIPLE:
-                raise InvalidRequestError(name, size, f"a multiple of {SIZE_MULTIPLE}")
+                raise InvalidRequestError(name, size, A_MULTIPLE_OF.format(multiple=SIZE_MULTIPLE))
 
     def with_seed(self, seed: int | None) -> VideoRequest:
         """The same request with another seed (`None` draws a new one): what "re-roll" submits."""

@@ -24,6 +24,7 @@ from bot.discord_io.acknowledgement import acknowledgement_of
 from bot.discord_io.command_cache import JUST_UPDATED
 from bot.errors import BotError
 from bot.i18n import Speaker, speaker_for
+from bot.i18n.engine_texts import allowed_range
 from generation.errors import EngineError, InvalidRequestError, QuotaExceededError
 
 log = logging.getLogger(__name__)
@@ -52,14 +53,14 @@ async def reply_ephemeral(interaction: discord.Interaction[Any], message: str) -
 def said_to(speaker: Speaker, error: BotError | EngineError) -> str:
     """An expected error's message in `speaker`'s language. The engine's (`generation/` knows no languages)
     in English, except a refused request field, whose sentence is the catalogue's around the engine's
-    field, value and allowed range (that range stays the engine's English)."""
+    field, value and allowed range (a range the bot knows, `between 1 and 50`, said in it too)."""
     if isinstance(error, BotError):
         return speaker.say(error.said)
     if isinstance(error, InvalidRequestError):
         return speaker.say(
             "{option} must be {allowed} (got {value})",
             option=error.field,
-            allowed=error.allowed,
+            allowed=allowed_range(error.allowed),
             value=repr(error.value),
         )
     return str(error)

@@ -67,8 +67,14 @@ PICTURE_TEMPLATES: Final = (
 )
 """What the engine says of a picture from a template."""
 
+RANGE_TEMPLATES: Final = (
+    marked("between {minimum} and {maximum}"),
+    marked("a multiple of {multiple}"),
+)
+"""What a refused request field allows, from a template."""
+
 #: A value the engine writes into a template: a number (`1.5`, `16,777,216`) or a format's name (`GIF`).
-_VALUE: Final = r"[\w.,]{1,20}"
+_VALUE: Final = r"-?[\w.,]{1,20}"
 
 
 def _pattern(template: str) -> re.Pattern[str]:
@@ -101,3 +107,6 @@ does not know stays as it is, in English."""
 
 picture_text: Final = _reader(PICTURE_FIXED, PICTURE_TEMPLATES)
 """What the engine said of a refused picture, or of what is accepted, as a text to say in any language."""
+
+allowed_range: Final = _reader(frozenset(), RANGE_TEMPLATES)
+"""What a refused request field allows, as a text to say in any language."""

@@ -1,5 +1,6 @@
 """The engine's errors as the error handler says them: `generation/` knows no languages, so a refused
-request field is said in the member's language around the engine's own field, value and range."""
+request field is said in the member's language around the engine's own field and value, with its range
+said in that language too where it is one of the engine's templates."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from generation.errors import InvalidRequestError, ModelLoadError
 def test_a_refused_request_field_is_said_in_the_members_language_around_the_engines_values() -> None:
     error = InvalidRequestError("steps", 99, "between 1 and 50")
 
-    assert said_to(speaker_for("de"), error) == "steps muss between 1 and 50 sein (erhalten: 99)"
+    assert said_to(speaker_for("de"), error) == "steps muss zwischen 1 und 50 sein (erhalten: 99)"
     assert said_to(speaker_for("en-US"), error) == str(error)
 
 

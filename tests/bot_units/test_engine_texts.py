@@ -5,10 +5,19 @@ templated one, and anything else said as it came."""
 from __future__ import annotations
 
 from bot.i18n import speaker_for
-from bot.i18n.engine_texts import FIXED, PICTURE_FIXED, PICTURE_TEMPLATES, TEMPLATES, engine_reason, picture_text
+from bot.i18n.engine_texts import (
+    FIXED,
+    PICTURE_FIXED,
+    PICTURE_TEMPLATES,
+    RANGE_TEMPLATES,
+    TEMPLATES,
+    engine_reason,
+    picture_text,
+)
 from generation.conditioning import FIXED_PICTURE_TEXTS, NOT_AN_IMAGE, PIXELS, ImageLimits
 from generation.conditioning import PICTURE_TEMPLATES as ENGINE_PICTURE_TEMPLATES
 from generation.queue.reasons import CRASHED, FIXED_REASONS, OUT_OF_MEMORY_FOR, REASON_TEMPLATES, TIMED_OUT
+from generation.request import RANGE_TEMPLATES as ENGINE_RANGE_TEMPLATES
 
 
 def test_every_reason_the_engine_gives_is_one_the_bot_says() -> None:
@@ -19,6 +28,7 @@ def test_every_reason_the_engine_gives_is_one_the_bot_says() -> None:
 def test_everything_the_engine_says_of_a_picture_is_something_the_bot_says() -> None:
     assert set(PICTURE_FIXED) == set(FIXED_PICTURE_TEXTS)
     assert set(PICTURE_TEMPLATES) == set(ENGINE_PICTURE_TEMPLATES)
+    assert set(RANGE_TEMPLATES) == set(ENGINE_RANGE_TEMPLATES)
 
 
 def test_a_refused_picture_and_what_is_accepted_are_said_in_the_members_language() -> None:
