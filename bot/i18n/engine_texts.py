@@ -41,6 +41,7 @@ FIXED: Final = frozenset(
 
 TEMPLATES: Final = (
     marked("this prompt crashed the worker {crashes} times, so it will not be run again"),
+    marked("this job stopped {crashes} GPU workers, so it will not be run again"),
     marked("the video took longer than the {limit_s} s limit and was stopped"),
     marked(
         "the GPU ran out of memory for {count} × {frames} frames at {width}×{height}; "

@@ -35,6 +35,8 @@ CRASHED: Final = "this prompt crashed the worker {crashes} times, so it will not
 """A template: `{crashes}` is a count."""
 TIMED_OUT: Final = "the video took longer than the {limit_s} s limit and was stopped"
 """A template: `{limit_s}` is the watchdog's limit in seconds."""
+STOPPED_WORKERS: Final = "this job stopped {crashes} GPU workers, so it will not be run again"
+"""A template, filled in by Redis's `lua/reclaim.lua` (kept to it by a test): `{crashes}` is a count."""
 OUT_OF_MEMORY_FOR: Final = (
     "the GPU ran out of memory for {count} × {frames} frames at {width}×{height}; try fewer frames or a smaller size"
 )
@@ -54,4 +56,4 @@ FIXED_REASONS: Final = (
     BUG,
     UNKNOWN,
 )
-REASON_TEMPLATES: Final = (CRASHED, TIMED_OUT, OUT_OF_MEMORY_FOR)
+REASON_TEMPLATES: Final = (CRASHED, STOPPED_WORKERS, TIMED_OUT, OUT_OF_MEMORY_FOR)

@@ -4,6 +4,9 @@ templated one, and anything else said as it came."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import generation.queue.redis.queue as redis_queue
 from bot.i18n import speaker_for
 from bot.i18n.engine_texts import (
     FIXED,
@@ -16,7 +19,14 @@ from bot.i18n.engine_texts import (
 )
 from generation.conditioning import FIXED_PICTURE_TEXTS, NOT_AN_IMAGE, PIXELS, ImageLimits
 from generation.conditioning import PICTURE_TEMPLATES as ENGINE_PICTURE_TEMPLATES
-from generation.queue.reasons import CRASHED, FIXED_REASONS, OUT_OF_MEMORY_FOR, REASON_TEMPLATES, TIMED_OUT
+from generation.queue.reasons import (
+    CRASHED,
+    FIXED_REASONS,
+    OUT_OF_MEMORY_FOR,
+    REASON_TEMPLATES,
+    STOPPED_WORKERS,
+    TIMED_OUT,
+)
 from generation.request import RANGE_TEMPLATES as ENGINE_RANGE_TEMPLATES
 
 
@@ -40,6 +50,13 @@ def test_a_refused_picture_and_what_is_accepted_are_said_in_the_members_language
     assert german.say(picture_text(limits.describe())) == (
         "ein PNG, JPEG oder WebP mit höchstens 10 MiB und 4,000,000 Pixeln"
     )
+
+
+def test_the_reason_redis_writes_for_a_job_that_stopped_its_workers_is_the_template_the_bot_knows() -> None:
+    before, after = STOPPED_WORKERS.split("{crashes}")
+    script = Path(redis_queue.__file__).parent / "lua" / "reclaim.lua"
+
+    assert f"local reason = '{before}' .. crashes .. '{after}'" in script.read_text()
 
 
 def test_a_fixed_reason_is_said_in_the_members_language() -> None:
