@@ -11,7 +11,7 @@ from generation.config import EngineSettings
 from generation.errors import JobNotFoundError
 from generation.queue.gpu import mp4_encoder
 from generation.queue.interface import JobCancelled, JobFailed, JobFinished, JobStatus, Person
-from generation.queue.outcome import LOST_VIDEO
+from generation.queue.reasons import LOST_VIDEO
 from generation.queue.settings import QueueSettings
 from generation.queue.store import JobStore
 from tests.fakes.generator import FakeGenerator

@@ -24,8 +24,7 @@ from generation.config import EngineSettings
 from generation.errors import JobNotFoundError, shown
 from generation.queue.interface import JobEvent, JobFailed, JobFinished, JobQueued
 from generation.queue.jobfiles import new_job_id
-from generation.queue.outcome import LOST_VIDEO
-from generation.queue.reasons import DAMAGED_JOB
+from generation.queue.reasons import DAMAGED_JOB, LOST_VIDEO
 from generation.queue.redis.codec import encode_request, video_key
 from generation.queue.redis.host import WorkerHost
 from generation.queue.redis.queue import RedisJobQueue

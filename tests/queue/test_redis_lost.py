@@ -18,7 +18,7 @@ import pytest
 
 from generation.config import EngineSettings
 from generation.queue.interface import JobEvent, JobFailed, JobStatus
-from generation.queue.outcome import LOST_IN_REDIS
+from generation.queue.reasons import LOST_IN_REDIS
 from generation.queue.redis.queue import RedisJobQueue
 from generation.queue.settings import QueueSettings
 from generation.queue.source import BatchLimits

@@ -30,7 +30,7 @@ from generation.queue.interface import (
     JobStatus,
     Person,
 )
-from generation.queue.outcome import LOST_VIDEO
+from generation.queue.reasons import LOST_VIDEO
 from generation.queue.redis.host import WorkerHost
 from generation.queue.redis.queue import RedisJobQueue
 from generation.queue.redis.source import PICTURE_GONE, VIDEO_GONE, RedisJobSource

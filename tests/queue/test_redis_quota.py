@@ -17,7 +17,7 @@ import pytest
 from generation.errors import DamagedJobError, QueueBusyError, QuotaExceededError
 from generation.queue.allowance import DAY_S, QuotaUsage
 from generation.queue.interface import JobFailed
-from generation.queue.outcome import LOST_IN_REDIS
+from generation.queue.reasons import LOST_IN_REDIS
 from generation.queue.redis.queue import RedisJobQueue
 from tests.fakes.clock import FakeClock
 from tests.fixtures.redis_server import RedisServer

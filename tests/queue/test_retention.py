@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from generation.queue.interface import JobFailed, JobFinished, JobQueue
-from generation.queue.outcome import LOST_VIDEO
+from generation.queue.reasons import LOST_VIDEO
 from generation.queue.retention import SWEEP_INTERVAL_S
 from tests.fakes.clock import FakeClock
 from tests.queue.conftest import MakeQueue, first, spec
