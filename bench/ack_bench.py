@@ -1,7 +1,7 @@
 """Acknowledgement benchmark: how fast a burst of `/video` requests is first answered, under load.
 
     python -m bench.ack_bench [--bursts 100 500 1000] [--load none stress] [--gpu thread process]
-                              [--runs 1] [--step-s 0.05] [--profile DIR] [--out FILE]
+                              [--runs 1] [--step-s 0.05] [--quiet-s 3] [--profile DIR] [--out FILE]
 
 The bot runs as its own process (`bench.ack_bot`: the real bot and queue, a generator that spins in
 Python for `--step-s` per step, holding the GIL like a real pipeline's Python side), so the Discord
@@ -16,11 +16,17 @@ different member. Reported per burst:
 
 - first-response latency (from the interaction's creation to the arrival of the bot's first
   callback, on the emulator's clock) p50 / p99 / max, and how many took longer than 2.5 s and 3 s;
+- when the status message itself showed (a deferral's "thinking…" filled in, else the first
+  response): p99 (`shown p99`), the wait a member has before seeing their place in line;
 - how the first responses went out (a message with the status, a deferral, an ephemeral refusal);
 - the bot's event-loop lag p99 while a generation ran (a 20 ms timer's lateness, measured inside
-  the bot process);
+  the bot process): during the burst (`lag p99`: from the first interaction until every status
+  showed) and in the `--quiet-s` seconds before it, a video generating and nothing else asked
+  (`quiet lag`);
 - the bot's CPU per interaction: the CPU time (user + system, from /proc) its process spent from
-  just before the first interaction until the last was answered, divided by the interactions. Unlike
+  just before the first interaction until the last was answered, divided by the interactions
+  (`cpu ms/i`), and the same until every status message showed (`cpu/i shown`: a deferral moves the
+  rest of an answer's work past the first figure's window, so this one counts all of it). Unlike
   the latencies, it hardly moves with other work on the host, so it is the figure to compare across
   commits on a shared machine (its GPU child process is not counted: production runs it on a GPU).
 
@@ -46,6 +52,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -76,8 +83,11 @@ class BurstResult:
     deferrals: int
     refusals: int
     loop_lag_p99_ms: float | None
+    quiet_lag_p99_ms: float | None
     violations: int
     cpu_ms_per_interaction: float
+    shown_p99_ms: float
+    cpu_ms_per_interaction_shown: float
 
 
 def percentile(values: Sequence[float], fraction: float) -> float:
@@ -122,7 +132,7 @@ def process_cpu_s(pid: int) -> float:
 
 
 async def run_burst(
-    size: int, load: str, gpu: str, step_s: float, workdir: Path, profile: Path | None = None
+    size: int, load: str, gpu: str, step_s: float, workdir: Path, profile: Path | None = None, quiet_s: float = 3.0
 ) -> BurstResult:
     """Start a bot, keep its GPU thread busy, dispatch `size` interactions in one second, measure."""
     emulator = DiscordEmulator()
@@ -145,6 +155,7 @@ async def run_burst(
         "QUEUE_MAX_PER_USER": "3",
         "SHUTDOWN_GRACE_S": "0",
         "VIDEO_SIZES": "tiny:64x64",
+        "MAX_STEPS": "150",
         "BENCH_STEP_S": str(step_s),
         "BENCH_GPU": gpu,
         "LOG_LEVEL": "INFO",
@@ -164,9 +175,12 @@ async def run_burst(
         await emulator.wait_until_ready(timeout=120)
         await emulator.wait_for(lambda: bool(emulator.commands(guild)), timeout=120)
         # A long job first, so every answer below is given while the GPU thread is busy.
-        warm = await emulator.invoke_slash(users[-1], channel, "video", {"prompt": "keep busy -steps 50 -frames 2"})
+        warm = await emulator.invoke_slash(users[-1], channel, "video", {"prompt": "keep busy -steps 150 -frames 2"})
         await warm.wait_for_response(timeout=120)
         await emulator.wait_for(lambda: "Generating" in _titles(warm), timeout=120)
+        quiet_from = time.monotonic()
+        await asyncio.sleep(quiet_s)  # a video generating and nothing asked: the loop's lag at rest
+        burst_from = time.monotonic()
         async with contextlib.AsyncExitStack() as sampling:
             if profile is not None:
                 await sampling.enter_async_context(py_spy(bot.pid, profile / f"{load}-{gpu}-{size}-{bot.pid}.txt"))
@@ -182,6 +196,9 @@ async def run_burst(
             span = max(i.created_at for i in interactions) - min(i.created_at for i in interactions)
             await emulator.wait_for(lambda: all(i.callbacks for i in interactions), timeout=600)
             cpu_s = process_cpu_s(bot.pid) - cpu_before
+            await emulator.wait_for(lambda: all(_shown_at(i) is not None for i in interactions), timeout=600)
+            cpu_shown_s = process_cpu_s(bot.pid) - cpu_before
+            burst_to = time.monotonic()
     finally:
         if bot.returncode is None:
             bot.send_signal(signal.SIGTERM)
@@ -189,7 +206,7 @@ async def run_burst(
         await emulator.stop()
     latencies = [(i.callbacks[0].at - i.created_at) for i in interactions]
     kinds = [first_response_kind(i) for i in interactions]
-    lag = _lag_p99(out.decode())
+    samples = _lag_samples(out.decode())
     return BurstResult(
         load=load,
         gpu=gpu,
@@ -204,10 +221,25 @@ async def run_burst(
         messages=kinds.count("message"),
         deferrals=kinds.count("deferral"),
         refusals=kinds.count("refusal"),
-        loop_lag_p99_ms=lag,
+        loop_lag_p99_ms=_p99_ms([lag for at, lag in samples if burst_from <= at <= burst_to]),
+        quiet_lag_p99_ms=_p99_ms([lag for at, lag in samples if quiet_from <= at < burst_from]),
         violations=len(emulator.violations),
         cpu_ms_per_interaction=round(cpu_s * 1000 / len(interactions), 3),
+        shown_p99_ms=round(percentile([_shown_s(i) for i in interactions], 0.99) * 1000, 1),
+        cpu_ms_per_interaction_shown=round(cpu_shown_s * 1000 / len(interactions), 3),
     )
+
+
+def _shown_s(interaction: Interaction) -> float:
+    """Seconds from the interaction's creation until its answer showed (0 if it never did)."""
+    shown_at = _shown_at(interaction)
+    return 0.0 if shown_at is None else shown_at - interaction.created_at
+
+
+def _shown_at(interaction: Interaction) -> float | None:
+    """When the interaction's answer showed to its member: a refusal's or status message's first showing."""
+    message = interaction.original
+    return None if message is None else message.shown_at
 
 
 def _titles(interaction: Interaction) -> str:
@@ -219,28 +251,33 @@ def _normal_priority() -> None:
     os.setpriority(os.PRIO_PROCESS, 0, 0)
 
 
-def _lag_p99(stdout: str) -> float | None:
+def _lag_samples(stdout: str) -> list[tuple[float, float]]:
+    """The bot's (when, seconds late) lag samples from its last JSON line."""
     for line in reversed(stdout.splitlines()):
         with contextlib.suppress(ValueError):
-            report = json.loads(line)
-            p99 = report.get("loop_lag", {}).get("p99_ms")
-            return None if p99 is None else round(float(p99), 1)
-    return None
+            return [(float(at), float(lag)) for at, lag in json.loads(line)["loop_lag"]]
+    return []
+
+
+def _p99_ms(lags: Sequence[float]) -> float | None:
+    return None if len(lags) < 2 else round(percentile(lags, 0.99) * 1000, 1)
 
 
 def print_table(results: Sequence[BurstResult]) -> None:
     """One row per burst."""
     header = (
         f"{'load':<7}{'gpu':<8}{'burst':>6}{'span s':>8}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'>2.5s':>7}{'>3s':>5}"
-        f"{'msg':>6}{'defer':>7}{'refuse':>8}{'lag p99':>9}{'viol':>6}{'cpu ms/i':>10}"
+        f"{'msg':>6}{'defer':>7}{'refuse':>8}{'lag p99':>9}{'quiet lag':>10}{'viol':>6}{'cpu ms/i':>10}"
+        f"{'shown p99':>11}{'cpu/i shown':>13}"
     )
     print(header)
     for r in results:
         lag = "-" if r.loop_lag_p99_ms is None else f"{r.loop_lag_p99_ms:.1f}"
+        quiet = "-" if r.quiet_lag_p99_ms is None else f"{r.quiet_lag_p99_ms:.1f}"
         print(
             f"{r.load:<7}{r.gpu:<8}{r.burst:>6}{r.dispatch_span_s:>8.2f}{r.p50_ms:>9.1f}{r.p99_ms:>9.1f}{r.max_ms:>9.1f}"
-            f"{r.over_2_5_s:>7}{r.over_3_s:>5}{r.messages:>6}{r.deferrals:>7}{r.refusals:>8}{lag:>9}{r.violations:>6}"
-            f"{r.cpu_ms_per_interaction:>10.3f}"
+            f"{r.over_2_5_s:>7}{r.over_3_s:>5}{r.messages:>6}{r.deferrals:>7}{r.refusals:>8}{lag:>9}{quiet:>10}{r.violations:>6}"
+            f"{r.cpu_ms_per_interaction:>10.3f}{r.shown_p99_ms:>11.1f}{r.cpu_ms_per_interaction_shown:>13.3f}"
         )
 
 
@@ -251,6 +288,7 @@ async def run_all(
     step_s: float,
     runs: int = 1,
     profile: Path | None = None,
+    quiet_s: float = 3.0,
 ) -> list[BurstResult]:
     """Every burst size under every load condition and GPU layout, `runs` times, a fresh bot each time."""
     results = []
@@ -262,7 +300,7 @@ async def run_all(
                         for _ in range(runs):
                             # A folder per run: a second run on the first one's database would recover its jobs.
                             workdir = Path(tempfile.mkdtemp(prefix="run-", dir=folder))
-                            result = await run_burst(size, load, gpu, step_s, workdir, profile)
+                            result = await run_burst(size, load, gpu, step_s, workdir, profile, quiet_s)
                             results.append(result)
                             print_table([result])
     return results
@@ -293,6 +331,7 @@ def entry(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--gpu", nargs="+", choices=["thread", "process"], default=["thread", "process"])
     parser.add_argument("--runs", type=int, default=1, help="times to run each burst, a fresh bot each time")
     parser.add_argument("--step-s", type=float, default=0.05, help="seconds of pure Python per denoising step")
+    parser.add_argument("--quiet-s", type=float, default=3.0, help="seconds of generation alone before each burst")
     parser.add_argument("--profile", type=Path, help="sample the bot with py-spy into this folder, print top frames")
     parser.add_argument("--out", type=Path, help="also write the figures as JSON")
     args = parser.parse_args(argv)
@@ -304,7 +343,7 @@ def entry(argv: Sequence[str] | None = None) -> None:
         print("note: not root, so the emulator runs at the bot's priority and its own work counts too")
     if args.profile is not None:
         args.profile.mkdir(parents=True, exist_ok=True)
-    results = asyncio.run(run_all(args.bursts, args.load, args.gpu, args.step_s, args.runs, args.profile))
+    results = asyncio.run(run_all(args.bursts, args.load, args.gpu, args.step_s, args.runs, args.profile, args.quiet_s))
     print()
     print_table(results)
     print_spread(results)

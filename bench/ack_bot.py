@@ -6,7 +6,7 @@ It runs what `python -m bot` runs (on the same event loop), except that the gene
 seconds of pure Python per step), either on the queue's GPU thread in this process
 (`BENCH_GPU=thread`, the layout before the GPU process) or in a child process as in production
 (`BENCH_GPU=process`). It measures its own event-loop lag while a generation runs, and on SIGTERM
-shuts down as the bot does and prints one JSON line with the lag percentiles for the bench to read.
+shuts down as the bot does and prints one JSON line with the lag samples for the bench to read.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import asyncio
 import functools
 import json
 import os
-import statistics
+import time
 from collections.abc import Sequence
 
 from bench.busy_generator import BusyGenerator
@@ -66,29 +66,27 @@ class Watched:
             self.busy = False
 
 
-async def watch_lag(generator: Watched, samples: list[float]) -> None:
-    """Record how late a 20 ms timer fires, whenever a generation is running."""
+async def watch_lag(generator: Watched, samples: list[tuple[float, float]]) -> None:
+    """Record how late a 20 ms timer fires, whenever a generation is running, with when (monotonic
+    seconds: the bench's emulator reads the same clock, so it can tell samples in a burst from the rest)."""
     loop = asyncio.get_running_loop()
     while True:
         expected = loop.time() + _TICK_S
         await asyncio.sleep(_TICK_S)
         if generator.busy:
-            samples.append(max(0.0, loop.time() - expected))
+            samples.append((time.monotonic(), max(0.0, loop.time() - expected)))
 
 
-async def run(settings: Settings, generator: Watched) -> dict[str, float]:
-    """Run the bot until SIGTERM; the lag percentiles in milliseconds."""
+async def run(settings: Settings, generator: Watched) -> list[tuple[float, float]]:
+    """Run the bot until SIGTERM; the lag samples (when, seconds late)."""
     queue = LocalJobQueue(settings, settings, generator)
-    samples: list[float] = []
+    samples: list[tuple[float, float]] = []
     watcher = asyncio.create_task(watch_lag(generator, samples))
     try:
         await main(settings, queue)
     finally:
         watcher.cancel()
-    if len(samples) < 2:
-        return {"samples": len(samples)}
-    cuts = statistics.quantiles(samples, n=100)
-    return {"samples": len(samples), "p50_ms": cuts[49] * 1000, "p99_ms": cuts[98] * 1000}
+    return samples
 
 
 def entry() -> None:
@@ -99,8 +97,8 @@ def entry() -> None:
     inner: VideoGenerator = BusyGenerator(step_s)
     if os.environ.get("BENCH_GPU", "process") == "process":
         inner = ProcessGenerator(functools.partial(BusyGenerator, step_s), max_batch_size=1)
-    lag = run_on_best_loop(run(settings, Watched(inner)))
-    print(json.dumps({"loop_lag": lag}), flush=True)
+    samples = run_on_best_loop(run(settings, Watched(inner)))
+    print(json.dumps({"loop_lag": samples}), flush=True)
 
 
 if __name__ == "__main__":

@@ -247,6 +247,8 @@ class Message:
     allowed_mentions: dict[str, Any] | None = None
     created_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
     changed_at: float = 0.0
+    shown_at: float | None = None
+    """When its content first showed (a deferred response: when it was filled in), on the emulator's clock."""
     edits: list[MessageEdit] = field(default_factory=list)
     deleted: bool = False
     interaction_id: int | None = None

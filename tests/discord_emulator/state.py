@@ -219,6 +219,8 @@ class EmulatorState:
             webhook_id=webhook_id,
         )
         self._apply(message, body, uploads, creating=True)
+        if not message.loading:
+            message.shown_at = message.changed_at
         self.messages[message.id] = message
         return message
 
@@ -231,6 +233,7 @@ class EmulatorState:
         message.changed_at = self.clock.now()
         if was_loading:
             message.flags &= ~LOADING
+            message.shown_at = message.changed_at
             return
         message.edits.append(
             MessageEdit(
