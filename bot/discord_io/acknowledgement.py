@@ -11,6 +11,13 @@ handler's answers, so an interaction is answered exactly once.
 
 An ephemeral error after a public deferral cannot turn the "thinking…" message private: it is deleted
 and the error follows privately, so no refusal is ever shown to the channel.
+
+In a burst, handlers take turns (`AnswerTurns`): at most `ANSWER_TURNS` work toward their first answer
+at once, in the order their interactions arrived, and each gives its turn up as soon as its answer is
+ready to send. Unbounded, a thousand handlers would share the event loop round-robin and all answer
+near the end of the burst; in turns the early ones answer early, the loop's queue of ready callbacks
+stays short (its lag bounded), and only an interaction that truly waits past `ACK_BUDGET_S` costs a
+deferral and an edit instead of one response.
 """
 
 from __future__ import annotations
@@ -34,6 +41,14 @@ log = logging.getLogger(__name__)
 ACK_BUDGET_S: Final = 0.5
 """How long after its creation an interaction may wait for its handler's own answer before it is deferred."""
 
+DISCORD_DEADLINE_S: Final = 3.0
+"""Discord drops an interaction not answered this long after its creation."""
+
+ANSWER_TURNS: Final = 32
+"""How many handlers work toward their first answer at once (see the module docstring). Enough that a
+few slow picture downloads or Redis round trips do not hold up the line, few enough that a loop
+iteration runs a bounded number of handler steps."""
+
 ALREADY_ACKNOWLEDGED: Final = 40060
 """Discord's answer to a second response to one interaction: the first (perhaps a retried one) got through."""
 
@@ -41,6 +56,32 @@ BUSY_TEXT: Final = marked("I'm very busy right now and couldn't open that in tim
 
 _EXTRAS_KEY: Final = "videobot.acknowledgement"
 _NO_PINGS: Final = discord.AllowedMentions.none()
+
+
+class AnswerTurns:
+    """Turns to work toward a first answer, `limit` at a time, handed out in the order they were asked for."""
+
+    def __init__(self, limit: int = ANSWER_TURNS) -> None:
+        # asyncio's semaphore queues its waiters first come, first served, and a newcomer never jumps them.
+        self._slots = asyncio.Semaphore(limit)
+
+    async def take(self) -> Turn:
+        """Wait for a turn; give it back with `Turn.give_back`."""
+        await self._slots.acquire()
+        return Turn(self._slots)
+
+
+class Turn:
+    """One turn of `AnswerTurns`, held until given back."""
+
+    def __init__(self, slots: asyncio.Semaphore) -> None:
+        self._slots: asyncio.Semaphore | None = slots
+
+    def give_back(self) -> None:
+        """Let the next waiter have the turn; a second call does nothing."""
+        if self._slots is not None:
+            self._slots.release()
+            self._slots = None
 
 
 class Deferral(enum.Enum):
@@ -91,6 +132,13 @@ class Acknowledgement:
         self._first_error: BaseException | None = None
         self._deferred_message_id: int | None = None
         self._closed = False
+        self._turn: Turn | None = None
+
+    def _answer_ready(self) -> None:
+        """The handler's answer is built: the rest is a Discord call, which needs no turn."""
+        if self._turn is not None:
+            self._turn.give_back()
+            self._turn = None
 
     @property
     def deferred(self) -> bool:
@@ -100,8 +148,9 @@ class Acknowledgement:
     def remaining_s(self) -> float:
         """Seconds of the budget left, counted from the interaction's creation on Discord's clock."""
         age = self._clock.time() - self.interaction.created_at.timestamp()
-        # A host clock off from Discord's could make the age absurd; then count from now.
-        age = age if 0.0 <= age <= self._budget_s else 0.0
+        # A host clock off from Discord's could make the age absurd; then count from now. An age within
+        # Discord's deadline is believed: an interaction that waited in a burst is already late.
+        age = age if 0.0 <= age <= DISCORD_DEADLINE_S else 0.0
         return self._budget_s - age
 
     async def respond(
@@ -116,6 +165,7 @@ class Acknowledgement:
 
         Never raises for a failed Discord call; the `Answer` says what the user saw.
         """
+        self._answer_ready()
         async with self._lock:
             if self._state is _State.PENDING:
                 return await self._first_response(content, embed, view, ephemeral)
@@ -126,6 +176,7 @@ class Acknowledgement:
     async def refuse(self, text: str) -> None:
         """Tell only the user that their request went nowhere (an expected error, a refusal)."""
         text = text[:2000]
+        self._answer_ready()
         async with self._lock:
             try:
                 if self._state is _State.PENDING or self._state is _State.LOST:
@@ -147,6 +198,7 @@ class Acknowledgement:
 
     async def open_modal(self, modal: discord.ui.Modal) -> bool:
         """Show `modal` as the first response; False if the busy notice had to go first."""
+        self._answer_ready()
         async with self._lock:
             if self._state is not _State.PENDING:
                 return False
@@ -227,9 +279,18 @@ class Acknowledgement:
 
 @contextlib.asynccontextmanager
 async def acknowledged(
-    interaction: discord.Interaction[Any], clock: Clock, deferral: Deferral, *, budget_s: float = ACK_BUDGET_S
+    interaction: discord.Interaction[Any],
+    clock: Clock,
+    deferral: Deferral,
+    *,
+    budget_s: float = ACK_BUDGET_S,
+    turns: AnswerTurns | None = None,
 ) -> AsyncIterator[Acknowledgement]:
     """Run a handler with an `Acknowledgement` that answers for it if it runs out of budget.
+
+    With `turns`, the handler starts once it has a turn and holds it until its first answer (or its
+    end); the budget counts from the interaction's creation all the same, so waiting for a turn past it
+    is answered by a deferral.
 
     The acknowledgement is also kept on the interaction, so the central error handler answers through it.
     The handler runs speaking the member's language (`bot.i18n.speaking`): what it builds without a
@@ -239,9 +300,12 @@ async def acknowledged(
     interaction.extras[_EXTRAS_KEY] = ack
     timer = asyncio.create_task(ack._answer_for_the_handler(), name=f"acknowledge-{interaction.id}")
     try:
+        if turns is not None:
+            ack._turn = await turns.take()
         with speaking(speaker_for(interaction.locale)):
             yield ack
     finally:
+        ack._answer_ready()
         # Wait out a deferral already on its way (cancelling it mid-request would leave its fate unknown).
         await asyncio.shield(ack._close())
         timer.cancel()

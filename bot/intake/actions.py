@@ -15,7 +15,7 @@ from typing import Any
 import discord
 
 from bot.discord_io import render
-from bot.discord_io.acknowledgement import Acknowledgement, Deferral, acknowledged
+from bot.discord_io.acknowledgement import Acknowledgement, AnswerTurns, Deferral, acknowledged
 from bot.discord_io.error_handler import report_error
 from bot.discord_io.sanitize import display_prompt
 from bot.discord_io.views import JobAction, RemixSubmission, extend_form, remix_form
@@ -84,6 +84,8 @@ class JobActions:
         self._default_steps = default_steps
         self._image_limits = image_limits
         self._output_dir = output_dir
+        # One line for every request of this bot: a burst is answered in the order it arrived.
+        self._turns = AnswerTurns()
 
     async def submit_new(
         self,
@@ -101,7 +103,7 @@ class JobActions:
         `size` is a size name of the chosen model's. The picture is `attachment`, else the one
         `image_of` (a remixed job's request) was made from.
         """
-        async with acknowledged(interaction, self._clock, Deferral.PUBLIC) as ack:
+        async with acknowledged(interaction, self._clock, Deferral.PUBLIC, turns=self._turns) as ack:
             defaults = self._channel_defaults.lookup(interaction.guild_id, interaction.channel_id)
             here = await self._gatekeeper.rules_here(interaction)
             served = await self._models.choose(model, defaults)
@@ -210,7 +212,7 @@ class JobActions:
         deferrals = {JobAction.REROLL: Deferral.PUBLIC, JobAction.REMIX: Deferral.BUSY, JobAction.EXTEND: Deferral.BUSY}
         deferral = deferrals.get(action, Deferral.EPHEMERAL)
         speaker = speaker_for(interaction.locale)
-        async with acknowledged(interaction, self._clock, deferral) as ack:
+        async with acknowledged(interaction, self._clock, deferral, turns=self._turns) as ack:
             try:
                 info = await self._queue.get(job_id)
                 match action:
@@ -263,7 +265,7 @@ class JobActions:
         Like a `/video` (its prompt, the gatekeeper's checks, the queue's fairness and caps), at the
         original's frame rate and size, on a model that animates pictures, from a copy of the video.
         """
-        async with acknowledged(interaction, self._clock, Deferral.PUBLIC) as ack:
+        async with acknowledged(interaction, self._clock, Deferral.PUBLIC, turns=self._turns) as ack:
             try:
                 original = await self._queue.get(job_id)
                 video = await video_to_extend(original, self._output_dir)

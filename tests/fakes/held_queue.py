@@ -41,6 +41,10 @@ class HeldQueue:
         """Let the waiting and later calls of `method` through."""
         self._doors.pop(method).set()
 
+    def arrivals(self, method: str) -> int:
+        """How many calls of `method` have reached the door so far (held or not)."""
+        return self._arrivals[method]
+
     async def arrived(self, method: str, count: int = 1, timeout: float = PATIENCE_S) -> None:
         """Until `count` calls of `method` have reached the door (held or not)."""
         async with asyncio.timeout(timeout), self._changed:
