@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 from bot.settings import Settings
 from bot.startup.client import build_bot
+from bot.startup.collector import settle_after_start
 from bot.startup.discord_login import check_discord, reach_gateway
 from bot.startup.endpoints import point_discord_at
 from bot.startup.event_loop import loop_name
@@ -48,6 +49,7 @@ async def main(settings: Settings, queue: JobQueue | None = None) -> None:
         # Not raced against a stop: login runs setup_hook (commands, the queue, recovery), and closing
         # the queue half-way through its start would break it. A stop asked for meanwhile waits for it.
         await bot.login(settings.discord_token.get_secret_value())
+        settle_after_start()
         # The load above may have taken minutes: discord.py retries a gateway only once it reached it.
         await _unless_stopped(reach_gateway(settings.discord_gateway_url), stopping)
         if stopping.is_set():
