@@ -29,7 +29,7 @@ from bot.moderation.rules import (
     is_admin,
 )
 from bot.moderation.rules_store import RulesStore
-from bot.moderation.server_rules import GuildRules
+from bot.moderation.server_rules import NO_RULES, GuildRules
 from bot.settings import Settings
 from generation.clock import Clock
 from generation.request import VideoRequest
@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 audit = logging.getLogger("videobot.audit")
 #: Compiled server blocklists kept; past this (many servers, many edits) they are compiled again.
 _BLOCKLISTS_KEPT = 256
+#: Places (server, channel, thread parent) whose effective rules are kept; past this they are worked out again.
+_PLACES_KEPT = 4096
 
 
 class Gatekeeper:
@@ -61,6 +63,7 @@ class Gatekeeper:
         # wait in one server is not held against them in another, and a changed value starts afresh.
         self._ruled_cooldowns: dict[tuple[int, int, float], Cooldown] = {}
         self._blocklists: dict[tuple[str, ...], Blocklist] = {self.operator.blocklist: self.blocklist}
+        self._effective: dict[tuple[int, int | None, int | None], tuple[GuildRules, EffectiveRules]] = {}
         self._model_negative_prompt = settings.profile.negative_prompt
 
     async def rules_here(self, interaction: discord.Interaction[Any]) -> EffectiveRules:
@@ -74,8 +77,24 @@ class Gatekeeper:
     ) -> EffectiveRules:
         """The rules in force in a server (the operator's alone outside one), in one channel or server-wide."""
         if guild_id is None:
-            return effective_rules(self.operator, GuildRules())
-        return effective_rules(self.operator, await self.rules_store.rules(guild_id), channel_id, parent_id)
+            return self._effective_here(0, NO_RULES, None, None)
+        return self._effective_here(guild_id, await self.rules_store.rules(guild_id), channel_id, parent_id)
+
+    def _effective_here(
+        self, guild_id: int, rules: GuildRules, channel_id: int | None, parent_id: int | None
+    ) -> EffectiveRules:
+        """`effective_rules` for one place, computed again only when its server's rules object changed: the
+        stores hand out the same object while the rules stand (every `/video` asks, and building them
+        validates models each time)."""
+        place = (guild_id, channel_id, parent_id)
+        kept = self._effective.get(place)
+        if kept is not None and kept[0] is rules:
+            return kept[1]
+        here = effective_rules(self.operator, rules, channel_id, parent_id)
+        if len(self._effective) >= _PLACES_KEPT:
+            self._effective.clear()
+        self._effective[place] = (rules, here)
+        return here
 
     def member_limits(self, interaction: discord.Interaction[Any], here: EffectiveRules) -> MemberLimits:
         """The quota, jobs held and weight of the interaction's member under the rules `here`, raised by the

@@ -30,7 +30,7 @@ from bot.errors import RefusedError
 from bot.i18n import marked
 from bot.moderation.rules_audit import BY_THE_BOT, AuditEntry, changes
 from bot.moderation.rules_store import Edit, parse_rules
-from bot.moderation.server_rules import GuildRules
+from bot.moderation.server_rules import NO_RULES, GuildRules
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ class RedisRulesStore:
         version = cast(str | None, await self._client.hget(key, "version"))
         cached = self._read.get(guild_id)
         if version is None:
-            return GuildRules() if cached is None else await self._restore(guild_id, *cached)
+            return NO_RULES if cached is None else await self._restore(guild_id, *cached)
         if cached is not None and cached[0] == version:
             return cached[1]
         version, doc = cast(list[str | None], await self._client.hmget(key, ["version", "doc"]))

@@ -17,7 +17,7 @@ from typing import Final, Protocol
 from pydantic import ValidationError
 
 from bot.moderation.rules_audit import AuditEntry, changes
-from bot.moderation.server_rules import GuildRules
+from bot.moderation.server_rules import NO_RULES, GuildRules
 from generation.database import Database, transaction
 from generation.schema import Schema
 
@@ -73,12 +73,12 @@ class RulesStore(Protocol):
 def parse_rules(guild_id: int, text: str | bytes | None) -> GuildRules:
     """A stored document, or empty rules (logged) when it is missing or damaged: never an exception."""
     if text is None:
-        return GuildRules()
+        return NO_RULES
     try:
         return GuildRules.from_json(text)
     except (ValidationError, ValueError) as error:
         log.error("ignoring the damaged rules of guild_id=%s (treated as no rule): %s", guild_id, error)
-        return GuildRules()
+        return NO_RULES
 
 
 class SqliteRulesStore:
@@ -101,7 +101,7 @@ class SqliteRulesStore:
 
     async def rules(self, guild_id: int) -> GuildRules:
         """The server's rules (from memory)."""
-        return self._rules.get(guild_id, GuildRules())
+        return self._rules.get(guild_id, NO_RULES)
 
     async def change(self, guild_id: int, user_id: int, at: float, edit: Edit) -> list[AuditEntry]:
         """Apply `edit` and record the audit entries in one transaction."""

@@ -142,3 +142,8 @@ class GuildRules(_Frozen):
         if not perk.is_empty():
             perks[role_id] = perk
         return self.updated(perks=perks)
+
+
+NO_RULES: Final = GuildRules()
+"""A server without rules of its own. The stores hand out this one object for every such server, so what is
+computed from a server's rules can be kept while the very same rules object is in force."""
