@@ -1,7 +1,7 @@
 """Acknowledgement benchmark: how fast a burst of `/video` requests is first answered, under load.
 
     python -m bench.ack_bench [--bursts 100 500 1000] [--load none stress] [--gpu thread process]
-                              [--runs 1] [--step-s 0.05] [--quiet-s 3] [--profile DIR] [--out FILE]
+                              [--runs 1] [--step-s 0.05] [--quiet-s 3] [--profile DIR [--gil]] [--out FILE]
 
 The bot runs as its own process (`bench.ack_bot`: the real bot and queue, a generator that spins in
 Python for `--step-s` per step, holding the GIL like a real pipeline's Python side), so the Discord
@@ -31,7 +31,9 @@ different member. Reported per burst:
   commits on a shared machine (its GPU child process is not counted: production runs it on a GPU).
 
 `--runs N` repeats every burst N times, a fresh bot each time. `--profile DIR` also samples the bot
-process with py-spy during each burst and prints its top frames (`bench.ack_profile`).
+process with py-spy during each burst and prints its top frames (`bench.ack_profile`); with `--gil`
+only the thread holding the GIL is sampled (the Python work itself, without time spent waiting for
+the GIL at whatever line a thread waits).
 
 `--load stress` runs `stress-ng --cpu 2` (Debian's stress-ng) for the whole measurement, as a host
 whose CPU is busy with other work. The emulator does not enforce the 3-second deadline here, so late
@@ -57,7 +59,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bench.ack_profile import print_summary, py_spy
+from bench.ack_profile import Profiling, print_summary, py_spy
 from tests.discord_emulator import DiscordEmulator, Interaction
 
 EPHEMERAL = 1 << 6
@@ -132,7 +134,13 @@ def process_cpu_s(pid: int) -> float:
 
 
 async def run_burst(
-    size: int, load: str, gpu: str, step_s: float, workdir: Path, profile: Path | None = None, quiet_s: float = 3.0
+    size: int,
+    load: str,
+    gpu: str,
+    step_s: float,
+    workdir: Path,
+    profile: Profiling | None = None,
+    quiet_s: float = 3.0,
 ) -> BurstResult:
     """Start a bot, keep its GPU thread busy, dispatch `size` interactions in one second, measure."""
     emulator = DiscordEmulator()
@@ -183,7 +191,8 @@ async def run_burst(
         burst_from = time.monotonic()
         async with contextlib.AsyncExitStack() as sampling:
             if profile is not None:
-                await sampling.enter_async_context(py_spy(bot.pid, profile / f"{load}-{gpu}-{size}-{bot.pid}.txt"))
+                raw = profile.folder / f"{load}-{gpu}-{size}-{bot.pid}.txt"
+                await sampling.enter_async_context(py_spy(bot.pid, raw, gil=profile.gil))
             cpu_before = process_cpu_s(bot.pid)
             loop = asyncio.get_running_loop()
             start = loop.time() + 0.05
@@ -287,7 +296,7 @@ async def run_all(
     gpus: Sequence[str],
     step_s: float,
     runs: int = 1,
-    profile: Path | None = None,
+    profile: Profiling | None = None,
     quiet_s: float = 3.0,
 ) -> list[BurstResult]:
     """Every burst size under every load condition and GPU layout, `runs` times, a fresh bot each time."""
@@ -333,6 +342,7 @@ def entry(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--step-s", type=float, default=0.05, help="seconds of pure Python per denoising step")
     parser.add_argument("--quiet-s", type=float, default=3.0, help="seconds of generation alone before each burst")
     parser.add_argument("--profile", type=Path, help="sample the bot with py-spy into this folder, print top frames")
+    parser.add_argument("--gil", action="store_true", help="with --profile: sample only the thread holding the GIL")
     parser.add_argument("--out", type=Path, help="also write the figures as JSON")
     args = parser.parse_args(argv)
     # aiohttp logs every request a bot cut off as it shut down; those are the bench's doing, not news.
@@ -341,9 +351,10 @@ def entry(argv: Sequence[str] | None = None) -> None:
         os.setpriority(os.PRIO_PROCESS, 0, -10)  # "Discord" does not share the bot's CPU
     except PermissionError:
         print("note: not root, so the emulator runs at the bot's priority and its own work counts too")
-    if args.profile is not None:
-        args.profile.mkdir(parents=True, exist_ok=True)
-    results = asyncio.run(run_all(args.bursts, args.load, args.gpu, args.step_s, args.runs, args.profile, args.quiet_s))
+    profile = None if args.profile is None else Profiling(args.profile, args.gil)
+    if profile is not None:
+        profile.folder.mkdir(parents=True, exist_ok=True)
+    results = asyncio.run(run_all(args.bursts, args.load, args.gpu, args.step_s, args.runs, profile, args.quiet_s))
     print()
     print_table(results)
     print_spread(results)

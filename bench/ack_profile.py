@@ -2,7 +2,7 @@
 
 `bench.ack_bench --profile DIR` records each burst with `py-spy record --format raw` (collapsed
 stacks, one `frame;frame;… count` line per distinct stack) from just before the first interaction
-until the last is answered, and prints the top frames: by self time (the frame on top of the stack:
+until every status message showed, and prints the top frames: by self time (the frame on top of the stack:
 where the CPU is spent) and by total time (the frame anywhere in the stack: what the time is spent
 for). Each as a share of all samples. The raw file stays in DIR for a flame graph
 (`py-spy` or speedscope read it); the text is what goes into docs/performance.md.
@@ -30,9 +30,18 @@ _WAITING = (
     "_worker (concurrent/futures/thread.py)",
     "wait (threading.py)",
     "dequeue (logging/handlers.py)",
+    "_run_safe_shutdown_loop (pycares/__init__.py)",
 )
 # "function (path/to/module.py:123)": the line number is dropped so a function is counted once.
 _FRAME = re.compile(r"^(?P<function>.*?) \((?P<file>[^()]*?)(?::\d+)?\)$")
+
+
+@dataclass(frozen=True)
+class Profiling:
+    """Where `bench.ack_bench --profile` writes its raw files, and whether it samples only the GIL's holder."""
+
+    folder: Path
+    gil: bool = False
 
 
 @dataclass(frozen=True)
@@ -45,10 +54,12 @@ class FrameShare:
 
 
 @asynccontextmanager
-async def py_spy(pid: int, out: Path, rate: int = 200) -> AsyncIterator[None]:
+async def py_spy(pid: int, out: Path, rate: int = 200, *, gil: bool = False) -> AsyncIterator[None]:
     """Sample `pid` with py-spy for the duration. Each sample pauses the bot for a moment (py-spy's
     default): that is how py-spy tells a thread waiting in a system call from one running, so idle
-    waits (epoll, a queue's get) stay out of the shares."""
+    waits (epoll, a queue's get) stay out of the shares. A thread waiting for the GIL still counts
+    as running, at whatever line it waits; with `gil`, only the thread holding the GIL is sampled: the
+    shares are then of the Python work itself (system calls made without the GIL are left out)."""
     executable = shutil.which("py-spy")
     if executable is None:
         raise SystemExit("--profile needs py-spy (pip install py-spy)")
@@ -63,6 +74,7 @@ async def py_spy(pid: int, out: Path, rate: int = 200) -> AsyncIterator[None]:
         str(rate),
         "--output",
         str(out),
+        *(["--gil"] if gil else []),
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,
     )
