@@ -22,7 +22,8 @@ different member. Reported per burst:
 - the bot's event-loop lag p99 while a generation ran (a 20 ms timer's lateness, measured inside
   the bot process): during the burst (`lag p99`: from the first interaction until every status
   showed) and in the `--quiet-s` seconds before it, a video generating and nothing else asked
-  (`quiet lag`);
+  (`quiet lag`); and the longest and the sum of the garbage collector's pauses in the burst (`gc max`,
+  `gc sum`);
 - the bot's CPU per interaction: the CPU time (user + system, from /proc) its process spent from
   just before the first interaction until the last was answered, divided by the interactions
   (`cpu ms/i`), and the same until every status message showed (`cpu/i shown`: a deferral moves the
@@ -86,6 +87,8 @@ class BurstResult:
     refusals: int
     loop_lag_p99_ms: float | None
     quiet_lag_p99_ms: float | None
+    gc_max_ms: float
+    gc_sum_ms: float
     violations: int
     cpu_ms_per_interaction: float
     shown_p99_ms: float
@@ -215,7 +218,9 @@ async def run_burst(
         await emulator.stop()
     latencies = [(i.callbacks[0].at - i.created_at) for i in interactions]
     kinds = [first_response_kind(i) for i in interactions]
-    samples = _lag_samples(out.decode())
+    report = _bot_report(out.decode())
+    samples = report.get("loop_lag", [])
+    pauses = [seconds for at, seconds in report.get("gc", []) if burst_from <= at <= burst_to]
     return BurstResult(
         load=load,
         gpu=gpu,
@@ -232,6 +237,8 @@ async def run_burst(
         refusals=kinds.count("refusal"),
         loop_lag_p99_ms=_p99_ms([lag for at, lag in samples if burst_from <= at <= burst_to]),
         quiet_lag_p99_ms=_p99_ms([lag for at, lag in samples if quiet_from <= at < burst_from]),
+        gc_max_ms=round(max(pauses, default=0.0) * 1000, 1),
+        gc_sum_ms=round(sum(pauses) * 1000, 1),
         violations=len(emulator.violations),
         cpu_ms_per_interaction=round(cpu_s * 1000 / len(interactions), 3),
         shown_p99_ms=round(percentile([_shown_s(i) for i in interactions], 0.99) * 1000, 1),
@@ -260,12 +267,13 @@ def _normal_priority() -> None:
     os.setpriority(os.PRIO_PROCESS, 0, 0)
 
 
-def _lag_samples(stdout: str) -> list[tuple[float, float]]:
-    """The bot's (when, seconds late) lag samples from its last JSON line."""
+def _bot_report(stdout: str) -> dict[str, list[tuple[float, float]]]:
+    """The bot's last JSON line: its (when, seconds late) lag samples and (when, seconds) collector pauses."""
     for line in reversed(stdout.splitlines()):
-        with contextlib.suppress(ValueError):
-            return [(float(at), float(lag)) for at, lag in json.loads(line)["loop_lag"]]
-    return []
+        with contextlib.suppress(ValueError, KeyError, TypeError):
+            report = json.loads(line)
+            return {name: [(float(at), float(value)) for at, value in report[name]] for name in ("loop_lag", "gc")}
+    return {}
 
 
 def _p99_ms(lags: Sequence[float]) -> float | None:
@@ -276,8 +284,8 @@ def print_table(results: Sequence[BurstResult]) -> None:
     """One row per burst."""
     header = (
         f"{'load':<7}{'gpu':<8}{'burst':>6}{'span s':>8}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'>2.5s':>7}{'>3s':>5}"
-        f"{'msg':>6}{'defer':>7}{'refuse':>8}{'lag p99':>9}{'quiet lag':>10}{'viol':>6}{'cpu ms/i':>10}"
-        f"{'shown p99':>11}{'cpu/i shown':>13}"
+        f"{'msg':>6}{'defer':>7}{'refuse':>8}{'lag p99':>9}{'quiet lag':>10}{'gc max':>8}{'gc sum':>8}{'viol':>6}"
+        f"{'cpu ms/i':>10}{'shown p99':>11}{'cpu/i shown':>13}"
     )
     print(header)
     for r in results:
@@ -285,7 +293,8 @@ def print_table(results: Sequence[BurstResult]) -> None:
         quiet = "-" if r.quiet_lag_p99_ms is None else f"{r.quiet_lag_p99_ms:.1f}"
         print(
             f"{r.load:<7}{r.gpu:<8}{r.burst:>6}{r.dispatch_span_s:>8.2f}{r.p50_ms:>9.1f}{r.p99_ms:>9.1f}{r.max_ms:>9.1f}"
-            f"{r.over_2_5_s:>7}{r.over_3_s:>5}{r.messages:>6}{r.deferrals:>7}{r.refusals:>8}{lag:>9}{quiet:>10}{r.violations:>6}"
+            f"{r.over_2_5_s:>7}{r.over_3_s:>5}{r.messages:>6}{r.deferrals:>7}{r.refusals:>8}{lag:>9}{quiet:>10}"
+            f"{r.gc_max_ms:>8.1f}{r.gc_sum_ms:>8.1f}{r.violations:>6}"
             f"{r.cpu_ms_per_interaction:>10.3f}{r.shown_p99_ms:>11.1f}{r.cpu_ms_per_interaction_shown:>13.3f}"
         )
 

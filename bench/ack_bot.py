@@ -5,14 +5,16 @@
 It runs what `python -m bot` runs (on the same event loop), except that the generator is `BusyGenerator` (`BENCH_STEP_S`
 seconds of pure Python per step), either on the queue's GPU thread in this process
 (`BENCH_GPU=thread`, the layout before the GPU process) or in a child process as in production
-(`BENCH_GPU=process`). It measures its own event-loop lag while a generation runs, and on SIGTERM
-shuts down as the bot does and prints one JSON line with the lag samples for the bench to read.
+(`BENCH_GPU=process`). It measures its own event-loop lag while a generation runs and the garbage
+collector's pauses, and on SIGTERM shuts down as the bot does and prints one JSON line with both (each
+sample stamped on the monotonic clock the bench's emulator also reads) for the bench to read.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import json
 import os
 import time
@@ -77,16 +79,34 @@ async def watch_lag(generator: Watched, samples: list[tuple[float, float]]) -> N
             samples.append((time.monotonic(), max(0.0, loop.time() - expected)))
 
 
-async def run(settings: Settings, generator: Watched) -> list[tuple[float, float]]:
-    """Run the bot until SIGTERM; the lag samples (when, seconds late)."""
+class CollectorPauses:
+    """Each of the garbage collector's pauses as (when it ended, seconds, generation), from `gc.callbacks`."""
+
+    def __init__(self) -> None:
+        self.pauses: list[tuple[float, float, int]] = []
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.pauses.append((time.monotonic(), time.perf_counter() - self._started, info["generation"]))
+
+
+async def run(settings: Settings, generator: Watched) -> dict[str, list[tuple[float, float]]]:
+    """Run the bot until SIGTERM; the lag samples (when, seconds late) and the collector's pauses
+    (when, seconds)."""
     queue = LocalJobQueue(settings, settings, generator)
     samples: list[tuple[float, float]] = []
+    collector = CollectorPauses()
+    gc.callbacks.append(collector)
     watcher = asyncio.create_task(watch_lag(generator, samples))
     try:
         await main(settings, queue)
     finally:
         watcher.cancel()
-    return samples
+        gc.callbacks.remove(collector)
+    return {"loop_lag": samples, "gc": [(at, seconds) for at, seconds, _ in collector.pauses]}
 
 
 def entry() -> None:
@@ -97,8 +117,7 @@ def entry() -> None:
     inner: VideoGenerator = BusyGenerator(step_s)
     if os.environ.get("BENCH_GPU", "process") == "process":
         inner = ProcessGenerator(functools.partial(BusyGenerator, step_s), max_batch_size=1)
-    samples = run_on_best_loop(run(settings, Watched(inner)))
-    print(json.dumps({"loop_lag": samples}), flush=True)
+    print(json.dumps(run_on_best_loop(run(settings, Watched(inner)))), flush=True)
 
 
 if __name__ == "__main__":
