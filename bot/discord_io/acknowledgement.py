@@ -15,9 +15,8 @@ and the error follows privately, so no refusal is ever shown to the channel.
 In a burst, handlers take turns (`AnswerTurns`): at most `ANSWER_TURNS` work toward their first answer
 at once, in the order their interactions arrived, and each gives its turn up as soon as its answer is
 ready to send. Unbounded, a thousand handlers would share the event loop round-robin and all answer
-near the end of the burst; in turns the early ones answer early, the loop's queue of ready callbacks
-stays short (its lag bounded), and only an interaction that truly waits past `ACK_BUDGET_S` costs a
-deferral and an edit instead of one response.
+near the end of the burst; in turns the early ones answer early and the loop's queue of ready
+callbacks stays short. An interaction that waits for its turn past `ACK_BUDGET_S` is deferred.
 """
 
 from __future__ import annotations
