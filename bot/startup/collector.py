@@ -5,14 +5,14 @@ with its defaults a full collection (the oldest generation, whenever it has grow
 the last) walks everything the bot ever loaded: discord.py, pydantic's models, babel's locale data,
 the catalogues, about 90,000 objects that live as long as the process. In a burst of interactions the
 jobs' own objects grow the oldest generation fast, so full collections come one after another, each a
-stall of the event loop that no answer gets past (measured in a 1,000-interaction burst on two busy
-cores: four full collections, 755 ms in all, the longest 283 ms).
+stall of the event loop that no answer gets past (`python -m bench.ack_bench --bursts 1000 --load stress`
+on two busy cores: pauses of up to 395 ms, 1.1–1.5 s of them in one burst).
 
 So once the bot has started, what is alive then is moved out of the collector's sight for good
 (`gc.freeze`: it would never be freed anyway), and a full collection waits for `FULL_EVERY` collections
 of the middle generation instead of 10. Young garbage is collected as before; cycles that reach the
 oldest generation are freed later, not never (they cost memory for a while, not for good). The
-figures are in docs/performance.md ("Collector pauses").
+figures are in docs/performance.md ("A thousand at once").
 """
 
 from __future__ import annotations
